@@ -1,0 +1,242 @@
+"""Drop-in replacements for torch.nn.RNN, LSTM and GRU.
+
+They *are* torch.nn's classes (subclasses): the same constructor arguments and defaults, the
+same parameter names and shapes (so ``load_state_dict`` works both ways), the same return
+values for tensors and PackedSequences, and with default options the same fused kernel.
+On top they take keyword-only extras (all off by default):
+
+- ``forward(..., lengths=...)``: valid lengths per sequence (fused kernel via packing);
+- ``merge_mode``: ``"concat" | "sum" | "mean" | "mul"`` for bidirectional outputs;
+- ``layer_norm``, ``recurrent_dropout``, ``zoneout``: run the loop over rnnkit cells;
+- ``learn_initial_state``, ``forget_bias`` (LSTM), ``init``: change only parameters and
+  initialisation, so the fused kernel still runs.
+
+Extra parameters are named like torch's, after the cell's own name: ``ln_ih_weight_l0``,
+``initial_h_l1_reverse``, ...
+"""
+
+from __future__ import annotations
+
+import functools
+
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
+
+from ..cells import GRUCell, LayerNormGRUCell, LayerNormLSTMCell, LSTMCell, RNNCell
+from ..cells.base import INITS, Cell
+from .checks import check_merge_mode, check_probability
+from .loop import merge_directions, stack_states
+from .recurrent import check_hx, forward_grid
+from .sequences import SequenceBatch, pack_for_fused, to_batch, unpack_from_fused
+
+
+class _DropIn:
+    """What the three drop-ins share; mixed in before the torch.nn class."""
+
+    def _setup_extras(
+        self, *, merge_mode, layer_norm, recurrent_dropout, zoneout, learn_initial_state,
+        forget_bias, init,
+    ) -> None:
+        check_merge_mode(merge_mode)
+        check_probability("dropout", self.dropout)
+        check_probability("recurrent_dropout", recurrent_dropout)
+        check_probability("zoneout", zoneout)
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        if layer_norm and self.proj_size > 0:
+            raise ValueError("layer_norm=True does not support proj_size > 0")
+        self.merge_mode, self.layer_norm, self.init = merge_mode, layer_norm, init
+        self.recurrent_dropout, self.zoneout = recurrent_dropout, zoneout
+        self.learn_initial_state, self.forget_bias = learn_initial_state, forget_bias
+        directions = 2 if self.bidirectional else 1
+        factory = self._cell_factory(layer_norm, learn_initial_state, forget_bias, init)
+        grid, bindings = [], []
+        n_in = self.input_size
+        for layer in range(self.num_layers):
+            row = []
+            for direction in range(directions):
+                cell = factory(n_in)
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                bindings.append((cell, self._adopt(cell, suffix)))
+                if init != "torch" or forget_bias is not None or layer_norm:
+                    cell.reset_parameters()
+                row.append(cell)
+            grid.append(row)
+            n_out = row[0].output_size
+            n_in = n_out * directions if merge_mode == "concat" else n_out
+        # plain lists: the cells' parameters are registered on this module, torch-style
+        self._grid, self._bindings = grid, bindings
+
+    def _adopt(self, cell: Cell, suffix: str) -> list[tuple[str, str]]:
+        """Share parameters between this module (torch names) and the cell (its own names)."""
+        names = []
+        for local, param in list(cell.named_parameters(recurse=False)):
+            full = local + suffix
+            mine = getattr(self, full, None)
+            if isinstance(mine, nn.Parameter) and mine.shape == param.shape:
+                cell._parameters[local] = mine
+            else:  # an extra (layer norm, initial state) or a reshaped input weight
+                setattr(self, full, param)
+            names.append((local, full))
+        return names
+
+    def _bind(self) -> None:
+        """Point the cells at the current parameters (``.to()``/``load_state_dict`` safe)."""
+        for cell, names in self._bindings:
+            for local, full in names:
+                cell._parameters[local] = self._parameters[full]
+
+    @property
+    def output_size(self) -> int:
+        """Features of the output: (proj_size or hidden_size), x2 if concatenated directions."""
+        n = self.proj_size or self.hidden_size
+        return 2 * n if self.bidirectional and self.merge_mode == "concat" else n
+
+    @property
+    def uses_loop(self) -> bool:
+        """Whether the current options need rnnkit's loop instead of the fused kernel."""
+        merge_late = self.merge_mode != "concat" and self.bidirectional and self.num_layers > 1
+        return bool(
+            self.layer_norm or self.zoneout > 0 or merge_late
+            or (self.recurrent_dropout > 0 and self.training)
+        )
+
+    def forward(self, input, hx=None, *, lengths=None):
+        self._bind()
+        if self.uses_loop:
+            return forward_grid(self, self._grid, input, hx, lengths)
+        batch = None
+        if not isinstance(input, Tensor) or lengths is not None or hx is not None or \
+                self.learn_initial_state:
+            batch = to_batch(input, self.input_size, self.batch_first, lengths) \
+                if not isinstance(input, PackedSequence) else _packed_batch(input)
+        else:
+            to_batch(input, self.input_size, self.batch_first)  # validation only, no copies
+        count = len(self._bindings)
+        cell = self._bindings[0][0]
+        if hx is not None:
+            hx = check_hx(hx, cell, count, batch)
+            if batch.unbatched:
+                hx = tuple(h.squeeze(1) for h in hx) if isinstance(hx, tuple) else hx.squeeze(1)
+        elif self.learn_initial_state:
+            B, x = batch.batch_size, batch.x
+            hx = stack_states([c.init_state(B, device=x.device, dtype=x.dtype)
+                               for c, _ in self._bindings])
+            if batch.unbatched:
+                hx = tuple(h.squeeze(1) for h in hx) if isinstance(hx, tuple) else hx.squeeze(1)
+        if lengths is not None:
+            out, h_n = super().forward(pack_for_fused(batch), hx)
+            out = unpack_from_fused(out, batch)
+            out = out.transpose(0, 1) if self.batch_first else out
+        else:
+            out, h_n = super().forward(input, hx)
+        if self.bidirectional and self.merge_mode != "concat":
+            out = self._merge_last(out)
+        return out, h_n
+
+    def _merge_last(self, out):
+        """Merge the two directions of a single fused layer's output (..., 2H) -> (..., H)."""
+        if isinstance(out, PackedSequence):
+            data = self._merge_last(out.data)
+            return PackedSequence(data, out.batch_sizes, out.sorted_indices, out.unsorted_indices)
+        fwd, bwd = out.chunk(2, dim=-1)
+        return merge_directions(fwd, bwd, self.merge_mode)
+
+    def extra_repr(self) -> str:
+        extras = [
+            f"{k}={getattr(self, k)!r}"
+            for k, default in (("merge_mode", "concat"), ("layer_norm", False),
+                               ("recurrent_dropout", 0.0), ("zoneout", 0.0),
+                               ("learn_initial_state", False), ("forget_bias", None),
+                               ("init", "torch"))
+            if getattr(self, k) != default
+        ]
+        return ", ".join([super().extra_repr(), *extras])
+
+
+def _packed_batch(packed: PackedSequence) -> SequenceBatch:
+    """Batch size and device of a packed input, for checking hx (no unpacking)."""
+    B = int(packed.batch_sizes[0])
+    x = packed.data.new_empty(1, B, packed.data.shape[-1])
+    lengths = None
+    return SequenceBatch(x, lengths, packed, batch_first=False, unbatched=False)
+
+
+_EXTRAS = dict(
+    merge_mode="concat", layer_norm=False, recurrent_dropout=0.0, zoneout=0.0,
+    learn_initial_state=False, init="torch",
+)
+
+
+class RNN(_DropIn, nn.RNN):
+    __doc__ = nn.RNN.__doc__
+
+    def __init__(self, *args, merge_mode="concat", layer_norm=False, recurrent_dropout=0.0,
+                 zoneout=0.0, learn_initial_state=False, init="torch", **kwargs):
+        _check_dropout(args, kwargs, position=6)
+        super().__init__(*args, **kwargs)
+        self._setup_extras(
+            merge_mode=merge_mode, layer_norm=layer_norm, recurrent_dropout=recurrent_dropout,
+            zoneout=zoneout, learn_initial_state=learn_initial_state, forget_bias=None, init=init,
+        )
+
+    def _cell_factory(self, layer_norm, learn_initial_state, forget_bias, init):
+        if layer_norm:
+            raise ValueError("layer_norm=True is available for LSTM and GRU, not RNN")
+        return functools.partial(
+            _make, RNNCell, hidden_size=self.hidden_size, bias=self.bias,
+            nonlinearity=self.nonlinearity, init=init, learn_initial_state=learn_initial_state,
+        )
+
+
+class LSTM(_DropIn, nn.LSTM):
+    __doc__ = nn.LSTM.__doc__
+
+    def __init__(self, *args, merge_mode="concat", layer_norm=False, recurrent_dropout=0.0,
+                 zoneout=0.0, learn_initial_state=False, forget_bias=None, init="torch",
+                 **kwargs):
+        _check_dropout(args, kwargs, position=5)
+        super().__init__(*args, **kwargs)
+        self._setup_extras(
+            merge_mode=merge_mode, layer_norm=layer_norm, recurrent_dropout=recurrent_dropout,
+            zoneout=zoneout, learn_initial_state=learn_initial_state, forget_bias=forget_bias,
+            init=init,
+        )
+
+    def _cell_factory(self, layer_norm, learn_initial_state, forget_bias, init):
+        common = dict(hidden_size=self.hidden_size, bias=self.bias, init=init,
+                      forget_bias=forget_bias, learn_initial_state=learn_initial_state)
+        if layer_norm:
+            return functools.partial(_make, LayerNormLSTMCell, **common)
+        return functools.partial(_make, LSTMCell, proj_size=self.proj_size, **common)
+
+
+class GRU(_DropIn, nn.GRU):
+    __doc__ = nn.GRU.__doc__
+
+    def __init__(self, *args, merge_mode="concat", layer_norm=False, recurrent_dropout=0.0,
+                 zoneout=0.0, learn_initial_state=False, init="torch", **kwargs):
+        _check_dropout(args, kwargs, position=5)
+        super().__init__(*args, **kwargs)
+        self._setup_extras(
+            merge_mode=merge_mode, layer_norm=layer_norm, recurrent_dropout=recurrent_dropout,
+            zoneout=zoneout, learn_initial_state=learn_initial_state, forget_bias=None, init=init,
+        )
+
+    def _cell_factory(self, layer_norm, learn_initial_state, forget_bias, init):
+        cls = LayerNormGRUCell if layer_norm else GRUCell
+        return functools.partial(
+            _make, cls, hidden_size=self.hidden_size, bias=self.bias, init=init,
+            learn_initial_state=learn_initial_state,
+        )
+
+
+def _make(cls, input_size, **kwargs) -> Cell:
+    hidden_size = kwargs.pop("hidden_size")
+    return cls(input_size, hidden_size, **kwargs)
+
+
+def _check_dropout(args, kwargs, position: int) -> None:
+    """dropout must be in [0, 1): checked before torch.nn's own (which allows 1)."""
+    dropout = kwargs.get("dropout", args[position] if len(args) > position else 0.0)
+    check_probability("dropout", dropout)
