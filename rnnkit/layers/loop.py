@@ -74,14 +74,16 @@ def run_direction(
         valid = (steps < lengths.to(x.device).unsqueeze(0)).unsqueeze(-1)  # (T, B, 1)
 
     outputs = []
-    for t in range(T):
+    # unbind, not inputs[t]: one backward node for all steps instead of a (T, B, G) zero-fill
+    # per step, which would make the backward pass O(T^2)
+    for t, x_t in enumerate(inputs.unbind(0)):
         if mask is None:
-            y, new = step(inputs[t], state)
+            y, new = step(x_t, state)
         elif getattr(cell, "supports_recurrent_mask", False):
-            y, new = step(inputs[t], state, mask)
+            y, new = step(x_t, state, mask)
         else:  # a custom cell: drop h_{t-1} before it enters the cell
             parts = _as_tuple(state)
-            y, new = step(inputs[t], _like((parts[0] * mask, *parts[1:]), state))
+            y, new = step(x_t, _like((parts[0] * mask, *parts[1:]), state))
         if zoneout > 0:
             new = _zoneout(state, new, zoneout, training)
             y = _as_tuple(new)[0]

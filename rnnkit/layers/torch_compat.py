@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import functools
 
-from torch import Tensor, nn
+from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
 from ..cells import GRUCell, LayerNormGRUCell, LayerNormLSTMCell, LSTMCell, RNNCell
 from ..cells.base import INITS, Cell
-from .checks import check_merge_mode, check_probability
+from .checks import check_input, check_merge_mode, check_probability
 from .loop import merge_directions, stack_states
 from .recurrent import check_hx, forward_grid
 from .sequences import SequenceBatch, pack_for_fused, to_batch, unpack_from_fused
@@ -101,38 +101,44 @@ class _DropIn:
             or (self.recurrent_dropout > 0 and self.training)
         )
 
-    def forward(self, input, hx=None, *, lengths=None):
+    def forward_loop(self, input, hx=None, *, lengths=None):
+        """Run rnnkit's loop over cells whatever the options (reference and comparisons)."""
         self._bind()
+        return forward_grid(self, self._grid, input, hx, lengths)
+
+    def forward(self, input, hx=None, *, lengths=None):
         if self.uses_loop:
-            return forward_grid(self, self._grid, input, hx, lengths)
-        batch = None
-        if not isinstance(input, Tensor) or lengths is not None or hx is not None or \
-                self.learn_initial_state:
-            batch = to_batch(input, self.input_size, self.batch_first, lengths) \
-                if not isinstance(input, PackedSequence) else _packed_batch(input)
-        else:
-            to_batch(input, self.input_size, self.batch_first)  # validation only, no copies
-        count = len(self._bindings)
-        cell = self._bindings[0][0]
-        if hx is not None:
-            hx = check_hx(hx, cell, count, batch)
-            if batch.unbatched:
-                hx = tuple(h.squeeze(1) for h in hx) if isinstance(hx, tuple) else hx.squeeze(1)
-        elif self.learn_initial_state:
-            B, x = batch.batch_size, batch.x
-            hx = stack_states([c.init_state(B, device=x.device, dtype=x.dtype)
-                               for c, _ in self._bindings])
-            if batch.unbatched:
-                hx = tuple(h.squeeze(1) for h in hx) if isinstance(hx, tuple) else hx.squeeze(1)
-        if lengths is not None:
+            return self.forward_loop(input, hx, lengths=lengths)
+        self._bind()
+        if isinstance(input, PackedSequence):
+            batch = _packed_batch(input, self.input_size, lengths)
+        else:  # checks and views only: the fused kernel reads the caller's tensor
+            batch = to_batch(input, self.input_size, self.batch_first, lengths)
+        hx = self._fused_hx(hx, batch)
+        if batch.lengths is not None:
             out, h_n = super().forward(pack_for_fused(batch), hx)
-            out = unpack_from_fused(out, batch)
-            out = out.transpose(0, 1) if self.batch_first else out
+            out = batch.restore(unpack_from_fused(out, batch))
         else:
             out, h_n = super().forward(input, hx)
         if self.bidirectional and self.merge_mode != "concat":
             out = self._merge_last(out)
         return out, h_n
+
+    def _fused_hx(self, hx, batch: SequenceBatch):
+        """The user's hx (checked) or the learned initial state, in torch.nn's layout."""
+        if hx is None and not self.learn_initial_state:
+            return None
+        cells = [cell for cell, _ in self._bindings]
+        if hx is not None:
+            hx = check_hx(hx, cells[0], len(cells), batch)
+        else:
+            x = batch.x
+            hx = stack_states(
+                [c.init_state(batch.batch_size, device=x.device, dtype=x.dtype) for c in cells]
+            )
+        if batch.unbatched:
+            hx = tuple(h.squeeze(1) for h in hx) if isinstance(hx, tuple) else hx.squeeze(1)
+        return hx
 
     def _merge_last(self, out):
         """Merge the two directions of a single fused layer's output (..., 2H) -> (..., H)."""
@@ -154,18 +160,13 @@ class _DropIn:
         return ", ".join([super().extra_repr(), *extras])
 
 
-def _packed_batch(packed: PackedSequence) -> SequenceBatch:
-    """Batch size and device of a packed input, for checking hx (no unpacking)."""
-    B = int(packed.batch_sizes[0])
-    x = packed.data.new_empty(1, B, packed.data.shape[-1])
-    lengths = None
-    return SequenceBatch(x, lengths, packed, batch_first=False, unbatched=False)
-
-
-_EXTRAS = dict(
-    merge_mode="concat", layer_norm=False, recurrent_dropout=0.0, zoneout=0.0,
-    learn_initial_state=False, init="torch",
-)
+def _packed_batch(packed: PackedSequence, input_size: int, lengths) -> SequenceBatch:
+    """Batch size, device and dtype of a packed input, for checking hx (no unpacking)."""
+    if lengths is not None:
+        raise ValueError("pass either a PackedSequence or lengths=, not both")
+    check_input(packed.data.unsqueeze(0), input_size, batch_first=False)
+    x = packed.data.new_empty(1, int(packed.batch_sizes[0]), packed.data.shape[-1])
+    return SequenceBatch(x, None, packed, batch_first=False, unbatched=False)
 
 
 class RNN(_DropIn, nn.RNN):

@@ -37,7 +37,8 @@ class Model(nn.Module):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        MODELS[cls.__name__] = cls
+        if not cls.__name__.startswith("_"):  # private shared bases are not models
+            MODELS[cls.__name__] = cls
 
     def get_config(self) -> dict:
         """JSON-able constructor arguments that rebuild this model."""

@@ -1,0 +1,128 @@
+"""The drop-ins against torch.nn: same parameters, outputs, states and gradients."""
+
+import itertools
+
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence
+
+import rnnkit
+
+I, H, P, T, B = 5, 7, 4, 6, 3
+TOL = 1e-5
+
+CASES = [
+    (ours, theirs, layers, bi, bf, bias, proj, hx, packed)
+    for (ours, theirs, projs) in [
+        (rnnkit.RNN, torch.nn.RNN, [0]),
+        (rnnkit.LSTM, torch.nn.LSTM, [0, P]),
+        (rnnkit.GRU, torch.nn.GRU, [0]),
+    ]
+    for layers, bi, bf, bias, proj, hx, packed in itertools.product(
+        [1, 2, 3], [False, True], [False, True], [True, False], projs, [False, True],
+        [False, True],
+    )
+]
+
+
+def _pair(ours_cls, theirs_cls, **kw):
+    theirs = theirs_cls(I, H, **kw)
+    ours = ours_cls(I, H, **kw)
+    ours.load_state_dict(theirs.state_dict())
+    return ours, theirs
+
+
+def _initial_state(layer, batch):
+    D = 2 if layer.bidirectional else 1
+    n = layer.num_layers * D
+    h0 = torch.randn(n, batch, layer.proj_size or H, dtype=torch.float32)
+    if isinstance(layer, torch.nn.LSTM):
+        return (h0, torch.randn(n, batch, H, dtype=torch.float32))
+    return h0
+
+
+def _flat(out):
+    """Output and states as a flat list of tensors."""
+    y, h = out
+    y = y.data if hasattr(y, "batch_sizes") else y
+    return [y, *(h if isinstance(h, tuple) else (h,))]
+
+
+@pytest.mark.parametrize("ours_cls,theirs_cls,layers,bi,bf,bias,proj,use_hx,packed", CASES)
+def test_dropin_equals_torch(ours_cls, theirs_cls, layers, bi, bf, bias, proj, use_hx, packed):
+    kw = dict(num_layers=layers, bidirectional=bi, batch_first=bf, bias=bias)
+    if proj:
+        kw["proj_size"] = proj
+    ours, theirs = _pair(ours_cls, theirs_cls, **kw)
+    x = torch.randn(B, T, I, dtype=torch.float32) if bf else torch.randn(T, B, I)
+    inp = x
+    if packed:
+        inp = pack_padded_sequence(x, torch.tensor([T, 2, 4]), batch_first=bf,
+                                   enforce_sorted=False)
+    hx = _initial_state(theirs, B) if use_hx else None
+    a, b = _flat(ours(inp, hx)), _flat(theirs(inp, hx))
+    for t1, t2 in zip(a, b):
+        assert t1.shape == t2.shape
+        torch.testing.assert_close(t1, t2, atol=TOL, rtol=0)
+    weights = [torch.randn_like(t) for t in b]
+    sum((w * t).sum() for w, t in zip(weights, a)).backward()
+    sum((w * t).sum() for w, t in zip(weights, b)).backward()
+    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        torch.testing.assert_close(p.grad, q.grad, atol=TOL, rtol=0, msg=name)
+
+
+@pytest.mark.parametrize("ours_cls,theirs_cls", [
+    (rnnkit.RNN, torch.nn.RNN), (rnnkit.LSTM, torch.nn.LSTM), (rnnkit.GRU, torch.nn.GRU),
+])
+def test_state_dict_round_trip_both_ways(ours_cls, theirs_cls):
+    ours = ours_cls(I, H, num_layers=2, bidirectional=True)
+    theirs = theirs_cls(I, H, num_layers=2, bidirectional=True)
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == \
+        [(k, v.shape) for k, v in theirs.state_dict().items()]
+    theirs.load_state_dict(ours.state_dict())
+    for k, v in theirs.state_dict().items():
+        assert torch.equal(v, ours.state_dict()[k])
+
+
+def test_unbatched_input_matches_torch():
+    ours, theirs = _pair(rnnkit.LSTM, torch.nn.LSTM, num_layers=2)
+    x = torch.randn(T, I, dtype=torch.float32)
+    hx = (torch.randn(2, H, dtype=torch.float32), torch.randn(2, H, dtype=torch.float32))
+    for t1, t2 in zip(_flat(ours(x, hx)), _flat(theirs(x, hx))):
+        torch.testing.assert_close(t1, t2)
+
+
+@pytest.mark.parametrize("cls", [rnnkit.RNN, rnnkit.LSTM, rnnkit.GRU])
+@pytest.mark.parametrize("layers,bi", [(1, False), (2, True), (3, True)])
+def test_loop_path_equals_fused_path(cls, layers, bi):
+    layer = cls(I, H, num_layers=layers, bidirectional=bi, batch_first=True)
+    x = torch.randn(B, T, I, dtype=torch.float32, requires_grad=True)
+    lengths = torch.tensor([T, 1, 4])
+    fused = _flat(layer(x, lengths=lengths))
+    grads_fused = torch.autograd.grad(sum(t.sum() for t in fused), [x, *layer.parameters()])
+    loop = _flat(layer.forward_loop(x, lengths=lengths))
+    grads_loop = torch.autograd.grad(sum(t.sum() for t in loop), [x, *layer.parameters()])
+    for t1, t2 in zip(fused + list(grads_fused), loop + list(grads_loop)):
+        torch.testing.assert_close(t1, t2, atol=TOL, rtol=0)
+
+
+def test_default_options_take_the_fused_path(monkeypatch):
+    layer = rnnkit.LSTM(I, H)
+    assert not layer.uses_loop
+    monkeypatch.setattr(type(layer), "forward_loop", lambda *a, **k: pytest.fail("loop taken"))
+    layer(torch.randn(T, B, I))
+    layer(torch.randn(T, B, I), lengths=torch.tensor([T, 2, 3]))
+
+
+def test_lengths_on_fused_path_equal_torch_packed():
+    ours, theirs = _pair(rnnkit.GRU, torch.nn.GRU, num_layers=2, bidirectional=True,
+                         batch_first=True)
+    x = torch.randn(B, T, I, dtype=torch.float32)
+    lengths = torch.tensor([3, T, 1])
+    out, h = ours(x, lengths=lengths)
+    ref_out, ref_h = theirs(pack_padded_sequence(x, lengths, batch_first=True,
+                                                 enforce_sorted=False))
+    ref_out, _ = torch.nn.utils.rnn.pad_packed_sequence(ref_out, batch_first=True,
+                                                         total_length=T)
+    torch.testing.assert_close(out, ref_out)
+    torch.testing.assert_close(h, ref_h)
