@@ -1,0 +1,126 @@
+"""``Forecaster``: a window of a time series in, the next ``horizon`` steps out."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .base import Model, StepOutput
+from .decoder import Decoder
+from .encoder import SequenceEncoder
+from .forecast_outputs import Forecast, make_forecast_output
+
+MODES = ("direct", "autoregressive")
+
+
+class Forecaster(Model):
+    """Encode a window, forecast ``horizon`` steps of ``output_size`` targets.
+
+    Batch: ``"x"`` (B, W, input_size) (``"lengths"`` (B,) optional), ``"y"`` (B, horizon)
+    for one target or (B, horizon, output_size). The targets are the first ``output_size``
+    features of ``x`` (put covariates after them). Data are scaled by the data layer.
+
+    ``mode``: ``"direct"``: a linear head maps the encoder's final state to all horizon
+    steps at once; ``"autoregressive"``: a :class:`Decoder` started from the encoder's state
+    is rolled forward from the last observed target, feeding back its own point forecast
+    (during training the true value with probability ``teacher_forcing``, default 0).
+
+    ``output``: ``"point"`` (MSE), ``"quantile"`` (pinball loss at ``quantiles``; the point
+    forecast is the median) or ``"gaussian"`` (mean and std, Gaussian NLL).
+    ``forward`` returns the raw parameters (B, horizon, output_size, n_params);
+    :meth:`predict` returns a :class:`Forecast`. Metrics: mae and mse of the point forecast.
+
+    Example::
+
+        model = Forecaster(input_size=1, horizon=12, cell="gru", hidden_size=32,
+                           mode="autoregressive", output="quantile")
+        model.compute_loss({"x": windows, "y": targets}).loss   # (B, 48, 1), (B, 12)
+        model.predict(windows).quantiles                         # (B, 12, 3)
+    """
+
+    def __init__(
+        self, *, horizon: int, input_size: int = 1, output_size: int = 1, cell: str = "lstm",
+        hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0,
+        mode: str = "direct", output: str = "point", quantiles=(0.1, 0.5, 0.9),
+        teacher_forcing: float = 0.0,
+    ):
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if output_size > input_size:
+            raise ValueError(
+                f"the targets are the first output_size features of x: output_size "
+                f"({output_size}) must be <= input_size ({input_size})"
+            )
+        self.out = make_forecast_output(output, quantiles)
+        self.horizon, self.output_size, self.mode = horizon, output_size, mode
+        self.teacher_forcing = teacher_forcing
+        self.encoder = SequenceEncoder(
+            cell, hidden_size, input_size=input_size, num_layers=num_layers, dropout=dropout,
+        )
+        n_out = output_size * self.out.n_params
+        if mode == "direct":
+            self.dropout = nn.Dropout(dropout)
+            self.head = nn.Linear(hidden_size, horizon * n_out)
+        else:
+            self.decoder = Decoder(
+                cell, hidden_size, n_out, input_size=output_size, num_layers=num_layers,
+                dropout=dropout,
+            )
+        self._config = dict(
+            horizon=horizon, input_size=input_size, output_size=output_size, cell=cell,
+            hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, mode=mode,
+            output=output, quantiles=list(quantiles),
+        )
+
+    def get_config(self) -> dict:
+        return {**self._config, "teacher_forcing": self.teacher_forcing}
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None, y: Tensor | None = None):
+        """Raw output parameters (B, horizon, output_size, n_params). ``y`` (targets) is read
+        only for teacher forcing in autoregressive training."""
+        B, P = x.shape[0], self.out.n_params
+        _, h_n = self.encoder(x, lengths)
+        if self.mode == "direct":
+            params = self.head(self.dropout(self.encoder.final_hidden(h_n)))
+            return params.view(B, self.horizon, self.output_size, P)
+        last = lengths.to(x.device) - 1 if lengths is not None else \
+            torch.full((B,), x.shape[1] - 1, device=x.device)
+        first = x[torch.arange(B, device=x.device), last, : self.output_size]  # (B, F)
+        use_truth = y is not None and self.training and self.teacher_forcing > 0
+        if use_truth:
+            inputs = torch.cat([first.unsqueeze(1), self._targets(y)[:, :-1]], dim=1)
+            ratio = self.teacher_forcing
+        else:
+            inputs, ratio = first.unsqueeze(1).expand(B, self.horizon, -1), 0.0
+        out = self.decoder(
+            inputs, self.decoder.start(h_n), teacher_forcing=ratio,
+            feedback=lambda o: self.out.point(o.view(B, self.output_size, P)),
+        ).outputs  # (B, horizon, F * P)
+        return out.view(B, self.horizon, self.output_size, P)
+
+    def _targets(self, y: Tensor) -> Tensor:
+        return y.unsqueeze(-1) if y.dim() == 2 else y  # (B, horizon, F)
+
+    def compute_loss(self, batch: dict[str, Tensor], state=None) -> StepOutput:
+        y = batch["y"]
+        params = self(batch["x"], batch.get("lengths"), y)
+        target = self._targets(y).to(params.dtype)
+        loss = self.out.loss(params, target)
+        error = self.out.point(params).detach() - target
+        metrics = {"mae": error.abs().mean().item(), "mse": error.pow(2).mean().item()}
+        return StepOutput(loss, metrics, count=y.shape[0])
+
+    @torch.no_grad()
+    def predict(self, x: Tensor, lengths: Tensor | None = None) -> Forecast:
+        """The forecast for windows x (B, W, input_size); shapes (B, horizon) for one target,
+        else (B, horizon, output_size) (quantiles add a last dim Q)."""
+        f = self.out.summary(self(x, lengths))
+        if self.output_size == 1:
+            squeeze = {"point": f.point.squeeze(2)}
+            if f.quantiles is not None:
+                squeeze["quantiles"] = f.quantiles.squeeze(2)
+            if f.std is not None:
+                squeeze["std"] = f.std.squeeze(2)
+            f = Forecast(**{**f.__dict__, **squeeze})
+        return f
