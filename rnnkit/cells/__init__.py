@@ -15,6 +15,8 @@ from .base import INITS, Cell, State, init_recurrent_weights
 from .gru import GRUCell
 from .layernorm import LayerNormGRUCell, LayerNormLSTMCell
 from .lstm import LSTMCell
+from .mingru import MinGRUCell
+from .minlstm import MinLSTMCell
 from .rnn import RNNCell
 
 CELLS: dict[str, Callable[..., Cell]] = {}
@@ -47,8 +49,11 @@ register_cell("lstm", LSTMCell)
 register_cell("gru", GRUCell)
 register_cell("lnlstm", LayerNormLSTMCell)
 register_cell("lngru", LayerNormGRUCell)
+register_cell("mingru", MinGRUCell)
+register_cell("minlstm", MinLSTMCell)
 
 __all__ = [
     "CELLS", "INITS", "Cell", "GRUCell", "LSTMCell", "LayerNormGRUCell", "LayerNormLSTMCell",
-    "RNNCell", "State", "init_recurrent_weights", "make_cell", "register_cell",
+    "MinGRUCell", "MinLSTMCell", "RNNCell", "State", "init_recurrent_weights", "make_cell",
+    "register_cell",
 ]

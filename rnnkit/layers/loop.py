@@ -9,6 +9,12 @@ import torch
 from torch import Tensor
 
 from ..cells.base import Cell, State
+from ..kernels import find_kernel
+
+# Observers of every run_direction call (rnnkit.diagnostics): each is called as
+# ``observe(cell, inputs, trace, lengths, reverse)`` with ``trace`` the per-step
+# (state in, state out) pairs in processing order. Empty (the default) costs nothing.
+STEP_OBSERVERS: list = []
 
 
 def _as_tuple(state: State) -> tuple[Tensor, ...]:
@@ -58,6 +64,12 @@ def run_direction(
     """
     if reverse:
         x = reverse_padded(x, lengths)
+    kernel = None if STEP_OBSERVERS else find_kernel(  # observers need the per-step loop
+        cell, recurrent_dropout=recurrent_dropout, zoneout=zoneout, training=training
+    )  # fused BPTT or scan for this cell, if any
+    if kernel is not None:
+        out, state = kernel(x, state, lengths)
+        return (reverse_padded(out, lengths) if reverse else out), state
     T, B = x.shape[:2]
     hoisted = hasattr(cell, "input_projection") and hasattr(cell, "recurrence")
     inputs = cell.input_projection(x) if hoisted else x  # (T, B, G): one matmul for all steps
@@ -74,6 +86,7 @@ def run_direction(
         valid = (steps < lengths.to(x.device).unsqueeze(0)).unsqueeze(-1)  # (T, B, 1)
 
     outputs = []
+    trace = [] if STEP_OBSERVERS else None
     # unbind, not inputs[t]: one backward node for all steps instead of a (T, B, G) zero-fill
     # per step, which would make the backward pass O(T^2)
     for t, x_t in enumerate(inputs.unbind(0)):
@@ -84,6 +97,8 @@ def run_direction(
         else:  # a custom cell: drop h_{t-1} before it enters the cell
             parts = _as_tuple(state)
             y, new = step(x_t, _like((parts[0] * mask, *parts[1:]), state))
+        if trace is not None:
+            trace.append((state, new))
         if zoneout > 0:
             new = _zoneout(state, new, zoneout, training)
             y = _as_tuple(new)[0]
@@ -97,6 +112,8 @@ def run_direction(
         state = new
         outputs.append(y)
     out = torch.stack(outputs)  # (T, B, O)
+    for observe in STEP_OBSERVERS if trace is not None else ():
+        observe(cell, inputs, trace, lengths, reverse)
     if reverse:
         out = reverse_padded(out, lengths)
     return out, state

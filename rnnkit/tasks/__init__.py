@@ -1,0 +1,16 @@
+"""Applications: one module per task (config -> data -> model -> train -> evaluate ->
+predict), chosen by ``[task] name`` in a run config."""
+
+# each task module registers its task on import
+from . import (  # noqa: F401
+    adding,
+    anomaly,
+    copy,
+    forecast,
+    sine,
+)
+from .base import TASKS, Task, TaskError, register
+from .runner import evaluate_run, load_config, open_run, resume_config, train_run
+
+__all__ = ["TASKS", "Task", "TaskError", "evaluate_run", "load_config", "open_run",
+           "register", "resume_config", "train_run"]

@@ -1,0 +1,131 @@
+"""Forecast and anomaly quality on the real series, rnnkit against classical baselines.
+
+    RNNKIT_DATA=../shared/data python benchmarks/quality_timeseries.py [--runs DIR] [--skip-train]
+
+Trains each example config (examples/{airline,temperatures,sunspots,anomaly-taxi,
+anomaly-machine}.toml) into DIR (default runs/bench-ts), then prints one table per task.
+Forecasts use the same test range and horizon for every method: airline, the 24 test
+months at once from the end of 1958; temperatures and sunspots, one step ahead rolling over
+the test range (statsmodels models keep the parameters fitted on the training range and
+filter through the test range). Baselines: seasonal naive and persistence
+(rnnkit.tasks.forecast_metrics), statsmodels SARIMA (airline: (0,1,1)(0,1,1)12 on log
+values; elsewhere ARIMA(2,1,1)) and Holt-Winters (airline: additive trend, multiplicative
+season; elsewhere Holt's additive trend); anomalies: a rolling z-score detector (|z| > 3 on
+a trailing window of 288 points). Needs statsmodels (the `dev` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.tasks import evaluate_run, load_config, train_run
+from rnnkit.tasks.anomaly import context as anomaly_context
+from rnnkit.tasks.anomaly import labelled_windows
+from rnnkit.tasks.anomaly_metrics import event_scores, rolling_zscore
+from rnnkit.tasks.forecast import context as forecast_context
+from rnnkit.tasks.forecast import figures
+from rnnkit.tasks.intervals import COVERAGES, Bands
+
+FORECASTS = ("airline", "temperatures", "sunspots")
+ANOMALIES = ("anomaly-taxi", "anomaly-machine")
+
+
+def _bands(mean, lo_hi: dict) -> Bands:
+    return Bands(np.asarray(mean), {c: np.asarray(lo_hi[c][0]) for c in COVERAGES},
+                 {c: np.asarray(lo_hi[c][1]) for c in COVERAGES})
+
+
+def statsmodels_baselines(ctx) -> dict[str, Bands]:
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    x, s = ctx.series.values, ctx.test_start
+    airline = ctx.protocol == "multistep"
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if airline:
+            res = SARIMAX(np.log(x[:s]), order=(0, 1, 1), seasonal_order=(0, 1, 1, 12)).fit(
+                disp=False)
+            f = res.get_forecast(len(x) - s)
+            conf = {c: np.exp(f.conf_int(alpha=1 - c / 100)).T for c in COVERAGES}
+            out["SARIMA (0,1,1)(0,1,1)12 log"] = _bands(np.exp(f.predicted_mean), conf)
+            hw = ExponentialSmoothing(x[:s], trend="add", seasonal="mul",
+                                      seasonal_periods=12).fit()
+            point = hw.forecast(len(x) - s)
+            sims = hw.simulate(len(x) - s, repetitions=2000, random_state=0).T  # (reps, steps)
+        else:
+            res = SARIMAX(x[:s], order=(2, 1, 1)).fit(disp=False)
+            f = res.apply(x).get_prediction(start=s)
+            conf = {c: f.conf_int(alpha=1 - c / 100).T for c in COVERAGES}
+            out["ARIMA(2,1,1)"] = _bands(f.predicted_mean, conf)
+            hw = ExponentialSmoothing(x[:s], trend="add").fit()
+            full = ExponentialSmoothing(x, trend="add").fit(
+                smoothing_level=hw.params["smoothing_level"],
+                smoothing_trend=hw.params["smoothing_trend"], optimized=False)
+            point = full.fittedvalues[s:]
+            sigma = np.std(hw.resid)
+            sims = point[None, :] + sigma * np.random.default_rng(0).standard_normal(
+                (2000, len(point)))
+        q = {80: (10, 90), 95: (2.5, 97.5)}
+        conf = {c: (np.percentile(sims, a, axis=0), np.percentile(sims, b, axis=0))
+                for c, (a, b) in q.items()}
+        name = "Holt-Winters (add. trend, mul. season)" if airline else "Holt (add. trend)"
+        out[name] = _bands(point, conf)
+    return out
+
+
+def forecast_table(run_dir: Path, name: str) -> list[tuple[str, dict]]:
+    cfg = load_config(run_dir / "config.toml")
+    ctx = forecast_context(cfg.task)
+    result = evaluate_run(run_dir)
+    rows = [("rnnkit", result), *result["baselines"].items()]
+    y, train = ctx.series.values[ctx.test_start:], ctx.series.values[:ctx.test_start]
+    for label, bands in statsmodels_baselines(ctx).items():
+        rows.append((label, figures(y, bands, train, cfg.task.season)))
+    return rows
+
+
+def anomaly_table(run_dir: Path) -> list[tuple[str, dict]]:
+    cfg = load_config(run_dir / "config.toml")
+    ctx = anomaly_context(cfg.task)
+    ours = evaluate_run(run_dir)
+    windows = [(max(a, ctx.train_end), b) for a, b in
+               labelled_windows(ctx, ctx.series.timestamps) or [] if b >= ctx.train_end]
+    z = np.abs(rolling_zscore(ctx.series.values, 288)) > 3
+    z[:ctx.train_end] = False
+    return [("rnnkit", ours), ("rolling z-score (288, abs z > 3)", event_scores(z, windows))]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--runs", default="runs/bench-ts")
+    p.add_argument("--skip-train", action="store_true", help="reuse the runs in --runs")
+    args = p.parse_args()
+    root = Path(args.runs)
+    for name in FORECASTS + ANOMALIES:
+        if not args.skip_train:
+            cfg = load_config(f"examples/{name}.toml", ["train.progress=off"])
+            train_run(cfg, root / name, overwrite=True)
+    keys = ["rmse", "mae", "mase", "smape", "coverage_80", "coverage_95"]
+    print("| series | method | " + " | ".join(keys) + " |")
+    print("|---" * (len(keys) + 2) + "|")
+    for name in FORECASTS:
+        for label, f in forecast_table(root / name, name):
+            print(f"| {name} | {label} | " + " | ".join(f"{f[k]:.3f}" for k in keys) + " |")
+    keys = ["windows_detected", "windows_total", "false_positives", "alarm_points_outside",
+            "precision", "recall", "f1"]
+    print("\n| series | method | " + " | ".join(keys) + " |")
+    print("|---" * (len(keys) + 2) + "|")
+    for name in ANOMALIES:
+        for label, f in anomaly_table(root / name):
+            cells = [f"{f[k]:.3f}" if isinstance(f[k], float) else str(f[k]) for k in keys]
+            print(f"| {name} | {label} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

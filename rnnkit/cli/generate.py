@@ -1,0 +1,54 @@
+"""``rnnkit generate RUN_DIR [--prompt P] [--max-new N] ...``: for generative tasks.
+
+Text tasks (charlm) stream the prompt and the new text to stdout as it is produced; the
+others print one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..tasks import open_run
+from .common import add_command
+
+
+def register(sub) -> None:
+    p = add_command(sub, "generate", "Generate from a trained generative model: text tasks "
+                    "stream text to stdout, the others print JSON.",
+                    "rnnkit generate runs/charlm-lstm --prompt \"ROMEO:\" --max-new 500 "
+                    "--temperature 0.8 --top-k 40 --seed 0\n"
+                    "  rnnkit generate runs/sine --max-new 50\n"
+                    "  rnnkit generate runs/music-gru --steps 64 --prime 8 --output a.mid", run)
+    p.add_argument("run_dir", help="a run directory written by `rnnkit train`")
+    p.add_argument("--prompt", default=None,
+                   help="what to start from (charlm: text, default a newline; music: a MIDI "
+                        "file)")
+    p.add_argument("--max-new", "--steps", dest="max_new", type=int, default=100,
+                   help="how many steps (characters, frames ...) to generate")
+    p.add_argument("--prime", type=int, default=0,
+                   help="music: prime with the first N steps of --prompt FILE.mid or of "
+                        "test chorale 0")
+    p.add_argument("--output", default=None, help="music: write the result to this MIDI file")
+    p.add_argument("--plot", default=None, help="music: draw the piano roll to this PNG")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="sampling temperature; 0 = greedy (default 1)")
+    p.add_argument("--top-k", type=int, default=0,
+                   help="sample among the k most likely tokens (0 = all)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1 = off)")
+    p.add_argument("--seed", type=int, default=0, help="a fixed seed repeats exactly")
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+
+
+def run(args) -> int:
+    r = open_run(args.run_dir, args.checkpoint)
+    options = {k: getattr(args, k) for k in ("prompt", "max_new", "temperature", "top_k",
+                                             "top_p", "seed", "prime", "output", "plot")}
+    if r.task.text_io:
+        for piece in r.task.generate_text(r, options):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        return 0
+    print(json.dumps(r.task.generate(r.model, r.cfg.task, options)))
+    return 0

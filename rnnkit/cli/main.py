@@ -1,0 +1,39 @@
+"""The ``rnnkit`` command: registers one module per subcommand, nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from . import diagnose, evaluate, generate, predict, train
+
+COMMANDS = (train, evaluate, predict, generate, diagnose)
+from . import detect, forecast  # noqa: E402  (time series: forecast, detect)
+
+COMMANDS = (*COMMANDS, forecast, detect)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnnkit", description="Recurrent neural networks on sequential data.",
+        epilog="example: rnnkit train examples/adding.toml && rnnkit evaluate runs/adding-lstm",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

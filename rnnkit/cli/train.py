@@ -1,0 +1,46 @@
+"""``rnnkit train CONFIG.toml [--set k=v ...] [--run-dir D] | --resume RUN_DIR``."""
+
+from __future__ import annotations
+
+from ..tasks import load_config, resume_config, train_run
+from ..training import ConfigError
+from .common import add_command, say
+
+EXAMPLE = ("rnnkit train examples/adding.toml --set train.steps=500 --set model.cell=gru\n"
+           "  rnnkit train --resume runs/adding-lstm --set train.steps=4000")
+
+
+def register(sub) -> None:
+    p = add_command(sub, "train", "Train a model from a TOML config into a run directory.",
+                    EXAMPLE, run)
+    p.add_argument("config", nargs="?", help="the config file (TOML); omit with --resume")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. train.lr=3e-4 (repeatable)")
+    p.add_argument("--run-dir", help="where to write the run (default runs/<name>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from checkpoints/last")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing run in the run directory")
+
+
+def run(args) -> int:
+    if args.resume:
+        if args.config:
+            raise ConfigError("give either CONFIG.toml or --resume RUN_DIR, not both")
+        cfg = resume_config(args.resume, args.overrides)
+        run_dir, resume = args.resume, True
+    elif args.config:
+        cfg = load_config(args.config, args.overrides)
+        run_dir, resume = args.run_dir, False
+    else:
+        raise ConfigError("give a config file (rnnkit train CONFIG.toml) or --resume RUN_DIR")
+    result = train_run(cfg, run_dir, resume=resume, overwrite=args.overwrite)
+    if result.interrupted:
+        say(f"{result.state.stop_reason} at step {result.state.step}: saved "
+            f"{result.run_dir}/checkpoints/last; continue with "
+            f"`rnnkit train --resume {result.run_dir}`")
+        return 130
+    say(f"{result.state.stop_reason} after {result.state.step} steps; run: {result.run_dir}")
+    for split, figures in result.results.items():
+        say(f"  best checkpoint, {split}: " + "  ".join(f"{k} {v:.4g}" for k, v in figures.items()))
+    say(f"  report: {result.run_dir}/report.md")
+    return 0

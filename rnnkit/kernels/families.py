@@ -1,0 +1,194 @@
+"""Per-step arithmetic of the plain cells (Elman RNN, LSTM, GRU) for :mod:`.bptt`.
+
+A family is built from a cell and provides:
+
+- ``params(cell)``: ``[W_hh, *others]``, the tensors that get gradients;
+- ``prepare(gx, params)``: a namespace ``run`` with ``run.gx`` (per-step inputs) and the
+  buffers the backward needs, written step by step;
+- ``step(run, t, h_in, states) -> raw new states`` (``h_in`` is the dropped-out ``h_{t-1}``);
+- ``prepare_backward(run)``: derivatives that can be formed for all steps at once;
+- ``step_back(run, t, d_raw, prev, dgx_t, dgh_t) -> (direct grads to prev states, dgh_t)``:
+  writes the gradient of ``gx_t`` into ``dgx_t`` and of ``h_in W_hh^T`` into ``dgh_t``;
+- ``param_grads(run, dGX, dGH, params[1:])``: the other parameters' gradients.
+
+The symbols follow the cells' docstrings (gate orders i, f, g, o and r, z, n).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import torch
+from torch import Tensor
+
+
+def steps_buffer(gx: Tensor, width: int, store: bool) -> Tensor:
+    """(T, B, width) storage for the backward, or one reused (B, width) slot when no
+    gradient will be asked for (inference keeps nothing per step)."""
+    T, B = gx.shape[:2]
+    return gx.new_empty(T, B, width) if store else gx.new_empty(1, B, width).expand(T, B, width)
+
+
+def bias_grad(b: Tensor | None, dG: Tensor) -> Tensor | None:
+    return None if b is None else dG.sum((0, 1))
+
+
+class ElmanFamily:
+    """``h_t = f(gx_t + h_in W_hh^T + b_hh)`` with f = tanh or relu."""
+
+    shares_grad = True
+
+    def __init__(self, cell):
+        self.relu = cell.nonlinearity == "relu"
+
+    def params(self, cell):
+        return [cell.weight_hh, cell.bias_hh]
+
+    def prepare(self, gx: Tensor, params, store: bool = True):
+        return SimpleNamespace(gx=gx, Wt=params[0].t(), h=[], gx_dtype_one=gx.new_ones(()))
+
+    def project(self, cell, x: Tensor) -> Tensor:
+        return project_with_both_biases(cell, x)
+
+    def step(self, run, t, h_in, states):
+        pre = torch.addmm(run.gx[t], h_in, run.Wt)  # (B, H)
+        h = torch.relu(pre) if self.relu else torch.tanh(pre)
+        run.h.append(h)
+        return (h,)
+
+    def prepare_backward(self, run):
+        run.one = run.gx_dtype_one
+
+    def step_back(self, run, t, d_raw, prev, dgx, dgh):
+        h = run.h[t]
+        deriv = (h > 0).to(h.dtype) if self.relu else torch.addcmul(run.one, h, h, value=-1)
+        torch.mul(d_raw[0], deriv, out=dgx)
+        return (None,), dgx
+
+    def param_grads(self, run, dGX, dGH, rest):
+        return [None]  # b_hh got its gradient through project()
+
+
+def project_with_both_biases(cell, x: Tensor) -> Tensor:
+    """``W_ih x + b_ih + b_hh`` (T, B, G): both biases in the one input product."""
+    b = cell.bias_ih if cell.bias_hh is None else cell.bias_ih + cell.bias_hh
+    return torch.nn.functional.linear(x, cell.weight_ih, b)
+
+
+class LSTMFamily:
+    """``(i, f, g, o)`` from ``gx_t + h_in W_hh^T + b_hh``; ``c = f c + i g``; ``h = o tanh c``."""
+
+    shares_grad = True
+
+    def __init__(self, cell):
+        self.H = cell.hidden_size
+
+    def params(self, cell):
+        return [cell.weight_hh, cell.bias_hh]
+
+    def project(self, cell, x: Tensor) -> Tensor:
+        return project_with_both_biases(cell, x)
+
+    def prepare(self, gx: Tensor, params, store: bool = True):
+        T, B, G = gx.shape
+        return SimpleNamespace(gx=gx, Wt=params[0].t(), act=steps_buffer(gx, G, store),
+                               tc=steps_buffer(gx, G // 4, store))
+
+    def step(self, run, t, h_in, states):
+        H, c = self.H, states[1]
+        act = torch.addmm(run.gx[t], h_in, run.Wt, out=run.act[t])  # (B, 4H) gates
+        lstm_activate_(act, H)
+        i, f, g, o = act.chunk(4, 1)
+        c_new = torch.addcmul(f * c, i, g)  # (B, H)
+        return o * torch.tanh(c_new, out=run.tc[t]), c_new
+
+    def prepare_backward(self, run):
+        run.one = run.tc.new_ones(())
+
+    def step_back(self, run, t, d_raw, prev, dgx, dgh):
+        dh, dc = d_raw
+        act, tc = run.act[t], run.tc[t]
+        i, f, g, o = act.chunk(4, 1)
+        dc = torch.addcmul(dc, dh * o, torch.addcmul(run.one, tc, tc, value=-1))  # (B, H)
+        lstm_gate_grads(run, act, torch.cat([dc * g, dc * prev[1], dc * i, dh * tc], 1), dgx)
+        return (None, dc * f), dgx
+
+    def param_grads(self, run, dGX, dGH, rest):
+        return [None]  # b_hh got its gradient through project()
+
+
+def lstm_activate_(gates: Tensor, H: int) -> Tensor:
+    """In place: σ on the i, f, o blocks, tanh on the g block [2H, 3H)."""
+    torch.tanh_(gates[:, 2 * H : 3 * H])
+    torch.sigmoid_(gates[:, : 2 * H])
+    return torch.sigmoid_(gates[:, 3 * H :])
+
+
+def lstm_gate_grads(run, act: Tensor, dact: Tensor, dgates: Tensor) -> None:
+    """``dgates = dact * σ'`` for i, f, o and ``dact * tanh'`` for g, from activations."""
+    H = act.shape[1] // 4
+    torch.mul(dact, torch.addcmul(act, act, act, value=-1), out=dgates)  # s (1 - s)
+    g = act[:, 2 * H : 3 * H]
+    torch.mul(dact[:, 2 * H : 3 * H], torch.addcmul(run.one, g, g, value=-1),
+              out=dgates[:, 2 * H : 3 * H])
+
+
+class GRUFamily:
+    """``r, z = σ(gx + gh)``, ``n = tanh(gx_n + r gh_n)``, ``h = n + z (h - n)``,
+    with ``gh = h_in W_hh^T + b_hh``."""
+
+    shares_grad = False
+
+    def __init__(self, cell):
+        self.H = cell.hidden_size
+
+    def params(self, cell):
+        return [cell.weight_hh, cell.bias_hh]
+
+    def prepare(self, gx: Tensor, params, store: bool = True):
+        W, b = params
+        T, B, G = gx.shape
+        return SimpleNamespace(
+            gx=gx, Wt=W.t(), b=b, rz=steps_buffer(gx, 2 * (G // 3), store),
+            n=steps_buffer(gx, G // 3, store), ghn=steps_buffer(gx, G // 3, store),
+        )
+
+    def recurrent_term(self, run, t, h_in):
+        if run.b is None:
+            return torch.mm(h_in, run.Wt)
+        return torch.addmm(run.b, h_in, run.Wt)  # (B, 3H)
+
+    def step(self, run, t, h_in, states):
+        return (gru_step(run, t, self.recurrent_term(run, t, h_in), states[0], self.H),)
+
+    def prepare_backward(self, run):
+        run.one = run.n.new_ones(())
+
+    def step_back(self, run, t, d_raw, prev, dgx, dgh):
+        return gru_step_back(run, t, d_raw[0], prev[0], dgx, dgh, self.H)
+
+    def param_grads(self, run, dGX, dGH, rest):
+        return [bias_grad(rest[0], dGH)]
+
+
+def gru_step(run, t: int, gh: Tensor, h: Tensor, H: int) -> Tensor:
+    """The GRU's gates from the recurrent term ``gh`` (B, 3H); stores r, z, n, gh_n."""
+    gx = run.gx[t]
+    rz = torch.sigmoid(gx[:, : 2 * H] + gh[:, : 2 * H], out=run.rz[t])  # (B, 2H)
+    ghn = run.ghn[t]
+    ghn.copy_(gh[:, 2 * H :])
+    n = torch.tanh(torch.addcmul(gx[:, 2 * H :], rz[:, :H], ghn), out=run.n[t])  # (B, H)
+    return torch.addcmul(n, rz[:, H:], h - n)
+
+
+def gru_step_back(run, t, dh, h_prev, dgx, dgh, H):
+    """Writes d(gx_t) and d(gh_t); returns the direct gradient to h_{t-1} and d(gh_t)."""
+    rz, n = run.rz[t], run.n[t]
+    dhz = dh * rz[:, H:]
+    dn_pre = dgx[:, 2 * H :]
+    torch.mul(dh - dhz, torch.addcmul(run.one, n, n, value=-1), out=dn_pre)  # (B, H)
+    drz = torch.cat([dn_pre * run.ghn[t], dh * (h_prev - n)], 1)  # (B, 2H)
+    torch.mul(drz, torch.addcmul(rz, rz, rz, value=-1), out=dgx[:, : 2 * H])
+    dgh[:, : 2 * H] = dgx[:, : 2 * H]
+    torch.mul(dn_pre, rz[:, :H], out=dgh[:, 2 * H :])
+    return (dhz,), dgh

@@ -1,0 +1,275 @@
+"""Time-series forecasting with 80% and 95% prediction intervals (task ``forecast``).
+
+A :class:`~rnnkit.models.Forecaster` (direct or autoregressive, quantile or Gaussian head)
+reads a window of the scaled (optionally seasonally differenced) series and forecasts the
+next ``horizon`` steps; :mod:`rnnkit.tasks.forecast_data` says exactly what it reads and
+predicts. The scaler and differencing are fitted on the training range only and saved in
+model.json (``"transform"``), so forecasts come back in the series' original units.
+
+Ranges: the last ``test_size`` points are the test range (data README), the last
+``val_size`` points before it the validation range; training windows only read points
+before the validation range. ``evaluation``: ``multistep`` scores one forecast of the whole
+range from its start (airline: 24 months from the end of 1958), ``rolling`` one-step-ahead
+forecasts from every origin in it (temperatures, sunspots). ``evaluate`` reports rmse, mae,
+mape, smape, mase and coverage_80/95 in original units, and the same for the seasonal-naive
+and persistence baselines under ``"baselines"``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data.timeseries import Scaler, Series
+from ..training.config import TaskConfig, choice, number
+from . import forecast_metrics as fm
+from .base import Task, TaskError, register
+from .forecast_data import Transform, range_origins, train_origins
+from .intervals import COVERAGES, LEVELS, Bands, conformal_factors, predict_bands
+from .ts_common import Figures, SplitData, load_source, test_points
+
+
+@dataclass
+class ForecastConfig(TaskConfig):
+    name: str = "forecast"
+    series: str = "airline-passengers"  # a named series (rnnkit.data.timeseries.SERIES)
+    csv: str = ""  # or a user's CSV file (then set test_size)
+    time_column: str = ""  # CSV columns; "" = the first / second column
+    value_column: str = ""
+    repair: str = ""  # comma-separated read_csv repairs: sort, drop-duplicates, interpolate ...
+    test_size: float = number(0.0, 0.0)  # points (>= 1) or a fraction; 0 = the README's range
+    val_size: float = number(0.0, 0.0)  # the same, before the test range; 0 = like test_size
+    window: int = number(24, 1)  # observed steps the model reads
+    horizon: int = number(24, 1)  # steps it forecasts at once
+    season: int = number(1, 1)  # seasonal period: differencing lag, seasonal naive, MASE
+    scaler: str = choice("standard", *Scaler.KINDS)
+    difference: bool = False  # forecast the change from the same season's last value
+    evaluation: str = choice("auto", "auto", "multistep", "rolling")  # auto: by horizon
+    calibrate: bool = True  # scale the intervals to nominal coverage on the validation range
+    train_on_val: bool = False  # short series: also train on the validation range's windows
+
+
+@dataclass
+class ForecastContext:
+    """Everything fitted or fixed for one config (cached): the series, its ranges, the
+    transform, and the conformal factors once a model has been calibrated."""
+
+    cfg: ForecastConfig
+    series: Series
+    val_start: int  # validation range: [val_start, test_start)
+    test_start: int  # test range: [test_start, N)
+    transform: Transform
+    z: np.ndarray  # the scaled series
+    factors: dict = field(default_factory=dict)  # id(model) -> conformal factors
+
+    @property
+    def protocol(self) -> str:
+        if self.cfg.evaluation != "auto":
+            return self.cfg.evaluation
+        return "multistep" if self.cfg.horizon >= len(self.series) - self.test_start \
+            else "rolling"
+
+    def range(self, split: str) -> tuple[int, int]:
+        n = len(self.series)
+        return {"val": (self.val_start, self.test_start), "test": (self.test_start, n),
+                "train": (0, self.val_start)}[split]
+
+
+def _key(cfg: ForecastConfig) -> str:
+    return json.dumps(asdict(cfg), sort_keys=True)
+
+
+@functools.lru_cache(maxsize=8)
+def _context(key: str) -> ForecastContext:
+    cfg = ForecastConfig(**json.loads(key))
+    series = load_source(cfg)
+    n = len(series)
+    test = test_points(n, cfg.test_size, cfg.series, cfg.csv)
+    test_start = n - test
+    val = test_points(test_start, cfg.val_size or test, cfg.series, cfg.csv)
+    val_start = test_start - val
+    try:
+        transform = Transform.fit(series.values[:test_start], cfg.scaler, cfg.season,
+                                  cfg.difference)
+    except ValueError as e:
+        raise TaskError(f"task.scaler = {cfg.scaler!r}: {e}") from None
+    return ForecastContext(cfg, series, val_start, test_start, transform,
+                           transform.scaled(series.values))
+
+
+def context(cfg: ForecastConfig) -> ForecastContext:
+    """The (cached) context of a config: reads the series once."""
+    return _context(_key(cfg))
+
+
+def forecast_bands(model, transform: Transform, z: np.ndarray, origins: np.ndarray,
+                   window: int, factors: dict[int, float] | None = None) -> Bands:
+    """Forecasts (N, H) from ``origins`` of the scaled series ``z``, in original units."""
+    inputs, _ = transform.windows(z, origins, window, model.horizon, with_targets=False)
+    bands = predict_bands(model, inputs)
+    if factors:
+        bands = bands.widened(factors)
+    anchors = transform.anchors(z, origins, model.horizon)
+    return bands.map(lambda y: transform.to_original(y, anchors))
+
+
+def calibration(model, ctx: ForecastContext) -> dict[int, float]:
+    """Conformal factors measured on the validation range (1.0 each when off)."""
+    if not ctx.cfg.calibrate:
+        return {c: 1.0 for c in COVERAGES}
+    key = id(model), sum(float(p.detach().sum()) for p in model.parameters())
+    if key not in ctx.factors:
+        bands, y = _score_range(model, ctx, "val", factors=None)
+        ctx.factors[key] = conformal_factors(bands, y)
+    return ctx.factors[key]
+
+
+def _score_range(model, ctx: ForecastContext, split: str, factors):
+    """Forecasts scoring ``split`` under the evaluation protocol, and the truth; (M,) each."""
+    start, end = ctx.range(split)
+    origins = range_origins(start, end, model.horizon, ctx.protocol)
+    bands = forecast_bands(model, ctx.transform, ctx.z, origins, ctx.cfg.window, factors)
+    steps = end - start if ctx.protocol == "multistep" else 1
+    bands = bands.map(lambda a: a[:, :steps].ravel())
+    return bands, ctx.series.values[start:end]
+
+
+def figures(y: np.ndarray, bands: Bands, train: np.ndarray, season: int) -> dict[str, float]:
+    """rmse, mae, mape, smape, mase and coverage_80/95 of one forecast (original units)."""
+    out = fm.point_metrics(y, bands.point, train, season)
+    for c in COVERAGES:
+        out[f"coverage_{c}"] = fm.coverage(y, bands.lower[c], bands.upper[c])
+    return {k: float("nan") if v is None else v for k, v in out.items()}
+
+
+def baseline_bands(ctx: ForecastContext, split: str) -> dict[str, Bands]:
+    """Seasonal naive and persistence under the same protocol, with the textbook intervals
+    from their in-sample residuals (Hyndman & Athanasopoulos, FPP3 5.5)."""
+    start, end = ctx.range(split)
+    x, m = ctx.series.values, ctx.cfg.season
+    train = x[:start]
+    origins = range_origins(start, end, end - start, ctx.protocol)
+    steps = end - start if ctx.protocol == "multistep" else 1
+    out = {}
+    for name, lag in (("seasonal_naive", m), ("persistence", 1)):
+        sigma = float(np.std(train[lag:] - train[:-lag]))
+        h = np.arange(1, steps + 1)
+        k = (h - 1) // lag + 1
+        if name == "seasonal_naive":
+            point = np.stack([fm.seasonal_naive(x[:o + 1], steps, m) for o in origins])
+        else:
+            point = np.stack([fm.naive(x[:o + 1], steps) for o in origins])
+        half = {c: sigma * np.sqrt(k) * z for c, z in ((80, 1.2815515655446004),
+                                                        (95, 1.959963984540054))}
+        bands = Bands(point, {c: point - half[c] for c in COVERAGES},
+                      {c: point + half[c] for c in COVERAGES})
+        out[name] = bands.map(lambda a: a.ravel())
+    return out
+
+
+def evaluate_split(model, ctx: ForecastContext, split: str) -> dict[str, Any]:
+    """The model's figures on ``split`` (val or test) and the baselines' under ``baselines``."""
+    factors = calibration(model, ctx) if split == "test" else None
+    bands, y = _score_range(model, ctx, split, factors)
+    train = ctx.series.values[:ctx.test_start]
+    result: dict[str, Any] = figures(y, bands, train, ctx.cfg.season)
+    result["mse"] = result["rmse"] ** 2
+    result["baselines"] = Figures({name: figures(y, b, train, ctx.cfg.season)
+                                   for name, b in baseline_bands(ctx, split).items()})
+    return result
+
+
+class ForecastTask(Task):
+    name = "forecast"
+    config_class = ForecastConfig
+    model_class = "Forecaster"
+
+    def data(self, cfg: ForecastConfig, seed: int):
+        ctx = context(cfg)
+        first = ctx.transform.first_origin(cfg.window)
+        fit_end = ctx.test_start if cfg.train_on_val else ctx.val_start
+        ranges = {"train": train_origins(first, fit_end, cfg.horizon)}
+        for split in ("val", "test"):
+            start, end = ctx.range(split)
+            ranges[split] = train_origins(max(start - 1, first), end, cfg.horizon)
+        out = {}
+        for split, origins in ranges.items():
+            if len(origins) == 0:
+                raise TaskError(f"no {split} window fits: the {split} range is too short for "
+                                f"window {cfg.window} + horizon {cfg.horizon}")
+            x, y = ctx.transform.windows(ctx.z, origins, cfg.window, cfg.horizon)
+            tensors = {"x": torch.as_tensor(x, dtype=torch.float32).unsqueeze(-1),
+                       "y": torch.as_tensor(y, dtype=torch.float32)}  # (N, W, 1), (N, H)
+            out[split] = SplitData(tensors, ctx, split)
+        return out
+
+    def model_args(self, cfg: ForecastConfig) -> dict[str, Any]:
+        return {"input_size": 1, "output_size": 1, "horizon": cfg.horizon,
+                "quantiles": list(LEVELS)}
+
+    def check(self, cfg) -> list[str]:
+        errors = super().check(cfg)
+        output = cfg.model.options.get("output", "point")
+        if output not in ("quantile", "gaussian"):
+            errors.append(f"model.output = {output!r}: forecasts carry 80% and 95% intervals; "
+                          "use \"quantile\" or \"gaussian\"")
+        return errors
+
+    def info(self, cfg) -> dict[str, Any]:
+        return {**super().info(cfg), "transform": context(cfg.task).transform.to_dict()}
+
+    def extra_metrics(self, model, data, batch_size):
+        if not isinstance(data, SplitData) or data.split not in ("val", "test"):
+            return {}
+        return evaluate_split(model, data.context, data.split)
+
+    def predict(self, model, inputs, cfg: ForecastConfig):
+        """``inputs``: a history (T,), (T, 1) or (1, T, 1) in original units -> the next
+        ``horizon`` points with their intervals."""
+        x = inputs.reshape(-1).double().numpy()
+        result = forecast_history(model, cfg, x, model.horizon)
+        return {k: v.tolist() for k, v in result.items()}
+
+
+def forecast_history(model, cfg: ForecastConfig, history: np.ndarray, steps: int,
+                     transform: Transform | None = None, samples: int = 1000,
+                     seed: int = 0) -> dict[str, np.ndarray]:
+    """Forecast ``steps`` points after ``history`` (original units): one direct forecast
+    when ``steps <= horizon``, else ``samples`` sample paths drawn one step at a time from
+    the model's predictive distribution (a Gaussian matched to its calibrated intervals)."""
+    ctx = context(cfg)
+    transform = transform or ctx.transform
+    z = transform.scaled(history)
+    if len(z) <= transform.first_origin(cfg.window):
+        raise TaskError(f"the history has {len(z)} points; the model needs more than "
+                        f"{transform.first_origin(cfg.window)}")
+    factors = calibration(model, ctx)
+    if steps <= model.horizon:
+        bands = forecast_bands(model, transform, z, np.array([len(z) - 1]), cfg.window,
+                               factors).map(lambda a: a[0, :steps])
+        return {"forecast": bands.point, **_bounds(bands)}
+    rng = np.random.default_rng(seed)
+    paths = np.tile(z, (samples, 1))  # (S, T)
+    for _ in range(steps):
+        feats = transform.features(paths)[:, -cfg.window:]  # (S, W)
+        bands = predict_bands(model, feats).widened(factors)
+        anchors = paths[:, -transform.season] if transform.difference else 0.0
+        draw = bands.point[:, 0] + bands.std()[:, 0] * rng.standard_normal(samples)
+        paths = np.concatenate([paths, (draw + anchors)[:, None]], axis=1)
+    with np.errstate(over="ignore"):  # quantiles in scaled units, then back (monotone)
+        q = transform.scaler.inverse(np.quantile(paths[:, len(z):], LEVELS, axis=0))
+    return {"forecast": q[2], "lower_80": q[1], "upper_80": q[3], "lower_95": q[0],
+            "upper_95": q[4]}
+
+
+def _bounds(bands: Bands) -> dict[str, np.ndarray]:
+    return {"lower_80": bands.lower[80], "upper_80": bands.upper[80],
+            "lower_95": bands.lower[95], "upper_95": bands.upper[95]}
+
+
+register(ForecastTask())

@@ -1,0 +1,113 @@
+"""The forecasting task's data side: what the model reads and predicts, in scaled units, and
+the way back to the series' original units.
+
+With scaler ``S`` (fitted on the training range only), season ``m`` and a forecast origin
+``T`` (the last observed point):
+
+- ``z = S(x)``; the model reads the window ``f[T-W+1 .. T]`` where ``f = z`` or, with
+  ``difference``, the seasonal differences ``f[i] = z[i] - z[i-m]``.
+- it predicts, for ``h = 1..H``, ``y_h = z[T+h] - z[a_h]`` where ``a_h = T - m + 1 +
+  (h-1) mod m`` is the last observed point of the same season (``y_h = z[T+h]`` without
+  differencing): a correction to the seasonal-naive forecast.
+- back: ``x[T+h] = S^-1(y_h + z[a_h])``; ``S^-1`` is increasing, so quantiles and interval
+  bounds map back exactly, and so do scaling and differencing (tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..data.timeseries import Scaler
+
+
+@dataclass
+class Transform:
+    """Scaling and (optional) seasonal differencing; saved in model.json (``to_dict``)."""
+
+    scaler: Scaler
+    season: int = 1
+    difference: bool = False
+
+    @classmethod
+    def fit(cls, train: np.ndarray, kind: str, season: int, difference: bool) -> Transform:
+        return cls(Scaler(kind).fit(np.asarray(train, dtype=np.float64)), season, difference)
+
+    def to_dict(self) -> dict:
+        return {"scaler": self.scaler.to_dict(), "season": self.season,
+                "difference": self.difference}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Transform:
+        return cls(Scaler.from_dict(d["scaler"]), int(d["season"]), bool(d["difference"]))
+
+    @property
+    def lag(self) -> int:
+        """How many leading points have no feature (the differencing lag)."""
+        return self.season if self.difference else 0
+
+    def scaled(self, x: np.ndarray) -> np.ndarray:
+        return self.scaler.transform(np.asarray(x, dtype=np.float64))
+
+    def features(self, z: np.ndarray) -> np.ndarray:
+        """(..., N) scaled values -> model inputs (NaN where the lag reaches before 0)."""
+        if not self.difference:
+            return z
+        f = np.full_like(z, np.nan)
+        f[..., self.season:] = z[..., self.season:] - z[..., :-self.season]
+        return f
+
+    def first_origin(self, window: int) -> int:
+        """The earliest origin with a full window of features."""
+        return self.lag + window - 1
+
+    def anchor_index(self, origins: np.ndarray, horizon: int) -> np.ndarray:
+        """(N, H) indices a_h of the values the targets are relative to."""
+        h = np.arange(horizon)
+        m = self.season
+        return np.asarray(origins)[:, None] - m + 1 + (h % m)[None, :]
+
+    def anchors(self, z: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+        """(N, H) the values ``z[a_h]`` (zeros without differencing)."""
+        if not self.difference:
+            return np.zeros((len(origins), horizon))
+        return z[self.anchor_index(origins, horizon)]
+
+    def windows(self, z: np.ndarray, origins: np.ndarray, window: int, horizon: int,
+                with_targets: bool = True):
+        """Inputs (N, W) and targets (N, H) (scaled) for forecasts made at ``origins``."""
+        origins = np.asarray(origins, dtype=np.int64)
+        if len(origins) and origins.min() < self.first_origin(window):
+            raise ValueError(f"origin {origins.min()} has less than a full window of history")
+        f = self.features(z)
+        idx = origins[:, None] + np.arange(-window + 1, 1)[None, :]
+        inputs = f[idx]
+        if not with_targets:
+            return inputs, None
+        tidx = origins[:, None] + np.arange(1, horizon + 1)[None, :]
+        return inputs, z[tidx] - self.anchors(z, origins, horizon)
+
+    def to_original(self, y: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+        """Predicted targets (N, H, ...) and their anchors (N, H) -> original units."""
+        a = anchors.reshape(anchors.shape + (1,) * (y.ndim - anchors.ndim))
+        return self.scaler.inverse(y + a)
+
+
+def train_origins(first: int, end: int, horizon: int) -> np.ndarray:
+    """Origins whose ``horizon`` targets all lie before ``end`` (nothing at or after it is
+    read), starting at ``first``."""
+    last = end - 1 - horizon
+    return np.arange(first, last + 1) if last >= first else np.zeros(0, dtype=np.int64)
+
+
+def range_origins(start: int, end: int, horizon: int, protocol: str) -> np.ndarray:
+    """Forecast origins that score the range [start, end): ``multistep``: one forecast from
+    ``start - 1`` of all ``end - start`` points (needs ``horizon >= end - start``);
+    ``rolling``: one step ahead from every origin ``start - 1 .. end - 2``."""
+    if protocol == "multistep":
+        if horizon < end - start:
+            raise ValueError(f"a multistep forecast of {end - start} points needs "
+                             f"horizon >= {end - start}, got {horizon}")
+        return np.array([start - 1])
+    return np.arange(start - 1, end - 1)

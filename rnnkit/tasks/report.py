@@ -1,0 +1,90 @@
+"""report.md and the loss-curve plot of a run directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from torch import nn
+
+from ..training.config import RunConfig
+from ..training.trainer import TrainState
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot_losses(run_dir: Path) -> Path | None:
+    """plots/loss.png: training and validation loss against steps (None without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    records = [r for r in read_metrics(run_dir) if r.get("split") in ("train", "val")
+               and r.get("checkpoint") is None and "loss" in r]
+    if not records:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for split in ("train", "val"):
+        points = sorted((r["step"], r["loss"]) for r in records if r["split"] == split)
+        if points:
+            ax.plot(*zip(*points), label=split, marker="." if split == "val" else None)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    out = Path(run_dir) / "plots" / "loss.png"
+    out.parent.mkdir(exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def write_report(run_dir: Path, cfg: RunConfig, state: TrainState, results: dict,
+                 model: nn.Module, sections: list[str] = ()) -> Path:
+    """report.md: what was trained, how it ended, the best checkpoint's figures, plots."""
+    plot = plot_losses(run_dir)
+    params = sum(p.numel() for p in model.parameters())
+    task_opts = ", ".join(f"{k}={v}" for k, v in vars(cfg.task).items() if k != "name")
+    lines = [
+        f"# Run `{cfg.name}`", "",
+        f"- task: `{cfg.task.name}` ({task_opts})",
+        f"- model: `{type(model).__name__}`, cell `{cfg.model.cell}`, hidden "
+        f"{cfg.model.hidden_size}, layers {cfg.model.num_layers}, "
+        f"bidirectional {cfg.model.bidirectional}, {params:,} parameters",
+        f"- training: {state.step} steps in {state.elapsed / 60:.2f} min, optimizer "
+        f"`{cfg.train.optimizer}` lr {cfg.train.lr:g}, batch {cfg.train.batch_size}, "
+        f"tbptt {cfg.train.tbptt or 'off (full BPTT)'}, seed {cfg.seed}",
+        f"- ended: {state.stop_reason}"
+        + (f"; {state.skipped} steps skipped (non-finite loss)" if state.skipped else ""),
+        f"- best validation `{cfg.train.metric}`: {state.best} at step {state.best_step}", "",
+        "## Best checkpoint", "", "| split | " + " | ".join(_keys(results)) + " |",
+        "|---" * (len(_keys(results)) + 1) + "|",
+    ]
+    for split, figures in results.items():
+        lines.append(f"| {split} | " + " | ".join(f"{figures.get(k, float('nan')):.5g}"
+                                                  for k in _keys(results)) + " |")
+    if plot is not None:
+        lines += ["", "## Plots", "", f"![loss](plots/{plot.name})"]
+    if sections:
+        lines += ["", *sections]
+    lines += ["", "Files: `config.toml` (resolved), `metrics.jsonl`, `checkpoints/{last,best}/`."]
+    path = Path(run_dir) / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _keys(results: dict) -> list[str]:
+    keys: list[str] = []
+    for figures in results.values():
+        keys += [k for k in figures if k not in keys]
+    return keys

@@ -1,0 +1,179 @@
+"""Optional behaviour of the Trainer, one callback each.
+
+:func:`default_callbacks` assembles what ``rnnkit train`` uses from a TrainConfig.
+Only the main process (rank 0) writes files or the display.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import distributed
+from .checkpoint import save_checkpoint
+from .trainer import Callback, Trainer
+
+
+class MetricsLogger(Callback):
+    """Appends one JSON object per logged train step and per validation to metrics.jsonl."""
+
+    def __init__(self, path: str | Path, every: int):
+        self.path, self.every = Path(path), every
+        self._window: list[float] = []
+        self._t0 = time.perf_counter()
+
+    def _write(self, trainer: Trainer, record: dict[str, Any]) -> None:
+        if trainer.dist.is_main:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def on_step_end(self, trainer, record):
+        self._window.append(record["loss"])
+        if trainer.state.step % self.every and trainer.state.step != trainer.total_steps:
+            return
+        finite = [v for v in self._window if math.isfinite(v)]
+        mean = sum(finite) / len(finite) if finite else float("nan")
+        record = {**record, "loss": distributed.mean_across(mean, trainer.dist, trainer.device),
+                  "time": round(trainer.state.elapsed, 3)}
+        record.pop("samples", None)
+        self._window = []
+        self._write(trainer, record)
+
+    def on_eval_end(self, trainer, record, improved):
+        if "loss" in record:
+            self._write(trainer, {**record, "time": round(trainer.state.elapsed, 3)})
+
+
+class CheckpointSaver(Callback):
+    """``last`` at each validation and at the end (also on interruption); ``best`` when
+    the validation metric improves. ``info`` (model class, config, task ...) -> model.json."""
+
+    def __init__(self, directory: str | Path, info: Callable[[], dict[str, Any]]):
+        self.directory, self.info = Path(directory), info
+
+    def save(self, trainer: Trainer, name: str) -> None:
+        if trainer.dist.is_main:
+            tensors, state = trainer.training_state()
+            info = {**self.info(), "step": trainer.state.step, "epoch": trainer.epoch}
+            save_checkpoint(self.directory / name, trainer.model, info, tensors, state)
+        distributed.barrier(trainer.dist)
+
+    def on_eval_end(self, trainer, record, improved):
+        if improved:
+            self.save(trainer, "best")
+        self.save(trainer, "last")
+
+    def on_train_end(self, trainer):
+        self.save(trainer, "last")
+        if not (self.directory / "best").exists():
+            self.save(trainer, "best")
+
+
+class EarlyStopping(Callback):
+    """Stop after ``patience`` validations without improvement of ``train.metric``."""
+
+    def __init__(self, patience: int):
+        self.patience = patience
+
+    def on_eval_end(self, trainer, record, improved):
+        evals_since = (trainer.state.step - trainer.state.best_step) // trainer.cfg.eval_every
+        if not improved and evals_since >= self.patience:
+            trainer.stop(f"early stopping: no improvement of {trainer.cfg.metric} in "
+                         f"{self.patience} validations")
+
+
+class TargetReached(Callback):
+    """Stop once the validation metric reaches ``target`` (steps-to-target measurements)."""
+
+    def __init__(self, target: float):
+        self.target = target
+
+    def on_eval_end(self, trainer, record, improved):
+        value = record.get(trainer.cfg.metric)
+        if value is None:
+            return
+        if (value <= self.target) if trainer.cfg.metric_mode == "min" else (value >= self.target):
+            trainer.stop(f"target reached: {trainer.cfg.metric} = {value:.4g}")
+
+
+class TimeLimit(Callback):
+    """Stop after ``minutes`` of training time (``train.max_minutes``)."""
+
+    def __init__(self, minutes: float):
+        self.seconds = minutes * 60
+
+    def on_step_end(self, trainer, record):
+        if trainer.state.elapsed >= self.seconds:
+            trainer.stop(f"time limit: {self.seconds / 60:g} minutes")
+
+
+class Progress(Callback):
+    """A rich progress bar on stderr (loss, samples/s, ETA) when stderr is a terminal;
+    otherwise one line per validation."""
+
+    def __init__(self, bar: bool):
+        self.bar, self._progress, self._samples, self._t0 = bar, None, 0, 0.0
+
+    def on_train_start(self, trainer):
+        self._t0, self._samples, self._start = time.perf_counter(), 0, trainer.state.step
+        if self.bar and trainer.dist.is_main:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+            self._progress = Progress(
+                TextColumn("train"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
+                console=Console(stderr=True), transient=False)
+            self._progress.start()
+            self._task = self._progress.add_task("train", total=trainer.total_steps,
+                                                 completed=trainer.state.step, info="")
+
+    def on_step_end(self, trainer, record):
+        self._samples += record.get("samples", 0) * trainer.dist.world_size
+        if self._progress is not None:
+            rate = self._samples / max(time.perf_counter() - self._t0, 1e-9)
+            info = f"loss {record['loss']:.4g}  {rate:,.0f} samples/s"
+            self._progress.update(self._task, completed=trainer.state.step, info=info)
+
+    def on_eval_end(self, trainer, record, improved):
+        if self._progress is not None or not trainer.dist.is_main or "loss" not in record:
+            return
+        done, total = trainer.state.step, trainer.total_steps
+        spent = time.perf_counter() - self._t0
+        eta = spent / max(done - self._start, 1) * (total - done)
+        figures = "  ".join(f"{k} {v:.4g}" for k, v in record.items()
+                            if k not in ("step", "epoch", "split") and isinstance(v, float))
+        print(f"step {done}/{total}  val {figures}  "
+              f"{self._samples / max(spent, 1e-9):,.0f} samples/s  ETA {eta:,.0f}s",
+              file=sys.stderr, flush=True)
+
+    def on_train_end(self, trainer):
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def default_callbacks(trainer_cfg, run_dir: Path | None, info: Callable[[], dict]) -> list:
+    """What ``rnnkit train`` attaches: metrics, checkpoints, progress and the stops."""
+    cbs: list[Callback] = []
+    if run_dir is not None:
+        cbs += [MetricsLogger(run_dir / "metrics.jsonl", trainer_cfg.log_every),
+                CheckpointSaver(run_dir / "checkpoints", info)]
+    if trainer_cfg.early_stopping:
+        cbs.append(EarlyStopping(trainer_cfg.early_stopping))
+    if trainer_cfg.target:
+        cbs.append(TargetReached(trainer_cfg.target))
+    if trainer_cfg.max_minutes:
+        cbs.append(TimeLimit(trainer_cfg.max_minutes))
+    if trainer_cfg.progress != "off":
+        cbs.append(Progress(bar=trainer_cfg.progress == "on" or sys.stderr.isatty()))
+    return cbs

@@ -1,0 +1,138 @@
+"""Anomaly task: event-level scoring, calibration ranges, streaming = batch, detect CLI."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from rnnkit.cli.main import main
+from rnnkit.tasks.anomaly_metrics import event_scores, events, rolling_zscore, window_indices
+
+
+def test_events_are_runs_of_consecutive_alarm_points():
+    a = np.array([0, 1, 1, 0, 0, 1, 0, 1, 1, 1], dtype=bool)
+    assert events(a) == [(1, 2), (5, 5), (7, 9)]
+    s = event_scores(a, windows=[(2, 4), (9, 9), (20, 30)])  # inclusive windows
+    assert (s["windows_detected"], s["windows_total"], s["false_positives"]) == (2, 3, 1)
+    assert s["precision"] == pytest.approx(2 / 3) and s["recall"] == pytest.approx(2 / 3)
+    assert s["alarm_points_outside"] == 4  # points 1, 5, 7, 8
+
+
+def test_windows_are_inclusive_point_ranges():
+    t = np.arange("2020-01-01T00:00", "2020-01-01T05:00", 60, dtype="datetime64[m]")
+    w = window_indices(t, [(np.datetime64("2020-01-01T01:00"),
+                            np.datetime64("2020-01-01T02:00"))])
+    assert w == [(1, 2)]
+
+
+def test_rolling_zscore_uses_only_the_trailing_window():
+    x = np.r_[np.random.default_rng(0).normal(size=50), 100.0, 0.0]
+    z = rolling_zscore(x, 20)
+    assert (z[:20] == 0).all() and z[50] > 3
+    tail = x[30:50]
+    assert z[50] == pytest.approx((100 - tail.mean()) / tail.std(ddof=1))
+
+
+def _series(n=1200, anomaly=1000):
+    t = np.arange(n) * np.timedelta64(30, "m") + np.datetime64("2020-01-01T00:00")
+    v = 10 + 5 * np.sin(2 * np.pi * np.arange(n) / 48)
+    v[anomaly:anomaly + 6] += 20
+    return t, v
+
+
+TINY = """
+name = "tiny-ad"
+[task]
+name = "anomaly"
+csv = "series.csv"
+train_size = 600
+calib_size = 0.3
+window = 24
+smooth = 4
+[model]
+cell = "gru"
+hidden_size = 8
+output = "gaussian"
+[train]
+steps = 60
+batch_size = 32
+eval_every = 30
+lr = 1e-2
+progress = "off"
+"""
+
+
+@pytest.fixture
+def ad_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    t, v = _series()
+    (tmp_path / "series.csv").write_text(
+        "timestamp,value\n" + "".join(f"{str(a).replace('T', ' ')},{b:.4f}\n"
+                                      for a, b in zip(t, v)))
+    (tmp_path / "tiny.toml").write_text(TINY)
+    assert main(["train", "tiny.toml"]) == 0
+    return tmp_path / "runs" / "tiny-ad"
+
+
+def test_training_and_calibration_never_read_the_scored_range(ad_run):
+    from rnnkit.tasks import open_run
+    from rnnkit.tasks.anomaly import context, threshold
+
+    r = open_run(ad_run)
+    ctx = context(r.cfg.task)
+    assert (ctx.fit_end, ctx.train_end) == (420, 600)
+    data = r.task.data(r.cfg.task, 0)
+    # the training windows' inputs and targets all lie before fit_end; the feature value of
+    # the last target of each split is the scaled series at its index
+    n_train = data["train"]["x"].shape[0]
+    assert n_train + 24 == ctx.fit_end  # starts 0 .. fit_end - 25, targets up to fit_end - 1
+    assert data["val"]["x"].shape[0] + 24 == ctx.train_end - (ctx.fit_end - 24)
+    # the threshold is a function of the training range only: changing later points
+    before = threshold(r.model, ctx)
+    ctx.series.values[ctx.train_end:] += 1000.0
+    try:
+        assert threshold(r.model, ctx) == before
+    finally:
+        ctx.series.values[ctx.train_end:] -= 1000.0
+
+
+def test_streaming_scores_equal_batch_scores(ad_run):
+    from rnnkit.data.timeseries import Scaler
+    from rnnkit.tasks import open_run
+    from rnnkit.tasks.anomaly import StreamingDetector, batch_scores, context, features
+
+    r = open_run(ad_run)
+    ctx = context(r.cfg.task)
+    scaler = Scaler.from_dict(r.checkpoint.info["scaler"])
+    s = ctx.series
+    batch = batch_scores(r.model, features(s, scaler, True), 4)
+    det = StreamingDetector(r.model, scaler, True, 4, threshold=1.0)
+    stream = np.array([det.update(t, v)[0] for t, v in zip(s.timestamps[:300], s.values[:300])])
+    np.testing.assert_allclose(stream, batch[:300], rtol=1e-4, atol=1e-4)
+
+
+def test_detect_cli_writes_the_documented_csv_and_flags_the_spike(ad_run, tmp_path, capsys):
+    out = tmp_path / "d.csv"
+    for extra in ([], ["--stream"]):
+        assert main(["detect", str(ad_run), "--input", "series.csv", "--output", str(out),
+                     "--plot", str(tmp_path / "d.png"), *extra]) == 0
+        rows = list(csv.DictReader(out.open()))
+        assert list(rows[0]) == ["timestamp", "value", "score", "is_anomaly"]
+        assert len(rows) == 1200 and rows[0]["timestamp"].startswith("2020-01-01 00:00")
+        flagged = [i for i, r in enumerate(rows) if r["is_anomaly"] == "1"]
+        assert any(1000 <= i < 1010 for i in flagged)
+    capsys.readouterr()
+    assert main(["evaluate", str(ad_run), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert {"windows_detected", "windows_total", "false_positives", "precision", "recall",
+            "f1"} <= set(figures)
+
+
+def test_detect_cli_rejects_a_bad_csv(ad_run, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,value\n2020-01-01 00:00:00,1\n2020-01-01 00:00:00,2\n")
+    assert main(["detect", str(ad_run), "--input", str(bad)]) == 1
+    assert "bad.csv:3: duplicated timestamp" in capsys.readouterr().err
+    torch.manual_seed(0)

@@ -1,0 +1,111 @@
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rnnkit.cli.main import main
+
+CONFIG = """
+name = "tiny"
+[task]
+name = "adding"
+sequence_length = 10
+train_size = 128
+val_size = 32
+test_size = 32
+[model]
+cell = "gru"
+hidden_size = 8
+[train]
+steps = 10
+batch_size = 16
+eval_every = 5
+lr = 1e-2
+"""
+
+
+@pytest.fixture
+def run_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.toml").write_text(CONFIG)
+    assert main(["train", "tiny.toml"]) == 0
+    return tmp_path / "runs" / "tiny"
+
+
+def test_train_writes_the_run_directory(run_dir):
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"config.toml", "metrics.jsonl", "checkpoints", "plots", "report.md"} <= names
+    assert (run_dir / "plots" / "loss.png").stat().st_size > 0
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert {"step", "epoch", "split", "loss"} <= set(records[0])
+    assert {r["split"] for r in records} == {"train", "val", "test"}
+    info = json.loads((run_dir / "checkpoints" / "best" / "model.json").read_text())
+    assert info["model_class"] == "SequenceRegressor" and info["task"]["name"] == "adding"
+    assert "rnnkit_version" in info and info["model_config"]["cell"] == "gru"
+
+
+def test_evaluate_json_is_one_object_on_stdout(run_dir, capsys):
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir), "--split", "val", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["split"] == "val" and {"loss", "mse", "step"} <= set(out)
+    assert main(["evaluate", str(run_dir)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "mse" in captured.err
+
+
+def test_predict_generate_and_errors(run_dir, tmp_path, capsys):
+    (tmp_path / "in.json").write_text(json.dumps([[[0.5, 1], [0.2, 0], [0.3, 1]]]))
+    capsys.readouterr()
+    assert main(["predict", str(run_dir), "--input", str(tmp_path / "in.json")]) == 0
+    assert len(json.loads(capsys.readouterr().out)["predictions"]) == 1
+    assert main(["generate", str(run_dir)]) == 1
+    assert "does not generate" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "nowhere")]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    assert main(["train", "tiny.toml"]) == 2  # the run exists already
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_resume_to_a_new_end(run_dir, capsys):
+    assert main(["train", "--resume", str(run_dir), "--set", "train.steps=14"]) == 0
+    info = json.loads((run_dir / "checkpoints" / "last" / "model.json").read_text())
+    assert info["step"] == 14
+    assert main(["train", "--resume", str(run_dir), "--set", "model.hidden_size=9"]) == 2
+    assert "cannot change 'model'" in capsys.readouterr().err
+
+
+def test_bad_config_message(tmp_path, capsys):
+    (tmp_path / "bad.toml").write_text(CONFIG.replace("lr = 1e-2", "lrr = 1e-2"))
+    assert main(["train", str(tmp_path / "bad.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.toml" in err and "train.lrr" in err and "did you mean 'lr'" in err
+
+
+def test_version_and_help_with_examples(capsys):
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert "rnnkit 0.1.0" in capsys.readouterr().out
+    for command in ("train", "evaluate", "predict", "generate"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "example:" in capsys.readouterr().out
+
+
+def test_sigint_saves_last_and_exits_cleanly(tmp_path):
+    (tmp_path / "long.toml").write_text(CONFIG.replace("steps = 10", "steps = 100000"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rnnkit.cli.main", "train", "long.toml"], cwd=tmp_path,
+        stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "runs" / "tiny" / "metrics.jsonl"
+    deadline = time.time() + 60
+    while not metrics.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted by SIGINT" in err and "Traceback" not in err
+    assert (tmp_path / "runs" / "tiny" / "checkpoints" / "last" / "model.json").exists()

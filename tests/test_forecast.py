@@ -1,0 +1,195 @@
+"""Forecast task: transforms invert exactly, ranges never leak, sine forecasts, interval
+coverage, metrics and baselines, CLI output. Real-data checks skip without RNNKIT_DATA."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from rnnkit.cli.main import main
+from rnnkit.data.timeseries import Scaler
+from rnnkit.tasks import forecast_metrics as fm
+from rnnkit.tasks.forecast_data import Transform, range_origins, train_origins
+from rnnkit.tasks.intervals import conformal_factors, predict_bands
+
+HAS_DATA = os.environ.get("RNNKIT_DATA") and os.path.isdir(os.environ["RNNKIT_DATA"])
+
+
+@pytest.mark.parametrize("kind", ["standard", "minmax", "log", "none"])
+@pytest.mark.parametrize("difference", [False, True])
+def test_transform_inverts_exactly(kind, difference):
+    x = np.random.default_rng(0).uniform(50, 500, size=80)
+    t = Transform.fit(x[:60], kind, 12, difference)
+    z = t.scaled(x)
+    origins = np.arange(t.first_origin(6), 80 - 24)
+    _, y = t.windows(z, origins, 6, 24)
+    back = t.to_original(y, t.anchors(z, origins, 24))
+    np.testing.assert_allclose(back, x[origins[:, None] + np.arange(1, 25)], rtol=1e-10)
+    t2 = Transform.from_dict(json.loads(json.dumps(t.to_dict())))
+    np.testing.assert_array_equal(t2.scaled(x), z)
+
+
+def test_training_windows_never_read_the_validation_or_test_range():
+    t = Transform(Scaler("none"), season=12, difference=True)
+    x = np.arange(144.0)
+    origins = train_origins(t.first_origin(36), 96, 24)
+    inputs, targets = t.windows(x, origins, 36, 24)
+    assert origins.max() + 24 <= 95  # the last target index
+    assert np.nanmax(inputs) < 96 and targets.max() + 0 < 96  # x[i] = i: nothing from >= 96
+    assert range_origins(120, 144, 24, "multistep").tolist() == [119]
+    assert range_origins(120, 144, 1, "rolling").tolist() == list(range(119, 143))
+
+
+def test_metrics_and_baselines():
+    y, pred = np.array([1.0, 2.0, 4.0]), np.array([1.0, 3.0, 2.0])
+    m = fm.point_metrics(y, pred, train=np.array([0.0, 1.0, 3.0, 6.0]), season=1)
+    assert m["rmse"] == pytest.approx(np.sqrt(5 / 3)) and m["mae"] == pytest.approx(1.0)
+    assert m["mape"] == pytest.approx(100 * (0 + 0.5 + 0.5) / 3)
+    assert m["smape"] == pytest.approx(100 * (0 + 2 / 5 + 4 / 6) / 3)
+    assert m["mase"] == pytest.approx(1.0 / 2.0)  # in-sample naive MAE = (1 + 2 + 3) / 3
+    assert fm.coverage(y, y - 1, y + 0.5) == 1.0 and fm.coverage(y, y + 1, y + 2) == 0.0
+    assert fm.pinball(np.array([1.0]), np.array([0.0]), 0.9) == pytest.approx(0.9)
+    h = np.arange(1.0, 25.0)
+    np.testing.assert_array_equal(fm.seasonal_naive(h, 14, 12), np.r_[h[12:], h[12:14]])
+    np.testing.assert_array_equal(fm.naive(h, 2), [24.0, 24.0])
+    np.testing.assert_allclose(fm.drift(h, 2), [25.0, 26.0])
+
+
+def _train(model, x, y, steps=300, lr=1e-2):
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        model.compute_loss({"x": x, "y": y}).loss.backward()
+        opt.step()
+    return model.eval()
+
+
+def test_noiseless_sine_forecast_is_near_exact():
+    from rnnkit.models import Forecaster
+
+    s = np.sin(2 * np.pi * np.arange(400) / 20)
+    t = Transform.fit(s[:300], "standard", 1, False)
+    z = t.scaled(s)
+    origins = train_origins(19, 300, 5)
+    x, y = t.windows(z, origins, 20, 5)
+    model = Forecaster(horizon=5, cell="gru", hidden_size=16, output="gaussian")
+    _train(model, torch.tensor(x, dtype=torch.float32)[..., None],
+           torch.tensor(y, dtype=torch.float32), steps=400)
+    test = np.arange(320, 390)
+    bands = predict_bands(model, t.windows(z, test, 20, 5, with_targets=False)[0])
+    pred = t.to_original(bands.point, t.anchors(z, test, 5))
+    truth = s[test[:, None] + np.arange(1, 6)]
+    assert np.abs(pred - truth).max() < 0.05
+
+
+def test_interval_coverage_is_close_to_nominal_on_a_gaussian_process():
+    from rnnkit.models import Forecaster
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    e = rng.normal(size=n)
+    s = np.zeros(n)
+    for i in range(1, n):  # AR(1): the one-step predictive is N(0.7 s[t-1], 1)
+        s[i] = 0.7 * s[i - 1] + e[i]
+    t = Transform.fit(s[:2000], "none", 1, False)
+    x, y = t.windows(s, train_origins(7, 2000, 1), 8, 1)
+    model = Forecaster(horizon=1, cell="gru", hidden_size=8, output="quantile",
+                       quantiles=(0.025, 0.1, 0.5, 0.9, 0.975))
+    _train(model, torch.tensor(x, dtype=torch.float32)[..., None],
+           torch.tensor(y, dtype=torch.float32), steps=300, lr=2e-2)
+    val, test = np.arange(1999, 2499), np.arange(2499, 2999)
+    factors = conformal_factors(predict_bands(model, t.windows(s, val, 8, 1)[0]),
+                                s[val + 1][:, None])
+    bands = predict_bands(model, t.windows(s, test, 8, 1)[0]).widened(factors)
+    truth = s[test + 1][:, None]
+    for c, lo, hi in ((80, 0.74, 0.86), (95, 0.91, 0.985)):
+        assert lo <= fm.coverage(truth, bands.lower[c], bands.upper[c]) <= hi
+
+
+TINY = """
+name = "tiny-fc"
+[task]
+name = "forecast"
+csv = "series.csv"
+test_size = 24
+window = 12
+horizon = 24
+season = 12
+scaler = "log"
+difference = true
+[model]
+cell = "gru"
+hidden_size = 8
+output = "quantile"
+[train]
+steps = 40
+batch_size = 8
+eval_every = 3
+progress = "off"
+"""
+
+
+@pytest.fixture
+def fc_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    months = np.arange("2000-01", "2012-01", dtype="datetime64[M]")
+    values = 100 + 10 * np.sin(2 * np.pi * np.arange(len(months)) / 12) + np.arange(len(months))
+    (tmp_path / "series.csv").write_text(
+        "month,passengers\n" + "".join(f"{m},{v:.3f}\n" for m, v in zip(months, values)))
+    (tmp_path / "tiny.toml").write_text(TINY)
+    assert main(["train", "tiny.toml"]) == 0
+    return tmp_path / "runs" / "tiny-fc"
+
+
+def test_evaluate_json_has_the_metrics_and_baselines(fc_run, capsys):
+    capsys.readouterr()
+    assert main(["evaluate", str(fc_run), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    keys = {"rmse", "mae", "mape", "smape", "mase", "coverage_80", "coverage_95"}
+    assert keys <= set(out)
+    assert set(out["baselines"]) == {"seasonal_naive", "persistence"}
+    assert keys <= set(out["baselines"]["seasonal_naive"])
+    info = json.loads((fc_run / "checkpoints" / "best" / "model.json").read_text())
+    assert info["transform"]["scaler"]["kind"] == "log" and info["transform"]["season"] == 12
+
+
+def test_forecast_cli_writes_the_documented_csv_and_plot(fc_run, tmp_path, capsys):
+    out, plot = tmp_path / "f.csv", tmp_path / "f.png"
+    for horizon in (24, 30):  # direct, then sample paths past the model's horizon
+        assert main(["forecast", str(fc_run), "--horizon", str(horizon), "--output", str(out),
+                     "--plot", str(plot)]) == 0
+        rows = list(csv.DictReader(out.open()))
+        assert list(rows[0]) == ["timestamp", "forecast", "lower_80", "upper_80", "lower_95",
+                                 "upper_95"]
+        assert len(rows) == horizon and rows[0]["timestamp"] == "2010-01"
+        r = {k: float(v) for k, v in rows[-1].items() if k != "timestamp"}
+        assert r["lower_95"] <= r["lower_80"] <= r["forecast"] <= r["upper_80"] <= r["upper_95"]
+    assert plot.stat().st_size > 0
+    assert main(["forecast", str(fc_run), "--horizon", "3", "--input", "series.csv",
+                 "--report"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("2012-01,")
+    assert "rnnkit against the baselines" in (fc_run / "report.md").read_text()
+
+
+def test_forecast_cli_bad_input_names_the_row(fc_run, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("month,passengers\n2000-01,1\n2000-02,x\n")
+    assert main(["forecast", str(fc_run), "--horizon", "2", "--input", str(bad)]) == 1
+    assert "bad.csv:3: value 'x'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not HAS_DATA, reason="needs the real series: set RNNKIT_DATA")
+def test_real_series_ranges_match_the_readme():
+    from rnnkit.tasks.forecast import ForecastConfig, context
+
+    air = context(ForecastConfig(series="airline-passengers", window=36, horizon=24,
+                                 season=12, difference=True, scaler="log"))
+    assert (air.val_start, air.test_start, air.protocol) == (96, 120, "multistep")
+    assert str(air.series.timestamps[air.test_start]) == "1959-01"
+    temps = context(ForecastConfig(series="daily-min-temperatures", window=30, horizon=1))
+    assert len(temps.series) - temps.test_start == 365 and temps.protocol == "rolling"
+    sun = context(ForecastConfig(series="monthly-sunspots", window=30, horizon=1))
+    assert len(sun.series) - sun.test_start == 282
