@@ -6,12 +6,18 @@ import argparse
 import sys
 
 from .. import __version__
-from . import diagnose, evaluate, generate, predict, train
+from . import diagnose, evaluate, generate, predict, train, transcribe
 
-COMMANDS = (train, evaluate, predict, generate, diagnose)
+COMMANDS = (train, evaluate, predict, generate, diagnose, transcribe)
 from . import detect, forecast  # noqa: E402  (time series: forecast, detect)
 
 COMMANDS = (*COMMANDS, forecast, detect)
+from . import caption  # noqa: E402  (image captioning)
+
+COMMANDS = (*COMMANDS, caption)
+from . import translate  # noqa: E402  (text: translation)
+
+COMMANDS = (*COMMANDS, translate)
 
 
 def build_parser() -> argparse.ArgumentParser:

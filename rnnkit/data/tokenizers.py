@@ -103,15 +103,20 @@ class WordTokenizer:
         return [self.vocab.stoi[BOS]] * bos + ids + [self.vocab.stoi[EOS]] * eos
 
     def decode(self, ids: Iterable[int]) -> str:
-        words = [t for t in self.vocab.decode(ids) if t not in (PAD, BOS, EOS)]
-        text = " ".join(words)
-        text = re.sub(r" ([.,!?;:)\]}])", r"\1", text)  # no space before closing punctuation
-        text = re.sub(r"([(\[{]) ", r"\1", text)
-        return re.sub(r"(\b\w+') ", r"\1", text)  # l' homme -> l'homme
+        return detokenize(t for t in self.vocab.decode(ids) if t not in (PAD, BOS, EOS))
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "tokens": self.vocab.itos[len(SPECIALS):],
                 "lower": self.lower}
+
+
+def detokenize(words: Iterable[str]) -> str:
+    """Words joined with spaces, then punctuation attached (what ``WordTokenizer.decode``
+    does with the tokens of ids)."""
+    text = " ".join(words)
+    text = re.sub(r" ([.,!?;:)\]}])", r"\1", text)  # no space before closing punctuation
+    text = re.sub(r"([(\[{]) ", r"\1", text)
+    return re.sub(r"(\b\w+') ", r"\1", text)  # l' homme -> l'homme
 
 
 def tokenizer_from_dict(d: dict) -> CharTokenizer | WordTokenizer:

@@ -3,6 +3,7 @@ forecasting. Every model is a :class:`Model` registered by class name in :data:`
 
 from .attention import BahdanauAttention, LuongAttention
 from .base import MODELS, Model, StepOutput
+from .captioner import ImageCaptioner
 from .classifier import PooledOutput, SequenceClassifier, SequenceRegressor
 from .decoder import Decoder, DecoderOutput, DecoderState, Memory
 from .encoder import SequenceEncoder
@@ -19,6 +20,7 @@ from .tagger import SequenceTagger, TaggerOutput, ctc_greedy_decode
 __all__ = [
     "MODELS", "AttentionPooling", "BahdanauAttention", "ConditionalGenerator", "DecodeResult",
     "Decoder", "DecoderOutput", "DecoderState", "FeedForward", "Forecast", "Forecaster",
+    "ImageCaptioner",
     "LMOutput", "LanguageModel", "LastPooling", "LuongAttention", "MeanPooling", "Memory",
     "Model", "PooledOutput", "Seq2Seq", "SequenceClassifier", "SequenceEncoder",
     "SequenceRegressor", "SequenceTagger", "StepOutput", "TaggerOutput", "ctc_greedy_decode",

@@ -1,4 +1,5 @@
-"""Beam search for one source sentence over a step-wise :class:`~rnnkit.models.Decoder`."""
+"""Beam search for one example over a step-wise :class:`~rnnkit.models.Decoder` (with or
+without a memory to attend over)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def gnmt_length_penalty(length: int, alpha: float) -> float:
 
 
 def beam_search_one(
-    decoder: Decoder, memory: Memory, state: DecoderState, index: int, *, beam_size: int,
+    decoder: Decoder, memory: Memory | None, state: DecoderState, index: int, *, beam_size: int,
     max_len: int, bos_id: int, eos_id: int, length_penalty: float,
 ) -> Hypothesis:
     """Beam search for example ``index`` of an encoded batch.
@@ -39,13 +40,17 @@ def beam_search_one(
     only falls as it grows), when none is live, or after ``max_len`` steps (live ones then
     count as finished). The finished hypothesis with the best length-normalised score wins.
     With ``beam_size=1`` this takes the argmax at every step: greedy decoding.
+    ``memory=None`` for a decoder without attention (``attention`` is then (n, 0)).
     """
-    device = memory.keys.device
+    rnn = state.rnn[0] if isinstance(state.rnn, tuple) else state.rnn  # (L, B, H)
+    device = rnn.device
     one = torch.tensor([index], device=device)
-    memory, state = memory.index_select(one), state.index_select(one)
+    state = state.index_select(one)
+    memory = memory.index_select(one) if memory is not None else None
     tokens = torch.full((1, 1), bos_id, dtype=torch.long, device=device)  # (k, 1 + t)
     scores = torch.zeros(1, device=device)  # (k,) summed log-probabilities
-    attn = memory.keys.new_zeros(1, 0, memory.keys.shape[1])  # (k, t, S)
+    S = memory.keys.shape[1] if memory is not None else 0
+    attn = rnn.new_zeros(1, 0, S)  # (k, t, S)
     finished: list[Hypothesis] = []
 
     def finish(row: int, score: float, ended: bool) -> None:
@@ -55,7 +60,8 @@ def beam_search_one(
 
     for _ in range(max_len):
         k = tokens.shape[0]
-        beams = memory.index_select(torch.zeros(k, dtype=torch.long, device=device))
+        beams = None if memory is None else memory.index_select(
+            torch.zeros(k, dtype=torch.long, device=device))
         out, state, w = decoder.step(tokens[:, -1], state, beams)
         logp = scores.unsqueeze(1) + out.log_softmax(-1)  # (k, V)
         V = logp.shape[1]

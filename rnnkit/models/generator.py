@@ -7,9 +7,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .base import Model, StepOutput
+from .beam import beam_search_one
 from .decoder import Decoder, DecoderOutput
 from .masking import length_mask
 from .sampling import sample_logits
+from .seq2seq import DecodeResult
 from .states import pack_state, state_count
 
 OUTPUTS = ("tokens", "real", "binary")
@@ -38,6 +40,7 @@ class ConditionalGenerator(Model):
                                    hidden_size=64)
         gen.compute_loss({"c": c, "y": ids}).loss
         gen.generate(c, max_len=20)                 # (B, 20) greedy ids
+        gen.beam_search(c, beam_size=5, max_len=20).tokens   # lists of ids, eos cut
     """
 
     def __init__(
@@ -145,6 +148,32 @@ class ConditionalGenerator(Model):
                 done |= x == self.eos_id
             steps.append(x)
         return torch.stack(steps, dim=1)
+
+    @torch.no_grad()
+    def beam_search(
+        self, c: Tensor, *, beam_size: int = 5, max_len: int = 50,
+        memory: Tensor | None = None, memory_mask: Tensor | None = None,
+        length_penalty: float = 0.6,
+    ) -> DecodeResult:
+        """Beam search for token outputs, one example at a time (see
+        :func:`~rnnkit.models.beam.beam_search_one`; needs ``eos_id``). Ranking as in
+        :meth:`Seq2Seq.beam_search <rnnkit.models.Seq2Seq.beam_search>`; ``beam_size=1``
+        gives :meth:`generate`'s greedy tokens. ``attention`` holds one (len(tokens), S)
+        tensor per example when the model attends, else None."""
+        if self.output != "tokens" or self.eos_id is None:
+            raise ValueError("beam search needs output='tokens' and an eos_id")
+        state, mem = self.encode(c, memory, memory_mask)
+        results = [
+            beam_search_one(self.decoder, mem, state, b, beam_size=beam_size, max_len=max_len,
+                            bos_id=self.bos_id, eos_id=self.eos_id,
+                            length_penalty=length_penalty)
+            for b in range(c.shape[0])
+        ]
+        attention = [r.attention for r in results] if mem is not None else None
+        return DecodeResult(
+            [r.tokens for r in results], torch.tensor([r.score for r in results]),
+            torch.tensor([r.log_prob for r in results]), attention,
+        )
 
     def _choose(self, out: Tensor, temperature, top_k, top_p, generator) -> Tensor:
         if self.output == "tokens":

@@ -5,9 +5,16 @@ predict), chosen by ``[task] name`` in a run config."""
 from . import (  # noqa: F401
     adding,
     anomaly,
+    captioning,
+    charlm,
     copy,
     forecast,
+    music,
+    sentiment,
     sine,
+    speech_ctc,
+    speech_digits,
+    translation,
 )
 from .base import TASKS, Task, TaskError, register
 from .runner import evaluate_run, load_config, open_run, resume_config, train_run

@@ -1,0 +1,198 @@
+"""Audio for speech tasks: reading (soundfile), features (librosa), the Free Spoken Digit
+Dataset and connected-digit utterances made from it.
+
+Features follow the FSDD peers: 8 kHz audio, 25 ms windows with a 10 ms hop (``n_fft`` 256,
+``win_length`` 200, ``hop_length`` 80, centred frames), 40 mel bands; ``"mfcc"`` gives 13
+MFCCs with their deltas and delta-deltas (39 per frame), ``"logmel"`` the 40 log-mel
+energies. A signal of n samples gives ``1 + n // 80`` frames (100 frames per second).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import DataError, data_root
+
+SAMPLE_RATE = 8000
+N_FFT, WIN_LENGTH, HOP_LENGTH, N_MELS, N_MFCC = 256, 200, 80, 40, 13
+FEATURES = {"mfcc": 3 * N_MFCC, "logmel": N_MELS}  # kind -> values per frame
+FSDD_DIR = "speech/fsdd/recordings"
+FSDD_SHA256 = "ddb17656a0bca4c5ddace082be188ca630516dc2ef1110afe3c4e9cc71173de4"
+FSDD_SOURCE = ("github.com/Jakobovski/free-spoken-digit-dataset (v1.0.10-27-g26eb9aa), "
+               "folder recordings/")
+SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
+
+
+class AudioError(ValueError):
+    """A file that cannot serve as audio input; the message names the file and the reason."""
+
+
+def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, *,
+               resample: bool = True) -> np.ndarray:
+    """A mono float32 signal in [-1, 1] at ``sample_rate``.
+
+    Behaviour on unusual input (each an :class:`AudioError` naming the file, or as said):
+
+    - a missing, empty (0 bytes) or non-audio file: error;
+    - a file with no samples: error;
+    - several channels (e.g. stereo): averaged to mono;
+    - another sample rate (e.g. 44.1 kHz): resampled with soxr (librosa) when
+      ``resample``, else an error naming both rates.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: the file is empty (0 bytes), not audio")
+    try:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (n, channels)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+        raise AudioError(f"{path}: not a readable audio file (WAV, FLAC, OGG ...): {e}") from None
+    if audio.shape[0] == 0:
+        raise AudioError(f"{path}: the audio file holds no samples")
+    audio = audio.mean(axis=1)  # (n,)
+    if rate != sample_rate:
+        if not resample:
+            raise AudioError(f"{path}: sample rate {rate} Hz, the model expects {sample_rate} Hz")
+        import librosa
+
+        audio = librosa.resample(audio, orig_sr=rate, target_sr=sample_rate)
+    return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+def features(audio: np.ndarray, kind: str = "mfcc", *, normalize: bool = True) -> np.ndarray:
+    """Frames (T, F) of an 8 kHz signal: T = 1 + len(audio) // 80, F = ``FEATURES[kind]``.
+
+    ``normalize`` subtracts each feature's mean over the utterance and divides by its
+    standard deviation (cepstral mean and variance normalisation): no statistics need to be
+    stored with a model, and loudness and channel differences between speakers vanish.
+    """
+    import librosa
+
+    if kind not in FEATURES:
+        raise ValueError(f"feature kind must be one of {sorted(FEATURES)}, got {kind!r}")
+    audio = np.asarray(audio, dtype=np.float32)
+    spec = power_spectrogram(audio)  # (129, T)
+    logmel = np.log(np.einsum("mf,ft->mt", _mel_filters(), spec) + 1e-6)  # (40, T), no BLAS
+    if kind == "mfcc":
+        mfcc = librosa.feature.mfcc(S=logmel, n_mfcc=N_MFCC)  # (13, T)
+        d1 = librosa.feature.delta(mfcc, order=1, mode="nearest")
+        d2 = librosa.feature.delta(mfcc, order=2, mode="nearest")
+        feats = np.concatenate([mfcc, d1, d2])  # (39, T)
+    else:
+        feats = logmel
+    feats = feats.T.astype(np.float32)  # (T, F)
+    if normalize:
+        feats = (feats - feats.mean(0)) / (feats.std(0) + 1e-5)
+    return feats
+
+
+def power_spectrogram(audio: np.ndarray) -> np.ndarray:
+    """|STFT|^2 (129, T) exactly as ``librosa.stft(audio, n_fft=256, win_length=200,
+    hop_length=80, center=True)`` frames it (zero padding, periodic Hann window centred in
+    256), computed here with NumPy: librosa's own call is slow on a busy machine."""
+    padded = np.pad(np.asarray(audio, np.float32), N_FFT // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH]  # (T, 256)
+    spec = np.fft.rfft(frames * _window(), axis=1)  # (T, 129)
+    return (spec.real ** 2 + spec.imag ** 2).T.astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _window() -> np.ndarray:
+    import scipy.signal
+
+    window = np.zeros(N_FFT, np.float32)
+    start = (N_FFT - WIN_LENGTH) // 2
+    window[start:start + WIN_LENGTH] = scipy.signal.get_window("hann", WIN_LENGTH, fftbins=True)
+    return window
+
+
+@lru_cache(maxsize=1)
+def _mel_filters() -> np.ndarray:
+    """The 40 mel filters (40, 129) librosa's melspectrogram would use."""
+    import librosa
+
+    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS)
+
+
+def stack_frames(feats: np.ndarray, k: int) -> np.ndarray:
+    """Concatenate each ``k`` consecutive frames (T, F) -> (ceil(T / k), k * F) (the last
+    group padded by repeating the last frame): a k-times lower frame rate."""
+    if k <= 1:
+        return feats
+    T = feats.shape[0]
+    pad = (-T) % k
+    feats = np.concatenate([feats, np.repeat(feats[-1:], pad, axis=0)])
+    return feats.reshape(-1, k * feats.shape[1])
+
+
+@dataclass(frozen=True)
+class Recording:
+    path: Path
+    digit: int
+    speaker: str
+    index: int
+
+
+_NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
+
+
+def fsdd_recordings(root: Path | None = None, *, verify: bool = True) -> list[Recording]:
+    """The 3,000 FSDD recordings in sorted name order, checked against the sha256 of their
+    concatenation (``FSDD_SHA256``)."""
+    folder = (root or data_root()) / FSDD_DIR
+    files = sorted(folder.glob("*.wav")) if folder.is_dir() else []
+    if not files:
+        raise DataError(f"fsdd: no recordings in {folder}; set RNNKIT_DATA to a folder holding "
+                        f"{FSDD_DIR}/, or copy them from {FSDD_SOURCE}")
+    if verify:
+        digest = hashlib.sha256()
+        for f in files:
+            digest.update(f.read_bytes())
+        if len(files) != 3000 or digest.hexdigest() != FSDD_SHA256:
+            raise DataError(f"fsdd: the {len(files)} files in {folder} do not match the release "
+                            f"(sha256 of their concatenation {digest.hexdigest()}, expected "
+                            f"{FSDD_SHA256} over 3,000 files)")
+    out = []
+    for f in files:
+        m = _NAME.match(f.name)
+        if m is None:
+            raise DataError(f"fsdd: unexpected file name {f.name} (want digit_speaker_index.wav)")
+        out.append(Recording(f, int(m[1]), m[2], int(m[3])))
+    return out
+
+
+def connected_utterances(signals: list[np.ndarray], labels: list[int], count: int, *,
+                         min_digits: int = 1, max_digits: int = 7, gap: tuple = (0.05, 0.3),
+                         edge: tuple = (0.05, 0.25), noise: float = 1e-3,
+                         seed: int = 0) -> tuple[list[np.ndarray], list[list[int]]]:
+    """``count`` utterances, each 1..7 recordings drawn at random from ``signals`` (one
+    split's) and joined by silences of ``gap`` seconds (uniform), with ``edge`` seconds of
+    silence at both ends. Silence gets Gaussian noise of std ``noise`` x the utterance's
+    peak so that it looks like a microphone's floor, not digital zero."""
+    rng = np.random.default_rng(seed)
+    audio, digits = [], []
+    for _ in range(count):
+        n = int(rng.integers(min_digits, max_digits + 1))
+        pick = rng.integers(0, len(signals), size=n)
+        parts = [_silence(rng, edge)]
+        for j, i in enumerate(pick):
+            parts.append(signals[i])
+            parts.append(_silence(rng, edge if j == n - 1 else gap))
+        signal = np.concatenate(parts)
+        floor = noise * max(float(np.abs(signal).max()), 1e-3)
+        audio.append((signal + rng.normal(0, floor, signal.shape)).astype(np.float32))
+        digits.append([labels[i] for i in pick])
+    return audio, digits
+
+
+def _silence(rng: np.random.Generator, seconds: tuple) -> np.ndarray:
+    return np.zeros(int(rng.uniform(*seconds) * SAMPLE_RATE), np.float32)

@@ -1,0 +1,275 @@
+"""Image captioning (one-to-many): an image in, a sentence out.
+
+Model: :class:`~rnnkit.models.captioner.ImageCaptioner`, a small CNN trained from scratch
+whose feature map sets the decoder's first state (through a linear map of the whole map)
+and which the decoder attends over at every word (Show, Attend and Tell), trained with
+teacher forcing on every reference caption of an image.
+
+Data: the generated ``shapes`` set (:mod:`rnnkit.data.shapes`: 64x64 scenes of 1-3 objects,
+5 reference captions each from a small grammar, a seed per split, multi-object layouts of
+validation/test never seen in training), or, with ``[task] data_dir``, a folder in the
+Flickr8k/Flickr30k layout (:mod:`rnnkit.data.flickr`). Words are ids of a
+:class:`~rnnkit.data.tokenizers.WordTokenizer` kept in model.json (for ``shapes`` its
+vocabulary is the grammar's words, for Flickr it is fitted on the training captions).
+
+``evaluate --json`` adds ``bleu`` (sacrebleu corpus BLEU of greedy captions against all
+references; for Flickr computed on word ids, so out-of-vocabulary words count as <unk>) and,
+for ``shapes``, ``exact_attribute_accuracy``: the share of test images whose caption parses
+under the grammar and names exactly the objects (shape, colour, and size where given) with
+every stated relation true. ``rnnkit caption RUN IMAGE ...`` captions image files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data import shapes
+from ..data.batches import batches
+from ..data.flickr import FlickrError, load_flickr, read_image, split_names
+from ..data.tokenizers import SPECIALS, Vocabulary, WordTokenizer
+from ..models import captioner  # noqa: F401  (registers ImageCaptioner)
+from ..training.config import TaskConfig, number
+from .base import Task, TaskError, register
+from .text_common import model_keys_except, saved_tokenizer
+
+BOS, EOS = SPECIALS.index("<bos>"), SPECIALS.index("<eos>")
+SHAPES_TOKENIZER = WordTokenizer(Vocabulary(shapes.WORDS))
+
+
+@dataclass
+class CaptioningConfig(TaskConfig):
+    name: str = "captioning"
+    data_dir: str = ""  # a Flickr8k/30k-layout folder; "" = the generated shapes set
+    captions_file: str = ""  # inside data_dir; "" = Flickr8k.token.txt, results_20130124...
+    image_size: int = number(64, 16)  # images are resized to image_size^2 (shapes: 64)
+    train_images: int = number(6000, 1)  # shapes split sizes
+    val_images: int = number(500, 1)
+    test_images: int = number(1000, 1)
+    data_seed: int = 0  # shapes scenes / Flickr random split (kept apart from the run seed)
+    max_objects: int = number(3, 1, 3)  # shapes: objects per scene at most
+    max_images: int = number(0, 0)  # Flickr: read the first N images only (0 = all)
+    min_freq: int = number(1, 1)  # Flickr: rarer training words become <unk>
+    max_tokens: int = number(30, 1)  # captions are cut to this many words
+    beam_size: int = number(1, 1)  # report samples and `rnnkit caption` default (1 = greedy)
+
+
+@dataclass
+class CaptionData:
+    """One split: images (N, 3, S, S) uint8, captions (N lists), scenes (shapes) or None."""
+
+    images: np.ndarray
+    captions: list[list[str]]
+    scenes: list[shapes.Scene] | None = None
+
+
+@lru_cache(maxsize=4)
+def _splits(key: tuple) -> dict[str, CaptionData]:
+    cfg = CaptioningConfig(*key)
+    if not cfg.data_dir:
+        sizes = {"train": cfg.train_images, "val": cfg.val_images, "test": cfg.test_images}
+        out = {}
+        for split, n in sizes.items():
+            s = shapes.make_split(split, n, cfg.data_seed, cfg.max_objects)
+            out[split] = CaptionData(s.images, s.captions, s.scenes)
+        return out
+    try:
+        names, images, captions, _ = load_flickr(
+            cfg.data_dir, size=cfg.image_size, captions_file=cfg.captions_file,
+            max_images=cfg.max_images)
+    except FlickrError as e:
+        raise TaskError(str(e)) from None
+    parts = split_names(cfg.data_dir, names, seed=cfg.data_seed)
+    return {s: CaptionData(images[idx], [captions[i] for i in idx]) for s, idx in parts.items()}
+
+
+def splits(cfg: CaptioningConfig) -> dict[str, CaptionData]:
+    """``train``/``val``/``test`` images and captions for ``cfg`` (cached per config)."""
+    return _splits(astuple(cfg))
+
+
+@lru_cache(maxsize=4)
+def _tokenizer(key: tuple) -> WordTokenizer:
+    cfg = CaptioningConfig(*key)
+    if not cfg.data_dir:
+        return SHAPES_TOKENIZER
+    texts = [c for caps in splits(cfg)["train"].captions for c in caps]
+    return WordTokenizer.fit(texts, min_freq=cfg.min_freq)
+
+
+def tokenizer(cfg: CaptioningConfig) -> WordTokenizer:
+    return _tokenizer(astuple(cfg))
+
+
+def to_tensors(part: CaptionData, tok: WordTokenizer, max_tokens: int) -> dict[str, torch.Tensor]:
+    """``image`` (N, 3, S, S) uint8, ``y`` (N, R, T) ids + eos, ``lengths`` (N, R) (0 for
+    a missing caption), and for shapes ``scene`` (N, 3, 6) (see :func:`shapes.scene_array`)."""
+    R = max(len(c) for c in part.captions)
+    ids = [[tok.encode(c)[:max_tokens] + [EOS] for c in caps] for caps in part.captions]
+    T = max(len(s) for row in ids for s in row)
+    y = torch.zeros(len(ids), R, T, dtype=torch.long)
+    lengths = torch.zeros(len(ids), R, dtype=torch.long)
+    for i, row in enumerate(ids):
+        for r, seq in enumerate(row):
+            y[i, r, :len(seq)] = torch.tensor(seq)
+            lengths[i, r] = len(seq)
+    out = {"image": torch.from_numpy(part.images), "y": y, "lengths": lengths}
+    if part.scenes is not None:
+        out["scene"] = torch.from_numpy(shapes.scene_array(part.scenes))
+    return out
+
+
+def corpus_bleu(hypotheses: list[str], references: list[list[str]], tokenize: str = "13a"
+                ) -> float:
+    """sacrebleu corpus BLEU, any number of references per sentence."""
+    import sacrebleu
+
+    R = max(len(r) for r in references)
+    streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(R)]
+    return float(sacrebleu.corpus_bleu(hypotheses, streams, tokenize=tokenize).score)
+
+
+def caption_figures(model, data: dict[str, torch.Tensor], batch_size: int,
+                    tok: WordTokenizer | None = None) -> dict[str, float]:
+    """Greedy captions of ``data`` scored: ``bleu`` and (shapes) ``exact_attribute_accuracy``.
+
+    With ``tok`` the texts are compared (sacrebleu's 13a tokenisation); without, the word
+    ids are (tokenize="none")."""
+    model.eval()
+    device = next(model.parameters()).device
+    max_len = data["y"].shape[2] + 5
+    hyps = [seq for b in batches(data, batch_size)
+            for seq in model.greedy(b["image"].to(device), max_len)]
+
+    def text(ids: list[int]) -> str:
+        ids = [i for i in ids if i != EOS]
+        return tok.decode(ids) if tok is not None else " ".join(map(str, ids))
+
+    refs = [[text(data["y"][i, r, :n].tolist()) for r, n in enumerate(data["lengths"][i].tolist())
+             if n > 0] for i in range(len(hyps))]
+    hyp_text = [text(h) for h in hyps]
+    out = {"bleu": corpus_bleu(hyp_text, refs, "13a" if tok is not None else "none")}
+    if "scene" in data and tok is not None:
+        scenes = shapes.scenes_from_array(data["scene"].numpy())
+        ok = sum(shapes.caption_correct(h, s) for h, s in zip(hyp_text, scenes))
+        out["exact_attribute_accuracy"] = ok / max(len(scenes), 1)
+    return out
+
+
+class CaptioningTask(Task):
+    name = "captioning"
+    config_class = CaptioningConfig
+    model_class = "ImageCaptioner"
+
+    def model_keys(self) -> set[str]:
+        return model_keys_except(self.model_class, {"vocab_size", "image_size", "bos_id",
+                                                    "eos_id", "pad_id"})
+
+    def check(self, cfg) -> list[str]:
+        errors = super().check(cfg)
+        if not cfg.task.data_dir and cfg.task.image_size != shapes.IMAGE_SIZE:
+            errors.append(f"task.image_size = {cfg.task.image_size}: the shapes scenes are "
+                          f"{shapes.IMAGE_SIZE}x{shapes.IMAGE_SIZE}")
+        return errors
+
+    def data(self, cfg: CaptioningConfig, seed: int):
+        tok = tokenizer(cfg)
+        return {k: to_tensors(v, tok, cfg.max_tokens) for k, v in splits(cfg).items()}
+
+    def model_args(self, cfg: CaptioningConfig) -> dict[str, Any]:
+        return {"vocab_size": len(tokenizer(cfg).vocab), "image_size": cfg.image_size,
+                "bos_id": BOS, "eos_id": EOS, "pad_id": 0}
+
+    def info(self, cfg):
+        return {**super().info(cfg), "tokenizer": tokenizer(cfg.task).to_dict()}
+
+    def extra_metrics(self, model, data, batch_size):
+        # shapes data carry their scenes; their vocabulary is the grammar's, fixed
+        tok = SHAPES_TOKENIZER if "scene" in data else None
+        return caption_figures(model, data, batch_size, tok)
+
+    @torch.no_grad()
+    def report_sections(self, model, cfg, data) -> list[str]:
+        """Captions of the first test images (beam ``task.beam_size``) beside a reference."""
+        tok, test = tokenizer(cfg.task), data["test"]
+        n = min(12, test["image"].shape[0])
+        device = next(model.parameters()).device
+        result = model.caption(test["image"][:n].to(device), beam_size=cfg.task.beam_size,
+                               max_len=cfg.task.max_tokens)
+        part = splits(cfg.task)["test"]
+        lines = [f"## Test captions (beam {cfg.task.beam_size})", "",
+                 "| # | generated | a reference |", "|---|---|---|"]
+        for i in range(n):
+            lines.append(f"| {i} | {tok.decode(result.tokens[i])} | {part.captions[i][0]} |")
+        return lines
+
+    def predict(self, model, inputs, cfg):
+        raise TaskError("captioning reads images: use `rnnkit caption RUN IMAGE [IMAGE ...]`")
+
+    @torch.no_grad()
+    def caption(self, run, paths: list[str], beam_size: int | None = None) -> list[dict]:
+        """One result per image file: ``{"file", "caption", "tokens", "attention"}`` (the
+        attention (words, h, w) as a tensor, None without attention) or ``{"file",
+        "error"}``."""
+        cfg, model = run.cfg.task, run.model
+        tok = saved_tokenizer(run)
+        beam = beam_size or cfg.beam_size
+        if beam < 1:
+            raise TaskError(f"--beam must be at least 1, got {beam}")
+        device = next(model.parameters()).device
+        out = []
+        for path in paths:
+            try:
+                image = torch.from_numpy(read_image(path, cfg.image_size))[None]
+            except FlickrError as e:
+                out.append({"file": path, "error": str(e)})
+                continue
+            r = model.caption(image.to(device), beam_size=beam, max_len=cfg.max_tokens)
+            words = tok.vocab.decode(r.tokens[0])
+            attn = None
+            if r.attention is not None:
+                attn = r.attention[0].view(len(words), *model.feature_shape).cpu()
+            out.append({"file": path, "caption": tok.decode(r.tokens[0]), "tokens": words,
+                        "image": image[0], "attention": attn})
+        return out
+
+
+def plot_attention(image: torch.Tensor, words: list[str], attention: torch.Tensor,
+                   path: str | Path) -> Path:
+    """The image once per word, that word's attention (h, w) laid over it, into ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    img = image.permute(1, 2, 0).numpy()  # (S, S, 3)
+    n = len(words) + 1
+    cols = min(n, 6)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(2 * cols, 2.2 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    axes.flat[0].imshow(img)
+    axes.flat[0].set_title("image", fontsize=9)
+    S = img.shape[0]
+    for k, word in enumerate(words, 1):
+        ax = axes.flat[k]
+        ax.imshow(img)
+        heat = torch.nn.functional.interpolate(attention[k - 1][None, None], size=(S, S),
+                                               mode="bilinear", align_corners=False)[0, 0]
+        ax.imshow(heat.numpy(), cmap="inferno", alpha=0.6)
+        ax.set_title(word, fontsize=9)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+register(CaptioningTask())

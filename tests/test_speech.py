@@ -1,0 +1,253 @@
+"""Audio reading, features, CTC decoding, the speech tasks and ``rnnkit transcribe``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from rnnkit.data.audio import (
+    FEATURES,
+    SAMPLE_RATE,
+    AudioError,
+    connected_utterances,
+    features,
+    fsdd_recordings,
+    power_spectrogram,
+    read_audio,
+    stack_frames,
+)
+from rnnkit.models import SequenceClassifier, SequenceTagger, ctc_greedy_decode
+from rnnkit.models.ctc_beam import ctc_beam_decode
+from rnnkit.tasks.speech_ctc import SpeechCTCConfig, SpeechCTCTask, edit_distance, error_rates
+from rnnkit.tasks.speech_digits import SpeechDigitsConfig, SpeechDigitsTask, pad, split_of
+
+DATA = os.environ.get("RNNKIT_DATA")
+needs_data = pytest.mark.skipif(
+    not DATA or not (Path(DATA) / "speech/fsdd/recordings").is_dir(),
+    reason="real-data test: set RNNKIT_DATA to the shared data folder (FSDD recordings)")
+
+
+def tone(freq: float, seconds: float, rate: int = SAMPLE_RATE) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+# -- reading ------------------------------------------------------------------------------
+def test_read_mono_8k(tmp_path):
+    sf.write(tmp_path / "a.wav", tone(440, 0.5), SAMPLE_RATE, subtype="PCM_16")
+    audio = read_audio(tmp_path / "a.wav")
+    assert audio.dtype == np.float32 and audio.shape == (4000,)
+    np.testing.assert_allclose(audio, tone(440, 0.5), atol=1e-4)
+
+
+def test_stereo_44k_is_mixed_down_and_resampled(tmp_path):
+    left, right = tone(440, 1.0, 44100), tone(440, 1.0, 44100) * 0.5
+    sf.write(tmp_path / "s.wav", np.stack([left, right], 1), 44100)
+    audio = read_audio(tmp_path / "s.wav")
+    assert abs(len(audio) - 8000) <= 1
+    spectrum = np.abs(np.fft.rfft(audio))
+    assert abs(np.argmax(spectrum) * SAMPLE_RATE / len(audio) - 440) < 3  # the same pitch
+    assert 0.3 < np.abs(audio).max() < 0.45  # the mean of the two channels (0.375 peak)
+    with pytest.raises(AudioError, match="sample rate 44100 Hz, the model expects 8000 Hz"):
+        read_audio(tmp_path / "s.wav", resample=False)
+
+
+def test_bad_files_give_clear_errors(tmp_path):
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "text.wav").write_text("this is not audio\n")
+    with pytest.raises(AudioError, match="empty"):
+        read_audio(tmp_path / "empty.wav")
+    with pytest.raises(AudioError, match="not a readable audio file"):
+        read_audio(tmp_path / "text.wav")
+    with pytest.raises(AudioError, match="no such file"):
+        read_audio(tmp_path / "missing.wav")
+    sf.write(tmp_path / "zero.wav", np.zeros(0, np.float32), SAMPLE_RATE)
+    with pytest.raises(AudioError, match="no samples"):
+        read_audio(tmp_path / "zero.wav")
+
+
+# -- features -----------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", sorted(FEATURES))
+def test_feature_shape_and_frame_rate(kind):
+    for seconds in (1.0, 0.5, 0.1435):  # 0.1435 s = 1,148 samples, FSDD's shortest
+        n = int(round(seconds * SAMPLE_RATE))
+        feats = features(np.random.default_rng(0).normal(0, 0.1, n), kind)
+        assert feats.shape == (1 + n // 80, FEATURES[kind])  # 10 ms hop: 100 frames/s
+        assert feats.dtype == np.float32 and np.isfinite(feats).all()
+        np.testing.assert_allclose(feats.mean(0), 0, atol=1e-4)  # per-utterance CMVN
+    assert features(np.zeros(8000), kind).shape[0] == 101
+
+
+def test_spectrogram_equals_librosa_stft():
+    import librosa
+
+    x = np.random.default_rng(1).normal(0, 0.1, 3501).astype(np.float32)
+    ref = np.abs(librosa.stft(x, n_fft=256, win_length=200, hop_length=80)) ** 2
+    np.testing.assert_allclose(power_spectrogram(x), ref, rtol=1e-4, atol=1e-6 * ref.max())
+
+
+def test_stack_frames():
+    f = np.arange(10, dtype=np.float32).reshape(5, 2)
+    s = stack_frames(f, 2)
+    assert s.shape == (3, 4)
+    np.testing.assert_array_equal(s[2], [8, 9, 8, 9])
+    assert stack_frames(f, 1) is f
+
+
+def test_connected_utterances():
+    signals = [np.full(800, d + 1, np.float32) for d in range(3)]
+    audio, digits = connected_utterances(signals, [0, 1, 2], 20, min_digits=2, max_digits=4,
+                                         noise=0.0, seed=3)
+    assert len(audio) == 20 and all(2 <= len(d) <= 4 for d in digits)
+    for a, d in zip(audio, digits):
+        # the digits appear in order, each as one run of its constant value
+        runs = [v for i, v in enumerate(a) if v and (i == 0 or a[i - 1] != v)]
+        assert [int(v) - 1 for v in runs] == d
+    again, _ = connected_utterances(signals, [0, 1, 2], 20, min_digits=2, max_digits=4,
+                                    noise=0.0, seed=3)
+    assert all(np.array_equal(x, y) for x, y in zip(audio, again))
+
+
+# -- CTC decoding and scoring -------------------------------------------------------------
+def posteriorgram(rows: list[dict[int, float]], classes: int = 4) -> torch.Tensor:
+    """(1, T, C) log-probabilities from per-step {class: prob}, the rest spread evenly."""
+    out = torch.zeros(1, len(rows), classes)
+    for t, row in enumerate(rows):
+        rest = (1 - sum(row.values())) / max(classes - len(row), 1)
+        out[0, t] = torch.tensor([row.get(c, rest) for c in range(classes)]).log()
+    return out
+
+
+def test_ctc_greedy_decoding_of_a_hand_made_posteriorgram():
+    # argmax path: 1 1 _ 1 2 2 _ 3 -> "1 1 2 3"
+    path = [1, 1, 0, 1, 2, 2, 0, 3]
+    scores = posteriorgram([{c: 0.9} for c in path])
+    assert ctc_greedy_decode(scores) == [[1, 1, 2, 3]]
+    assert ctc_beam_decode(scores, beam_size=4) == [[1, 1, 2, 3]]
+    assert ctc_greedy_decode(scores, torch.tensor([3])) == [[1]]
+
+
+def test_ctc_beam_sums_over_paths_where_greedy_does_not():
+    """Each step is blank with p 0.4 and label 1 with 0.35: the best single path is all
+    blanks (greedy: empty), but "1" gathers more probability over its paths."""
+    scores = posteriorgram([{0: 0.4, 1: 0.35, 2: 0.25}] * 3, classes=3)
+    assert ctc_greedy_decode(scores) == [[]]
+    assert ctc_beam_decode(scores, beam_size=8) == [[1]]
+
+
+def test_edit_distance_and_rates():
+    assert edit_distance([1, 2, 3], [1, 3]) == 1
+    assert edit_distance([], [4, 5]) == 2
+    assert edit_distance([1, 2], [2, 1]) == 2
+    rates = error_rates([[1, 2], [3]], [[1, 2, 3], [3]])
+    assert rates == {"digit_error_rate": 0.25, "utterance_accuracy": 0.5}
+
+
+# -- tiny models --------------------------------------------------------------------------
+def tone_utterances(n: int, seed: int = 0):
+    """Connected "digits" 0..2 spoken as tones of 500, 1200 and 2500 Hz."""
+    signals = [tone(f, 0.15) for f in (500, 1200, 2500)]
+    audio, digits = connected_utterances(signals, [0, 1, 2], n, min_digits=1, max_digits=3,
+                                         seed=seed)
+    frames = [stack_frames(features(a), 3) for a in audio]
+    return SpeechCTCTask._tensors(frames, digits), digits
+
+
+def test_tiny_ctc_model_overfits_a_few_utterances():
+    batch, digits = tone_utterances(6)
+    model = SequenceTagger(num_tags=4, input_size=batch["x"].shape[-1], cell="gru",
+                           hidden_size=24, bidirectional=True, loss="ctc")
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    for _ in range(120):
+        opt.zero_grad()
+        model.compute_loss(batch).loss.backward()
+        opt.step()
+    model.eval()
+    hyps = SpeechCTCTask()._decode(model, batch["x"], batch["lengths"])
+    assert hyps == digits
+    assert SpeechCTCTask()._decode(model, batch["x"], batch["lengths"], beam_size=4) == digits
+
+
+def test_confusion_plot(tmp_path):
+    frames = [features(tone(f, 0.3)) for f in (300, 900, 2000)]
+    x, lengths = pad(frames)
+    data = {"x": x, "lengths": lengths, "y": torch.tensor([0, 1, 2])}
+    model = SequenceClassifier(num_classes=10, input_size=39, cell="gru", hidden_size=8)
+    (path,) = SpeechDigitsTask().plots(model, data, tmp_path)
+    assert path == tmp_path / "plots" / "confusion.png" and path.stat().st_size > 0
+    assert SpeechDigitsTask().extra_metrics(model, data, 2)["errors"] >= 0
+
+
+# -- rnnkit transcribe --------------------------------------------------------------------
+@pytest.fixture
+def ctc_run(tmp_path):
+    """A run directory holding an (untrained) speech-ctc model, as `rnnkit train` writes."""
+    from rnnkit.tasks import TASKS
+    from rnnkit.training.checkpoint import save_checkpoint
+    from rnnkit.training.config import ModelConfig, RunConfig
+    from rnnkit.training.config_io import write_toml
+
+    cfg = RunConfig(name="t", task=SpeechCTCConfig(beam_size=2),
+                    model=ModelConfig(cell="gru", hidden_size=8, bidirectional=True))
+    run = tmp_path / "run"
+    run.mkdir()
+    write_toml(cfg, run / "config.toml")
+    model = TASKS["speech-ctc"].build_model(cfg)
+    info = {"model_class": type(model).__name__, "model_config": model.get_config(), "step": 0}
+    save_checkpoint(run / "checkpoints" / "best", model, info)
+    return run
+
+
+def test_transcribe_cli(ctc_run, tmp_path, capsys):
+    from rnnkit.cli.main import main
+
+    sf.write(tmp_path / "ok.wav", tone(700, 0.6), SAMPLE_RATE)
+    sf.write(tmp_path / "stereo44k.wav", np.stack([tone(700, 0.6, 44100)] * 2, 1), 44100)
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("not audio")
+
+    assert main(["transcribe", str(ctc_run), str(tmp_path / "ok.wav"),
+                 str(tmp_path / "stereo44k.wav")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in out] == [str(tmp_path / "ok.wav"),
+                                                     str(tmp_path / "stereo44k.wav")]
+    assert all(set(line.split("\t")[1]) <= set("0123456789") for line in out)
+
+    code = main(["transcribe", str(ctc_run), str(tmp_path / "empty.wav"),
+                 str(tmp_path / "notes.txt"), str(tmp_path / "ok.wav"), "--beam", "0"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "empty.wav: the file is empty (0 bytes), not audio" in captured.err
+    assert "notes.txt: not a readable audio file" in captured.err
+    assert captured.out.count("\t") == 1  # the good file is still transcribed
+
+
+def test_transcribe_json(ctc_run, tmp_path, capsys):
+    import json
+
+    from rnnkit.cli.main import main
+
+    sf.write(tmp_path / "ok.wav", tone(700, 0.3), SAMPLE_RATE)
+    assert main(["transcribe", str(ctc_run), str(tmp_path / "ok.wav"), "--json"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    assert result["file"] == str(tmp_path / "ok.wav") and "text" in result
+
+
+# -- real data ----------------------------------------------------------------------------
+@needs_data
+def test_fsdd_release_and_official_split():
+    recs = fsdd_recordings()  # checks the sha256 of the 3,000 files
+    assert len(recs) == 3000 and len({r.speaker for r in recs}) == 6
+    cfg = SpeechDigitsConfig()
+    counts = {s: sum(split_of(r, cfg) == s for r in recs) for s in ("train", "val", "test")}
+    assert counts == {"train": 2400, "val": 300, "test": 300}
+    loso = SpeechDigitsConfig(split="speaker", test_speaker="theo")
+    assert sum(split_of(r, loso) == "test" for r in recs) == 500
+    assert all(r.speaker == "theo" for r in recs if split_of(r, loso) == "test")
+    audio = read_audio(recs[0].path)
+    assert features(audio).shape == (1 + len(audio) // 80, 39)
