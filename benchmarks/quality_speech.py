@@ -15,7 +15,7 @@ per-feature minimum and maximum (156 values). Splits:
 
     RNNKIT_DATA=../shared/data python benchmarks/quality_speech.py \\
         --runs runs/speech-digits-bigru --ctc-run runs/speech-ctc-bigru \\
-        [--loso-config examples/speech-digits.toml --loso-set train.epochs=10]
+        [--loso-config examples/digits.toml --loso-set train.epochs=10]
 """
 
 from __future__ import annotations
