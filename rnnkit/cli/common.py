@@ -6,10 +6,12 @@ import argparse
 import functools
 import sys
 
+from ..data.datasets import DataError
 from ..tasks import TaskError
 from ..training import CheckpointError, ConfigError, NonFiniteLossError
 
-USER_ERRORS = (ConfigError, CheckpointError, TaskError, NonFiniteLossError, FileNotFoundError)
+USER_ERRORS = (ConfigError, CheckpointError, TaskError, NonFiniteLossError, FileNotFoundError,
+               DataError)
 
 
 def add_command(sub, name: str, help: str, example: str, run) -> argparse.ArgumentParser:
