@@ -11,7 +11,7 @@ BPTT kernels / parallel scan).
 
     python benchmarks/speed.py                 # all shapes
     python benchmarks/speed.py --quick --no-compile
-    python benchmarks/speed.py --markdown benchmarks/RESULTS.md
+    python benchmarks/speed.py --markdown /tmp/speed.md   # then paste into RESULTS.md
 """
 
 from __future__ import annotations
