@@ -80,29 +80,7 @@ def run(args) -> int:
 
 
 def report(r, run_dir: Path) -> Path:
-    """Event-level figures of rnnkit and the rolling z-score detector, and the plot."""
-    from ..tasks.anomaly import context, detect, evaluate_detection, labelled_windows, threshold
-    from ..tasks.anomaly_metrics import event_scores, rolling_zscore
-    from ..tasks.ts_report import metrics_table, plot_detection, update_report
+    """The task's report section (test figures against the peers, plot) into report.md."""
+    from ..tasks.anomaly import write_report_section
 
-    ctx = context(r.cfg.task)
-    ours = evaluate_detection(r.model, ctx)
-    windows = [(max(a, ctx.train_end), b) for a, b in
-               labelled_windows(ctx, ctx.series.timestamps) or [] if b >= ctx.train_end]
-    z = np.abs(rolling_zscore(ctx.series.values, 288)) > 3
-    z[:ctx.train_end] = False
-    rows = {"rnnkit": ours, "rolling z-score (288 points, abs z > 3)": event_scores(z, windows)}
-    keys = ["windows_detected", "windows_total", "false_positives", "alarm_points_outside",
-            "precision", "recall", "f1"]
-    result = detect(r.model, ctx)
-    t = ctx.series.timestamps
-    plot = plot_detection(run_dir / "plots" / "detection.png", t, ctx.series.values,
-                          result["score"], result["is_anomaly"], threshold(r.model, ctx),
-                          labelled_windows(ctx, t) or [], title=r.cfg.name)
-    lines = ["## Labelled windows: rnnkit against the rolling z-score detector", "",
-             f"Scored range: points {ctx.train_end}..{len(t) - 1} (after the training "
-             f"range; the threshold comes from points {ctx.fit_end}..{ctx.train_end - 1}). "
-             "An alarm event is a run of consecutive alarm points; a false positive is an "
-             "event outside every (inclusive) window.", "",
-             *metrics_table(rows, keys), "", f"![detection](plots/{plot.name})"]
-    return update_report(run_dir, lines)
+    return write_report_section(r.model, r.cfg, run_dir)

@@ -71,32 +71,7 @@ def run(args) -> int:
 
 
 def report(r, run_dir: Path) -> Path:
-    """The test figures against the baselines and the forecast plot, into report.md."""
-    from ..tasks.forecast import calibration, context, evaluate_split, forecast_bands
-    from ..tasks.forecast_data import range_origins
-    from ..tasks.ts_report import metrics_table, plot_forecast, update_report
+    """The task's report section (test figures against the peers, plot) into report.md."""
+    from ..tasks.forecast import write_report_section
 
-    ctx = context(r.cfg.task)
-    result = evaluate_split(r.model, ctx, "test")
-    rows = {"rnnkit": result, **result["baselines"]}
-    keys = ["rmse", "mae", "mape", "smape", "mase", "coverage_80", "coverage_95"]
-    start, end = ctx.range("test")
-    origins = range_origins(start, end, r.model.horizon, ctx.protocol)
-    bands = forecast_bands(r.model, ctx.transform, ctx.z, origins, r.cfg.task.window,
-                           calibration(r.model, ctx))
-    steps = end - start if ctx.protocol == "multistep" else 1
-    flat = bands.map(lambda a: a[:, :steps].ravel())
-    out = {"forecast": flat.point, "lower_80": flat.lower[80], "upper_80": flat.upper[80],
-           "lower_95": flat.lower[95], "upper_95": flat.upper[95]}
-    t, x = ctx.series.timestamps, ctx.series.values
-    back = max(start - 3 * (end - start), 0)
-    plot = plot_forecast(run_dir / "plots" / "forecast_test.png", t[back:start], x[back:start],
-                         t[start:end], out, x[start:end],
-                         title=f"{r.cfg.name}: test range, {ctx.protocol} forecasts")
-    lines = ["## Test range: rnnkit against the baselines", "",
-             f"Test range: {end - start} points from {t[start]}; protocol `{ctx.protocol}` "
-             "(multistep: one forecast of the whole range from its start; rolling: one step "
-             "ahead from every origin). Intervals calibrated on the validation range: "
-             f"{ctx.cfg.calibrate}. Baseline intervals from in-sample residuals.", "",
-             *metrics_table(rows, keys), "", f"![forecast](plots/{plot.name})"]
-    return update_report(run_dir, lines)
+    return write_report_section(r.model, r.cfg, run_dir)

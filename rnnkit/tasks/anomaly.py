@@ -23,6 +23,7 @@ import functools
 import json
 from collections import deque
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -196,6 +197,10 @@ class AnomalyTask(Task):
     config_class = AnomalyConfig
     model_class = "Forecaster"
 
+    def after_training(self, model, cfg, run_dir) -> None:
+        """report.md: the test figures against the baselines, and the plot."""
+        write_report_section(model, cfg, run_dir)
+
     def data(self, cfg: AnomalyConfig, seed: int):
         ctx = context(cfg)
         feats = ctx.features(ctx.series)
@@ -236,4 +241,33 @@ class AnomalyTask(Task):
         raise TaskError("use `rnnkit detect RUN_DIR --input CSV` (it needs timestamps)")
 
 
+
 register(AnomalyTask())
+
+
+def write_report_section(model, cfg, run_dir) -> Path:
+    """Event-level figures of rnnkit and the rolling z-score detector, and the plot."""
+    from .anomaly_metrics import event_scores, rolling_zscore
+    from .ts_report import metrics_table, plot_detection, update_report
+
+    ctx = context(cfg.task)
+    ours = evaluate_detection(model, ctx)
+    windows = [(max(a, ctx.train_end), b) for a, b in
+               labelled_windows(ctx, ctx.series.timestamps) or [] if b >= ctx.train_end]
+    z = np.abs(rolling_zscore(ctx.series.values, 288)) > 3
+    z[:ctx.train_end] = False
+    rows = {"rnnkit": ours, "rolling z-score (288 points, abs z > 3)": event_scores(z, windows)}
+    keys = ["windows_detected", "windows_total", "false_positives", "alarm_points_outside",
+            "precision", "recall", "f1"]
+    result = detect(model, ctx)
+    t = ctx.series.timestamps
+    plot = plot_detection(Path(run_dir) / "plots" / "detection.png", t, ctx.series.values,
+                          result["score"], result["is_anomaly"], threshold(model, ctx),
+                          labelled_windows(ctx, t) or [], title=cfg.name)
+    lines = ["## Labelled windows: rnnkit against the rolling z-score detector", "",
+             f"Scored range: points {ctx.train_end}..{len(t) - 1} (after the training "
+             f"range; the threshold comes from points {ctx.fit_end}..{ctx.train_end - 1}). "
+             "An alarm event is a run of consecutive alarm points; a false positive is an "
+             "event outside every (inclusive) window.", "",
+             *metrics_table(rows, keys), "", f"![detection](plots/{plot.name})"]
+    return update_report(run_dir, lines)

@@ -87,6 +87,10 @@ class Task:
         misclassified sentences, translations ...); ``model`` is the best checkpoint."""
         return []
 
+    def after_training(self, model: Model, cfg: RunConfig, run_dir: Path) -> None:
+        """Called once after report.md is written, with the best checkpoint's model (e.g. to
+        add a section comparing the test figures with the task's baselines)."""
+
     def predict(self, model: Model, inputs: Tensor, cfg: TaskConfig) -> dict[str, Any]:
         """JSON-able predictions for ``inputs`` read by :meth:`read_inputs`."""
         raise NotImplementedError

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -189,6 +190,10 @@ class ForecastTask(Task):
     config_class = ForecastConfig
     model_class = "Forecaster"
 
+    def after_training(self, model, cfg, run_dir) -> None:
+        """report.md: the test figures against the baselines, and the plot."""
+        write_report_section(model, cfg, run_dir)
+
     def data(self, cfg: ForecastConfig, seed: int):
         ctx = context(cfg)
         first = ctx.transform.first_origin(cfg.window)
@@ -272,4 +277,35 @@ def _bounds(bands: Bands) -> dict[str, np.ndarray]:
             "lower_95": bands.lower[95], "upper_95": bands.upper[95]}
 
 
+
 register(ForecastTask())
+
+def write_report_section(model, cfg, run_dir) -> Path:
+    """The test figures against the baselines and the forecast plot, into report.md."""
+    from .forecast_data import range_origins
+    from .ts_report import metrics_table, plot_forecast, update_report
+
+    ctx = context(cfg.task)
+    result = evaluate_split(model, ctx, "test")
+    rows = {"rnnkit": result, **result["baselines"]}
+    keys = ["rmse", "mae", "mape", "smape", "mase", "coverage_80", "coverage_95"]
+    start, end = ctx.range("test")
+    origins = range_origins(start, end, model.horizon, ctx.protocol)
+    bands = forecast_bands(model, ctx.transform, ctx.z, origins, cfg.task.window,
+                           calibration(model, ctx))
+    steps = end - start if ctx.protocol == "multistep" else 1
+    flat = bands.map(lambda a: a[:, :steps].ravel())
+    out = {"forecast": flat.point, "lower_80": flat.lower[80], "upper_80": flat.upper[80],
+           "lower_95": flat.lower[95], "upper_95": flat.upper[95]}
+    t, x = ctx.series.timestamps, ctx.series.values
+    back = max(start - 3 * (end - start), 0)
+    plot = plot_forecast(Path(run_dir) / "plots" / "forecast_test.png", t[back:start],
+                         x[back:start], t[start:end], out, x[start:end],
+                         title=f"{cfg.name}: test range, {ctx.protocol} forecasts")
+    lines = ["## Test range: rnnkit against the baselines", "",
+             f"Test range: {end - start} points from {t[start]}; protocol `{ctx.protocol}` "
+             "(multistep: one forecast of the whole range from its start; rolling: one step "
+             "ahead from every origin). Intervals calibrated on the validation range: "
+             f"{ctx.cfg.calibrate}. Baseline intervals from in-sample residuals.", "",
+             *metrics_table(rows, keys), "", f"![forecast](plots/{plot.name})"]
+    return update_report(run_dir, lines)

@@ -118,8 +118,10 @@ def train_run(cfg: RunConfig, run_dir: str | Path | None = None, *, resume: bool
         result = RunResult(run_dir, state)
         if info.is_main:
             result.results = _final_figures(task, cfg, run_dir, data)
-            sections = task.report_sections(_best_model(run_dir, cfg), cfg, data)
+            best = _best_model(run_dir, cfg)
+            sections = task.report_sections(best, cfg, data)
             write_report(run_dir, cfg, state, result.results, model, sections)
+            task.after_training(best, cfg, run_dir)
         return result
     finally:
         distributed.shutdown(info)
