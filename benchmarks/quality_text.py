@@ -4,7 +4,7 @@
     python benchmarks/quality_text.py sentiment --folds 10
     python benchmarks/quality_text.py translation --minutes 10
 
-charlm: rnnkit LSTM (examples/charlm.toml) vs a plain ``nn.LSTM`` of the same size trained
+charlm: rnnkit LSTM (examples/shakespeare.toml) vs a plain ``nn.LSTM`` of the same size trained
 the same way vs a GPT-style transformer (nanoGPT's CPU size), each for ``--minutes`` of
 training on one thread; scored on the same validation characters two ways: ``win64`` (the
 validation text cut into 64-character windows, each read from a fresh state / empty
@@ -15,7 +15,7 @@ so every model's cosine schedule ends near its time limit (on a busy machine the
 only an estimate: the table gives each model's steps and minutes).
 sentiment: rnnkit BiLSTM (examples/sentiment.toml) vs TF-IDF 1-2-grams + logistic
 regression on the same fold(s): test accuracy, mean and std over folds.
-translation: rnnkit Seq2Seq with attention (examples/translation.toml) vs the same without
+translation: rnnkit Seq2Seq with attention (examples/translate.toml) vs the same without
 attention, ``--minutes`` each: test BLEU/chrF (beam 5, all references) and loss.
 Needs RNNKIT_DATA (the real data) and scikit-learn (``pip install -e '.[dev]'``).
 """
@@ -125,7 +125,7 @@ def bench_charlm(args) -> list[dict]:
     V = len(tok.vocab)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        result, cfg = run_rnnkit("charlm.toml", [], args.minutes, Path(tmp) / "lstm")
+        result, cfg = run_rnnkit("shakespeare.toml", [], args.minutes, Path(tmp) / "lstm")
         model = open_run(result.run_dir).model.cpu()
         params = sum(p.numel() for p in model.parameters())
         rows.append({"model": "rnnkit LSTM 2x256 (stream, tbptt 128)", "params": params,
@@ -210,7 +210,7 @@ def bench_translation(args) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         for name, over in (("rnnkit Seq2Seq GRU + Bahdanau attention", []),
                            ("rnnkit Seq2Seq GRU, no attention", ["model.attention=none"])):
-            result, cfg = run_rnnkit("translation.toml", over, args.minutes,
+            result, cfg = run_rnnkit("translate.toml", over, args.minutes,
                                      Path(tmp) / name.split()[-1])
             figures = evaluate_run(result.run_dir, "test")
             rows.append({"model": name, "steps": result.state.step,

@@ -78,7 +78,7 @@ def run_dir(tmp_path_factory):
     if not os.environ.get("RNNKIT_DATA"):
         pytest.skip("real data absent: set RNNKIT_DATA=../shared/data")
     tmp = tmp_path_factory.mktemp("translation")
-    args = ["train", "examples/translation.toml", "--run-dir", str(tmp / "run"),
+    args = ["train", "examples/translate.toml", "--run-dir", str(tmp / "run"),
             "--set", "train.steps=4", "--set", "train.eval_every=4", "--set", "train.max_minutes=0",
             "--set", "model.hidden_size=16", "--set", "model.embedding_dim=8",
             "--set", "task.bleu_sentences=10", "--set", "task.beam=2",

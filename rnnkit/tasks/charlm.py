@@ -5,7 +5,7 @@ validation split, as nanoGPT has no other). The tokenizer (characters of the tra
 is saved in model.json.
 
 Training batches: the training rows are consecutive ``window``-character pieces of the text,
-so ``train.batching = "stream"`` (the default in examples/charlm.toml) puts them back into
+so ``train.batching = "stream"`` (the default in examples/shakespeare.toml) puts them back into
 ``batch_size`` contiguous streams read ``train.tbptt`` characters a step with the LSTM state
 carried across steps (char-rnn's truncated BPTT), and ``"shuffle"`` trains on the pieces in
 random order from a zero state. Validation reads the held-out text as ``val_streams``
