@@ -60,7 +60,7 @@ def main(argv=None) -> None:
     lstm = torch.nn.LSTM(I, H)
     rows.append(compare("rnnkit.LSTM(layer_norm=True)", rnnkit.LSTM(I, H, layer_norm=True),
                         lstm, x, max(3, args.repeats // 2)))
-    rows.append(compare("rnnkit.LSTM loop path", rnnkit.LSTM(I, H), lstm, x,
+    rows.append(compare("rnnkit.LSTM non-fused path", rnnkit.LSTM(I, H), lstm, x,
                         max(3, args.repeats // 2),
                         forward_ours=lambda layer, x: layer.forward_loop(x)))
     print(f"training step, B={args.batch} T={args.seq} I={I} H={H}, "
