@@ -109,3 +109,21 @@ def test_sigint_saves_last_and_exits_cleanly(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted by SIGINT" in err and "Traceback" not in err
     assert (tmp_path / "runs" / "tiny" / "checkpoints" / "last" / "model.json").exists()
+
+
+def test_root_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for name in ("train", "evaluate", "forecast", "detect", "caption", "diagnose", "bench"):
+        assert f"    {name}" in out
+
+
+def test_bench_json_compares_with_torch(capsys):
+    code = main(["bench", "--cell", "gru", "--batch", "2", "--seq", "5", "--input", "3",
+                 "--hidden", "4", "--repeats", "1", "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["path"] == "fused" and result["ratio"] > 0
+    assert main(["bench", "--batch", "0"]) == 1

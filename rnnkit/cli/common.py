@@ -16,7 +16,8 @@ USER_ERRORS = (ConfigError, CheckpointError, TaskError, NonFiniteLossError, File
 
 def add_command(sub, name: str, help: str, example: str, run) -> argparse.ArgumentParser:
     """A subcommand whose help ends with an example and whose errors are one clean message."""
-    parser = sub.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}",
+    parser = sub.add_parser(name, help=help.replace("%", "%%"), description=help,
+                            epilog=f"example:\n  {example}",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.set_defaults(run=functools.partial(_guarded, run))
     return parser

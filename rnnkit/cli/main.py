@@ -6,18 +6,22 @@ import argparse
 import sys
 
 from .. import __version__
-from . import diagnose, evaluate, generate, predict, train, transcribe
+from . import (
+    bench,
+    caption,
+    detect,
+    diagnose,
+    evaluate,
+    forecast,
+    generate,
+    predict,
+    train,
+    transcribe,
+    translate,
+)
 
-COMMANDS = (train, evaluate, predict, generate, diagnose, transcribe)
-from . import detect, forecast  # noqa: E402  (time series: forecast, detect)
-
-COMMANDS = (*COMMANDS, forecast, detect)
-from . import caption  # noqa: E402  (image captioning)
-
-COMMANDS = (*COMMANDS, caption)
-from . import translate  # noqa: E402  (text: translation)
-
-COMMANDS = (*COMMANDS, translate)
+COMMANDS = (train, evaluate, predict, generate, forecast, detect, translate, transcribe,
+            caption, diagnose, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
