@@ -75,12 +75,7 @@ def run(args) -> int:
                               limit, windows, title=str(args.run_dir))
         say(f"wrote {path}")
     if args.report:
-        say(f"wrote {report(r, Path(args.run_dir))}")
+        from ..tasks.anomaly import write_report_section
+
+        say(f"wrote {write_report_section(r.model, r.cfg, Path(args.run_dir))}")
     return 0
-
-
-def report(r, run_dir: Path) -> Path:
-    """The task's report section (test figures against the peers, plot) into report.md."""
-    from ..tasks.anomaly import write_report_section
-
-    return write_report_section(r.model, r.cfg, run_dir)
