@@ -302,3 +302,18 @@ def test_numpy_reference_gradients_equal_rnnkit_cells(ref_cls, cell_cls):
         np.testing.assert_allclose(getattr(cell, ours).grad.numpy(), grads[theirs], rtol=1e-7,
                                    atol=1e-10)
     np.testing.assert_allclose(params["V"].grad.numpy(), grads["V"], rtol=1e-7, atol=1e-10)
+
+
+def test_recurrent_with_a_no_argument_factory():
+    layer = Recurrent(lambda: GRUCell(I, H), bidirectional=True, merge_mode="sum",
+                      num_layers=1)
+    assert layer.input_size == I and len(layer.cells) == 2
+    assert layer.cells[0] is not layer.cells[1]
+    out, h_n = layer(torch.randn(T, B, I))
+    assert out.shape == (T, B, H) and h_n.shape == (2, B, H)
+    stacked = Recurrent(lambda: GRUCell(H, H), num_layers=2)  # every layer's input is H
+    assert stacked(torch.randn(T, B, H))[0].shape == (T, B, H)
+    with pytest.raises(ValueError, match="input_size=4, but this layer's input has 6"):
+        Recurrent(lambda: GRUCell(I, H), num_layers=2)
+    with pytest.raises(ValueError, match="pass input_size="):
+        Recurrent(lambda n: GRUCell(n, H))

@@ -17,8 +17,10 @@ class Recurrent(nn.Module):
     r"""Run any cell that follows the cell contract over sequences.
 
     ``cell_factory`` is a registered cell name (``"lstm"``, ``"gru"``, ``"lnlstm"``, ...; then
-    ``hidden_size`` and any ``cell_options`` are passed to it) or a callable
-    ``factory(input_size) -> Cell`` called once per layer and direction.
+    ``input_size``, ``hidden_size`` and any ``cell_options`` are passed to it), a callable
+    ``factory(input_size) -> Cell`` called once per layer and direction (with ``input_size``
+    given), or, without ``input_size``, a callable ``factory() -> Cell`` whose cells must fit
+    their layer's input size (e.g. ``Recurrent(lambda: LSTMCell(16, 32), bidirectional=True)``).
 
     Shapes (N = batch, L = sequence length, D = 2 if bidirectional else 1):
     input (L, N, H_in), or (N, L, H_in) with ``batch_first``, or a ``PackedSequence``;
@@ -47,7 +49,7 @@ class Recurrent(nn.Module):
         dropout: float = 0.0,
         batch_first: bool = False,
         *,
-        input_size: int,
+        input_size: int | None = None,
         hidden_size: int | None = None,
         recurrent_dropout: float = 0.0,
         zoneout: float = 0.0,
@@ -67,6 +69,9 @@ class Recurrent(nn.Module):
             cell_factory = lambda n_in: make_cell(name, n_in, hidden_size, **cell_options)  # noqa: E731
         elif cell_options:
             raise ValueError(f"cell options {sorted(cell_options)} need a cell name, not a factory")
+        if input_size is None:  # a factory of ready-made cells: factory() -> Cell
+            cell_factory = _sized(cell_factory)
+            input_size = cell_factory.first_input_size
         self.input_size, self.num_layers, self.bidirectional = input_size, num_layers, bidirectional
         self.merge_mode, self.dropout, self.batch_first = merge_mode, dropout, batch_first
         self.recurrent_dropout, self.zoneout = recurrent_dropout, zoneout
@@ -92,6 +97,31 @@ class Recurrent(nn.Module):
             f"num_layers={self.num_layers}, bidirectional={self.bidirectional}, "
             f"merge_mode={self.merge_mode!r}, batch_first={self.batch_first}"
         )
+
+
+def _sized(factory: Callable[[], Cell]) -> Callable[[int], Cell]:
+    """Adapt a no-argument factory; each cell must then fit its layer's input size."""
+    try:
+        first = factory()
+    except TypeError as e:
+        raise ValueError(
+            "pass input_size= (the factory is then called as factory(input_size)), or a "
+            f"factory that takes no arguments ({e})"
+        ) from None
+    made = [first]
+
+    def sized(n_in: int) -> Cell:
+        cell = made.pop() if made else factory()
+        if cell.input_size != n_in:
+            raise ValueError(
+                f"the cell factory made a cell with input_size={cell.input_size}, but this "
+                f"layer's input has {n_in} features; pass input_size= and a factory "
+                "factory(input_size) -> Cell for stacks whose layers differ in input size"
+            )
+        return cell
+
+    sized.first_input_size = first.input_size
+    return sized
 
 
 def forward_grid(layer: nn.Module, grid, input, hx: State | None, lengths):
