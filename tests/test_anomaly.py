@@ -35,6 +35,23 @@ def test_rolling_zscore_uses_only_the_trailing_window():
     assert z[50] == pytest.approx((100 - tail.mean()) / tail.std(ddof=1))
 
 
+def test_alarm_hysteresis_and_hold_on_a_hand_made_score():
+    from rnnkit.tasks.anomaly import Alarm
+
+    s = np.array([0, 2.5, 1.5, 2.5, 0.5, 0, 1.5, 0, 0, 0, 3, 0])
+    plain = Alarm(2.0).run(s)
+    assert plain.tolist() == (s > 2.0).tolist()
+    # on above 2, off only at or below 1: the dip to 1.5 does not end the alarm
+    hyst = Alarm(2.0, release=1.0).run(s)
+    assert np.flatnonzero(hyst).tolist() == [1, 2, 3, 10]
+    # hold 2: the alarm stays on for two quiet points after it falls to the release level
+    held = Alarm(2.0, release=1.0, hold=2).run(s)
+    assert np.flatnonzero(held).tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 10, 11]
+    assert len(events(held)) == 2 and len(events(plain)) == 3
+    with pytest.raises(ValueError, match="release <= threshold"):
+        Alarm(1.0, release=2.0)
+
+
 def _series(n=1200, anomaly=1000):
     t = np.arange(n) * np.timedelta64(30, "m") + np.datetime64("2020-01-01T00:00")
     v = 10 + 5 * np.sin(2 * np.pi * np.arange(n) / 48)
@@ -111,6 +128,30 @@ def test_streaming_scores_equal_batch_scores(ad_run):
     det = StreamingDetector(r.model, scaler, True, 4, threshold=1.0)
     stream = np.array([det.update(t, v)[0] for t, v in zip(s.timestamps[:300], s.values[:300])])
     np.testing.assert_allclose(stream, batch[:300], rtol=1e-4, atol=1e-4)
+
+
+def test_streaming_alarms_with_hysteresis_and_hold_equal_batch_alarms(ad_run):
+    from rnnkit.data.timeseries import Scaler
+    from rnnkit.tasks import open_run
+    from rnnkit.tasks.anomaly import Alarm, StreamingDetector, batch_scores, features
+
+    r = open_run(ad_run)
+    scaler = Scaler.from_dict(r.checkpoint.info["scaler"])
+    t, v = _series()
+    from rnnkit.data.timeseries import Series
+
+    batch = batch_scores(r.model, features(Series(t, v), scaler, True), 4)
+    def level(q):  # a level the score crosses, in a gap of the scores (no float ties)
+        v = np.sort(batch)[int(q * len(batch)) - 20:int(q * len(batch)) + 20]
+        i = np.argmax(np.diff(v))
+        return float(v[i] + v[i + 1]) / 2
+
+    limit, release = level(0.9), level(0.6)
+    expected = Alarm(limit, release, hold=5).run(batch)
+    det = StreamingDetector(r.model, scaler, True, 4, limit, Alarm(limit, release, 5))
+    stream = np.array([det.update(a, b)[1] for a, b in zip(t, v)])
+    assert expected.any() and (expected != (batch > limit)).any()  # the options act
+    np.testing.assert_array_equal(stream, expected)
 
 
 def test_detect_cli_writes_the_documented_csv_and_flags_the_spike(ad_run, tmp_path, capsys):

@@ -2,7 +2,8 @@
 
 Writes ``timestamp,value,score,is_anomaly`` (to stdout without ``--output``). ``--stream``
 feeds the points one at a time, carrying the recurrent state (same scores as the batch
-pass). The threshold is the run's, calibrated on its training range. ``--report`` adds the
+pass). The threshold is the run's, calibrated on its training range; alarms follow the
+run's hysteresis and hold (``release_factor``, ``hold``). ``--report`` adds the
 labelled-window figures against the rolling z-score detector and the plot to report.md.
 """
 
@@ -38,6 +39,7 @@ def run(args) -> int:
     from ..data.timeseries import Scaler
     from ..tasks.anomaly import (
         StreamingDetector,
+        alarm,
         batch_scores,
         context,
         features,
@@ -56,12 +58,14 @@ def run(args) -> int:
     scaler = Scaler.from_dict(r.checkpoint.info["scaler"])
     limit = threshold(r.model, ctx)
     if args.stream:
-        det = StreamingDetector(r.model, scaler, cfg.calendar, cfg.smooth, limit)
+        det = StreamingDetector(r.model, scaler, cfg.calendar, cfg.smooth, limit,
+                                alarm(cfg, limit))
         pairs = [det.update(t, v) for t, v in zip(series.timestamps, series.values)]
         scores = np.array([s for s, _ in pairs])
+        alarms = np.array([a for _, a in pairs], dtype=bool)
     else:
         scores = batch_scores(r.model, features(series, scaler, cfg.calendar), cfg.smooth)
-    alarms = scores > limit
+        alarms = alarm(cfg, limit).run(scores)
     columns = {"timestamp": list(series.timestamps), "value": list(series.values),
                "score": list(scores), "is_anomaly": list(alarms)}
     if args.output:

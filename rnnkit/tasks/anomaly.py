@@ -5,7 +5,11 @@ behaviour on the training range: from the recurrent state after point t it predi
 t+1 with a spread. The raw score of a point is its absolute standardised error
 ``|x - mean| / std``; the anomaly score is its trailing mean over ``smooth`` points. The
 threshold is ``threshold_factor`` times the highest score on the calibration range (the
-end of the training range, held out from fitting); points scoring above it are alarms.
+end of the training range, held out from fitting). An alarm starts at a point scoring above
+the threshold and (:class:`Alarm`) lasts until the score has stayed at or below the release
+level ``release_factor x threshold`` for more than ``hold`` points: ``release_factor < 1``
+is hysteresis (no flicker around the threshold), ``hold > 0`` an off-delay that keeps one
+incident one alarm event. The defaults (1.0, 0) give plain ``score > threshold``.
 
 Why forecast error rather than an autoencoder's reconstruction error: the state of a
 one-step forecaster is carried point by point, so the same model scores a live stream
@@ -55,6 +59,8 @@ class AnomalyConfig(TaskConfig):
     calendar: bool = True  # add time-of-day and day-of-week features
     smooth: int = number(1, 1)  # points in the trailing mean of the raw score
     threshold_factor: float = number(1.0, 0.0)  # threshold = factor * max calibration score
+    release_factor: float = number(1.0, 0.0, 1.0)  # alarm ends at or below factor * threshold
+    hold: int = number(0, 0)  # points an alarm stays on after the score fell to the release
 
 
 @dataclass
@@ -132,13 +138,50 @@ def _smooth(raw: np.ndarray, k: int) -> np.ndarray:
     return (c[i] - c[lo]) / (i - lo)
 
 
-class StreamingDetector:
-    """Scores points one at a time, carrying the recurrent state (same scores as
-    :func:`batch_scores`). ``update(timestamp, value) -> (score, is_anomaly)``."""
+class Alarm:
+    """The alarm state machine, one score at a time: off -> on when ``score > threshold``;
+    on -> off once the score has been ``<= release`` for more than ``hold`` consecutive
+    points (points in that hold are still alarm points). ``release = threshold, hold = 0``
+    is plain ``score > threshold``."""
 
-    def __init__(self, model, scaler: Scaler, calendar: bool, smooth: int, threshold: float):
+    def __init__(self, threshold: float, release: float | None = None, hold: int = 0):
+        release = threshold if release is None else release
+        if release > threshold or hold < 0:
+            raise ValueError(f"need release <= threshold and hold >= 0, got release "
+                             f"{release}, threshold {threshold}, hold {hold}")
+        self.threshold, self.release, self.hold = threshold, release, hold
+        self.on, self.quiet = False, 0
+
+    def update(self, score: float) -> bool:
+        if not self.on:
+            self.on, self.quiet = score > self.threshold, 0
+        elif score <= self.release:
+            self.quiet += 1
+            self.on = self.quiet <= self.hold
+        else:
+            self.quiet = 0
+        return self.on
+
+    def run(self, scores: np.ndarray) -> np.ndarray:
+        """Alarms (N,) bool of a whole score series, from the current state."""
+        return np.array([self.update(float(v)) for v in scores], dtype=bool)
+
+
+def alarm(cfg: AnomalyConfig, limit: float) -> Alarm:
+    """The config's alarm state machine for threshold ``limit``."""
+    return Alarm(limit, cfg.release_factor * limit, cfg.hold)
+
+
+class StreamingDetector:
+    """Scores points one at a time, carrying the recurrent state (same scores and alarms as
+    :func:`batch_scores` and :meth:`Alarm.run`). ``update(timestamp, value) -> (score,
+    is_anomaly)``; ``alarm`` (default: plain ``score > threshold``) decides the alarms."""
+
+    def __init__(self, model, scaler: Scaler, calendar: bool, smooth: int, threshold: float,
+                 alarm: Alarm | None = None):
         self.model, self.scaler, self.calendar = model.eval(), scaler, calendar
         self.threshold, self.state, self.params = threshold, None, None
+        self.alarm = alarm or Alarm(threshold)
         self.window: deque[float] = deque(maxlen=smooth)
 
     @torch.no_grad()
@@ -153,7 +196,7 @@ class StreamingDetector:
         out, self.state = self.model.encoder(x, hx=self.state)
         self.params = self.model.head(out[0]).view(1, 1, 1, -1)
         score = sum(self.window) / len(self.window)
-        return score, score > self.threshold
+        return score, self.alarm.update(score)
 
 
 def threshold(model, ctx: AnomalyContext) -> float:
@@ -177,7 +220,7 @@ def detect(model, ctx: AnomalyContext, series: Series | None = None) -> dict[str
     """Scores and alarms of ``series`` (default: the run's whole series)."""
     series = series or ctx.series
     scores = batch_scores(model, ctx.features(series), ctx.cfg.smooth)
-    return {"score": scores, "is_anomaly": scores > threshold(model, ctx)}
+    return {"score": scores, "is_anomaly": alarm(ctx.cfg, threshold(model, ctx)).run(scores)}
 
 
 def evaluate_detection(model, ctx: AnomalyContext) -> dict[str, Any]:
