@@ -12,6 +12,7 @@ import torch
 from rnnkit.cli.main import main
 from rnnkit.data.timeseries import Scaler
 from rnnkit.tasks import forecast_metrics as fm
+from rnnkit.tasks.forecast import backtest_factors
 from rnnkit.tasks.forecast_data import Transform, range_origins, train_origins
 from rnnkit.tasks.intervals import conformal_factors, predict_bands
 
@@ -101,12 +102,33 @@ def test_interval_coverage_is_close_to_nominal_on_a_gaussian_process():
     _train(model, torch.tensor(x, dtype=torch.float32)[..., None],
            torch.tensor(y, dtype=torch.float32), steps=300, lr=2e-2)
     val, test = np.arange(1999, 2499), np.arange(2499, 2999)
-    factors = conformal_factors(predict_bands(model, t.windows(s, val, 8, 1)[0]),
-                                s[val + 1][:, None])
-    bands = predict_bands(model, t.windows(s, test, 8, 1)[0]).widened(factors)
+    val_bands = predict_bands(model, t.windows(s, val, 8, 1)[0])
     truth = s[test + 1][:, None]
-    for c, lo, hi in ((80, 0.74, 0.86), (95, 0.91, 0.985)):
-        assert lo <= fm.coverage(truth, bands.lower[c], bands.upper[c]) <= hi
+    for factors in (conformal_factors(val_bands, s[val + 1][:, None]),
+                    backtest_factors(val_bands, s, val, 2500)):
+        bands = predict_bands(model, t.windows(s, test, 8, 1)[0]).widened(factors)
+        for c, lo, hi in ((80, 0.74, 0.86), (95, 0.91, 0.985)):
+            assert lo <= fm.coverage(truth, bands.lower[c], bands.upper[c]) <= hi
+
+
+def test_backtest_factors_weigh_lead_times_equally_and_read_nothing_after_the_end():
+    from rnnkit.tasks.intervals import Bands
+
+    # origins 0..9, horizon 10, scored on points < 11: lead h has 11 - h forecasts. Errors
+    # are 3 half-widths at leads 1-2 (19 of 55 points) and 0.5 at leads 3-10.
+    x = np.random.default_rng(0).normal(size=30)
+    origins, h = np.arange(10), np.arange(1, 11)
+    t = np.minimum(origins[:, None] + h[None, :], len(x) - 1)  # (10, 10) targets
+    ratio = np.where(h <= 2, 3.0, 0.5)[None, :]
+    point = x[t] - ratio  # errors above the point, half-width 1
+    bands = Bands(point, {c: point - 1 for c in (80, 95)}, {c: point + 1 for c in (80, 95)})
+    f = backtest_factors(bands, x, origins, end=11)
+    # leads weigh equally: 80% of the weight at 0.5 -> the 80% factor is 0.5 (unweighted,
+    # 19/55 = 35% of the ratios are 3 and it would be 3); the 95% factor is 3
+    assert f == pytest.approx({80: 0.5, 95: 3.0})
+    x2 = x.copy()
+    x2[11:] = 1e9  # points at or after the end are never read
+    assert backtest_factors(bands, x2, origins, end=11) == f
 
 
 TINY = """

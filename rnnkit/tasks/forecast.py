@@ -31,7 +31,7 @@ from ..training.config import TaskConfig, choice, number
 from . import forecast_metrics as fm
 from .base import Task, TaskError, register
 from .forecast_data import Transform, range_origins, train_origins
-from .intervals import COVERAGES, LEVELS, Bands, conformal_factors, predict_bands
+from .intervals import COVERAGES, LEVELS, Bands, predict_bands
 from .ts_common import Figures, SplitData, load_source, test_points
 
 
@@ -51,7 +51,7 @@ class ForecastConfig(TaskConfig):
     scaler: str = choice("standard", *Scaler.KINDS)
     difference: bool = False  # forecast the change from the same season's last value
     evaluation: str = choice("auto", "auto", "multistep", "rolling")  # auto: by horizon
-    calibrate: bool = True  # scale the intervals to nominal coverage on the validation range
+    calibrate: bool = True  # scale the intervals to nominal coverage on a validation backtest
     train_on_val: bool = False  # short series: also train on the validation range's windows
 
 
@@ -114,20 +114,60 @@ def forecast_bands(model, transform: Transform, z: np.ndarray, origins: np.ndarr
     inputs, _ = transform.windows(z, origins, window, model.horizon, with_targets=False)
     bands = predict_bands(model, inputs)
     if factors:
-        bands = bands.widened(factors)
+        bands = nested(bands.widened(factors))
     anchors = transform.anchors(z, origins, model.horizon)
     return bands.map(lambda y: transform.to_original(y, anchors))
 
 
+def nested(bands: Bands) -> Bands:
+    """The 95% interval widened where needed to contain the 80% one (separately calibrated
+    factors can otherwise cross)."""
+    lo, hi = dict(bands.lower), dict(bands.upper)
+    lo[95], hi[95] = np.minimum(lo[95], lo[80]), np.maximum(hi[95], hi[80])
+    return Bands(bands.point, lo, hi)
+
+
 def calibration(model, ctx: ForecastContext) -> dict[int, float]:
-    """Conformal factors measured on the validation range (1.0 each when off)."""
+    """Interval factors from a rolling-origin backtest on the validation range (1.0 each
+    when ``calibrate`` is off); see :func:`backtest_factors`."""
     if not ctx.cfg.calibrate:
         return {c: 1.0 for c in COVERAGES}
     key = id(model), sum(float(p.detach().sum()) for p in model.parameters())
     if key not in ctx.factors:
-        bands, y = _score_range(model, ctx, "val", factors=None)
-        ctx.factors[key] = conformal_factors(bands, y)
+        start, end = ctx.range("val")
+        origins = np.arange(max(start - 1, ctx.transform.first_origin(ctx.cfg.window)),
+                            end - 1)
+        bands = forecast_bands(model, ctx.transform, ctx.z, origins, ctx.cfg.window)
+        ctx.factors[key] = backtest_factors(bands, ctx.series.values, origins, end)
     return ctx.factors[key]
+
+
+def backtest_factors(bands: Bands, x: np.ndarray, origins: np.ndarray,
+                     end: int) -> dict[int, float]:
+    """Factors that scale each interval so that it covers exactly its nominal share of the
+    backtest: forecasts ``bands`` (N, H) (original units) made at ``origins`` (N,) of the
+    series ``x``, scored on the points before ``end`` they reach (nothing at or after
+    ``end`` is read). Each point's ratio |error| / half-width (on the error's side) gets the
+    weight 1 / (number of ratios at its lead time), so every lead time counts equally, as
+    in a multistep forecast of the whole horizon; the factor for coverage c is the weighted
+    c-quantile of the ratios (split conformal on a rolling origin, without the (n+1)/n
+    inflation that with a short validation range would pick the largest ratio)."""
+    h = np.arange(1, bands.point.shape[1] + 1)
+    t = np.asarray(origins)[:, None] + h[None, :]  # (N, H) target indices
+    keep = t < end
+    lead = np.broadcast_to(h, t.shape)[keep]
+    y = x[t[keep]]
+    counts = np.bincount(lead)
+    weights = 1.0 / counts[lead]
+    out = {}
+    for c in COVERAGES:
+        point, lo, hi = bands.point[keep], bands.lower[c][keep], bands.upper[c][keep]
+        half = np.where(y >= point, hi - point, point - lo)
+        ratio = np.abs(y - point) / np.maximum(half, 1e-12)
+        order = np.argsort(ratio)
+        cum = np.cumsum(weights[order]) / weights.sum()
+        out[c] = float(ratio[order][np.searchsorted(cum, c / 100 - 1e-12)])
+    return out
 
 
 def _score_range(model, ctx: ForecastContext, split: str, factors):
