@@ -146,6 +146,22 @@ def select_smoothing(root: Path, name: str) -> None:
         print(f"| {k} | {(s[a:mid].max() - s[mid:b].max()) / s[a:b].std():.3f} |")
 
 
+def print_airline_seeds(root: Path, skip_train: bool, seeds: int = 3) -> None:
+    """The airline figures of ``seeds`` seeds (seed 0 is the table's run): mean and std."""
+    keys = ["rmse", "mae", "coverage_80", "coverage_95"]
+    rows = []
+    for seed in range(seeds):
+        run = root / ("airline" if seed == 0 else f"airline-seed{seed}")
+        if seed and not skip_train:
+            cfg = load_config("examples/airline.toml", ["train.progress=off", f"seed={seed}"])
+            train_run(cfg, run, overwrite=True)
+        rows.append([evaluate_run(run)[k] for k in keys])
+    a = np.array(rows)
+    print(f"\nairline rnnkit over seeds 0..{seeds - 1}: " + ", ".join(
+        f"{k} {m:.3f} ± {s:.3f}" for k, m, s in zip(keys, a.mean(0), a.std(0, ddof=1))))
+    print("per seed: " + "; ".join(", ".join(f"{v:.3f}" for v in r) for r in rows))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--runs", default="runs/bench-ts")
@@ -170,6 +186,7 @@ def main() -> None:
     for name in FORECASTS:
         for label, f in forecast_table(root / name, name):
             print(f"| {name} | {label} | " + " | ".join(f"{f[k]:.3f}" for k in keys) + " |")
+    print_airline_seeds(root, args.skip_train)
     keys = ["windows_detected", "windows_total", "false_positives", "alarm_points_outside",
             "precision", "recall", "f1"]
     print("\n| series | method | " + " | ".join(keys) + " |")

@@ -309,7 +309,9 @@ def write_report_section(model, cfg, run_dir) -> Path:
                           labelled_windows(ctx, t) or [], title=cfg.name)
     lines = ["## Labelled windows: rnnkit against the rolling z-score detector", "",
              f"Scored range: points {ctx.train_end}..{len(t) - 1} (after the training "
-             f"range; the threshold comes from points {ctx.fit_end}..{ctx.train_end - 1}). "
+             f"range; the threshold comes from points {ctx.fit_end}..{ctx.train_end - 1}; an "
+             f"alarm ends {cfg.task.hold} points after the score falls to "
+             f"{cfg.task.release_factor:g} x the threshold). "
              "An alarm event is a run of consecutive alarm points; a false positive is an "
              "event outside every (inclusive) window.", "",
              *metrics_table(rows, keys), "", f"![detection](plots/{plot.name})"]

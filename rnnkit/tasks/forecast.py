@@ -345,7 +345,8 @@ def write_report_section(model, cfg, run_dir) -> Path:
     lines = ["## Test range: rnnkit against the baselines", "",
              f"Test range: {end - start} points from {t[start]}; protocol `{ctx.protocol}` "
              "(multistep: one forecast of the whole range from its start; rolling: one step "
-             "ahead from every origin). Intervals calibrated on the validation range: "
-             f"{ctx.cfg.calibrate}. Baseline intervals from in-sample residuals.", "",
+             "ahead from every origin). Intervals scaled to nominal coverage on a rolling-"
+             f"origin backtest over the validation range: {ctx.cfg.calibrate}. Baseline "
+             "intervals from in-sample residuals.", "",
              *metrics_table(rows, keys), "", f"![forecast](plots/{plot.name})"]
     return update_report(run_dir, lines)
