@@ -76,9 +76,13 @@ def test_noiseless_sine_forecast_is_near_exact():
     z = t.scaled(s)
     origins = train_origins(19, 300, 5)
     x, y = t.windows(z, origins, 20, 5)
-    model = Forecaster(horizon=5, cell="gru", hidden_size=16, output="gaussian")
+    # a quantile head: with no noise a Gaussian head's NLL drives its std to 0 and training
+    # is unstable (max error 0.02-0.22 over seeds); pinball loss stays well posed
+    torch.manual_seed(0)
+    model = Forecaster(horizon=5, cell="gru", hidden_size=16, output="quantile",
+                       quantiles=(0.025, 0.1, 0.5, 0.9, 0.975))
     _train(model, torch.tensor(x, dtype=torch.float32)[..., None],
-           torch.tensor(y, dtype=torch.float32), steps=400)
+           torch.tensor(y, dtype=torch.float32), steps=400, lr=3e-3)
     test = np.arange(320, 390)
     bands = predict_bands(model, t.windows(z, test, 20, 5, with_targets=False)[0])
     pred = t.to_original(bands.point, t.anchors(z, test, 5))
