@@ -53,7 +53,8 @@ def variants(include_compile: bool, include_loop: bool) -> list[Variant]:
     out = [
         Variant("torch.nn.LSTM", "fused", lambda I, H: torch.nn.LSTM(I, H)),
         Variant("torch.nn.GRU", "fused", lambda I, H: torch.nn.GRU(I, H)),
-        Variant("rnnkit.LSTM", "fused", lambda I, H: rnnkit.LSTM(I, H)),
+        Variant("rnnkit.LSTM", "default", lambda I, H: rnnkit.LSTM(I, H)),
+        Variant("rnnkit.GRU", "default", lambda I, H: rnnkit.GRU(I, H)),
     ]
     slow = [
         ("LSTM", rk("lstm")),
@@ -75,7 +76,7 @@ def variants(include_compile: bool, include_loop: bool) -> list[Variant]:
 
 def engine_context(engine: str):
     """The rnnkit engine a row runs on (the compiled rows compile the loop's steps)."""
-    if engine == "fused":
+    if engine in ("fused", "default"):  # default: what the layer picks by itself
         return contextlib.nullcontext()
     return use_engine("kernel" if engine == "kernel" else "loop")
 
@@ -183,21 +184,42 @@ def measure(vs: list[Variant], shape, reps: int, compile_timeout: int) -> None:
         v.result["infer"] = statistics.median(v.result["infer"])
 
 
+TARGETS = [  # (row, engine, reference row, largest ratio allowed): issue 9's targets
+    ("LN-LSTM", "kernel", "torch.nn.LSTM", 1.5),
+    ("LSTM+rec.dropout", "kernel", "torch.nn.LSTM", 1.5),
+    ("GRU", "kernel", "torch.nn.GRU", 0.8),
+    ("rnnkit.GRU", "default", "torch.nn.GRU", 0.8),
+    ("rnnkit.LSTM", "default", "torch.nn.LSTM", 1.05),
+    ("minGRU", "kernel", "torch.nn.GRU", 0.2),  # >= 5x faster (meant at T=1024)
+]
+
+
 def table(name: str, vs: list[Variant]) -> str:
     ref = next(v.result for v in vs if v.name == "torch.nn.LSTM")
+    gru = next(v.result for v in vs if v.name == "torch.nn.GRU")
     lines = [f"### {name}", "",
              "| model | engine | train ms | infer ms | peak MiB | train / nn.LSTM "
-             "| infer / nn.LSTM |", "|---|---|---:|---:|---:|---:|---:|"]
+             "| infer / nn.LSTM | train / nn.GRU |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for v in vs:
         r = v.result
         if "skipped" in r:
-            lines.append(f"| {v.name} | {v.engine} | skipped: {r['skipped']} | | | | |")
+            lines.append(f"| {v.name} | {v.engine} | skipped: {r['skipped']} | | | | | |")
             continue
         lines.append(
             f"| {v.name} | {v.engine} | {r['train'] * 1e3:.1f} | {r['infer'] * 1e3:.1f} | "
             f"{r['memory']:.1f} | {r['train'] / ref['train']:.2f} | "
-            f"{r['infer'] / ref['infer']:.2f} |"
+            f"{r['infer'] / ref['infer']:.2f} | {r['train'] / gru['train']:.2f} |"
         )
+    found = {(v.name, v.engine): v.result for v in vs if "train" in v.result}
+    checks = []
+    for row, engine, against, limit in TARGETS:
+        mine, theirs = found.get((row, engine)), found.get((against, "fused"))
+        if mine and theirs:
+            ratio = mine["train"] / theirs["train"]
+            checks.append(f"{row} / {against} = {ratio:.2f} "
+                          f"({'met' if ratio <= limit else 'missed'}: <= {limit})")
+    if checks:
+        lines += ["", "Targets (training step): " + "; ".join(checks) + "."]
     return "\n".join(lines)
 
 

@@ -103,13 +103,16 @@ def test_padded_batch_with_lengths_equals_each_sequence_alone(name, layers, bi):
     x = torch.randn(B, T, I)
     x[1, 2:] = 99.0  # padding must not matter
     out, h_n = layer(x, lengths=lengths)
+    # Batch of 3 vs batch of 1 changes the matrix products' rounding, which layer norm
+    # magnifies (dividing by a block's deviation): float32 noise, far below a masking error.
+    atol = 1e-5 if name.startswith("ln") else 1e-6
     for b in range(B):
         n = int(lengths[b])
         alone, h_alone = layer(x[b : b + 1, :n])
-        torch.testing.assert_close(out[b, :n], alone[0], atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(out[b, :n], alone[0], atol=atol, rtol=1e-5)
         assert torch.all(out[b, n:] == 0)
         for got, want in zip(_parts(h_n), _parts(h_alone)):
-            torch.testing.assert_close(got[:, b], want[:, 0], atol=1e-6, rtol=1e-5)
+            torch.testing.assert_close(got[:, b], want[:, 0], atol=atol, rtol=1e-5)
 
 
 @pytest.mark.parametrize("cls", [rnnkit.RNN, rnnkit.LSTM, rnnkit.GRU])

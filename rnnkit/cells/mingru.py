@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ..kernels.scan import min_scan
 from .base import Cell
 
 
@@ -97,8 +98,17 @@ class MinGRUCell(Cell):
         return self.recurrence(self.input_projection(x_t), state)
 
     def scan(self, x: Tensor, h0: Tensor, lengths: Tensor | None = None):
-        """Whole sequence x (T, B, I) from h0 (B, H) -> outputs (T, B, H), final state."""
-        k_z, k_h = self.input_projection(x).chunk(2, dim=-1)  # (T, B, H) each
+        """Whole sequence x (T, B, I) from h0 (B, H) -> outputs (T, B, H), final state.
+
+        On the CPU in float32/float64 the compiled scan (:mod:`rnnkit.kernels.scan`) runs;
+        elsewhere (or under ``rnnkit.kernels.native.use_native(False)``) the log-space
+        parallel scan below.
+        """
+        gx = self.input_projection(x)  # (T, B, 2H)
+        fast = min_scan("mingru", gx, h0, lengths)
+        if fast is not None:
+            return fast
+        k_z, k_h = gx.chunk(2, dim=-1)  # (T, B, H) each
         log_a = -F.softplus(k_z)  # log(1 - z)
         log_b = -F.softplus(-k_z) + log_g(k_h)  # log z + log h~
         return masked_scan(log_a, log_b, h0, lengths)

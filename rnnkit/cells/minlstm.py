@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ..kernels.scan import min_scan
 from .base import Cell
 from .mingru import g, log_g, masked_scan
 
@@ -52,8 +53,17 @@ class MinLSTMCell(Cell):
         return self.recurrence(self.input_projection(x_t), state)
 
     def scan(self, x: Tensor, h0: Tensor, lengths: Tensor | None = None):
-        """Whole sequence x (T, B, I) from h0 (B, H) -> outputs (T, B, H), final state."""
-        k_f, k_i, k_h = self.input_projection(x).chunk(3, dim=-1)  # (T, B, H) each
+        """Whole sequence x (T, B, I) from h0 (B, H) -> outputs (T, B, H), final state.
+
+        On the CPU in float32/float64 the compiled scan (:mod:`rnnkit.kernels.scan`) runs;
+        elsewhere (or under ``rnnkit.kernels.native.use_native(False)``) the log-space
+        parallel scan below.
+        """
+        gx = self.input_projection(x)  # (T, B, 3H)
+        fast = min_scan("minlstm", gx, h0, lengths)
+        if fast is not None:
+            return fast
+        k_f, k_i, k_h = gx.chunk(3, dim=-1)  # (T, B, H) each
         delta = F.softplus(-k_f) - F.softplus(-k_i)  # log i - log f
         log_a = -F.softplus(delta)  # log f'
         log_b = -F.softplus(-delta) + log_g(k_h)  # log i' + log h~

@@ -5,7 +5,11 @@
   layer-normalised LSTM and GRU), with lengths, carried state, recurrent dropout and zoneout.
 - :mod:`.engine`: ``find_kernel`` (asked by :func:`rnnkit.layers.loop.run_direction`) and
   the ``use_engine("auto" | "loop" | "kernel")`` switch.
-- Cells with a whole-sequence ``scan`` (minGRU, minLSTM) are dispatched to it.
+- :mod:`.native`: the per-step element-wise work and, for a layer without masks, the whole
+  time loop, in C++ (``csrc/cells.cpp``), compiled on first use; the families call it where
+  it serves the tensors (CPU, float32/float64) and otherwise run their ATen formulas.
+- Cells with a whole-sequence ``scan`` (minGRU, minLSTM) are dispatched to it; on the CPU
+  it runs compiled (:mod:`.scan`), elsewhere as a log-space parallel scan.
 
 This package imports torch only; cells are recognised by their class name.
 """

@@ -51,6 +51,9 @@ class Masks:
             raw = tuple(torch.where(self.valid[t], n, o) for n, o in zip(raw, old))
         return raw
 
+    def empty(self) -> bool:
+        return self.valid is None and self.recurrent is None and self.zoneout is None
+
     def step_share(self, dtype: torch.dtype) -> Tensor | float | None:
         """``a_t = v_t (1 - k_t)``: the share of a state's gradient that goes to the step.
 
@@ -76,6 +79,15 @@ class BPTT(torch.autograd.Function):
     def forward(ctx, family, masks: Masks, store: bool, gx: Tensor, h0: Tensor, c0, *params):
         W = params[0]
         run = family.prepare(gx, params, store)
+        ctx.family, ctx.masks, ctx.run = family, masks, run
+        ctx.has_c = c0 is not None
+        ctx.save_for_backward(W, *params[1:])
+        ctx.native = masks.empty() and getattr(run, "nat", None) is not None and hasattr(
+            family, "loop_forward")
+        if ctx.native:  # the whole loop in compiled code (kernels/csrc/cells.cpp)
+            ctx.hs, finals = family.loop_forward(run, h0, c0)
+            run.gx = None
+            return (ctx.hs[1:].clone(), *(s.clone() for s in finals))
         states = (h0,) if c0 is None else (h0, c0)
         seqs = [[s] for s in states]  # states_0 .. states_T, one list per state tensor
         m = masks.recurrent
@@ -88,11 +100,8 @@ class BPTT(torch.autograd.Function):
         hs = torch.stack(seqs[0])  # (T+1, B, H)
         y = hs[1:] * masks.valid if masks.valid is not None else hs[1:].clone()  # (T, B, H)
         run.gx = None  # the per-step inputs are not needed by any backward
-        ctx.family, ctx.masks, ctx.run = family, masks, run
         ctx.prev = [list(hs[:-1].unbind(0)), *(seq[:-1] for seq in seqs[1:])]  # h: views
         ctx.hs = hs
-        ctx.save_for_backward(W, *params[1:])
-        ctx.has_c = c0 is not None
         return (y, *states)
 
     @staticmethod
@@ -101,6 +110,8 @@ class BPTT(torch.autograd.Function):
         family, masks, run = ctx.family, ctx.masks, ctx.run
         W, *rest = ctx.saved_tensors
         T, B, G = ctx.hs.shape[0] - 1, ctx.hs.shape[1], W.shape[0]
+        if ctx.native:
+            return _native_backward(ctx, W, rest, dy, dfinal)
         n_states = len(ctx.prev)
         d = [torch.zeros_like(ctx.hs[0]) if g is None else g.clone() for g in dfinal]
         if dy is not None and masks.valid is not None:
@@ -123,13 +134,30 @@ class BPTT(torch.autograd.Function):
             prev = [seq[t] for seq in ctx.prev]
             direct, dgh = family.step_back(run, t, d_raw, prev, dGX[t], dGH[t])
             d = [_add(o, p) for o, p in zip(d_old, direct)]
-            dh_in = dgh @ W  # (B, H)
-            d[0] = _add(d[0], dh_in if m is None else dh_in * m)
+            if m is None and d[0] is not None:
+                d[0] = torch.addmm(d[0], dgh, W)  # (B, H)
+            else:
+                dh_in = dgh @ W
+                d[0] = _add(d[0], dh_in if m is None else dh_in * m)
         hin = ctx.hs[:-1] if m is None else ctx.hs[:-1] * m  # (T, B, H)
         dW = dGH.reshape(T * B, G).t().mm(hin.reshape(T * B, -1))  # (G, H)
         dparams = family.param_grads(run, dGX, dGH, rest)
         dc0 = d[1] if ctx.has_c else None
         return (None, None, None, dGX, d[0], dc0, dW, *dparams)
+
+
+def _native_backward(ctx, W: Tensor, rest, dy: Tensor | None, dfinal) -> tuple:
+    family, run, hs = ctx.family, ctx.run, ctx.hs
+    T, B, G = hs.shape[0] - 1, hs.shape[1], W.shape[0]
+    dGX = W.new_empty(T, B, G)
+    dGH = dGX if family.shares_grad else W.new_empty(T, B, G)
+    family.prepare_backward(run)
+    d = [torch.zeros_like(hs[0]) if g is None else g.contiguous() for g in dfinal]
+    dy = None if dy is None else dy.contiguous()
+    d0 = family.loop_backward(run, dy, d, W.contiguous(), dGX, dGH)
+    dW = dGH.reshape(T * B, G).t().mm(hs[:-1].reshape(T * B, -1))  # (G, H)
+    dparams = family.param_grads(run, dGX, dGH, rest)
+    return (None, None, None, dGX, d0[0], d0[1] if ctx.has_c else None, dW, *dparams)
 
 
 def _add(a: Tensor | None, b: Tensor | None) -> Tensor:

@@ -11,6 +11,10 @@ A family is built from a cell and provides:
   writes the gradient of ``gx_t`` into ``dgx_t`` and of ``h_in W_hh^T`` into ``dgh_t``;
 - ``param_grads(run, dGX, dGH, params[1:])``: the other parameters' gradients.
 
+Where the compiled kernels (:mod:`.native`) serve the tensors, ``prepare`` sets ``run.nat``
+and the LSTM and GRU families do each step's element-wise work in one compiled call; the
+ATen formulas below are the reference and the fallback.
+
 The symbols follow the cells' docstrings (gate orders i, f, g, o and r, z, n).
 """
 
@@ -21,12 +25,26 @@ from types import SimpleNamespace
 import torch
 from torch import Tensor
 
+from . import native
+from .native import EMPTY
+
 
 def steps_buffer(gx: Tensor, width: int, store: bool) -> Tensor:
     """(T, B, width) storage for the backward, or one reused (B, width) slot when no
     gradient will be asked for (inference keeps nothing per step)."""
     T, B = gx.shape[:2]
     return gx.new_empty(T, B, width) if store else gx.new_empty(1, B, width).expand(T, B, width)
+
+
+def state_buffers(gx: Tensor, *initial: Tensor) -> list[Tensor]:
+    """(T+1, B, H) buffers for the compiled loops, each starting from its initial state."""
+    T = gx.shape[0]
+    out = []
+    for s in initial:
+        buf = s.new_empty(T + 1, *s.shape)
+        buf[0] = s
+        out.append(buf)
+    return out
 
 
 def bias_grad(b: Tensor | None, dG: Tensor) -> Tensor | None:
@@ -91,16 +109,36 @@ class LSTMFamily:
 
     def prepare(self, gx: Tensor, params, store: bool = True):
         T, B, G = gx.shape
-        return SimpleNamespace(gx=gx, Wt=params[0].t(), act=steps_buffer(gx, G, store),
+        return SimpleNamespace(gx=gx.contiguous(), Wt=params[0].t(), store=store,
+                               nat=native.ops_for(gx), act=steps_buffer(gx, G, store),
                                tc=steps_buffer(gx, G // 4, store))
 
     def step(self, run, t, h_in, states):
         H, c = self.H, states[1]
         act = torch.addmm(run.gx[t], h_in, run.Wt, out=run.act[t])  # (B, 4H) gates
+        if run.nat is not None:
+            h, c_new = torch.empty_like(c), torch.empty_like(c)
+            run.nat.lstm_forward(act, c.contiguous(), EMPTY, EMPTY, 0.0, c_new, run.tc[t], h,
+                                 EMPTY, EMPTY)
+            return h, c_new
         lstm_activate_(act, H)
         i, f, g, o = act.chunk(4, 1)
         c_new = torch.addcmul(f * c, i, g)  # (B, H)
         return o * torch.tanh(c_new, out=run.tc[t]), c_new
+
+    def loop_forward(self, run, h0: Tensor, c0: Tensor):
+        """The whole forward in compiled code; returns hs (T+1, B, H) and the final states."""
+        hs, cs = state_buffers(run.gx, h0, c0)
+        run.nat.lstm_loop_forward(run.gx, run.Wt, EMPTY, EMPTY, EMPTY, EMPTY, 0.0, hs, cs,
+                                  run.act, run.tc, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY)
+        run.hs, run.cs = hs, cs
+        return hs, (hs[-1], cs[-1])
+
+    def loop_backward(self, run, dy, d, W, dGX, dGH):
+        return run.nat.lstm_loop_backward(
+            EMPTY if dy is None else dy, d[0], d[1], W, EMPTY, EMPTY, 0.0, run.hs, run.cs,
+            run.act, run.tc, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, dGX, dGH, EMPTY, EMPTY, EMPTY,
+            EMPTY)
 
     def prepare_backward(self, run):
         run.one = run.tc.new_ones(())
@@ -108,6 +146,12 @@ class LSTMFamily:
     def step_back(self, run, t, d_raw, prev, dgx, dgh):
         dh, dc = d_raw
         act, tc = run.act[t], run.tc[t]
+        if run.nat is not None:
+            dc_prev = torch.empty_like(tc)
+            run.nat.lstm_backward(dh.contiguous(), dc.contiguous(), act, tc,
+                                  prev[1].contiguous(), EMPTY, EMPTY, EMPTY, EMPTY, dgx, dc_prev,
+                                  EMPTY, EMPTY)
+            return (None, dc_prev), dgx
         i, f, g, o = act.chunk(4, 1)
         dc = torch.addcmul(dc, dh * o, torch.addcmul(run.one, tc, tc, value=-1))  # (B, H)
         lstm_gate_grads(run, act, torch.cat([dc * g, dc * prev[1], dc * i, dh * tc], 1), dgx)
@@ -149,7 +193,8 @@ class GRUFamily:
         W, b = params
         T, B, G = gx.shape
         return SimpleNamespace(
-            gx=gx, Wt=W.t(), b=b, rz=steps_buffer(gx, 2 * (G // 3), store),
+            gx=gx.contiguous(), Wt=W.t(), b=b, nat=native.ops_for(gx),
+            rz=steps_buffer(gx, 2 * (G // 3), store),
             n=steps_buffer(gx, G // 3, store), ghn=steps_buffer(gx, G // 3, store),
         )
 
@@ -160,6 +205,20 @@ class GRUFamily:
 
     def step(self, run, t, h_in, states):
         return (gru_step(run, t, self.recurrent_term(run, t, h_in), states[0], self.H),)
+
+    def loop_forward(self, run, h0: Tensor, c0=None):
+        """The whole forward in compiled code; returns hs (T+1, B, H) and the final state."""
+        hs = state_buffers(run.gx, h0)[0]
+        run.nat.gru_loop_forward(run.gx, run.Wt, EMPTY, EMPTY if run.b is None else run.b, 0.0,
+                                 hs, run.rz, run.n, run.ghn, EMPTY, EMPTY, EMPTY)
+        run.hs = hs
+        return hs, (hs[-1],)
+
+    def loop_backward(self, run, dy, d, W, dGX, dGH):
+        dh0 = run.nat.gru_loop_backward(EMPTY if dy is None else dy, d[0], W, EMPTY, run.hs,
+                                        run.rz, run.n, run.ghn, EMPTY, EMPTY, EMPTY, dGX, dGH,
+                                        EMPTY, EMPTY)
+        return (dh0,)
 
     def prepare_backward(self, run):
         run.one = run.n.new_ones(())
@@ -174,6 +233,11 @@ class GRUFamily:
 def gru_step(run, t: int, gh: Tensor, h: Tensor, H: int) -> Tensor:
     """The GRU's gates from the recurrent term ``gh`` (B, 3H); stores r, z, n, gh_n."""
     gx = run.gx[t]
+    if run.nat is not None:
+        h_new = torch.empty_like(h)
+        run.nat.gru_forward(gx, gh.contiguous(), h.contiguous(), run.rz[t], run.n[t],
+                            run.ghn[t], h_new)
+        return h_new
     rz = torch.sigmoid(gx[:, : 2 * H] + gh[:, : 2 * H], out=run.rz[t])  # (B, 2H)
     ghn = run.ghn[t]
     ghn.copy_(gh[:, 2 * H :])
@@ -184,6 +248,11 @@ def gru_step(run, t: int, gh: Tensor, h: Tensor, H: int) -> Tensor:
 def gru_step_back(run, t, dh, h_prev, dgx, dgh, H):
     """Writes d(gx_t) and d(gh_t); returns the direct gradient to h_{t-1} and d(gh_t)."""
     rz, n = run.rz[t], run.n[t]
+    if run.nat is not None:
+        dh_prev = torch.empty_like(n)
+        run.nat.gru_backward(dh.contiguous(), rz, n, run.ghn[t], h_prev.contiguous(), dgx, dgh,
+                             dh_prev)
+        return (dh_prev,), dgh
     dhz = dh * rz[:, H:]
     dn_pre = dgx[:, 2 * H :]
     torch.mul(dh - dhz, torch.addcmul(run.one, n, n, value=-1), out=dn_pre)  # (B, H)

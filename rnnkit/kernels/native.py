@@ -1,0 +1,95 @@
+"""The compiled per-step cell arithmetic (``csrc/cells.cpp``), built on first use.
+
+``ops_for(tensor)`` returns the compiled module when it can serve that tensor (CPU,
+float32/float64) and the extension is available, else None; the families then run their
+ATen formulas, which stay the reference. The extension is compiled once per machine with
+``torch.utils.cpp_extension.load`` (needs a C++ compiler and ninja; about 30 s) into
+torch's extension cache, under a name that includes a hash of the source, the flags and the
+CPU model, so a cache shared between machines never loads code built for another CPU.
+
+``RNNKIT_NATIVE=0`` turns it off; ``use_native(False)`` does the same in a block (tests
+compare both ways). A failed build warns once and falls back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import platform
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).with_name("csrc") / "cells.cpp"
+# -fno-trapping-math and -fopenmp-simd let the compiler vectorise the element-wise loops (the
+# `omp simd` pragmas and the selects in fast_exp); nothing here relies on FP exceptions.
+FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd"]
+_module = None
+_tried = False
+_enabled = os.environ.get("RNNKIT_NATIVE", "1") not in ("0", "false", "off")
+EMPTY = torch.empty(0)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "flags")):
+                return line
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def extension_name() -> str:
+    key = SOURCE.read_bytes() + " ".join(FLAGS).encode() + _cpu_model().encode()
+    key += torch.__version__.encode()
+    return "rnnkit_cells_" + hashlib.sha256(key).hexdigest()[:12]
+
+
+def load():
+    """The compiled module, building it on first call; None where it cannot be built."""
+    global _module, _tried
+    if _tried:
+        return _module
+    _tried = True
+    try:
+        from torch.utils.cpp_extension import load as load_extension
+
+        _module = load_extension(name=extension_name(), sources=[str(SOURCE)],
+                                 extra_cflags=FLAGS, verbose=False)
+    except Exception as error:  # no compiler, no ninja, a build error: the ATen path runs
+        warnings.warn(f"rnnkit: the compiled cell kernels are unavailable ({error}); "
+                      "using the slower ATen formulas. Set RNNKIT_NATIVE=0 to silence this.",
+                      RuntimeWarning, stacklevel=2)
+        _module = None
+    return _module
+
+
+def available() -> bool:
+    return _enabled and load() is not None
+
+
+def ops_for(t: torch.Tensor):
+    """The compiled module if it serves ``t``'s device and dtype, else None."""
+    if not _enabled or t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64):
+        return None
+    return load()
+
+
+def set_native(enabled: bool) -> None:
+    global _enabled
+    _enabled = bool(enabled)
+
+
+@contextlib.contextmanager
+def use_native(enabled: bool) -> Iterator[None]:
+    """``with use_native(False): ...`` runs the families' ATen formulas instead."""
+    previous = _enabled
+    set_native(enabled)
+    try:
+        yield
+    finally:
+        set_native(previous)
