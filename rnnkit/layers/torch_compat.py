@@ -5,7 +5,8 @@ same parameter names and shapes (so ``load_state_dict`` works both ways), the sa
 values for tensors and PackedSequences, and with default options a fused kernel: torch's,
 except where rnnkit's compiled kernel measured faster (``GRU`` on the CPU: 0.4-0.8x the
 training-step time of torch.nn.GRU, benchmarks/speed.py; the outputs and gradients are the
-same within float32 rounding, tests/test_torch_compat.py). On top they take keyword-only extras (all off by default):
+same within float32 rounding, tests/test_torch_compat.py). On top they take keyword-only
+extras (all off by default):
 
 - ``forward(..., lengths=...)``: valid lengths per sequence (fused kernel via packing);
 - ``merge_mode``: ``"concat" | "sum" | "mean" | "mul"`` for bidirectional outputs;
