@@ -67,8 +67,10 @@ def test_compiled_equals_aten_and_loop(name, option, reverse):
 
 
 @pytest.mark.parametrize("name", FAMILIES)
-def test_compiled_loop_gradcheck_float64(name):
-    """The no-mask path (whole loop in C++) against finite differences."""
+@pytest.mark.parametrize("dropout", [0.0, 0.4])
+def test_compiled_loop_gradcheck_float64(name, dropout):
+    """The whole loop in C++ (no lengths or zoneout; with or without a recurrent-dropout
+    mask) against finite differences."""
     torch.manual_seed(1)
     cell = make_cell(name, 3, 4).double()
     x, state = _inputs(cell, 5, 3, torch.float64)
@@ -76,7 +78,9 @@ def test_compiled_loop_gradcheck_float64(name):
     def f(x, *tensors):
         st = tensors[: len(cell.state_sizes)]
         with use_engine("kernel"):
-            out, final = run_direction(cell, x, st if len(st) > 1 else st[0])
+            torch.manual_seed(9)  # the same dropout mask at every evaluation
+            out, final = run_direction(cell, x, st if len(st) > 1 else st[0],
+                                       recurrent_dropout=dropout, training=True)
         return out, *_parts(final)
 
     args = (x, *_parts(state), *cell.parameters())
@@ -116,7 +120,7 @@ def test_activations_accurate_over_the_whole_range():
     act = pre.clone()
     c_new, tc, h = torch.empty(B, H), torch.empty(B, H), torch.empty(B, H)
     e = native.EMPTY
-    nat.lstm_forward(act, c, e, e, 0.0, c_new, tc, h, e, e)
+    nat.lstm_forward(act, c, e, e, 0.0, c_new, tc, h, e, e, e)
     ref = torch.cat([pre[:, :2 * H].sigmoid(), pre[:, 2 * H:3 * H].tanh(),
                      pre[:, 3 * H:].sigmoid()], 1)
     assert torch.isnan(act[0, 5])
@@ -212,3 +216,34 @@ def test_dropin_gru_takes_the_compiled_kernel_on_cpu():
     g, = torch.autograd.grad(out.sum(), x)
     g_ref, = torch.autograd.grad(out_ref.sum(), x)
     torch.testing.assert_close(g, g_ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_output_modified_in_place_is_refused(name):
+    """The compiled loop returns its saved states as the output (no copy): autograd must
+    refuse a backward after the caller changed that output in place, not compute a wrong
+    gradient."""
+    cell = make_cell(name, 3, 4)
+    x, state = _inputs(cell, 5, 2)
+    with use_engine("kernel"):
+        out, _ = run_direction(cell, x, state)
+    with pytest.raises(RuntimeError):
+        out.mul_(2)
+        out.sum().backward()
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_compiled_kernels_on_two_threads(name):
+    """Rows split over threads (per-thread partial sums of the gain and bias gradients) give
+    the same results as the ATen formulas. The suite runs on one thread: this test sets two."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.manual_seed(6)
+        cell = make_cell(name, 5, 16)
+        x, state = _inputs(cell, 6, 300)  # 300 rows: more than one task per step
+        for options in ({}, OPTIONS["lengths"] | {"lengths": torch.randint(1, 7, (300,))}):
+            compiled = _run(cell, x, state, **options)
+            _assert_close(compiled, _run(cell, x, state, compiled=False, **options), 2e-5)
+    finally:
+        torch.set_num_threads(previous)

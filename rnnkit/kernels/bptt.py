@@ -26,6 +26,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from . import native
+
 
 @dataclass
 class Masks:
@@ -78,16 +80,22 @@ class BPTT(torch.autograd.Function):
     @staticmethod
     def forward(ctx, family, masks: Masks, store: bool, gx: Tensor, h0: Tensor, c0, *params):
         W = params[0]
-        run = family.prepare(gx, params, store)
+        ctx.native = (masks.valid is None and masks.zoneout is None
+                      and hasattr(family, "loop_forward") and native.ops_for(gx) is not None)
+        run = family.prepare(gx, params, store, whole=ctx.native)
         ctx.family, ctx.masks, ctx.run = family, masks, run
         ctx.has_c = c0 is not None
-        ctx.save_for_backward(W, *params[1:])
-        ctx.native = masks.empty() and getattr(run, "nat", None) is not None and hasattr(
-            family, "loop_forward")
         if ctx.native:  # the whole loop in compiled code (kernels/csrc/cells.cpp)
-            ctx.hs, finals = family.loop_forward(run, h0, c0)
-            run.gx = None
-            return (ctx.hs[1:].clone(), *(s.clone() for s in finals))
+            m = masks.recurrent
+            run.mask = native.EMPTY if m is None else m.contiguous()
+            hs, finals = family.loop_forward(run, h0.contiguous(),
+                                             None if c0 is None else c0.contiguous())
+            run.gx, run.hs = None, None
+            # The output is a view of the saved states (no copy); saving them lets autograd
+            # refuse a backward after the caller modified the output in place.
+            ctx.save_for_backward(W, *params[1:], hs)
+            return (hs[1:], *(s.clone() for s in finals))
+        ctx.save_for_backward(W, *params[1:])
         states = (h0,) if c0 is None else (h0, c0)
         seqs = [[s] for s in states]  # states_0 .. states_T, one list per state tensor
         m = masks.recurrent
@@ -109,9 +117,10 @@ class BPTT(torch.autograd.Function):
     def backward(ctx, dy, *dfinal):
         family, masks, run = ctx.family, ctx.masks, ctx.run
         W, *rest = ctx.saved_tensors
-        T, B, G = ctx.hs.shape[0] - 1, ctx.hs.shape[1], W.shape[0]
         if ctx.native:
-            return _native_backward(ctx, W, rest, dy, dfinal)
+            *rest, hs = rest
+            return _native_backward(ctx, W, rest, hs, dy, dfinal)
+        T, B, G = ctx.hs.shape[0] - 1, ctx.hs.shape[1], W.shape[0]
         n_states = len(ctx.prev)
         d = [torch.zeros_like(ctx.hs[0]) if g is None else g.clone() for g in dfinal]
         if dy is not None and masks.valid is not None:
@@ -146,17 +155,23 @@ class BPTT(torch.autograd.Function):
         return (None, None, None, dGX, d[0], dc0, dW, *dparams)
 
 
-def _native_backward(ctx, W: Tensor, rest, dy: Tensor | None, dfinal) -> tuple:
-    family, run, hs = ctx.family, ctx.run, ctx.hs
+def _native_backward(ctx, W: Tensor, rest, hs: Tensor, dy: Tensor | None, dfinal) -> tuple:
+    family, run = ctx.family, ctx.run
     T, B, G = hs.shape[0] - 1, hs.shape[1], W.shape[0]
+    run.hs = hs
     dGX = W.new_empty(T, B, G)
-    dGH = dGX if family.shares_grad else W.new_empty(T, B, G)
+    width = G // 3 * family.native_dgh_blocks if hasattr(family, "native_dgh_blocks") else G
+    dGH = dGX if family.shares_grad else W.new_empty(T, B, width)
     family.prepare_backward(run)
     d = [torch.zeros_like(hs[0]) if g is None else g.contiguous() for g in dfinal]
     dy = None if dy is None else dy.contiguous()
     d0 = family.loop_backward(run, dy, d, W.contiguous(), dGX, dGH)
-    dW = dGH.reshape(T * B, G).t().mm(hs[:-1].reshape(T * B, -1))  # (G, H)
-    dparams = family.param_grads(run, dGX, dGH, rest)
+    hin = hs[:-1] if ctx.masks.recurrent is None else hs[:-1] * ctx.masks.recurrent
+    if hasattr(family, "native_weight_grads"):
+        dW, dparams = family.native_weight_grads(run, dGX, dGH, hin, rest)
+    else:
+        dW = dGH.reshape(T * B, G).t().mm(hin.reshape(T * B, -1))  # (G, H)
+        dparams = family.param_grads(run, dGX, dGH, rest)
     return (None, None, None, dGX, d0[0], d0[1] if ctx.has_c else None, dW, *dparams)
 
 

@@ -3,8 +3,9 @@
 A family is built from a cell and provides:
 
 - ``params(cell)``: ``[W_hh, *others]``, the tensors that get gradients;
-- ``prepare(gx, params)``: a namespace ``run`` with ``run.gx`` (per-step inputs) and the
-  buffers the backward needs, written step by step;
+- ``prepare(gx, params, store, whole)``: a namespace ``run`` with ``run.gx`` (per-step
+  inputs) and the buffers the backward needs, written step by step (``whole``: the compiled
+  whole-sequence loop will run, which recomputes some of them instead of storing them);
 - ``step(run, t, h_in, states) -> raw new states`` (``h_in`` is the dropped-out ``h_{t-1}``);
 - ``prepare_backward(run)``: derivatives that can be formed for all steps at once;
 - ``step_back(run, t, d_raw, prev, dgx_t, dgh_t) -> (direct grads to prev states, dgh_t)``:
@@ -62,8 +63,9 @@ class ElmanFamily:
     def params(self, cell):
         return [cell.weight_hh, cell.bias_hh]
 
-    def prepare(self, gx: Tensor, params, store: bool = True):
-        return SimpleNamespace(gx=gx, Wt=params[0].t(), h=[], gx_dtype_one=gx.new_ones(()))
+    def prepare(self, gx: Tensor, params, store: bool = True, whole: bool = False):
+        return SimpleNamespace(gx=gx, Wt=params[0].t().contiguous(), h=[],
+                               gx_dtype_one=gx.new_ones(()))
 
     def project(self, cell, x: Tensor) -> Tensor:
         return project_with_both_biases(cell, x)
@@ -107,11 +109,11 @@ class LSTMFamily:
     def project(self, cell, x: Tensor) -> Tensor:
         return project_with_both_biases(cell, x)
 
-    def prepare(self, gx: Tensor, params, store: bool = True):
+    def prepare(self, gx: Tensor, params, store: bool = True, whole: bool = False):
         T, B, G = gx.shape
-        return SimpleNamespace(gx=gx.contiguous(), Wt=params[0].t(), store=store,
+        return SimpleNamespace(gx=gx.contiguous(), Wt=params[0].t().contiguous(), store=store,
                                nat=native.ops_for(gx), act=steps_buffer(gx, G, store),
-                               tc=steps_buffer(gx, G // 4, store))
+                               tc=steps_buffer(gx, G // 4, store and not whole))
 
     def step(self, run, t, h_in, states):
         H, c = self.H, states[1]
@@ -119,7 +121,7 @@ class LSTMFamily:
         if run.nat is not None:
             h, c_new = torch.empty_like(c), torch.empty_like(c)
             run.nat.lstm_forward(act, c.contiguous(), EMPTY, EMPTY, 0.0, c_new, run.tc[t], h,
-                                 EMPTY, EMPTY)
+                                 EMPTY, EMPTY, EMPTY)
             return h, c_new
         lstm_activate_(act, H)
         i, f, g, o = act.chunk(4, 1)
@@ -130,15 +132,15 @@ class LSTMFamily:
         """The whole forward in compiled code; returns hs (T+1, B, H) and the final states."""
         hs, cs = state_buffers(run.gx, h0, c0)
         run.nat.lstm_loop_forward(run.gx, run.Wt, EMPTY, EMPTY, EMPTY, EMPTY, 0.0, hs, cs,
-                                  run.act, run.tc, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY)
+                                  run.act, run.tc, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, run.mask)
         run.hs, run.cs = hs, cs
         return hs, (hs[-1], cs[-1])
 
     def loop_backward(self, run, dy, d, W, dGX, dGH):
         return run.nat.lstm_loop_backward(
-            EMPTY if dy is None else dy, d[0], d[1], W, EMPTY, EMPTY, 0.0, run.hs, run.cs,
+            EMPTY if dy is None else dy, d[0], d[1], W, EMPTY, EMPTY, EMPTY, 0.0, run.hs, run.cs,
             run.act, run.tc, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, dGX, dGH, EMPTY, EMPTY, EMPTY,
-            EMPTY)
+            EMPTY, run.mask)
 
     def prepare_backward(self, run):
         run.one = run.tc.new_ones(())
@@ -149,8 +151,8 @@ class LSTMFamily:
         if run.nat is not None:
             dc_prev = torch.empty_like(tc)
             run.nat.lstm_backward(dh.contiguous(), dc.contiguous(), act, tc,
-                                  prev[1].contiguous(), EMPTY, EMPTY, EMPTY, EMPTY, dgx, dc_prev,
-                                  EMPTY, EMPTY)
+                                  prev[1].contiguous(), EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, dgx,
+                                  dc_prev, EMPTY, EMPTY)
             return (None, dc_prev), dgx
         i, f, g, o = act.chunk(4, 1)
         dc = torch.addcmul(dc, dh * o, torch.addcmul(run.one, tc, tc, value=-1))  # (B, H)
@@ -189,11 +191,11 @@ class GRUFamily:
     def params(self, cell):
         return [cell.weight_hh, cell.bias_hh]
 
-    def prepare(self, gx: Tensor, params, store: bool = True):
+    def prepare(self, gx: Tensor, params, store: bool = True, whole: bool = False):
         W, b = params
         T, B, G = gx.shape
         return SimpleNamespace(
-            gx=gx.contiguous(), Wt=W.t(), b=b, nat=native.ops_for(gx),
+            gx=gx.contiguous(), Wt=W.t().contiguous(), b=b, nat=native.ops_for(gx),
             rz=steps_buffer(gx, 2 * (G // 3), store),
             n=steps_buffer(gx, G // 3, store), ghn=steps_buffer(gx, G // 3, store),
         )
@@ -210,14 +212,26 @@ class GRUFamily:
         """The whole forward in compiled code; returns hs (T+1, B, H) and the final state."""
         hs = state_buffers(run.gx, h0)[0]
         run.nat.gru_loop_forward(run.gx, run.Wt, EMPTY, EMPTY if run.b is None else run.b, 0.0,
-                                 hs, run.rz, run.n, run.ghn, EMPTY, EMPTY, EMPTY)
+                                 hs, run.rz, run.n, run.ghn, EMPTY, EMPTY, EMPTY, run.mask)
         run.hs = hs
         return hs, (hs[-1],)
+
+    native_dgh_blocks = 1  # the compiled loop keeps only the n block of d(gh): r, z = d(gx)'s
+
+    def native_weight_grads(self, run, dGX, dGH, hin, rest):
+        """W_hh's and b_hh's gradients from dGX's r, z blocks and dGH (T, B, H), the n block."""
+        T, B, H = dGH.shape
+        flat_h = hin.reshape(T * B, H)
+        rz = dGX.reshape(T * B, -1)[:, : 2 * H]
+        n = dGH.reshape(T * B, H)
+        dW = torch.cat([rz.t().mm(flat_h), n.t().mm(flat_h)])  # (3H, H)
+        db = None if rest[0] is None else torch.cat([rz.sum(0), n.sum(0)])
+        return dW, [db]
 
     def loop_backward(self, run, dy, d, W, dGX, dGH):
         dh0 = run.nat.gru_loop_backward(EMPTY if dy is None else dy, d[0], W, EMPTY, run.hs,
                                         run.rz, run.n, run.ghn, EMPTY, EMPTY, EMPTY, dGX, dGH,
-                                        EMPTY, EMPTY)
+                                        EMPTY, EMPTY, run.mask)
         return (dh0,)
 
     def prepare_backward(self, run):

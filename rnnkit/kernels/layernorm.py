@@ -104,7 +104,8 @@ class _LayerNormRecurrence:
                   "rstd": steps_buffer(gx, self.blocks, store)} if nat is not None
                  else {"mean": [], "rstd": []})
         return SimpleNamespace(
-            gx=gx.contiguous(), Wt=params[0].t(), gain=params[2], ghr=steps_buffer(gx, G, store),
+            gx=gx.contiguous(), Wt=params[0].t().contiguous(), gain=params[2],
+            ghr=steps_buffer(gx, G, store),
             nat=nat, store=store, **stats, **buffers,
         )
 
@@ -163,13 +164,13 @@ class LayerNormLSTMFamily(_LayerNormRecurrence):
         return [cell.weight_hh, cell.bias_hh, cell.ln_hh_weight, cell.ln_c_weight,
                 cell.ln_c_bias]
 
-    def prepare(self, gx, params, store: bool = True):
+    def prepare(self, gx, params, store: bool = True, whole: bool = False):
         T, B, G = gx.shape
         run = self.new_run(gx, params, store, b=params[1], act=steps_buffer(gx, G, store),
-                           cr=[], tcn=steps_buffer(gx, self.H, store),
+                           cr=[], tcn=steps_buffer(gx, self.H, store and not whole),
                            mean_c=[], rstd_c=[], wc=params[3], bc=params[4])
-        if run.nat is not None:
-            run.cr = gx.new_empty(T, B, self.H) if store else None
+        if run.nat is not None:  # the whole loop keeps c_t in its state buffer instead
+            run.cr = gx.new_empty(T, B, self.H) if store and not whole else None
             run.mean_c, run.rstd_c = steps_buffer(gx, 1, store), steps_buffer(gx, 1, store)
         return run
 
@@ -180,7 +181,8 @@ class LayerNormLSTMFamily(_LayerNormRecurrence):
             h = torch.empty_like(c)
             c_new = run.cr[t] if run.store else torch.empty_like(c)
             run.nat.lstm_forward(act, c.contiguous(), run.wc, EMPTY if run.bc is None else run.bc,
-                                 self.eps, c_new, run.tcn[t], h, run.mean_c[t], run.rstd_c[t])
+                                 self.eps, c_new, run.tcn[t], h, run.mean_c[t], run.rstd_c[t],
+                                 EMPTY)
             return h, c_new
         lstm_activate_(act, H)
         i, f, g, o = act.chunk(4, 1)
@@ -196,15 +198,16 @@ class LayerNormLSTMFamily(_LayerNormRecurrence):
         hs, cs = state_buffers(run.gx, h0, c0)
         run.nat.lstm_loop_forward(run.gx, run.Wt, run.gain, _or_empty(run.b), run.wc,
                                   _or_empty(run.bc), self.eps, hs, cs, run.act, run.tcn, run.ghr,
-                                  run.mean, run.rstd, run.mean_c, run.rstd_c)
+                                  run.mean, run.rstd, run.mean_c, run.rstd_c, run.mask)
         run.hs, run.cs, run.cr = hs, cs, cs[1:]  # no masks: the state is the raw new c
         return hs, (hs[-1], cs[-1])
 
     def loop_backward(self, run, dy, d, W, dGX, dGH):
         return run.nat.lstm_loop_backward(
-            _or_empty(dy), d[0], d[1], W, run.gain, run.wc, self.eps, run.hs, run.cs, run.act,
+            _or_empty(dy), d[0], d[1], W, run.gain, run.wc, _or_empty(run.bc), self.eps, run.hs,
+            run.cs, run.act,
             run.tcn, run.ghr, run.mean, run.rstd, run.mean_c, run.rstd_c, dGX, dGH, run.dgain,
-            _or_empty(run.db), run.dwc, _or_empty(run.dbc))
+            _or_empty(run.db), run.dwc, _or_empty(run.dbc), run.mask)
 
     def prepare_backward(self, run):
         run.one = run.tcn.new_ones(())
@@ -221,7 +224,8 @@ class LayerNormLSTMFamily(_LayerNormRecurrence):
             dc_prev = torch.empty_like(dh)
             run.nat.lstm_backward(dh.contiguous(), dc.contiguous(), run.act[t], run.tcn[t],
                                   prev[1].contiguous(), run.cr[t], run.mean_c[t], run.rstd_c[t],
-                                  run.wc, dgx, dc_prev, run.dwc, _or_empty(run.dbc))
+                                  run.wc, _or_empty(run.bc), dgx, dc_prev, run.dwc,
+                                  _or_empty(run.dbc))
             return (None, dc_prev), self.unnormalise(run, t, dgx, dgh)
         i, f, g, o = run.act[t].chunk(4, 1)
         tcn = run.tcn[t]
@@ -251,7 +255,7 @@ class LayerNormGRUFamily(_LayerNormRecurrence):
     def params(self, cell):
         return [cell.weight_hh, cell.bias_hh, cell.ln_hh_weight]
 
-    def prepare(self, gx, params, store: bool = True):
+    def prepare(self, gx, params, store: bool = True, whole: bool = False):
         T, B, G = gx.shape
         return self.new_run(gx, params, store, b=params[1], rz=steps_buffer(gx, 2 * self.H, store),
                             n=steps_buffer(gx, self.H, store), ghn=steps_buffer(gx, self.H, store),
@@ -266,14 +270,14 @@ class LayerNormGRUFamily(_LayerNormRecurrence):
         """The whole forward in compiled code; returns hs (T+1, B, H) and the final state."""
         hs = state_buffers(run.gx, h0)[0]
         run.nat.gru_loop_forward(run.gx, run.Wt, run.gain, _or_empty(run.b), self.eps, hs,
-                                 run.rz, run.n, run.ghn, run.ghr, run.mean, run.rstd)
+                                 run.rz, run.n, run.ghn, run.ghr, run.mean, run.rstd, run.mask)
         run.hs = hs
         return hs, (hs[-1],)
 
     def loop_backward(self, run, dy, d, W, dGX, dGH):
         dh0 = run.nat.gru_loop_backward(_or_empty(dy), d[0], W, run.gain, run.hs, run.rz, run.n,
                                         run.ghn, run.ghr, run.mean, run.rstd, dGX, dGH,
-                                        run.dgain, _or_empty(run.db))
+                                        run.dgain, _or_empty(run.db), run.mask)
         return (dh0,)
 
     def prepare_backward(self, run):

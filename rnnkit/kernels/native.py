@@ -24,9 +24,10 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("csrc") / "cells.cpp"
-# -fno-trapping-math and -fopenmp-simd let the compiler vectorise the element-wise loops (the
-# `omp simd` pragmas and the selects in fast_exp); nothing here relies on FP exceptions.
-FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd"]
+# -fno-trapping-math and the `omp simd` pragmas let the compiler vectorise the element-wise
+# loops (nothing here relies on FP exceptions); -fopenmp makes at::parallel_for (inlined from
+# ATen's headers) split rows over torch's OpenMP threads, which it resolves to at load time.
+FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp"]
 _module = None
 _tried = False
 _enabled = os.environ.get("RNNKIT_NATIVE", "1") not in ("0", "false", "off")

@@ -50,9 +50,9 @@ template <typename T> inline T sigmoid(T x) { return T(1) / (T(1) + exp_(-x)); }
 template <typename T> inline T tanh_(T x) { return T(2) / (T(1) + exp_(T(-2) * x)) - T(1); }
 inline double tanh_(double x) { return std::tanh(x); }
 
-// Rows per task: enough work per thread to pay for the hand-off.
+// Rows per task: enough work per thread to pay for the hand-off (ATen uses 32768 elements).
 inline int64_t grain(int64_t row_width) {
-  return std::max<int64_t>(1, 8192 / std::max<int64_t>(1, row_width));
+  return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, row_width));
 }
 
 template <typename T> T* ptr(const torch::Tensor& t) {
@@ -117,16 +117,23 @@ inline void ln_backward(const T* dy, const T* w, const T* x, T mean, T rstd, int
 
 // Column sums accumulated per thread while rows are split over threads, then added into
 // `out` (a parameter's gradient). An empty `out` makes mine() null: nothing is accumulated.
+// When the rows will run as one task (rows <= grain, or one thread), mine() is `out` itself.
 template <typename T> struct Partials {
   T* out;
   int64_t width;
+  bool direct;
   std::vector<T> buf;
-  explicit Partials(const torch::Tensor& t) : out(ptr<T>(t)), width(out ? t.numel() : 0) {
-    if (out) buf.assign(static_cast<size_t>(at::get_num_threads() * width), T(0));
+  Partials(const torch::Tensor& t, int64_t rows, int64_t grain_rows)
+      : out(ptr<T>(t)), width(out ? t.numel() : 0),
+        direct(rows <= grain_rows || at::get_num_threads() == 1 || at::in_parallel_region()) {
+    if (out && !direct) buf.assign(static_cast<size_t>(at::get_num_threads() * width), T(0));
   }
-  T* mine() { return out ? buf.data() + at::get_thread_num() * width : nullptr; }
+  T* mine() {
+    if (!out) return nullptr;
+    return direct ? out : buf.data() + at::get_thread_num() * width;
+  }
   void reduce() {
-    if (!out) return;
+    if (!out || direct) return;
     const int64_t threads = static_cast<int64_t>(buf.size()) / width;
     for (int64_t th = 0; th < threads; ++th)
       for (int64_t j = 0; j < width; ++j) out[j] += buf[th * width + j];
@@ -182,7 +189,7 @@ void block_ln_backward(const torch::Tensor& dout, const torch::Tensor& raw,
     const T *dy = ptr<T>(dout), *x = ptr<T>(raw), *mu = ptr<T>(mean), *rs = ptr<T>(rstd),
             *w = ptr<T>(gain);
     T* dx = ptr<T>(draw);
-    Partials<T> pw(dgain), pb(dbias);
+    Partials<T> pw(dgain, B, grain(G)), pb(dbias, B, grain(G));
     at::parallel_for(0, B, grain(G), [&](int64_t r0, int64_t r1) {
       T *dw = pw.mine(), *db = pb.mine();
       for (int64_t r = r0; r < r1; ++r)
@@ -197,23 +204,30 @@ void block_ln_backward(const torch::Tensor& dout, const torch::Tensor& raw,
   });
 }
 
-// LSTM step from pre-activations act (B, 4H) [i f g o], overwritten with the activations.
+// LSTM step from pre-activations act (B, 4H) [i f g o] (plus `add` (B, 4H) when given),
+// overwritten with the activations.
 // c_new = f c + i g; tc = tanh(c_new), or tanh(LN_c(c_new)) when wc is defined (then mean_c,
 // rstd_c (B) are written); h = o tc.
 void lstm_forward(torch::Tensor& act, const torch::Tensor& c_prev, const torch::Tensor& wc,
                   const torch::Tensor& bc, double eps, torch::Tensor& c_new, torch::Tensor& tc,
-                  torch::Tensor& h, torch::Tensor& mean_c, torch::Tensor& rstd_c) {
-  check_all("lstm_forward", act, c_prev, wc, bc, c_new, tc, h, mean_c, rstd_c);
+                  torch::Tensor& h, torch::Tensor& mean_c, torch::Tensor& rstd_c,
+                  const torch::Tensor& add) {
+  check_all("lstm_forward", act, c_prev, wc, bc, c_new, tc, h, mean_c, rstd_c, add);
   const int64_t B = c_prev.size(0), H = c_prev.size(1);
   const bool ln = wc.defined() && wc.numel() > 0;
   AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstm_forward", [&] {
     using T = scalar_t;
     T *a = ptr<T>(act), *cn = ptr<T>(c_new), *t = ptr<T>(tc), *hh = ptr<T>(h);
-    const T *c = ptr<T>(c_prev), *w = ptr<T>(wc), *b = ptr<T>(bc);
+    const T *c = ptr<T>(c_prev), *w = ptr<T>(wc), *b = ptr<T>(bc), *x = ptr<T>(add);
     T *mu = ptr<T>(mean_c), *rs = ptr<T>(rstd_c);
     at::parallel_for(0, B, grain(4 * H), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         T *ai = a + r * 4 * H, *af = ai + H, *ag = af + H, *ao = ag + H;
+        if (x) {
+          const T* xr = x + r * 4 * H;
+          _Pragma("omp simd")
+          for (int64_t j = 0; j < 4 * H; ++j) ai[j] += xr[j];
+        }
         const T* cr = c + r * H;
         T *cnr = cn + r * H, *tr = t + r * H, *hr = hh + r * H;
         _Pragma("omp simd")
@@ -250,30 +264,48 @@ void lstm_forward(torch::Tensor& act, const torch::Tensor& c_prev, const torch::
 }
 
 // Backward of lstm_forward. dh, dc (B, H): gradients of h_t and c_t (dc may be undefined).
+// tc may be empty: it is then recomputed from c_new (and LN_c's statistics), which saves
+// storing it for every step.
 // Writes dgates (B, 4H) (of the pre-activations) and dc_prev = dc_total f; with LN_c, adds
 // the gradients of its gain and shift into dwc, dbc (H).
 void lstm_backward(const torch::Tensor& dh, const torch::Tensor& dc, const torch::Tensor& act,
                    const torch::Tensor& tc, const torch::Tensor& c_prev,
                    const torch::Tensor& c_new, const torch::Tensor& mean_c,
-                   const torch::Tensor& rstd_c, const torch::Tensor& wc, torch::Tensor& dgates,
-                   torch::Tensor& dc_prev, torch::Tensor& dwc, torch::Tensor& dbc) {
-  check_all("lstm_backward", dh, dc, act, tc, c_prev, c_new, mean_c, rstd_c, wc, dgates, dc_prev,
-            dwc, dbc);
+                   const torch::Tensor& rstd_c, const torch::Tensor& wc, const torch::Tensor& bc,
+                   torch::Tensor& dgates, torch::Tensor& dc_prev, torch::Tensor& dwc,
+                   torch::Tensor& dbc) {
+  check_all("lstm_backward", dh, dc, act, tc, c_prev, c_new, mean_c, rstd_c, wc, bc, dgates,
+            dc_prev, dwc, dbc);
   const int64_t B = c_prev.size(0), H = c_prev.size(1);
   const bool ln = wc.defined() && wc.numel() > 0;
   AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstm_backward", [&] {
     using T = scalar_t;
     const T *dhp = ptr<T>(dh), *dcp = ptr<T>(dc), *a = ptr<T>(act), *t = ptr<T>(tc),
             *c = ptr<T>(c_prev), *cn = ptr<T>(c_new), *mu = ptr<T>(mean_c), *rs = ptr<T>(rstd_c),
-            *w = ptr<T>(wc);
+            *w = ptr<T>(wc), *wb = ptr<T>(bc);
     T *dg = ptr<T>(dgates), *dcprev = ptr<T>(dc_prev);
-    Partials<T> pw(dwc), pb(dbc);
+    Partials<T> pw(dwc, B, grain(4 * H)), pb(dbc, B, grain(4 * H));
     at::parallel_for(0, B, grain(4 * H), [&](int64_t r0, int64_t r1) {
-      std::vector<T> dn(ln ? H : 0);
+      std::vector<T> dn(ln ? H : 0), tc_row(t ? 0 : H);
       T *dw = pw.mine(), *db = pb.mine();
       for (int64_t r = r0; r < r1; ++r) {
         const T *ai = a + r * 4 * H, *af = ai + H, *ag = af + H, *ao = ag + H;
-        const T *dhr = dhp + r * H, *tr = t + r * H, *cr = c + r * H;
+        const T *dhr = dhp + r * H, *cr = c + r * H;
+        const T* tr = t ? t + r * H : nullptr;
+        if (!t) {  // recompute tanh(c_new), or tanh(LN_c(c_new))
+          const T* cnr = cn + r * H;
+          T* o = tc_row.data();
+          if (ln) {
+            const T m = mu[r], sd = rs[r];
+            _Pragma("omp simd")
+            for (int64_t j = 0; j < H; ++j)
+              o[j] = tanh_((cnr[j] - m) * sd * w[j] + (wb ? wb[j] : T(0)));
+          } else {
+            _Pragma("omp simd")
+            for (int64_t j = 0; j < H; ++j) o[j] = tanh_(cnr[j]);
+          }
+          tr = o;
+        }
         T *di = dg + r * 4 * H, *df = di + H, *dgg = df + H, *dO = dgg + H;
         T* dcr = dcprev + r * H;  // holds dc_total until the last loop
         if (ln) {
@@ -368,8 +400,9 @@ void gru_backward(const torch::Tensor& dh, const torch::Tensor& rz, const torch:
 }
 
 // ---------------------------------------------------------------------------------------------
-// Whole time loops, for a layer without masks (no lengths, recurrent dropout or zoneout): the
-// same steps as above, driven from C++ so that a step costs no Python. Buffers are the
+// Whole time loops, for a layer without lengths or zoneout: the same steps as above, driven
+// from C++ so that a step costs no Python. `mask` (B, H), may be empty: the recurrent-dropout
+// mask (already scaled), applied to h_{t-1} before the recurrent product. Buffers are the
 // families' (rnnkit/kernels/families.py, layernorm.py); empty tensors stand for what a cell
 // does not have. States: hs, cs (T+1, B, H) with hs[0], cs[0] the initial state.
 
@@ -379,24 +412,29 @@ void lstm_loop_forward(const torch::Tensor& gx, const torch::Tensor& Wt, const t
                        const torch::Tensor& bc, double eps, torch::Tensor& hs, torch::Tensor& cs,
                        torch::Tensor& act, torch::Tensor& tc, torch::Tensor& ghr,
                        torch::Tensor& mean, torch::Tensor& rstd, torch::Tensor& mean_c,
-                       torch::Tensor& rstd_c) {
+                       torch::Tensor& rstd_c, const torch::Tensor& mask) {
   // Per-step buffers may be one slot expanded over T (inference): indexing t still works.
   const int64_t T = gx.size(0);
   const bool ln = gain.defined() && gain.numel() > 0;
+  const bool masked = mask.numel() > 0;
+  torch::Tensor h_in = masked ? torch::empty_like(mask) : torch::Tensor();
+  const torch::Tensor none;
   for (int64_t t = 0; t < T; ++t) {
     const int64_t k = t;
     auto a = act[k];
+    auto h = hs[t];
+    if (masked) h = at::mul_out(h_in, h, mask);
     if (ln) {
       auto raw = ghr[k];
-      at::mm_out(raw, hs[t], Wt);
+      at::mm_out(raw, h, Wt);
       auto mu = mean[k], rs = rstd[k];
       block_ln_forward(raw, gain, gx[t], bias, 4, eps, a, mu, rs);
     } else {
-      at::addmm_out(a, gx[t], hs[t], Wt);
+      at::mm_out(a, h, Wt);  // + gx[t], added inside lstm_forward
     }
     auto c_new = cs[t + 1], h_new = hs[t + 1], tck = tc[k];
     auto mc = ln ? mean_c[k] : torch::Tensor(), rc = ln ? rstd_c[k] : torch::Tensor();
-    lstm_forward(a, cs[t], wc, bc, eps, c_new, tck, h_new, mc, rc);
+    lstm_forward(a, cs[t], wc, bc, eps, c_new, tck, h_new, mc, rc, ln ? none : gx[t]);
   }
 }
 
@@ -405,25 +443,29 @@ void lstm_loop_forward(const torch::Tensor& gx, const torch::Tensor& Wt, const t
 // the recurrent gain, b_hh and LN_c's gain and shift into dgain, dbias, dwc, dbc.
 std::vector<torch::Tensor> lstm_loop_backward(
     const torch::Tensor& dy, const torch::Tensor& dhT, const torch::Tensor& dcT,
-    const torch::Tensor& W, const torch::Tensor& gain, const torch::Tensor& wc, double eps,
+    const torch::Tensor& W, const torch::Tensor& gain, const torch::Tensor& wc,
+    const torch::Tensor& bc, double eps,
     const torch::Tensor& hs, const torch::Tensor& cs, const torch::Tensor& act,
     const torch::Tensor& tc, const torch::Tensor& ghr, const torch::Tensor& mean,
     const torch::Tensor& rstd, const torch::Tensor& mean_c, const torch::Tensor& rstd_c,
     torch::Tensor& dgx, torch::Tensor& dgh, torch::Tensor& dgain, torch::Tensor& dbias,
-    torch::Tensor& dwc, torch::Tensor& dbc) {
+    torch::Tensor& dwc, torch::Tensor& dbc, const torch::Tensor& mask) {
   const int64_t T = act.size(0);
   const bool ln = gain.defined() && gain.numel() > 0;
   const bool has_dy = dy.defined() && dy.numel() > 0;
+  const bool masked = mask.numel() > 0;
   torch::Tensor dh = dhT.clone(), dc = dcT.clone(), dc_prev = torch::empty_like(dcT);
   const torch::Tensor none;
   for (int64_t t = T - 1; t >= 0; --t) {
     if (has_dy) dh.add_(dy[t]);
     auto dgxt = dgx[t];
-    lstm_backward(dh, dc, act[t], tc[t], cs[t], ln ? cs[t + 1] : none, ln ? mean_c[t] : none,
-                  ln ? rstd_c[t] : none, wc, dgxt, dc_prev, dwc, dbc);
+    // tc is not stored per step (one slot): lstm_backward recomputes it from c_t.
+    lstm_backward(dh, dc, act[t], none, cs[t], cs[t + 1], ln ? mean_c[t] : none,
+                  ln ? rstd_c[t] : none, wc, bc, dgxt, dc_prev, dwc, dbc);
     auto dght = dgh[t];
     if (ln) block_ln_backward(dgxt, ghr[t], mean[t], rstd[t], gain, 4, dght, dgain, dbias);
     at::mm_out(dh, dght, W);
+    if (masked) dh.mul_(mask);
     std::swap(dc, dc_prev);
   }
   return {dh, dc};
@@ -433,53 +475,68 @@ std::vector<torch::Tensor> lstm_loop_backward(
 void gru_loop_forward(const torch::Tensor& gx, const torch::Tensor& Wt, const torch::Tensor& gain,
                       const torch::Tensor& bias, double eps, torch::Tensor& hs, torch::Tensor& rz,
                       torch::Tensor& n, torch::Tensor& ghn, torch::Tensor& ghr,
-                      torch::Tensor& mean, torch::Tensor& rstd) {
+                      torch::Tensor& mean, torch::Tensor& rstd, const torch::Tensor& mask) {
   const int64_t T = gx.size(0), B = gx.size(1), G = gx.size(2);
   const bool ln = gain.defined() && gain.numel() > 0;
   const bool has_bias = bias.defined() && bias.numel() > 0;
+  const bool masked = mask.numel() > 0;
   torch::Tensor gh = torch::empty({B, G}, gx.options());
+  torch::Tensor h_in = masked ? torch::empty_like(mask) : torch::Tensor();
   const torch::Tensor none;
   for (int64_t t = 0; t < T; ++t) {
     const int64_t k = t;
+    auto h = hs[t];
+    if (masked) h = at::mul_out(h_in, h, mask);
     if (ln) {
       auto raw = ghr[k];
-      at::mm_out(raw, hs[t], Wt);
+      at::mm_out(raw, h, Wt);
       auto mu = mean[k], rs = rstd[k];
       block_ln_forward(raw, gain, none, bias, 3, eps, gh, mu, rs);
     } else if (has_bias) {
-      at::addmm_out(gh, bias, hs[t], Wt);
+      at::addmm_out(gh, bias, h, Wt);
     } else {
-      at::mm_out(gh, hs[t], Wt);
+      at::mm_out(gh, h, Wt);
     }
     auto rzk = rz[k], nk = n[k], ghnk = ghn[k], h_new = hs[t + 1];
     gru_forward(gx[t], gh, hs[t], rzk, nk, ghnk, h_new);
   }
 }
 
-// Returns dh0; writes dgx, dgh (T, B, 3H); with layer norm, adds the gradients of the
-// recurrent gain and b_hh into dgain, dbias.
+// Returns dh0; writes dgx (T, B, 3H) and dgh: with layer norm (T, B, 3H), the raw product's
+// gradient, and the gradients of the recurrent gain and b_hh are added into dgain, dbias;
+// without, (T, B, H): only the n block, since the r and z blocks equal dgx's.
 torch::Tensor gru_loop_backward(const torch::Tensor& dy, const torch::Tensor& dhT,
                                 const torch::Tensor& W, const torch::Tensor& gain,
                                 const torch::Tensor& hs, const torch::Tensor& rz,
                                 const torch::Tensor& n, const torch::Tensor& ghn,
                                 const torch::Tensor& ghr, const torch::Tensor& mean,
                                 const torch::Tensor& rstd, torch::Tensor& dgx, torch::Tensor& dgh,
-                                torch::Tensor& dgain, torch::Tensor& dbias) {
+                                torch::Tensor& dgain, torch::Tensor& dbias,
+                                const torch::Tensor& mask) {
   const int64_t T = rz.size(0);
   const bool ln = gain.defined() && gain.numel() > 0;
   const bool has_dy = dy.defined() && dy.numel() > 0;
+  const bool masked = mask.numel() > 0;
   torch::Tensor dh = dhT.clone(), dh_prev = torch::empty_like(dhT);
-  torch::Tensor dp = ln ? torch::empty_like(dgx[0]) : torch::Tensor();
+  torch::Tensor through = masked ? torch::empty_like(dhT) : torch::Tensor();
+  torch::Tensor dp = torch::empty_like(dgx[0]);  // this step's d(gh) (B, 3H)
+  const int64_t H = dhT.size(1);
   for (int64_t t = T - 1; t >= 0; --t) {
     if (has_dy) dh.add_(dy[t]);
     auto dgxt = dgx[t], dght = dgh[t];
+    gru_backward(dh, rz[t], n[t], ghn[t], hs[t], dgxt, dp, dh_prev);
     if (ln) {
-      gru_backward(dh, rz[t], n[t], ghn[t], hs[t], dgxt, dp, dh_prev);
       block_ln_backward(dp, ghr[t], mean[t], rstd[t], gain, 3, dght, dgain, dbias);
     } else {
-      gru_backward(dh, rz[t], n[t], ghn[t], hs[t], dgxt, dght, dh_prev);
+      dght.copy_(dp.narrow(1, 2 * H, H));
+      dght = dp;
     }
-    at::addmm_out(dh, dh_prev, dght, W);
+    if (masked) {
+      at::mm_out(through, dght, W);
+      at::addcmul_out(dh, dh_prev, through, mask);
+    } else {
+      at::addmm_out(dh, dh_prev, dght, W);
+    }
   }
   return dh;
 }
