@@ -1,28 +1,30 @@
-// Fused per-step arithmetic of the built-in cells, for rnnkit's BPTT kernels on the CPU.
+// Fused arithmetic of the built-in cells, for rnnkit's BPTT kernels on the CPU.
 //
-// Each function does one time step's element-wise work for a batch in one pass over memory,
-// where the Python families issue 10-30 small ATen calls. The recurrent matrix products stay
-// in ATen (MKL/oneDNN); the time loop and the bookkeeping stay in rnnkit/kernels/bptt.py.
-// The formulas are those of rnnkit/kernels/families.py and layernorm.py, which remain the
-// reference (and the fallback where this file cannot be compiled).
+// Each *_impl function does one time step's element-wise work for a batch in one pass over
+// memory, where the Python families issue 10-30 small ATen calls; the Python-callable
+// wrappers check the tensors and dispatch on the dtype. The *_loop_* functions run a whole
+// sequence (forward or backward) from C++: only the recurrent matrix products go through
+// ATen (MKL/oneDNN), one per step. The formulas are those of rnnkit/kernels/families.py and
+// layernorm.py, which remain the reference (and the fallback where this file cannot be
+// compiled).
 //
-// Every tensor is contiguous, rows = batch, and of one floating dtype (float32 or float64).
-// Rows are independent and split over threads with at::parallel_for.
+// Every tensor is contiguous, rows = batch, and of one floating dtype (float32 or float64);
+// per-step buffers (T, B, X) may instead be one slot expanded over T (stride 0, inference).
+// Rows are independent and split over torch's threads with at::parallel_for.
 //
 // float32 uses a polynomial exp (Cephes' expf: range reduction by ln 2, degree-5 polynomial,
-// about 1 ulp) that the compiler vectorises (with -fno-trapping-math, see native.py); float64 uses std::exp so that gradcheck sees
-// exact derivatives.
+// about 1 ulp) that the compiler vectorises (with -fno-trapping-math, see native.py);
+// float64 uses std::exp so that gradcheck sees exact derivatives.
 
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <utility>
-#include <vector>
 #include <bit>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -59,6 +61,11 @@ template <typename T> T* ptr(const torch::Tensor& t) {
   return t.defined() && t.numel() > 0 ? t.data_ptr<T>() : nullptr;
 }
 
+// Start of step t of a per-step buffer (T, ...) or of a one-slot buffer expanded over T.
+template <typename T> T* step(const torch::Tensor& t, int64_t s) {
+  return t.defined() && t.numel() > 0 ? t.data_ptr<T>() + s * t.stride(0) : nullptr;
+}
+
 void check(const torch::Tensor& t, const char* name) {
   TORCH_CHECK(!t.defined() || t.numel() == 0 || t.is_contiguous(), "rnnkit native: ", name,
               " must be contiguous");
@@ -67,6 +74,17 @@ void check(const torch::Tensor& t, const char* name) {
 
 template <typename... Ts> void check_all(const char* name, const Ts&... ts) {
   (check(ts, name), ...);
+}
+
+// A per-step buffer: contiguous rows after the step dimension, on the CPU.
+void check_steps(const torch::Tensor& t, const char* name) {
+  TORCH_CHECK(!t.defined() || t.numel() == 0 || t[0].is_contiguous(), "rnnkit native: ", name,
+              " must have contiguous steps");
+  TORCH_CHECK(!t.defined() || t.device().is_cpu(), "rnnkit native: ", name, " must be on the CPU");
+}
+
+template <typename... Ts> void check_steps_all(const char* name, const Ts&... ts) {
+  (check_steps(ts, name), ...);
 }
 
 // Mean and inverse deviation of x[0..H), as torch.native_layer_norm computes them.
@@ -116,15 +134,15 @@ inline void ln_backward(const T* dy, const T* w, const T* x, T mean, T rstd, int
 }
 
 // Column sums accumulated per thread while rows are split over threads, then added into
-// `out` (a parameter's gradient). An empty `out` makes mine() null: nothing is accumulated.
+// `out` (a parameter's gradient). A null `out` makes mine() null: nothing is accumulated.
 // When the rows will run as one task (rows <= grain, or one thread), mine() is `out` itself.
 template <typename T> struct Partials {
   T* out;
   int64_t width;
   bool direct;
   std::vector<T> buf;
-  Partials(const torch::Tensor& t, int64_t rows, int64_t grain_rows)
-      : out(ptr<T>(t)), width(out ? t.numel() : 0),
+  Partials(T* out_, int64_t width_, int64_t rows, int64_t grain_rows)
+      : out(out_), width(width_),
         direct(rows <= grain_rows || at::get_num_threads() == 1 || at::in_parallel_region()) {
     if (out && !direct) buf.assign(static_cast<size_t>(at::get_num_threads() * width), T(0));
   }
@@ -140,7 +158,225 @@ template <typename T> struct Partials {
   }
 };
 
+// ---- one step, on raw pointers ---------------------------------------------------------------
+
+// y = a + b + LN(x) * w per block of H (K blocks per row); a, b may be null.
+template <typename T>
+void block_ln_forward_impl(int64_t B, int64_t K, int64_t H, double eps, const T* x, const T* w,
+                           const T* a, const T* b, T* y, T* mu, T* rs) {
+  const int64_t G = K * H;
+  at::parallel_for(0, B, grain(G), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      for (int64_t k = 0; k < K; ++k) {
+        const int64_t o = r * G + k * H;
+        T m, s;
+        moments(x + o, H, eps, m, s);
+        mu[r * K + k] = m;
+        rs[r * K + k] = s;
+        const T* wk = w + k * H;
+        const T* bk = b ? b + k * H : nullptr;
+        _Pragma("omp simd")
+        for (int64_t j = 0; j < H; ++j) {
+          T v = (x[o + j] - m) * s * wk[j];
+          if (a) v += a[o + j];
+          if (bk) v += bk[j];
+          y[o + j] = v;
+        }
+      }
+    }
+  });
+}
+
+// dx from dy of block_ln_forward_impl; dgain, dbias (may be null) accumulate.
+template <typename T>
+void block_ln_backward_impl(int64_t B, int64_t K, int64_t H, const T* dy, const T* x,
+                            const T* mu, const T* rs, const T* w, T* dx, T* dgain, T* dbias) {
+  const int64_t G = K * H;
+  Partials<T> pw(dgain, G, B, grain(G)), pb(dbias, G, B, grain(G));
+  at::parallel_for(0, B, grain(G), [&](int64_t r0, int64_t r1) {
+    T *dw = pw.mine(), *db = pb.mine();
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t k = 0; k < K; ++k) {
+        const int64_t o = r * G + k * H;
+        ln_backward(dy + o, w + k * H, x + o, mu[r * K + k], rs[r * K + k], H, dx + o, false,
+                    dw ? dw + k * H : nullptr, db ? db + k * H : nullptr);
+      }
+  });
+  pw.reduce();
+  pb.reduce();
+}
+
+// LSTM step from pre-activations a (B, 4H) [i f g o] (plus `add` when not null), overwritten
+// with the activations; c_new = f c + i g; tc = tanh(c_new), or tanh(LN_c(c_new)) when w
+// (LN_c's gain) is not null (then mu, rs (B) are written); h = o tc.
+template <typename T>
+void lstm_forward_impl(int64_t B, int64_t H, double eps, T* a, const T* add, const T* c,
+                       const T* w, const T* b, T* cn, T* tc, T* h, T* mu, T* rs) {
+  at::parallel_for(0, B, grain(4 * H), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      T *ai = a + r * 4 * H, *af = ai + H, *ag = af + H, *ao = ag + H;
+      if (add) {
+        const T* xr = add + r * 4 * H;
+        _Pragma("omp simd")
+        for (int64_t j = 0; j < 4 * H; ++j) ai[j] += xr[j];
+      }
+      const T* cr = c + r * H;
+      T *cnr = cn + r * H, *tr = tc + r * H, *hr = h + r * H;
+      _Pragma("omp simd")
+      for (int64_t j = 0; j < H; ++j) {
+        const T i = sigmoid(ai[j]), f = sigmoid(af[j]), g = tanh_(ag[j]);
+        ai[j] = i;
+        af[j] = f;
+        ag[j] = g;
+        ao[j] = sigmoid(ao[j]);
+        cnr[j] = f * cr[j] + i * g;
+      }
+      if (w) {
+        T m, s;
+        moments(cnr, H, eps, m, s);
+        mu[r] = m;
+        rs[r] = s;
+        _Pragma("omp simd")
+        for (int64_t j = 0; j < H; ++j) {
+          T v = (cnr[j] - m) * s * w[j];
+          if (b) v += b[j];
+          tr[j] = tanh_(v);
+          hr[j] = ao[j] * tr[j];
+        }
+      } else {
+        _Pragma("omp simd")
+        for (int64_t j = 0; j < H; ++j) {
+          tr[j] = tanh_(cnr[j]);
+          hr[j] = ao[j] * tr[j];
+        }
+      }
+    }
+  });
+}
+
+// Backward of lstm_forward_impl. dh, dc (B, H): gradients of h_t and c_t (dc may be null).
+// tc may be null: it is then recomputed from c_new (and LN_c's statistics), which saves
+// storing it for every step. Writes dg (B, 4H) (of the pre-activations) and dcprev =
+// dc_total f; with LN_c (w not null) adds the gradients of its gain and shift into dw, db.
+template <typename T>
+void lstm_backward_impl(int64_t B, int64_t H, const T* dh, const T* dc, const T* a,
+                        const T* tc, const T* c, const T* cn, const T* mu, const T* rs,
+                        const T* w, const T* wb, T* dg, T* dcprev, T* dwc, T* dbc) {
+  const bool ln = w != nullptr;
+  Partials<T> pw(dwc, H, B, grain(4 * H)), pb(dbc, H, B, grain(4 * H));
+  at::parallel_for(0, B, grain(4 * H), [&](int64_t r0, int64_t r1) {
+    std::vector<T> dn(ln ? H : 0), tc_row(tc ? 0 : H);
+    T *dw = pw.mine(), *db = pb.mine();
+    for (int64_t r = r0; r < r1; ++r) {
+      const T *ai = a + r * 4 * H, *af = ai + H, *ag = af + H, *ao = ag + H;
+      const T *dhr = dh + r * H, *cr = c + r * H;
+      const T* tr = tc ? tc + r * H : nullptr;
+      if (!tc) {  // recompute tanh(c_new), or tanh(LN_c(c_new))
+        const T* cnr = cn + r * H;
+        T* o = tc_row.data();
+        if (ln) {
+          const T m = mu[r], sd = rs[r];
+          _Pragma("omp simd")
+          for (int64_t j = 0; j < H; ++j)
+            o[j] = tanh_((cnr[j] - m) * sd * w[j] + (wb ? wb[j] : T(0)));
+        } else {
+          _Pragma("omp simd")
+          for (int64_t j = 0; j < H; ++j) o[j] = tanh_(cnr[j]);
+        }
+        tr = o;
+      }
+      T *di = dg + r * 4 * H, *df = di + H, *dgg = df + H, *dO = dgg + H;
+      T* dcr = dcprev + r * H;  // holds dc_total until the last loop
+      if (ln) {
+        _Pragma("omp simd")
+        for (int64_t j = 0; j < H; ++j) dn[j] = dhr[j] * ao[j] * (T(1) - tr[j] * tr[j]);
+        _Pragma("omp simd")
+        for (int64_t j = 0; j < H; ++j) dcr[j] = dc ? dc[r * H + j] : T(0);
+        ln_backward(dn.data(), w, cn + r * H, mu[r], rs[r], H, dcr, true, dw, db);
+      } else {
+        _Pragma("omp simd")
+        for (int64_t j = 0; j < H; ++j)
+          dcr[j] = (dc ? dc[r * H + j] : T(0)) + dhr[j] * ao[j] * (T(1) - tr[j] * tr[j]);
+      }
+      _Pragma("omp simd")
+      for (int64_t j = 0; j < H; ++j) {
+        const T i = ai[j], f = af[j], g = ag[j], o = ao[j], d = dcr[j];
+        di[j] = d * g * i * (T(1) - i);
+        df[j] = d * cr[j] * f * (T(1) - f);
+        dgg[j] = d * i * (T(1) - g * g);
+        dO[j] = dhr[j] * tr[j] * o * (T(1) - o);
+        dcr[j] = d * f;
+      }
+    }
+  });
+  pw.reduce();
+  pb.reduce();
+}
+
+// GRU step: r, z = σ(gx + gh) (first 2H), n = tanh(gx_n + r gh_n), h = n + z (h_prev - n).
+// Stores rz (B, 2H), n (B, H), ghn = gh_n (B, H) for the backward.
+template <typename T>
+void gru_forward_impl(int64_t B, int64_t H, const T* x, const T* g, const T* hp, T* rz, T* n,
+                      T* gn, T* h) {
+  at::parallel_for(0, B, grain(3 * H), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T *xr = x + r * 3 * H, *gr = g + r * 3 * H, *hpr = hp + r * H;
+      T *rr = rz + r * 2 * H, *nr = n + r * H, *gnr = gn + r * H, *hr = h + r * H;
+      _Pragma("omp simd")
+      for (int64_t j = 0; j < 2 * H; ++j) rr[j] = sigmoid(xr[j] + gr[j]);
+      _Pragma("omp simd")
+      for (int64_t j = 0; j < H; ++j) {
+        const T ghj = gr[2 * H + j];
+        gnr[j] = ghj;
+        const T nj = tanh_(xr[2 * H + j] + rr[j] * ghj);
+        nr[j] = nj;
+        hr[j] = nj + rr[H + j] * (hpr[j] - nj);
+      }
+    }
+  });
+}
+
+// Backward of gru_forward_impl: dx (B, 3H), dg (B, 3H) and the direct gradient dhp = dh z.
+template <typename T>
+void gru_backward_impl(int64_t B, int64_t H, const T* d, const T* rz, const T* n, const T* gn,
+                       const T* hp, T* dx, T* dg, T* dhp) {
+  at::parallel_for(0, B, grain(3 * H), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T *dr = d + r * H, *rr = rz + r * 2 * H, *nr = n + r * H, *gnr = gn + r * H,
+              *hpr = hp + r * H;
+      T *dxr = dx + r * 3 * H, *dgr = dg + r * 3 * H, *dhpr = dhp + r * H;
+      _Pragma("omp simd")
+      for (int64_t j = 0; j < H; ++j) {
+        const T rj = rr[j], zj = rr[H + j], nj = nr[j], dj = dr[j];
+        const T dn = dj * (T(1) - zj) * (T(1) - nj * nj);
+        const T dr_ = dn * gnr[j] * rj * (T(1) - rj);
+        const T dz = dj * (hpr[j] - nj) * zj * (T(1) - zj);
+        dxr[j] = dr_;
+        dxr[H + j] = dz;
+        dxr[2 * H + j] = dn;
+        dgr[j] = dr_;
+        dgr[H + j] = dz;
+        dgr[2 * H + j] = dn * rj;
+        dhpr[j] = dj * zj;
+      }
+    }
+  });
+}
+
+// out[j] = a[j] * m[j] (or a + b * m: addcmul) over n elements.
+template <typename T> void mul_into(int64_t n, const T* a, const T* m, T* out) {
+  _Pragma("omp simd")
+  for (int64_t j = 0; j < n; ++j) out[j] = a[j] * m[j];
+}
+
+template <typename T> void add_into(int64_t n, const T* a, T* out) {
+  _Pragma("omp simd")
+  for (int64_t j = 0; j < n; ++j) out[j] += a[j];
+}
+
 }  // namespace
+
+// ---- one step, callable from Python (the families' masked path) ------------------------------
 
 // out = add + bias + LN(raw) * gain, normalising each of K blocks of H per row (add and bias
 // may be empty).
@@ -148,31 +384,11 @@ void block_ln_forward(const torch::Tensor& raw, const torch::Tensor& gain,
                       const torch::Tensor& add, const torch::Tensor& bias, int64_t K, double eps,
                       torch::Tensor& out, torch::Tensor& mean, torch::Tensor& rstd) {
   check_all("block_ln_forward", raw, gain, add, bias, out, mean, rstd);
-  const int64_t B = raw.size(0), G = raw.size(1), H = G / K;
+  const int64_t B = raw.size(0), G = raw.size(1);
   AT_DISPATCH_FLOATING_TYPES(raw.scalar_type(), "block_ln_forward", [&] {
-    using T = scalar_t;
-    const T *x = ptr<T>(raw), *w = ptr<T>(gain), *a = ptr<T>(add), *b = ptr<T>(bias);
-    T *y = ptr<T>(out), *mu = ptr<T>(mean), *rs = ptr<T>(rstd);
-    at::parallel_for(0, B, grain(G), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        for (int64_t k = 0; k < K; ++k) {
-          const int64_t o = r * G + k * H;
-          T m, s;
-          moments(x + o, H, eps, m, s);
-          mu[r * K + k] = m;
-          rs[r * K + k] = s;
-          const T* wk = w + k * H;
-          const T* bk = b ? b + k * H : nullptr;
-          _Pragma("omp simd")
-          for (int64_t j = 0; j < H; ++j) {
-            T v = (x[o + j] - m) * s * wk[j];
-            if (a) v += a[o + j];
-            if (bk) v += bk[j];
-            y[o + j] = v;
-          }
-        }
-      }
-    });
+    block_ln_forward_impl<scalar_t>(B, K, G / K, eps, ptr<scalar_t>(raw), ptr<scalar_t>(gain),
+                                    ptr<scalar_t>(add), ptr<scalar_t>(bias), ptr<scalar_t>(out),
+                                    ptr<scalar_t>(mean), ptr<scalar_t>(rstd));
   });
 }
 
@@ -183,91 +399,30 @@ void block_ln_backward(const torch::Tensor& dout, const torch::Tensor& raw,
                        const torch::Tensor& gain, int64_t K, torch::Tensor& draw,
                        torch::Tensor& dgain, torch::Tensor& dbias) {
   check_all("block_ln_backward", dout, raw, mean, rstd, gain, draw, dgain, dbias);
-  const int64_t B = raw.size(0), G = raw.size(1), H = G / K;
+  const int64_t B = raw.size(0), G = raw.size(1);
   AT_DISPATCH_FLOATING_TYPES(raw.scalar_type(), "block_ln_backward", [&] {
-    using T = scalar_t;
-    const T *dy = ptr<T>(dout), *x = ptr<T>(raw), *mu = ptr<T>(mean), *rs = ptr<T>(rstd),
-            *w = ptr<T>(gain);
-    T* dx = ptr<T>(draw);
-    Partials<T> pw(dgain, B, grain(G)), pb(dbias, B, grain(G));
-    at::parallel_for(0, B, grain(G), [&](int64_t r0, int64_t r1) {
-      T *dw = pw.mine(), *db = pb.mine();
-      for (int64_t r = r0; r < r1; ++r)
-        for (int64_t k = 0; k < K; ++k) {
-          const int64_t o = r * G + k * H;
-          ln_backward(dy + o, w + k * H, x + o, mu[r * K + k], rs[r * K + k], H, dx + o, false,
-                      dw ? dw + k * H : nullptr, db ? db + k * H : nullptr);
-        }
-    });
-    pw.reduce();
-    pb.reduce();
+    block_ln_backward_impl<scalar_t>(B, K, G / K, ptr<scalar_t>(dout), ptr<scalar_t>(raw),
+                                     ptr<scalar_t>(mean), ptr<scalar_t>(rstd),
+                                     ptr<scalar_t>(gain), ptr<scalar_t>(draw),
+                                     ptr<scalar_t>(dgain), ptr<scalar_t>(dbias));
   });
 }
 
-// LSTM step from pre-activations act (B, 4H) [i f g o] (plus `add` (B, 4H) when given),
-// overwritten with the activations.
-// c_new = f c + i g; tc = tanh(c_new), or tanh(LN_c(c_new)) when wc is defined (then mean_c,
-// rstd_c (B) are written); h = o tc.
+// See lstm_forward_impl; wc empty: no LN_c.
 void lstm_forward(torch::Tensor& act, const torch::Tensor& c_prev, const torch::Tensor& wc,
                   const torch::Tensor& bc, double eps, torch::Tensor& c_new, torch::Tensor& tc,
                   torch::Tensor& h, torch::Tensor& mean_c, torch::Tensor& rstd_c,
                   const torch::Tensor& add) {
   check_all("lstm_forward", act, c_prev, wc, bc, c_new, tc, h, mean_c, rstd_c, add);
-  const int64_t B = c_prev.size(0), H = c_prev.size(1);
-  const bool ln = wc.defined() && wc.numel() > 0;
   AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstm_forward", [&] {
     using T = scalar_t;
-    T *a = ptr<T>(act), *cn = ptr<T>(c_new), *t = ptr<T>(tc), *hh = ptr<T>(h);
-    const T *c = ptr<T>(c_prev), *w = ptr<T>(wc), *b = ptr<T>(bc), *x = ptr<T>(add);
-    T *mu = ptr<T>(mean_c), *rs = ptr<T>(rstd_c);
-    at::parallel_for(0, B, grain(4 * H), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        T *ai = a + r * 4 * H, *af = ai + H, *ag = af + H, *ao = ag + H;
-        if (x) {
-          const T* xr = x + r * 4 * H;
-          _Pragma("omp simd")
-          for (int64_t j = 0; j < 4 * H; ++j) ai[j] += xr[j];
-        }
-        const T* cr = c + r * H;
-        T *cnr = cn + r * H, *tr = t + r * H, *hr = hh + r * H;
-        _Pragma("omp simd")
-        for (int64_t j = 0; j < H; ++j) {
-          const T i = sigmoid(ai[j]), f = sigmoid(af[j]), g = tanh_(ag[j]);
-          ai[j] = i;
-          af[j] = f;
-          ag[j] = g;
-          ao[j] = sigmoid(ao[j]);
-          cnr[j] = f * cr[j] + i * g;
-        }
-        if (ln) {
-          T m, s;
-          moments(cnr, H, eps, m, s);
-          mu[r] = m;
-          rs[r] = s;
-          _Pragma("omp simd")
-          for (int64_t j = 0; j < H; ++j) {
-            T v = (cnr[j] - m) * s * w[j];
-            if (b) v += b[j];
-            tr[j] = tanh_(v);
-            hr[j] = ao[j] * tr[j];
-          }
-        } else {
-          _Pragma("omp simd")
-          for (int64_t j = 0; j < H; ++j) {
-            tr[j] = tanh_(cnr[j]);
-            hr[j] = ao[j] * tr[j];
-          }
-        }
-      }
-    });
+    lstm_forward_impl<T>(c_prev.size(0), c_prev.size(1), eps, ptr<T>(act), ptr<T>(add),
+                         ptr<T>(c_prev), ptr<T>(wc), ptr<T>(bc), ptr<T>(c_new), ptr<T>(tc),
+                         ptr<T>(h), ptr<T>(mean_c), ptr<T>(rstd_c));
   });
 }
 
-// Backward of lstm_forward. dh, dc (B, H): gradients of h_t and c_t (dc may be undefined).
-// tc may be empty: it is then recomputed from c_new (and LN_c's statistics), which saves
-// storing it for every step.
-// Writes dgates (B, 4H) (of the pre-activations) and dc_prev = dc_total f; with LN_c, adds
-// the gradients of its gain and shift into dwc, dbc (H).
+// See lstm_backward_impl; tc, dc, wc may be empty.
 void lstm_backward(const torch::Tensor& dh, const torch::Tensor& dc, const torch::Tensor& act,
                    const torch::Tensor& tc, const torch::Tensor& c_prev,
                    const torch::Tensor& c_new, const torch::Tensor& mean_c,
@@ -276,126 +431,34 @@ void lstm_backward(const torch::Tensor& dh, const torch::Tensor& dc, const torch
                    torch::Tensor& dbc) {
   check_all("lstm_backward", dh, dc, act, tc, c_prev, c_new, mean_c, rstd_c, wc, bc, dgates,
             dc_prev, dwc, dbc);
-  const int64_t B = c_prev.size(0), H = c_prev.size(1);
-  const bool ln = wc.defined() && wc.numel() > 0;
   AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstm_backward", [&] {
     using T = scalar_t;
-    const T *dhp = ptr<T>(dh), *dcp = ptr<T>(dc), *a = ptr<T>(act), *t = ptr<T>(tc),
-            *c = ptr<T>(c_prev), *cn = ptr<T>(c_new), *mu = ptr<T>(mean_c), *rs = ptr<T>(rstd_c),
-            *w = ptr<T>(wc), *wb = ptr<T>(bc);
-    T *dg = ptr<T>(dgates), *dcprev = ptr<T>(dc_prev);
-    Partials<T> pw(dwc, B, grain(4 * H)), pb(dbc, B, grain(4 * H));
-    at::parallel_for(0, B, grain(4 * H), [&](int64_t r0, int64_t r1) {
-      std::vector<T> dn(ln ? H : 0), tc_row(t ? 0 : H);
-      T *dw = pw.mine(), *db = pb.mine();
-      for (int64_t r = r0; r < r1; ++r) {
-        const T *ai = a + r * 4 * H, *af = ai + H, *ag = af + H, *ao = ag + H;
-        const T *dhr = dhp + r * H, *cr = c + r * H;
-        const T* tr = t ? t + r * H : nullptr;
-        if (!t) {  // recompute tanh(c_new), or tanh(LN_c(c_new))
-          const T* cnr = cn + r * H;
-          T* o = tc_row.data();
-          if (ln) {
-            const T m = mu[r], sd = rs[r];
-            _Pragma("omp simd")
-            for (int64_t j = 0; j < H; ++j)
-              o[j] = tanh_((cnr[j] - m) * sd * w[j] + (wb ? wb[j] : T(0)));
-          } else {
-            _Pragma("omp simd")
-            for (int64_t j = 0; j < H; ++j) o[j] = tanh_(cnr[j]);
-          }
-          tr = o;
-        }
-        T *di = dg + r * 4 * H, *df = di + H, *dgg = df + H, *dO = dgg + H;
-        T* dcr = dcprev + r * H;  // holds dc_total until the last loop
-        if (ln) {
-          _Pragma("omp simd")
-          for (int64_t j = 0; j < H; ++j) dn[j] = dhr[j] * ao[j] * (T(1) - tr[j] * tr[j]);
-          _Pragma("omp simd")
-          for (int64_t j = 0; j < H; ++j) dcr[j] = dcp ? dcp[r * H + j] : T(0);
-          ln_backward(dn.data(), w, cn + r * H, mu[r], rs[r], H, dcr, true, dw, db);
-        } else {
-          _Pragma("omp simd")
-          for (int64_t j = 0; j < H; ++j)
-            dcr[j] = (dcp ? dcp[r * H + j] : T(0)) + dhr[j] * ao[j] * (T(1) - tr[j] * tr[j]);
-        }
-        _Pragma("omp simd")
-        for (int64_t j = 0; j < H; ++j) {
-          const T i = ai[j], f = af[j], g = ag[j], o = ao[j], d = dcr[j];
-          di[j] = d * g * i * (T(1) - i);
-          df[j] = d * cr[j] * f * (T(1) - f);
-          dgg[j] = d * i * (T(1) - g * g);
-          dO[j] = dhr[j] * tr[j] * o * (T(1) - o);
-          dcr[j] = d * f;
-        }
-      }
-    });
-    pw.reduce();
-    pb.reduce();
+    lstm_backward_impl<T>(c_prev.size(0), c_prev.size(1), ptr<T>(dh), ptr<T>(dc), ptr<T>(act),
+                          ptr<T>(tc), ptr<T>(c_prev), ptr<T>(c_new), ptr<T>(mean_c),
+                          ptr<T>(rstd_c), ptr<T>(wc), ptr<T>(bc), ptr<T>(dgates),
+                          ptr<T>(dc_prev), ptr<T>(dwc), ptr<T>(dbc));
   });
 }
 
-// GRU step: r, z = σ(gx + gh) (first 2H), n = tanh(gx_n + r gh_n), h = n + z (h_prev - n).
-// Stores rz (B, 2H), n (B, H), ghn = gh_n (B, H) for the backward.
 void gru_forward(const torch::Tensor& gx, const torch::Tensor& gh, const torch::Tensor& h_prev,
                  torch::Tensor& rz, torch::Tensor& n, torch::Tensor& ghn, torch::Tensor& h) {
   check_all("gru_forward", gx, gh, h_prev, rz, n, ghn, h);
-  const int64_t B = h_prev.size(0), H = h_prev.size(1);
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "gru_forward", [&] {
     using T = scalar_t;
-    const T *x = ptr<T>(gx), *g = ptr<T>(gh), *hp = ptr<T>(h_prev);
-    T *rzp = ptr<T>(rz), *np = ptr<T>(n), *gn = ptr<T>(ghn), *hn = ptr<T>(h);
-    at::parallel_for(0, B, grain(3 * H), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const T *xr = x + r * 3 * H, *gr = g + r * 3 * H, *hpr = hp + r * H;
-        T *rr = rzp + r * 2 * H, *nr = np + r * H, *gnr = gn + r * H, *hr = hn + r * H;
-        _Pragma("omp simd")
-        for (int64_t j = 0; j < 2 * H; ++j) rr[j] = sigmoid(xr[j] + gr[j]);
-        _Pragma("omp simd")
-        for (int64_t j = 0; j < H; ++j) {
-          const T ghj = gr[2 * H + j];
-          gnr[j] = ghj;
-          const T nj = tanh_(xr[2 * H + j] + rr[j] * ghj);
-          nr[j] = nj;
-          hr[j] = nj + rr[H + j] * (hpr[j] - nj);
-        }
-      }
-    });
+    gru_forward_impl<T>(h_prev.size(0), h_prev.size(1), ptr<T>(gx), ptr<T>(gh), ptr<T>(h_prev),
+                        ptr<T>(rz), ptr<T>(n), ptr<T>(ghn), ptr<T>(h));
   });
 }
 
-// Backward of gru_forward: dgx (B, 3H), dgh (B, 3H) and the direct gradient dh_prev = dh z.
 void gru_backward(const torch::Tensor& dh, const torch::Tensor& rz, const torch::Tensor& n,
                   const torch::Tensor& ghn, const torch::Tensor& h_prev, torch::Tensor& dgx,
                   torch::Tensor& dgh, torch::Tensor& dh_prev) {
   check_all("gru_backward", dh, rz, n, ghn, h_prev, dgx, dgh, dh_prev);
-  const int64_t B = h_prev.size(0), H = h_prev.size(1);
   AT_DISPATCH_FLOATING_TYPES(dh.scalar_type(), "gru_backward", [&] {
     using T = scalar_t;
-    const T *d = ptr<T>(dh), *rzp = ptr<T>(rz), *np = ptr<T>(n), *gn = ptr<T>(ghn),
-            *hp = ptr<T>(h_prev);
-    T *dx = ptr<T>(dgx), *dg = ptr<T>(dgh), *dhp = ptr<T>(dh_prev);
-    at::parallel_for(0, B, grain(3 * H), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const T *dr = d + r * H, *rr = rzp + r * 2 * H, *nr = np + r * H, *gnr = gn + r * H,
-                *hpr = hp + r * H;
-        T *dxr = dx + r * 3 * H, *dgr = dg + r * 3 * H, *dhpr = dhp + r * H;
-        _Pragma("omp simd")
-        for (int64_t j = 0; j < H; ++j) {
-          const T rj = rr[j], zj = rr[H + j], nj = nr[j], dj = dr[j];
-          const T dn = dj * (T(1) - zj) * (T(1) - nj * nj);
-          const T dr_ = dn * gnr[j] * rj * (T(1) - rj);
-          const T dz = dj * (hpr[j] - nj) * zj * (T(1) - zj);
-          dxr[j] = dr_;
-          dxr[H + j] = dz;
-          dxr[2 * H + j] = dn;
-          dgr[j] = dr_;
-          dgr[H + j] = dz;
-          dgr[2 * H + j] = dn * rj;
-          dhpr[j] = dj * zj;
-        }
-      }
-    });
+    gru_backward_impl<T>(h_prev.size(0), h_prev.size(1), ptr<T>(dh), ptr<T>(rz), ptr<T>(n),
+                         ptr<T>(ghn), ptr<T>(h_prev), ptr<T>(dgx), ptr<T>(dgh),
+                         ptr<T>(dh_prev));
   });
 }
 
@@ -413,61 +476,76 @@ void lstm_loop_forward(const torch::Tensor& gx, const torch::Tensor& Wt, const t
                        torch::Tensor& act, torch::Tensor& tc, torch::Tensor& ghr,
                        torch::Tensor& mean, torch::Tensor& rstd, torch::Tensor& mean_c,
                        torch::Tensor& rstd_c, const torch::Tensor& mask) {
-  // Per-step buffers may be one slot expanded over T (inference): indexing t still works.
-  const int64_t T = gx.size(0);
-  const bool ln = gain.defined() && gain.numel() > 0;
-  const bool masked = mask.numel() > 0;
+  check_all("lstm_loop_forward", gx, hs, cs, gain, bias, wc, bc, mask);
+  check_steps_all("lstm_loop_forward", act, tc, ghr, mean, rstd, mean_c, rstd_c);
+  const int64_t T = gx.size(0), B = gx.size(1), H = hs.size(2);
+  const bool ln = gain.numel() > 0, masked = mask.numel() > 0;
   torch::Tensor h_in = masked ? torch::empty_like(mask) : torch::Tensor();
-  const torch::Tensor none;
-  for (int64_t t = 0; t < T; ++t) {
-    const int64_t k = t;
-    auto a = act[k];
-    auto h = hs[t];
-    if (masked) h = at::mul_out(h_in, h, mask);
-    if (ln) {
-      auto raw = ghr[k];
-      at::mm_out(raw, h, Wt);
-      auto mu = mean[k], rs = rstd[k];
-      block_ln_forward(raw, gain, gx[t], bias, 4, eps, a, mu, rs);
-    } else {
-      at::mm_out(a, h, Wt);  // + gx[t], added inside lstm_forward
+  AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "lstm_loop_forward", [&] {
+    using S = scalar_t;
+    const S *x = ptr<S>(gx), *m = ptr<S>(mask);
+    S *h = ptr<S>(hs), *c = ptr<S>(cs);
+    const int64_t BH = B * H, BG = B * 4 * H;
+    for (int64_t t = 0; t < T; ++t) {
+      torch::Tensor h_prev = hs[t];
+      if (masked) {
+        mul_into<S>(BH, h + t * BH, m, ptr<S>(h_in));
+        h_prev = h_in;
+      }
+      S* a = step<S>(act, t);
+      if (ln) {
+        auto raw = ghr[t];
+        at::mm_out(raw, h_prev, Wt);
+        block_ln_forward_impl<S>(B, 4, H, eps, ptr<S>(raw), ptr<S>(gain), x + t * BG,
+                                 ptr<S>(bias), a, step<S>(mean, t), step<S>(rstd, t));
+      } else {
+        auto out = act[t];
+        at::mm_out(out, h_prev, Wt);  // + gx[t], added inside lstm_forward_impl
+      }
+      lstm_forward_impl<S>(B, H, eps, a, ln ? nullptr : x + t * BG, c + t * BH, ptr<S>(wc),
+                           ptr<S>(bc), c + (t + 1) * BH, step<S>(tc, t), h + (t + 1) * BH,
+                           step<S>(mean_c, t), step<S>(rstd_c, t));
     }
-    auto c_new = cs[t + 1], h_new = hs[t + 1], tck = tc[k];
-    auto mc = ln ? mean_c[k] : torch::Tensor(), rc = ln ? rstd_c[k] : torch::Tensor();
-    lstm_forward(a, cs[t], wc, bc, eps, c_new, tck, h_new, mc, rc, ln ? none : gx[t]);
-  }
+  });
 }
 
 // Returns (dh0, dc0); writes dgx (T, B, 4H), dgh (T, B, 4H) (the raw product's gradient; with
 // no layer norm dgh is dgx and may be the same tensor); with layer norm, adds the gradients of
-// the recurrent gain, b_hh and LN_c's gain and shift into dgain, dbias, dwc, dbc.
+// the recurrent gain, b_hh and LN_c's gain and shift into dgain, dbias, dwc, dbc. tanh(c_t) is
+// not stored per step: it is recomputed from c_t.
 std::vector<torch::Tensor> lstm_loop_backward(
     const torch::Tensor& dy, const torch::Tensor& dhT, const torch::Tensor& dcT,
     const torch::Tensor& W, const torch::Tensor& gain, const torch::Tensor& wc,
-    const torch::Tensor& bc, double eps,
-    const torch::Tensor& hs, const torch::Tensor& cs, const torch::Tensor& act,
-    const torch::Tensor& tc, const torch::Tensor& ghr, const torch::Tensor& mean,
-    const torch::Tensor& rstd, const torch::Tensor& mean_c, const torch::Tensor& rstd_c,
-    torch::Tensor& dgx, torch::Tensor& dgh, torch::Tensor& dgain, torch::Tensor& dbias,
-    torch::Tensor& dwc, torch::Tensor& dbc, const torch::Tensor& mask) {
-  const int64_t T = act.size(0);
-  const bool ln = gain.defined() && gain.numel() > 0;
-  const bool has_dy = dy.defined() && dy.numel() > 0;
-  const bool masked = mask.numel() > 0;
+    const torch::Tensor& bc, double eps, const torch::Tensor& hs, const torch::Tensor& cs,
+    const torch::Tensor& act, const torch::Tensor& tc, const torch::Tensor& ghr,
+    const torch::Tensor& mean, const torch::Tensor& rstd, const torch::Tensor& mean_c,
+    const torch::Tensor& rstd_c, torch::Tensor& dgx, torch::Tensor& dgh, torch::Tensor& dgain,
+    torch::Tensor& dbias, torch::Tensor& dwc, torch::Tensor& dbc, const torch::Tensor& mask) {
+  check_all("lstm_loop_backward", dy, dhT, dcT, hs, cs, act, ghr, mean, rstd, mean_c, rstd_c,
+            dgx, dgh, gain, wc, bc, dgain, dbias, dwc, dbc, mask);
+  const int64_t T = act.size(0), B = act.size(1), H = hs.size(2);
+  const bool ln = gain.numel() > 0, masked = mask.numel() > 0;
   torch::Tensor dh = dhT.clone(), dc = dcT.clone(), dc_prev = torch::empty_like(dcT);
-  const torch::Tensor none;
-  for (int64_t t = T - 1; t >= 0; --t) {
-    if (has_dy) dh.add_(dy[t]);
-    auto dgxt = dgx[t];
-    // tc is not stored per step (one slot): lstm_backward recomputes it from c_t.
-    lstm_backward(dh, dc, act[t], none, cs[t], cs[t + 1], ln ? mean_c[t] : none,
-                  ln ? rstd_c[t] : none, wc, bc, dgxt, dc_prev, dwc, dbc);
-    auto dght = dgh[t];
-    if (ln) block_ln_backward(dgxt, ghr[t], mean[t], rstd[t], gain, 4, dght, dgain, dbias);
-    at::mm_out(dh, dght, W);
-    if (masked) dh.mul_(mask);
-    std::swap(dc, dc_prev);
-  }
+  AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstm_loop_backward", [&] {
+    using S = scalar_t;
+    const S *y = ptr<S>(dy), *m = ptr<S>(mask), *c = ptr<S>(cs), *a = ptr<S>(act);
+    const int64_t BH = B * H, BG = B * 4 * H;
+    for (int64_t t = T - 1; t >= 0; --t) {
+      if (y) add_into<S>(BH, y + t * BH, ptr<S>(dh));
+      S* dgxt = ptr<S>(dgx) + t * BG;
+      lstm_backward_impl<S>(B, H, ptr<S>(dh), ptr<S>(dc), a + t * BG, nullptr, c + t * BH,
+                            c + (t + 1) * BH, ln ? ptr<S>(mean_c) + t * B : nullptr,
+                            ln ? ptr<S>(rstd_c) + t * B : nullptr, ptr<S>(wc), ptr<S>(bc),
+                            dgxt, ptr<S>(dc_prev), ptr<S>(dwc), ptr<S>(dbc));
+      if (ln)
+        block_ln_backward_impl<S>(B, 4, H, dgxt, ptr<S>(ghr) + t * BG, ptr<S>(mean) + t * B * 4,
+                                  ptr<S>(rstd) + t * B * 4, ptr<S>(gain),
+                                  ptr<S>(dgh) + t * BG, ptr<S>(dgain), ptr<S>(dbias));
+      at::mm_out(dh, dgh[t], W);
+      if (masked) mul_into<S>(BH, ptr<S>(dh), m, ptr<S>(dh));
+      std::swap(dc, dc_prev);
+    }
+  });
   return {dh, dc};
 }
 
@@ -476,30 +554,37 @@ void gru_loop_forward(const torch::Tensor& gx, const torch::Tensor& Wt, const to
                       const torch::Tensor& bias, double eps, torch::Tensor& hs, torch::Tensor& rz,
                       torch::Tensor& n, torch::Tensor& ghn, torch::Tensor& ghr,
                       torch::Tensor& mean, torch::Tensor& rstd, const torch::Tensor& mask) {
-  const int64_t T = gx.size(0), B = gx.size(1), G = gx.size(2);
-  const bool ln = gain.defined() && gain.numel() > 0;
-  const bool has_bias = bias.defined() && bias.numel() > 0;
-  const bool masked = mask.numel() > 0;
+  check_all("gru_loop_forward", gx, hs, gain, bias, mask);
+  check_steps_all("gru_loop_forward", rz, n, ghn, ghr, mean, rstd);
+  const int64_t T = gx.size(0), B = gx.size(1), G = gx.size(2), H = hs.size(2);
+  const bool ln = gain.numel() > 0, has_bias = bias.numel() > 0, masked = mask.numel() > 0;
   torch::Tensor gh = torch::empty({B, G}, gx.options());
   torch::Tensor h_in = masked ? torch::empty_like(mask) : torch::Tensor();
-  const torch::Tensor none;
-  for (int64_t t = 0; t < T; ++t) {
-    const int64_t k = t;
-    auto h = hs[t];
-    if (masked) h = at::mul_out(h_in, h, mask);
-    if (ln) {
-      auto raw = ghr[k];
-      at::mm_out(raw, h, Wt);
-      auto mu = mean[k], rs = rstd[k];
-      block_ln_forward(raw, gain, none, bias, 3, eps, gh, mu, rs);
-    } else if (has_bias) {
-      at::addmm_out(gh, bias, h, Wt);
-    } else {
-      at::mm_out(gh, h, Wt);
+  AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "gru_loop_forward", [&] {
+    using S = scalar_t;
+    const S *x = ptr<S>(gx), *m = ptr<S>(mask);
+    S* h = ptr<S>(hs);
+    const int64_t BH = B * H;
+    for (int64_t t = 0; t < T; ++t) {
+      torch::Tensor h_prev = hs[t];
+      if (masked) {
+        mul_into<S>(BH, h + t * BH, m, ptr<S>(h_in));
+        h_prev = h_in;
+      }
+      if (ln) {
+        auto raw = ghr[t];
+        at::mm_out(raw, h_prev, Wt);
+        block_ln_forward_impl<S>(B, 3, H, eps, ptr<S>(raw), ptr<S>(gain), nullptr,
+                                 ptr<S>(bias), ptr<S>(gh), step<S>(mean, t), step<S>(rstd, t));
+      } else if (has_bias) {
+        at::addmm_out(gh, bias, h_prev, Wt);
+      } else {
+        at::mm_out(gh, h_prev, Wt);
+      }
+      gru_forward_impl<S>(B, H, x + t * B * G, ptr<S>(gh), h + t * BH, step<S>(rz, t),
+                          step<S>(n, t), step<S>(ghn, t), h + (t + 1) * BH);
     }
-    auto rzk = rz[k], nk = n[k], ghnk = ghn[k], h_new = hs[t + 1];
-    gru_forward(gx[t], gh, hs[t], rzk, nk, ghnk, h_new);
-  }
+  });
 }
 
 // Returns dh0; writes dgx (T, B, 3H) and dgh: with layer norm (T, B, 3H), the raw product's
@@ -513,31 +598,45 @@ torch::Tensor gru_loop_backward(const torch::Tensor& dy, const torch::Tensor& dh
                                 const torch::Tensor& rstd, torch::Tensor& dgx, torch::Tensor& dgh,
                                 torch::Tensor& dgain, torch::Tensor& dbias,
                                 const torch::Tensor& mask) {
-  const int64_t T = rz.size(0);
-  const bool ln = gain.defined() && gain.numel() > 0;
-  const bool has_dy = dy.defined() && dy.numel() > 0;
-  const bool masked = mask.numel() > 0;
+  check_all("gru_loop_backward", dy, dhT, hs, rz, n, ghn, ghr, mean, rstd, dgx, dgh, gain,
+            dgain, dbias, mask);
+  const int64_t T = rz.size(0), B = rz.size(1), H = hs.size(2), G = 3 * H;
+  const bool ln = gain.numel() > 0, masked = mask.numel() > 0;
   torch::Tensor dh = dhT.clone(), dh_prev = torch::empty_like(dhT);
   torch::Tensor through = masked ? torch::empty_like(dhT) : torch::Tensor();
-  torch::Tensor dp = torch::empty_like(dgx[0]);  // this step's d(gh) (B, 3H)
-  const int64_t H = dhT.size(1);
-  for (int64_t t = T - 1; t >= 0; --t) {
-    if (has_dy) dh.add_(dy[t]);
-    auto dgxt = dgx[t], dght = dgh[t];
-    gru_backward(dh, rz[t], n[t], ghn[t], hs[t], dgxt, dp, dh_prev);
-    if (ln) {
-      block_ln_backward(dp, ghr[t], mean[t], rstd[t], gain, 3, dght, dgain, dbias);
-    } else {
-      dght.copy_(dp.narrow(1, 2 * H, H));
-      dght = dp;
+  torch::Tensor dp = torch::empty({B, G}, dgx.options());  // this step's d(gh)
+  AT_DISPATCH_FLOATING_TYPES(dgx.scalar_type(), "gru_loop_backward", [&] {
+    using S = scalar_t;
+    const S *y = ptr<S>(dy), *m = ptr<S>(mask), *h = ptr<S>(hs);
+    const int64_t BH = B * H;
+    for (int64_t t = T - 1; t >= 0; --t) {
+      if (y) add_into<S>(BH, y + t * BH, ptr<S>(dh));
+      gru_backward_impl<S>(B, H, ptr<S>(dh), ptr<S>(rz) + t * B * 2 * H, ptr<S>(n) + t * BH,
+                           ptr<S>(ghn) + t * BH, h + t * BH, ptr<S>(dgx) + t * B * G,
+                           ptr<S>(dp), ptr<S>(dh_prev));
+      torch::Tensor through_mm;  // the gradient that goes through W_hh this step
+      if (ln) {
+        block_ln_backward_impl<S>(B, 3, H, ptr<S>(dp), ptr<S>(ghr) + t * B * G,
+                                  ptr<S>(mean) + t * B * 3, ptr<S>(rstd) + t * B * 3,
+                                  ptr<S>(gain), ptr<S>(dgh) + t * B * G, ptr<S>(dgain),
+                                  ptr<S>(dbias));
+        through_mm = dgh[t];
+      } else {
+        S *src = ptr<S>(dp), *dst = ptr<S>(dgh) + t * BH;
+        for (int64_t r = 0; r < B; ++r)
+          std::copy(src + r * G + 2 * H, src + (r + 1) * G, dst + r * H);
+        through_mm = dp;
+      }
+      if (masked) {
+        at::mm_out(through, through_mm, W);
+        S *o = ptr<S>(dh), *p = ptr<S>(dh_prev), *q = ptr<S>(through);
+        _Pragma("omp simd")
+        for (int64_t j = 0; j < BH; ++j) o[j] = p[j] + q[j] * m[j];
+      } else {
+        at::addmm_out(dh, dh_prev, through_mm, W);
+      }
     }
-    if (masked) {
-      at::mm_out(through, dght, W);
-      at::addcmul_out(dh, dh_prev, through, mask);
-    } else {
-      at::addmm_out(dh, dh_prev, dght, W);
-    }
-  }
+  });
   return dh;
 }
 
