@@ -7,6 +7,7 @@ from .captioner import ImageCaptioner
 from .classifier import PooledOutput, SequenceClassifier, SequenceRegressor
 from .decoder import Decoder, DecoderOutput, DecoderState, Memory
 from .encoder import SequenceEncoder
+from .ensemble import ForecastEnsemble
 from .feedforward import FeedForward
 from .forecast_outputs import Forecast, gaussian_nll, pinball_loss
 from .forecaster import Forecaster
@@ -19,7 +20,8 @@ from .tagger import SequenceTagger, TaggerOutput, ctc_greedy_decode
 
 __all__ = [
     "MODELS", "AttentionPooling", "BahdanauAttention", "ConditionalGenerator", "DecodeResult",
-    "Decoder", "DecoderOutput", "DecoderState", "FeedForward", "Forecast", "Forecaster",
+    "Decoder", "DecoderOutput", "DecoderState", "FeedForward", "Forecast", "ForecastEnsemble",
+    "Forecaster",
     "ImageCaptioner",
     "LMOutput", "LanguageModel", "LastPooling", "LuongAttention", "MeanPooling", "Memory",
     "Model", "PooledOutput", "Seq2Seq", "SequenceClassifier", "SequenceEncoder",

@@ -13,6 +13,10 @@ range from its start (airline: 24 months from the end of 1958), ``rolling`` one-
 forecasts from every origin in it (temperatures, sunspots). ``evaluate`` reports rmse, mae,
 mape, smape, mase and coverage_80/95 in original units, and the same for the seasonal-naive
 and persistence baselines under ``"baselines"``.
+
+``ensemble = N``: N members trained side by side with seeds ``seed .. seed+N-1``, their
+quantile forecasts averaged (:class:`~rnnkit.models.ForecastEnsemble`); the calibration
+backtest, ``evaluate`` and ``rnnkit forecast`` all see the ensemble's forecast.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import numpy as np
 import torch
 
 from ..data.timeseries import Scaler, Series
+from ..models import ForecastEnsemble, Model
 from ..training.config import TaskConfig, choice, number
 from . import forecast_metrics as fm
 from .base import Task, TaskError, register
@@ -53,6 +58,9 @@ class ForecastConfig(TaskConfig):
     evaluation: str = choice("auto", "auto", "multistep", "rolling")  # auto: by horizon
     calibrate: bool = True  # scale the intervals to nominal coverage on a validation backtest
     train_on_val: bool = False  # short series: also train on the validation range's windows
+    ensemble: int = number(1, 1)  # members trained with seeds seed..seed+N-1, forecasts averaged
+    cutoff: int = number(0, 0)  # use only the first cutoff points (0 = all): for validation
+    # replays inside the training range (quality_timeseries.py --select)
 
 
 @dataclass
@@ -89,6 +97,9 @@ def _key(cfg: ForecastConfig) -> str:
 def _context(key: str) -> ForecastContext:
     cfg = ForecastConfig(**json.loads(key))
     series = load_source(cfg)
+    if cfg.cutoff:
+        series = Series(series.timestamps[:cfg.cutoff], series.values[:cfg.cutoff],
+                        series.name)
     n = len(series)
     test = test_points(n, cfg.test_size, cfg.series, cfg.csv)
     test_start = n - test
@@ -253,6 +264,14 @@ class ForecastTask(Task):
             out[split] = SplitData(tensors, ctx, split)
         return out
 
+    def build_model(self, cfg) -> Model:
+        """A :class:`Forecaster`, or with ``task.ensemble = N > 1`` a
+        :class:`ForecastEnsemble` of N whose member i starts as seed ``seed + i`` would."""
+        if cfg.task.ensemble == 1:
+            return super().build_model(cfg)
+        return ForecastEnsemble(members=cfg.task.ensemble, seed=cfg.seed,
+                                **self.model_args(cfg.task), **self._model_kwargs(cfg))
+
     def model_args(self, cfg: ForecastConfig) -> dict[str, Any]:
         return {"input_size": 1, "output_size": 1, "horizon": cfg.horizon,
                 "quantiles": list(LEVELS)}
@@ -346,7 +365,8 @@ def write_report_section(model, cfg, run_dir) -> Path:
              f"Test range: {end - start} points from {t[start]}; protocol `{ctx.protocol}` "
              "(multistep: one forecast of the whole range from its start; rolling: one step "
              "ahead from every origin). Intervals scaled to nominal coverage on a rolling-"
-             f"origin backtest over the validation range: {ctx.cfg.calibrate}. Baseline "
+             f"origin backtest over the validation range: {ctx.cfg.calibrate}. Seed ensemble: "
+             f"{ctx.cfg.ensemble} member(s), quantile forecasts averaged. Baseline "
              "intervals from in-sample residuals.", "",
              *metrics_table(rows, keys), "", f"![forecast](plots/{plot.name})"]
     return update_report(run_dir, lines)
