@@ -313,20 +313,20 @@ void lstm_backward_impl(int64_t B, int64_t H, const T* dh, const T* dc, const T*
   pb.reduce();
 }
 
-// GRU step: r, z = σ(gx + gh) (first 2H), n = tanh(gx_n + r gh_n), h = n + z (h_prev - n).
-// Stores rz (B, 2H), n (B, H), ghn = gh_n (B, H) for the backward.
+// GRU step: r, z = σ(gx + gh) (first 2H), n = tanh(gx_n + r gh_n), h = n + z (h_prev - n),
+// with gh = g + bias (bias (3H) may be null). Stores rz (B, 2H), n (B, H), ghn = gh_n (B, H).
 template <typename T>
 void gru_forward_impl(int64_t B, int64_t H, const T* x, const T* g, const T* hp, T* rz, T* n,
-                      T* gn, T* h) {
+                      T* gn, T* h, const T* bias = nullptr) {
   at::parallel_for(0, B, grain(3 * H), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T *xr = x + r * 3 * H, *gr = g + r * 3 * H, *hpr = hp + r * H;
       T *rr = rz + r * 2 * H, *nr = n + r * H, *gnr = gn + r * H, *hr = h + r * H;
       _Pragma("omp simd")
-      for (int64_t j = 0; j < 2 * H; ++j) rr[j] = sigmoid(xr[j] + gr[j]);
+      for (int64_t j = 0; j < 2 * H; ++j) rr[j] = sigmoid(xr[j] + gr[j] + (bias ? bias[j] : T(0)));
       _Pragma("omp simd")
       for (int64_t j = 0; j < H; ++j) {
-        const T ghj = gr[2 * H + j];
+        const T ghj = gr[2 * H + j] + (bias ? bias[2 * H + j] : T(0));
         gnr[j] = ghj;
         const T nj = tanh_(xr[2 * H + j] + rr[j] * ghj);
         nr[j] = nj;
@@ -576,13 +576,12 @@ void gru_loop_forward(const torch::Tensor& gx, const torch::Tensor& Wt, const to
         at::mm_out(raw, h_prev, Wt);
         block_ln_forward_impl<S>(B, 3, H, eps, ptr<S>(raw), ptr<S>(gain), nullptr,
                                  ptr<S>(bias), ptr<S>(gh), step<S>(mean, t), step<S>(rstd, t));
-      } else if (has_bias) {
-        at::addmm_out(gh, bias, h_prev, Wt);
       } else {
-        at::mm_out(gh, h_prev, Wt);
+        at::mm_out(gh, h_prev, Wt);  // + b_hh, added inside gru_forward_impl
       }
       gru_forward_impl<S>(B, H, x + t * B * G, ptr<S>(gh), h + t * BH, step<S>(rz, t),
-                          step<S>(n, t), step<S>(ghn, t), h + (t + 1) * BH);
+                          step<S>(n, t), step<S>(ghn, t), h + (t + 1) * BH,
+                          ln || !has_bias ? nullptr : ptr<S>(bias));
     }
   });
 }
@@ -633,7 +632,8 @@ torch::Tensor gru_loop_backward(const torch::Tensor& dy, const torch::Tensor& dh
         _Pragma("omp simd")
         for (int64_t j = 0; j < BH; ++j) o[j] = p[j] + q[j] * m[j];
       } else {
-        at::addmm_out(dh, dh_prev, through_mm, W);
+        at::mm_out(dh, through_mm, W);
+        add_into<S>(BH, ptr<S>(dh_prev), ptr<S>(dh));
       }
     }
   });
