@@ -247,3 +247,30 @@ def test_compiled_kernels_on_two_threads(name):
             _assert_close(compiled, _run(cell, x, state, compiled=False, **options), 2e-5)
     finally:
         torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("name", FAMILIES + ["mingru", "minlstm"])
+@pytest.mark.parametrize("option", ["plain", "lengths", "dropout"])
+def test_stacked_bidirectional_layer_compiled_equals_loop(name, option):
+    """2 layers x 2 directions with a carried state: the compiled paths (whole loop for
+    'plain' and 'dropout', per step for 'lengths') against the autograd loop."""
+    from rnnkit.layers import Recurrent
+
+    if name.startswith("min") and option == "dropout":
+        pytest.skip("minGRU/minLSTM take no recurrent dropout (no recurrent weights)")
+    torch.manual_seed(7)
+    layer = Recurrent(name, input_size=5, hidden_size=8, num_layers=2, bidirectional=True,
+                      recurrent_dropout=0.3 if option == "dropout" else 0.0)
+    x = torch.randn(9, 4, 5, requires_grad=True)
+    n = len(layer.cells[0].state_sizes)
+    hx = tuple(torch.randn(4, 4, 8) for _ in range(n))
+    hx = hx if n > 1 else hx[0]
+    lengths = torch.tensor([9, 3, 6, 1]) if option == "lengths" else None
+    results = []
+    for engine in ("loop", "kernel"):
+        with use_engine(engine):
+            torch.manual_seed(5)
+            out, h_n = layer(x, hx, lengths=lengths)
+        loss = (out * out.sin()).sum() + sum(h.square().sum() for h in _parts(h_n))
+        results.append([out, *_parts(h_n), *torch.autograd.grad(loss, [x, *layer.parameters()])])
+    _assert_close(results[1], results[0], 2e-5)
