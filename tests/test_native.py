@@ -13,8 +13,8 @@ from rnnkit.kernels import native, use_engine
 from rnnkit.layers import run_direction
 
 pytestmark = pytest.mark.skipif(
-    not native.available(), reason="the compiled kernels could not be built here "
-    "(needs a C++ compiler and ninja); the ATen formulas are tested by test_kernels.py")
+    not native.available(), reason="the compiled kernels are unavailable here (no C++ compiler "
+    "or ninja, or RNNKIT_NATIVE=0); the ATen formulas are tested by test_kernels.py")
 
 FAMILIES = ["lstm", "gru", "lnlstm", "lngru"]
 OPTIONS = {
