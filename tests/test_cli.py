@@ -121,9 +121,14 @@ def test_root_help_lists_every_command(capsys):
 
 
 def test_bench_json_compares_with_torch(capsys):
-    code = main(["bench", "--cell", "gru", "--batch", "2", "--seq", "5", "--input", "3",
+    code = main(["bench", "--cell", "lstm", "--batch", "2", "--seq", "5", "--input", "3",
                  "--hidden", "4", "--repeats", "1", "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["path"] == "fused" and result["ratio"] > 0
+    assert result["path"] == "torch's fused kernel" and result["ratio"] > 0
+    code = main(["bench", "--cell", "lstm", "--layer-norm", "--batch", "2", "--seq", "5",
+                 "--input", "3", "--hidden", "4", "--repeats", "1", "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["path"] == "rnnkit engine" and result["ratio"] > 0
     assert main(["bench", "--batch", "0"]) == 1
