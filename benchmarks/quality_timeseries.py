@@ -29,6 +29,7 @@ threshold). ``--only airline`` restricts either mode to the named series.
 from __future__ import annotations
 
 import argparse
+import json
 import warnings
 from pathlib import Path
 
@@ -126,13 +127,15 @@ SMOOTHING = {"anomaly-machine": (1, 12, 48, 144, 288),  # 5 min .. a day (calib.
 
 def airline_replay(root: Path, window: int, members: int, seed: int, origin: int) -> float:
     """Validation RMSE of one airline setting: trained (600 steps, the last checkpoint) on
-    the points before ``origin``, scored on the 24-month forecast from there. The series is
-    cut at ``origin + 24`` <= 120 (the end of 1958), so no test month is loaded at all. The
-    batch is capped at the number of training windows (window 36 has 13 at origin 84)."""
+    the points before ``origin``, as the refitted final model is trained on every point
+    before its forecast origin (``task.refit``), scored on the 24-month forecast from
+    there. The series is cut at ``origin + 24`` <= 120 (the end of 1958), so no test month
+    is loaded at all. The batch is capped at the number of training windows (window 36 has
+    13 at origin 84)."""
     overrides = [
         f"task.window={window}", f"task.ensemble={members}", f"seed={seed}",
         f"task.cutoff={origin + 24}", "task.test_size=24", "task.val_size=24",
-        "task.train_on_val=true", "task.calibrate=false", "train.threads=1",
+        "task.refit=true", "task.calibrate=false", "train.threads=1",
         "train.progress=off"]
     cfg = load_config("examples/airline.toml", overrides)
     windows = origin - cfg.task.horizon - (cfg.task.season + window - 1)  # see train_origins
@@ -199,6 +202,9 @@ def print_airline_seeds(root: Path, skip_train: bool, seeds: int = 3) -> None:
             cfg = load_config("examples/airline.toml", ["train.progress=off", f"seed={seed}"])
             train_run(cfg, run, overwrite=True)
         rows.append([evaluate_run(run)[k] for k in keys])
+        factors = json.loads((run / "checkpoints/best/model.json").read_text())[
+            "model_config"].get("interval_factors")
+        print(f"seed {seed}: interval factors (80%, 95%) from the replays: {factors}")
     a = np.array(rows)
     print(f"\nairline rnnkit over seeds {used}: " + ", ".join(
         f"{k} {m:.3f} ± {s:.3f}" for k, m, s in zip(keys, a.mean(0), a.std(0, ddof=1))))

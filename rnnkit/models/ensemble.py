@@ -45,6 +45,11 @@ class ForecastEnsemble(Model):
         self.horizon = self.members[0].horizon
         self.output_size = self.members[0].output_size
 
+    @property
+    def interval_factors(self) -> list[float] | None:
+        """The members' recorded interval factors (one config, so the same for all)."""
+        return self.members[0].interval_factors
+
     def _member(self, config: dict, i: int) -> Forecaster:
         if self.seed is None:
             return Forecaster(**config)

@@ -27,6 +27,10 @@ class Forecaster(Model):
 
     ``output``: ``"point"`` (MSE), ``"quantile"`` (pinball loss at ``quantiles``; the point
     forecast is the median) or ``"gaussian"`` (mean and std, Gaussian NLL).
+    ``interval_factors``: optional [f80, f95] recorded with the model by the forecast task
+    (``task.refit``): the factors that widen its 80%/95% intervals to nominal coverage,
+    measured on rolling-origin replays before the model was trained; the model itself
+    does not apply them.
     ``forward`` returns the raw parameters (B, horizon, output_size, n_params);
     :meth:`predict` returns a :class:`Forecast`. Metrics: mae and mse of the point forecast.
 
@@ -42,7 +46,7 @@ class Forecaster(Model):
         self, *, horizon: int, input_size: int = 1, output_size: int = 1, cell: str = "lstm",
         hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0,
         mode: str = "direct", output: str = "point", quantiles=(0.1, 0.5, 0.9),
-        teacher_forcing: float = 0.0,
+        teacher_forcing: float = 0.0, interval_factors=None,
     ):
         super().__init__()
         if mode not in MODES:
@@ -72,6 +76,10 @@ class Forecaster(Model):
             hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, mode=mode,
             output=output, quantiles=list(quantiles),
         )
+        self.interval_factors = None if interval_factors is None else \
+            [float(f) for f in interval_factors]
+        if self.interval_factors is not None:
+            self._config["interval_factors"] = self.interval_factors
 
     def get_config(self) -> dict:
         return {**self._config, "teacher_forcing": self.teacher_forcing}

@@ -8,11 +8,23 @@ model.json (``"transform"``), so forecasts come back in the series' original uni
 
 Ranges: the last ``test_size`` points are the test range (data README), the last
 ``val_size`` points before it the validation range; training windows only read points
-before the validation range. ``evaluation``: ``multistep`` scores one forecast of the whole
-range from its start (airline: 24 months from the end of 1958), ``rolling`` one-step-ahead
-forecasts from every origin in it (temperatures, sunspots). ``evaluate`` reports rmse, mae,
-mape, smape, mase and coverage_80/95 in original units, and the same for the seasonal-naive
-and persistence baselines under ``"baselines"``.
+before the validation range (``refit``: before the test range). ``evaluation``:
+``multistep`` scores one forecast of the whole range from its start (airline: 24 months
+from the end of 1958), ``rolling`` one-step-ahead forecasts from every origin in it
+(temperatures, sunspots). ``evaluate`` reports rmse, mae, mape, smape, mase and
+coverage_80/95 in original units, and the same for the seasonal-naive and persistence
+baselines under ``"baselines"``.
+
+``refit = true``: deployment after selection. The model trains on every point before the
+test range (training + validation ranges) for ``train.steps`` fixed in advance (one
+validation, at the last step, so ``best`` is the last step: nothing is chosen on points it
+trained on). Its intervals are calibrated on ``replays`` rolling-origin replays inside that
+range instead: origins ``replay_every`` points apart, the last at the start of the validation
+range; each replay is the same config trained on the points before its origin (like the
+deployed model, which is trained up to its forecast origin) and forecasts ``horizon`` points
+from there, all before the test range. The factors (:func:`backtest_factors` on the
+replays' forecasts) are measured before the model trains and recorded in its config
+(``interval_factors``).
 
 ``ensemble = N``: N members trained side by side with seeds ``seed .. seed+N-1``, their
 quantile forecasts averaged (:class:`~rnnkit.models.ForecastEnsemble`); the calibration
@@ -31,7 +43,7 @@ import numpy as np
 import torch
 
 from ..data.timeseries import Scaler, Series
-from ..models import ForecastEnsemble, Model
+from ..models import MODELS, ForecastEnsemble, Model
 from ..training.config import TaskConfig, choice, number
 from . import forecast_metrics as fm
 from .base import Task, TaskError, register
@@ -60,7 +72,10 @@ class ForecastConfig(TaskConfig):
     train_on_val: bool = False  # short series: also train on the validation range's windows
     ensemble: int = number(1, 1)  # members trained with seeds seed..seed+N-1, forecasts averaged
     cutoff: int = number(0, 0)  # use only the first cutoff points (0 = all): for validation
-    # replays inside the training range (quality_timeseries.py --select)
+    # replays inside the training range (quality_timeseries.py --select, task.refit)
+    refit: bool = False  # train on train + validation for train.steps; calibrate by replays
+    replays: int = number(3, 0)  # refit: calibration replays (origins replay_every apart,
+    replay_every: int = number(6, 1)  # the last at the start of the validation range)
 
 
 @dataclass
@@ -139,10 +154,16 @@ def nested(bands: Bands) -> Bands:
 
 
 def calibration(model, ctx: ForecastContext) -> dict[int, float]:
-    """Interval factors from a rolling-origin backtest on the validation range (1.0 each
-    when ``calibrate`` is off); see :func:`backtest_factors`."""
+    """Interval factors: those recorded with the model (``refit``: from replays, see
+    :func:`replay_factors`), else from a rolling-origin backtest on the validation range;
+    1.0 each when ``calibrate`` is off. See :func:`backtest_factors`."""
     if not ctx.cfg.calibrate:
         return {c: 1.0 for c in COVERAGES}
+    if getattr(model, "interval_factors", None):
+        return dict(zip(COVERAGES, model.interval_factors))
+    if ctx.cfg.refit:
+        raise TaskError("a refit model is trained on the validation range: its intervals "
+                        "need the replay factors recorded at training (interval_factors)")
     key = id(model), sum(float(p.detach().sum()) for p in model.parameters())
     if key not in ctx.factors:
         start, end = ctx.range("val")
@@ -151,6 +172,62 @@ def calibration(model, ctx: ForecastContext) -> dict[int, float]:
         bands = forecast_bands(model, ctx.transform, ctx.z, origins, ctx.cfg.window)
         ctx.factors[key] = backtest_factors(bands, ctx.series.values, origins, end)
     return ctx.factors[key]
+
+
+def replay_origins(ctx: ForecastContext) -> list[int]:
+    """The first forecast point of each calibration replay (``refit``): ``replays`` origins
+    ``replay_every`` apart, the last at the start of the validation range. Replay ``o``
+    trains on ``[0, o)`` and forecasts ``[o, o + horizon)``, which must end before the test
+    range."""
+    cfg = ctx.cfg
+    origins = [ctx.val_start - cfg.replay_every * i for i in range(cfg.replays)][::-1]
+    if origins and (origins[-1] + cfg.horizon > ctx.test_start
+                    or origins[0] <= ctx.transform.first_origin(cfg.window) + cfg.horizon):
+        raise TaskError(f"task.replays: origins {origins} with horizon {cfg.horizon} do not "
+                        f"fit between the first training window and the test range "
+                        f"(point {ctx.test_start}); the validation range must be at least "
+                        "horizon long")
+    return origins
+
+
+def replay_config(cfg, origin: int):
+    """The run config of the calibration replay at ``origin``: the series cut at ``origin
+    + horizon`` (nothing after it is loaded), trained like the deployed model (``refit``,
+    fixed steps) on the points before ``origin``, uncalibrated."""
+    from dataclasses import replace
+
+    h = cfg.task.horizon
+    task = replace(cfg.task, cutoff=origin + h, test_size=float(h), val_size=float(h),
+                   refit=True, calibrate=False)
+    windows = len(train_origins(context(task).transform.first_origin(task.window), origin, h))
+    train = replace(cfg.train, progress="off", batch_size=min(cfg.train.batch_size, windows))
+    return replace(cfg, name=f"{cfg.name}-replay-{origin}", task=task, train=train,
+                   diagnostics=replace(cfg.diagnostics, every=0))
+
+
+def replay_factors(cfg) -> dict[int, float]:
+    """:func:`backtest_factors` on the forecasts of the calibration replays (each trained in
+    a temporary directory): reads no point of the test range."""
+    import tempfile
+
+    from .runner import open_run, train_run
+
+    ctx = context(cfg.task)
+    parts = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for o in replay_origins(ctx):
+            rcfg = replay_config(cfg, o)
+            train_run(rcfg, Path(tmp) / str(o))
+            run = open_run(Path(tmp) / str(o))
+            rctx = context(rcfg.task)
+            parts.append(forecast_bands(run.model, rctx.transform, rctx.z, np.array([o - 1]),
+                                        cfg.task.window))
+    bands = Bands(np.concatenate([p.point for p in parts]),
+                  {c: np.concatenate([p.lower[c] for p in parts]) for c in COVERAGES},
+                  {c: np.concatenate([p.upper[c] for p in parts]) for c in COVERAGES})
+    origins = np.array(replay_origins(ctx)) - 1
+    return backtest_factors(bands, ctx.series.values[:ctx.test_start], origins,
+                            ctx.test_start)
 
 
 def backtest_factors(bands: Bands, x: np.ndarray, origins: np.ndarray,
@@ -236,6 +313,24 @@ def evaluate_split(model, ctx: ForecastContext, split: str) -> dict[str, Any]:
     return result
 
 
+def refit_errors(cfg) -> list[str]:
+    """``refit`` trains on the validation range, so nothing may be chosen on it: the step
+    count is fixed in advance and the one validation is at the last step (best = last)."""
+    t, why = cfg.train, "task.refit trains on the validation range, so the step count is fixed"
+    errors = [f"{why}: {msg}" for bad, msg in (
+        (t.steps < 1, "set train.steps (not epochs)"),
+        (t.eval_every < t.steps, f"set train.eval_every >= train.steps ({t.steps}) so that "
+                                 "best = the last step"),
+        (t.early_stopping > 0, "set train.early_stopping = 0"),
+        (t.target != 0, "set train.target = 0"),
+        (t.max_minutes > 0, "set train.max_minutes = 0"),
+        (t.schedule == "plateau", "the plateau schedule reads the validation metric")) if bad]
+    if cfg.task.calibrate and cfg.task.replays < 1:
+        errors.append("task.refit with calibrate needs task.replays >= 1 (the validation "
+                      "backtest would score points the model trained on)")
+    return errors
+
+
 class ForecastTask(Task):
     name = "forecast"
     config_class = ForecastConfig
@@ -248,7 +343,7 @@ class ForecastTask(Task):
     def data(self, cfg: ForecastConfig, seed: int):
         ctx = context(cfg)
         first = ctx.transform.first_origin(cfg.window)
-        fit_end = ctx.test_start if cfg.train_on_val else ctx.val_start
+        fit_end = ctx.test_start if cfg.train_on_val or cfg.refit else ctx.val_start
         ranges = {"train": train_origins(first, fit_end, cfg.horizon)}
         for split in ("val", "test"):
             start, end = ctx.range(split)
@@ -266,11 +361,20 @@ class ForecastTask(Task):
 
     def build_model(self, cfg) -> Model:
         """A :class:`Forecaster`, or with ``task.ensemble = N > 1`` a
-        :class:`ForecastEnsemble` of N whose member i starts as seed ``seed + i`` would."""
+        :class:`ForecastEnsemble` of N whose member i starts as seed ``seed + i`` would.
+        With ``refit`` (and ``calibrate``) the calibration replays are trained first and
+        their factors recorded in the model's config."""
+        extra = {}
+        if cfg.task.refit and cfg.task.calibrate:
+            from .runner import seed_everything
+
+            factors = replay_factors(cfg)
+            extra["interval_factors"] = [factors[c] for c in COVERAGES]
+            seed_everything(cfg.seed)  # the model starts as it would without the replays
+        args = {**self.model_args(cfg.task), **self._model_kwargs(cfg), **extra}
         if cfg.task.ensemble == 1:
-            return super().build_model(cfg)
-        return ForecastEnsemble(members=cfg.task.ensemble, seed=cfg.seed,
-                                **self.model_args(cfg.task), **self._model_kwargs(cfg))
+            return MODELS[self.model_class](**args)
+        return ForecastEnsemble(members=cfg.task.ensemble, seed=cfg.seed, **args)
 
     def model_args(self, cfg: ForecastConfig) -> dict[str, Any]:
         return {"input_size": 1, "output_size": 1, "horizon": cfg.horizon,
@@ -282,6 +386,8 @@ class ForecastTask(Task):
         if output not in ("quantile", "gaussian"):
             errors.append(f"model.output = {output!r}: forecasts carry 80% and 95% intervals; "
                           "use \"quantile\" or \"gaussian\"")
+        if cfg.task.refit:
+            errors += refit_errors(cfg)
         return errors
 
     def info(self, cfg) -> dict[str, Any]:
@@ -365,7 +471,10 @@ def write_report_section(model, cfg, run_dir) -> Path:
              f"Test range: {end - start} points from {t[start]}; protocol `{ctx.protocol}` "
              "(multistep: one forecast of the whole range from its start; rolling: one step "
              "ahead from every origin). Intervals scaled to nominal coverage on a rolling-"
-             f"origin backtest over the validation range: {ctx.cfg.calibrate}. Seed ensemble: "
+             f"origin backtest over the validation range: {ctx.cfg.calibrate}"
+             + (f" (refit on training + validation: the backtest is the "
+                f"{ctx.cfg.replays} replays trained up to their origins)" if ctx.cfg.refit
+                else "") + ". Seed ensemble: "
              f"{ctx.cfg.ensemble} member(s), quantile forecasts averaged. Baseline "
              "intervals from in-sample residuals.", "",
              *metrics_table(rows, keys), "", f"![forecast](plots/{plot.name})"]
