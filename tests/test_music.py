@@ -21,7 +21,7 @@ from rnnkit.data.music import (
     plot_roll,
     roll_to_midi,
 )
-from rnnkit.models.piano_roll import PianoRollLM
+from rnnkit.models import PianoRollLM
 from rnnkit.tasks.music import MusicConfig, MusicTask, to_tensors, transposed
 
 DATA = os.environ.get("RNNKIT_DATA")

@@ -21,8 +21,7 @@ from rnnkit.data.audio import (
     read_audio,
     stack_frames,
 )
-from rnnkit.models import SequenceClassifier, SequenceTagger, ctc_greedy_decode
-from rnnkit.models.ctc_beam import ctc_beam_decode
+from rnnkit.models import SequenceClassifier, SequenceTagger, ctc_beam_decode, ctc_greedy_decode
 from rnnkit.tasks.speech_ctc import SpeechCTCConfig, SpeechCTCTask, edit_distance, error_rates
 from rnnkit.tasks.speech_digits import SpeechDigitsConfig, SpeechDigitsTask, pad, split_of
 
@@ -181,6 +180,26 @@ def test_confusion_plot(tmp_path):
     (path,) = SpeechDigitsTask().plots(model, data, tmp_path)
     assert path == tmp_path / "plots" / "confusion.png" and path.stat().st_size > 0
     assert SpeechDigitsTask().extra_metrics(model, data, 2)["errors"] >= 0
+
+
+def test_after_training_draws_confusion_and_links_it(tmp_path, monkeypatch):
+    from rnnkit.training.config import ModelConfig, RunConfig
+
+    frames = [features(tone(f, 0.3)) for f in (300, 900, 2000)]
+    x, lengths = pad(frames)
+    data = {"x": x, "lengths": lengths, "y": torch.tensor([0, 1, 2])}
+    task = SpeechDigitsTask()
+    monkeypatch.setattr(task, "data", lambda cfg, seed: {"test": data})
+    cfg = RunConfig(name="t", task=SpeechDigitsConfig(),
+                    model=ModelConfig(cell="gru", hidden_size=8, bidirectional=True))
+    model = task.build_model(cfg)
+    (tmp_path / "report.md").write_text("# Run `t`\n\nFiles: ...\n")
+    task.after_training(model, cfg, tmp_path)
+    task.after_training(model, cfg, tmp_path)  # a second call replaces, not repeats
+    report = (tmp_path / "report.md").read_text()
+    assert (tmp_path / "plots" / "confusion.png").stat().st_size > 0
+    assert report.startswith("# Run `t`")
+    assert report.count("![confusion matrix](plots/confusion.png)") == 1
 
 
 # -- rnnkit transcribe --------------------------------------------------------------------

@@ -5,6 +5,7 @@ from .attention import BahdanauAttention, LuongAttention
 from .base import MODELS, Model, StepOutput
 from .captioner import ImageCaptioner
 from .classifier import PooledOutput, SequenceClassifier, SequenceRegressor
+from .ctc_beam import ctc_beam_decode
 from .decoder import Decoder, DecoderOutput, DecoderState, Memory
 from .encoder import SequenceEncoder
 from .ensemble import ForecastEnsemble
@@ -13,6 +14,7 @@ from .forecast_outputs import Forecast, gaussian_nll, pinball_loss
 from .forecaster import Forecaster
 from .generator import ConditionalGenerator
 from .language_model import LanguageModel, LMOutput
+from .piano_roll import PianoRollLM
 from .pooling import AttentionPooling, LastPooling, MeanPooling, make_pooling
 from .sampling import sample_logits
 from .seq2seq import DecodeResult, Seq2Seq
@@ -24,7 +26,8 @@ __all__ = [
     "Forecaster",
     "ImageCaptioner",
     "LMOutput", "LanguageModel", "LastPooling", "LuongAttention", "MeanPooling", "Memory",
-    "Model", "PooledOutput", "Seq2Seq", "SequenceClassifier", "SequenceEncoder",
-    "SequenceRegressor", "SequenceTagger", "StepOutput", "TaggerOutput", "ctc_greedy_decode",
+    "Model", "PianoRollLM", "PooledOutput", "Seq2Seq", "SequenceClassifier", "SequenceEncoder",
+    "SequenceRegressor", "SequenceTagger", "StepOutput", "TaggerOutput", "ctc_beam_decode",
+    "ctc_greedy_decode",
     "gaussian_nll", "make_pooling", "pinball_loss", "sample_logits",
 ]

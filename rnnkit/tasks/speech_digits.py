@@ -8,9 +8,10 @@ frames (:mod:`rnnkit.data.audio`). Splits:
 - ``split = "speaker"``: leave one speaker out, ``test_speaker``'s 500 recordings are the
   test set; validation is index 0..``val_count``-1 of the other speakers.
 
-``evaluate`` reports ``accuracy`` (and ``errors``); :meth:`SpeechDigitsTask.plots` draws the
-confusion matrix into the run's ``plots/``. ``rnnkit transcribe RUN FILE.wav`` prints the
-digit heard in each file.
+``evaluate`` reports ``accuracy`` (and ``errors``); when training ends,
+:meth:`SpeechDigitsTask.after_training` draws the test confusion matrix into the run's
+``plots/confusion.png`` and links it from ``report.md``. ``rnnkit transcribe RUN FILE.wav``
+prints the digit heard in each file.
 """
 
 from __future__ import annotations
@@ -111,6 +112,17 @@ def plot_confusion(counts: np.ndarray, path: Path, title: str) -> Path:
     return path
 
 
+CONFUSION_MARK = "<!-- rnnkit speech-digits confusion -->"
+
+
+def add_report_section(report: Path, lines: list[str]) -> Path:
+    """Append (or replace) this task's section at the end of ``report``."""
+    text = report.read_text() if report.exists() else ""
+    text = text.split(CONFUSION_MARK)[0].rstrip("\n")
+    report.write_text(text + "\n\n" + CONFUSION_MARK + "\n" + "\n".join(lines) + "\n")
+    return report
+
+
 def read_wavs(paths: list[str]) -> list[tuple[str, np.ndarray | str]]:
     """Each path with its 8 kHz mono signal, or with the message saying why it cannot be
     read (see :func:`~rnnkit.data.audio.read_audio` for what is resampled or mixed down)."""
@@ -144,6 +156,19 @@ class SpeechDigitsTask(Task):
     def extra_metrics(self, model, data, batch_size):
         counts = confusion(model, data, batch_size)
         return {"errors": float(counts.sum() - np.trace(counts))}
+
+    def after_training(self, model, cfg, run_dir) -> None:
+        """plots/confusion.png (the best checkpoint on the test split), linked from
+        report.md; skipped without matplotlib, like the other plots."""
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            return
+        test = self.data(cfg.task, cfg.seed)["test"]
+        (path,) = self.plots(model, test, run_dir, cfg.train.batch_size)
+        add_report_section(Path(run_dir) / "report.md",
+                           ["## Confusion matrix (test split, best checkpoint)", "",
+                            f"![confusion matrix](plots/{path.name})"])
 
     def plots(self, model, data, run_dir, batch_size: int = 64) -> list[Path]:
         """plots/confusion.png: the confusion matrix on ``data`` (the test split)."""
