@@ -151,8 +151,10 @@ def test_failed_build_warns_and_falls_back(monkeypatch):
 # ---- minGRU / minLSTM: the compiled scan ---------------------------------------------------
 
 def _scan_run(cell, x, h0, lengths, compiled):
-    with native.use_native(compiled):
-        out, hT = cell.scan(x, h0, lengths)
+    """Through the layers' engine: the compiled scan, or (compiled=False) the cell's own
+    log-space scan."""
+    with native.use_native(compiled), use_engine("kernel"):
+        out, hT = run_direction(cell, x, h0, lengths=lengths)
     loss = (out * out.cos()).sum() + (hT * 3).sum()
     return [out, hT, *torch.autograd.grad(loss, [x, h0, *cell.parameters()])]
 
@@ -185,7 +187,8 @@ def test_compiled_scan_gradcheck_float64(cls):
     lengths = torch.tensor([6, 2, 4])
 
     def f(x, h0, *params):
-        return cell.scan(x, h0, lengths)
+        with use_engine("kernel"):
+            return run_direction(cell, x, h0, lengths=lengths)
 
     assert native.ops_for(x) is not None
     assert torch.autograd.gradcheck(f, (x, h0, *cell.parameters()), atol=1e-6)

@@ -6,7 +6,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ..kernels.scan import min_scan
 from .base import Cell
 
 
@@ -77,6 +76,7 @@ class MinGRUCell(Cell):
     """
 
     supports_recurrent_mask = False
+    scan_kind = "mingru"  # the kernels' compiled scan for this recurrence (rnnkit.kernels.scan)
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
                  learn_initial_state: bool = False):
@@ -98,16 +98,11 @@ class MinGRUCell(Cell):
         return self.recurrence(self.input_projection(x_t), state)
 
     def scan(self, x: Tensor, h0: Tensor, lengths: Tensor | None = None):
-        """Whole sequence x (T, B, I) from h0 (B, H) -> outputs (T, B, H), final state.
-
-        On the CPU in float32/float64 the compiled scan (:mod:`rnnkit.kernels.scan`) runs;
-        elsewhere (or under ``rnnkit.kernels.native.use_native(False)``) the log-space
-        parallel scan below.
+        """Whole sequence x (T, B, I) from h0 (B, H) -> outputs (T, B, H), final state, by the
+        log-space parallel scan. (The layers' engine runs a compiled scan instead on the CPU,
+        recognising the cell by ``scan_kind``: :mod:`rnnkit.kernels.scan`.)
         """
         gx = self.input_projection(x)  # (T, B, 2H)
-        fast = min_scan("mingru", gx, h0, lengths)
-        if fast is not None:
-            return fast
         k_z, k_h = gx.chunk(2, dim=-1)  # (T, B, H) each
         log_a = -F.softplus(k_z)  # log(1 - z)
         log_b = -F.softplus(-k_z) + log_g(k_h)  # log z + log h~

@@ -6,7 +6,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ..kernels.scan import min_scan
 from .base import Cell
 from .mingru import g, log_g, masked_scan
 
@@ -31,6 +30,7 @@ class MinLSTMCell(Cell):
     """
 
     supports_recurrent_mask = False
+    scan_kind = "minlstm"  # the kernels' compiled scan for this recurrence (rnnkit.kernels.scan)
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
                  learn_initial_state: bool = False):
@@ -53,16 +53,11 @@ class MinLSTMCell(Cell):
         return self.recurrence(self.input_projection(x_t), state)
 
     def scan(self, x: Tensor, h0: Tensor, lengths: Tensor | None = None):
-        """Whole sequence x (T, B, I) from h0 (B, H) -> outputs (T, B, H), final state.
-
-        On the CPU in float32/float64 the compiled scan (:mod:`rnnkit.kernels.scan`) runs;
-        elsewhere (or under ``rnnkit.kernels.native.use_native(False)``) the log-space
-        parallel scan below.
+        """Whole sequence x (T, B, I) from h0 (B, H) -> outputs (T, B, H), final state, by the
+        log-space parallel scan. (The layers' engine runs a compiled scan instead on the CPU,
+        recognising the cell by ``scan_kind``: :mod:`rnnkit.kernels.scan`.)
         """
         gx = self.input_projection(x)  # (T, B, 3H)
-        fast = min_scan("minlstm", gx, h0, lengths)
-        if fast is not None:
-            return fast
         k_f, k_i, k_h = gx.chunk(3, dim=-1)  # (T, B, H) each
         delta = F.softplus(-k_f) - F.softplus(-k_i)  # log i - log f
         log_a = -F.softplus(delta)  # log f'

@@ -13,7 +13,9 @@ Engines (``use_engine``/``set_engine``):
 Kernels are registered by the cell's exact class (``module.QualName``), so a subclass that
 changes the step falls back to the loop rather than silently taking the parent's kernel.
 Cells with a ``scan(x, h0, lengths)`` method (minGRU, minLSTM) get the whole-sequence scan
-when no recurrent dropout or zoneout is asked for.
+when no recurrent dropout or zoneout is asked for: the compiled one (:mod:`.scan`) where the
+cell names its recurrence by ``scan_kind`` and the compiled code serves the tensors, else the
+cell's own (log-space) scan.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import Tensor
 
+from . import native
 from .bptt import Masks, run_bptt
+from .scan import KINDS, min_scan
 
 ENGINES = ("auto", "loop", "kernel")
 _engine = "auto"
@@ -86,7 +90,16 @@ def _lookup(cell, recurrent_dropout: float, zoneout: float, training: bool):
     if hasattr(cell, "scan"):
         if recurrent_dropout > 0 or zoneout > 0:
             return None
-        return lambda x, state, lengths: cell.scan(x, state, lengths)
+        kind = getattr(cell, "scan_kind", None)
+
+        def scan(x: Tensor, state, lengths: Tensor | None):
+            if kind in KINDS and native.ops_for(x) is not None:
+                fast = min_scan(kind, cell.input_projection(x), state, lengths)
+                if fast is not None:
+                    return fast
+            return cell.scan(x, state, lengths)
+
+        return scan
     if _autocast():  # the BPTT kernels keep one dtype throughout; autocast takes the loop
         return None
     entry = _FAMILIES.get(class_key(cell))
