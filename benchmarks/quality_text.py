@@ -2,21 +2,28 @@
 
     python benchmarks/quality_text.py charlm --minutes 8
     python benchmarks/quality_text.py sentiment --folds 10
-    python benchmarks/quality_text.py translation --minutes 10
+    python benchmarks/quality_text.py translation --minutes 8
 
-charlm: rnnkit LSTM (examples/shakespeare.toml) vs a plain ``nn.LSTM`` of the same size trained
-the same way vs a GPT-style transformer (nanoGPT's CPU size), each for ``--minutes`` of
-training on one thread; scored on the same validation characters two ways: ``win64`` (the
-validation text cut into 64-character windows, each read from a fresh state / empty
-context, nanoGPT's way) and ``full`` (every character with the most context the model can
-use: the recurrent models read the text as 16 contiguous streams, the transformer slides
-its 64-character context by 32). Steps: a 10-step probe estimates how many fit the budget,
-so every model's cosine schedule ends near its time limit (on a busy machine the probe is
-only an estimate: the table gives each model's steps and minutes).
+charlm and translation race their models: each model trains in its own process (one thread),
+all started together (a barrier after data loading and model building) and stopped by the
+same training-time limit, with a cosine learning-rate schedule that runs over that time
+(rnnkit's ``train.schedule_clock = "time"``; the peers the same), so every model sees the
+same machine load and ends its decay however many steps it managed. The table gives each
+model's steps and the 1-minute load average at its start and end of training; the header
+gives the load average sampled every 5 s over the race. The final weights are evaluated
+(no checkpoint choice, no validation during training).
+
+charlm: rnnkit LSTM (examples/shakespeare.toml) vs a GPT-style transformer (nanoGPT's CPU
+size: 4 layers, 4 heads, width 128, context 64). Both scored on the same validation
+characters two ways: ``win64`` (the validation text cut into 64-character windows, each
+read from a fresh state / empty context, nanoGPT's way and the issue's peer figures') and
+``full`` (every character with the most context the model can use: the LSTM reads the text
+as 16 contiguous streams, the transformer slides its 64-character context by 32).
 sentiment: rnnkit BiLSTM (examples/sentiment.toml) vs TF-IDF 1-2-grams + logistic
 regression on the same fold(s): test accuracy, mean and std over folds.
 translation: rnnkit Seq2Seq with attention (examples/translate.toml) vs the same without
-attention, ``--minutes`` each: test BLEU/chrF (beam 5, all references) and loss.
+attention vs a ``torch.nn.Transformer`` of similar parameter count: test BLEU/chrF (beam 5,
+GNMT length normalisation, the same beam-search code, all references) and loss.
 Needs RNNKIT_DATA (the real data) and scikit-learn (``pip install -e '.[dev]'``).
 """
 
@@ -25,23 +32,36 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing as mp
+import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from rnnkit.data.batches import BucketStream
 from rnnkit.data.text import load_rt_polarity, load_shakespeare
-from rnnkit.data.tokenizers import CharTokenizer
-from rnnkit.tasks import TASKS, evaluate_run, load_config, open_run, train_run
+from rnnkit.data.tokenizers import BOS, EOS, PAD, UNK, CharTokenizer, detokenize
+from rnnkit.tasks import TASKS, load_config, open_run, train_run
 from rnnkit.tasks.sentiment import splits as sentiment_splits
-from rnnkit.training import Trainer
+from rnnkit.tasks.text_common import clip_tokens, pad_ids
+from rnnkit.tasks.translation import bleu_chrf, tokenizers
+from rnnkit.training import Callback
 
 sys.path.insert(0, str(Path(__file__).parent))
-from text_peers import PlainLSTMLM, TinyGPT, tfidf_logreg, train_lm_for  # noqa: E402
+from text_peers import (  # noqa: E402
+    TinyGPT,
+    TransformerMT,
+    tfidf_logreg,
+    train_for,
+    transformer_translate,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,32 +70,109 @@ def say(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
-def probe_seconds(step, n: int = 10) -> float:
-    step(0)  # warm-up
-    start = time.perf_counter()
-    for i in range(1, n + 1):
-        step(i)
-    return (time.perf_counter() - start) / n
+def load1() -> float:
+    return os.getloadavg()[0]
 
 
-def rnnkit_steps(cfg, minutes: float) -> int:
-    """How many optimizer steps of ``cfg`` fit in ``minutes`` (a short probe)."""
-    task = TASKS[cfg.task.name]
-    model = task.build_model(cfg)
-    trainer = Trainer(model, cfg.train, task.data(cfg.task, cfg.seed)["train"], seed=cfg.seed)
-    sec = probe_seconds(lambda i: trainer.train_step(trainer.stream.batch(i)))
-    return max(50, int(minutes * 60 / sec))
+# -- the race: one process per model, started together, the same training time ---------------
+
+class Gate:
+    """What a racing job calls around its training: ``start()`` waits for every model to be
+    ready, ``end()`` notes the time; both note the load average."""
+
+    def __init__(self, barrier):
+        self.barrier, self.marks = barrier, {}
+
+    def start(self) -> None:
+        self.barrier.wait()
+        self.marks.update(t_start=time.time(), load_start=load1())
+
+    def end(self) -> None:
+        self.marks.update(t_end=time.time(), load_end=load1())
 
 
-def run_rnnkit(example: str, overrides: list[str], minutes: float, out: Path):
-    cfg = load_config(ROOT / "examples" / example, overrides)
-    steps = rnnkit_steps(cfg, minutes)
-    say(f"  rnnkit {example} {' '.join(overrides)}: {steps} steps in {minutes} min")
+class GateCallback(Callback):
+    """The gate as a Trainer callback (rnnkit's own models train through ``train_run``)."""
+
+    def __init__(self, gate: Gate):
+        self.gate = gate
+
+    def on_train_start(self, trainer):
+        self.gate.start()
+
+    def on_train_end(self, trainer):
+        self.gate.end()
+
+
+def race(jobs: dict, threads: int) -> tuple[list[dict], dict]:
+    """Run ``jobs`` (name -> ``job(gate) -> row``) in parallel processes (forked after the
+    data is loaded, ``threads`` torch threads each); returns the rows (in ``jobs`` order)
+    and the load average over the race."""
+    ctx = mp.get_context("fork")
+    barrier, queue = ctx.Barrier(len(jobs)), ctx.Queue()
+
+    def child(name, job):
+        torch.set_num_threads(threads)
+        gate = Gate(barrier)
+        try:
+            row = job(gate)
+            queue.put((name, {**row, **gate.marks}, None))
+        except BaseException:
+            barrier.abort()
+            queue.put((name, None, traceback.format_exc()))
+
+    samples, done = [], threading.Event()
+
+    def sample():
+        while not done.wait(5.0):
+            samples.append((time.time(), load1()))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    procs = [ctx.Process(target=child, args=(n, j)) for n, j in jobs.items()]
+    for p in procs:
+        p.start()
+    rows, errors = {}, []
+    while len(rows) + len(errors) < len(procs):
+        name, row, err = queue.get()
+        if err:
+            errors.append(f"{name}:\n{err}")
+        else:
+            rows[name] = row
+            say(f"  {name}: done ({row['steps']} steps)")
+    for p in procs:
+        p.join()
+    done.set()
+    if errors:
+        raise RuntimeError("a racing model failed:\n" + "\n".join(errors))
+    t0 = min(r["t_start"] for r in rows.values())
+    t1 = max(r["t_end"] for r in rows.values())
+    during = [v for t, v in samples if t0 <= t <= t1] or [load1()]
+    load = {"mean": statistics.mean(during), "min": min(during), "max": max(during),
+            "samples": len(during), "train_wall_min": (t1 - t0) / 60}
+    out = []
+    for name in jobs:
+        r = rows[name]
+        out.append({"model": name, **{k: v for k, v in r.items() if not k.startswith("t_")}})
+    return out, load
+
+
+def rnnkit_job(example: str, overrides: list[str], minutes: float, out: Path, finish):
+    """A racing job that trains ``examples/<example>`` for ``minutes`` of training time
+    through ``train_run`` (cosine over the time, no validation during training) and returns
+    ``finish(result, model)``."""
     cfg = load_config(ROOT / "examples" / example, [
-        *overrides, f"train.steps={steps}", "train.epochs=0", f"train.max_minutes={minutes}",
-        f"train.eval_every={max(1, steps // 8)}", "train.progress=off", "diagnostics.every=0"])
-    result = train_run(cfg, out, overwrite=True)
-    return result, cfg
+        *overrides, "train.steps=1000000000", "train.epochs=0", f"train.max_minutes={minutes}",
+        "train.schedule_clock=time", "train.eval_every=1000000000", "train.progress=off",
+        "train.threads=1", "diagnostics.every=0"])
+
+    def job(gate: Gate) -> dict:
+        result = train_run(cfg, out, overwrite=True, callbacks=[GateCallback(gate)])
+        model = open_run(result.run_dir, "last").model.cpu()
+        return {"params": sum(p.numel() for p in model.parameters()),
+                "steps": result.state.step, "train_min": result.state.elapsed / 60,
+                **finish(result, model)}
+    return job
 
 
 # -- charlm ---------------------------------------------------------------------------------
@@ -86,7 +183,7 @@ def lm_losses(kind: str, model, val: torch.Tensor) -> dict:
     model.eval()
     n = (len(val) - 1) // 64
     x, y = val[:n * 64].view(n, 64), val[1:n * 64 + 1].view(n, 64)
-    logits = model(x) if kind == "gpt" else model(x)[0] if kind == "plain" else model(x).logits
+    logits = model(x) if kind == "gpt" else model(x).logits
     win = F.cross_entropy(logits.flatten(0, 1), y.flatten()).item()
     if kind == "gpt":  # slide a 64-character context by 32, score each window's new half
         total, count = 0.0, 0
@@ -103,120 +200,138 @@ def lm_losses(kind: str, model, val: torch.Tensor) -> dict:
     else:
         m = (len(val) - 1) // 16
         xs, ys = val[:16 * m].view(16, m), val[1:16 * m + 1].view(16, m)
-        logits = model(xs)[0] if kind == "plain" else model(xs).logits
-        full = F.cross_entropy(logits.flatten(0, 1), ys.flatten()).item()
-    return {"win64": win, "full": full}
+        full = F.cross_entropy(model(xs).logits.flatten(0, 1), ys.flatten()).item()
+    return {"win64": win, "full": full, "bits_per_char(full)": full / math.log(2)}
 
 
-def streams(ids: torch.Tensor, batch: int, seq: int):
-    length = (len(ids) - 1) // batch
-    x = ids[:batch * length].view(batch, length)
-    y = ids[1:batch * length + 1].view(batch, length)
-    per_epoch = (length - seq) // seq
-    return lambda s: (x[:, (s % per_epoch) * seq:(s % per_epoch + 1) * seq],
-                      y[:, (s % per_epoch) * seq:(s % per_epoch + 1) * seq], s % per_epoch == 0)
-
-
-def bench_charlm(args) -> list[dict]:
+def bench_charlm(args, tmp: Path) -> tuple[list[dict], dict]:
     train, val = load_shakespeare()
     tok = CharTokenizer.fit(train)
     train_ids = torch.tensor(tok.encode(train))
     val_ids = torch.tensor(tok.encode(val))
-    V = len(tok.vocab)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        result, cfg = run_rnnkit("shakespeare.toml", [], args.minutes, Path(tmp) / "lstm")
-        model = open_run(result.run_dir).model.cpu()
-        params = sum(p.numel() for p in model.parameters())
-        rows.append({"model": "rnnkit LSTM 2x256 (stream, tbptt 128)", "params": params,
-                     "steps": result.state.step, "minutes": result.state.elapsed / 60,
-                     **lm_losses("rnnkit", model, val_ids)})
-    torch.manual_seed(0)
-    plain = PlainLSTMLM(V)
-    batch = streams(train_ids, 64, 128)
-    carry = {"state": None}
+    cfg = load_config(ROOT / "examples" / "shakespeare.toml")
+    TASKS["charlm"].data(cfg.task, cfg.seed)  # loaded once, before the fork
 
-    def plain_loss(b):
-        x, y, fresh = b
-        state = None if fresh else carry["state"]
-        logits, state = plain(x, state)
-        carry["state"] = tuple(s.detach() for s in state)
-        return F.cross_entropy(logits.flatten(0, 1), y.flatten())
+    def gpt_job(gate: Gate) -> dict:
+        torch.manual_seed(0)
+        gpt = TinyGPT(len(tok.vocab))
+        g = torch.Generator().manual_seed(0)
+        n = len(train_ids) - 65
 
-    rows.append(_peer("plain nn.LSTM 2x256 (stream, tbptt 128)", plain, batch, plain_loss,
-                      args.minutes, val_ids, "plain", lr=2e-3))
-    torch.manual_seed(0)
-    gpt = TinyGPT(V)
-    g = torch.Generator().manual_seed(0)
-    n = len(train_ids) - 65
+        def batch(step):
+            starts = torch.randint(0, n, (32,), generator=g)
+            return (torch.stack([train_ids[s:s + 64] for s in starts]),
+                    torch.stack([train_ids[s + 1:s + 65] for s in starts]))
 
-    def gpt_batch(step):
-        starts = torch.randint(0, n, (32,), generator=g)
-        return (torch.stack([train_ids[s:s + 64] for s in starts]),
-                torch.stack([train_ids[s + 1:s + 65] for s in starts]), False)
+        def loss(b):
+            return F.cross_entropy(gpt(b[0]).flatten(0, 1), b[1].flatten())
 
-    def gpt_loss(b):
-        return F.cross_entropy(gpt(b[0]).flatten(0, 1), b[1].flatten())
+        gate.start()
+        info = train_for(gpt, batch, loss, args.minutes, lr=1e-3, weight_decay=0.1,
+                         betas=(0.9, 0.99), warmup=100)
+        gate.end()
+        return {"params": sum(p.numel() for p in gpt.parameters()), "steps": info["steps"],
+                "train_min": info["minutes"], **lm_losses("gpt", gpt, val_ids)}
 
-    rows.append(_peer("transformer 4L 4H 128w ctx 64 (random windows, batch 32)", gpt,
-                      gpt_batch, gpt_loss, args.minutes, val_ids, "gpt", lr=1e-3,
-                      weight_decay=0.1, betas=(0.9, 0.99), warmup=100))
-    for r in rows:
-        r["bits_per_char(full)"] = r["full"] / math.log(2)
-    return rows
-
-
-def _peer(name, model, batch_fn, loss_fn, minutes, val_ids, kind, **opt) -> dict:
-    def probe_step(i):  # forward and backward only: the weights do not change
-        loss = loss_fn(batch_fn(i))
-        loss.backward()
-        model.zero_grad()
-    steps = max(50, int(minutes * 60 / probe_seconds(probe_step)))
-    say(f"  {name}: {steps} steps in {minutes} min")
-    info = train_lm_for(model, batch_fn, loss_fn, minutes, steps, **opt)
-    return {"model": name, "params": sum(p.numel() for p in model.parameters()), **info,
-            **lm_losses(kind, model, val_ids)}
+    return race({
+        "rnnkit LSTM 2x256 (stream, tbptt 128, batch 64)": rnnkit_job(
+            "shakespeare.toml", [], args.minutes, tmp / "lstm",
+            lambda result, model: lm_losses("rnnkit", model, val_ids)),
+        "transformer 4L 4H 128w ctx 64 (random windows, batch 32)": gpt_job,
+    }, args.threads)
 
 
 # -- sentiment ------------------------------------------------------------------------------
 
-def bench_sentiment(args) -> list[dict]:
+def bench_sentiment(args, tmp: Path) -> tuple[list[dict], None]:
     load_rt_polarity()  # fail early without data
     folds = range(args.folds) if args.folds else [0]
     ours, peer = [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        for k in folds:
-            over = [f"task.folds={args.folds}", f"task.fold={k}", "train.progress=off",
-                    "diagnostics.every=0"]
-            cfg = load_config(ROOT / "examples" / "sentiment.toml", over)
-            start = time.perf_counter()
-            result = train_run(cfg, Path(tmp) / f"fold{k}", overwrite=True)
-            ours.append(result.results["test"]["accuracy"])
-            parts = sentiment_splits(cfg.task)
-            peer.append(tfidf_logreg(parts["train"], parts["val"], parts["test"])["accuracy"])
-            say(f"  fold {k}: rnnkit {ours[-1]:.4f}, tf-idf+LR {peer[-1]:.4f} "
-                f"({(time.perf_counter() - start) / 60:.1f} min)")
+    for k in folds:
+        over = [f"task.folds={args.folds}", f"task.fold={k}", "train.progress=off",
+                "diagnostics.every=0"]
+        cfg = load_config(ROOT / "examples" / "sentiment.toml", over)
+        start = time.perf_counter()
+        result = train_run(cfg, tmp / f"fold{k}", overwrite=True)
+        ours.append(result.results["test"]["accuracy"])
+        parts = sentiment_splits(cfg.task)
+        peer.append(tfidf_logreg(parts["train"], parts["val"], parts["test"])["accuracy"])
+        say(f"  fold {k}: rnnkit {ours[-1]:.4f}, tf-idf+LR {peer[-1]:.4f} "
+            f"({(time.perf_counter() - start) / 60:.1f} min)")
     def row(name, accs):
         return {"model": name, "folds": len(accs), "accuracy": statistics.mean(accs),
                 "std": statistics.stdev(accs) if len(accs) > 1 else 0.0, "per_fold": accs}
     return [row("rnnkit BiLSTM + attention (examples/sentiment.toml)", ours),
-            row("TF-IDF 1-2-grams + logistic regression", peer)]
+            row("TF-IDF 1-2-grams + logistic regression", peer)], None
 
 
 # -- translation ----------------------------------------------------------------------------
 
-def bench_translation(args) -> list[dict]:
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, over in (("rnnkit Seq2Seq GRU + Bahdanau attention", []),
-                           ("rnnkit Seq2Seq GRU, no attention", ["model.attention=none"])):
-            result, cfg = run_rnnkit("translate.toml", over, args.minutes,
-                                     Path(tmp) / name.split()[-1])
-            figures = evaluate_run(result.run_dir, "test")
-            rows.append({"model": name, "steps": result.state.step,
-                         "minutes": result.state.elapsed / 60,
-                         **{k: figures[k] for k in ("bleu", "chrf", "loss")}})
-    return rows
+def transformer_job(cfg, minutes: float):
+    """A racing job: ``TransformerMT`` on the task's training pairs (the same bucketed
+    batches of 128 as rnnkit's models), test loss and beam-search BLEU."""
+    task = cfg.task
+    data = TASKS["translation"].data(task, cfg.seed)
+    src, tgt = tokenizers(task)
+    pad, bos, eos = (tgt.vocab.stoi[t] for t in (PAD, BOS, EOS))
+
+    def loss_of(model, b):
+        x, y = b["x"][:, :int(b["lengths"].max())], b["y"][:, :int(b["y_lengths"].max())]
+        targets = y[:, 1:]  # (B, T-1); rows are padded with pad (id 0) past their length
+        return F.cross_entropy(model(x, y[:, :-1]).flatten(0, 1), targets.flatten(),
+                               ignore_index=pad, reduction="sum"), int((targets != pad).sum())
+
+    def job(gate: Gate) -> dict:
+        torch.manual_seed(cfg.seed)
+        model = TransformerMT(len(src.vocab), len(tgt.vocab), pad_id=pad)
+        stream = BucketStream(data["train"], cfg.train.batch_size, seed=cfg.seed)
+
+        def loss(b):
+            total, count = loss_of(model, b)
+            return total / count
+
+        gate.start()
+        info = train_for(model, stream.batch, loss, minutes, lr=1e-3, weight_decay=0.01,
+                         betas=(0.9, 0.98), warmup=100, floor=0.05)
+        gate.end()
+        model.eval()
+        test = data["test"]
+        with torch.no_grad():
+            sums = [loss_of(model, {k: v[i:i + 256] for k, v in test.items()})
+                    for i in range(0, len(test["x"]), 256)]
+        order = sorted(range(len(test.sources)), key=lambda i: len(test.sources[i]))
+        hyps = [""] * len(order)
+        for start in range(0, len(order), 64):
+            chunk = order[start:start + 64]
+            ids = [clip_tokens(src.encode(test.sources[i]), task.max_tokens)[0] for i in chunk]
+            x, lengths = pad_ids(ids)
+            out = transformer_translate(model, x, lengths, bos_id=bos, eos_id=eos,
+                                        beam=task.beam, length_penalty=task.length_penalty)
+            for i, toks in zip(chunk, out):  # <unk> dropped (no attention to copy from)
+                hyps[i] = detokenize([t for t in tgt.vocab.decode(toks) if t != UNK])
+        figures = bleu_chrf(hyps, test.references)
+        return {"params": sum(p.numel() for p in model.parameters()), "steps": info["steps"],
+                "train_min": info["minutes"], **figures,
+                "loss": float(sum(s for s, _ in sums)) / sum(c for _, c in sums)}
+    return job
+
+
+def bench_translation(args, tmp: Path) -> tuple[list[dict], dict]:
+    cfg = load_config(ROOT / "examples" / "translate.toml")
+    TASKS["translation"].data(cfg.task, cfg.seed)  # split, tokenizers, tensors: before the fork
+
+    def test_figures(result, model):
+        return {k: result.results["test"][k] for k in ("bleu", "chrf", "loss")}
+
+    return race({
+        "rnnkit Seq2Seq BiGRU/GRU 256 + Bahdanau attention": rnnkit_job(
+            "translate.toml", [], args.minutes, tmp / "attention", test_figures),
+        "rnnkit Seq2Seq BiGRU/GRU 256, no attention": rnnkit_job(
+            "translate.toml", ["model.attention=none"], args.minutes, tmp / "none",
+            test_figures),
+        "torch.nn.Transformer 2+2 layers, width 256, 4 heads, ff 256": transformer_job(
+            cfg, args.minutes),
+    }, args.threads)
 
 
 def table(rows: list[dict]) -> str:
@@ -237,13 +352,17 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     start = time.time()
-    rows = {"charlm": bench_charlm, "sentiment": bench_sentiment,
-            "translation": bench_translation}[args.task](args)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows, load = {"charlm": bench_charlm, "sentiment": bench_sentiment,
+                      "translation": bench_translation}[args.task](args, Path(tmp))
     print(f"# {args.task}: {' '.join(sys.argv[1:])} ({(time.time() - start) / 60:.1f} min wall)")
+    if load:
+        print(f"# load average (1 min) over the race, sampled every 5 s: mean {load['mean']:.2f}"
+              f", min {load['min']:.2f}, max {load['max']:.2f} (2 cores; training spanned "
+              f"{load['train_wall_min']:.1f} min of wall time)")
     print(table(rows))
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
-
+        Path(args.json).write_text(json.dumps({"rows": rows, "load": load}, indent=1))
 
 if __name__ == "__main__":
     main()

@@ -1,9 +1,12 @@
 """Peers for benchmarks/quality_text.py, in plain PyTorch / scikit-learn (not rnnkit).
 
-- ``PlainLSTMLM``: ``nn.Embedding -> nn.LSTM -> nn.Linear``, trained like char-rnn (streams,
-  state carried across batches, truncated BPTT).
 - ``TinyGPT``: a GPT-style causal transformer (pre-LayerNorm blocks, learned positions,
   weight-tied head) at nanoGPT's CPU size: 4 layers, 4 heads, width 128, context 64.
+- ``TransformerMT``: ``torch.nn.Transformer`` encoder-decoder for translation (pre-LayerNorm,
+  sinusoidal positions, target embedding tied to the output layer), decoded with rnnkit's own
+  beam search (``rnnkit.models.beam.beam_search_one``) through a small adapter, so both
+  families share the beam, the length normalisation and the stopping rule.
+- ``train_for``: AdamW for a fixed training time, cosine schedule over that time.
 - ``tfidf_logreg``: TF-IDF of 1-2-grams + logistic regression, C picked on the validation part.
 """
 
@@ -15,20 +18,6 @@ import time
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-
-class PlainLSTMLM(nn.Module):
-    def __init__(self, vocab: int, hidden: int = 256, layers: int = 2, emb: int = 64,
-                 dropout: float = 0.1):
-        super().__init__()
-        self.emb = nn.Embedding(vocab, emb)
-        self.drop = nn.Dropout(dropout)
-        self.lstm = nn.LSTM(emb, hidden, layers, batch_first=True, dropout=dropout)
-        self.head = nn.Linear(hidden, vocab)
-
-    def forward(self, x, state=None):
-        out, state = self.lstm(self.drop(self.emb(x)), state)  # (B, T, H)
-        return self.head(self.drop(out)), state  # (B, T, V)
 
 
 class Block(nn.Module):
@@ -75,24 +64,114 @@ class TinyGPT(nn.Module):
         return self.head(self.ln(self.blocks(h)))  # (B, T, V)
 
 
-def cosine_lr(step: int, total: int, lr: float, warmup: int, floor: float) -> float:
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    p = min(1.0, (step - warmup) / max(1, total - warmup))
-    return floor * lr + (1 - floor) * lr * 0.5 * (1 + math.cos(math.pi * p))
+class TransformerMT(nn.Module):
+    """``nn.Transformer`` translation model; ``forward(x, y_in) -> logits (B, T, V)``.
+    Embeddings scaled by sqrt(width) (Vaswani et al. 2017), initialised N(0, 1/width)."""
+
+    def __init__(self, src_vocab: int, tgt_vocab: int, *, pad_id: int, width: int = 256,
+                 heads: int = 4, encoder_layers: int = 2, decoder_layers: int = 2,
+                 ff: int = 256, dropout: float = 0.1, max_len: int = 128):
+        super().__init__()
+        self.pad_id, self.width = pad_id, width
+        self.src = nn.Embedding(src_vocab, width)
+        self.tgt = nn.Embedding(tgt_vocab, width)
+        nn.init.normal_(self.src.weight, std=width ** -0.5)  # x sqrt(width): unit scale
+        nn.init.normal_(self.tgt.weight, std=width ** -0.5)
+        position = torch.arange(max_len)[:, None] * torch.exp(
+            torch.arange(0, width, 2) * (-math.log(10000.0) / width))  # (max_len, C/2)
+        self.register_buffer("pos", torch.stack([position.sin(), position.cos()], -1)
+                             .flatten(1), persistent=False)  # (max_len, C) sinusoids
+        self.core = nn.Transformer(width, heads, encoder_layers, decoder_layers, ff, dropout,
+                                   batch_first=True, norm_first=True)
+        self.head = nn.Linear(width, tgt_vocab)
+        self.head.weight = self.tgt.weight
+        self.drop = nn.Dropout(dropout)
+
+    def _embed(self, table: nn.Embedding, ids):
+        T = ids.shape[1]
+        return self.drop(table(ids) * self.width ** 0.5 + self.pos[:T])
+
+    def encode(self, x):
+        """Memory (B, S, C) and the source padding mask (B, S), True at padding."""
+        mask = x == self.pad_id
+        return self.core.encoder(self._embed(self.src, x), src_key_padding_mask=mask), mask
+
+    def decode(self, y_in, memory, mask):
+        T = y_in.shape[1]
+        causal = nn.Transformer.generate_square_subsequent_mask(T)
+        h = self.core.decoder(self._embed(self.tgt, y_in), memory, tgt_mask=causal,
+                              tgt_is_causal=True, memory_key_padding_mask=mask)
+        return self.head(h)  # (B, T, V)
+
+    def forward(self, x, y_in):
+        return self.decode(y_in, *self.encode(x))
 
 
-def train_lm_for(model, batch_fn, loss_fn, minutes: float, steps: int, lr: float, *,
-                 weight_decay: float = 0.0, betas=(0.9, 0.999), warmup: int = 50,
-                 floor: float = 0.1, clip: float = 1.0) -> dict:
-    """Train ``steps`` steps (cosine schedule) or until ``minutes`` of training time."""
+class _Prefix:
+    """Beam-search state for :class:`TransformerMT`: the tokens decoded so far (B, t).
+    (``rnn`` is the name ``beam_search_one`` reads the device from.)"""
+
+    def __init__(self, tokens):
+        self.rnn = tokens
+
+    def index_select(self, rows):
+        return _Prefix(self.rnn.index_select(0, rows))
+
+
+class _Memory:
+    def __init__(self, keys, mask):
+        self.keys, self.mask = keys, mask
+
+    def index_select(self, rows):
+        return _Memory(self.keys.index_select(0, rows), self.mask.index_select(0, rows))
+
+
+class _StepDecoder:
+    """``step(token, state, memory) -> (logits, state, None)``: re-reads the whole prefix
+    (no key/value cache; sentences are short)."""
+
+    def __init__(self, model: TransformerMT):
+        self.model = model
+
+    def step(self, token, state: _Prefix, memory: _Memory):
+        prefix = torch.cat([state.rnn, token[:, None]], dim=1)  # (k, t + 1)
+        logits = self.model.decode(prefix, memory.keys, memory.mask)[:, -1]  # (k, V)
+        return logits, _Prefix(prefix), None
+
+
+@torch.no_grad()
+def transformer_translate(model: TransformerMT, x, lengths, *, bos_id: int, eos_id: int,
+                          beam: int, length_penalty: float) -> list[list[int]]:
+    """Token ids of the beam-search translation of each row of ``x`` (B, S)."""
+    from rnnkit.models.beam import beam_search_one
+
+    model.eval()
+    keys, mask = model.encode(x)
+    memory, state = _Memory(keys, mask), _Prefix(x.new_zeros(x.shape[0], 0))
+    return [beam_search_one(_StepDecoder(model), memory, state, b, beam_size=beam,
+                            max_len=2 * int(lengths[b]) + 10, bos_id=bos_id, eos_id=eos_id,
+                            length_penalty=length_penalty).tokens
+            for b in range(x.shape[0])]
+
+
+def cosine_lr(progress: float, step: int, lr: float, warmup: int, floor: float) -> float:
+    """Linear warm-up over ``warmup`` steps, cosine from lr to floor * lr over progress 0-1."""
+    f = min(1.0, (step + 1) / warmup) if warmup else 1.0
+    return f * lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def train_for(model, batch_fn, loss_fn, minutes: float, lr: float, *,
+              weight_decay: float = 0.0, betas=(0.9, 0.999), warmup: int = 50,
+              floor: float = 0.1, clip: float = 1.0) -> dict:
+    """Train for ``minutes`` of training time, the cosine running over that time (as
+    rnnkit's ``schedule_clock = "time"``); returns the steps done and the minutes."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=betas)
     model.train()
-    elapsed, step = 0.0, 0
-    while step < steps and elapsed < minutes * 60:
+    elapsed, step, budget = 0.0, 0, minutes * 60
+    while elapsed < budget:
         start = time.perf_counter()
         for g in opt.param_groups:
-            g["lr"] = cosine_lr(step, steps, lr, warmup, floor)
+            g["lr"] = cosine_lr(elapsed / budget, step, lr, warmup, floor)
         loss = loss_fn(batch_fn(step))
         opt.zero_grad(set_to_none=True)
         loss.backward()

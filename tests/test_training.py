@@ -119,6 +119,25 @@ def test_schedules():
     assert plateau.apply(0) == pytest.approx(1e-4) and opt.param_groups[0]["lr"] == 1e-4 * 1
 
 
+def test_time_clock_runs_the_cosine_over_max_minutes():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    cfg = TrainConfig(lr=1.0, schedule="cosine", schedule_clock="time", max_minutes=2,
+                      warmup_steps=10, min_lr_ratio=0.1)
+    cos = Schedule(opt, cfg, 10**6)  # the step count plays no part
+    assert cos.factor(0, 0.0) == pytest.approx(0.1)  # warm-up still counts steps
+    assert cos.factor(500, 0.0) == pytest.approx(1.0)
+    assert cos.factor(10, 60.0) == pytest.approx(0.55) == cos.factor(10**5, 60.0)
+    assert cos.factor(10, 120.0) == pytest.approx(0.1) == cos.factor(10, 500.0)
+    with pytest.raises(ValueError, match="max_minutes"):
+        Schedule(opt, TrainConfig(schedule="cosine", schedule_clock="time"), 10)
+    # the trainer passes its training time: half the budget spent -> the cosine's midpoint
+    trainer = Trainer(TinyTagger(), TrainConfig(steps=10**6, batch_size=8, lr=1.0, **{
+        k: getattr(cfg, k) for k in ("schedule", "schedule_clock", "max_minutes")},
+        min_lr_ratio=0.0, progress="off"), tiny_data(32, 10))
+    trainer.state.elapsed = 60.0
+    assert trainer.train_step(trainer.stream.batch(0))["lr"] == pytest.approx(0.5)
+
+
 def _fit(steps=30, **kw):
     torch.manual_seed(0)
     cfg = TrainConfig(**{"steps": steps, "batch_size": 8, "lr": 1e-2, "eval_every": 10,

@@ -68,6 +68,9 @@ class TrainConfig:
     schedule: str = choice("constant", "constant", "cosine", "step", "plateau")
     warmup_steps: int = number(0, 0)  # linear warm-up, before any schedule
     min_lr_ratio: float = number(0.0, 0.0, 1.0)  # cosine floor, as a fraction of lr
+    # steps: the cosine runs over `steps` | time: over `max_minutes` of training time (the
+    # decay ends when the time limit stops the run, however many steps that was)
+    schedule_clock: str = choice("steps", "steps", "time")
     step_size: int = number(1000, 1)  # step schedule: multiply by gamma every step_size steps
     gamma: float = number(0.5, 0.0, 1.0)  # step and plateau factor
     plateau_patience: int = number(3, 0)  # evaluations without improvement before a cut

@@ -1,7 +1,10 @@
 """Optimizers, learning-rate schedules and gradient clipping, built from a TrainConfig.
 
 The schedule is a small object with JSON state (no pickle in checkpoints): the learning
-rate at step s is ``lr * warmup(s) * shape(s) * plateau_scale``.
+rate at step s is ``lr * warmup(s) * shape(s) * plateau_scale``. With ``schedule_clock =
+"time"`` the cosine's progress is training time / ``max_minutes`` instead of steps / total,
+so runs stopped by the time limit all end their decay, whatever their speed (warm-up stays
+in steps).
 """
 
 from __future__ import annotations
@@ -33,24 +36,30 @@ class Schedule:
     """Warm-up, then constant / cosine / step decay, times a reduce-on-plateau factor."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int):
+        if cfg.schedule_clock == "time" and not cfg.max_minutes:
+            raise ValueError('train.schedule_clock = "time" needs train.max_minutes > 0')
         self.optimizer, self.cfg, self.total = optimizer, cfg, max(total_steps, 1)
         self.plateau_scale, self.best, self.bad = 1.0, None, 0
 
-    def factor(self, step: int) -> float:
-        """Multiplier of the base lr for optimizer step ``step`` (0-based)."""
+    def factor(self, step: int, elapsed: float = 0.0) -> float:
+        """Multiplier of the base lr for optimizer step ``step`` (0-based), taken after
+        ``elapsed`` seconds of training (read with ``schedule_clock = "time"`` only)."""
         cfg = self.cfg
         f = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
         if cfg.schedule == "cosine":
-            span = max(self.total - cfg.warmup_steps, 1)
-            t = min(max(step - cfg.warmup_steps, 0) / span, 1.0)
+            if cfg.schedule_clock == "time":
+                t = min(elapsed / (60 * cfg.max_minutes), 1.0)
+            else:
+                span = max(self.total - cfg.warmup_steps, 1)
+                t = min(max(step - cfg.warmup_steps, 0) / span, 1.0)
             f *= cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
         elif cfg.schedule == "step":
             f *= cfg.gamma ** (step // cfg.step_size)
         return f * self.plateau_scale
 
-    def apply(self, step: int) -> float:
-        """Set the optimizer's lr for ``step``; returns it."""
-        lr = self.cfg.lr * self.factor(step)
+    def apply(self, step: int, elapsed: float = 0.0) -> float:
+        """Set the optimizer's lr for ``step`` (after ``elapsed`` seconds); returns it."""
+        lr = self.cfg.lr * self.factor(step, elapsed)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         return lr

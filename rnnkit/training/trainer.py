@@ -151,7 +151,7 @@ class Trainer:
         """One optimizer step on ``batch``; returns the record logged for it."""
         self.model.train()
         batch = {k: v.to(self.device) for k, v in batch.items()}
-        lr = self.schedule.apply(self.state.step)
+        lr = self.schedule.apply(self.state.step, self.state.elapsed)
         self.optimizer.zero_grad(set_to_none=True)
         params = [p for p in self.model.parameters() if p.requires_grad]
         streaming = isinstance(self.stream, ContiguousStreams)
