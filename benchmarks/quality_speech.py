@@ -85,8 +85,8 @@ def loso_rnnkit(config: str, overrides: list[str], speaker: str, out: Path,
 
 
 def confusion_plot(run_dir: str) -> None:
-    """Draw plots/confusion.png into a speech-digits run (the runner has no task-plot hook
-    yet, so the benchmark draws it)."""
+    """(Re)draw plots/confusion.png into a speech-digits run: training draws it since the
+    task's ``after_training`` hook, runs trained before that get it here."""
     r = open_run(run_dir)
     test = r.task.data(r.cfg.task, r.cfg.seed)["test"]
     r.task.plots(r.model, test, run_dir, r.cfg.train.batch_size)
