@@ -234,7 +234,7 @@ def bench_charlm(args, tmp: Path) -> tuple[list[dict], dict]:
                 "train_min": info["minutes"], **lm_losses("gpt", gpt, val_ids)}
 
     return race({
-        "rnnkit LSTM 2x256 (stream, tbptt 128, batch 64)": rnnkit_job(
+        "rnnkit LSTM 2x256 (stream, tbptt 64, batch 32)": rnnkit_job(
             "shakespeare.toml", [], args.minutes, tmp / "lstm",
             lambda result, model: lm_losses("rnnkit", model, val_ids)),
         "transformer 4L 4H 128w ctx 64 (random windows, batch 32)": gpt_job,
