@@ -147,6 +147,20 @@ def _fit(steps=30, **kw):
     return trainer, trainer.fit()
 
 
+def test_progress_eta_respects_the_time_limit(capsys):
+    """The printed ETA is the time left under ``max_minutes`` when that ends the run first,
+    not the time to ``steps`` (a time-clocked run sets steps as a mere upper bound)."""
+    import re
+
+    _fit(10**7, progress="auto", max_minutes=0.05)  # 3 s; stderr is not a TTY
+    etas = [float(e.replace(",", "")) for e in re.findall(r"ETA ([\d,.]+)s",
+                                                         capsys.readouterr().err)]
+    assert etas and all(0 <= e <= 3.0 for e in etas)
+    _fit(20, progress="auto")  # no limit: the step-based ETA, 0 at the last step
+    etas = re.findall(r"ETA ([\d,.]+)s", capsys.readouterr().err)
+    assert etas and float(etas[-1]) == 0
+
+
 def test_trainer_reduces_the_loss_and_repeats_exactly():
     t1, _ = _fit(40)
     t2, _ = _fit(40)

@@ -151,6 +151,9 @@ class Progress(Callback):
         done, total = trainer.state.step, trainer.total_steps
         spent = time.perf_counter() - self._t0
         eta = spent / max(done - self._start, 1) * (total - done)
+        limit = getattr(trainer.cfg, "max_minutes", 0) or 0
+        if limit:  # the time limit ends the run first (e.g. schedule_clock = "time")
+            eta = min(eta, max(limit * 60 - trainer.state.elapsed, 0.0))
         figures = "  ".join(f"{k} {v:.4g}" for k, v in record.items()
                             if k not in ("step", "epoch", "split") and isinstance(v, float))
         print(f"step {done}/{total}  val {figures}  "
