@@ -159,6 +159,11 @@ def test_progress_eta_respects_the_time_limit(capsys):
     _fit(20, progress="auto")  # no limit: the step-based ETA, 0 at the last step
     etas = re.findall(r"ETA ([\d,.]+)s", capsys.readouterr().err)
     assert etas and float(etas[-1]) == 0
+    # the bar of a time-clocked run counts training seconds (its step total is a bound)
+    trainer, state = _fit(10**7, progress="on", max_minutes=0.02, schedule="cosine",
+                          schedule_clock="time")
+    assert trainer.callbacks and 0 < state.step < 10**7
+    assert f"step {state.step:,}" in capsys.readouterr().err
 
 
 def test_trainer_reduces_the_loss_and_repeats_exactly():

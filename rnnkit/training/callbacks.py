@@ -118,6 +118,7 @@ class Progress(Callback):
 
     def __init__(self, bar: bool):
         self.bar, self._progress, self._samples, self._t0 = bar, None, 0, 0.0
+        self._timed = False
 
     def on_train_start(self, trainer):
         self._t0, self._samples, self._start = time.perf_counter(), 0, trainer.state.step
@@ -135,15 +136,21 @@ class Progress(Callback):
                 TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
                 console=Console(stderr=True), transient=False)
             self._progress.start()
-            self._task = self._progress.add_task("train", total=trainer.total_steps,
-                                                 completed=trainer.state.step, info="")
+            # a time-clocked run ends at max_minutes: the bar counts training seconds
+            self._timed = getattr(trainer.cfg, "schedule_clock", "steps") == "time"
+            total, done = ((trainer.cfg.max_minutes * 60, trainer.state.elapsed) if self._timed
+                           else (trainer.total_steps, trainer.state.step))
+            self._task = self._progress.add_task("train", total=total, completed=done, info="")
 
     def on_step_end(self, trainer, record):
         self._samples += record.get("samples", 0) * trainer.dist.world_size
         if self._progress is not None:
             rate = self._samples / max(time.perf_counter() - self._t0, 1e-9)
             info = f"loss {record['loss']:.4g}  {rate:,.0f} samples/s"
-            self._progress.update(self._task, completed=trainer.state.step, info=info)
+            if self._timed:
+                info = f"step {trainer.state.step:,}  {info}"
+            done = trainer.state.elapsed if self._timed else trainer.state.step
+            self._progress.update(self._task, completed=done, info=info)
 
     def on_eval_end(self, trainer, record, improved):
         if self._progress is not None or not trainer.dist.is_main or "loss" not in record:
