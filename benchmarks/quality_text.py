@@ -1,7 +1,7 @@
 """Text applications against their peers, same split, same run, same training-time budget.
 
     python benchmarks/quality_text.py charlm --minutes 8
-    python benchmarks/quality_text.py sentiment --folds 10
+    python benchmarks/quality_text.py sentiment --folds 10 [--jobs 2]
     python benchmarks/quality_text.py translation --minutes 8
 
 charlm and translation race their models: each model trains in its own process (one thread),
@@ -243,26 +243,38 @@ def bench_charlm(args, tmp: Path) -> tuple[list[dict], dict]:
 
 # -- sentiment ------------------------------------------------------------------------------
 
+def sentiment_fold(args, tmp: Path, k: int) -> tuple[float, float]:
+    """Test accuracy of rnnkit's model and of the peer on fold ``k`` (both on its split)."""
+    torch.set_num_threads(args.threads)
+    over = [f"task.folds={args.folds}", f"task.fold={k}", "train.progress=off",
+            "diagnostics.every=0", *args.set]
+    cfg = load_config(ROOT / "examples" / "sentiment.toml", over)
+    start = time.perf_counter()
+    result = train_run(cfg, tmp / f"fold{k}", overwrite=True)
+    ours = result.results["test"]["accuracy"]
+    parts = sentiment_splits(cfg.task)
+    peer = tfidf_logreg(parts["train"], parts["val"], parts["test"])["accuracy"]
+    say(f"  fold {k}: rnnkit {ours:.4f}, tf-idf+LR {peer:.4f} "
+        f"({(time.perf_counter() - start) / 60:.1f} min)")
+    return ours, peer
+
+
 def bench_sentiment(args, tmp: Path) -> tuple[list[dict], None]:
     load_rt_polarity()  # fail early without data
-    folds = range(args.folds) if args.folds else [0]
-    ours, peer = [], []
-    for k in folds:
-        over = [f"task.folds={args.folds}", f"task.fold={k}", "train.progress=off",
-                "diagnostics.every=0"]
-        cfg = load_config(ROOT / "examples" / "sentiment.toml", over)
-        start = time.perf_counter()
-        result = train_run(cfg, tmp / f"fold{k}", overwrite=True)
-        ours.append(result.results["test"]["accuracy"])
-        parts = sentiment_splits(cfg.task)
-        peer.append(tfidf_logreg(parts["train"], parts["val"], parts["test"])["accuracy"])
-        say(f"  fold {k}: rnnkit {ours[-1]:.4f}, tf-idf+LR {peer[-1]:.4f} "
-            f"({(time.perf_counter() - start) / 60:.1f} min)")
+    folds = list(range(args.folds)) if args.folds else [0]
+    if args.jobs > 1:  # folds in parallel processes, ``threads`` each
+        with mp.get_context("fork").Pool(args.jobs) as pool:
+            pairs = pool.starmap(sentiment_fold, [(args, tmp, k) for k in folds])
+    else:
+        pairs = [sentiment_fold(args, tmp, k) for k in folds]
+    ours, peer = [a for a, _ in pairs], [b for _, b in pairs]
+
     def row(name, accs):
         return {"model": name, "folds": len(accs), "accuracy": statistics.mean(accs),
                 "std": statistics.stdev(accs) if len(accs) > 1 else 0.0, "per_fold": accs}
-    return [row("rnnkit BiLSTM + attention (examples/sentiment.toml)", ours),
-            row("TF-IDF 1-2-grams + logistic regression", peer)], None
+    label = "rnnkit BiLSTM + attention (examples/sentiment.toml" + (
+        f" with {', '.join(args.set)})" if args.set else ")")
+    return [row(label, ours), row("TF-IDF 1-2-grams + logistic regression", peer)], None
 
 
 # -- translation ----------------------------------------------------------------------------
@@ -348,6 +360,10 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=8.0, help="training minutes per model")
     p.add_argument("--folds", type=int, default=0, help="sentiment: k-fold CV (0: 90/10)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--jobs", type=int, default=1,
+                   help="sentiment: folds trained in this many parallel processes")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="sentiment: override a key of examples/sentiment.toml (repeatable)")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
