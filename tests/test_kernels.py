@@ -141,12 +141,15 @@ def test_explicit_masks_equal_loop_masks():
 
 @pytest.mark.parametrize("name", ["lstm", "gru", "lnlstm"])
 def test_stacked_bidirectional_layer_equals_loop(name):
+    # float64: the two engines sum in different orders, which in float32 over two stacked
+    # layers of random weights drifted past 1e-4 on one gradient element in ~1 seed of many
+    torch.manual_seed(0)
     layer = Recurrent(name, input_size=8, hidden_size=12, num_layers=2, bidirectional=True,
-                      recurrent_dropout=0.2, zoneout=0.1)
-    x = torch.randn(15, 6, 8, requires_grad=True)  # (T, B, I)
+                      recurrent_dropout=0.2, zoneout=0.1).double()
+    x = torch.randn(15, 6, 8, dtype=torch.float64, requires_grad=True)  # (T, B, I)
     lengths = torch.tensor([15, 2, 9, 15, 1, 6])
     n = len(layer.cells[0].state_sizes)
-    hx = tuple(torch.randn(4, 6, 12) for _ in range(n))
+    hx = tuple(torch.randn(4, 6, 12, dtype=torch.float64) for _ in range(n))
     hx = hx if n > 1 else hx[0]
     results = []
     for engine in ("loop", "kernel"):
@@ -155,10 +158,11 @@ def test_stacked_bidirectional_layer_equals_loop(name):
             out, h_n = layer(x, hx, lengths=lengths)
         loss = out.square().mean() + sum(h.square().sum() for h in _parts(h_n))
         results.append([out, *_parts(h_n), *torch.autograd.grad(loss, [x, *layer.parameters()])])
-    _assert_same(*results, rtol=1e-4)
+    _assert_same(*results, rtol=1e-9, atol=1e-9)
 
 
 def test_drop_in_layer_norm_lstm_batch_first_lengths():
+    torch.manual_seed(0)  # the weights and inputs do not depend on the tests run before
     lstm = rnnkit.LSTM(10, 16, num_layers=2, bidirectional=True, batch_first=True,
                        layer_norm=True)
     x = torch.randn(5, 13, 10, requires_grad=True)
