@@ -137,7 +137,7 @@ class Progress(Callback):
                 console=Console(stderr=True), transient=False)
             self._progress.start()
             # a time-clocked run ends at max_minutes: the bar counts training seconds
-            self._timed = getattr(trainer.cfg, "schedule_clock", "steps") == "time"
+            self._timed = trainer.cfg.schedule_clock == "time"
             total, done = ((trainer.cfg.max_minutes * 60, trainer.state.elapsed) if self._timed
                            else (trainer.total_steps, trainer.state.step))
             self._task = self._progress.add_task("train", total=total, completed=done, info="")
@@ -158,7 +158,7 @@ class Progress(Callback):
         done, total = trainer.state.step, trainer.total_steps
         spent = time.perf_counter() - self._t0
         eta = spent / max(done - self._start, 1) * (total - done)
-        limit = getattr(trainer.cfg, "max_minutes", 0) or 0
+        limit = trainer.cfg.max_minutes
         if limit:  # the time limit ends the run first (e.g. schedule_clock = "time")
             eta = min(eta, max(limit * 60 - trainer.state.elapsed, 0.0))
         figures = "  ".join(f"{k} {v:.4g}" for k, v in record.items()
