@@ -20,10 +20,10 @@ HAS_DATA = os.environ.get("RNNKIT_DATA") and os.path.isdir(os.environ["RNNKIT_DA
 
 
 @pytest.mark.parametrize("kind", ["standard", "minmax", "log", "none"])
-@pytest.mark.parametrize("difference", [False, True])
-def test_transform_inverts_exactly(kind, difference):
+@pytest.mark.parametrize("anchor", ["none", "difference", "level"])
+def test_transform_inverts_exactly(kind, anchor):
     x = np.random.default_rng(0).uniform(50, 500, size=80)
-    t = Transform.fit(x[:60], kind, 12, difference)
+    t = Transform.fit(x[:60], kind, 12, anchor == "difference", anchor == "level")
     z = t.scaled(x)
     origins = np.arange(t.first_origin(6), 80 - 24)
     _, y = t.windows(z, origins, 6, 24)
@@ -33,13 +33,32 @@ def test_transform_inverts_exactly(kind, difference):
     np.testing.assert_array_equal(t2.scaled(x), z)
 
 
-def test_training_windows_never_read_the_validation_or_test_range():
-    t = Transform(Scaler("none"), season=12, difference=True)
+def test_level_normalisation_by_hand():
+    """``level``: window and targets minus the mean of the last season, computed by hand."""
+    x = np.random.default_rng(1).uniform(1, 9, size=40)
+    t = Transform(Scaler("none"), season=4, level=True)
+    assert t.first_origin(2) == 3 and t.first_origin(6) == 5  # a full season and window
+    inputs, targets = t.windows(x, np.array([10, 17]), 6, 3)
+    for row, o in enumerate((10, 17)):
+        level = (x[o - 3] + x[o - 2] + x[o - 1] + x[o]) / 4
+        np.testing.assert_allclose(inputs[row], x[o - 5:o + 1] - level, rtol=1e-12)
+        np.testing.assert_allclose(targets[row], x[o + 1:o + 4] - level, rtol=1e-12)
+    with pytest.raises(ValueError, match="choose one"):
+        Transform(Scaler("none"), season=4, difference=True, level=True)
+
+
+@pytest.mark.parametrize("anchor", ["difference", "level"])
+def test_training_windows_never_read_the_validation_or_test_range(anchor):
+    t = Transform(Scaler("none"), season=12, difference=anchor == "difference",
+                  level=anchor == "level")
     x = np.arange(144.0)
     origins = train_origins(t.first_origin(36), 96, 24)
     inputs, targets = t.windows(x, origins, 36, 24)
     assert origins.max() + 24 <= 95  # the last target index
-    assert np.nanmax(inputs) < 96 and targets.max() + 0 < 96  # x[i] = i: nothing from >= 96
+    # x[i] = i: every value read (targets + anchors, inputs + levels) lies before 96
+    assert (targets + t.anchors(x, origins, 24)).max() < 96
+    assert np.nanmax(inputs + t.levels(x, origins)[:, None]) < 96
+    assert t.levels(x, origins).max() < 96
     assert range_origins(120, 144, 24, "multistep").tolist() == [119]
     assert range_origins(120, 144, 1, "rolling").tolist() == list(range(119, 143))
 
@@ -198,6 +217,42 @@ def test_forecast_cli_writes_the_documented_csv_and_plot(fc_run, tmp_path, capsy
                  "--report"]) == 0
     assert capsys.readouterr().out.splitlines()[1].startswith("2012-01,")
     assert "rnnkit against the baselines" in (fc_run / "report.md").read_text()
+
+
+def test_level_model_sample_paths_start_where_its_direct_forecast_does(fc_run, capsys):
+    """Past its horizon a model forecasts by sample paths, one step at a time; their first
+    step must agree with the direct forecast, so the window and anchor are normalised by
+    the same level both ways (``task.level``)."""
+    (fc_run.parent.parent / "level.toml").write_text(  # uncalibrated: 40 steps leave the
+        TINY.replace("difference = true", "level = true\ncalibrate = false")  # factors huge
+        .replace("tiny-fc", "tiny-level").replace("steps = 40", "steps = 150"))
+    assert main(["train", "level.toml"]) == 0
+    run = fc_run.parent / "tiny-level"
+    info = json.loads((run / "checkpoints" / "best" / "model.json").read_text())
+    assert info["transform"]["level"] is True and info["transform"]["difference"] is False
+    first = {}
+    for horizon in (24, 30):  # 20,000 paths: their median is within ~0.1% of the point
+        capsys.readouterr()
+        assert main(["forecast", str(run), "--horizon", str(horizon), "--samples",
+                     "20000"]) == 0
+        first[horizon] = float(capsys.readouterr().out.splitlines()[1].split(",")[1])
+    assert first[30] == pytest.approx(first[24], rel=0.005)  # unnormalised window: 1.3% off
+
+
+def test_forecast_into_a_closed_pipe_exits_quietly(fc_run, monkeypatch):
+    """``rnnkit forecast RUN | head -2``: the reader leaves early; exit 0, no traceback."""
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone: every write raises BrokenPipeError
+    out = open(write, "w", buffering=1)
+    monkeypatch.setattr("sys.stdout", out)
+    assert main(["forecast", str(fc_run), "--horizon", "24"]) == 0
+    monkeypatch.undo()
+    out.close()  # stdout now points at /dev/null: flushing the rest does not fail
+
+
+def test_difference_and_level_together_is_a_clear_error(fc_run, capsys):
+    assert main(["train", "tiny.toml", "--set", "task.level=true", "--overwrite"]) == 1
+    assert "set one of them" in capsys.readouterr().err
 
 
 def test_forecast_cli_bad_input_names_the_row(fc_run, tmp_path, capsys):

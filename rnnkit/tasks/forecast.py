@@ -67,6 +67,7 @@ class ForecastConfig(TaskConfig):
     season: int = number(1, 1)  # seasonal period: differencing lag, seasonal naive, MASE
     scaler: str = choice("standard", *Scaler.KINDS)
     difference: bool = False  # forecast the change from the same season's last value
+    level: bool = False  # or: window and targets relative to the last season's mean
     evaluation: str = choice("auto", "auto", "multistep", "rolling")  # auto: by horizon
     calibrate: bool = True  # scale the intervals to nominal coverage on a validation backtest
     train_on_val: bool = False  # short series: also train on the validation range's windows
@@ -120,9 +121,13 @@ def _context(key: str) -> ForecastContext:
     test_start = n - test
     val = test_points(test_start, cfg.val_size or test, cfg.series, cfg.csv)
     val_start = test_start - val
+    if cfg.difference and cfg.level:
+        raise TaskError("task.difference and task.level both set what the model forecasts "
+                        "relative to (the same season's last value, or the last season's "
+                        "mean); set one of them")
     try:
         transform = Transform.fit(series.values[:test_start], cfg.scaler, cfg.season,
-                                  cfg.difference)
+                                  cfg.difference, cfg.level)
     except ValueError as e:
         raise TaskError(f"task.scaler = {cfg.scaler!r}: {e}") from None
     return ForecastContext(cfg, series, val_start, test_start, transform,
@@ -426,9 +431,11 @@ def forecast_history(model, cfg: ForecastConfig, history: np.ndarray, steps: int
     rng = np.random.default_rng(seed)
     paths = np.tile(z, (samples, 1))  # (S, T)
     for _ in range(steps):
-        feats = transform.features(paths)[:, -cfg.window:]  # (S, W)
+        level = paths[:, -transform.season:].mean(axis=1, keepdims=True) \
+            if transform.level else np.zeros((samples, 1))
+        feats = transform.features(paths)[:, -cfg.window:] - level  # (S, W)
         bands = predict_bands(model, feats).widened(factors)
-        anchors = paths[:, -transform.season] if transform.difference else 0.0
+        anchors = paths[:, -transform.season] if transform.difference else level[:, 0]
         draw = bands.point[:, 0] + bands.std()[:, 0] * rng.standard_normal(samples)
         paths = np.concatenate([paths, (draw + anchors)[:, None]], axis=1)
     with np.errstate(over="ignore"):  # quantiles in scaled units, then back (monotone)

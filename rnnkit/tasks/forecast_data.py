@@ -9,8 +9,12 @@ With scaler ``S`` (fitted on the training range only), season ``m`` and a foreca
 - it predicts, for ``h = 1..H``, ``y_h = z[T+h] - z[a_h]`` where ``a_h = T - m + 1 +
   (h-1) mod m`` is the last observed point of the same season (``y_h = z[T+h]`` without
   differencing): a correction to the seasonal-naive forecast.
-- back: ``x[T+h] = S^-1(y_h + z[a_h])``; ``S^-1`` is increasing, so quantiles and interval
-  bounds map back exactly, and so do scaling and differencing (tested).
+- with ``level`` instead (window normalisation, as in N-BEATS and DeepAR's scaling): the
+  window and the targets are taken relative to the local level ``L_T``, the mean of
+  ``z[T-m+1 .. T]`` (the last season): the model reads ``z[T-W+1 .. T] - L_T`` and predicts
+  ``y_h = z[T+h] - L_T``, so it sees the season's shape and forecasts the trend from it.
+- back: ``x[T+h] = S^-1(y_h + z[a_h])`` (``+ L_T``); ``S^-1`` is increasing, so quantiles
+  and interval bounds map back exactly, and so do scaling and differencing (tested).
 """
 
 from __future__ import annotations
@@ -24,28 +28,47 @@ from ..data.timeseries import Scaler
 
 @dataclass
 class Transform:
-    """Scaling and (optional) seasonal differencing; saved in model.json (``to_dict``)."""
+    """Scaling and (optional) seasonal differencing or level normalisation; saved in
+    model.json (``to_dict``)."""
 
     scaler: Scaler
     season: int = 1
     difference: bool = False
+    level: bool = False
+
+    def __post_init__(self):
+        if self.difference and self.level:
+            raise ValueError("difference and level both set the targets' reference point; "
+                             "choose one")
 
     @classmethod
-    def fit(cls, train: np.ndarray, kind: str, season: int, difference: bool) -> Transform:
-        return cls(Scaler(kind).fit(np.asarray(train, dtype=np.float64)), season, difference)
+    def fit(cls, train: np.ndarray, kind: str, season: int, difference: bool,
+            level: bool = False) -> Transform:
+        return cls(Scaler(kind).fit(np.asarray(train, dtype=np.float64)), season, difference,
+                   level)
 
     def to_dict(self) -> dict:
         return {"scaler": self.scaler.to_dict(), "season": self.season,
-                "difference": self.difference}
+                "difference": self.difference, "level": self.level}
 
     @classmethod
     def from_dict(cls, d: dict) -> Transform:
-        return cls(Scaler.from_dict(d["scaler"]), int(d["season"]), bool(d["difference"]))
+        return cls(Scaler.from_dict(d["scaler"]), int(d["season"]), bool(d["difference"]),
+                   bool(d.get("level", False)))
 
     @property
     def lag(self) -> int:
         """How many leading points have no feature (the differencing lag)."""
         return self.season if self.difference else 0
+
+    def levels(self, z: np.ndarray, origins: np.ndarray) -> np.ndarray:
+        """(N,) the local levels ``L_T``: means of the last ``season`` points up to each
+        origin (zeros without ``level``)."""
+        origins = np.asarray(origins, dtype=np.int64)
+        if not self.level:
+            return np.zeros(len(origins))
+        idx = origins[:, None] + np.arange(-self.season + 1, 1)[None, :]
+        return z[idx].mean(axis=1)
 
     def scaled(self, x: np.ndarray) -> np.ndarray:
         return self.scaler.transform(np.asarray(x, dtype=np.float64))
@@ -59,8 +82,9 @@ class Transform:
         return f
 
     def first_origin(self, window: int) -> int:
-        """The earliest origin with a full window of features."""
-        return self.lag + window - 1
+        """The earliest origin with a full window of features (and a full season for the
+        level)."""
+        return max(self.lag + window, self.season if self.level else 0) - 1
 
     def anchor_index(self, origins: np.ndarray, horizon: int) -> np.ndarray:
         """(N, H) indices a_h of the values the targets are relative to."""
@@ -69,10 +93,11 @@ class Transform:
         return np.asarray(origins)[:, None] - m + 1 + (h % m)[None, :]
 
     def anchors(self, z: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-        """(N, H) the values ``z[a_h]`` (zeros without differencing)."""
-        if not self.difference:
-            return np.zeros((len(origins), horizon))
-        return z[self.anchor_index(origins, horizon)]
+        """(N, H) the values the targets are relative to: ``z[a_h]`` with differencing,
+        ``L_T`` with level, else zeros."""
+        if self.difference:
+            return z[self.anchor_index(origins, horizon)]
+        return np.repeat(self.levels(z, origins)[:, None], horizon, axis=1)
 
     def windows(self, z: np.ndarray, origins: np.ndarray, window: int, horizon: int,
                 with_targets: bool = True):
@@ -82,7 +107,7 @@ class Transform:
             raise ValueError(f"origin {origins.min()} has less than a full window of history")
         f = self.features(z)
         idx = origins[:, None] + np.arange(-window + 1, 1)[None, :]
-        inputs = f[idx]
+        inputs = f[idx] - self.levels(z, origins)[:, None]
         if not with_targets:
             return inputs, None
         tidx = origins[:, None] + np.arange(1, horizon + 1)[None, :]
