@@ -12,7 +12,7 @@ is hysteresis (no flicker around the threshold), ``hold > 0`` an off-delay that 
 incident one alarm event. The defaults (1.0, 0) give plain ``score > threshold``.
 
 Why forecast error rather than an autoencoder's reconstruction error: measured
-(``experiments/anomaly_autoencoder.py``, 5 seeds, same features, fit range, optimiser,
+(``benchmarks/anomaly_autoencoder.py``, 5 seeds, same features, fit range, optimiser,
 steps, smoothing, threshold rule and alarm hold; results in benchmarks/RESULTS.md). An LSTM
 encoder-decoder over the config's windows (EncDec-AD) raised about twice as many false
 alarm events (nyc_taxi 6.2 against 2.8, machine_temperature 6.4 against 3.2) for a lower

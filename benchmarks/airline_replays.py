@@ -3,7 +3,7 @@ after 1958 is loaded): each replay is the config trained (task.refit: fixed step
 checkpoint) on the months before its origin and scored on its 24-month forecast from there,
 exactly as the calibration replays of ``task.refit`` are (``replay_config``).
 
-    RNNKIT_DATA=../shared/data python experiments/airline_replays.py \\
+    RNNKIT_DATA=../shared/data python benchmarks/airline_replays.py \\
         --candidate "task.window=24" --candidate "task.difference=false task.level=true" \\
         --origins 78 84 90 96 --seeds 0 1 2 --jobs 2
 

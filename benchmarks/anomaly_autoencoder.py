@@ -16,7 +16,7 @@ metrics on the points after the training range:
   decoder emits), ``mean``: the mean |error| over that window; each divided by the error's
   std on the fit range.
 
-    RNNKIT_DATA=../shared/data python experiments/anomaly_autoencoder.py [--configs ...]
+    RNNKIT_DATA=../shared/data python benchmarks/anomaly_autoencoder.py [--configs ...]
 """
 
 from __future__ import annotations
