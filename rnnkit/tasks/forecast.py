@@ -431,8 +431,7 @@ def forecast_history(model, cfg: ForecastConfig, history: np.ndarray, steps: int
     rng = np.random.default_rng(seed)
     paths = np.tile(z, (samples, 1))  # (S, T)
     for _ in range(steps):
-        level = paths[:, -transform.season:].mean(axis=1, keepdims=True) \
-            if transform.level else np.zeros((samples, 1))
+        level = np.broadcast_to(transform.levels(paths, [paths.shape[1] - 1]), (samples, 1))
         feats = transform.features(paths)[:, -cfg.window:] - level  # (S, W)
         bands = predict_bands(model, feats).widened(factors)
         anchors = paths[:, -transform.season] if transform.difference else level[:, 0]

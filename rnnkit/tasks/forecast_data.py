@@ -62,13 +62,13 @@ class Transform:
         return self.season if self.difference else 0
 
     def levels(self, z: np.ndarray, origins: np.ndarray) -> np.ndarray:
-        """(N,) the local levels ``L_T``: means of the last ``season`` points up to each
-        origin (zeros without ``level``)."""
+        """(..., N) the local levels ``L_T`` of ``z`` (..., T): means of the last ``season``
+        points up to each origin (zeros without ``level``)."""
         origins = np.asarray(origins, dtype=np.int64)
         if not self.level:
             return np.zeros(len(origins))
         idx = origins[:, None] + np.arange(-self.season + 1, 1)[None, :]
-        return z[idx].mean(axis=1)
+        return z[..., idx].mean(axis=-1)
 
     def scaled(self, x: np.ndarray) -> np.ndarray:
         return self.scaler.transform(np.asarray(x, dtype=np.float64))
