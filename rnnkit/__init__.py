@@ -14,7 +14,18 @@ from .layers import GRU, LSTM, RNN, Recurrent
 
 __version__ = "0.1.0"
 
-__all__ = [
+
+
+def load(run_dir, checkpoint: str = "best"):
+    """The predictor of a trained run directory: ``.task``, ``.config``, ``.model``,
+    ``.predict(inputs, **options)``, ``.predict_file(path)``, ``.stream()`` (see
+    :mod:`rnnkit.tasks.predictor`). ``checkpoint``: ``"best"`` (default) or ``"last"``."""
+    from .tasks import load as _load
+
+    return _load(run_dir, checkpoint)
+
+
+__all__ = ["load", 
     "GRU", "LSTM", "RNN", "Cell", "GRUCell", "LSTMCell", "LayerNormGRUCell",
     "LayerNormLSTMCell", "RNNCell", "Recurrent", "__version__", "make_cell", "register_cell",
 ]

@@ -1,11 +1,10 @@
 """``rnnkit caption RUN_DIR IMAGE [IMAGE ...] [--beam N] [--attention-plot FILE.png]
-[--json]``: one caption per image, for runs of the ``captioning`` task.
+[--json]``: one caption per image; a thin shell over
+``rnnkit.load(RUN_DIR).predict(images, beam=...)``.
 
-Images are read with Pillow (any format it knows), converted to RGB and resized to the run's
-``task.image_size``. A missing or unreadable file gets a one-line error on stderr naming the
-file; the other images are still captioned, and the exit status is then 1.
-``--attention-plot FILE.png`` draws each word's attention over its image (with several
-images: FILE-1.png, FILE-2.png, ...).
+A missing or unreadable file gets a one-line error on stderr naming the file; the other
+images are still captioned, and the exit status is then 1. ``--attention-plot FILE.png``
+draws each word's attention over its image (with several images: FILE-1.png, FILE-2.png).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..tasks import TaskError, open_run
+from ..tasks import load
 from .common import add_command, say
 
 
@@ -39,13 +38,9 @@ def _plot_path(base: str, k: int, n: int) -> Path:
 
 
 def run(args) -> int:
-    r = open_run(args.run_dir, args.checkpoint)
-    if r.task.name != "captioning":
-        raise TaskError(f"{args.run_dir} is a {r.task.name!r} run; caption needs a "
-                        "captioning run")
-    from ..tasks.captioning import plot_attention
-
-    results = r.task.caption(r, args.images, args.beam)
+    p = load(args.run_dir, args.checkpoint)
+    p.require("caption", "caption images; use a captioning run")
+    results = p.predict(args.images, beam=args.beam)
     for k, item in enumerate(results, 1):
         if "error" in item:
             say(f"rnnkit caption: error: {item['error']}")
@@ -53,14 +48,8 @@ def run(args) -> int:
         if not args.json:
             print(f"{item['file']}\t{item['caption']}", file=sys.stdout)
         if args.attention_plot:
-            if item["attention"] is None:
-                raise TaskError("this model does not attend (attention = \"none\"): "
-                                "no attention to plot")
-            path = plot_attention(item["image"], item["tokens"], item["attention"],
-                                  _plot_path(args.attention_plot, k, len(results)))
+            path = p.plot(item, _plot_path(args.attention_plot, k, len(results)))
             say(f"attention of {item['file']} -> {path}")
     if args.json:
-        keep = ("file", "caption", "error")
-        print(json.dumps({"results": [{k: v for k, v in it.items() if k in keep}
-                                      for it in results]}))
+        print(json.dumps({"results": results}))
     return 1 if any("error" in item for item in results) else 0

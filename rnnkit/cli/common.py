@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import functools
+import json
 import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ..data.datasets import DataError
 from ..tasks import TaskError
@@ -34,3 +40,39 @@ def _guarded(run, args) -> int:
 def say(*parts) -> None:
     """Human output: always stderr (stdout is for JSON)."""
     print(*parts, file=sys.stderr, flush=True)
+
+
+def print_records(records: list[dict[str, Any]]) -> None:
+    """One JSON object a line on stdout, flushed as each is written."""
+    for record in records:
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+
+
+def write_columns(path: str | Path | None, columns: dict[str, list]) -> str:
+    """Columns of equal length -> CSV with a header, to ``path`` (None: stdout); returns
+    what to tell the user."""
+    names = list(columns)
+    rows = [[_cell(v) for v in row] for row in zip(*(columns[k] for k in names))]
+    if path is None:
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(names)
+        w.writerows(rows)
+        sys.stdout.flush()
+        return f"{len(rows)} rows"
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(names)
+        w.writerows(rows)
+    return f"wrote {path}"
+
+
+def _cell(v) -> str:
+    if isinstance(v, np.datetime64):
+        return str(v).replace("T", " ")
+    if isinstance(v, (bool, np.bool_)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    return str(v)

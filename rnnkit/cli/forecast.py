@@ -1,17 +1,17 @@
 """``rnnkit forecast RUN_DIR --horizon N [--input CSV] [--output CSV] [--plot PNG]``.
 
-Writes ``timestamp,forecast,lower_80,upper_80,lower_95,upper_95`` (to stdout without
-``--output``). Without ``--input`` it forecasts from the end of the run's training range, so
-the plot shows the truth of the test range; with ``--input`` from the end of that CSV.
-``--report`` adds the test figures against the baselines and the plot to report.md.
+A thin shell over ``rnnkit.load(RUN_DIR).predict(...)``: writes the record's columns
+(``timestamp,forecast,lower_80,upper_80,lower_95,upper_95``) as CSV (to stdout without
+``--output``). Without ``--input`` it forecasts from the end of the run's training range
+(``default_inputs``), so the plot shows the truth of the test range; with ``--input`` from
+the end of that CSV. ``--report`` adds the test figures against the baselines and the plot
+to report.md.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from ..tasks import TaskError, open_run
-from .common import add_command, say
+from ..tasks import TaskError, load
+from .common import add_command, say, write_columns
 
 EXAMPLE = ("rnnkit forecast runs/airline --horizon 24 --output airline.csv --plot airline.png\n"
            "  rnnkit forecast runs/temperatures --horizon 30 --input recent.csv")
@@ -35,38 +35,18 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..tasks.forecast import context, forecast_history
-    from ..tasks.forecast_data import Transform
-    from ..tasks.ts_common import future_times, read_input, write_csv
-    from ..tasks.ts_report import plot_forecast
-
-    r = open_run(args.run_dir, args.checkpoint)
-    if r.cfg.task.name != "forecast":
-        raise TaskError(f"{args.run_dir} is a {r.cfg.task.name!r} run, not a forecast run")
     if args.horizon < 1:
         raise TaskError("--horizon must be >= 1")
-    transform = Transform.from_dict(r.checkpoint.info["transform"])
-    if args.input:
-        series, truth = read_input(args.input, r.cfg.task, args.repair), None
-        t, x = series.timestamps, series.values
-    else:
-        ctx = context(r.cfg.task)
-        t, x = ctx.series.timestamps[:ctx.test_start], ctx.series.values[:ctx.test_start]
-        truth = ctx.series.values[ctx.test_start:ctx.test_start + args.horizon]
-    result = forecast_history(r.model, r.cfg.task, x, args.horizon, transform, args.samples)
-    future = future_times(t, args.horizon)
-    columns = {"timestamp": list(future), **{k: list(v) for k, v in result.items()}}
-    if args.output:
-        say(f"wrote {write_csv(args.output, columns)}")
-    else:
-        write_csv(None, columns)
-    shown = max(3 * args.horizon, 60)
+    if args.samples < 1:
+        raise TaskError("--samples must be >= 1")
+    p = load(args.run_dir, args.checkpoint)
+    p.require("forecast", "forecast; use a forecast run")
+    inputs = (p.read_file(args.input, repair=args.repair) if args.input
+              else p.default_inputs())
+    (record,) = p.predict(inputs, horizon=args.horizon, samples=args.samples)
+    say(write_columns(args.output, record["columns"]))
     if args.plot:
-        path = plot_forecast(args.plot, t[-shown:], x[-shown:], future, result, truth,
-                             title=f"{args.run_dir}: {args.horizon} steps ahead")
-        say(f"wrote {path}")
+        say(f"wrote {p.plot(record, args.plot)}")
     if args.report:
-        from ..tasks.forecast import write_report_section
-
-        say(f"wrote {write_report_section(r.model, r.cfg, Path(args.run_dir))}")
+        say(f"wrote {p.write_report()}")
     return 0

@@ -1,7 +1,7 @@
 """``rnnkit generate RUN_DIR [--prompt P] [--max-new N] ...``: for generative tasks.
 
-Text tasks (charlm) stream the prompt and the new text to stdout as it is produced; the
-others print one JSON object.
+A thin shell over ``rnnkit.load(RUN_DIR).generate(...)``: text tasks stream the prompt and
+the new text to stdout as it is produced; the others print one JSON object.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ..tasks import open_run
+from ..tasks import load
 from .common import add_command
 
 
@@ -41,14 +41,16 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    r = open_run(args.run_dir, args.checkpoint)
+    p = load(args.run_dir, args.checkpoint)
+    p.require("generate", "generate; use `rnnkit predict`")
     options = {k: getattr(args, k) for k in ("prompt", "max_new", "temperature", "top_k",
                                              "top_p", "seed", "prime", "output", "plot")}
-    if r.task.text_io:
-        for piece in r.task.generate_text(r, options):
+    result = p.generate(**options)
+    if "text" in p.capabilities:
+        for piece in result:
             sys.stdout.write(piece)
             sys.stdout.flush()
         sys.stdout.write("\n")
         return 0
-    print(json.dumps(r.task.generate(r.model, r.cfg.task, options)))
+    print(json.dumps(result))
     return 0

@@ -1,18 +1,15 @@
-"""``rnnkit predict RUN_DIR --input FILE | --text TEXT``: the model's output, JSON on stdout.
+"""``rnnkit predict RUN_DIR --input FILE | --text TEXT``: one JSON object a line on stdout.
 
-Text tasks (sentiment, charlm, translation) read ``--text`` (repeatable) or ``--input`` (one
-text a line, ``-`` = stdin) and print one JSON object a line; ``--explain`` adds what the
-task can show of why (sentiment: the attention weight of each token). Other tasks read
-``--input`` as ``.npy``/``.json``/``.csv`` and print one JSON object.
+A thin shell over ``rnnkit.load(RUN_DIR).predict(...)``: ``--input FILE`` reads the task's
+input format (``predict_file``: text tasks one text a line, ``-`` = stdin; numeric tasks
+``.npy``/``.json``/``.csv``); ``--text`` (repeatable) gives texts to tasks that read text.
+``--explain`` adds what the model attended to, where the task can show it.
 """
 
 from __future__ import annotations
 
-import json
-
-from ..tasks import TaskError, open_run
-from ..tasks.text_common import TextLine, read_lines
-from .common import add_command, say
+from ..tasks import TaskError, load
+from .common import add_command, print_records, say
 
 
 def register(sub) -> None:
@@ -28,25 +25,26 @@ def register(sub) -> None:
     p.add_argument("--text", action="append", default=None,
                    help="text tasks: a text to predict for (repeatable)")
     p.add_argument("--explain", action="store_true",
-                   help="text tasks: add per-token attention weights (sentiment)")
+                   help="add what the model attended to (tasks that can show it)")
     p.add_argument("--checkpoint", default="best", choices=("best", "last"))
 
 
 def run(args) -> int:
     if (args.input is None) == (args.text is None):
         raise TaskError("give either --input FILE or --text TEXT")
-    r = open_run(args.run_dir, args.checkpoint)
-    if not r.task.text_io:
-        if args.text is not None:
-            raise TaskError(f"task {r.task.name!r} does not read text; use --input FILE")
-        inputs = r.task.read_inputs(args.input)
-        print(json.dumps(r.task.predict(r.model, inputs, r.cfg.task)))
-        return 0
-    lines = ([TextLine(t) for t in args.text] if args.text is not None
-             else read_lines(args.input))
-    for line in lines:
-        if line.problem:
-            say(f"warning: {line.problem}")
-    for record in r.task.predict_text(r, lines, {"explain": args.explain}):
-        print(json.dumps(record, ensure_ascii=False), flush=True)
+    p = load(args.run_dir, args.checkpoint)
+    options = {}
+    if args.explain:
+        p.require("explain", "explain its predictions (drop --explain)")
+        options["explain"] = True
+    if args.text is not None:
+        p.require("text", "read text; use --input FILE")
+        inputs = p.read_texts(args.text)
+    else:
+        inputs = p.read_file(args.input)
+    for item in inputs:
+        problem = getattr(item, "problem", "")
+        if problem:
+            say(f"warning: {problem}")
+    print_records(p.predict(inputs, **options))
     return 0

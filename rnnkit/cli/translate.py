@@ -1,11 +1,11 @@
-"""``rnnkit translate RUN_DIR "sentence" [--beam 5] [--attention-plot FILE.png]``."""
+"""``rnnkit translate RUN_DIR "sentence" [--beam 5] [--attention-plot FILE.png]``: a thin
+shell over ``rnnkit.load(RUN_DIR).predict([sentence], beam=...)``."""
 
 from __future__ import annotations
 
 import sys
 
-from ..tasks import TaskError, open_run
-from ..tasks.text_common import TextLine
+from ..tasks import TaskError, load
 from .common import add_command, say
 
 
@@ -26,27 +26,13 @@ def register(sub) -> None:
 def run(args) -> int:
     if args.beam is not None and args.beam < 1:
         raise TaskError(f"--beam must be >= 1, got {args.beam}")
-    r = open_run(args.run_dir, args.checkpoint)
-    if r.task.name != "translation":
-        raise TaskError(f"{args.run_dir} is a {r.task.name!r} run, not a translation run")
-    options = {"beam": args.beam, "explain": True}
-    (record,) = r.task.predict_text(r, [TextLine(args.sentence)], options)
+    p = load(args.run_dir, args.checkpoint)
+    p.require("translate", "translate; use a translation run")
+    (record,) = p.predict([args.sentence], beam=args.beam, explain=True)
     if record.get("error"):
         raise TaskError(record["error"])
     print(record["translation"])
     sys.stdout.flush()
     if args.attention_plot:
-        if record["attention"] is None:
-            raise TaskError("this model has no attention (model.attention = \"none\")")
-        if not record["target_tokens"]:
-            raise TaskError("the translation is empty: no attention to plot")
-        from ..tasks.translation import plot_attention
-
-        try:
-            path = plot_attention(record["source_tokens"], record["target_tokens"],
-                                  record["attention"], args.attention_plot)
-        except ImportError:
-            raise TaskError("--attention-plot needs matplotlib (pip install "
-                            "'rnnkit[all]')") from None
-        say(f"attention plot: {path}")
+        say(f"attention plot: {p.plot(record, args.attention_plot)}")
     return 0

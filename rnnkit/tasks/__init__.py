@@ -16,8 +16,9 @@ from . import (  # noqa: F401
     speech_digits,
     translation,
 )
-from .base import TASKS, Task, TaskError, register
-from .runner import evaluate_run, load_config, open_run, resume_config, train_run
+from .base import CAPABILITIES, TASKS, Context, Task, TaskError, register
+from .predictor import Predictor, Stream, load
+from .runner import evaluate_run, load_config, resume_config, train_run
 
-__all__ = ["TASKS", "Task", "TaskError", "evaluate_run", "load_config", "open_run",
-           "register", "resume_config", "train_run"]
+__all__ = ["CAPABILITIES", "TASKS", "Context", "Predictor", "Stream", "Task", "TaskError",
+           "evaluate_run", "load", "load_config", "register", "resume_config", "train_run"]

@@ -2,6 +2,9 @@
 
 Many-to-one regression (``SequenceRegressor``, MSE). Always predicting 1 scores 0.167;
 a model that solves the task scores below 0.01.
+
+Predictor: each input is one sequence (T, 2) of [value, marker] steps (any length); the
+record is ``{"prediction": sum}``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import torch
 
 from ..data.synthetic import adding_problem
 from ..training.config import TaskConfig, number
-from .base import SPLITS, Task, TaskError, register
+from .base import SPLITS, Task, register
+from .predictor import Predictor, as_sequences
 
 
 @dataclass
@@ -30,28 +34,31 @@ class AddingTask(Task):
     config_class = AddingConfig
     model_class = "SequenceRegressor"
 
-    def data(self, cfg: AddingConfig, seed: int):
+    def make_splits(self, ctx):
+        cfg, seed = ctx.task_cfg, ctx.cfg.seed
         sizes = (cfg.train_size, cfg.val_size, cfg.test_size)
         return {split: adding_problem(n, cfg.sequence_length, seed=seed * 10 + i)
                 for i, (split, n) in enumerate(zip(SPLITS, sizes))}
 
-    def model_args(self, cfg: AddingConfig) -> dict[str, Any]:
+    def model_args(self, ctx) -> dict[str, Any]:
         return {"input_size": 2, "output_size": 1}
 
-    def extra_metrics(self, model, data, batch_size):
-        y = data["y"]
+    def extra_metrics(self, ctx, model, split):
+        y = self.batches(ctx)[split]["y"]
         return {"baseline_mse": float(((y - 1.0) ** 2).mean())}  # always predicting 1
 
-    def predict(self, model, inputs, cfg):
-        """``inputs`` (N, T, 2) or one sequence (T, 2): [value, marker] per step."""
-        if inputs.dim() == 2:
-            inputs = inputs[None]
-        if inputs.dim() != 3 or inputs.shape[-1] != 2:
-            raise TaskError(f"adding inputs must be (N, T, 2) or (T, 2) [value, marker] per "
-                            f"step, got shape {tuple(inputs.shape)}")
-        with torch.no_grad():
-            pred = model.predict(inputs.to(next(model.parameters()).device))  # (N, 1)
-        return {"predictions": pred[:, 0].tolist()}
+    def predictor(self, ctx, model, info, run_dir=None):
+        return AddingPredictor(self, ctx, model, info, run_dir)
+
+
+class AddingPredictor(Predictor):
+    @torch.no_grad()
+    def predict(self, inputs, **options):
+        """``inputs``: sequences (T, 2) of [value, marker] per step, any lengths."""
+        x, lengths = as_sequences(inputs, features=2, what="adding inputs ([value, marker] "
+                                  "per step)")
+        pred = self.model.predict(x.to(self.device), lengths)  # (N, 1)
+        return [{"prediction": float(v)} for v in pred[:, 0]]
 
 
 register(AddingTask())

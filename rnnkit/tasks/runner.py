@@ -2,7 +2,8 @@
 
 ``train_run`` writes ``runs/<name>/`` (config.toml, metrics.jsonl, checkpoints/, plots/,
 report.md); ``train_run(..., resume=True)`` continues from ``checkpoints/last``;
-``open_run`` and ``evaluate_run`` read a finished (or interrupted) run back.
+``evaluate_run`` scores a finished (or interrupted) run, and
+:func:`rnnkit.tasks.predictor.load` opens it for prediction.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from ..diagnostics.callback import DiagnosticsCallback
 from ..models.base import Model
 from ..training import distributed
 from ..training.callbacks import default_callbacks
-from ..training.checkpoint import Checkpoint, build_model, load_checkpoint
+from ..training.checkpoint import build_model, load_checkpoint
 from ..training.config import RunConfig
 from ..training.config_io import ConfigError, apply_overrides, build_config, read_toml, write_toml
 from ..training.trainer import Callback, Trainer, TrainState, evaluate_model, pick_device
-from .base import TASKS, Task
+from .base import TASKS, Context, Task
 from .report import write_report
 
 
@@ -69,9 +70,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _model_info(task: Task, cfg: RunConfig, model: Model) -> dict[str, Any]:
+def _model_info(task: Task, ctx: Context, model: Model) -> dict[str, Any]:
     return {"model_class": type(model).__name__, "model_config": model.get_config(),
-            "rnnkit_version": __version__, **task.info(cfg)}
+            "rnnkit_version": __version__, **task.info(ctx, model)}
 
 
 def _prepare_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
@@ -102,14 +103,16 @@ def train_run(cfg: RunConfig, run_dir: str | Path | None = None, *, resume: bool
             torch.set_num_threads(cfg.train.threads)
         seed_everything(cfg.seed)
         task = TASKS[cfg.task.name]
-        data = task.data(cfg.task, cfg.seed)
-        model = task.build_model(cfg)
-        _check_metric(model, data["val"], cfg)
-        cbs = default_callbacks(cfg.train, run_dir, lambda: _model_info(task, cfg, model))
+        ctx = task.setup(cfg)
+        data = task.batches(ctx)
+        model = task.build_model(ctx)
+        _check_metric(task, ctx, model, data["val"])
+        cbs = default_callbacks(cfg.train, run_dir, lambda: _model_info(task, ctx, model))
         if cfg.diagnostics.every > 0 and info.is_main:
             cbs.append(DiagnosticsCallback.from_config(cfg.diagnostics, run_dir))
         trainer = Trainer(model, cfg.train, data["train"], data["val"], seed=cfg.seed,
-                          callbacks=[*cbs, *callbacks], dist=info)
+                          callbacks=[*cbs, *callbacks], dist=info,
+                          loss_fn=lambda m, b, s: task.loss(ctx, m, b, s))
         if resume:
             ckpt = load_checkpoint(run_dir / "checkpoints" / "last")
             model.load_state_dict(ckpt.weights)
@@ -117,21 +120,22 @@ def train_run(cfg: RunConfig, run_dir: str | Path | None = None, *, resume: bool
         state = trainer.fit()
         result = RunResult(run_dir, state)
         if info.is_main:
-            result.results = _final_figures(task, cfg, run_dir, data)
             best = _best_model(run_dir, cfg)
-            sections = task.report_sections(best, cfg, data)
+            result.results = _final_figures(task, ctx, best, run_dir)
+            sections = task.report_sections(ctx, best)
             write_report(run_dir, cfg, state, result.results, model, sections)
-            task.after_training(best, cfg, run_dir)
+            task.after_training(ctx, best, run_dir)
         return result
     finally:
         distributed.shutdown(info)
 
 
-def _check_metric(model: Model, val, cfg: RunConfig) -> None:
+def _check_metric(task: Task, ctx: Context, model: Model, val) -> None:
     """train.metric must be one the model reports (checked on two samples, before training)."""
+    cfg = ctx.cfg
     with torch.no_grad():
         model.eval()
-        names = ["loss", *model.compute_loss({k: v[:2] for k, v in val.items()}).metrics]
+        names = ["loss", *task.loss(ctx, model, {k: v[:2] for k, v in val.items()}).metrics]
     if cfg.train.metric not in names:
         raise ConfigError(f"train.metric = {cfg.train.metric!r}: {type(model).__name__} "
                           f"reports {', '.join(map(repr, names))}")
@@ -142,26 +146,18 @@ def _best_model(run_dir: Path, cfg: RunConfig) -> Model:
     return build_model(ckpt).to(pick_device(cfg.train.device)).eval()
 
 
-def _final_figures(task: Task, cfg: RunConfig, run_dir: Path, data) -> dict[str, dict]:
+def _final_figures(task: Task, ctx: Context, model: Model, run_dir: Path) -> dict[str, dict]:
     """The best checkpoint on val and test, appended to metrics.jsonl."""
-    ckpt = load_checkpoint(run_dir / "checkpoints" / "best", training_state=False)
-    model = build_model(ckpt).to(pick_device(cfg.train.device))
+    step = load_checkpoint(run_dir / "checkpoints" / "best", training_state=False).info
     results = {}
     with open(run_dir / "metrics.jsonl", "a") as f:
         for split in ("val", "test"):
-            figures = _figures(task, model, data[split], cfg)
+            figures = task.evaluate(ctx, model, split)
             results[split] = figures
-            record = {"step": ckpt.info["step"], "epoch": ckpt.info.get("epoch"), "split": split,
+            record = {"step": step["step"], "epoch": step.get("epoch"), "split": split,
                       "checkpoint": "best", **figures}
             f.write(json.dumps(record) + "\n")
     return results
-
-
-def _figures(task: Task, model: Model, data, cfg: RunConfig) -> dict[str, float]:
-    device = next(model.parameters()).device
-    figures = evaluate_model(model, data, cfg.train.batch_size, device)
-    figures.update(task.extra_metrics(model, data, cfg.train.batch_size))
-    return figures
 
 
 def resume_config(run_dir: str | Path, overrides: list[str] = ()) -> RunConfig:
@@ -177,31 +173,13 @@ def resume_config(run_dir: str | Path, overrides: list[str] = ()) -> RunConfig:
     return cfg
 
 
-@dataclass
-class OpenRun:
-    cfg: RunConfig
-    task: Task
-    model: Model
-    checkpoint: Checkpoint
-
-
-def open_run(run_dir: str | Path, checkpoint: str = "best") -> OpenRun:
-    """A run's config, task and trained model (``best`` or ``last`` checkpoint)."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.toml").is_file():
-        raise ConfigError(f"{run_dir}: not a run directory (no config.toml)")
-    cfg = load_config(run_dir / "config.toml")
-    ckpt = load_checkpoint(run_dir / "checkpoints" / checkpoint, training_state=False)
-    model = build_model(ckpt).to(pick_device(cfg.train.device))
-    model.eval()
-    return OpenRun(cfg, TASKS[cfg.task.name], model, ckpt)
-
-
 def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "best") -> dict:
     """``{"split", "checkpoint", "step", "loss", <metrics>}`` for one split of a run."""
-    run = open_run(run_dir, checkpoint)
-    data = run.task.data(run.cfg.task, run.cfg.seed)
-    if split not in data:
-        raise ConfigError(f"unknown split {split!r}; choose one of {sorted(data)}")
-    return {"split": split, "checkpoint": checkpoint, "step": run.checkpoint.info.get("step"),
-            **_figures(run.task, run.model, data[split], run.cfg)}
+    from .predictor import open_checkpoint
+
+    cfg, ckpt, model = open_checkpoint(run_dir, checkpoint)
+    task = TASKS[cfg.task.name]
+    if split not in ("train", "val", "test"):
+        raise ConfigError(f"unknown split {split!r}; choose one of ['test', 'train', 'val']")
+    return {"split": split, "checkpoint": checkpoint, "step": ckpt.info.get("step"),
+            **task.evaluate(task.setup(cfg), model, split)}

@@ -16,8 +16,8 @@ that label); ``--explain`` adds ``tokens`` and their attention ``weights``.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -26,8 +26,9 @@ from ..data.batches import batches
 from ..data.text import Labelled, load_rt_polarity, split_rt_polarity
 from ..data.tokenizers import WordTokenizer
 from ..training.config import TaskConfig, number
-from .base import Task, TaskError, register
-from .text_common import clip_tokens, model_keys_except, pad_ids, saved_tokenizer
+from .base import Context, Task, TaskError, register
+from .predictor import Predictor
+from .text_common import as_lines, clip_tokens, pad_ids, saved_tokenizer
 
 LABELS = ("negative", "positive")
 
@@ -44,37 +45,30 @@ class SentimentConfig(TaskConfig):
     max_tokens: int = number(400, 1)  # longer inputs are cut (predict says so)
 
 
-def splits(cfg: SentimentConfig) -> dict[str, list[Labelled]]:
-    """``train``/``val``/``test`` sentences for ``cfg`` (deterministic)."""
-    return _splits(astuple(cfg))
+class SentimentContext(Context):
+    """The run's sentences by split and the tokenizer fitted on the training part."""
 
+    @cached_property
+    def items(self) -> dict[str, list[Labelled]]:
+        """``train``/``val``/``test`` sentences (deterministic given ``split_seed``)."""
+        cfg = self.task_cfg
+        if cfg.folds and cfg.fold >= cfg.folds:
+            raise TaskError(f"task.fold = {cfg.fold}: must be < task.folds = {cfg.folds}")
+        items = load_rt_polarity()
+        train, test = split_rt_polarity(items, seed=cfg.split_seed, folds=cfg.folds or None,
+                                        fold=cfg.fold)
+        n_val = int(round(len(train) * cfg.val_fraction))
+        g = torch.Generator().manual_seed(cfg.split_seed + 1)
+        order = torch.randperm(len(train), generator=g).tolist()
+        val = [train[i] for i in order[:n_val]]
+        train = [train[i] for i in order[n_val:]]
+        return {"train": train, "val": val, "test": test}
 
-def tokenizer(cfg: SentimentConfig) -> WordTokenizer:
-    """The word tokenizer fitted on the training part."""
-    return _tokenizer(astuple(cfg))
-
-
-@lru_cache(maxsize=16)
-def _splits(key: tuple) -> dict[str, list[Labelled]]:
-    cfg = SentimentConfig(*key)
-    if cfg.folds and cfg.fold >= cfg.folds:
-        raise TaskError(f"task.fold = {cfg.fold}: must be < task.folds = {cfg.folds}")
-    items = load_rt_polarity()
-    train, test = split_rt_polarity(items, seed=cfg.split_seed, folds=cfg.folds or None,
-                                    fold=cfg.fold)
-    n_val = int(round(len(train) * cfg.val_fraction))
-    g = torch.Generator().manual_seed(cfg.split_seed + 1)
-    order = torch.randperm(len(train), generator=g).tolist()
-    val = [train[i] for i in order[:n_val]]
-    train = [train[i] for i in order[n_val:]]
-    return {"train": train, "val": val, "test": test}
-
-
-@lru_cache(maxsize=16)
-def _tokenizer(key: tuple) -> WordTokenizer:
-    cfg = SentimentConfig(*key)
-    return WordTokenizer.fit([s.text for s in splits(cfg)["train"]], min_freq=cfg.min_freq,
-                             max_size=cfg.max_vocab or None)
+    @cached_property
+    def tokenizer(self) -> WordTokenizer:
+        cfg = self.task_cfg
+        return WordTokenizer.fit([s.text for s in self.items["train"]], min_freq=cfg.min_freq,
+                                 max_size=cfg.max_vocab or None)
 
 
 def to_tensors(items: list[Labelled], tok: WordTokenizer, limit: int) -> dict[str, torch.Tensor]:
@@ -86,29 +80,28 @@ class SentimentTask(Task):
     name = "sentiment"
     config_class = SentimentConfig
     model_class = "SequenceClassifier"
-    text_io = True
+    context_class = SentimentContext
+    capabilities = frozenset({"text", "explain"})
+    fixed_model_args = frozenset({"num_classes", "vocab_size", "input_size"})
 
-    def model_keys(self) -> set[str]:
-        return model_keys_except(self.model_class, {"num_classes", "vocab_size", "input_size"})
+    def make_splits(self, ctx: SentimentContext):
+        return {k: to_tensors(v, ctx.tokenizer, ctx.task_cfg.max_tokens)
+                for k, v in ctx.items.items()}
 
-    def data(self, cfg: SentimentConfig, seed: int):
-        tok = tokenizer(cfg)
-        return {k: to_tensors(v, tok, cfg.max_tokens) for k, v in splits(cfg).items()}
+    def model_args(self, ctx: SentimentContext) -> dict[str, Any]:
+        return {"num_classes": 2, "vocab_size": len(ctx.tokenizer.vocab)}
 
-    def model_args(self, cfg: SentimentConfig) -> dict[str, Any]:
-        return {"num_classes": 2, "vocab_size": len(tokenizer(cfg).vocab)}
-
-    def info(self, cfg):
-        return {**super().info(cfg), "tokenizer": tokenizer(cfg.task).to_dict(),
+    def info(self, ctx: SentimentContext, model):
+        return {**super().info(ctx, model), "tokenizer": ctx.tokenizer.to_dict(),
                 "labels": list(LABELS)}
 
     @torch.no_grad()
-    def report_sections(self, model, cfg, data) -> list[str]:
+    def report_sections(self, ctx: SentimentContext, model) -> list[str]:
         """Misclassified test sentences, most confident mistakes first."""
-        items = splits(cfg.task)["test"]
+        items = ctx.items["test"]
         device = next(model.parameters()).device
         probs = torch.cat([model.predict_proba(b["x"].to(device), b["lengths"]).cpu()
-                           for b in batches(data["test"], 256)])  # (N, 2)
+                           for b in batches(self.batches(ctx)["test"], 256)])  # (N, 2)
         wrong = [(float(probs[i].max()), i) for i in range(len(items))
                  if int(probs[i].argmax()) != items[i].label]
         lines = [f"## Misclassified test sentences ({len(wrong)} of {len(items)})", "",
@@ -119,14 +112,21 @@ class SentimentTask(Task):
                          f"({p:.2f}) | {text} |")
         return lines
 
+    def predictor(self, ctx, model, info, run_dir=None):
+        return SentimentPredictor(self, ctx, model, info, run_dir)
+
+
+class SentimentPredictor(Predictor):
+    """Inputs: texts (str or :class:`~rnnkit.tasks.text_common.TextLine`). Record:
+    ``{"text", "label", "probability"}`` (the probability of that label), with
+    ``explain=True`` also ``tokens`` and their attention ``weights``."""
+
     @torch.no_grad()
-    def predict_text(self, run, lines, options: dict[str, Any]) -> list[dict[str, Any]]:
-        tok = saved_tokenizer(run)
-        model, limit = run.model, run.cfg.task.max_tokens
-        device = next(model.parameters()).device
-        model.eval()
+    def predict(self, inputs, explain: bool = False, **options) -> list[dict[str, Any]]:
+        tok = saved_tokenizer(self.info)
+        limit = self.config.task.max_tokens
         out = []
-        for line in lines:
+        for line in as_lines(inputs):
             record: dict[str, Any] = {"text": line.text}
             tokens = tok.split(line.text, tok.lower)
             if not tokens:
@@ -135,8 +135,8 @@ class SentimentTask(Task):
                 out.append(record)
                 continue
             ids, cut = clip_tokens(tok.vocab.encode(tokens), limit)
-            result = model(torch.tensor([ids], device=device),
-                           torch.tensor([len(ids)]))
+            result = self.model(torch.tensor([ids], device=self.device),
+                                torch.tensor([len(ids)]))
             probs = torch.softmax(result.logits[0], -1)  # (2,)
             label = int(probs.argmax())
             record.update(label=LABELS[label], probability=round(float(probs[label]), 6))
@@ -144,7 +144,7 @@ class SentimentTask(Task):
                 record["truncated"] = f"read the first {limit} of {len(tokens)} tokens"
             if line.problem:
                 record["warning"] = line.problem
-            if options.get("explain"):
+            if explain:
                 record["tokens"] = tokens[:limit]
                 record["weights"] = ([round(float(w), 6) for w in result.weights[0]]
                                      if result.weights is not None else None)

@@ -35,13 +35,27 @@ def pad_ids(seqs: list[list[int]], pad: int = 0) -> tuple[torch.Tensor, torch.Te
     return ids, lengths
 
 
-def saved_tokenizer(run: Any, key: str = "tokenizer") -> Tokenizer:
-    """The tokenizer stored in a run's model.json (``run`` from ``open_run``)."""
-    info = run.checkpoint.info
+def saved_tokenizer(info: dict[str, Any], key: str = "tokenizer") -> Tokenizer:
+    """The tokenizer stored in a run's model.json (``info``: its contents)."""
     if key not in info:
-        raise TaskError(f"{run.checkpoint.path}: model.json holds no {key!r}; retrain the run "
+        raise TaskError(f"the checkpoint's model.json holds no {key!r}; retrain the run "
                         "with this version of rnnkit")
     return tokenizer_from_dict(info[key])
+
+
+def as_lines(inputs: Any) -> list[TextLine]:
+    """Texts given to a predictor (str, :class:`TextLine`, or a list of them)."""
+    if isinstance(inputs, (str, TextLine)):
+        inputs = [inputs]
+    out = []
+    for i, item in enumerate(inputs):
+        if isinstance(item, TextLine):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(TextLine(item))
+        else:
+            raise TaskError(f"input {i}: expected a text (str), got {type(item).__name__}")
+    return out
 
 
 @dataclass

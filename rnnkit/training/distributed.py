@@ -76,20 +76,24 @@ def any_across(flag: bool, info: DistInfo, device: torch.device) -> bool:
 
 
 class LossModule(nn.Module):
-    """``forward(batch, state)`` = ``model.compute_loss``, so DDP sees the call it syncs on."""
+    """``forward(batch, state)`` = ``loss_fn(model, batch, state)`` (default: the model's
+    ``compute_loss``), so DDP sees the call it syncs on."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, loss_fn=None):
         super().__init__()
-        self.model = model
+        self.model, self.loss_fn = model, loss_fn
 
     def forward(self, batch, state=None):
-        out = self.model.compute_loss(batch, state)
+        if self.loss_fn is None:
+            out = self.model.compute_loss(batch, state)
+        else:
+            out = self.loss_fn(self.model, batch, state)
         return out.loss, out.metrics, out.count, out.state
 
 
-def wrap(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
+def wrap(model: nn.Module, info: DistInfo, device: torch.device, loss_fn=None) -> nn.Module:
     """The loss module, in DDP when there are several processes."""
-    module = LossModule(model)
+    module = LossModule(model, loss_fn)
     if not info.enabled:
         return module
     ids = [device.index] if device.type == "cuda" else None

@@ -83,12 +83,14 @@ class Trainer:
 
     def __init__(self, model: nn.Module, cfg: TrainConfig, train_data: Data,
                  val_data: Data | None = None, *, seed: int = 0,
-                 callbacks: list[Callback] = (), dist: distributed.DistInfo | None = None):
+                 callbacks: list[Callback] = (), dist: distributed.DistInfo | None = None,
+                 loss_fn=None):
         self.cfg, self.seed = cfg, seed
         self.dist = dist or distributed.DistInfo()
         self.device = pick_device(cfg.device, self.dist)
         self.model = model.to(self.device)
-        self.module = distributed.wrap(self.model, self.dist, self.device)
+        self.loss_fn = loss_fn  # (model, batch, state) -> StepOutput; None: compute_loss
+        self.module = distributed.wrap(self.model, self.dist, self.device, loss_fn)
         self.time_keys = tuple(getattr(model, "time_keys", ()))
         if cfg.tbptt and not self.time_keys:
             raise ValueError(f"train.tbptt = {cfg.tbptt}: {type(model).__name__} has no time "
@@ -189,7 +191,8 @@ class Trainer:
     def evaluate(self, data: Data, split: str = "val") -> dict[str, Any]:
         """Loss and metrics over a whole split (every process computes the same figures)."""
         with self._autocast():
-            figures = evaluate_model(self.model, data, self.cfg.batch_size, self.device)
+            figures = evaluate_model(self.model, data, self.cfg.batch_size, self.device,
+                                     self.loss_fn)
         return {"step": self.state.step, "epoch": self.epoch, "split": split, **figures}
 
     def validate(self) -> None:
@@ -247,13 +250,16 @@ def _make_stream(cfg: TrainConfig, data: Data, time_keys: tuple[str, ...], seed:
 
 @torch.no_grad()
 def evaluate_model(model: nn.Module, data: Data, batch_size: int,
-                   device: torch.device | str = "cpu") -> dict[str, float]:
-    """``loss`` and the model's metrics over ``data``, averaged over items (eval mode)."""
+                   device: torch.device | str = "cpu", loss_fn=None) -> dict[str, float]:
+    """``loss`` and the model's metrics over ``data``, averaged over items (eval mode);
+    ``loss_fn(model, batch, state)`` replaces the model's ``compute_loss``."""
     model.eval()
     sums: dict[str, float] = {}
     total = 0
     for batch in batches(data, batch_size):
-        out = model.compute_loss({k: v.to(device) for k, v in batch.items()}, None)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        out = (loss_fn(model, batch, None) if loss_fn is not None
+               else model.compute_loss(batch, None))
         total += out.count
         for name, value in {"loss": out.loss, **out.metrics}.items():
             sums[name] = sums.get(name, 0.0) + float(value) * out.count

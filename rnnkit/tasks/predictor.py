@@ -1,0 +1,207 @@
+"""Using a trained model: :func:`load` a run, then one protocol for every task.
+
+    p = rnnkit.load("runs/sentiment-bilstm")        # checkpoint="best" | "last"
+    p.task, p.config, p.model
+    p.predict(["a gripping film", "dull and long"])  # one JSON-serialisable dict per input
+    p.predict_file("reviews.txt")                    # the same from a file
+    s = p.stream(); s.push(x_t); s.reset()           # where the task streams
+
+Each task's :class:`Predictor` subclass says what its inputs are and what each record
+holds; :attr:`Predictor.capabilities` says what else it offers (``generate``, ``stream``,
+``plot`` ...; :data:`rnnkit.tasks.base.CAPABILITIES`). Everything a predictor needs beyond
+the config (tokenizer, scaler, labels, interval factors) is read from the checkpoint's
+model.json, so predicting reads no training data unless a method says so
+(:meth:`Predictor.default_inputs`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..models.base import Model
+from ..training.checkpoint import build_model, load_checkpoint
+from ..training.config import RunConfig
+from ..training.config_io import ConfigError
+from ..training.trainer import pick_device
+from .base import TASKS, Context, Task, TaskError
+
+
+class Stream:
+    """Stateful use of a predictor, one step at a time: :meth:`push` takes the next
+    observation and returns a dict; :meth:`reset` starts a fresh sequence."""
+
+    def push(self, x_t: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+
+class Predictor:
+    """A trained model with its task's pre- and post-processing.
+
+    Subclasses implement :meth:`predict`; the others have defaults: :meth:`predict_file`
+    reads the task's input format (:meth:`read_file`), :meth:`stream`, :meth:`generate`,
+    :meth:`plot` and :meth:`write_report` raise :class:`TaskError` unless the task declares
+    the capability.
+    """
+
+    def __init__(self, task: Task, ctx: Context, model: Model, info: dict[str, Any],
+                 run_dir: Path | None = None):
+        self._task, self.context, self.model, self.info = task, ctx, model, info
+        self.run_dir = run_dir
+        self.model.eval()
+
+    # -- what it is ------------------------------------------------------------------------
+    @property
+    def task(self) -> str:
+        """The task's name (``config.task.name``)."""
+        return self._task.name
+
+    @property
+    def config(self) -> RunConfig:
+        """The run's resolved config."""
+        return self.context.cfg
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return self._task.capabilities
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def require(self, capability: str, what: str) -> None:
+        """A :class:`TaskError` naming ``what`` unless the task has ``capability``."""
+        if capability not in self.capabilities:
+            raise TaskError(f"task {self.task!r} does not {what}")
+
+    # -- the protocol ----------------------------------------------------------------------
+    def predict(self, inputs: list[Any], **options: Any) -> list[dict[str, Any]]:
+        """One JSON-serialisable dict per input."""
+        raise NotImplementedError
+
+    def predict_file(self, path: str | Path, **options: Any) -> list[dict[str, Any]]:
+        """:meth:`predict` on the inputs :meth:`read_file` reads from ``path``."""
+        return self.predict(self.read_file(path), **options)
+
+    def read_file(self, path: str | Path, **options: Any) -> list[Any]:
+        """Inputs from a file in the task's input format. Default: sequences of numbers from
+        ``.npy`` or ``.json`` (one sequence, or a list of them) or ``.csv`` (one sequence: a
+        row per step, a column per feature); text tasks: one text a line (``-`` = stdin)."""
+        if "text" in self.capabilities:
+            from .text_common import read_lines
+
+            return read_lines(str(path))
+        return list(read_arrays(path))
+
+    def read_texts(self, texts: list[str]) -> list[Any]:
+        """Texts given on the command line, as :meth:`predict` takes them."""
+        from .text_common import TextLine
+
+        return [TextLine(t) for t in texts]
+
+    def stream(self, **options: Any) -> Stream:
+        """A :class:`Stream` over this model (tasks with the ``stream`` capability)."""
+        raise TaskError(f"task {self.task!r} does not stream")
+
+    def generate(self, **options: Any) -> dict[str, Any] | Iterator[str]:
+        """New sequences (``generate``): text tasks yield pieces of text as they are
+        produced, the others return one dict."""
+        raise TaskError(f"task {self.task!r} does not generate; use predict")
+
+    def plot(self, record: dict[str, Any], path: str | Path) -> Path:
+        """Draw one record returned by :meth:`predict` into ``path`` (PNG)."""
+        raise TaskError(f"task {self.task!r} has nothing to plot")
+
+    def default_inputs(self) -> list[Any]:
+        """The inputs the run itself holds (forecast: the series up to the test range);
+        reads the run's data."""
+        raise TaskError(f"task {self.task!r} needs inputs (give a file)")
+
+    def write_report(self) -> Path:
+        """Add the task's test-range section to the run's report.md (``report``)."""
+        raise TaskError(f"task {self.task!r} has no report section to add")
+
+
+def read_arrays(path: str | Path) -> list[np.ndarray]:
+    """Numeric sequences from ``.npy`` / ``.json`` (a list of sequences, or one) / ``.csv``
+    (one sequence: a row per step, a column per feature). An array of rank 3 is a batch of
+    sequences (N, T, F); rank 2 from ``.csv`` is one sequence (T, F)."""
+    path = Path(path)
+    try:
+        if path.suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+        elif path.suffix == ".json":
+            raw = json.loads(path.read_text())
+            array = np.asarray(raw, dtype=np.float64)
+        elif path.suffix in (".csv", ".txt"):
+            array = np.loadtxt(path, delimiter=",", ndmin=2)[None]
+        else:
+            raise TaskError(f"{path}: unknown input format {path.suffix!r} "
+                            "(use .npy, .json or .csv)")
+    except (OSError, ValueError, TypeError) as e:
+        raise TaskError(f"{path}: cannot read inputs: {e}") from None
+    if array.dtype.kind not in "fiub":
+        raise TaskError(f"{path}: inputs must be numbers, got {array.dtype}")
+    return [array] if array.ndim < 3 else list(array)
+
+
+def open_checkpoint(run_dir: str | Path, checkpoint: str = "best"):
+    """(config, checkpoint, model on the run's device in eval mode) of a run directory."""
+    from .runner import load_config
+
+    run_dir = Path(run_dir)
+    if checkpoint not in ("best", "last"):
+        raise ConfigError(f"checkpoint = {checkpoint!r}: choose 'best' or 'last'")
+    if not (run_dir / "config.toml").is_file():
+        raise ConfigError(f"{run_dir}: not a run directory (no config.toml)")
+    cfg = load_config(run_dir / "config.toml")
+    ckpt = load_checkpoint(run_dir / "checkpoints" / checkpoint, training_state=False)
+    model = build_model(ckpt).to(pick_device(cfg.train.device))
+    model.eval()
+    return cfg, ckpt, model
+
+
+def load(run_dir: str | Path, checkpoint: str = "best") -> Predictor:
+    """The predictor of a trained run (``checkpoint``: ``"best"`` or ``"last"``)."""
+    cfg, ckpt, model = open_checkpoint(run_dir, checkpoint)
+    task = TASKS[cfg.task.name]
+    ctx = task.setup(cfg)
+    return task.predictor(ctx, model, ckpt.info, Path(run_dir))
+
+
+def as_sequences(inputs: Any, features: int | None, what: str,
+                 dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """A list of sequences (each (T, F) or (T,) when ``features`` is 1), or one array
+    (N, T, F), -> a padded batch (N, T_max, F) and lengths (N,). Errors name the input."""
+    if isinstance(inputs, (np.ndarray, torch.Tensor)) and np.ndim(inputs) == 3:
+        inputs = list(inputs)
+    if not isinstance(inputs, (list, tuple)) or not inputs:
+        raise TaskError(f"{what}: give a non-empty list of sequences")
+    seqs = []
+    for i, seq in enumerate(inputs):
+        try:
+            a = torch.as_tensor(np.asarray(seq, dtype=np.float64), dtype=dtype)
+        except (TypeError, ValueError) as e:
+            raise TaskError(f"{what}: input {i} is not a sequence of numbers ({e})") from None
+        if a.dim() == 1 and features == 1:
+            a = a[:, None]
+        if a.dim() != 2 or (features is not None and a.shape[1] != features) or not len(a):
+            want = f"(T, {features})" if features else "(T, F)"
+            raise TaskError(f"{what}: input {i} must have shape {want} with T >= 1, got "
+                            f"{tuple(a.shape)}")
+        if not torch.isfinite(a).all():
+            raise TaskError(f"{what}: input {i} holds NaN or infinite values")
+        seqs.append(a)
+    if len({s.shape[1] for s in seqs}) > 1:
+        raise TaskError(f"{what}: inputs have different numbers of features")
+    lengths = torch.tensor([len(s) for s in seqs])
+    x = torch.nn.utils.rnn.pad_sequence(seqs, batch_first=True)
+    return x, lengths
