@@ -3,10 +3,10 @@
 They *are* torch.nn's classes (subclasses): the same constructor arguments and defaults, the
 same parameter names and shapes (so ``load_state_dict`` works both ways), the same return
 values for tensors and PackedSequences, and with default options a fused kernel: torch's,
-except where rnnkit's compiled kernel measured faster (``GRU`` on the CPU: 0.4-0.8x the
-training-step time of torch.nn.GRU, benchmarks/speed.py; the outputs and gradients are the
-same within float32 rounding, tests/test_torch_compat.py). On top they take keyword-only
-extras (all off by default):
+except where rnnkit's compiled kernel is the faster one (``GRU`` on the CPU; timings in
+benchmarks/RESULTS.md, from benchmarks/speed.py), with the same outputs and gradients within
+float32 rounding (tests/test_torch_compat.py). On top they take keyword-only extras (all off
+by default):
 
 - ``forward(..., lengths=...)``: valid lengths per sequence (fused kernel via packing);
 - ``merge_mode``: ``"concat" | "sum" | "mean" | "mul"`` for bidirectional outputs;
@@ -129,7 +129,7 @@ class _DropIn:
             out = self._merge_last(out)
         return out, h_n
 
-    engine_beats_fused_on_cpu = False  # measured per class (benchmarks/speed.py)
+    engine_beats_fused_on_cpu = False  # set per class from benchmarks/speed.py's timings
 
     def _engine_is_faster(self, input) -> bool:
         """Whether rnnkit's compiled kernel serves this input and beats torch's fused one."""

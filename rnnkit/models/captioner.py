@@ -35,8 +35,8 @@ class ImageCaptioner(ConditionalGenerator):
     :class:`~rnnkit.models.image_encoder.ConvEncoder` with ``channels``, or any module with
     ``out_channels``) maps normalised images to a feature map ``A``; ``W_f`` is ``pool``, a
     linear map of the whole flattened map to the condition ``c`` (``feature_size``; it keeps
-    where things are, unlike a mean), layer-normalised so that ``h_0`` cannot saturate (it
-    did without: the first state was then the same for every image); ``c`` sets the
+    where things are, unlike a mean), layer-normalised so that ``h_0`` cannot saturate (a
+    saturated tanh gives every image the same first state); ``c`` sets the
     decoder's first state (:class:`ConditionalGenerator`), and with ``attention``
     ("bahdanau", "luong", "none") each step attends over the h*w positions of ``A``.
 
