@@ -61,13 +61,46 @@ def test_predict_generate_and_errors(run_dir, tmp_path, capsys):
     (tmp_path / "in.json").write_text(json.dumps([[[0.5, 1], [0.2, 0], [0.3, 1]]]))
     capsys.readouterr()
     assert main(["predict", str(run_dir), "--input", str(tmp_path / "in.json")]) == 0
-    assert len(json.loads(capsys.readouterr().out)["predictions"]) == 1
+    assert len(capsys.readouterr().out.splitlines()) == 1
     assert main(["generate", str(run_dir)]) == 1
     assert "does not generate" in capsys.readouterr().err
+    for verb, extra in (("translate", ["hi"]), ("transcribe", ["a.wav"]),
+                        ("caption", ["a.png"]), ("detect", []),
+                        ("forecast", ["--horizon", "2"])):
+        assert main([verb, str(run_dir), *extra]) == 1
+        assert "task 'adding' does not" in capsys.readouterr().err
+    assert main(["predict", str(run_dir), "--text", "hello"]) == 1
+    assert "does not read text" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "nowhere")]) == 2
     assert "not a run directory" in capsys.readouterr().err
     assert main(["train", "tiny.toml"]) == 2  # the run exists already
     assert "--resume" in capsys.readouterr().err
+
+
+def test_load_predict_equals_what_the_cli_prints(run_dir, tmp_path, capsys):
+    """rnnkit.load(run).predict == `rnnkit predict`, and both equal the model run by hand on
+    each sequence alone (the predictor pads a batch of different lengths)."""
+    import numpy as np
+    import torch
+
+    import rnnkit
+
+    rng = np.random.default_rng(0)
+    seqs = [rng.random((t, 2)).round(3).tolist() for t in (3, 7, 5)]
+    (tmp_path / "in.json").write_text(json.dumps(seqs))
+    capsys.readouterr()
+    assert main(["predict", str(run_dir), "--input", str(tmp_path / "in.json")]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    p = rnnkit.load(run_dir)
+    assert p.task == "adding" and p.config.name == "tiny"
+    assert printed == p.predict(seqs) == p.predict_file(tmp_path / "in.json")
+    with torch.no_grad():
+        alone = [float(p.model(torch.tensor([s], dtype=torch.float32)).logits[0, 0]) for s in seqs]
+    assert [r["prediction"] for r in printed] == pytest.approx(alone, abs=1e-6)
+    with pytest.raises(rnnkit.tasks.TaskError, match="input 1 must have shape"):
+        p.predict([seqs[0], [[1.0, 2.0, 3.0]]])
+    with pytest.raises(rnnkit.tasks.TaskError, match="does not stream"):
+        p.stream()
 
 
 def test_resume_to_a_new_end(run_dir, capsys):

@@ -9,9 +9,11 @@ import torch
 
 from rnnkit.cli.main import main
 from rnnkit.data.batches import BucketStream, trim_padding
+from rnnkit.data.tokenizers import tokenizer_from_dict
 from rnnkit.models import SequenceClassifier
-from rnnkit.tasks import open_run
-from rnnkit.tasks.sentiment import SentimentConfig, splits, tokenizer
+import rnnkit
+from rnnkit.tasks import TASKS
+from rnnkit.tasks.runner import config_from_raw
 from rnnkit.tasks.text_common import TextLine, pad_ids
 
 needs_data = pytest.mark.skipif(not os.environ.get("RNNKIT_DATA"),
@@ -52,16 +54,27 @@ def test_padding_never_changes_a_prediction():
     assert float(out.weights[0, 3:].detach().abs().sum()) == 0.0  # no attention on padding
 
 
+def _context(**task):
+    cfg = config_from_raw({"task": {"name": "sentiment", **task}}, "test")
+    return TASKS["sentiment"].setup(cfg)
+
+
 @needs_data
 def test_splits_are_disjoint_and_folds_work():
-    parts = splits(SentimentConfig())
+    parts = _context().items
     assert (len(parts["train"]) + len(parts["val"]), len(parts["test"])) == (9_596, 1_066)
     texts = {p: {s.text for s in parts[p]} for p in parts}
     assert not texts["test"] & (texts["train"] | texts["val"])  # no leaks
-    fold = splits(SentimentConfig(folds=10, fold=3))
+    fold = _context(folds=10, fold=3).items
     assert len(fold["test"]) in (1066, 1067)
-    tok = tokenizer(SentimentConfig())
+    tok = _context().tokenizer
     assert tok.vocab.itos[:4] == ["<pad>", "<unk>", "<bos>", "<eos>"]
+
+
+def test_a_context_is_built_per_run_and_the_task_holds_no_state():
+    a, b = _context(), _context(min_freq=2)
+    assert a is not b and a.cfg.task.min_freq == 1 and b.cfg.task.min_freq == 2
+    assert vars(TASKS["sentiment"]) == {}  # nothing stored on the registered task
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +96,28 @@ def test_evaluate_and_reload_give_the_same_predictions(run_dir, capsys):
     figures = json.loads(capsys.readouterr().out)
     assert {"accuracy", "loss"} <= set(figures) and 0 <= figures["accuracy"] <= 1
     assert "Misclassified test sentences" in (run_dir / "report.md").read_text()
-    a, b = open_run(run_dir), open_run(run_dir)
-    lines = [TextLine("a gripping, beautifully acted film"), TextLine("dull and tedious")]
-    assert a.task.predict_text(a, lines, {}) == b.task.predict_text(b, lines, {})
+    a, b = rnnkit.load(run_dir), rnnkit.load(run_dir)
+    lines = ["a gripping, beautifully acted film", "dull and tedious"]
+    assert a.predict(lines) == b.predict([TextLine(t) for t in lines])
+    assert a.task == "sentiment" and a.config.task.name == "sentiment"
+
+
+def test_load_predict_equals_what_the_cli_prints(run_dir, tmp_path, capsys):
+    texts = ["a gripping, beautifully acted film", "dull and tedious", "", "ok"]
+    (tmp_path / "in.txt").write_text("\n".join(texts) + "\n")
+    capsys.readouterr()
+    assert main(["predict", str(run_dir), "--input", str(tmp_path / "in.txt"),
+                 "--explain"]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    p = rnnkit.load(run_dir)
+    assert printed == p.predict(texts, explain=True)
+    assert printed == p.predict_file(tmp_path / "in.txt", explain=True)
+    # the probability is the softmax of the model's logits for the printed label
+    tok_ids = tokenizer_from_dict(p.info["tokenizer"]).vocab.encode(printed[0]["tokens"])
+    logits = p.model(torch.tensor([tok_ids]), torch.tensor([len(tok_ids)])).logits[0]
+    probs = torch.softmax(logits, -1)
+    assert printed[0]["probability"] == pytest.approx(float(probs.max()), abs=1e-6)
+    assert printed[0]["label"] == ["negative", "positive"][int(probs.argmax())]
 
 
 def test_predict_text_stdin_explain_and_edge_cases(run_dir, monkeypatch, capsys):

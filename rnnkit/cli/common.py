@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from .._optional import MissingExtraError
 from ..data.datasets import DataError
 from ..tasks import TaskError
 from ..training import CheckpointError, ConfigError, NonFiniteLossError
 
 USER_ERRORS = (ConfigError, CheckpointError, TaskError, NonFiniteLossError, FileNotFoundError,
-               DataError)
+               DataError, MissingExtraError)
 
 
 def add_command(sub, name: str, help: str, example: str, run) -> argparse.ArgumentParser:

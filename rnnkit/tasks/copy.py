@@ -2,6 +2,10 @@
 
 Aligned many-to-many (``SequenceTagger``, cross-entropy per step), so truncated BPTT
 applies (``train.tbptt``). ``copy_accuracy`` scores the reproduced symbols only.
+
+Predictor: each input is a sequence of ``copy_length`` symbols in 1..num_symbols; the
+record is ``{"input": [...], "prediction": [...]}`` (what the model reproduces after the
+delay).
 """
 
 from __future__ import annotations
@@ -9,12 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..data.batches import batches
 from ..data.synthetic import copy_task
 from ..training.config import TaskConfig, number
 from .base import SPLITS, Task, TaskError, register
+from .predictor import Predictor
 
 
 @dataclass
@@ -33,48 +39,68 @@ class CopyTask(Task):
     config_class = CopyConfig
     model_class = "SequenceTagger"
 
-    def data(self, cfg: CopyConfig, seed: int):
+    def make_splits(self, ctx):
+        cfg, seed = ctx.task_cfg, ctx.cfg.seed
         sizes = (cfg.train_size, cfg.val_size, cfg.test_size)
         return {split: copy_task(n, cfg.num_symbols, cfg.copy_length, cfg.delay,
                                  seed=seed * 10 + i)
                 for i, (split, n) in enumerate(zip(SPLITS, sizes))}
 
-    def model_args(self, cfg: CopyConfig) -> dict[str, Any]:
+    def model_args(self, ctx) -> dict[str, Any]:
         # tags: 0 blank + symbols; inputs also hold the "go" marker
-        return {"num_tags": cfg.num_symbols + 1, "vocab_size": cfg.num_symbols + 2}
+        n = ctx.task_cfg.num_symbols
+        return {"num_tags": n + 1, "vocab_size": n + 2}
 
-    def info(self, cfg):
-        vocab = ["<blank>"] + [str(i) for i in range(1, cfg.task.num_symbols + 1)] + ["<go>"]
-        return {**super().info(cfg), "vocab": vocab}
+    fixed_model_args = frozenset({"num_tags", "vocab_size", "input_size"})
+
+    def info(self, ctx, model):
+        n = ctx.task_cfg.num_symbols
+        vocab = ["<blank>"] + [str(i) for i in range(1, n + 1)] + ["<go>"]
+        return {**super().info(ctx, model), "vocab": vocab}
 
     @torch.no_grad()
-    def extra_metrics(self, model, data, batch_size):
+    def extra_metrics(self, ctx, model, split):
         model.eval()
+        data = self.batches(ctx)[split]
         k = int((data["y"][0] != 0).sum()) or data["y"].shape[1]
         device = next(model.parameters()).device
         correct = total = 0
-        for batch in batches(data, batch_size):
+        for batch in batches(data, ctx.cfg.train.batch_size):
             logits = model(batch["x"].to(device)).logits[:, -k:]  # (B, k, C)
             correct += int((logits.argmax(-1).cpu() == batch["y"][:, -k:]).sum())
             total += batch["y"][:, -k:].numel()
         return {"copy_accuracy": correct / max(total, 1)}
 
-    def predict(self, model, inputs, cfg: CopyConfig):
-        """``inputs`` (N, copy_length) or (copy_length,): symbols in 1..num_symbols."""
-        inputs = inputs.long()
-        if inputs.dim() == 1:
-            inputs = inputs[None]
-        if inputs.dim() != 2 or inputs.shape[1] != cfg.copy_length:
+    def predictor(self, ctx, model, info, run_dir=None):
+        return CopyPredictor(self, ctx, model, info, run_dir)
+
+
+class CopyPredictor(Predictor):
+    @torch.no_grad()
+    def predict(self, inputs, **options):
+        """``inputs``: sequences of ``copy_length`` symbols in 1..num_symbols."""
+        cfg = self.config.task
+        try:
+            symbols = torch.as_tensor(np.asarray(inputs, dtype=np.float64))
+        except (TypeError, ValueError) as e:
+            raise TaskError(f"copy inputs must be sequences of numbers: {e}") from None
+        if symbols.dim() == 1:
+            symbols = symbols[None]
+        if symbols.dim() == 3 and symbols.shape[-1] == 1:  # (N, T, 1) from .csv / .npy
+            symbols = symbols[..., 0]
+        if symbols.dim() != 2 or symbols.shape[1] != cfg.copy_length:
             raise TaskError(f"copy inputs must be sequences of {cfg.copy_length} symbols, "
-                            f"got shape {tuple(inputs.shape)}")
-        if bool(((inputs < 1) | (inputs > cfg.num_symbols)).any()):
-            raise TaskError(f"copy symbols must lie in 1..{cfg.num_symbols}")
-        n, k = inputs.shape
+                            f"got shape {tuple(symbols.shape)}")
+        if bool((symbols != symbols.round()).any()
+                or ((symbols < 1) | (symbols > cfg.num_symbols)).any()):
+            raise TaskError(f"copy symbols must be whole numbers in 1..{cfg.num_symbols}")
+        symbols = symbols.long()
+        n, k = symbols.shape
         x = torch.zeros(n, 2 * k + cfg.delay, dtype=torch.long)
-        x[:, :k] = inputs
+        x[:, :k] = symbols
         x[:, k + cfg.delay - 1] = cfg.num_symbols + 1
-        out = model.decode(x.to(next(model.parameters()).device))
-        return {"inputs": inputs.tolist(), "predictions": [row[-k:] for row in out]}
+        out = self.model.decode(x.to(self.device))
+        return [{"input": s, "prediction": row[-k:]} for s, row in zip(symbols.tolist(), out)]
 
 
 register(CopyTask())

@@ -133,14 +133,20 @@ class Predictor:
 def read_arrays(path: str | Path) -> list[np.ndarray]:
     """Numeric sequences from ``.npy`` / ``.json`` (a list of sequences, or one) / ``.csv``
     (one sequence: a row per step, a column per feature). An array of rank 3 is a batch of
-    sequences (N, T, F); rank 2 from ``.csv`` is one sequence (T, F)."""
+    sequences (N, T, F), lower ranks one sequence; a JSON list of sequences of different
+    lengths gives one array each."""
     path = Path(path)
     try:
         if path.suffix == ".npy":
             array = np.load(path, allow_pickle=False)
         elif path.suffix == ".json":
             raw = json.loads(path.read_text())
-            array = np.asarray(raw, dtype=np.float64)
+            try:
+                array = np.asarray(raw, dtype=np.float64)
+            except ValueError:  # sequences of different lengths: one array each
+                if not isinstance(raw, list):
+                    raise
+                return [np.asarray(seq, dtype=np.float64) for seq in raw]
         elif path.suffix in (".csv", ".txt"):
             array = np.loadtxt(path, delimiter=",", ndmin=2)[None]
         else:
