@@ -8,9 +8,14 @@ report.md); ``train_run(..., resume=True)`` continues from ``checkpoints/last``;
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
+import re
 import shutil
+import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +32,16 @@ from ..training.callbacks import default_callbacks
 from ..training.checkpoint import build_model, load_checkpoint
 from ..training.config import RunConfig
 from ..training.config_io import ConfigError, apply_overrides, build_config, read_toml, write_toml
-from ..training.trainer import Callback, Trainer, TrainState, evaluate_model, pick_device
+from ..training.trainer import Callback, Trainer, TrainState, pick_device
 from .base import TASKS, Context, Task
 from .report import write_report
 
 
 def _checks(cfg: RunConfig) -> list[str]:
     errors = []
+    problem = run_name_problem(cfg.name)
+    if problem:
+        errors.append(f"name = {cfg.name!r}: {problem}")
     if cfg.model.cell not in CELLS:
         errors.append(f"model.cell = {cfg.model.cell!r}: must be one of "
                       f"{', '.join(map(repr, sorted(CELLS)))}")
@@ -75,18 +83,91 @@ def _model_info(task: Task, ctx: Context, model: Model) -> dict[str, Any]:
             "rnnkit_version": __version__, **task.info(ctx, model)}
 
 
-def _prepare_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+_NAME_OK = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=@-]*")
+
+
+def run_name_problem(name: str) -> str:
+    """Why ``name`` cannot name a run folder under ``runs/`` ("" when it can): one path
+    component of letters, digits and ``_ . + = @ -``, not starting with a dot or a dash."""
+    if not name:
+        return "a run needs a name (it names the folder runs/<name>)"
+    if len(name) > 128:
+        return "at most 128 characters"
+    if not _NAME_OK.fullmatch(name):
+        return ("use letters, digits and _ . + = @ - only, starting with a letter, digit or "
+                "_ (the name is a folder under runs/, never a path)")
+    return ""
+
+
+def is_run_dir(path: Path) -> bool:
+    """Whether ``path`` holds an rnnkit run: its config.toml and a checkpoint manifest."""
+    return (path / "config.toml").is_file() and any(
+        (path / "checkpoints").glob("*/manifest.json"))
+
+
+def _check_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse what would lose or mix data, before anything is written."""
     if resume:
         if not (run_dir / "checkpoints" / "last").exists():
             raise ConfigError(f"{run_dir}: nothing to resume (no checkpoints/last)")
         return
-    if (run_dir / "checkpoints").exists():
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"{run_dir} is a file, not a run directory")
+    if (run_dir / "checkpoints").exists() or (run_dir / "config.toml").exists():
         if not overwrite:
             raise ConfigError(f"{run_dir} already holds a run: continue it with "
                               f"`rnnkit train --resume {run_dir}`, or pass --overwrite, "
                               "--run-dir DIR or --set name=NEW")
+        if not is_run_dir(run_dir):
+            raise ConfigError(f"--overwrite deletes only an rnnkit run (config.toml and "
+                              f"checkpoints/*/manifest.json); {run_dir} is not one: "
+                              "remove it yourself or choose another --run-dir")
+    elif run_dir.is_dir() and overwrite and any(run_dir.iterdir()):
+        raise ConfigError(f"--overwrite deletes only an rnnkit run; {run_dir} holds other "
+                          "files: choose another --run-dir")
+
+
+def _prepare_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    _check_dir(run_dir, resume, overwrite)
+    if not resume and overwrite and is_run_dir(run_dir):
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path):
+    """An exclusive lock on ``run_dir`` for one training (``.<name>.lock`` beside it, so
+    that ``--overwrite`` keeps it): a second training into the same directory fails at once
+    with the other process named. The operating system releases it when the process ends,
+    whatever ends it."""
+    from filelock import FileLock, Timeout
+
+    run_dir = run_dir.absolute()
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    path = run_dir.parent / f".{run_dir.name}.lock"
+    lock = FileLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        holder = _read_holder(path.with_suffix(".lock.json"))
+        raise ConfigError(f"{run_dir} is in use by another training{holder}; wait for it to "
+                          "end, or train into another --run-dir") from None
+    info = path.with_suffix(".lock.json")
+    info.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                "started": time.strftime("%Y-%m-%d %H:%M:%S")}))
+    try:
+        yield
+    finally:
+        info.unlink(missing_ok=True)
+        lock.release()
+
+
+def _read_holder(path: Path) -> str:
+    try:
+        h = json.loads(path.read_text())
+        return f" (process {h['pid']} on {h['host']}, since {h['started']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
 
 
 def train_run(cfg: RunConfig, run_dir: str | Path | None = None, *, resume: bool = False,
@@ -94,6 +175,14 @@ def train_run(cfg: RunConfig, run_dir: str | Path | None = None, *, resume: bool
     """Train ``cfg`` into ``run_dir`` (default ``runs/<name>``), or continue it."""
     run_dir = Path(run_dir) if run_dir is not None else Path("runs") / cfg.name
     info = distributed.init_distributed(pick_device(cfg.train.device).type)
+    with contextlib.ExitStack() as stack:
+        if info.is_main:
+            _check_dir(run_dir, resume, overwrite)
+            stack.enter_context(run_lock(run_dir))
+        return _train_locked(cfg, run_dir, info, resume, overwrite, callbacks)
+
+
+def _train_locked(cfg, run_dir, info, resume, overwrite, callbacks) -> RunResult:
     try:
         if info.is_main:
             _prepare_dir(run_dir, resume, overwrite)
@@ -115,7 +204,7 @@ def train_run(cfg: RunConfig, run_dir: str | Path | None = None, *, resume: bool
                           loss_fn=lambda m, b, s: task.loss(ctx, m, b, s))
         if resume:
             ckpt = load_checkpoint(run_dir / "checkpoints" / "last")
-            model.load_state_dict(ckpt.weights)
+            _load_resumed_weights(model, ckpt)
             trainer.load_training_state(ckpt)
         state = trainer.fit()
         result = RunResult(run_dir, state)
@@ -128,6 +217,22 @@ def train_run(cfg: RunConfig, run_dir: str | Path | None = None, *, resume: bool
         return result
     finally:
         distributed.shutdown(info)
+
+
+def _load_resumed_weights(model: Model, ckpt) -> None:
+    """The last checkpoint's weights into the model the saved config builds, or an error
+    naming what differs (config.toml edited by hand after training started)."""
+    saved = ckpt.info.get("model_config", {})
+    now = model.get_config()
+    diff = [f"{k}: checkpoint {saved.get(k)!r}, config {now.get(k)!r}"
+            for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+    try:
+        model.load_state_dict(ckpt.weights)
+    except RuntimeError as e:
+        why = "; ".join(diff) if diff else str(e).splitlines()[0]
+        raise ConfigError(f"{ckpt.path} does not fit the model the run's config.toml "
+                          f"describes ({why}); was config.toml edited? Restore it, or "
+                          "start a new run") from None
 
 
 def _check_metric(task: Task, ctx: Context, model: Model, val) -> None:

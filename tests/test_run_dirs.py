@@ -1,0 +1,114 @@
+"""Run directories are safe to use (issue 19, items 1, 2 and the edited-config resume): a run
+name is one folder under runs/, --overwrite deletes only an rnnkit run, two trainings never
+share a run directory, and --resume after config.toml was edited says so."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rnnkit.cli.main import main
+from rnnkit.tasks.runner import run_name_problem
+
+CONFIG = """
+name = "tiny"
+[task]
+name = "adding"
+sequence_length = 8
+train_size = 64
+val_size = 16
+test_size = 16
+[model]
+cell = "gru"
+hidden_size = 8
+[train]
+steps = 4
+batch_size = 16
+eval_every = 2
+progress = "off"
+"""
+
+
+@pytest.fixture
+def here(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    (work / "tiny.toml").write_text(CONFIG)
+    return work
+
+
+@pytest.mark.parametrize("name", ["", "../../elsewhere", "a/b", "..", ".hidden", "-x",
+                                  "a\\b", "x" * 129, "spa ce"])
+def test_a_run_name_that_is_not_one_folder_is_refused_before_anything_is_written(
+        here, capsys, name):
+    before = sorted(p.name for p in here.parent.iterdir())
+    assert main(["train", "tiny.toml", "--set", f"name={name!r}".replace("'", '"')]) == 2
+    err = capsys.readouterr().err
+    assert f"name = {name!r}" in err
+    assert not (here / "runs").exists()
+    assert sorted(p.name for p in here.parent.iterdir()) == before
+
+
+def test_ordinary_names_pass():
+    for name in ("adding-lstm", "run_1", "a.b", "lr=3e-4", "x+y@2"):
+        assert run_name_problem(name) == ""
+
+
+def test_overwrite_deletes_only_an_rnnkit_run(here, capsys):
+    precious = here / "precious"
+    (precious / "checkpoints").mkdir(parents=True)
+    (precious / "notes.txt").write_text("keep me")
+    assert main(["train", "tiny.toml", "--run-dir", str(precious), "--overwrite"]) == 2
+    assert "is not one" in capsys.readouterr().err
+    assert (precious / "notes.txt").read_text() == "keep me"
+    other = here / "other"
+    other.mkdir()
+    (other / "data.csv").write_text("1,2\n")
+    assert main(["train", "tiny.toml", "--run-dir", str(other), "--overwrite"]) == 2
+    assert (other / "data.csv").exists()
+    # a real run is replaced
+    assert main(["train", "tiny.toml"]) == 0
+    (here / "runs" / "tiny" / "stale.txt").write_text("old")
+    assert main(["train", "tiny.toml", "--overwrite"]) == 0
+    assert not (here / "runs" / "tiny" / "stale.txt").exists()
+    assert (here / "runs" / "tiny" / "checkpoints" / "best" / "manifest.json").exists()
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from rnnkit.tasks.runner import run_lock
+with run_lock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_second_training_into_a_locked_run_directory_fails_naming_the_other(here, capsys):
+    run_dir = here / "runs" / "tiny"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        for args in (["train", "tiny.toml"], ["train", "tiny.toml", "--overwrite"]):
+            assert main(args) == 2
+            err = capsys.readouterr().err
+            assert "in use by another training" in err and f"process {holder.pid}" in err
+        assert not (run_dir / "config.toml").exists()  # nothing written or deleted
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    assert main(["train", "tiny.toml"]) == 0  # released when its holder died
+
+
+def test_resume_after_config_toml_was_edited_names_the_difference(here, capsys):
+    assert main(["train", "tiny.toml"]) == 0
+    config = here / "runs" / "tiny" / "config.toml"
+    config.write_text(config.read_text().replace("hidden_size = 8", "hidden_size = 9"))
+    capsys.readouterr()
+    assert main(["train", "--resume", "runs/tiny", "--set", "train.steps=6"]) == 2
+    err = capsys.readouterr().err
+    assert "hidden_size: checkpoint 8, config 9" in err and "config.toml edited" in err
