@@ -112,3 +112,10 @@ def test_resume_after_config_toml_was_edited_names_the_difference(here, capsys):
     assert main(["train", "--resume", "runs/tiny", "--set", "train.steps=6"]) == 2
     err = capsys.readouterr().err
     assert "hidden_size: checkpoint 8, config 9" in err and "config.toml edited" in err
+
+
+def test_a_batch_larger_than_the_training_set_is_a_clear_error_that_writes_nothing(here, capsys):
+    assert main(["train", "tiny.toml", "--set", "train.batch_size=100"]) == 2
+    err = capsys.readouterr().err
+    assert "batch_size 100 exceeds the 64 training samples" in err and "smaller" in err
+    assert not (here / "runs" / "tiny").exists()

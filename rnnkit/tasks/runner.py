@@ -183,11 +183,9 @@ def train_run(cfg: RunConfig, run_dir: str | Path | None = None, *, resume: bool
 
 
 def _train_locked(cfg, run_dir, info, resume, overwrite, callbacks) -> RunResult:
+    """Everything is built and checked against the data (metric, batch size ...) before the
+    run directory is touched, so a config that cannot train writes nothing."""
     try:
-        if info.is_main:
-            _prepare_dir(run_dir, resume, overwrite)
-            write_toml(cfg, run_dir / "config.toml")
-        distributed.barrier(info)
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
         seed_everything(cfg.seed)
@@ -199,9 +197,17 @@ def _train_locked(cfg, run_dir, info, resume, overwrite, callbacks) -> RunResult
         cbs = default_callbacks(cfg.train, run_dir, lambda: _model_info(task, ctx, model))
         if cfg.diagnostics.every > 0 and info.is_main:
             cbs.append(DiagnosticsCallback.from_config(cfg.diagnostics, run_dir))
-        trainer = Trainer(model, cfg.train, data["train"], data["val"], seed=cfg.seed,
-                          callbacks=[*cbs, *callbacks], dist=info,
-                          loss_fn=lambda m, b, s: task.loss(ctx, m, b, s))
+        try:
+            trainer = Trainer(model, cfg.train, data["train"], data["val"], seed=cfg.seed,
+                              callbacks=[*cbs, *callbacks], dist=info,
+                              loss_fn=lambda m, b, s: task.loss(ctx, m, b, s))
+        except ValueError as e:  # batch size vs data size, tbptt without a time axis ...
+            raise ConfigError(f"train: {e}; change [train] (e.g. a smaller batch_size) or "
+                              "give more data") from None
+        if info.is_main:
+            _prepare_dir(run_dir, resume, overwrite)
+            write_toml(cfg, run_dir / "config.toml")
+        distributed.barrier(info)
         if resume:
             ckpt = load_checkpoint(run_dir / "checkpoints" / "last")
             _load_resumed_weights(model, ckpt)
