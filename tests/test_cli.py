@@ -165,3 +165,17 @@ def test_bench_json_compares_with_torch(capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["path"] == "rnnkit engine" and result["ratio"] > 0
     assert main(["bench", "--batch", "0"]) == 1
+
+
+def test_a_diverged_model_prints_strict_json_with_a_warning(run_dir, tmp_path, capsys):
+    import torch
+
+    import rnnkit
+
+    p = rnnkit.load(run_dir)
+    with torch.no_grad():
+        for param in p.model.parameters():
+            param.fill_(float("nan"))
+    (rec,) = p.predict([[[0.5, 1.0], [0.2, 0.0]]])
+    assert rec["prediction"] is None and "prediction" in rec["warning"]
+    json.loads(json.dumps(rec, allow_nan=False))  # strict JSON

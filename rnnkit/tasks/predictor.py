@@ -16,7 +16,9 @@ model.json, so predicting reads no training data unless a method says so
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,13 @@ class Predictor:
     :meth:`plot` and :meth:`write_report` raise :class:`TaskError` unless the task declares
     the capability.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        """Every subclass's ``predict`` returns strict JSON: a NaN or infinite number (a
+        diverged model) becomes ``null`` and the record says where (``warning``)."""
+        super().__init_subclass__(**kwargs)
+        if "predict" in cls.__dict__:
+            cls.predict = _strict_json(cls.__dict__["predict"])
 
     def __init__(self, task: Task, ctx: Context, model: Model, info: dict[str, Any],
                  run_dir: Path | None = None):
@@ -128,6 +137,34 @@ class Predictor:
     def write_report(self) -> Path:
         """Add the task's test-range section to the run's report.md (``report``)."""
         raise TaskError(f"task {self.task!r} has no report section to add")
+
+
+def _strict_json(predict):
+    @functools.wraps(predict)
+    def wrapper(self, *args, **kwargs):
+        return [_finite_record(r) for r in predict(self, *args, **kwargs)]
+    return wrapper
+
+
+def _finite_record(record: dict[str, Any]) -> dict[str, Any]:
+    bad: list[str] = []
+
+    def clean(value, where):
+        if isinstance(value, float) and not math.isfinite(value):
+            bad.append(where)
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v, k if not where else f"{where}.{k}") for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v, where) for v in value]
+        return value
+
+    out = clean(record, "")
+    if bad:
+        note = (f"non-finite values (NaN or infinity) in {', '.join(sorted(set(bad)))} "
+                "written as null: the model's output is not usable")
+        out["warning"] = f"{out['warning']}; {note}" if out.get("warning") else note
+    return out
 
 
 def read_arrays(path: str | Path) -> list[np.ndarray]:
