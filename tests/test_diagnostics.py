@@ -152,6 +152,26 @@ def test_gate_saturation_and_spectral_radius():
                            torch.zeros(1, 1, 2), []).fractions() == {}
 
 
+@pytest.mark.parametrize("name,gates", [
+    ("lnlstm", {"input", "forget", "candidate", "output", "cell"}),
+    ("lngru", {"reset", "update", "candidate"}),
+    ("mingru", {"update"}),
+    ("minlstm", {"forget", "input"}),
+])
+def test_every_gated_cell_reports_saturation(name, gates):
+    """Gate statistics come from each cell's gate_activations, not a list of known classes."""
+    layer = rnnkit.Recurrent(name, input_size=3, hidden_size=4, bidirectional=True)
+    with GradientFlowRecorder(layer) as rec:
+        out, _ = layer(torch.randn(6, 2, 3) * 20, lengths=torch.tensor([6, 2]))
+        out.sum().backward()
+    sat = rec.flow().saturation
+    assert sorted(sat) == ["l0", "l0_reverse"]
+    kinds = {"sigmoid"} | ({"tanh"} if "candidate" in gates else set())
+    assert set(sat["l0"]) == gates | kinds
+    assert all(0.0 <= v <= 1.0 for v in sat["l0"].values())
+    assert sat["l0"]["sigmoid"] > 0  # inputs this large saturate some sigmoid gate
+
+
 # -- the Trainer callback -----------------------------------------------------------------
 
 def _train(tmp_path, every: int, seed: int = 0):

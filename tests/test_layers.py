@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import rnnkit
-from rnnkit.cells import GRUCell, LayerNormGRUCell, LayerNormLSTMCell, LSTMCell, RNNCell
+from rnnkit.cells import Cell, GRUCell, LayerNormGRUCell, LayerNormLSTMCell, LSTMCell, RNNCell
 from rnnkit.layers import Recurrent, reverse_padded
 from rnnkit.reference import GRU as RefGRU
 from rnnkit.reference import LSTM as RefLSTM
@@ -211,7 +211,7 @@ def test_learned_initial_state_is_used_and_trained(cls):
     assert layer.initial_h_l0.grad is not None and layer.initial_h_l0.grad.abs().sum() > 0
 
 
-class _SpyCell(torch.nn.Module):
+class _SpyCell(Cell):
     """Wraps a cell and records the recurrent masks it is given."""
 
     supports_recurrent_mask = True
@@ -219,8 +219,11 @@ class _SpyCell(torch.nn.Module):
     def __init__(self, cell):
         super().__init__()
         self.cell, self.masks = cell, []
-        self.output_size, self.state_sizes = cell.output_size, cell.state_sizes
-        self.state_names = cell.state_names
+        self.input_size, self.hidden_size = cell.input_size, cell.hidden_size
+
+    @property
+    def state_sizes(self):
+        return self.cell.state_sizes
 
     def init_state(self, *a, **k):
         return self.cell.init_state(*a, **k)
@@ -305,6 +308,12 @@ def test_numpy_reference_gradients_equal_rnnkit_cells(ref_cls, cell_cls):
         np.testing.assert_allclose(getattr(cell, ours).grad.numpy(), grads[theirs], rtol=1e-7,
                                    atol=1e-10)
     np.testing.assert_allclose(params["V"].grad.numpy(), grads["V"], rtol=1e-7, atol=1e-10)
+
+
+def test_recurrent_rejects_a_module_that_is_not_a_cell():
+    """The loop reads the capabilities Cell declares; a bare module is refused by name."""
+    with pytest.raises(TypeError, match="made a Linear, not a rnnkit.cells.Cell"):
+        Recurrent(lambda n: torch.nn.Linear(n, H), input_size=I)
 
 
 def test_recurrent_with_a_no_argument_factory():

@@ -1,7 +1,8 @@
 """Cells: one time step each, following the contract in :mod:`rnnkit.cells.base`.
 
 Built-in cells are registered by name so configs can choose them (``cell = "lstm"``).
-A new cell needs one file and one :func:`register_cell` call.
+A new cell needs one file and one :func:`register_cell` call; registering it also puts it
+under the conformance tests (``tests/test_cell_contract.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import functools
 import inspect
 from collections.abc import Callable
 
-from .base import INITS, Cell, State, init_recurrent_weights
+from .base import INITS, Cell, Gate, GatedCell, State, init_recurrent_weights
 from .gru import GRUCell
 from .layernorm import LayerNormGRUCell, LayerNormLSTMCell
 from .lstm import LSTMCell
@@ -53,7 +54,7 @@ register_cell("mingru", MinGRUCell)
 register_cell("minlstm", MinLSTMCell)
 
 __all__ = [
-    "CELLS", "INITS", "Cell", "GRUCell", "LSTMCell", "LayerNormGRUCell", "LayerNormLSTMCell",
-    "MinGRUCell", "MinLSTMCell", "RNNCell", "State", "init_recurrent_weights", "make_cell",
-    "register_cell",
+    "CELLS", "INITS", "Cell", "GRUCell", "Gate", "GatedCell", "LSTMCell", "LayerNormGRUCell",
+    "LayerNormLSTMCell", "MinGRUCell", "MinLSTMCell", "RNNCell", "State",
+    "init_recurrent_weights", "make_cell", "register_cell",
 ]

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from .base import Cell, init_recurrent_weights
+from .base import Gate, GatedCell
 
 
-class GRUCell(Cell):
+def gru_gates(gx: Tensor, gh: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``(r, z, n)`` (..., H) each from the input term ``gx`` and the recurrent term ``gh``
+    (..., 3H), gate order r, z, n (shared with :class:`~rnnkit.cells.LayerNormGRUCell`)."""
+    x_r, x_z, x_n = gx.chunk(3, dim=-1)
+    h_r, h_z, h_n = gh.chunk(3, dim=-1)
+    r = torch.sigmoid(x_r + h_r)
+    z = torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return r, z, n
+
+
+def gru_gate_activations(r: Tensor, z: Tensor, n: Tensor) -> dict[str, Gate]:
+    return {"reset": Gate("sigmoid", r), "update": Gate("sigmoid", z),
+            "candidate": Gate("tanh", n)}
+
+
+class GRUCell(GatedCell):
     r"""GRU cell (Cho et al. 2014) in torch.nn.GRUCell's formulation, gate order **r, z, n**.
 
     .. math::
@@ -19,12 +35,14 @@ class GRUCell(Cell):
 
     Departure from the paper, as in torch and cuDNN: the reset gate multiplies
     ``W_hn h + b_hn`` after the product, not ``h`` before it.
-    ``weight_ih`` = [W_ir | W_iz | W_in] (3H, I), ``weight_hh`` (3H, H), biases (3H,).
+    ``weight_ih`` = [W_ir | W_iz | W_in] (3H, I), ``weight_hh`` (3H, H), biases (3H,),
+    initialised by :func:`~rnnkit.cells.base.init_recurrent_weights`.
     Shapes: ``x_t`` (B, I), ``h`` (B, H); ``y_t = h_t``. With a recurrent mask ``m`` the
     products use ``m ⊙ h_{t-1}`` while the interpolation keeps ``h_{t-1}`` (as Keras does).
+    Gate statistics: ``reset``, ``update`` (sigmoid), ``candidate`` = n (tanh).
     """
 
-    supports_recurrent_mask = True
+    blocks = 3
 
     def __init__(
         self,
@@ -35,41 +53,14 @@ class GRUCell(Cell):
         init: str = "torch",
         learn_initial_state: bool = False,
     ):
-        super().__init__()
-        self.input_size, self.hidden_size, self.bias, self.init = (
-            input_size, hidden_size, bias, init,
-        )
-        self.weight_ih = nn.Parameter(torch.empty(3 * hidden_size, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(3 * hidden_size))
-            self.bias_hh = nn.Parameter(torch.empty(3 * hidden_size))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        super().__init__(input_size, hidden_size, bias, init=init)
         self._make_initial_state(learn_initial_state)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        biases = [b for b in (self.bias_ih, self.bias_hh) if b is not None]
-        init_recurrent_weights(
-            self.weight_ih, self.weight_hh, biases, hidden_size=self.hidden_size, init=self.init
-        )
-
-    def input_projection(self, x: Tensor) -> Tensor:
-        """``W_ih x + b_ih`` for any leading shape: (..., I) -> (..., 3H)."""
-        return nn.functional.linear(x, self.weight_ih, self.bias_ih)
-
     def recurrence(self, gx: Tensor, h: Tensor, recurrent_mask: Tensor | None = None):
-        h_in = h if recurrent_mask is None else h * recurrent_mask
-        gh = nn.functional.linear(h_in, self.weight_hh, self.bias_hh)  # (B, 3H)
-        x_r, x_z, x_n = gx.chunk(3, dim=-1)
-        h_r, h_z, h_n = gh.chunk(3, dim=-1)
-        r = torch.sigmoid(x_r + h_r)
-        z = torch.sigmoid(x_z + h_z)
-        n = torch.tanh(x_n + r * h_n)
+        r, z, n = gru_gates(gx, self.recurrent_term(h, recurrent_mask))  # (B, H) each
         h_new = n + z * (h - n)  # (1 - z) * n + z * h
         return h_new, h_new
 
-    def forward(self, x_t: Tensor, state: Tensor, recurrent_mask: Tensor | None = None):
-        return self.recurrence(self.input_projection(x_t), state, recurrent_mask)
+    def gate_activations(self, gx: Tensor, h: Tensor) -> dict[str, Gate]:
+        return gru_gate_activations(*gru_gates(gx, self.recurrent_term(h)))

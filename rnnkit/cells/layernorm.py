@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .base import Cell, init_recurrent_weights
-from .lstm import set_forget_bias
+from .base import Gate, GatedCell
+from .gru import gru_gate_activations, gru_gates
+from .lstm import lstm_gate_activations, lstm_gates, set_forget_bias
 
 
 def block_layer_norm(x: Tensor, gain: Tensor, blocks: int, eps: float) -> Tensor:
@@ -21,34 +22,18 @@ def block_layer_norm(x: Tensor, gain: Tensor, blocks: int, eps: float) -> Tensor
     return xb.reshape(shape) * gain
 
 
-class _LayerNormCell(Cell):
+class _LayerNormCell(GatedCell):
     """Shared set-up: the plain cell's weights and biases (torch's names), then gains."""
 
-    supports_recurrent_mask = True
-    blocks: int
-
     def __init__(self, input_size, hidden_size, bias, *, init, eps):
-        super().__init__()
-        self.input_size, self.hidden_size, self.bias, self.init, self.eps = (
-            input_size, hidden_size, bias, init, eps,
-        )
+        super().__init__(input_size, hidden_size, bias, init=init)
+        self.eps = eps
         g = self.blocks * hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(g, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(g, hidden_size))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(g))
-            self.bias_hh = nn.Parameter(torch.empty(g))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
         self.ln_ih_weight = nn.Parameter(torch.ones(g))
         self.ln_hh_weight = nn.Parameter(torch.ones(g))
 
     def reset_parameters(self) -> None:
-        biases = [b for b in (self.bias_ih, self.bias_hh) if b is not None]
-        init_recurrent_weights(
-            self.weight_ih, self.weight_hh, biases, hidden_size=self.hidden_size, init=self.init
-        )
+        super().reset_parameters()
         for name, p in self.named_parameters(recurse=False):
             if name.startswith("ln_"):
                 nn.init.ones_(p) if name.endswith("weight") else nn.init.zeros_(p)
@@ -60,15 +45,13 @@ class _LayerNormCell(Cell):
         )
         return gx if self.bias_ih is None else gx + self.bias_ih
 
-    def _recurrent_term(self, h: Tensor, recurrent_mask: Tensor | None) -> Tensor:
+    def recurrent_term(self, h: Tensor, recurrent_mask: Tensor | None = None) -> Tensor:
+        """``LN(W_hh (m ⊙ h)) + b_hh`` per gate block: (..., H) -> (..., G*H)."""
         h_in = h if recurrent_mask is None else h * recurrent_mask
         gh = block_layer_norm(
             nn.functional.linear(h_in, self.weight_hh), self.ln_hh_weight, self.blocks, self.eps
         )  # (B, G*H)
         return gh if self.bias_hh is None else gh + self.bias_hh
-
-    def forward(self, x_t: Tensor, state, recurrent_mask: Tensor | None = None):
-        return self.recurrence(self.input_projection(x_t), state, recurrent_mask)
 
 
 class LayerNormLSTMCell(_LayerNormCell):
@@ -85,7 +68,8 @@ class LayerNormLSTMCell(_LayerNormCell):
     ``bias_hh`` (4H,), so the parameter names are torch.nn.LSTM's plus gains. ``LN_c`` has
     gain ``ln_c_weight`` and shift ``ln_c_bias`` (H,). Gate order i, f, g, o; ``weight_ih``
     (4H, I), ``weight_hh`` (4H, H). Gains start at 1, ``ln_c_bias`` at 0, weights and biases
-    as for :class:`LSTMCell` (including ``forget_bias``).
+    as for :class:`LSTMCell` (including ``forget_bias``). Gate statistics as for
+    :class:`LSTMCell`, with ``cell`` = tanh(LN_c(c_t)).
     """
 
     blocks = 4
@@ -116,16 +100,23 @@ class LayerNormLSTMCell(_LayerNormCell):
         super().reset_parameters()
         set_forget_bias(self.bias_ih, self.bias_hh, self.hidden_size, self.forget_bias)
 
+    def _tanh_norm_c(self, c: Tensor) -> Tensor:
+        """``tanh(LN_c(c))`` (..., H)."""
+        return torch.tanh(nn.functional.layer_norm(
+            c, (self.hidden_size,), self.ln_c_weight, self.ln_c_bias, self.eps
+        ))
+
     def recurrence(self, gx: Tensor, state, recurrent_mask: Tensor | None = None):
         h, c = state
-        gates = gx + self._recurrent_term(h, recurrent_mask)  # (B, 4H)
-        i, f, g, o = gates.chunk(4, dim=-1)
-        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # (B, H)
-        c_norm = nn.functional.layer_norm(
-            c_new, (self.hidden_size,), self.ln_c_weight, self.ln_c_bias, self.eps
-        )
-        h_new = torch.sigmoid(o) * torch.tanh(c_norm)
+        i, f, g, o = lstm_gates(gx + self.recurrent_term(h, recurrent_mask))  # (B, H) each
+        c_new = f * c + i * g  # (B, H)
+        h_new = o * self._tanh_norm_c(c_new)
         return h_new, (h_new, c_new)
+
+    def gate_activations(self, gx: Tensor, state) -> dict[str, Gate]:
+        h, c = state
+        i, f, g, o = lstm_gates(gx + self.recurrent_term(h))
+        return lstm_gate_activations(i, f, g, o, self._tanh_norm_c(f * c + i * g))
 
 
 class LayerNormGRUCell(_LayerNormCell):
@@ -140,7 +131,7 @@ class LayerNormGRUCell(_LayerNormCell):
 
     ``weight_ih`` (3H, I), ``weight_hh`` (3H, H), ``bias_ih``/``bias_hh`` (3H,) as in
     :class:`GRUCell` (they are the normalisations' shifts); gains ``ln_ih_weight``/
-    ``ln_hh_weight`` (3H,) start at 1.
+    ``ln_hh_weight`` (3H,) start at 1. Gate statistics as for :class:`GRUCell`.
     """
 
     blocks = 3
@@ -160,11 +151,9 @@ class LayerNormGRUCell(_LayerNormCell):
         self.reset_parameters()
 
     def recurrence(self, gx: Tensor, h: Tensor, recurrent_mask: Tensor | None = None):
-        gh = self._recurrent_term(h, recurrent_mask)  # (B, 3H)
-        x_r, x_z, x_n = gx.chunk(3, dim=-1)
-        h_r, h_z, h_n = gh.chunk(3, dim=-1)
-        r = torch.sigmoid(x_r + h_r)
-        z = torch.sigmoid(x_z + h_z)
-        n = torch.tanh(x_n + r * h_n)
+        r, z, n = gru_gates(gx, self.recurrent_term(h, recurrent_mask))  # (B, H) each
         h_new = n + z * (h - n)
         return h_new, h_new
+
+    def gate_activations(self, gx: Tensor, h: Tensor) -> dict[str, Gate]:
+        return gru_gate_activations(*gru_gates(gx, self.recurrent_term(h)))

@@ -5,10 +5,23 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .base import Cell, init_recurrent_weights
+from .base import Gate, GatedCell
 
 
-class LSTMCell(Cell):
+def lstm_gates(pre: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The activated gates ``(σ(i), σ(f), tanh(g), σ(o))`` (..., H) each from the summed
+    pre-activations (..., 4H), gate order i, f, g, o (shared with the layer-norm LSTM)."""
+    i, f, g, o = pre.chunk(4, dim=-1)
+    return torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+
+
+def lstm_gate_activations(i, f, g, o, tanh_c) -> dict[str, Gate]:
+    return {"input": Gate("sigmoid", i), "forget": Gate("sigmoid", f),
+            "candidate": Gate("tanh", g), "output": Gate("sigmoid", o),
+            "cell": Gate("tanh", tanh_c)}
+
+
+class LSTMCell(GatedCell):
     r"""LSTM cell (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000),
     in torch.nn.LSTMCell's formulation and gate order **i, f, g, o**.
 
@@ -24,12 +37,14 @@ class LSTMCell(Cell):
     ``bias_ih``/``bias_hh`` (4H,), ``weight_hr`` (P, H) when ``proj_size`` = P > 0 (Sak et al.
     2014), else P = H. State ``(h, c)``: h (B, P), c (B, H); ``y_t = h_t``.
 
-    Initialisation: :func:`~rnnkit.cells.base.init_recurrent_weights`, then the forget-gate
-    block of ``bias_ih`` is set to ``forget_bias`` and that of ``bias_hh`` to 0 when
-    ``forget_bias`` is given (Jozefowicz et al. 2015 recommend 1).
+    Initialisation: :func:`~rnnkit.cells.base.init_recurrent_weights`, then ``weight_hr``,
+    then the forget-gate block of ``bias_ih`` is set to ``forget_bias`` and that of
+    ``bias_hh`` to 0 when ``forget_bias`` is given (Jozefowicz et al. 2015 recommend 1).
+    Gate statistics: ``input``, ``forget``, ``output`` (sigmoid), ``candidate`` = g and
+    ``cell`` = tanh(c_t) (tanh).
     """
 
-    supports_recurrent_mask = True
+    blocks = 4
 
     def __init__(
         self,
@@ -42,18 +57,9 @@ class LSTMCell(Cell):
         forget_bias: float | None = None,
         learn_initial_state: bool = False,
     ):
-        super().__init__()
-        self.input_size, self.hidden_size, self.proj_size = input_size, hidden_size, proj_size
-        self.bias, self.init, self.forget_bias = bias, init, forget_bias
         real_h = proj_size if proj_size > 0 else hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, real_h))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size))
-            self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        super().__init__(input_size, hidden_size, bias, init=init, recurrent_size=real_h)
+        self.proj_size, self.forget_bias = proj_size, forget_bias
         if proj_size > 0:
             self.weight_hr = nn.Parameter(torch.empty(proj_size, hidden_size))
         else:
@@ -70,10 +76,7 @@ class LSTMCell(Cell):
         return (self.output_size, self.hidden_size)
 
     def reset_parameters(self) -> None:
-        biases = [b for b in (self.bias_ih, self.bias_hh) if b is not None]
-        init_recurrent_weights(
-            self.weight_ih, self.weight_hh, biases, hidden_size=self.hidden_size, init=self.init
-        )
+        super().reset_parameters()
         if self.weight_hr is not None:
             if self.init == "torch":  # torch.nn: every parameter ~ U(-1/sqrt(H), 1/sqrt(H))
                 bound = self.hidden_size**-0.5
@@ -82,23 +85,19 @@ class LSTMCell(Cell):
                 nn.init.xavier_uniform_(self.weight_hr)
         set_forget_bias(self.bias_ih, self.bias_hh, self.hidden_size, self.forget_bias)
 
-    def input_projection(self, x: Tensor) -> Tensor:
-        """``W_ih x + b_ih`` for any leading shape: (..., I) -> (..., 4H)."""
-        return nn.functional.linear(x, self.weight_ih, self.bias_ih)
-
     def recurrence(self, gx: Tensor, state, recurrent_mask: Tensor | None = None):
         h, c = state
-        h_in = h if recurrent_mask is None else h * recurrent_mask
-        gates = gx + nn.functional.linear(h_in, self.weight_hh, self.bias_hh)  # (B, 4H)
-        i, f, g, o = gates.chunk(4, dim=-1)
-        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # (B, H)
-        h_new = torch.sigmoid(o) * torch.tanh(c_new)
+        i, f, g, o = lstm_gates(gx + self.recurrent_term(h, recurrent_mask))  # (B, H) each
+        c_new = f * c + i * g  # (B, H)
+        h_new = o * torch.tanh(c_new)
         if self.weight_hr is not None:
             h_new = nn.functional.linear(h_new, self.weight_hr)  # (B, P)
         return h_new, (h_new, c_new)
 
-    def forward(self, x_t: Tensor, state, recurrent_mask: Tensor | None = None):
-        return self.recurrence(self.input_projection(x_t), state, recurrent_mask)
+    def gate_activations(self, gx: Tensor, state) -> dict[str, Gate]:
+        h, c = state
+        i, f, g, o = lstm_gates(gx + self.recurrent_term(h))
+        return lstm_gate_activations(i, f, g, o, torch.tanh(f * c + i * g))
 
     def extra_repr(self) -> str:
         proj = f", proj_size={self.proj_size}" if self.proj_size else ""

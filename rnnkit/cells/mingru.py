@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .base import Cell
+from .base import Cell, Gate
 
 
 def g(x: Tensor) -> Tensor:
@@ -73,10 +73,12 @@ class MinGRUCell(Cell):
     layers' loop dispatches to :meth:`scan` when it can. The scan works in log space
     (``log z = -softplus(-k)``, ``log(1 - z) = -softplus(k)``); unlike the paper, ``h0`` is
     carried linearly so an initial state of any sign (zeros by default) is exact.
+    No recurrent mask (``h_{t-1}`` meets no weights). Gate statistics: ``update`` = z
+    (sigmoid); \tilde h is unbounded and not reported.
     """
 
-    supports_recurrent_mask = False
-    scan_kind = "mingru"  # the kernels' compiled scan for this recurrence (rnnkit.kernels.scan)
+    supports_scan = True
+    scan_kind = "mingru"
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
                  learn_initial_state: bool = False):
@@ -97,10 +99,13 @@ class MinGRUCell(Cell):
     def forward(self, x_t: Tensor, state: Tensor, recurrent_mask: Tensor | None = None):
         return self.recurrence(self.input_projection(x_t), state)
 
+    def gate_activations(self, gx: Tensor, h: Tensor) -> dict[str, Gate]:
+        return {"update": Gate("sigmoid", torch.sigmoid(gx.chunk(2, dim=-1)[0]))}
+
     def scan(self, x: Tensor, h0: Tensor, lengths: Tensor | None = None):
         """Whole sequence x (T, B, I) from h0 (B, H) -> outputs (T, B, H), final state, by the
-        log-space parallel scan. (The layers' engine runs a compiled scan instead on the CPU,
-        recognising the cell by ``scan_kind``: :mod:`rnnkit.kernels.scan`.)
+        log-space parallel scan. (The engine runs the compiled scan named by ``scan_kind``
+        instead where it serves the tensors: :mod:`rnnkit.kernels.scan`.)
         """
         gx = self.input_projection(x)  # (T, B, 2H)
         k_z, k_h = gx.chunk(2, dim=-1)  # (T, B, H) each

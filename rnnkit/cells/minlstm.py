@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .base import Cell
+from .base import Cell, Gate
 from .mingru import g, log_g, masked_scan
 
 
@@ -27,10 +27,12 @@ class MinLSTMCell(Cell):
     :meth:`forward` is one step (O(1) memory); :meth:`scan` runs the whole sequence in log
     space: with ``δ = softplus(-k_f) - softplus(-k_i)``, ``log f' = -softplus(δ)`` and
     ``log i' = -softplus(-δ)``. ``h0`` is carried linearly (any sign, zeros by default).
+    No recurrent mask (``h_{t-1}`` meets no weights). Gate statistics: ``forget`` = f and
+    ``input`` = i (sigmoid, before normalisation).
     """
 
-    supports_recurrent_mask = False
-    scan_kind = "minlstm"  # the kernels' compiled scan for this recurrence (rnnkit.kernels.scan)
+    supports_scan = True
+    scan_kind = "minlstm"
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
                  learn_initial_state: bool = False):
@@ -52,10 +54,15 @@ class MinLSTMCell(Cell):
     def forward(self, x_t: Tensor, state: Tensor, recurrent_mask: Tensor | None = None):
         return self.recurrence(self.input_projection(x_t), state)
 
+    def gate_activations(self, gx: Tensor, h: Tensor) -> dict[str, Gate]:
+        k_f, k_i, _ = gx.chunk(3, dim=-1)
+        return {"forget": Gate("sigmoid", torch.sigmoid(k_f)),
+                "input": Gate("sigmoid", torch.sigmoid(k_i))}
+
     def scan(self, x: Tensor, h0: Tensor, lengths: Tensor | None = None):
         """Whole sequence x (T, B, I) from h0 (B, H) -> outputs (T, B, H), final state, by the
-        log-space parallel scan. (The layers' engine runs a compiled scan instead on the CPU,
-        recognising the cell by ``scan_kind``: :mod:`rnnkit.kernels.scan`.)
+        log-space parallel scan. (The engine runs the compiled scan named by ``scan_kind``
+        instead where it serves the tensors: :mod:`rnnkit.kernels.scan`.)
         """
         gx = self.input_projection(x)  # (T, B, 3H)
         k_f, k_i, k_h = gx.chunk(3, dim=-1)  # (T, B, H) each

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from .base import Cell, init_recurrent_weights
+from .base import Gate, GatedCell
 
 NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
 
 
-class RNNCell(Cell):
+class RNNCell(GatedCell):
     r"""Elman cell (torch.nn.RNNCell's formulation).
 
     .. math::
@@ -21,10 +21,11 @@ class RNNCell(Cell):
     Shapes: ``x_t`` (B, I), ``h`` (B, H). Parameters: ``weight_ih`` (H, I), ``weight_hh``
     (H, H), ``bias_ih`` (H,), ``bias_hh`` (H,). Initialisation: see
     :func:`~rnnkit.cells.base.init_recurrent_weights`; ``init="identity"`` with
-    ``nonlinearity="relu"`` is the IRNN.
+    ``nonlinearity="relu"`` is the IRNN. Gate statistics: ``h`` (tanh) for the tanh cell;
+    relu has no saturation to report.
     """
 
-    supports_recurrent_mask = True
+    blocks = 1
 
     def __init__(
         self,
@@ -36,42 +37,22 @@ class RNNCell(Cell):
         init: str = "torch",
         learn_initial_state: bool = False,
     ):
-        super().__init__()
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        self.input_size, self.hidden_size = input_size, hidden_size
-        self.nonlinearity, self.bias, self.init = nonlinearity, bias, init
-        self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(hidden_size))
-            self.bias_hh = nn.Parameter(torch.empty(hidden_size))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        super().__init__(input_size, hidden_size, bias, init=init)
+        self.nonlinearity = nonlinearity
         self._make_initial_state(learn_initial_state)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        biases = [b for b in (self.bias_ih, self.bias_hh) if b is not None]
-        init_recurrent_weights(
-            self.weight_ih, self.weight_hh, biases, hidden_size=self.hidden_size, init=self.init
-        )
-
-    def input_projection(self, x: Tensor) -> Tensor:
-        """``W_ih x + b_ih`` for any leading shape: (..., I) -> (..., H)."""
-        return nn.functional.linear(x, self.weight_ih, self.bias_ih)
-
     def recurrence(self, gx: Tensor, h: Tensor, recurrent_mask: Tensor | None = None):
         """One step given the projected input ``gx`` (B, H)."""
-        h_in = h if recurrent_mask is None else h * recurrent_mask
-        h_new = NONLINEARITIES[self.nonlinearity](
-            gx + nn.functional.linear(h_in, self.weight_hh, self.bias_hh)
-        )  # (B, H)
-        return h_new, h_new
+        h_new = NONLINEARITIES[self.nonlinearity](gx + self.recurrent_term(h, recurrent_mask))
+        return h_new, h_new  # (B, H)
 
-    def forward(self, x_t: Tensor, state: Tensor, recurrent_mask: Tensor | None = None):
-        return self.recurrence(self.input_projection(x_t), state, recurrent_mask)
+    def gate_activations(self, gx: Tensor, h: Tensor) -> dict[str, Gate]:
+        if self.nonlinearity != "tanh":
+            return {}
+        return {"h": Gate("tanh", self.recurrence(gx, h)[0])}
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"

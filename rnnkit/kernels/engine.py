@@ -12,10 +12,11 @@ Engines (``use_engine``/``set_engine``):
 
 Kernels are registered by the cell's exact class (``module.QualName``), so a subclass that
 changes the step falls back to the loop rather than silently taking the parent's kernel.
-Cells with a ``scan(x, h0, lengths)`` method (minGRU, minLSTM) get the whole-sequence scan
-when no recurrent dropout or zoneout is asked for: the compiled one (:mod:`.scan`) where the
-cell names its recurrence by ``scan_kind`` and the compiled code serves the tensors, else the
-cell's own (log-space) scan.
+Cells declaring ``supports_scan`` (minGRU, minLSTM) get the whole-sequence scan when no
+recurrent dropout or zoneout is asked for: the compiled one (:mod:`.scan`) where the cell
+names its recurrence by ``scan_kind`` and the compiled code serves the tensors, else the
+cell's own ``scan(x, h0, lengths)``. Those attributes are declared, with their defaults, on
+:class:`rnnkit.cells.base.Cell` (this package does not import it).
 """
 
 from __future__ import annotations
@@ -87,10 +88,10 @@ def _autocast() -> bool:
 
 
 def _lookup(cell, recurrent_dropout: float, zoneout: float, training: bool):
-    if hasattr(cell, "scan"):
+    if cell.supports_scan:
         if recurrent_dropout > 0 or zoneout > 0:
             return None
-        kind = getattr(cell, "scan_kind", None)
+        kind = cell.scan_kind
 
         def scan(x: Tensor, state, lengths: Tensor | None):
             if kind in KINDS and native.ops_for(x) is not None:

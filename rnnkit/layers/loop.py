@@ -12,8 +12,9 @@ from ..cells.base import Cell, State
 from ..kernels import find_kernel
 
 # Observers of every run_direction call (rnnkit.diagnostics): each is called as
-# ``observe(cell, inputs, trace, lengths, reverse)`` with ``trace`` the per-step
-# (state in, state out) pairs in processing order. Empty (the default) costs nothing.
+# ``observe(cell, inputs, trace, lengths, reverse)`` with ``inputs`` the projected inputs
+# ``cell.input_projection(x)`` (T, B, G) and ``trace`` the per-step (state in, state out)
+# pairs in processing order. Empty (the default) costs nothing.
 STEP_OBSERVERS: list = []
 
 
@@ -53,6 +54,10 @@ def run_direction(
 ) -> tuple[Tensor, State]:
     """Run one cell over x (T, B, I) from ``state``; return outputs (T, B, O) and final state.
 
+    A kernel from :func:`rnnkit.kernels.find_kernel` runs the whole direction when there is
+    one; otherwise ``cell.input_projection`` once and ``cell.recurrence`` at every step (the
+    capabilities declared on :class:`~rnnkit.cells.base.Cell`).
+
     - ``lengths`` (B,): steps at t >= length leave the state unchanged and output zeros, so
       the final state is the state at each sequence's last valid step.
     - ``reverse``: each sequence is read backwards from its last valid step.
@@ -71,9 +76,7 @@ def run_direction(
         out, state = kernel(x, state, lengths)
         return (reverse_padded(out, lengths) if reverse else out), state
     T, B = x.shape[:2]
-    hoisted = hasattr(cell, "input_projection") and hasattr(cell, "recurrence")
-    inputs = cell.input_projection(x) if hoisted else x  # (T, B, G): one matmul for all steps
-    step = cell.recurrence if hoisted else cell.forward
+    inputs = cell.input_projection(x)  # (T, B, G): one matmul for all steps (or x itself)
 
     mask = None
     if recurrent_dropout > 0 and training:
@@ -91,12 +94,12 @@ def run_direction(
     # per step, which would make the backward pass O(T^2)
     for t, x_t in enumerate(inputs.unbind(0)):
         if mask is None:
-            y, new = step(x_t, state)
-        elif getattr(cell, "supports_recurrent_mask", False):
-            y, new = step(x_t, state, mask)
-        else:  # a custom cell: drop h_{t-1} before it enters the cell
+            y, new = cell.recurrence(x_t, state)
+        elif cell.supports_recurrent_mask:
+            y, new = cell.recurrence(x_t, state, mask)
+        else:  # the cell takes no mask: drop h_{t-1} before it enters the cell
             parts = _as_tuple(state)
-            y, new = step(x_t, _like((parts[0] * mask, *parts[1:]), state))
+            y, new = cell.recurrence(x_t, _like((parts[0] * mask, *parts[1:]), state))
         if trace is not None:
             trace.append((state, new))
         if zoneout > 0:

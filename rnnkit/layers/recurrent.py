@@ -79,7 +79,7 @@ class Recurrent(nn.Module):
         self.layers = nn.ModuleList()
         n_in = input_size
         for _ in range(num_layers):
-            cells = nn.ModuleList(cell_factory(n_in) for _ in range(directions))
+            cells = nn.ModuleList(_checked(cell_factory(n_in)) for _ in range(directions))
             self.layers.append(cells)
             n_out = cells[0].output_size
             n_in = n_out * directions if merge_mode == "concat" else n_out
@@ -99,6 +99,16 @@ class Recurrent(nn.Module):
         )
 
 
+def _checked(cell) -> Cell:
+    """The loop and the engine read the capabilities that :class:`Cell` declares."""
+    if not isinstance(cell, Cell):
+        raise TypeError(
+            f"the cell factory made a {type(cell).__name__}, not a rnnkit.cells.Cell; subclass "
+            "Cell (it declares the optional capabilities the loop reads, with defaults)"
+        )
+    return cell
+
+
 def _sized(factory: Callable[[], Cell]) -> Callable[[int], Cell]:
     """Adapt a no-argument factory; each cell must then fit its layer's input size."""
     try:
@@ -108,7 +118,7 @@ def _sized(factory: Callable[[], Cell]) -> Callable[[int], Cell]:
             "pass input_size= (the factory is then called as factory(input_size)), or a "
             f"factory that takes no arguments ({e})"
         ) from None
-    made = [first]
+    made = [_checked(first)]
 
     def sized(n_in: int) -> Cell:
         cell = made.pop() if made else factory()
