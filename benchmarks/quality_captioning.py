@@ -22,21 +22,22 @@ from pathlib import Path
 
 import torch
 
+import rnnkit
 from rnnkit.data import shapes
 from rnnkit.data.batches import batches
-from rnnkit.tasks import evaluate_run, open_run
+from rnnkit.tasks import evaluate_run
 from rnnkit.tasks.captioning import SHAPES_TOKENIZER, corpus_bleu
 
 
 def beam_figures(run_dir: Path, beam: int) -> dict[str, float]:
     """Test BLEU and exact attribute accuracy with beam search of width ``beam``."""
-    r = open_run(run_dir)
-    data = r.task.data(r.cfg.task, r.cfg.seed)["test"]
+    p = rnnkit.load(run_dir)
+    data = p.context.splits["test"]
     hyps = []
     with torch.no_grad():
         for b in batches(data, 64):
-            hyps += r.model.caption(b["image"], beam_size=beam,
-                                    max_len=r.cfg.task.max_tokens).tokens
+            hyps += p.model.caption(b["image"].to(p.device), beam_size=beam,
+                                    max_len=p.config.task.max_tokens).tokens
     tok = SHAPES_TOKENIZER
     text = [tok.decode(h) for h in hyps]
     refs = [[tok.decode(data["y"][i, k, :n - 1].tolist())

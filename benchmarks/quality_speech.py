@@ -31,9 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
+import rnnkit
 from rnnkit.data.audio import SPEAKERS, features
-from rnnkit.tasks import evaluate_run, load_config, open_run, train_run
-from rnnkit.tasks.speech_digits import fsdd_signals
+from rnnkit.tasks import evaluate_run, load_config, train_run
+from rnnkit.tasks.speech_common import fsdd_signals
+from rnnkit.tasks.speech_digits import confusion_plot
 
 
 def statistics() -> tuple[dict[str, np.ndarray], np.ndarray, list]:
@@ -84,12 +86,11 @@ def loso_rnnkit(config: str, overrides: list[str], speaker: str, out: Path,
     return fold
 
 
-def confusion_plot(run_dir: str) -> None:
-    """(Re)draw plots/confusion.png into a speech-digits run: training draws it since the
-    task's ``after_training`` hook, runs trained before that get it here."""
-    r = open_run(run_dir)
-    test = r.task.data(r.cfg.task, r.cfg.seed)["test"]
-    r.task.plots(r.model, test, run_dir, r.cfg.train.batch_size)
+def draw_confusion(run_dir: str) -> None:
+    """(Re)draw a speech-digits run's plots/confusion.png: its best checkpoint on the test
+    split (training draws the same figure when it ends)."""
+    p = rnnkit.load(run_dir)
+    confusion_plot(p.model, p.context.splits["test"], run_dir, p.config.train.batch_size)
 
 
 def folds_arg(text: str) -> list[str]:
@@ -127,7 +128,7 @@ def main() -> None:
     for run in args.runs:
         f = evaluate_run(run, "test")
         print(f"| rnnkit {run} | {f['accuracy']:.2%} | {int(f['errors'])} |")
-        confusion_plot(run)
+        draw_confusion(run)
 
     x = xs["MFCC+Δ mean,std"]
     speaker = np.array([r.speaker for r in recs])

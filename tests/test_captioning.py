@@ -4,12 +4,17 @@ loader, and the task end to end (train, evaluate, caption)."""
 from __future__ import annotations
 
 import json
+import re
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+import rnnkit
+import rnnkit.tasks
 from rnnkit.cli.main import main
 from rnnkit.data import shapes
 from rnnkit.data.flickr import FlickrError, load_flickr, read_captions, split_names
@@ -215,14 +220,20 @@ SMALL = ["task.train_images=64", "task.val_images=16", "task.test_images=16", "t
          "train.max_minutes=0"]
 
 
+def scene_image(tmp_path, k: int = 0):
+    """Test scene ``k`` as a PNG file."""
+    image = tmp_path / f"scene{k}.png"
+    Image.fromarray(shapes.make_split("test", k + 1).images[k].transpose(1, 2, 0)).save(image)
+    return image
+
+
 def test_train_evaluate_and_caption_shapes(tmp_path, capsys):
     cfg = load_config("examples/captioning.toml", SMALL)
     run = tmp_path / "run"
     train_run(cfg, run)
     figures = evaluate_run(run, "test")
     assert 0 <= figures["bleu"] <= 100 and 0 <= figures["exact_attribute_accuracy"] <= 1
-    image = tmp_path / "scene.png"
-    Image.fromarray(shapes.make_split("test", 1).images[0].transpose(1, 2, 0)).save(image)
+    image = scene_image(tmp_path)
     plot = tmp_path / "attn.png"
     capsys.readouterr()
     code = main(["caption", str(run), str(image), str(tmp_path / "missing.png"), "--beam", "3",
@@ -233,6 +244,84 @@ def test_train_evaluate_and_caption_shapes(tmp_path, capsys):
     assert results[0]["file"] == str(image) and isinstance(results[0]["caption"], str)
     assert "missing.png" in results[1]["error"] and "missing.png" in out.err
     assert (tmp_path / "attn-1.png").is_file()
+    assert results == rnnkit.load(run).predict([str(image), str(tmp_path / "missing.png")],
+                                               beam=3)
+
+
+def write_run(root, overrides=()) -> Path:
+    """A run directory holding an untrained small captioner (shapes vocabulary), as
+    `rnnkit train` writes it."""
+    from rnnkit.tasks import TASKS
+    from rnnkit.training.checkpoint import save_checkpoint
+    from rnnkit.training.config_io import write_toml
+
+    cfg = load_config("examples/captioning.toml", [*SMALL, *overrides])
+    task = TASKS["captioning"]
+    ctx = task.setup(cfg)
+    torch.manual_seed(0)
+    model = task.build_model(ctx)
+    run = Path(root) / "run"
+    run.mkdir(parents=True)
+    write_toml(cfg, run / "config.toml")
+    info = {"model_class": type(model).__name__, "model_config": model.get_config(),
+            "step": 0, **task.info(ctx, model)}
+    save_checkpoint(run / "checkpoints" / "best", model, info)
+    return run
+
+
+@pytest.mark.parametrize("beam", [None, 1, 3])
+def test_predict_equals_caption_json_and_the_model(tmp_path, capsys, beam):
+    """`rnnkit caption --json` prints p.predict's records; each is the model's own beam
+    search on the image as read from the file (beam None: task.beam_size = 1)."""
+    run = write_run(tmp_path)
+    images = [str(scene_image(tmp_path, k)) for k in range(3)]
+    capsys.readouterr()
+    args = [] if beam is None else ["--beam", str(beam)]
+    assert main(["caption", str(run), *images, "--json", *args]) == 0
+    printed = json.loads(capsys.readouterr().out)["results"]
+    p = rnnkit.load(run)
+    assert printed == p.predict(images, beam=beam)
+    for k, record in enumerate(printed):
+        image = torch.from_numpy(shapes.make_split("test", k + 1).images[k])[None]
+        r = p.model.caption(image, beam_size=beam or 1, max_len=p.config.task.max_tokens)
+        assert record["caption"] == SHAPES_TOKENIZER.decode(r.tokens[0])
+        assert record["tokens"] == SHAPES_TOKENIZER.vocab.decode(r.tokens[0])
+        attention = np.asarray(record["attention"])  # (words, h, w)
+        assert attention.shape == (len(record["tokens"]), *p.model.feature_shape)
+        np.testing.assert_allclose(attention.reshape(len(attention), -1),
+                                   r.attention[0].numpy(), atol=1e-6)
+    with pytest.raises(rnnkit.tasks.TaskError, match="at least 1"):
+        p.predict(images, beam=0)
+
+
+def test_attention_plot_and_a_model_without_attention(tmp_path, capsys):
+    run = write_run(tmp_path / "a")
+    image = str(scene_image(tmp_path))
+    p = rnnkit.load(run)
+    (record,) = p.predict([image])
+    assert p.plot(record, tmp_path / "attn.png").stat().st_size > 0
+    assert p.predict_file(image) == [record]
+
+    flat = write_run(tmp_path / "b", ["model.attention=none"])
+    (record,) = rnnkit.load(flat).predict([image])
+    assert record["attention"] is None and isinstance(record["caption"], str)
+    message = 'this model does not attend (attention = "none"): no attention to plot'
+    with pytest.raises(rnnkit.tasks.TaskError, match=re.escape(message)):
+        rnnkit.load(flat).plot(record, tmp_path / "none.png")
+    capsys.readouterr()
+    assert main(["caption", str(flat), image, "--attention-plot",
+                 str(tmp_path / "none.png")]) == 1
+    assert message in capsys.readouterr().err and not (tmp_path / "none.png").exists()
+
+
+def test_a_missing_extra_names_it(tmp_path, monkeypatch):
+    from rnnkit._optional import MissingExtraError
+
+    run = write_run(tmp_path)
+    image = str(scene_image(tmp_path))
+    monkeypatch.setitem(sys.modules, "PIL.Image", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'rnnkit\[vision\]'"):
+        rnnkit.load(run).predict([image])
 
 
 def test_train_on_a_flickr_folder(tmp_path):

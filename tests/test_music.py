@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import sys
 from pathlib import Path
 
 import mido
@@ -11,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+import rnnkit
 from rnnkit.data.datasets import DataError
 from rnnkit.data.music import (
     LOWEST_PITCH,
@@ -120,7 +123,35 @@ def test_tiny_model_learns_a_pattern():
     assert out.loss.item() < 0.8 and out.metrics["frame_accuracy"] > 0.9
 
 
-def test_generate_shapes_temperature_and_files(tmp_path):
+# -- the predictor: rnnkit.load(run) --------------------------------------------------------
+def write_run(root: Path, cell: str = "lngru", hidden_size: int = 8) -> Path:
+    """A run directory holding an untrained music model, as `rnnkit train` writes it."""
+    from rnnkit.tasks import TASKS
+    from rnnkit.training.checkpoint import save_checkpoint
+    from rnnkit.training.config import ModelConfig, RunConfig
+    from rnnkit.training.config_io import write_toml
+
+    cfg = RunConfig(name="t", task=MusicConfig(),
+                    model=ModelConfig(cell=cell, hidden_size=hidden_size))
+    task = TASKS["music"]
+    ctx = task.setup(cfg)
+    torch.manual_seed(0)
+    model = task.build_model(ctx)
+    run = root / "run"
+    run.mkdir(parents=True)
+    write_toml(cfg, run / "config.toml")
+    info = {"model_class": type(model).__name__, "model_config": model.get_config(),
+            "step": 0, **task.info(ctx, model)}
+    save_checkpoint(run / "checkpoints" / "best", model, info)
+    return run
+
+
+@pytest.fixture
+def run(tmp_path):
+    return write_run(tmp_path)
+
+
+def test_generate_shapes_temperature_and_files(run, tmp_path):
     model = PianoRollLM(num_units=NUM_KEYS, cell="lstm", hidden_size=8).eval()
     g = torch.Generator().manual_seed(0)
     roll = model.generate(10, generator=g)
@@ -128,29 +159,144 @@ def test_generate_shapes_temperature_and_files(tmp_path):
     greedy = model.generate(5, prime=torch.zeros(3, NUM_KEYS), temperature=0)
     torch.testing.assert_close(greedy, model.generate(5, prime=torch.zeros(3, NUM_KEYS),
                                                       temperature=0))
-    task = MusicTask()
-    out = task.generate(model, MusicConfig(), {
-        "max_new": 12, "temperature": 0.5, "seed": 1, "prime": 0,
-        "output": str(tmp_path / "c.mid"), "plot": str(tmp_path / "c.png")})
+    p = rnnkit.load(run)
+    out = p.generate(max_new=12, temperature=0.5, seed=1, prime=0,
+                     output=str(tmp_path / "c.mid"), plot=str(tmp_path / "c.png"))
     assert out["steps"] == 12 and len(out["generated"]) == 12
     assert midi_to_roll(tmp_path / "c.mid").shape == (12, NUM_KEYS)
     assert (tmp_path / "c.png").stat().st_size > 0
     plot_roll(random_roll(), tmp_path / "r.png", prime=4)
 
 
-def test_generate_rejects_a_bad_prompt(tmp_path):
+def test_generate_samples_what_the_model_samples(run, tmp_path):
+    """The record lists the pitches of the frames the model draws with the same seed after
+    the same prime (the first 5 steps of the prompt file)."""
+    prompt = roll_to_midi(random_roll(16, 3), tmp_path / "p.mid")
+    p = rnnkit.load(run)
+    out = p.generate(prompt=str(prompt), prime=5, max_new=20, temperature=0.8, seed=7)
+    g = torch.Generator().manual_seed(7)
+    prime = torch.from_numpy(random_roll(16, 3)[:5]).float()
+    frames = p.model.generate(20, prime=prime, temperature=0.8, generator=g)  # (20, 88)
+    assert out["prime_steps"] == 5 and out["steps"] == 20
+    assert out["generated"] == [[k + LOWEST_PITCH for k in torch.nonzero(f).flatten().tolist()]
+                                for f in frames]
+    assert out["notes_per_step"] == pytest.approx(float(frames.sum(1).mean()))
+    whole = p.generate(prompt=str(prompt), max_new=0)  # prime 0 with a prompt: all of it
+    assert whole["prime_steps"] == 16 and whole["generated"] == []
+
+
+def test_generate_cli_prints_the_predictor_dict(run, tmp_path, capsys):
+    from rnnkit.cli.main import main
+
+    prompt = roll_to_midi(random_roll(12, 5), tmp_path / "p.mid")
+    args = ["--steps", "15", "--prime", "4", "--prompt", str(prompt), "--seed", "3",
+            "--temperature", "0.7", "--output", str(tmp_path / "a.mid")]
+    capsys.readouterr()
+    assert main(["generate", str(run), *args]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    expected = rnnkit.load(run).generate(prompt=str(prompt), max_new=15, prime=4, seed=3,
+                                         temperature=0.7, output=str(tmp_path / "a.mid"))
+    assert printed == expected and printed["output"] == str(tmp_path / "a.mid")
+
+
+def test_generate_rejects_bad_options(run, tmp_path):
     from rnnkit.tasks import TaskError
 
-    model = PianoRollLM(num_units=NUM_KEYS, cell="gru", hidden_size=4).eval()
+    p = rnnkit.load(run)
     bad = tmp_path / "x.mid"
     bad.write_text("not midi")
     with pytest.raises(TaskError, match="not a readable MIDI file"):
-        MusicTask().generate(model, MusicConfig(), {"max_new": 2, "prompt": str(bad),
-                                                     "prime": 1})
+        p.generate(max_new=2, prompt=str(bad), prime=1)
+    with pytest.raises(TaskError, match="no such MIDI file"):
+        p.generate(max_new=2, prompt=str(tmp_path / "missing.mid"), prime=1)
     good = roll_to_midi(random_roll(8), tmp_path / "p.mid")
     with pytest.raises(TaskError, match="only"):
-        MusicTask().generate(model, MusicConfig(), {"max_new": 2, "prompt": str(good),
-                                                     "prime": 99})
+        p.generate(max_new=2, prompt=str(good), prime=99)
+    with pytest.raises(TaskError, match="top-k and top-p do not apply"):
+        p.generate(max_new=2, top_k=5)
+    with pytest.raises(TaskError, match="temperature"):
+        p.generate(max_new=2, temperature=-1)
+
+
+def test_predict_scores_each_piece_as_the_model_loss_does(run):
+    """Per piece: the NLL per step equals the model's own loss on that piece alone, and the
+    next-frame probabilities are the model's after the whole piece; pieces of different
+    lengths in one call do not change each other's results."""
+    p = rnnkit.load(run)
+    rolls = [random_roll(24, 1), random_roll(9, 2)]
+    records = p.predict(rolls)
+    for roll, record in zip(rolls, records):
+        alone = p.model.compute_loss(to_tensors([roll])).loss.item()
+        assert record["steps"] == len(roll)
+        assert record["nll_per_step"] == pytest.approx(alone, rel=1e-5)
+        full = torch.cat([torch.zeros(1, NUM_KEYS), torch.from_numpy(roll).float()])
+        with torch.no_grad():
+            last = torch.sigmoid(p.model(full[None]).logits[0, -1])
+        np.testing.assert_allclose(record["next_frame_probs"], last.numpy(), atol=2e-6)
+    assert json.loads(json.dumps(records)) == records  # plain JSON values only
+
+
+def test_stream_point_by_point_equals_the_batch_result(run):
+    p = rnnkit.load(run)
+    roll = random_roll(30, 4)
+    (batch,) = p.predict([roll])
+    full = torch.cat([torch.zeros(1, NUM_KEYS), torch.from_numpy(roll).float()])
+    with torch.no_grad():
+        logits = p.model(full[None]).logits[0]  # (31, 88): the prediction of each next frame
+    s = p.stream()
+    for t, frame in enumerate(roll):
+        r = s.push(frame)
+        np.testing.assert_allclose(r["next_frame_probs"], torch.sigmoid(logits[t + 1]).numpy(),
+                                   atol=2e-6)
+        step_nll = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits[t], full[t + 1], reduction="sum")
+        assert r["step"] == t + 1 and r["nll"] == pytest.approx(float(step_nll), rel=1e-5)
+    assert r["nll_per_step"] == pytest.approx(batch["nll_per_step"], rel=1e-5)
+    np.testing.assert_allclose(r["next_frame_probs"], batch["next_frame_probs"], atol=2e-6)
+    s.reset()
+    assert s.push(roll[0]) == p.stream().push(roll[0])
+
+
+def test_predict_file_midi_and_cli(run, tmp_path, capsys):
+    """`rnnkit predict RUN --input FILE` prints what p.predict_file returns: a MIDI file,
+    and a .json of rolls."""
+    from rnnkit.cli.main import main
+
+    roll = random_roll(20, 6)
+    mid = roll_to_midi(roll, tmp_path / "a.mid")
+    rolls = tmp_path / "rolls.json"
+    rolls.write_text(json.dumps([random_roll(10, 7).tolist(), random_roll(10, 8).tolist()]))
+    p = rnnkit.load(run)
+    for path in (mid, rolls):
+        capsys.readouterr()
+        assert main(["predict", str(run), "--input", str(path)]) == 0
+        printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert printed == p.predict_file(path)
+    (record,) = p.predict_file(mid)
+    assert record["file"] == str(mid)
+    assert record["nll_per_step"] == pytest.approx(p.predict([roll])[0]["nll_per_step"])
+
+
+def test_predict_bad_inputs(run, tmp_path):
+    from rnnkit.tasks import TaskError
+
+    p = rnnkit.load(run)
+    bad = tmp_path / "bad.mid"
+    bad.write_text("not midi")
+    records = p.predict([str(bad), random_roll(5)])
+    assert "not a readable MIDI file" in records[0]["error"] and "nll_per_step" in records[1]
+    with pytest.raises(TaskError, match=r"piano roll \(T, 88\)"):
+        p.predict([np.zeros((4, 12))])
+    with pytest.raises(TaskError, match="stream frame 0"):
+        p.stream().push(np.zeros(5))
+
+
+def test_a_missing_extra_names_it(run, tmp_path, monkeypatch):
+    from rnnkit._optional import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "mido", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'rnnkit\[music\]'"):
+        rnnkit.load(run).generate(max_new=2, output=str(tmp_path / "a.mid"))
 
 
 @needs_data
@@ -158,10 +304,27 @@ def test_jsb_split_and_frame_count():
     splits = load_jsb()
     assert {k: len(v) for k, v in splits.items()} == {"train": 229, "val": 76, "test": 77}
     assert sum(len(r) for r in splits["test"]) == 4725
-    data = MusicTask().data(MusicConfig(), 0)
+    from rnnkit.training.config import RunConfig
+
+    task = MusicTask()
+    data = task.setup(RunConfig(name="t", task=MusicConfig())).splits
     assert int(data["test"]["lengths"].sum()) == 4725
     per_unit = np.vstack(splits["train"]).mean(0)
     p = np.clip(per_unit, 1e-6, 1 - 1e-6)
     y = np.vstack(splits["test"])
     nll = -(y * np.log(p) + (1 - y) * np.log(1 - p)).sum() / len(y)
     assert math.isfinite(nll) and 10 < nll < 12  # the peer figure: 11.06
+
+
+@needs_data
+def test_train_evaluate_and_prime_from_a_test_chorale(tmp_path):
+    from rnnkit.tasks import evaluate_run, load_config, train_run
+
+    cfg = load_config("examples/chorales.toml", [
+        "train.steps=2", "train.eval_every=1", "model.hidden_size=8", "train.max_minutes=0",
+        "train.progress=off"])
+    train_run(cfg, tmp_path / "run")
+    figures = evaluate_run(tmp_path / "run", "test")
+    assert figures["frames"] == 4725 and 0 <= figures["frame_accuracy"] <= 1
+    out = rnnkit.load(tmp_path / "run").generate(prime=6, max_new=3)
+    assert out["prime_steps"] == 6 and len(out["generated"]) == 3

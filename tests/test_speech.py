@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 
+import rnnkit
 from rnnkit.data.audio import (
     FEATURES,
     SAMPLE_RATE,
@@ -22,8 +25,23 @@ from rnnkit.data.audio import (
     stack_frames,
 )
 from rnnkit.models import SequenceClassifier, SequenceTagger, ctc_beam_decode, ctc_greedy_decode
-from rnnkit.tasks.speech_ctc import SpeechCTCConfig, SpeechCTCTask, edit_distance, error_rates
-from rnnkit.tasks.speech_digits import SpeechDigitsConfig, SpeechDigitsTask, pad, split_of
+from rnnkit.tasks import TaskError
+from rnnkit.tasks.speech_common import pad
+from rnnkit.tasks.speech_ctc import (
+    SpeechCTCConfig,
+    decode,
+    edit_distance,
+    error_rates,
+    frames_of,
+    to_tensors,
+)
+from rnnkit.tasks.speech_digits import (
+    SpeechDigitsConfig,
+    SpeechDigitsTask,
+    confusion_plot,
+    split_of,
+)
+from rnnkit.training.config import ModelConfig, RunConfig
 
 DATA = os.environ.get("RNNKIT_DATA")
 needs_data = pytest.mark.skipif(
@@ -154,7 +172,7 @@ def tone_utterances(n: int, seed: int = 0):
     audio, digits = connected_utterances(signals, [0, 1, 2], n, min_digits=1, max_digits=3,
                                          seed=seed)
     frames = [stack_frames(features(a), 3) for a in audio]
-    return SpeechCTCTask._tensors(frames, digits), digits
+    return to_tensors(frames, digits), digits
 
 
 def test_tiny_ctc_model_overfits_a_few_utterances():
@@ -167,59 +185,81 @@ def test_tiny_ctc_model_overfits_a_few_utterances():
         model.compute_loss(batch).loss.backward()
         opt.step()
     model.eval()
-    hyps = SpeechCTCTask()._decode(model, batch["x"], batch["lengths"])
+    hyps = decode(model, batch["x"], batch["lengths"])
     assert hyps == digits
-    assert SpeechCTCTask()._decode(model, batch["x"], batch["lengths"], beam_size=4) == digits
+    assert decode(model, batch["x"], batch["lengths"], beam_size=4) == digits
 
 
-def test_confusion_plot(tmp_path):
-    frames = [features(tone(f, 0.3)) for f in (300, 900, 2000)]
-    x, lengths = pad(frames)
-    data = {"x": x, "lengths": lengths, "y": torch.tensor([0, 1, 2])}
-    model = SequenceClassifier(num_classes=10, input_size=39, cell="gru", hidden_size=8)
-    (path,) = SpeechDigitsTask().plots(model, data, tmp_path)
-    assert path == tmp_path / "plots" / "confusion.png" and path.stat().st_size > 0
-    assert SpeechDigitsTask().extra_metrics(model, data, 2)["errors"] >= 0
-
-
-def test_after_training_draws_confusion_and_links_it(tmp_path, monkeypatch):
-    from rnnkit.training.config import ModelConfig, RunConfig
-
-    frames = [features(tone(f, 0.3)) for f in (300, 900, 2000)]
-    x, lengths = pad(frames)
-    data = {"x": x, "lengths": lengths, "y": torch.tensor([0, 1, 2])}
+def digits_context(data):
+    """A speech-digits context whose splits are ``data`` (no FSDD needed)."""
     task = SpeechDigitsTask()
-    monkeypatch.setattr(task, "data", lambda cfg, seed: {"test": data})
     cfg = RunConfig(name="t", task=SpeechDigitsConfig(),
                     model=ModelConfig(cell="gru", hidden_size=8, bidirectional=True))
-    model = task.build_model(cfg)
+    ctx = task.setup(cfg)
+    ctx.splits = data
+    return task, ctx
+
+
+def tone_frames():
+    frames = [features(tone(f, 0.3)) for f in (300, 900, 2000)]
+    x, lengths = pad(frames)
+    return {"x": x, "lengths": lengths, "y": torch.tensor([0, 1, 2])}
+
+
+def test_confusion_plot_and_errors(tmp_path):
+    data = tone_frames()
+    model = SequenceClassifier(num_classes=10, input_size=39, cell="gru", hidden_size=8).eval()
+    path = confusion_plot(model, data, tmp_path)
+    assert path == tmp_path / "plots" / "confusion.png" and path.stat().st_size > 0
+    task, ctx = digits_context({"test": data})
+    with torch.no_grad():
+        wrong = int((model(data["x"], data["lengths"]).logits.argmax(-1) != data["y"]).sum())
+    assert task.extra_metrics(ctx, model, "test")["errors"] == wrong
+
+
+def test_after_training_draws_confusion_and_links_it(tmp_path):
+    task, ctx = digits_context({"test": tone_frames()})
+    model = task.build_model(ctx)
     (tmp_path / "report.md").write_text("# Run `t`\n\nFiles: ...\n")
-    task.after_training(model, cfg, tmp_path)
-    task.after_training(model, cfg, tmp_path)  # a second call replaces, not repeats
+    task.after_training(ctx, model, tmp_path)
+    task.after_training(ctx, model, tmp_path)  # a second call replaces, not repeats
     report = (tmp_path / "report.md").read_text()
     assert (tmp_path / "plots" / "confusion.png").stat().st_size > 0
     assert report.startswith("# Run `t`")
     assert report.count("![confusion matrix](plots/confusion.png)") == 1
 
 
-# -- rnnkit transcribe --------------------------------------------------------------------
-@pytest.fixture
-def ctc_run(tmp_path):
-    """A run directory holding an (untrained) speech-ctc model, as `rnnkit train` writes."""
+# -- rnnkit.load(run) and rnnkit transcribe ---------------------------------------------------
+def write_run(root: Path, task_cfg) -> Path:
+    """A run directory holding an untrained model of ``task_cfg``'s task, as `rnnkit train`
+    writes it (no FSDD needed)."""
     from rnnkit.tasks import TASKS
     from rnnkit.training.checkpoint import save_checkpoint
-    from rnnkit.training.config import ModelConfig, RunConfig
     from rnnkit.training.config_io import write_toml
 
-    cfg = RunConfig(name="t", task=SpeechCTCConfig(beam_size=2),
+    cfg = RunConfig(name="t", task=task_cfg,
                     model=ModelConfig(cell="gru", hidden_size=8, bidirectional=True))
-    run = tmp_path / "run"
-    run.mkdir()
+    task = TASKS[task_cfg.name]
+    ctx = task.setup(cfg)
+    torch.manual_seed(0)
+    model = task.build_model(ctx)
+    run = root / task_cfg.name
+    run.mkdir(parents=True)
     write_toml(cfg, run / "config.toml")
-    model = TASKS["speech-ctc"].build_model(cfg)
-    info = {"model_class": type(model).__name__, "model_config": model.get_config(), "step": 0}
+    info = {"model_class": type(model).__name__, "model_config": model.get_config(),
+            "step": 0, **task.info(ctx, model)}
     save_checkpoint(run / "checkpoints" / "best", model, info)
     return run
+
+
+@pytest.fixture
+def ctc_run(tmp_path):
+    return write_run(tmp_path, SpeechCTCConfig(beam_size=2))
+
+
+@pytest.fixture
+def digits_run(tmp_path):
+    return write_run(tmp_path, SpeechDigitsConfig())
 
 
 def test_transcribe_cli(ctc_run, tmp_path, capsys):
@@ -246,15 +286,91 @@ def test_transcribe_cli(ctc_run, tmp_path, capsys):
     assert captured.out.count("\t") == 1  # the good file is still transcribed
 
 
-def test_transcribe_json(ctc_run, tmp_path, capsys):
-    import json
+def speech_files(tmp_path) -> list[str]:
+    files = []
+    for k, f in enumerate((500, 1200, 2500)):
+        audio = np.concatenate([tone(f, 0.2), np.zeros(800, np.float32), tone(3000 - f, 0.3)])
+        sf.write(tmp_path / f"u{k}.wav", audio, SAMPLE_RATE, subtype="FLOAT")
+        files.append(str(tmp_path / f"u{k}.wav"))
+    (tmp_path / "empty.wav").write_bytes(b"")
+    return [*files, str(tmp_path / "empty.wav")]
 
+
+@pytest.mark.parametrize("beam", [None, 0, 3])
+def test_ctc_predict_equals_transcribe_json(ctc_run, tmp_path, capsys, beam):
     from rnnkit.cli.main import main
 
+    files = speech_files(tmp_path)
+    extra = [] if beam is None else ["--beam", str(beam)]
+    capsys.readouterr()
+    assert main(["transcribe", str(ctc_run), *files, "--json", *extra]) == 1  # empty.wav
+    printed = json.loads(capsys.readouterr().out)["results"]
+    p = rnnkit.load(ctc_run)
+    assert printed == p.predict(files, **({} if beam is None else {"beam": beam}))
+    assert "empty" in printed[-1]["error"] and printed[-1]["file"] == files[-1]
+    # each text is the model's decoding of the file's frames (beam None: task.beam_size 2)
+    for path, record in zip(files[:-1], printed):
+        x = torch.from_numpy(frames_of(read_audio(path), p.config.task))[None]
+        digits = decode(p.model, x, torch.tensor([x.shape[1]]), 2 if beam is None else beam)[0]
+        assert record == {"file": path, "text": "".join(map(str, digits))}
+
+
+def test_digits_predict_equals_transcribe_json(digits_run, tmp_path, capsys):
+    from rnnkit.cli.main import main
+
+    files = speech_files(tmp_path)
+    capsys.readouterr()
+    assert main(["transcribe", str(digits_run), *files, "--json"]) == 1
+    printed = json.loads(capsys.readouterr().out)["results"]
+    p = rnnkit.load(digits_run)
+    assert printed == p.predict(files)
+    for path, record in zip(files[:-1], printed):
+        x = torch.from_numpy(features(read_audio(path)))[None]
+        with torch.no_grad():
+            probs = torch.softmax(p.model(x).logits[0], -1)
+        assert record["text"] == str(int(probs.argmax()))
+        assert record["probability"] == pytest.approx(float(probs.max()), abs=1e-4)
+    assert main(["transcribe", str(digits_run), files[0], "--beam", "3"]) == 1
+    assert "--beam applies to speech-ctc runs only" in capsys.readouterr().err
+    with pytest.raises(TaskError, match="speech-ctc runs only"):
+        p.predict(files[:1], beam=3)
+
+
+@pytest.mark.parametrize("which", ["ctc", "digits"])
+def test_arrays_equal_files(which, ctc_run, digits_run, tmp_path):
+    """A 1-D signal and the model's frames (2-D) give the record of the file they came
+    from (with "file" None); predict_file reads one audio file or an .npy of arrays."""
+    run = ctc_run if which == "ctc" else digits_run
+    p = rnnkit.load(run)
+    (path, *_) = speech_files(tmp_path)
+    signal = read_audio(path)
+    x = p.frames(signal)
+    (from_file,) = p.predict([path])
+    for record in p.predict([signal, x]):
+        assert record == {**from_file, "file": None}
+    assert p.predict_file(path) == [from_file]
+    np.save(tmp_path / "signal.npy", signal)
+    assert p.predict_file(tmp_path / "signal.npy") == [{**from_file, "file": None}]
+    with pytest.raises(TaskError, match=r"frames \(T, "):
+        p.predict([np.zeros((5, 7))])
+
+
+def test_a_missing_extra_names_it(ctc_run, tmp_path, monkeypatch):
+    """Without soundfile, transcribing stops with the extra to install (not an error record
+    per file)."""
+    from rnnkit._optional import MissingExtraError
+
     sf.write(tmp_path / "ok.wav", tone(700, 0.3), SAMPLE_RATE)
-    assert main(["transcribe", str(ctc_run), str(tmp_path / "ok.wav"), "--json"]) == 0
-    (result,) = json.loads(capsys.readouterr().out)["results"]
-    assert result["file"] == str(tmp_path / "ok.wav") and "text" in result
+    monkeypatch.setitem(sys.modules, "soundfile", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'rnnkit\[audio\]'"):
+        rnnkit.load(ctc_run).predict([str(tmp_path / "ok.wav")])
+
+
+def test_ctc_min_digits_above_max_is_a_config_error():
+    from rnnkit.tasks import TASKS
+
+    cfg = RunConfig(name="t", task=SpeechCTCConfig(min_digits=5, max_digits=3))
+    assert any("min_digits = 5 > task.max_digits = 3" in e for e in TASKS["speech-ctc"].check(cfg))
 
 
 # -- real data ----------------------------------------------------------------------------
@@ -270,3 +386,44 @@ def test_fsdd_release_and_official_split():
     assert all(r.speaker == "theo" for r in recs if split_of(r, loso) == "test")
     audio = read_audio(recs[0].path)
     assert features(audio).shape == (1 + len(audio) // 80, 39)
+
+
+@needs_data
+def test_digits_splits_follow_the_recordings():
+    """make_splits puts each recording's frames and digit in its split, in order (frames
+    replaced by markers here: computing the real ones takes a minute)."""
+    task = SpeechDigitsTask()
+    ctx = task.setup(RunConfig(name="t", task=SpeechDigitsConfig(split="speaker",
+                                                                   test_speaker="lucas")))
+    recs = ctx.recordings
+    ctx.features = [np.full((1 + i % 3, 39), i, np.float32) for i in range(len(recs))]
+    for split, data in ctx.splits.items():
+        rows = [i for i, r in enumerate(recs) if split_of(r, ctx.task_cfg) == split]
+        assert data["x"][:, 0, 0].long().tolist() == rows
+        assert data["lengths"].tolist() == [1 + i % 3 for i in rows]
+        assert data["y"].tolist() == [recs[i].digit for i in rows]
+    assert len(ctx.splits["test"]["y"]) == 500
+
+
+@needs_data
+def test_ctc_splits_and_figures():
+    from rnnkit.tasks import TASKS
+
+    task = TASKS["speech-ctc"]
+    cfg = RunConfig(name="t", task=SpeechCTCConfig(train_size=3, val_size=2, test_size=4,
+                                                   max_digits=3, beam_size=2),
+                    model=ModelConfig(cell="gru", hidden_size=8, bidirectional=True))
+    ctx = task.setup(cfg)
+    test = ctx.splits["test"]
+    assert "train" not in ctx.splits._done  # the training utterances are not made
+    assert len(test["y"]) == 4 and test["target_lengths"].max() <= 3
+    assert test["x"].shape[-1] == 39 * 3
+    again = task.setup(cfg).splits["test"]
+    assert all(torch.equal(test[k], again[k]) for k in test)
+    model = task.build_model(ctx).eval()
+    figures = task.extra_metrics(ctx, model, "test")
+    refs = [(row[:n] - 1).tolist() for row, n in zip(test["y"], test["target_lengths"])]
+    beam = decode(model, test["x"], test["lengths"], 2)
+    assert figures["digit_error_rate_beam"] == error_rates(beam, refs)["digit_error_rate"]
+    assert set(figures) == {"digit_error_rate", "utterance_accuracy", "digit_error_rate_beam",
+                            "utterance_accuracy_beam"}

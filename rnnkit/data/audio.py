@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._optional import require
 from .datasets import DataError, data_root
 
 SAMPLE_RATE = 8000
@@ -45,8 +46,7 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, *,
     - another sample rate (e.g. 44.1 kHz): resampled with soxr (librosa) when
       ``resample``, else an error naming both rates.
     """
-    import soundfile as sf
-
+    sf = require("soundfile", "audio")
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: no such file")
@@ -62,8 +62,7 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, *,
     if rate != sample_rate:
         if not resample:
             raise AudioError(f"{path}: sample rate {rate} Hz, the model expects {sample_rate} Hz")
-        import librosa
-
+        librosa = require("librosa", "audio")
         audio = librosa.resample(audio, orig_sr=rate, target_sr=sample_rate)
     return np.ascontiguousarray(audio, dtype=np.float32)
 
@@ -75,8 +74,7 @@ def features(audio: np.ndarray, kind: str = "mfcc", *, normalize: bool = True) -
     standard deviation (cepstral mean and variance normalisation): no statistics need to be
     stored with a model, and loudness and channel differences between speakers vanish.
     """
-    import librosa
-
+    librosa = require("librosa", "audio")
     if kind not in FEATURES:
         raise ValueError(f"feature kind must be one of {sorted(FEATURES)}, got {kind!r}")
     audio = np.asarray(audio, dtype=np.float32)
@@ -107,20 +105,17 @@ def power_spectrogram(audio: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _window() -> np.ndarray:
-    import scipy.signal
-
+    signal = require("scipy.signal", "audio")
     window = np.zeros(N_FFT, np.float32)
     start = (N_FFT - WIN_LENGTH) // 2
-    window[start:start + WIN_LENGTH] = scipy.signal.get_window("hann", WIN_LENGTH, fftbins=True)
+    window[start:start + WIN_LENGTH] = signal.get_window("hann", WIN_LENGTH, fftbins=True)
     return window
 
 
 @lru_cache(maxsize=1)
 def _mel_filters() -> np.ndarray:
     """The 40 mel filters (40, 129) librosa's melspectrogram would use."""
-    import librosa
-
-    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS)
+    return require("librosa", "audio").filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS)
 
 
 def stack_frames(feats: np.ndarray, k: int) -> np.ndarray:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._optional import require
+
 CAPTION_FILES = ("Flickr8k.token.txt", "results_20130124.token", "captions.token",
                  "captions.txt")
 IMAGE_DIRS = ("Flicker8k_Dataset", "Flickr8k_Dataset", "flickr30k-images", "Images", "images")
@@ -68,13 +70,12 @@ def find_layout(data_dir: str | Path, captions_file: str = "") -> tuple[Path, Pa
 
 def read_image(path: str | Path, size: int) -> np.ndarray:
     """One image file -> (3, size, size) uint8 RGB (raises FlickrError if unreadable)."""
-    from PIL import Image, UnidentifiedImageError
-
+    Image = require("PIL.Image", "vision")
     try:
         with Image.open(path) as im:
             im = im.convert("RGB").resize((size, size), Image.BILINEAR)
             return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1).copy()
-    except (OSError, UnidentifiedImageError) as e:
+    except (OSError, Image.UnidentifiedImageError) as e:
         raise FlickrError(f"{path}: cannot read the image: {e}") from None
 
 

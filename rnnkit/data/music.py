@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._optional import pyplot, require
 from .datasets import DataError, fetch
 
 LOWEST_PITCH = 21  # A0
@@ -45,7 +46,7 @@ def roll_to_midi(roll: np.ndarray, path: str | Path, *, ticks_per_step: int = 48
                  ticks_per_beat: int = 480, bpm: float = 100.0, velocity: int = 80,
                  program: int = 0) -> Path:
     """Write a (T, 88) roll as a one-track standard MIDI file (type 1) with mido."""
-    import mido
+    mido = require("mido", "music")
 
     roll = np.asarray(roll) > 0
     if roll.ndim != 2 or roll.shape[1] != NUM_KEYS:
@@ -79,7 +80,7 @@ def midi_to_roll(path: str | Path, *, ticks_per_step: int | None = None) -> np.n
     """Read a MIDI file into a (T, 88) roll, one step per ``ticks_per_step`` ticks (default
     one quarter note), as long as the longest track. Notes are snapped to the nearest step
     boundary; all tracks and channels are merged; pitches outside 21..108 are dropped."""
-    import mido
+    mido = require("mido", "music")
 
     mid = mido.MidiFile(str(path))
     step = ticks_per_step or mid.ticks_per_beat
@@ -108,11 +109,7 @@ def midi_to_roll(path: str | Path, *, ticks_per_step: int | None = None) -> np.n
 def plot_roll(roll: np.ndarray, path: str | Path, *, title: str = "", prime: int = 0) -> Path:
     """Draw a (T, 88) roll (time across, pitch up) to a PNG; a line marks the end of
     ``prime`` steps when given."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     roll = np.asarray(roll)
     fig, ax = plt.subplots(figsize=(max(6.0, roll.shape[0] / 10), 4))
     ax.imshow(roll.T, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest",

@@ -16,27 +16,33 @@ vocabulary is the grammar's words, for Flickr it is fitted on the training capti
 references; for Flickr computed on word ids, so out-of-vocabulary words count as <unk>) and,
 for ``shapes``, ``exact_attribute_accuracy``: the share of test images whose caption parses
 under the grammar and names exactly the objects (shape, colour, and size where given) with
-every stated relation true. ``rnnkit caption RUN IMAGE ...`` captions image files.
+every stated relation true.
+
+Predictor: ``predict(image files, beam=None)`` -> ``{"file", "caption", "tokens",
+"attention"}`` per image (``rnnkit caption RUN IMAGE ... [--beam N]``); ``plot(record,
+path)`` draws each word's attention over the image (``--attention-plot``).
 """
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from .._optional import pyplot, require
 from ..data import shapes
 from ..data.batches import batches
 from ..data.flickr import FlickrError, load_flickr, read_image, split_names
 from ..data.tokenizers import SPECIALS, Vocabulary, WordTokenizer
 from ..models import captioner  # noqa: F401  (registers ImageCaptioner)
 from ..training.config import TaskConfig, number
-from .base import Task, TaskError, register
-from .text_common import model_keys_except, saved_tokenizer
+from .base import Context, Task, TaskError, register
+from .predictor import Predictor
+from .text_common import saved_tokenizer
 
 BOS, EOS = SPECIALS.index("<bos>"), SPECIALS.index("<eos>")
 SHAPES_TOKENIZER = WordTokenizer(Vocabulary(shapes.WORDS))
@@ -68,42 +74,39 @@ class CaptionData:
     scenes: list[shapes.Scene] | None = None
 
 
-@lru_cache(maxsize=4)
-def _splits(key: tuple) -> dict[str, CaptionData]:
-    cfg = CaptioningConfig(*key)
-    if not cfg.data_dir:
-        sizes = {"train": cfg.train_images, "val": cfg.val_images, "test": cfg.test_images}
-        out = {}
-        for split, n in sizes.items():
-            s = shapes.make_split(split, n, cfg.data_seed, cfg.max_objects)
-            out[split] = CaptionData(s.images, s.captions, s.scenes)
-        return out
-    try:
-        names, images, captions, _ = load_flickr(
-            cfg.data_dir, size=cfg.image_size, captions_file=cfg.captions_file,
-            max_images=cfg.max_images)
-    except FlickrError as e:
-        raise TaskError(str(e)) from None
-    parts = split_names(cfg.data_dir, names, seed=cfg.data_seed)
-    return {s: CaptionData(images[idx], [captions[i] for i in idx]) for s, idx in parts.items()}
+class CaptioningContext(Context):
+    """The run's images and captions by split and the word tokenizer, built on first use
+    (a predictor reads the tokenizer from model.json instead)."""
 
+    @cached_property
+    def parts(self) -> dict[str, CaptionData]:
+        """``train``/``val``/``test`` images and captions."""
+        cfg = self.task_cfg
+        if not cfg.data_dir:
+            sizes = {"train": cfg.train_images, "val": cfg.val_images, "test": cfg.test_images}
+            out = {}
+            for split, n in sizes.items():
+                s = shapes.make_split(split, n, cfg.data_seed, cfg.max_objects)
+                out[split] = CaptionData(s.images, s.captions, s.scenes)
+            return out
+        try:
+            names, images, captions, _ = load_flickr(
+                cfg.data_dir, size=cfg.image_size, captions_file=cfg.captions_file,
+                max_images=cfg.max_images)
+        except FlickrError as e:
+            raise TaskError(str(e)) from None
+        parts = split_names(cfg.data_dir, names, seed=cfg.data_seed)
+        return {s: CaptionData(images[idx], [captions[i] for i in idx])
+                for s, idx in parts.items()}
 
-def splits(cfg: CaptioningConfig) -> dict[str, CaptionData]:
-    """``train``/``val``/``test`` images and captions for ``cfg`` (cached per config)."""
-    return _splits(astuple(cfg))
-
-
-@lru_cache(maxsize=4)
-def _tokenizer(key: tuple) -> WordTokenizer:
-    cfg = CaptioningConfig(*key)
-    if not cfg.data_dir:
-        return SHAPES_TOKENIZER
-    texts = [c for caps in splits(cfg)["train"].captions for c in caps]
-    return WordTokenizer.fit(texts, min_freq=cfg.min_freq)
-
-
-def tokenizer(cfg: CaptioningConfig) -> WordTokenizer:
-    return _tokenizer(astuple(cfg))
+    @cached_property
+    def tokenizer(self) -> WordTokenizer:
+        """shapes: the grammar's words; Flickr: fitted on the training captions."""
+        cfg = self.task_cfg
+        if not cfg.data_dir:
+            return SHAPES_TOKENIZER
+        texts = [c for caps in self.parts["train"].captions for c in caps]
+        return WordTokenizer.fit(texts, min_freq=cfg.min_freq)
 
 
 def to_tensors(part: CaptionData, tok: WordTokenizer, max_tokens: int) -> dict[str, torch.Tensor]:
@@ -127,8 +130,7 @@ def to_tensors(part: CaptionData, tok: WordTokenizer, max_tokens: int) -> dict[s
 def corpus_bleu(hypotheses: list[str], references: list[list[str]], tokenize: str = "13a"
                 ) -> float:
     """sacrebleu corpus BLEU, any number of references per sentence."""
-    import sacrebleu
-
+    sacrebleu = require("sacrebleu", "text")
     R = max(len(r) for r in references)
     streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(R)]
     return float(sacrebleu.corpus_bleu(hypotheses, streams, tokenize=tokenize).score)
@@ -165,10 +167,9 @@ class CaptioningTask(Task):
     name = "captioning"
     config_class = CaptioningConfig
     model_class = "ImageCaptioner"
-
-    def model_keys(self) -> set[str]:
-        return model_keys_except(self.model_class, {"vocab_size", "image_size", "bos_id",
-                                                    "eos_id", "pad_id"})
+    context_class = CaptioningContext
+    capabilities = frozenset({"caption", "plot"})
+    fixed_model_args = frozenset({"vocab_size", "image_size", "bos_id", "eos_id", "pad_id"})
 
     def check(self, cfg) -> list[str]:
         errors = super().check(cfg)
@@ -177,76 +178,106 @@ class CaptioningTask(Task):
                           f"{shapes.IMAGE_SIZE}x{shapes.IMAGE_SIZE}")
         return errors
 
-    def data(self, cfg: CaptioningConfig, seed: int):
-        tok = tokenizer(cfg)
-        return {k: to_tensors(v, tok, cfg.max_tokens) for k, v in splits(cfg).items()}
+    def make_splits(self, ctx: CaptioningContext):
+        cfg = ctx.task_cfg
+        return {k: to_tensors(v, ctx.tokenizer, cfg.max_tokens) for k, v in ctx.parts.items()}
 
-    def model_args(self, cfg: CaptioningConfig) -> dict[str, Any]:
-        return {"vocab_size": len(tokenizer(cfg).vocab), "image_size": cfg.image_size,
+    def model_args(self, ctx: CaptioningContext) -> dict[str, Any]:
+        return {"vocab_size": len(ctx.tokenizer.vocab), "image_size": ctx.task_cfg.image_size,
                 "bos_id": BOS, "eos_id": EOS, "pad_id": 0}
 
-    def info(self, cfg):
-        return {**super().info(cfg), "tokenizer": tokenizer(cfg.task).to_dict()}
+    def info(self, ctx: CaptioningContext, model):
+        return {**super().info(ctx, model), "tokenizer": ctx.tokenizer.to_dict()}
 
-    def extra_metrics(self, model, data, batch_size):
+    def extra_metrics(self, ctx, model, split):
+        data = self.batches(ctx)[split]
         # shapes data carry their scenes; their vocabulary is the grammar's, fixed
         tok = SHAPES_TOKENIZER if "scene" in data else None
-        return caption_figures(model, data, batch_size, tok)
+        return caption_figures(model, data, ctx.cfg.train.batch_size, tok)
 
     @torch.no_grad()
-    def report_sections(self, model, cfg, data) -> list[str]:
+    def report_sections(self, ctx: CaptioningContext, model) -> list[str]:
         """Captions of the first test images (beam ``task.beam_size``) beside a reference."""
-        tok, test = tokenizer(cfg.task), data["test"]
+        cfg, tok, test = ctx.task_cfg, ctx.tokenizer, self.batches(ctx)["test"]
         n = min(12, test["image"].shape[0])
         device = next(model.parameters()).device
-        result = model.caption(test["image"][:n].to(device), beam_size=cfg.task.beam_size,
-                               max_len=cfg.task.max_tokens)
-        part = splits(cfg.task)["test"]
-        lines = [f"## Test captions (beam {cfg.task.beam_size})", "",
+        result = model.caption(test["image"][:n].to(device), beam_size=cfg.beam_size,
+                               max_len=cfg.max_tokens)
+        part = ctx.parts["test"]
+        lines = [f"## Test captions (beam {cfg.beam_size})", "",
                  "| # | generated | a reference |", "|---|---|---|"]
         for i in range(n):
             lines.append(f"| {i} | {tok.decode(result.tokens[i])} | {part.captions[i][0]} |")
         return lines
 
-    def predict(self, model, inputs, cfg):
-        raise TaskError("captioning reads images: use `rnnkit caption RUN IMAGE [IMAGE ...]`")
+    def predictor(self, ctx, model, info, run_dir=None):
+        return CaptioningPredictor(self, ctx, model, info, run_dir)
+
+
+class CaptioningPredictor(Predictor):
+    """Inputs: image file paths (any format Pillow reads; converted to RGB and resized to
+    ``task.image_size`` squared, as in training)."""
+
+    def read_file(self, path, **options) -> list[Any]:
+        """An image file is one input."""
+        return [str(path)]
 
     @torch.no_grad()
-    def caption(self, run, paths: list[str], beam_size: int | None = None) -> list[dict]:
-        """One result per image file: ``{"file", "caption", "tokens", "attention"}`` (the
-        attention (words, h, w) as a tensor, None without attention) or ``{"file",
-        "error"}``."""
-        cfg, model = run.cfg.task, run.model
-        tok = saved_tokenizer(run)
-        beam = beam_size or cfg.beam_size
+    def predict(self, inputs, beam: int | None = None, **options) -> list[dict[str, Any]]:
+        """Per image ``{"file", "caption", "tokens", "attention"}``: the caption, its words,
+        and each word's attention over the image's feature map as a (words, h, w) nested
+        list (None for a model without attention); or ``{"file", "error"}`` for a file that
+        cannot be read. ``beam``: the beam width (None: the run's ``task.beam_size``;
+        1: greedy)."""
+        cfg = self.config.task
+        beam = cfg.beam_size if beam is None else int(beam)
         if beam < 1:
             raise TaskError(f"--beam must be at least 1, got {beam}")
-        device = next(model.parameters()).device
-        out = []
-        for path in paths:
+        if isinstance(inputs, (str, Path)):
+            inputs = [inputs]
+        tok = saved_tokenizer(self.info)
+        out: list[dict[str, Any]] = []
+        for i, path in enumerate(inputs):
+            if not isinstance(path, (str, Path)):
+                raise TaskError(f"input {i}: give an image file path, got "
+                                f"{type(path).__name__}")
             try:
                 image = torch.from_numpy(read_image(path, cfg.image_size))[None]
             except FlickrError as e:
-                out.append({"file": path, "error": str(e)})
+                out.append({"file": str(path), "error": str(e)})
                 continue
-            r = model.caption(image.to(device), beam_size=beam, max_len=cfg.max_tokens)
+            r = self.model.caption(image.to(self.device), beam_size=beam,
+                                   max_len=cfg.max_tokens)
             words = tok.vocab.decode(r.tokens[0])
-            attn = None
+            attention = None
             if r.attention is not None:
-                attn = r.attention[0].view(len(words), *model.feature_shape).cpu()
-            out.append({"file": path, "caption": tok.decode(r.tokens[0]), "tokens": words,
-                        "image": image[0], "attention": attn})
+                attn = r.attention[0].view(len(words), *self.model.feature_shape).cpu()
+                attention = [[[round(float(v), 6) for v in row] for row in word]
+                             for word in attn]
+            out.append({"file": str(path), "caption": tok.decode(r.tokens[0]),
+                        "tokens": words, "attention": attention})
         return out
+
+    def plot(self, record: dict[str, Any], path) -> Path:
+        """The image once per word with that word's attention laid over it (the image is
+        read again from ``record["file"]``)."""
+        if "error" in record:
+            raise TaskError(f"nothing to plot: {record['error']}")
+        if record.get("attention") is None:
+            raise TaskError("this model does not attend (attention = \"none\"): "
+                            "no attention to plot")
+        try:
+            image = torch.from_numpy(read_image(record["file"], self.config.task.image_size))
+        except FlickrError as e:
+            raise TaskError(str(e)) from None
+        return plot_attention(image, record["tokens"], torch.tensor(record["attention"]), path)
 
 
 def plot_attention(image: torch.Tensor, words: list[str], attention: torch.Tensor,
                    path: str | Path) -> Path:
-    """The image once per word, that word's attention (h, w) laid over it, into ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """The image (3, S, S) once per word, that word's attention (h, w) laid over it (scaled
+    to the image), into ``path``."""
+    plt = pyplot()
     img = image.permute(1, 2, 0).numpy()  # (S, S, 3)
     n = len(words) + 1
     cols = min(n, 6)
@@ -260,8 +291,9 @@ def plot_attention(image: torch.Tensor, words: list[str], attention: torch.Tenso
     for k, word in enumerate(words, 1):
         ax = axes.flat[k]
         ax.imshow(img)
-        heat = torch.nn.functional.interpolate(attention[k - 1][None, None], size=(S, S),
-                                               mode="bilinear", align_corners=False)[0, 0]
+        heat = torch.nn.functional.interpolate(attention[k - 1][None, None].float(),
+                                               size=(S, S), mode="bilinear",
+                                               align_corners=False)[0, 0]
         ax.imshow(heat.numpy(), cmap="inferno", alpha=0.6)
         ax.set_title(word, fontsize=9)
     path = Path(path)

@@ -5,13 +5,18 @@ one split with short random silences (:func:`~rnnkit.data.audio.connected_uttera
 training utterances from recording indices 10..49, validation from 5..9, test from the
 official test recordings 0..4, all six speakers. A bidirectional
 :class:`~rnnkit.models.SequenceTagger` with ``loss = "ctc"`` reads MFCC (+ deltas) frames,
-``stack`` of them concatenated per step (a lower frame rate); classes are blank (0) and the
-digits 0..9 (1..10).
+``stack`` of them concatenated per step (a lower frame rate: fewer steps to run through,
+still several per spoken digit as CTC needs); classes are blank (0) and the digits 0..9
+(1..10).
 
 ``evaluate`` reports ``digit_error_rate`` (edit distance / reference length, summed over the
 split) and ``utterance_accuracy`` for greedy (best-path) decoding, and the same with
-``_beam`` for prefix beam search (``beam_size``). ``rnnkit transcribe RUN FILE.wav ...``
-prints the digit string of each file.
+``_beam`` for prefix beam search of width ``beam_size``, which sums the probability of
+every alignment of a digit string instead of following the single best path.
+
+Predictor: ``predict(files or arrays, beam=None)`` -> ``{"file", "text": the digit
+string}`` per input (``rnnkit transcribe RUN FILE.wav [--beam N]``); ``beam`` None decodes
+with ``task.beam_size``, 0 greedily.
 """
 
 from __future__ import annotations
@@ -28,30 +33,10 @@ from ..data.batches import batches
 from ..models.ctc_beam import ctc_beam_decode
 from ..models.tagger import ctc_greedy_decode
 from ..training.config import TaskConfig, choice, number
-from .base import Task, TaskError, register
-from .speech_digits import fsdd_signals, pad, read_wavs
+from .base import SPLITS, Task, TaskError, register
+from .speech_common import FSDDContext, SpeechPredictor, pad
 
 SPLIT_INDICES = {"train": range(10, 50), "val": range(5, 10), "test": range(0, 5)}
-
-
-class LazySplits(Mapping):
-    """``{split: data}`` whose values are built by ``make(split)`` on first access."""
-
-    def __init__(self, make: Callable[[str], dict], names: tuple[str, ...]):
-        self._make, self._names, self._done = make, names, {}
-
-    def __getitem__(self, split: str) -> dict:
-        if split not in self._names:
-            raise KeyError(split)
-        if split not in self._done:
-            self._done[split] = self._make(split)
-        return self._done[split]
-
-    def __iter__(self):
-        return iter(self._names)
-
-    def __len__(self) -> int:
-        return len(self._names)
 
 
 @dataclass
@@ -64,7 +49,31 @@ class SpeechCTCConfig(TaskConfig):
     train_size: int = number(6000, 1)  # utterances
     val_size: int = number(300, 1)
     test_size: int = number(1000, 1)
-    beam_size: int = number(8, 1)
+    beam_size: int = number(8, 1)  # evaluation's `_beam` figures and transcribe's default
+
+
+class LazySplits(Mapping):
+    """``{split: data}`` whose values are built by ``make(split)`` on first access (so
+    evaluating the test split does not synthesise the training utterances)."""
+
+    def __init__(self, make: Callable[[str], dict], names: tuple[str, ...]):
+        self._make, self._names, self._done = make, names, {}
+
+    def __getitem__(self, split: str) -> dict:
+        if split not in self._names:
+            raise KeyError(split)
+        if split not in self._done:
+            self._done[split] = self._make(split)
+        return self._done[split]
+
+    def __contains__(self, split: object) -> bool:
+        return split in self._names
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 def edit_distance(a: list[int], b: list[int]) -> int:
@@ -86,97 +95,113 @@ def error_rates(hyps: list[list[int]], refs: list[list[int]]) -> dict[str, float
             "utterance_accuracy": exact / max(len(refs), 1)}
 
 
-class SpeechCTCTask(Task):
-    name = "speech-ctc"
-    config_class = SpeechCTCConfig
-    model_class = "SequenceTagger"
+def frames_of(audio: np.ndarray, cfg: SpeechCTCConfig) -> np.ndarray:
+    """A signal's model-input frames: features of kind ``cfg.features``, ``cfg.stack`` per
+    step."""
+    return stack_frames(features(audio, cfg.features), cfg.stack)
 
-    def data(self, cfg: SpeechCTCConfig, seed: int):
-        """The splits, each made on first use (evaluating the test split does not
-        synthesise the 6,000 training utterances)."""
-        if cfg.min_digits > cfg.max_digits:
-            raise TaskError(f"min_digits {cfg.min_digits} > max_digits {cfg.max_digits}")
-        self._beam_size = cfg.beam_size
-        return LazySplits(lambda split: self._split(cfg, seed, split), tuple(SPLIT_INDICES))
 
-    def _split(self, cfg: SpeechCTCConfig, seed: int, split: str) -> dict[str, torch.Tensor]:
-        recs, signals = fsdd_signals()
+def to_tensors(frame_lists: list[np.ndarray], digits: list[list[int]]
+               ) -> dict[str, torch.Tensor]:
+    """Utterances' frames and digits -> ``x``, ``lengths``, ``y`` (digits + 1, class 0 is
+    the CTC blank) and ``target_lengths``."""
+    x, lengths = pad(frame_lists)
+    y = torch.zeros(len(digits), max(len(d) for d in digits), dtype=torch.long)
+    for i, d in enumerate(digits):
+        y[i, :len(d)] = torch.tensor(d) + 1
+    return {"x": x, "lengths": lengths, "y": y,
+            "target_lengths": torch.tensor([len(d) for d in digits])}
+
+
+@torch.no_grad()
+def decode(model, x: torch.Tensor, lengths: torch.Tensor, beam_size: int = 0
+           ) -> list[list[int]]:
+    """Digit sequences (0..9) of frames ``x`` (B, T, F): greedy, or prefix beam search of
+    width ``beam_size`` when it is > 0."""
+    model.eval()
+    logits = model(x.to(next(model.parameters()).device), lengths).logits.cpu()
+    if beam_size:
+        labels = ctc_beam_decode(logits, lengths, beam_size=beam_size, blank=0)
+    else:
+        labels = ctc_greedy_decode(logits, lengths, blank=0)
+    return [[c - 1 for c in seq] for seq in labels]
+
+
+class SpeechCTCContext(FSDDContext):
+    def utterances(self, split: str) -> dict[str, torch.Tensor]:
+        """One split's synthetic utterances as tensors (seeded by the run's seed)."""
+        cfg, recs, signals = self.task_cfg, self.recordings, self.signals
         size = {"train": cfg.train_size, "val": cfg.val_size, "test": cfg.test_size}[split]
         rows = [j for j, r in enumerate(recs) if r.index in SPLIT_INDICES[split]]
         audio, digits = connected_utterances(
             [signals[j] for j in rows], [recs[j].digit for j in rows], size,
             min_digits=cfg.min_digits, max_digits=cfg.max_digits,
-            seed=seed * 10 + list(SPLIT_INDICES).index(split))
-        return self._tensors([self._frames(a, cfg) for a in audio], digits)
+            seed=self.cfg.seed * 10 + SPLITS.index(split))
+        return to_tensors([frames_of(a, cfg) for a in audio], digits)
 
-    @staticmethod
-    def _frames(audio: np.ndarray, cfg: SpeechCTCConfig) -> np.ndarray:
-        return stack_frames(features(audio, cfg.features), cfg.stack)
 
-    @staticmethod
-    def _tensors(frames: list[np.ndarray], digits: list[list[int]]) -> dict[str, torch.Tensor]:
-        x, lengths = pad(frames)
-        y = torch.zeros(len(digits), max(len(d) for d in digits), dtype=torch.long)
-        for i, d in enumerate(digits):
-            y[i, :len(d)] = torch.tensor(d) + 1  # class 0 is the CTC blank
-        return {"x": x, "lengths": lengths, "y": y,
-                "target_lengths": torch.tensor([len(d) for d in digits])}
+class SpeechCTCTask(Task):
+    name = "speech-ctc"
+    config_class = SpeechCTCConfig
+    model_class = "SequenceTagger"
+    context_class = SpeechCTCContext
+    capabilities = frozenset({"transcribe"})
+    fixed_model_args = frozenset({"num_tags", "input_size", "loss", "blank"})
 
-    def model_args(self, cfg: SpeechCTCConfig) -> dict[str, Any]:
+    def check(self, cfg) -> list[str]:
+        errors = super().check(cfg)
+        if cfg.task.min_digits > cfg.task.max_digits:
+            errors.append(f"task.min_digits = {cfg.task.min_digits} > task.max_digits = "
+                          f"{cfg.task.max_digits}")
+        return errors
+
+    def make_splits(self, ctx: SpeechCTCContext):
+        """The splits, each made on first use."""
+        return LazySplits(ctx.utterances, SPLITS)
+
+    def model_args(self, ctx) -> dict[str, Any]:
+        cfg = ctx.task_cfg
         return {"num_tags": 11, "input_size": FEATURES[cfg.features] * cfg.stack,
                 "loss": "ctc", "blank": 0}
 
-    @torch.no_grad()
-    def _decode(self, model, x, lengths, beam_size: int = 0) -> list[list[int]]:
-        """Digit sequences (0..9): greedy, or prefix beam search when ``beam_size``."""
-        model.eval()
-        logits = model(x.to(next(model.parameters()).device), lengths).logits.cpu()
-        if beam_size:
-            labels = ctc_beam_decode(logits, lengths, beam_size=beam_size, blank=0)
-        else:
-            labels = ctc_greedy_decode(logits, lengths, blank=0)
-        return [[c - 1 for c in seq] for seq in labels]
-
-    def extra_metrics(self, model, data, batch_size):
+    def extra_metrics(self, ctx, model, split):
+        data = self.batches(ctx)[split]
         refs = [(row[:n] - 1).tolist() for row, n in zip(data["y"], data["target_lengths"])]
         figures: dict[str, float] = {}
-        for suffix, beam in (("", 0), ("_beam", self._beam_size)):
+        for suffix, beam in (("", 0), ("_beam", ctx.task_cfg.beam_size)):
             hyps = []
-            for batch in batches(data, batch_size):
-                hyps += self._decode(model, batch["x"], batch["lengths"], beam)
+            for batch in batches(data, ctx.cfg.train.batch_size):
+                hyps += decode(model, batch["x"], batch["lengths"], beam)
             figures.update({k + suffix: v for k, v in error_rates(hyps, refs).items()})
         return figures
 
-    _beam_size = 8  # evaluation's beam (extra_metrics gets no config); set by data()
+    def predictor(self, ctx, model, info, run_dir=None):
+        return SpeechCTCPredictor(self, ctx, model, info, run_dir)
 
-    def predict(self, model, inputs, cfg: SpeechCTCConfig):
-        """``inputs`` stacked feature frames (N, T, F) or (T, F): digit strings."""
-        if inputs.dim() == 2:
-            inputs = inputs[None]
-        F = FEATURES[cfg.features] * cfg.stack
-        if inputs.dim() != 3 or inputs.shape[-1] != F:
-            raise TaskError(f"speech-ctc inputs must be frames (N, T, {F}), got shape "
-                            f"{tuple(inputs.shape)}; for audio use `rnnkit transcribe`")
-        lengths = torch.full((inputs.shape[0],), inputs.shape[1])
-        greedy = self._decode(model, inputs.float(), lengths)
-        beam = self._decode(model, inputs.float(), lengths, cfg.beam_size)
-        return {"greedy": ["".join(map(str, d)) for d in greedy],
-                "beam": ["".join(map(str, d)) for d in beam]}
 
-    def transcribe(self, model, cfg: SpeechCTCConfig, paths: list[str], *,
-                   beam_size: int | None = None) -> list[dict]:
-        """One result per file: ``{"file", "text"}`` (the digit string, beam search) or
-        ``{"file", "error"}``."""
-        beam = cfg.beam_size if beam_size is None else beam_size
-        results = []
-        for path, signal in read_wavs(paths):
-            if isinstance(signal, str):
-                results.append({"file": path, "error": signal})
-                continue
-            x = torch.from_numpy(self._frames(signal, cfg))[None]  # (1, T, F)
-            digits = self._decode(model, x, torch.tensor([x.shape[1]]), beam)[0]
-            results.append({"file": path, "text": "".join(map(str, digits))})
-        return results
+class SpeechCTCPredictor(SpeechPredictor):
+    """Record: ``{"file", "text": the digit string}`` or ``{"file", "error"}``. Arrays of
+    two dimensions are stacked frames (T, ``FEATURES[features] * stack``)."""
+
+    @property
+    def width(self) -> int:
+        cfg = self.config.task
+        return FEATURES[cfg.features] * cfg.stack
+
+    def frames(self, signal: np.ndarray) -> np.ndarray:
+        return frames_of(signal, self.config.task)
+
+    def predict(self, inputs, beam: int | None = None, **options) -> list[dict[str, Any]]:
+        """``beam``: the beam width (None: the run's ``task.beam_size``; 0: greedy)."""
+        beam = self.config.task.beam_size if beam is None else int(beam)
+        if beam < 0:
+            raise TaskError(f"--beam must be >= 0 (0 = greedy), got {beam}")
+
+        def heard(x: torch.Tensor) -> dict[str, Any]:
+            digits = decode(self.model, x, torch.tensor([x.shape[1]]), beam)[0]
+            return {"text": "".join(map(str, digits))}
+
+        return self.records(inputs, heard)
 
 
 register(SpeechCTCTask())

@@ -1,34 +1,39 @@
 """Spoken-digit recognition (isolated words) on the Free Spoken Digit Dataset.
 
 A bidirectional recurrent :class:`~rnnkit.models.SequenceClassifier` over MFCC (+ deltas)
-frames (:mod:`rnnkit.data.audio`). Splits:
+or log-mel frames (``task.features``, :mod:`rnnkit.data.audio`). Splits:
 
 - ``split = "official"``: recordings with index 0..4 are the test set (300), the next
   ``val_count`` indices (5..9) validation, the rest training;
 - ``split = "speaker"``: leave one speaker out, ``test_speaker``'s 500 recordings are the
-  test set; validation is index 0..``val_count``-1 of the other speakers.
+  test set (a measure of how the model does on a voice it never heard); validation is
+  index 0..``val_count``-1 of the other speakers.
 
 ``evaluate`` reports ``accuracy`` (and ``errors``); when training ends,
 :meth:`SpeechDigitsTask.after_training` draws the test confusion matrix into the run's
-``plots/confusion.png`` and links it from ``report.md``. ``rnnkit transcribe RUN FILE.wav``
-prints the digit heard in each file.
+``plots/confusion.png`` and links it from ``report.md``.
+
+Predictor: ``predict(files or arrays)`` -> ``{"file", "text": the digit, "probability"}``
+per input (``rnnkit transcribe RUN FILE.wav``). A recording holds one word, so there is
+nothing to search: ``beam`` is refused.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..data.audio import FEATURES, SPEAKERS, AudioError, features, fsdd_recordings, read_audio
+from .._optional import MissingExtraError, pyplot
+from ..data.audio import FEATURES, SPEAKERS, features
 from ..data.batches import batches
-from ..data.datasets import DataError
 from ..training.config import TaskConfig, choice, number
-from .base import Task, TaskError, register
+from .base import SPLITS, Task, TaskError, register
+from .speech_common import FSDDContext, SpeechPredictor, pad
 
 
 @dataclass
@@ -40,30 +45,6 @@ class SpeechDigitsConfig(TaskConfig):
     val_count: int = number(5, 1, 45)  # recording indices per digit/speaker for validation
 
 
-def pad(frames: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(T_i, F) arrays -> ``x`` (N, T_max, F) zero-padded and ``lengths`` (N,)."""
-    lengths = torch.tensor([len(f) for f in frames])
-    x = torch.zeros(len(frames), int(lengths.max()), frames[0].shape[1])
-    for i, f in enumerate(frames):
-        x[i, :len(f)] = torch.from_numpy(f)
-    return x, lengths
-
-
-@lru_cache(maxsize=2)
-def fsdd_signals() -> tuple[list, list[np.ndarray]]:
-    """The FSDD recordings and their signals (read once per process)."""
-    try:
-        recs = fsdd_recordings()
-    except DataError as e:
-        raise TaskError(str(e)) from None
-    return recs, [read_audio(r.path) for r in recs]
-
-
-@lru_cache(maxsize=4)
-def fsdd_features(kind: str) -> list[np.ndarray]:
-    return [features(s, kind) for s in fsdd_signals()[1]]
-
-
 def split_of(rec, cfg: SpeechDigitsConfig) -> str:
     """Which split a recording belongs to under ``cfg``."""
     if cfg.split == "speaker":
@@ -73,6 +54,13 @@ def split_of(rec, cfg: SpeechDigitsConfig) -> str:
     if rec.index < 5:
         return "test"
     return "val" if rec.index < 5 + cfg.val_count else "train"
+
+
+class SpeechDigitsContext(FSDDContext):
+    @cached_property
+    def features(self) -> list[np.ndarray]:
+        """Every recording's frames (T, F) of kind ``task.features``."""
+        return [features(s, self.task_cfg.features) for s in self.signals]
 
 
 def confusion(model, data: dict[str, torch.Tensor], batch_size: int,
@@ -89,11 +77,7 @@ def confusion(model, data: dict[str, torch.Tensor], batch_size: int,
 
 
 def plot_confusion(counts: np.ndarray, path: Path, title: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.5))
     ax.imshow(counts, cmap="Blues")
     for (i, j), n in np.ndenumerate(counts):
@@ -112,6 +96,15 @@ def plot_confusion(counts: np.ndarray, path: Path, title: str) -> Path:
     return path
 
 
+def confusion_plot(model, data: dict[str, torch.Tensor], run_dir: str | Path,
+                   batch_size: int = 64) -> Path:
+    """``run_dir``/plots/confusion.png: the confusion matrix of ``model`` on ``data``."""
+    counts = confusion(model, data, batch_size)
+    acc = np.trace(counts) / max(counts.sum(), 1)
+    path = Path(run_dir) / "plots" / "confusion.png"
+    return plot_confusion(counts, path, f"test: {acc:.2%} of {counts.sum()} correct")
+
+
 CONFUSION_MARK = "<!-- rnnkit speech-digits confusion -->"
 
 
@@ -123,84 +116,69 @@ def add_report_section(report: Path, lines: list[str]) -> Path:
     return report
 
 
-def read_wavs(paths: list[str]) -> list[tuple[str, np.ndarray | str]]:
-    """Each path with its 8 kHz mono signal, or with the message saying why it cannot be
-    read (see :func:`~rnnkit.data.audio.read_audio` for what is resampled or mixed down)."""
-    out: list[tuple[str, np.ndarray | str]] = []
-    for p in paths:
-        try:
-            out.append((p, read_audio(p)))
-        except AudioError as e:
-            out.append((p, str(e)))
-    return out
-
-
 class SpeechDigitsTask(Task):
     name = "speech-digits"
     config_class = SpeechDigitsConfig
     model_class = "SequenceClassifier"
+    context_class = SpeechDigitsContext
+    capabilities = frozenset({"transcribe"})
+    fixed_model_args = frozenset({"num_classes", "input_size"})
 
-    def data(self, cfg: SpeechDigitsConfig, seed: int):
-        recs, feats = fsdd_signals()[0], fsdd_features(cfg.features)
+    def make_splits(self, ctx: SpeechDigitsContext):
+        recs, feats = ctx.recordings, ctx.features
         out = {}
-        for split in ("train", "val", "test"):
-            rows = [i for i, r in enumerate(recs) if split_of(r, cfg) == split]
+        for split in SPLITS:
+            rows = [i for i, r in enumerate(recs) if split_of(r, ctx.task_cfg) == split]
             x, lengths = pad([feats[i] for i in rows])
             out[split] = {"x": x, "lengths": lengths,
                           "y": torch.tensor([recs[i].digit for i in rows])}
         return out
 
-    def model_args(self, cfg: SpeechDigitsConfig) -> dict[str, Any]:
-        return {"num_classes": 10, "input_size": FEATURES[cfg.features]}
+    def model_args(self, ctx) -> dict[str, Any]:
+        return {"num_classes": 10, "input_size": FEATURES[ctx.task_cfg.features]}
 
-    def extra_metrics(self, model, data, batch_size):
-        counts = confusion(model, data, batch_size)
+    def extra_metrics(self, ctx, model, split):
+        counts = confusion(model, self.batches(ctx)[split], ctx.cfg.train.batch_size)
         return {"errors": float(counts.sum() - np.trace(counts))}
 
-    def after_training(self, model, cfg, run_dir) -> None:
+    def after_training(self, ctx, model, run_dir) -> None:
         """plots/confusion.png (the best checkpoint on the test split), linked from
         report.md; skipped without matplotlib, like the other plots."""
         try:
-            import matplotlib  # noqa: F401
-        except ImportError:
+            path = confusion_plot(model, self.batches(ctx)["test"], run_dir,
+                                  ctx.cfg.train.batch_size)
+        except MissingExtraError:
             return
-        test = self.data(cfg.task, cfg.seed)["test"]
-        (path,) = self.plots(model, test, run_dir, cfg.train.batch_size)
         add_report_section(Path(run_dir) / "report.md",
                            ["## Confusion matrix (test split, best checkpoint)", "",
                             f"![confusion matrix](plots/{path.name})"])
 
-    def plots(self, model, data, run_dir, batch_size: int = 64) -> list[Path]:
-        """plots/confusion.png: the confusion matrix on ``data`` (the test split)."""
-        counts = confusion(model, data, batch_size)
-        acc = np.trace(counts) / max(counts.sum(), 1)
-        path = Path(run_dir) / "plots" / "confusion.png"
-        return [plot_confusion(counts, path, f"test: {acc:.2%} of {counts.sum()} correct")]
+    def predictor(self, ctx, model, info, run_dir=None):
+        return SpeechDigitsPredictor(self, ctx, model, info, run_dir)
 
-    @torch.no_grad()
-    def predict(self, model, inputs, cfg: SpeechDigitsConfig):
-        """``inputs`` feature frames (N, T, F) or (T, F): the digit and its probability."""
-        if inputs.dim() == 2:
-            inputs = inputs[None]
-        F = FEATURES[cfg.features]
-        if inputs.dim() != 3 or inputs.shape[-1] != F:
-            raise TaskError(f"speech-digits inputs must be {cfg.features} frames (N, T, {F}), "
-                            f"got shape {tuple(inputs.shape)}; for audio use `rnnkit "
-                            "transcribe RUN FILE.wav`")
-        probs = model.predict_proba(inputs.float().to(next(model.parameters()).device)).cpu()
-        return {"digits": probs.argmax(-1).tolist(), "probabilities": probs.max(-1)[0].tolist()}
 
-    def transcribe(self, model, cfg: SpeechDigitsConfig, paths: list[str]) -> list[dict]:
-        """One result per file: ``{"file", "text"}`` (the digit) or ``{"file", "error"}``."""
-        results = []
-        for path, signal in read_wavs(paths):
-            if isinstance(signal, str):
-                results.append({"file": path, "error": signal})
-                continue
-            pred = self.predict(model, torch.from_numpy(features(signal, cfg.features)), cfg)
-            results.append({"file": path, "text": str(pred["digits"][0]),
-                            "probability": round(pred["probabilities"][0], 4)})
-        return results
+class SpeechDigitsPredictor(SpeechPredictor):
+    """Record: ``{"file", "text": the digit ("0".."9"), "probability"}`` (the model's
+    probability of that digit), or ``{"file", "error"}``."""
+
+    @property
+    def width(self) -> int:
+        return FEATURES[self.config.task.features]
+
+    def frames(self, signal: np.ndarray) -> np.ndarray:
+        return features(signal, self.config.task.features)
+
+    def predict(self, inputs, beam: int | None = None, **options) -> list[dict[str, Any]]:
+        if beam is not None:
+            raise TaskError("--beam applies to speech-ctc runs only: a speech-digits model "
+                            "hears one word per recording, there is no sequence to search")
+
+        def heard(x: torch.Tensor) -> dict[str, Any]:
+            probs = self.model.predict_proba(x)[0]  # (10,)
+            digit = int(probs.argmax())
+            return {"text": str(digit), "probability": round(float(probs[digit]), 4)}
+
+        return self.records(inputs, heard)
 
 
 register(SpeechDigitsTask())

@@ -1,0 +1,116 @@
+"""What the speech tasks share: the FSDD recordings on the run's context, padding frames,
+and a predictor that turns audio files or arrays into model inputs.
+
+Audio inputs are read by :func:`~rnnkit.data.audio.read_audio` (8 kHz mono: several
+channels are averaged, another sample rate is resampled); a file that cannot be read gives
+its input an ``{"file", "error"}`` record and the others are still transcribed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data.audio import AudioError, Recording, fsdd_recordings, read_audio
+from ..data.datasets import DataError
+from .base import Context, TaskError
+from .predictor import Predictor, read_arrays
+
+ARRAY_SUFFIXES = (".npy", ".json", ".csv")
+
+
+def fsdd_signals() -> tuple[list[Recording], list[np.ndarray]]:
+    """The 3,000 FSDD recordings and their 8 kHz signals (a missing or altered copy of the
+    data set is a TaskError)."""
+    try:
+        recs = fsdd_recordings()
+    except DataError as e:
+        raise TaskError(str(e)) from None
+    return recs, [read_audio(r.path) for r in recs]
+
+
+class FSDDContext(Context):
+    """A speech run's context: the FSDD recordings and their signals, read once on first
+    use (a predictor never reads them)."""
+
+    @cached_property
+    def fsdd(self) -> tuple[list[Recording], list[np.ndarray]]:
+        return fsdd_signals()
+
+    @property
+    def recordings(self) -> list[Recording]:
+        return self.fsdd[0]
+
+    @property
+    def signals(self) -> list[np.ndarray]:
+        return self.fsdd[1]
+
+
+def pad(frames: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(T_i, F) arrays -> ``x`` (N, T_max, F) zero-padded and ``lengths`` (N,)."""
+    lengths = torch.tensor([len(f) for f in frames])
+    x = torch.zeros(len(frames), int(lengths.max()), frames[0].shape[1])
+    for i, f in enumerate(frames):
+        x[i, :len(f)] = torch.from_numpy(f)
+    return x, lengths
+
+
+class SpeechPredictor(Predictor):
+    """Inputs: audio file paths, 1-D arrays (a mono signal at 8 kHz) or 2-D arrays (T, F),
+    the model's input frames as the run computes them. One record per input with
+    ``"file"`` (the path; None for an array) and what the task heard, or ``{"file",
+    "error"}`` for a file that cannot be read."""
+
+    def frames(self, signal: np.ndarray) -> np.ndarray:
+        """A signal's model-input frames (T, F)."""
+        raise NotImplementedError
+
+    @property
+    def width(self) -> int:
+        """Values per model-input frame."""
+        raise NotImplementedError
+
+    def read_file(self, path, **options) -> list[Any]:
+        """An audio file is one input (its path); ``.npy``/``.json``/``.csv`` hold arrays."""
+        if Path(path).suffix.lower() in ARRAY_SUFFIXES:
+            return read_arrays(path)
+        return [str(path)]
+
+    @torch.no_grad()
+    def records(self, inputs, heard: Callable[[torch.Tensor], dict[str, Any]]
+                ) -> list[dict[str, Any]]:
+        """Each input read and framed, then ``heard(x (1, T, F))`` -> the record's fields,
+        one input at a time (no padding: a result never depends on the other inputs)."""
+        if isinstance(inputs, (str, Path)):
+            inputs = [inputs]
+        out = []
+        for i, item in enumerate(inputs):
+            if isinstance(item, (str, Path)):
+                record: dict[str, Any] = {"file": str(item)}
+                try:
+                    frames = self.frames(read_audio(item))
+                except AudioError as e:
+                    out.append({**record, "error": str(e)})
+                    continue
+            else:
+                record, frames = {"file": None}, self._array_frames(item, i)
+            x = torch.from_numpy(np.ascontiguousarray(frames, np.float32))[None]  # (1, T, F)
+            out.append({**record, **heard(x.to(self.device))})
+        return out
+
+    def _array_frames(self, item: Any, i: int) -> np.ndarray:
+        try:
+            a = np.asarray(item, dtype=np.float32)
+        except (TypeError, ValueError) as e:
+            raise TaskError(f"input {i}: not a file path or an array of numbers ({e})") from None
+        if not (a.ndim == 1 or (a.ndim == 2 and a.shape[1] == self.width)) or not len(a):
+            raise TaskError(f"input {i}: give an audio file, a 1-D signal at 8 kHz or frames "
+                            f"(T, {self.width}); got an array of shape {a.shape}")
+        if not np.isfinite(a).all():
+            raise TaskError(f"input {i}: holds NaN or infinite values")
+        return self.frames(a) if a.ndim == 1 else a
