@@ -25,6 +25,10 @@ EXTRAS = {
 }
 
 
+# where the package on PyPI has another name than the module
+PACKAGES = {"PIL": "pillow", "sklearn": "scikit-learn"}
+
+
 class MissingExtraError(ImportError):
     """An optional dependency is not installed; the message names the extra."""
 
@@ -39,7 +43,7 @@ def require(module: str, extra: str | None = None) -> ModuleType:
         extra = extra or EXTRAS.get(top, "all")
         raise MissingExtraError(
             f"{top} is not installed; it comes with rnnkit's {extra!r} extra: "
-            f"pip install 'rnnkit[{extra}]' (or pip install {top})") from e
+            f"pip install 'rnnkit[{extra}]' (or pip install {PACKAGES.get(top, top)})") from e
 
 
 def pyplot() -> ModuleType:
