@@ -45,13 +45,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+import rnnkit
 from rnnkit.data.batches import BucketStream
-from rnnkit.data.text import load_rt_polarity, load_shakespeare
-from rnnkit.data.tokenizers import BOS, EOS, PAD, UNK, CharTokenizer, detokenize
-from rnnkit.tasks import TASKS, load_config, open_run, train_run
-from rnnkit.tasks.sentiment import splits as sentiment_splits
+from rnnkit.data.text import load_rt_polarity
+from rnnkit.data.tokenizers import BOS, EOS, PAD, UNK, detokenize
+from rnnkit.tasks import TASKS, load_config, train_run
 from rnnkit.tasks.text_common import clip_tokens, pad_ids
-from rnnkit.tasks.translation import bleu_chrf, tokenizers
+from rnnkit.tasks.translation import bleu_chrf
 from rnnkit.training import Callback
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -168,7 +168,7 @@ def rnnkit_job(example: str, overrides: list[str], minutes: float, out: Path, fi
 
     def job(gate: Gate) -> dict:
         result = train_run(cfg, out, overwrite=True, callbacks=[GateCallback(gate)])
-        model = open_run(result.run_dir, "last").model.cpu()
+        model = rnnkit.load(result.run_dir, "last").model.cpu()
         return {"params": sum(p.numel() for p in model.parameters()),
                 "steps": result.state.step, "train_min": result.state.elapsed / 60,
                 **finish(result, model)}
@@ -205,12 +205,11 @@ def lm_losses(kind: str, model, val: torch.Tensor) -> dict:
 
 
 def bench_charlm(args, tmp: Path) -> tuple[list[dict], dict]:
-    train, val = load_shakespeare()
-    tok = CharTokenizer.fit(train)
+    ctx = TASKS["charlm"].setup(load_config(ROOT / "examples" / "shakespeare.toml"))
+    train, val = ctx.text  # the task's own split and tokenizer
+    tok = ctx.tokenizer
     train_ids = torch.tensor(tok.encode(train))
     val_ids = torch.tensor(tok.encode(val))
-    cfg = load_config(ROOT / "examples" / "shakespeare.toml")
-    TASKS["charlm"].data(cfg.task, cfg.seed)  # loaded once, before the fork
 
     def gpt_job(gate: Gate) -> dict:
         torch.manual_seed(0)
@@ -252,7 +251,7 @@ def sentiment_fold(args, tmp: Path, k: int) -> tuple[float, float]:
     start = time.perf_counter()
     result = train_run(cfg, tmp / f"fold{k}", overwrite=True)
     ours = result.results["test"]["accuracy"]
-    parts = sentiment_splits(cfg.task)
+    parts = TASKS["sentiment"].setup(cfg).items  # the run's own split
     peer = tfidf_logreg(parts["train"], parts["val"], parts["test"])["accuracy"]
     say(f"  fold {k}: rnnkit {ours:.4f}, tf-idf+LR {peer:.4f} "
         f"({(time.perf_counter() - start) / 60:.1f} min)")
@@ -281,10 +280,13 @@ def bench_sentiment(args, tmp: Path) -> tuple[list[dict], None]:
 
 def transformer_job(cfg, minutes: float):
     """A racing job: ``TransformerMT`` on the task's training pairs (the same bucketed
-    batches of 128 as rnnkit's models), test loss and beam-search BLEU."""
+    batches of 128 as rnnkit's models), test loss and beam-search BLEU. The data are built
+    here, before the fork, so the child starts with them."""
     task = cfg.task
-    data = TASKS["translation"].data(task, cfg.seed)
-    src, tgt = tokenizers(task)
+    ctx = TASKS["translation"].setup(cfg)
+    data = ctx.splits
+    src, tgt = ctx.source_tokenizer, ctx.target_tokenizer
+    sources, references = ctx.bleu_set("test")
     pad, bos, eos = (tgt.vocab.stoi[t] for t in (PAD, BOS, EOS))
 
     def loss_of(model, b):
@@ -311,17 +313,17 @@ def transformer_job(cfg, minutes: float):
         with torch.no_grad():
             sums = [loss_of(model, {k: v[i:i + 256] for k, v in test.items()})
                     for i in range(0, len(test["x"]), 256)]
-        order = sorted(range(len(test.sources)), key=lambda i: len(test.sources[i]))
+        order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
         hyps = [""] * len(order)
         for start in range(0, len(order), 64):
             chunk = order[start:start + 64]
-            ids = [clip_tokens(src.encode(test.sources[i]), task.max_tokens)[0] for i in chunk]
+            ids = [clip_tokens(src.encode(sources[i]), task.max_tokens)[0] for i in chunk]
             x, lengths = pad_ids(ids)
             out = transformer_translate(model, x, lengths, bos_id=bos, eos_id=eos,
                                         beam=task.beam, length_penalty=task.length_penalty)
             for i, toks in zip(chunk, out):  # <unk> dropped (no attention to copy from)
                 hyps[i] = detokenize([t for t in tgt.vocab.decode(toks) if t != UNK])
-        figures = bleu_chrf(hyps, test.references)
+        figures = bleu_chrf(hyps, references)
         return {"params": sum(p.numel() for p in model.parameters()), "steps": info["steps"],
                 "train_min": info["minutes"], **figures,
                 "loss": float(sum(s for s, _ in sums)) / sum(c for _, c in sums)}
@@ -330,7 +332,6 @@ def transformer_job(cfg, minutes: float):
 
 def bench_translation(args, tmp: Path) -> tuple[list[dict], dict]:
     cfg = load_config(ROOT / "examples" / "translate.toml")
-    TASKS["translation"].data(cfg.task, cfg.seed)  # split, tokenizers, tensors: before the fork
 
     def test_figures(result, model):
         return {k: result.results["test"][k] for k in ("bleu", "chrf", "loss")}

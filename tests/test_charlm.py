@@ -1,18 +1,22 @@
-"""Character language model: streamed batches with carried state, the charlm task, generate
-and predict on text (generated text; tiny Shakespeare when RNNKIT_DATA is set)."""
+"""Character language model: streamed batches with carried state, the charlm task, and its
+predictor (predict, stream, generate) against the CLI and against each other (generated
+text; tiny Shakespeare when RNNKIT_DATA is set)."""
 
 import json
+import math
 import os
 from pathlib import Path
 
 import pytest
 import torch
 
+import rnnkit
 from rnnkit.cli.main import main
 from rnnkit.data.batches import ContiguousStreams
+from rnnkit.data.datasets import DataError
 from rnnkit.models import LanguageModel
-from rnnkit.tasks import TASKS
-from rnnkit.tasks.charlm import CharLMConfig
+from rnnkit.tasks import TASKS, TaskError
+from rnnkit.tasks.runner import config_from_raw
 from rnnkit.training import TrainConfig, Trainer, load_checkpoint, save_checkpoint
 
 needs_data = pytest.mark.skipif(not os.environ.get("RNNKIT_DATA"),
@@ -159,11 +163,123 @@ def test_predict_text_edge_cases(text_run, tmp_path, capsys):
     assert main(["predict", str(text_run)]) == 1  # neither --input nor --text
 
 
+def _context(**task):
+    return TASKS["charlm"].setup(config_from_raw({"task": {"name": "charlm", **task}}, "test"))
+
+
 @needs_data
 def test_shakespeare_split_and_tokenizer():
-    task = TASKS["charlm"]
-    data = task.data(CharLMConfig(window=128, val_streams=16), 0)
-    assert task.model_args(CharLMConfig())["vocab_size"] == 65 + 4  # 65 symbols + specials
+    ctx = _context(window=128, val_streams=16)
+    data = ctx.splits
+    assert TASKS["charlm"].model_args(ctx)["vocab_size"] == 65 + 4  # 65 symbols + specials
     assert data["val"]["x"].shape == (16, 111_539 // 16)
     assert data["train"]["x"].shape == (1_003_853 // 128, 128)
+    assert data["test"] is data["val"]  # nanoGPT's split has no third part
     assert Path(os.environ["RNNKIT_DATA"]).is_dir()
+
+
+def test_a_context_reads_its_own_text_once(tmp_path):
+    (tmp_path / "a.txt").write_text("abcabc" * 10)
+    (tmp_path / "b.txt").write_text("xyz" * 10)
+    a = _context(text=str(tmp_path / "a.txt"), window=8, val_streams=2)
+    b = _context(text=str(tmp_path / "b.txt"), window=8, val_streams=16)
+    assert a.tokenizer.vocab.itos[4:] == ["a", "b", "c"]
+    assert b.tokenizer.vocab.itos[4:] == ["x", "y", "z"]
+    assert a.text is a.text and a.splits is a.splits  # built once per context
+    assert a.splits["train"]["x"].shape == (54 // 8, 8) and a.splits["val"]["x"].shape == (2, 2)
+    with pytest.raises(DataError, match="val_streams = 16"):
+        TASKS["charlm"].batches(b)  # 3 validation characters cannot make 16 rows
+    assert vars(TASKS["charlm"]) == {}  # nothing stored on the registered task
+
+
+def _records(capsys) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_load_predict_equals_what_the_cli_prints(text_run, tmp_path, capsys):
+    texts = ["the cat sat", "", "on the mat. the", "Qat"]
+    (tmp_path / "in.txt").write_text("\n".join(texts) + "\n")
+    capsys.readouterr()
+    assert main(["predict", str(text_run), "--input", str(tmp_path / "in.txt")]) == 0
+    printed = _records(capsys)
+    p = rnnkit.load(text_run)
+    assert p.task == "charlm" and {"text", "generate", "stream"} <= p.capabilities
+    assert printed == p.predict(texts) == p.predict_file(tmp_path / "in.txt")
+    assert main(["predict", str(text_run), "--text", texts[0], "--text", texts[2]]) == 0
+    assert _records(capsys) == p.predict([texts[0], texts[2]])
+    assert printed[1]["error"].startswith("empty") and "next" not in printed[1]
+    assert "<unk>" in printed[3]["warning"] and "'Q'" in printed[3]["warning"]
+    # the loss is the mean surprisal of each character after a newline and the text before
+    tok = p.stream().tok
+    ids = tok.encode("\n" + texts[0])
+    with torch.no_grad():
+        logits = p.model(torch.tensor([ids])).logits[0]  # (T, V)
+    logp = torch.log_softmax(logits, -1)
+    nats = -sum(float(logp[t, ids[t + 1]]) for t in range(len(ids) - 1))
+    assert printed[0]["loss"] == pytest.approx(nats / (len(ids) - 1), abs=1e-5)
+    assert printed[0]["bits_per_char"] == pytest.approx(printed[0]["loss"] / math.log(2))
+    assert printed[0]["chars"] == len(texts[0])
+    best = logp[-1].exp().topk(5)
+    assert list(printed[0]["next"]) == [tok.vocab.itos[int(i)] for i in best.indices]
+    assert list(printed[0]["next"].values()) == pytest.approx(best.values.tolist(), abs=1e-6)
+
+
+def test_stream_point_by_point_equals_predict(text_run):
+    p = rnnkit.load(text_run)
+    texts = ["the cat sat on the mat.", "t", "at the Qat"]
+    records = p.predict(texts)
+    s = p.stream()
+    for text, record in zip(texts, records):
+        s.reset()
+        steps = [s.push(c) for c in text]
+        assert [r["text"] for r in steps] == list(text) and all(r["chars"] == 1 for r in steps)
+        assert sum(r["nats"] for r in steps) / len(text) == pytest.approx(record["loss"],
+                                                                           abs=1e-5)
+        assert list(steps[-1]["next"]) == list(record["next"])
+        assert list(steps[-1]["next"].values()) == pytest.approx(
+            list(record["next"].values()), abs=1e-5)
+        # each step's surprisal is what the prefix's prediction gave that character
+        prefix = p.predict([text[:4]])[0]
+        assert sum(r["nats"] for r in steps[:4]) == pytest.approx(
+            prefix["loss"] * prefix["chars"], abs=1e-5)
+    # a piece at a time equals a character at a time; reset starts over
+    s.reset()
+    whole = s.push(texts[0])
+    assert whole["chars"] == len(texts[0])
+    assert whole["nats"] == pytest.approx(records[0]["loss"] * len(texts[0]), abs=1e-4)
+    s.reset()
+    assert s.push("t")["nats"] == pytest.approx(records[1]["loss"], abs=1e-5)
+    assert s.push("")["chars"] == 0
+    with pytest.raises(TaskError, match="str"):
+        s.push(3)
+
+
+def test_generate_equals_the_cli_repeats_and_follows_the_options(text_run, capsys):
+    p = rnnkit.load(text_run)
+    options = dict(prompt="the ", max_new=40, temperature=0.8, top_k=3, seed=7)
+    pieces = list(p.generate(**options))
+    assert pieces[0] == "the " and len(pieces) == 41 and all(len(c) == 1 for c in pieces[1:])
+    assert list(p.generate(**options)) == pieces  # a fixed seed repeats
+    capsys.readouterr()
+    assert main(["generate", str(text_run), "--prompt", "the ", "--max-new", "40",
+                 "--temperature", "0.8", "--top-k", "3", "--seed", "7"]) == 0
+    assert capsys.readouterr().out == "".join(pieces) + "\n"
+    seeds = {"".join(p.generate(prompt="the ", max_new=40, seed=k)) for k in range(4)}
+    assert len(seeds) > 1  # the seed matters at temperature 1
+    # temperature 0 is greedy: the most likely character of a hand-run step loop
+    greedy = "".join(p.generate(prompt="the ", max_new=12, temperature=0, seed=3))
+    tok, model = p.stream().tok, p.model
+    with torch.no_grad():
+        out = model(torch.tensor([tok.encode("the ")]))
+        logits, state, text = out.logits[0, -1], out.state, "the "
+        for _ in range(12):
+            token = int(logits.argmax())
+            text += tok.decode([token])
+            step, state = model.step(torch.tensor([token]), state)
+            logits = step[0]
+    assert greedy == text
+    assert "".join(p.generate(max_new=0)) == "\n"  # default prompt: a new line
+    with pytest.raises(TaskError, match="max-new"):
+        p.generate(max_new=-1)
+    with pytest.raises(TaskError, match="top_p"):
+        p.generate(top_p=1.5)

@@ -12,8 +12,19 @@ random order from a zero state. Validation reads the held-out text as ``val_stre
 contiguous rows, so every character but the first of each row is predicted with all the
 text before it as context: ``loss`` is nats per character, ``bits_per_char`` = loss / ln 2.
 
-``rnnkit generate RUN --prompt "ROMEO:" --max-new 500 --temperature 0.8 --top-k 40 --seed 0``
-streams characters to stdout, one model step each (no re-reading of the prefix).
+Predictor (``rnnkit.load(run)``):
+
+- ``predict(texts)``: how surprising the model finds each text, read after a newline (as a
+  line follows another in the training text), and what it expects next:
+  ``{"text", "loss" (nats per character), "bits_per_char", "chars", "next"}``, ``next``
+  the ``top`` most likely next characters with their probabilities.
+- ``stream()``: the same one character (or piece of text) at a time:
+  ``push(text) -> {"text", "chars", "nats", "next"}`` (``nats``: the surprisal of what was
+  pushed); fed a line piece by piece, the surprisals add up to ``loss * chars`` and the last
+  ``next`` is predict's.
+- ``generate(prompt, max_new, temperature, top_k, top_p, seed)``: the prompt, then sampled
+  characters one at a time (one model step each, no re-reading of the prefix); a fixed
+  seed repeats exactly. ``rnnkit generate RUN --prompt "ROMEO:" --max-new 500`` streams them.
 """
 
 from __future__ import annotations
@@ -22,19 +33,23 @@ import math
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from ..data.datasets import DataError
 from ..data.text import load_shakespeare
-from ..data.tokenizers import UNK, CharTokenizer, Vocabulary
+from ..data.tokenizers import UNK, CharTokenizer
+from ..models.base import Model
 from ..training.config import TaskConfig, number
-from ..training.trainer import evaluate_model
-from .base import Task, TaskError, register
-from .text_common import clip_tokens, model_keys_except, saved_tokenizer
+from .base import Context, Task, TaskError, register
+from .predictor import Predictor, Stream
+from .text_common import as_lines, clip_tokens, saved_tokenizer
+
+LINE_START = "\n"  # what predict and stream read before a text (a text starts a line)
 
 
 @dataclass
@@ -46,8 +61,7 @@ class CharLMConfig(TaskConfig):
     max_predict_chars: int = number(100_000, 1)  # `predict` scores at most this many
 
 
-@lru_cache(maxsize=4)
-def load_text(path: str) -> tuple[str, str]:
+def read_text(path: str) -> tuple[str, str]:
     """(train, validation) text: tiny Shakespeare, or ``path`` split 90/10 like nanoGPT."""
     if not path:
         return load_shakespeare()
@@ -59,9 +73,16 @@ def load_text(path: str) -> tuple[str, str]:
     return text[:cut], text[cut:]
 
 
-@lru_cache(maxsize=4)
-def _tokenizer(path: str) -> CharTokenizer:
-    return CharTokenizer.fit(load_text(path)[0])
+class CharLMContext(Context):
+    """The run's text (train, validation) and the character tokenizer of the training part."""
+
+    @cached_property
+    def text(self) -> tuple[str, str]:
+        return read_text(self.task_cfg.text)
+
+    @cached_property
+    def tokenizer(self) -> CharTokenizer:
+        return CharTokenizer.fit(self.text[0])
 
 
 def rows(ids: torch.Tensor, n: int, width: int | None = None) -> dict[str, torch.Tensor]:
@@ -72,99 +93,194 @@ def rows(ids: torch.Tensor, n: int, width: int | None = None) -> dict[str, torch
     return {"x": x[:count * width].view(count, width), "y": y[:count * width].view(count, width)}
 
 
+def sample_text(model: Model, tok: CharTokenizer, prompt: str, max_new: int, *,
+                temperature: float = 1.0, top_k: int | None = None,
+                top_p: float | None = None, seed: int = 0) -> Iterator[str]:
+    """``max_new`` characters sampled after ``prompt``, one at a time (a generator seeded
+    with ``seed`` on the model's device, so a fixed seed repeats exactly)."""
+    device = next(model.parameters()).device
+    g = torch.Generator(device=device).manual_seed(seed)
+    ids = torch.tensor(tok.encode(prompt), device=device)
+    model.eval()
+    for token in model.iter_generate(ids, max_new, temperature=temperature, top_k=top_k,
+                                     top_p=top_p, generator=g):
+        yield tok.decode([int(token)])
+
+
 class CharLMTask(Task):
     name = "charlm"
     config_class = CharLMConfig
     model_class = "LanguageModel"
-    text_io = True
+    context_class = CharLMContext
+    capabilities = frozenset({"text", "generate", "stream"})
+    fixed_model_args = frozenset({"vocab_size"})
 
-    def model_keys(self) -> set[str]:
-        return model_keys_except(self.model_class, {"vocab_size"})  # without loading data
-
-    def data(self, cfg: CharLMConfig, seed: int):
-        train, val = load_text(cfg.text)
-        tok = _tokenizer(cfg.text)
+    def make_splits(self, ctx: CharLMContext):
+        cfg, tok = ctx.task_cfg, ctx.tokenizer
+        train, val = ctx.text
+        if len(train) <= cfg.window or len(val) <= cfg.val_streams:
+            raise DataError(f"the text is too short: {len(train)} training characters (need "
+                            f"more than task.window = {cfg.window}) and {len(val)} validation "
+                            f"characters (need more than task.val_streams = {cfg.val_streams})")
         train_ids = torch.tensor(tok.encode(train), dtype=torch.long)
-        val_ids = torch.tensor(tok.encode(val), dtype=torch.long)
-        val_rows = rows(val_ids, cfg.val_streams)
+        val_rows = rows(torch.tensor(tok.encode(val), dtype=torch.long), cfg.val_streams)
         return {"train": rows(train_ids, 0, cfg.window), "val": val_rows, "test": val_rows}
 
-    def model_args(self, cfg: CharLMConfig) -> dict[str, Any]:
-        return {"vocab_size": len(_tokenizer(cfg.text).vocab)}
+    def model_args(self, ctx: CharLMContext) -> dict[str, Any]:
+        return {"vocab_size": len(ctx.tokenizer.vocab)}
 
-    def info(self, cfg):
-        return {**super().info(cfg), "tokenizer": _tokenizer(cfg.task.text).to_dict()}
+    def info(self, ctx: CharLMContext, model):
+        return {**super().info(ctx, model), "tokenizer": ctx.tokenizer.to_dict()}
 
-    def extra_metrics(self, model, data, batch_size):
-        """``bits_per_char`` (the model's ``bits_per_token``: a token is a character)."""
-        device = next(model.parameters()).device
-        nats = evaluate_model(model, data, batch_size, device)["loss"]
-        return {"bits_per_char": nats / math.log(2)}
-
-    def report_sections(self, model, cfg, data) -> list[str]:
-        """A sample: 400 characters after "ROMEO:" (temperature 0.8, top-k 40, seed 0)."""
-        tok = CharTokenizer(Vocabulary(self.info(cfg)["tokenizer"]["tokens"]))
-        prompt = "ROMEO:" if all(c in tok.vocab.stoi for c in "ROMEO:") else "\n"
-        g = torch.Generator(device=next(model.parameters()).device).manual_seed(0)
-        ids = torch.tensor(tok.encode(prompt), device=g.device)
-        new = model.eval().generate(ids, 400, temperature=0.8, top_k=40, generator=g)
-        return ["## Sample (temperature 0.8, top-k 40, seed 0)", "", "```",
-                prompt + tok.decode(new.tolist()), "```"]
-
-    def _encode(self, tok: CharTokenizer, text: str, what: str) -> list[int]:
-        ids = tok.encode(text)
-        unknown = sorted({c for c, i in zip(text, ids) if i == tok.vocab.stoi[UNK]})
-        if unknown:
-            print(f"warning: {what}: characters not in the training text read as <unk>: "
-                  f"{''.join(unknown)!r}", file=sys.stderr)
-        return ids
-
-    def generate_text(self, run, options: dict[str, Any]) -> Iterator[str]:
-        """The prompt, then ``max_new`` sampled characters, one at a time."""
-        tok = saved_tokenizer(run)
-        prompt = options.get("prompt") or "\n"
-        ids = self._encode(tok, prompt, "--prompt")
-        max_new = int(options.get("max_new") or 0)
-        if max_new < 0:
-            raise TaskError(f"--max-new must be >= 0, got {max_new}")
-        temperature = float(options.get("temperature", 1.0))
-        top_k = int(options.get("top_k") or 0) or None
-        top_p = float(options.get("top_p") or 1.0)
-        if temperature < 0 or (top_k is not None and top_k < 1) or not 0 < top_p <= 1:
-            raise TaskError("need --temperature >= 0, --top-k >= 1 and 0 < --top-p <= 1")
-        model = run.model
-        device = next(model.parameters()).device
-        g = torch.Generator(device=device).manual_seed(int(options.get("seed") or 0))
-        model.eval()
-        yield prompt
-        for token in model.iter_generate(torch.tensor(ids, device=device), max_new,
-                                         temperature=temperature, top_k=top_k,
-                                         top_p=top_p if top_p < 1 else None, generator=g):
-            yield tok.decode([int(token)])
+    def evaluate(self, ctx: CharLMContext, model, split: str) -> dict[str, Any]:
+        """The model's figures plus ``bits_per_char`` (= loss / ln 2: a token is a
+        character)."""
+        figures = super().evaluate(ctx, model, split)
+        figures["bits_per_char"] = figures["loss"] / math.log(2)
+        return figures
 
     @torch.no_grad()
-    def predict_text(self, run, lines, options: dict[str, Any]) -> list[dict[str, Any]]:
-        """Per line: how surprising the model finds it (nats and bits per character), each
-        line read after a newline, as it would follow one in the training text."""
-        tok = saved_tokenizer(run)
-        model, cfg = run.model, run.cfg.task
-        device = next(model.parameters()).device
+    def report_sections(self, ctx: CharLMContext, model) -> list[str]:
+        """A sample: 400 characters after "ROMEO:" (temperature 0.8, top-k 40, seed 0)."""
+        tok = ctx.tokenizer
+        prompt = "ROMEO:" if all(c in tok.vocab.stoi for c in "ROMEO:") else "\n"
+        text = "".join(sample_text(model, tok, prompt, 400, temperature=0.8, top_k=40))
+        return ["## Sample (temperature 0.8, top-k 40, seed 0)", "", "```", prompt + text,
+                "```"]
+
+    def predictor(self, ctx, model, info, run_dir=None):
+        return CharLMPredictor(self, ctx, model, info, run_dir)
+
+
+def top_chars(logits: torch.Tensor, tok: CharTokenizer, top: int) -> dict[str, float]:
+    """The ``top`` most likely next characters -> probability, most likely first."""
+    probs = torch.softmax(logits.float(), -1)  # (V,)
+    values, ids = probs.topk(min(top, len(probs)))
+    return {tok.vocab.itos[int(i)]: round(float(p), 6) for p, i in zip(values, ids)}
+
+
+def unknown_chars(tok: CharTokenizer, text: str) -> str:
+    """The characters of ``text`` the tokenizer reads as ``<unk>`` (sorted, joined)."""
+    return "".join(sorted({c for c in text if c not in tok.vocab.stoi}))
+
+
+class CharLMPredictor(Predictor):
+    """Inputs: texts (str or :class:`~rnnkit.tasks.text_common.TextLine`). See the module
+    docstring for the records of :meth:`predict`, :meth:`stream` and :meth:`generate`."""
+
+    @cached_property
+    def tokenizer(self) -> CharTokenizer:
+        return saved_tokenizer(self.info)
+
+    @torch.no_grad()
+    def predict(self, inputs, top: int = 5, **options) -> list[dict[str, Any]]:
+        """Per text: ``loss`` (mean nats per character, each read with everything before it
+        as context, starting after a newline), ``bits_per_char``, ``chars`` (how many were
+        scored: at most ``task.max_predict_chars``) and ``next`` (the ``top`` most likely
+        characters to follow -> probability). An empty text gets ``error``."""
+        tok, limit = self.tokenizer, self.config.task.max_predict_chars
         out = []
-        for line in lines:
+        for line in as_lines(inputs):
             record: dict[str, Any] = {"text": line.text}
-            ids, cut = clip_tokens(tok.encode("\n" + line.text), cfg.max_predict_chars + 1)
-            if line.problem:
-                record["warning"] = line.problem
+            ids, cut = clip_tokens(tok.encode(LINE_START + line.text), limit + 1)
+            notes = [line.problem] if line.problem else []
+            unknown = unknown_chars(tok, line.text)
+            if unknown:
+                notes.append(f"characters not in the training text read as {UNK}: {unknown!r}")
+            if notes:
+                record["warning"] = "; ".join(notes)
             if len(ids) < 2:
                 record.update(loss=None, bits_per_char=None, error="empty line: nothing to score")
-            else:
-                x = torch.tensor(ids, device=device)[None]
-                loss = model.compute_loss({"x": x[:, :-1], "y": x[:, 1:]}).loss.item()
-                record.update(loss=loss, bits_per_char=loss / math.log(2), chars=len(ids) - 1)
-                if cut:
-                    record["truncated"] = True
+                out.append(record)
+                continue
+            x = torch.tensor(ids, device=self.device)
+            logits = self.model(x[None]).logits[0]  # (T, V)
+            loss = (F.cross_entropy(logits[:-1], x[1:], reduction="sum") / (len(ids) - 1)).item()
+            record.update(loss=loss, bits_per_char=loss / math.log(2), chars=len(ids) - 1,
+                          next=top_chars(logits[-1], tok, top))
+            if cut:
+                record["truncated"] = f"scored the first {limit} characters"
             out.append(record)
         return out
+
+    def stream(self, top: int = 5, **options) -> CharStream:
+        """A :class:`CharStream`: push characters, get the next-character distribution."""
+        return CharStream(self, top)
+
+    def generate(self, prompt: str | None = None, max_new: int = 100, temperature: float = 1.0,
+                 top_k: int = 0, top_p: float = 1.0, seed: int = 0, **ignored) -> Iterator[str]:
+        """The prompt (default a newline: start a line), then ``max_new`` characters, each a
+        piece as it is sampled. ``temperature`` divides the logits (0 = greedy: always the
+        most likely); ``top_k`` samples among the k most likely (0 = all); ``top_p``
+        samples from the smallest set holding that much probability (1 = off); ``seed``
+        fixes the sampling, so the same options give the same text. Prompt characters not in
+        the training text are read as ``<unk>`` (a warning on stderr says which)."""
+        tok = self.tokenizer
+        prompt = prompt or LINE_START
+        max_new = 100 if max_new is None else int(max_new)
+        temperature = 1.0 if temperature is None else float(temperature)
+        top_k = int(top_k or 0) or None
+        top_p = float(top_p or 1.0)
+        if max_new < 0:
+            raise TaskError(f"max_new (--max-new) must be >= 0, got {max_new}")
+        if temperature < 0 or (top_k is not None and top_k < 1) or not 0 < top_p <= 1:
+            raise TaskError("need temperature >= 0, top_k >= 1 and 0 < top_p <= 1 "
+                            "(--temperature, --top-k, --top-p)")
+        unknown = unknown_chars(tok, prompt)
+        if unknown:
+            print(f"warning: --prompt: characters not in the training text read as {UNK}: "
+                  f"{unknown!r}", file=sys.stderr)
+        pieces = sample_text(self.model, tok, prompt, max_new, temperature=temperature,
+                             top_k=top_k, top_p=top_p if top_p < 1 else None,
+                             seed=int(seed or 0))
+        return _chain(prompt, pieces)
+
+
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest
+
+
+class CharStream(Stream):
+    """The character LM read one piece at a time, with its state carried between pushes.
+
+    A fresh stream (and :meth:`reset`) has read a newline, as :meth:`CharLMPredictor.predict`
+    has before each text. ``push(text)`` reads ``text`` (one character or more) and returns
+    ``{"text", "chars", "nats", "next"}``: ``nats`` is the surprisal of ``text`` given all
+    pushed before (-ln p, summed over its characters), ``next`` the ``top`` most likely
+    characters to follow -> probability."""
+
+    def __init__(self, predictor: CharLMPredictor, top: int = 5):
+        self.model, self.tok, self.top = predictor.model, predictor.tokenizer, top
+        self.device = predictor.device
+        self.reset()
+
+    @torch.no_grad()
+    def reset(self) -> None:
+        self.state = None
+        self.logits, self.state = self._read(self.tok.encode(LINE_START))[1:]
+
+    def _read(self, ids: list[int]):
+        """Every step's next-token logits (n, V), the last one (V,), the new state."""
+        x = torch.tensor([ids], device=self.device)
+        out = self.model(x, state=self.state)
+        return out.logits[0], out.logits[0, -1], out.state
+
+    @torch.no_grad()
+    def push(self, x_t: str) -> dict[str, Any]:
+        if not isinstance(x_t, str):
+            raise TaskError(f"push a text (str), got {type(x_t).__name__}")
+        ids = self.tok.encode(x_t)
+        if not ids:
+            return {"text": x_t, "chars": 0, "nats": 0.0,
+                    "next": top_chars(self.logits, self.tok, self.top)}
+        before = self.logits
+        every, self.logits, self.state = self._read(ids)
+        scores = torch.cat([before[None], every[:-1]])  # (n, V): what predicted each char
+        target = torch.tensor(ids, device=self.device)
+        nats = F.cross_entropy(scores, target, reduction="sum").item()
+        return {"text": x_t, "chars": len(ids), "nats": nats,
+                "next": top_chars(self.logits, self.tok, self.top)}
 
 
 register(CharLMTask())
