@@ -298,3 +298,17 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert a.info["step"] == b.info["step"] == 12
     for k, v in a.weights.items():
         assert torch.equal(v, b.weights[k]), k
+
+
+def test_resume_after_a_crash_between_the_renames_of_a_save(tmp_path):
+    from rnnkit.tasks import train_run
+    from rnnkit.tasks.runner import resume_config
+
+    cfg = _adding_cfg()
+    train_run(cfg, tmp_path / "cut", callbacks=[_StopAt(6)])
+    ckpts = tmp_path / "cut" / "checkpoints"
+    (ckpts / "last").rename(ckpts / ".old-last-999999")  # first rename done, second not
+    result = train_run(resume_config(tmp_path / "cut"), tmp_path / "cut", resume=True)
+    assert result.state.step == 12
+    assert load_checkpoint(ckpts / "last").info["step"] == 12
+    assert sorted(p.name for p in ckpts.iterdir()) == ["best", "last"]

@@ -29,7 +29,7 @@ from ..diagnostics.callback import DiagnosticsCallback
 from ..models.base import Model
 from ..training import distributed
 from ..training.callbacks import default_callbacks
-from ..training.checkpoint import build_model, load_checkpoint
+from ..training.checkpoint import build_model, checkpoint_exists, load_checkpoint
 from ..training.config import RunConfig
 from ..training.config_io import ConfigError, apply_overrides, build_config, read_toml, write_toml
 from ..training.trainer import Callback, Trainer, TrainState, pick_device
@@ -108,7 +108,7 @@ def is_run_dir(path: Path) -> bool:
 def _check_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     """Refuse what would lose or mix data, before anything is written."""
     if resume:
-        if not (run_dir / "checkpoints" / "last").exists():
+        if not checkpoint_exists(run_dir / "checkpoints" / "last"):
             raise ConfigError(f"{run_dir}: nothing to resume (no checkpoints/last)")
         return
     if run_dir.exists() and not run_dir.is_dir():
