@@ -7,11 +7,11 @@ import os
 import pytest
 import torch
 
+import rnnkit
 from rnnkit.cli.main import main
 from rnnkit.data.batches import BucketStream, trim_padding
 from rnnkit.data.tokenizers import tokenizer_from_dict
 from rnnkit.models import SequenceClassifier
-import rnnkit
 from rnnkit.tasks import TASKS
 from rnnkit.tasks.runner import config_from_raw
 from rnnkit.tasks.text_common import TextLine, pad_ids
