@@ -9,6 +9,7 @@ report.md); ``train_run(..., resume=True)`` continues from ``checkpoints/last``;
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -34,6 +35,7 @@ from ..training.config import RunConfig
 from ..training.config_io import ConfigError, apply_overrides, build_config, read_toml, write_toml
 from ..training.trainer import Callback, Trainer, TrainState, pick_device
 from .base import TASKS, Context, Task
+from .datafiles import check_fingerprints, write_fingerprints
 from .report import write_report
 
 
@@ -57,8 +59,28 @@ def config_from_raw(raw: dict[str, Any], source: str) -> RunConfig:
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
-    """A config file with ``--set`` overrides, checked (raises ConfigError)."""
-    return config_from_raw(apply_overrides(read_toml(path), overrides), str(path))
+    """A config file with ``--set`` overrides, checked (raises ConfigError). Relative data
+    paths in the file are resolved against the file's folder, those given with ``--set``
+    against the current directory; the config holds them absolute."""
+    raw = _absolute_paths(read_toml(path), Path(path).absolute().parent)
+    raw = _absolute_paths(apply_overrides(raw, overrides), Path.cwd())
+    return config_from_raw(raw, str(path))
+
+
+def _absolute_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """``raw`` with the task's relative path fields (:func:`~.datafiles.path_field`) made
+    absolute against ``base``."""
+    table = raw.get("task")
+    name = table.get("name", "adding") if isinstance(table, dict) else None
+    if name not in TASKS:
+        return raw  # build_config names the problem
+    names = {f.name for f in dataclasses.fields(TASKS[name].config_class)
+             if f.metadata.get("path")}
+    for key in names & set(table):
+        value = table[key]
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            table[key] = str((base / Path(value).expanduser()).resolve())
+    return raw
 
 
 @dataclass
@@ -207,6 +229,7 @@ def _train_locked(cfg, run_dir, info, resume, overwrite, callbacks) -> RunResult
         if info.is_main:
             _prepare_dir(run_dir, resume, overwrite)
             write_toml(cfg, run_dir / "config.toml")
+            write_fingerprints(run_dir, cfg.task)
         distributed.barrier(info)
         if resume:
             ckpt = load_checkpoint(run_dir / "checkpoints" / "last")
@@ -289,6 +312,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "be
     from .predictor import open_checkpoint
 
     cfg, ckpt, model = open_checkpoint(run_dir, checkpoint)
+    check_fingerprints(Path(run_dir))
     task = TASKS[cfg.task.name]
     if split not in ("train", "val", "test"):
         raise ConfigError(f"unknown split {split!r}; choose one of ['test', 'train', 'val']")

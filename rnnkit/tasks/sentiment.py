@@ -1,21 +1,32 @@
-"""Sentence polarity (rt-polarity, Pang & Lee 2005): positive or negative movie snippets.
+"""Text classification (task ``sentiment``): a label for each text.
 
-Split: a fixed seeded 90/10 train/test split (``folds = 0``), or fold ``fold`` of
-``folds``-fold cross-validation; in both, ``val_fraction`` of the training part (seeded)
-is held out to pick the best checkpoint, so the test part is never looked at while
-training. The word tokenizer is fitted on the training part and saved in model.json.
+Data: the user's CSV, TSV or JSON-lines file(s) with a text column and a label column
+(``task.text_column``, ``task.label_column``; defaults ``text`` and ``label``), any number of
+classes with any label strings — ``task.data`` (one file, split by ``split_seed``) or
+``task.train_data``/``val_data``/``test_data`` (:mod:`rnnkit.tasks.datafiles`). Without
+them: sentence polarity (rt-polarity, Pang & Lee 2005), positive or negative movie snippets.
+The classes are the training part's labels, sorted; a label that only the validation or
+test part has is an error naming its line.
+
+Split: a seeded train/test split (``test_fraction``; rt-polarity: 90/10), or fold ``fold``
+of ``folds``-fold cross-validation (rt-polarity); ``val_fraction`` of the training part
+(seeded) is held out to pick the best checkpoint, so the test part is never looked at while
+training. The word tokenizer is fitted on the training part and saved in model.json with
+the class names.
 
 Model: a (bidirectional) ``SequenceClassifier`` over word ids with attention pooling;
 ``lengths`` reach the layers, and ``train.batching = "bucket"`` batches sentences of similar
 length. ``evaluate --json`` reports ``accuracy`` and ``loss`` (cross-entropy, nats).
 
 ``rnnkit predict RUN --text "..."`` / ``--input FILE`` prints
-``{"text", "label": "positive"|"negative", "probability"}`` per line (the probability of
-that label); ``--explain`` adds ``tokens`` and their attention ``weights``.
+``{"text", "label", "probability", "probabilities": {class: p}}`` per line (``probability``
+is that of the predicted label); ``--explain`` adds ``tokens`` and their attention
+``weights``. ``--input`` reads one text a line, or a .csv/.tsv/.jsonl table's text column.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -23,23 +34,26 @@ from typing import Any
 import torch
 
 from ..data.batches import batches
+from ..data.datasets import DataError
+from ..data.tables import FORMATS, read_table
 from ..data.text import Labelled, load_rt_polarity, split_rt_polarity
 from ..data.tokenizers import WordTokenizer
 from ..training.config import TaskConfig, number
 from .base import Context, Task, TaskError, register
+from .datafiles import DataFilesConfig, data_errors, load_splits, uses_own_data
 from .predictor import Predictor
-from .text_common import as_lines, clip_tokens, pad_ids, saved_tokenizer
+from .text_common import TextLine, as_lines, clip_tokens, pad_ids, saved_tokenizer
 
 LABELS = ("negative", "positive")
 
 
 @dataclass
-class SentimentConfig(TaskConfig):
+class SentimentConfig(DataFilesConfig, TaskConfig):
     name: str = "sentiment"
-    folds: int = number(0, 0)  # 0: the seeded 90/10 split; k: k-fold cross-validation
+    text_column: str = "text"  # user tables: the column holding the text ...
+    label_column: str = "label"  # ... and the one holding its class (any strings)
+    folds: int = number(0, 0)  # rt-polarity: 0 = the seeded split; k = k-fold CV
     fold: int = number(0, 0)  # which fold is the test part (with folds > 0)
-    split_seed: int = 0  # the shuffle of the split (kept apart from the run's seed)
-    val_fraction: float = number(0.1, 0.01, 0.5)  # of the training part, for `best`
     min_freq: int = number(1, 1)  # words seen fewer times in training become <unk>
     max_vocab: int = number(0, 0)  # 0 = no limit
     max_tokens: int = number(400, 1)  # longer inputs are cut (predict says so)
@@ -50,19 +64,63 @@ class SentimentContext(Context):
 
     @cached_property
     def items(self) -> dict[str, list[Labelled]]:
-        """``train``/``val``/``test`` sentences (deterministic given ``split_seed``)."""
+        """``train``/``val``/``test`` texts with class indices into :attr:`labels`."""
+        return {split: [Labelled(text, self.labels.index(label)) for text, label in rows]
+                for split, rows in self.rows.items()}
+
+    @cached_property
+    def rows(self) -> dict[str, list[tuple[str, str]]]:
+        """``train``/``val``/``test`` (text, label name) pairs, deterministic given
+        ``split_seed``."""
         cfg = self.task_cfg
+        if uses_own_data(cfg):
+            return load_splits(cfg, self._read, "texts")
         if cfg.folds and cfg.fold >= cfg.folds:
             raise TaskError(f"task.fold = {cfg.fold}: must be < task.folds = {cfg.folds}")
         items = load_rt_polarity()
-        train, test = split_rt_polarity(items, seed=cfg.split_seed, folds=cfg.folds or None,
-                                        fold=cfg.fold)
+        train, test = split_rt_polarity(items, seed=cfg.split_seed, test_fraction=cfg.test_fraction,
+                                        folds=cfg.folds or None, fold=cfg.fold)
         n_val = int(round(len(train) * cfg.val_fraction))
         g = torch.Generator().manual_seed(cfg.split_seed + 1)
         order = torch.randperm(len(train), generator=g).tolist()
         val = [train[i] for i in order[:n_val]]
         train = [train[i] for i in order[n_val:]]
-        return {"train": train, "val": val, "test": test}
+        return {k: [(s.text, LABELS[s.label]) for s in v]
+                for k, v in (("train", train), ("val", val), ("test", test))}
+
+    @cached_property
+    def labels(self) -> list[str]:
+        """The class names: the training part's labels, sorted."""
+        names = sorted({label for _, label in self.rows["train"]})
+        if len(names) < 2:
+            raise TaskError(f"the training part has {len(names)} class(es) ({names}); a "
+                            "classifier needs at least 2")
+        for split in ("val", "test"):
+            unseen = sorted({label for _, label in self.rows[split]} - set(names))
+            if unseen:
+                raise TaskError(f"the {split} part has label(s) {unseen} that no training "
+                                "text has; give training examples of every class")
+        return names
+
+    def _read(self, path) -> list[tuple[str, str]]:
+        cfg = self.task_cfg
+        try:
+            table = read_table(path, [cfg.text_column, cfg.label_column])
+        except DataError as e:
+            raise TaskError(str(e)) from None
+        out = []
+        for row, line in zip(table.rows, table.lines):
+            text, label = row[cfg.text_column].strip(), row[cfg.label_column].strip()
+            if not label:
+                raise TaskError(f"{path}:{line}: empty {cfg.label_column!r}: every text needs "
+                                "a label")
+            if not text:
+                raise TaskError(f"{path}:{line}: empty {cfg.text_column!r}: no words to "
+                                "classify")
+            out.append((text, label))
+        if table.note():
+            warnings.warn(table.note(), stacklevel=2)
+        return out
 
     @cached_property
     def tokenizer(self) -> WordTokenizer:
@@ -89,16 +147,23 @@ class SentimentTask(Task):
                 for k, v in ctx.items.items()}
 
     def model_args(self, ctx: SentimentContext) -> dict[str, Any]:
-        return {"num_classes": 2, "vocab_size": len(ctx.tokenizer.vocab)}
+        return {"num_classes": len(ctx.labels), "vocab_size": len(ctx.tokenizer.vocab)}
+
+    def check(self, cfg) -> list[str]:
+        errors = super().check(cfg) + data_errors(cfg.task)
+        if cfg.task.folds and uses_own_data(cfg.task):
+            errors.append("task.folds: cross-validation folds apply to rt-polarity; with your "
+                          "own data, split by task.split_seed and task.test_fraction")
+        return errors
 
     def info(self, ctx: SentimentContext, model):
         return {**super().info(ctx, model), "tokenizer": ctx.tokenizer.to_dict(),
-                "labels": list(LABELS)}
+                "labels": list(ctx.labels)}
 
     @torch.no_grad()
     def report_sections(self, ctx: SentimentContext, model) -> list[str]:
         """Misclassified test sentences, most confident mistakes first."""
-        items = ctx.items["test"]
+        items, labels = ctx.items["test"], ctx.labels
         device = next(model.parameters()).device
         probs = torch.cat([model.predict_proba(b["x"].to(device), b["lengths"]).cpu()
                            for b in batches(self.batches(ctx)["test"], 256)])  # (N, 2)
@@ -108,7 +173,7 @@ class SentimentTask(Task):
                  "| true | predicted (p) | sentence |", "|---|---|---|"]
         for p, i in sorted(wrong, reverse=True)[:15]:
             text = items[i].text.replace("|", "\\|")
-            lines.append(f"| {LABELS[items[i].label]} | {LABELS[1 - items[i].label]} "
+            lines.append(f"| {labels[items[i].label]} | {labels[int(probs[i].argmax())]} "
                          f"({p:.2f}) | {text} |")
         return lines
 
@@ -121,25 +186,41 @@ class SentimentPredictor(Predictor):
     ``{"text", "label", "probability"}`` (the probability of that label), with
     ``explain=True`` also ``tokens`` and their attention ``weights``."""
 
+    def read_file(self, path, **options):
+        """One text a line (``-`` = stdin), or the text column of a .csv/.tsv/.jsonl table
+        (the run's ``task.text_column``)."""
+        suffix = str(path).rsplit(".", 1)[-1].lower() if "." in str(path) else ""
+        if path != "-" and f".{suffix}" in FORMATS and suffix != "txt":
+            column = self.config.task.text_column
+            try:
+                table = read_table(path, [column])
+            except DataError as e:
+                raise TaskError(str(e)) from None
+            return [TextLine(row[column]) for row in table.rows]
+        return super().read_file(path, **options)
+
     @torch.no_grad()
     def predict(self, inputs, explain: bool = False, **options) -> list[dict[str, Any]]:
         tok = saved_tokenizer(self.info)
+        labels = self.info.get("labels", list(LABELS))
         limit = self.config.task.max_tokens
         out = []
         for line in as_lines(inputs):
             record: dict[str, Any] = {"text": line.text}
             tokens = tok.split(line.text, tok.lower)
             if not tokens:
-                record.update(label=None, probability=None,
+                record.update(label=None, probability=None, probabilities=None,
                               error="empty line: no words to classify")
                 out.append(record)
                 continue
             ids, cut = clip_tokens(tok.vocab.encode(tokens), limit)
             result = self.model(torch.tensor([ids], device=self.device),
                                 torch.tensor([len(ids)]))
-            probs = torch.softmax(result.logits[0], -1)  # (2,)
+            probs = torch.softmax(result.logits[0], -1)  # (C,)
             label = int(probs.argmax())
-            record.update(label=LABELS[label], probability=round(float(probs[label]), 6))
+            record.update(label=labels[label], probability=round(float(probs[label]), 6),
+                          probabilities={name: round(float(p), 6)
+                                         for name, p in zip(labels, probs)})
             if cut:
                 record["truncated"] = f"read the first {limit} of {len(tokens)} tokens"
             if line.problem:
