@@ -1,7 +1,8 @@
 """Airline settings compared on rolling-origin replays inside the training range (no month
 after 1958 is loaded): each replay is the config trained (task.refit: fixed steps, last
 checkpoint) on the months before its origin and scored on its 24-month forecast from there,
-exactly as the calibration replays of ``task.refit`` are (``replay_config``).
+exactly as the calibration replays of ``task.refit`` are
+(``rnnkit.tasks.timeseries.replays.replay_config``).
 
     RNNKIT_DATA=../shared/data python benchmarks/airline_replays.py \\
         --candidate "task.window=24" --candidate "task.difference=false task.level=true" \\
@@ -28,20 +29,17 @@ def replay(args: tuple[str, int, int]) -> tuple[float, float, float, float]:
     import torch
 
     torch.set_num_threads(1)
-    from rnnkit.tasks.forecast import context, forecast_bands, replay_config
-    from rnnkit.tasks.runner import load_config, open_run, train_run
+    from rnnkit.tasks import TASKS, load_config
+    from rnnkit.tasks.timeseries.replays import replay_bands, replay_config
 
     candidate, origin, seed = args
     overrides = [*candidate.split(), f"seed={seed}", "task.calibrate=false",
                  "train.threads=1", "train.progress=off"]
-    cfg = replay_config(load_config("examples/airline.toml", overrides), origin)
+    cfg = load_config("examples/airline.toml", overrides)
     with tempfile.TemporaryDirectory() as tmp:
-        train_run(cfg, Path(tmp) / "run")
-        run = open_run(Path(tmp) / "run")
-        ctx = context(cfg.task)
-        bands = forecast_bands(run.model, ctx.transform, ctx.z, np.array([origin - 1]),
-                               cfg.task.window)
-    y = ctx.series.values[origin:origin + cfg.task.horizon]
+        bands = replay_bands(cfg, origin, Path(tmp) / "run")
+    series = TASKS["forecast"].setup(replay_config(cfg, origin)).series  # cut at origin + h
+    y = series.values[origin:origin + cfg.task.horizon]
     p = bands.point[0]
     log_err = np.log(p) - np.log(y)
     cover = np.mean((y >= bands.lower[95][0]) & (y <= bands.upper[95][0]))

@@ -31,9 +31,15 @@ import torch
 from torch import nn
 
 from rnnkit.layers import LSTM
-from rnnkit.tasks.anomaly import _smooth, alarm, context, evaluate_detection, labelled_windows
-from rnnkit.tasks.anomaly_metrics import event_scores
-from rnnkit.tasks.runner import load_config, open_run, train_run
+from rnnkit.tasks import TASKS, load, load_config, train_run
+from rnnkit.tasks.timeseries.detector import (
+    StreamingDetector,
+    alarm,
+    evaluate_detection,
+    scored_windows,
+    smooth_scores,
+)
+from rnnkit.tasks.timeseries.events import event_scores
 
 KEYS = ["windows_detected", "windows_total", "false_positives", "alarm_points_outside",
         "precision", "recall", "f1"]
@@ -90,22 +96,26 @@ def train_autoencoder(cfg, feats: np.ndarray, fit_end: int, seed: int) -> Autoen
     return model
 
 
+def context(cfg):
+    """The anomaly run context of ``cfg`` (series, ranges, scaler)."""
+    return TASKS["anomaly"].setup(cfg)
+
+
 def autoencoder_rows(cfg, seed: int) -> dict[str, dict]:
-    ctx = context(cfg.task)
+    ctx = context(cfg)
     feats = ctx.features(ctx.series)
     w, n = cfg.task.window, len(feats)
     model = train_autoencoder(cfg, feats, ctx.fit_end, seed)
     ends = np.arange(w - 1, n)
     err = errors(model, feats, ends, w)  # (N - w + 1, W)
     fit = ends < ctx.fit_end
-    windows_ = [(max(a, ctx.train_end), b) for a, b in
-                labelled_windows(ctx, ctx.series.timestamps) or [] if b >= ctx.train_end]
+    windows_ = scored_windows(ctx)
     rows = {}
     for name, raw in (("last", np.abs(err[:, -1])), ("mean", np.abs(err).mean(1))):
         raw = raw / raw[fit].std()
         full = np.zeros(n)
         full[w - 1:] = raw
-        scores = _smooth(full, cfg.task.smooth)
+        scores = smooth_scores(full, cfg.task.smooth)
         limit = cfg.task.threshold_factor * scores[ctx.fit_end:ctx.train_end].max()
         alarms = alarm(cfg.task, limit).run(scores)
         alarms[:ctx.train_end] = False
@@ -118,9 +128,7 @@ def streaming_cost(cfg, run_model, points: int = 300) -> dict[str, float]:
     """Milliseconds to score one new point of a stream: the forecaster carries its state
     (one recurrent step, :class:`StreamingDetector`); the autoencoder has to encode and
     decode the whole window ending at the new point."""
-    from rnnkit.tasks.anomaly import StreamingDetector
-
-    ctx = context(cfg.task)
+    ctx = context(cfg)
     det = StreamingDetector(run_model, ctx.scaler, cfg.task.calendar, cfg.task.smooth, 1.0)
     t, v = ctx.series.timestamps, ctx.series.values
     start = time.perf_counter()
@@ -152,8 +160,8 @@ def main() -> None:
             start = time.perf_counter()
             with tempfile.TemporaryDirectory() as tmp:
                 train_run(cfg, Path(tmp) / "run")
-                run = open_run(Path(tmp) / "run")
-                rows = {"forecast": evaluate_detection(run.model, context(cfg.task))}
+                model = load(Path(tmp) / "run").model
+                rows = {"forecast": evaluate_detection(model, context(cfg))}
             times = {"forecast": time.perf_counter() - start}
             start = time.perf_counter()
             ae = autoencoder_rows(cfg, seed)
@@ -162,7 +170,7 @@ def main() -> None:
             if seed == args.seeds[0]:
                 with tempfile.TemporaryDirectory() as tmp:
                     train_run(cfg, Path(tmp) / "run")
-                    cost = streaming_cost(cfg, open_run(Path(tmp) / "run").model)
+                    cost = streaming_cost(cfg, load(Path(tmp) / "run").model)
             for name, r in rows.items():
                 print(f"| {name} | {seed} | " + " | ".join(
                     f"{r[k]:.3g}" if isinstance(r[k], float) else str(r[k]) for k in KEYS)

@@ -11,7 +11,7 @@ Forecasts use the same test range and horizon for every method: airline, the 24 
 months at once from the end of 1958; temperatures and sunspots, one step ahead rolling over
 the test range (statsmodels models keep the parameters fitted on the training range and
 filter through the test range). Baselines: seasonal naive and persistence
-(rnnkit.tasks.forecast_metrics), statsmodels SARIMA (airline: (0,1,1)(0,1,1)12 on log
+(rnnkit.tasks.timeseries.metrics), statsmodels SARIMA (airline: (0,1,1)(0,1,1)12 on log
 values; elsewhere ARIMA(2,1,1)) and Holt-Winters (airline: additive trend, multiplicative
 season; elsewhere Holt's additive trend); anomalies: a rolling z-score detector (|z| > 3 on
 a trailing window of 288 points). Needs statsmodels (the `dev` extra).
@@ -35,13 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.tasks import evaluate_run, load_config, train_run
-from rnnkit.tasks.anomaly import context as anomaly_context
-from rnnkit.tasks.anomaly import labelled_windows
-from rnnkit.tasks.anomaly_metrics import event_scores, rolling_zscore
-from rnnkit.tasks.forecast import context as forecast_context
-from rnnkit.tasks.forecast import figures
-from rnnkit.tasks.intervals import COVERAGES, Bands
+from rnnkit.tasks import TASKS, evaluate_run, load, load_config, train_run
+from rnnkit.tasks.timeseries.detector import batch_scores, scored_windows
+from rnnkit.tasks.timeseries.events import event_scores, rolling_zscore
+from rnnkit.tasks.timeseries.intervals import COVERAGES, Bands
+from rnnkit.tasks.timeseries.scoring import figures
 
 FORECASTS = ("airline", "temperatures", "sunspots")
 ANOMALIES = ("anomaly-taxi", "anomaly-machine", "ambient-temperature")
@@ -94,7 +92,7 @@ def statsmodels_baselines(ctx) -> dict[str, Bands]:
 
 def forecast_table(run_dir: Path, name: str) -> list[tuple[str, dict]]:
     cfg = load_config(run_dir / "config.toml")
-    ctx = forecast_context(cfg.task)
+    ctx = TASKS["forecast"].setup(cfg)
     result = evaluate_run(run_dir)
     rows = [("rnnkit", result), *result["baselines"].items()]
     y, train = ctx.series.values[ctx.test_start:], ctx.series.values[:ctx.test_start]
@@ -105,13 +103,12 @@ def forecast_table(run_dir: Path, name: str) -> list[tuple[str, dict]]:
 
 def anomaly_table(run_dir: Path) -> list[tuple[str, dict]]:
     cfg = load_config(run_dir / "config.toml")
-    ctx = anomaly_context(cfg.task)
+    ctx = TASKS["anomaly"].setup(cfg)
     ours = evaluate_run(run_dir)
-    windows = [(max(a, ctx.train_end), b) for a, b in
-               labelled_windows(ctx, ctx.series.timestamps) or [] if b >= ctx.train_end]
     z = np.abs(rolling_zscore(ctx.series.values, 288)) > 3
     z[:ctx.train_end] = False
-    return [("rnnkit", ours), ("rolling z-score (288, abs z > 3)", event_scores(z, windows))]
+    return [("rnnkit", ours),
+            ("rolling z-score (288, abs z > 3)", event_scores(z, scored_windows(ctx)))]
 
 
 AIRLINE_WINDOWS = (12, 24, 36)
@@ -173,20 +170,18 @@ def select_airline(root: Path, seeds: int, ensembles: int) -> None:
 
 def select_smoothing(root: Path, name: str) -> None:
     from rnnkit.data.timeseries import Series
-    from rnnkit.tasks import open_run
-    from rnnkit.tasks.anomaly import batch_scores
 
     run = root / f"{name}-select"
     train_run(load_config(f"examples/{name}.toml", ["train.threads=1"]), run, overwrite=True)
-    r = open_run(run)
-    ctx = anomaly_context(r.cfg.task)
+    p = load(run)
+    ctx = p.context
     a, b = ctx.fit_end, ctx.train_end
     mid = (a + b) // 2
     train = Series(ctx.series.timestamps[:b], ctx.series.values[:b])
     feats = ctx.features(train)
     print(f"| {name} smoothing | margin (calibration std) |\n|---|---|")
     for k in SMOOTHING[name]:
-        s = batch_scores(r.model, feats, k)
+        s = batch_scores(p.model, feats, k)
         print(f"| {k} | {(s[a:mid].max() - s[mid:b].max()) / s[a:b].std():.3f} |")
 
 

@@ -1,4 +1,5 @@
-"""Anomaly task: event-level scoring, calibration ranges, streaming = batch, detect CLI."""
+"""Anomaly task: event-level scoring, calibration ranges, streaming = batch, detect CLI =
+the predictor's records."""
 
 import csv
 import json
@@ -7,8 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+import rnnkit
 from rnnkit.cli.main import main
-from rnnkit.tasks.anomaly_metrics import event_scores, events, rolling_zscore, window_indices
+from rnnkit.data.timeseries import Series
+from rnnkit.tasks import TASKS
+from rnnkit.tasks.timeseries.detector import Alarm, StreamingDetector, batch_scores, features
+from rnnkit.tasks.timeseries.events import event_scores, events, rolling_zscore, window_indices
 
 
 def test_events_are_runs_of_consecutive_alarm_points():
@@ -36,8 +41,6 @@ def test_rolling_zscore_uses_only_the_trailing_window():
 
 
 def test_alarm_hysteresis_and_hold_on_a_hand_made_score():
-    from rnnkit.tasks.anomaly import Alarm
-
     s = np.array([0, 2.5, 1.5, 2.5, 0.5, 0, 1.5, 0, 0, 0, 3, 0])
     plain = Alarm(2.0).run(s)
     assert plain.tolist() == (s > 2.0).tolist()
@@ -94,53 +97,41 @@ def ad_run(tmp_path, monkeypatch):
 
 
 def test_training_and_calibration_never_read_the_scored_range(ad_run):
-    from rnnkit.tasks import open_run
-    from rnnkit.tasks.anomaly import context, threshold
+    from rnnkit.tasks.timeseries.detector import threshold
 
-    r = open_run(ad_run)
-    ctx = context(r.cfg.task)
+    p = rnnkit.load(ad_run)
+    ctx = p.context
     assert (ctx.fit_end, ctx.train_end) == (420, 600)
-    data = r.task.data(r.cfg.task, 0)
+    data = TASKS["anomaly"].make_splits(ctx)
     # the training windows' inputs and targets all lie before fit_end; the feature value of
     # the last target of each split is the scaled series at its index
     n_train = data["train"]["x"].shape[0]
     assert n_train + 24 == ctx.fit_end  # starts 0 .. fit_end - 25, targets up to fit_end - 1
     assert data["val"]["x"].shape[0] + 24 == ctx.train_end - (ctx.fit_end - 24)
     # the threshold is a function of the training range only: changing later points
-    before = threshold(r.model, ctx)
+    before = threshold(p.model, ctx)
+    assert p.threshold == before
     ctx.series.values[ctx.train_end:] += 1000.0
     try:
-        assert threshold(r.model, ctx) == before
+        assert threshold(p.model, ctx) == before
     finally:
         ctx.series.values[ctx.train_end:] -= 1000.0
 
 
 def test_streaming_scores_equal_batch_scores(ad_run):
-    from rnnkit.data.timeseries import Scaler
-    from rnnkit.tasks import open_run
-    from rnnkit.tasks.anomaly import StreamingDetector, batch_scores, context, features
-
-    r = open_run(ad_run)
-    ctx = context(r.cfg.task)
-    scaler = Scaler.from_dict(r.checkpoint.info["scaler"])
-    s = ctx.series
-    batch = batch_scores(r.model, features(s, scaler, True), 4)
-    det = StreamingDetector(r.model, scaler, True, 4, threshold=1.0)
+    p = rnnkit.load(ad_run)
+    s = p.context.series
+    batch = batch_scores(p.model, features(s, p.scaler, True), 4)
+    det = StreamingDetector(p.model, p.scaler, True, 4, threshold=1.0)
     stream = np.array([det.update(t, v)[0] for t, v in zip(s.timestamps[:300], s.values[:300])])
     np.testing.assert_allclose(stream, batch[:300], rtol=1e-4, atol=1e-4)
 
 
 def test_streaming_alarms_with_hysteresis_and_hold_equal_batch_alarms(ad_run):
-    from rnnkit.data.timeseries import Scaler
-    from rnnkit.tasks import open_run
-    from rnnkit.tasks.anomaly import Alarm, StreamingDetector, batch_scores, features
-
-    r = open_run(ad_run)
-    scaler = Scaler.from_dict(r.checkpoint.info["scaler"])
+    p = rnnkit.load(ad_run)
     t, v = _series()
-    from rnnkit.data.timeseries import Series
+    batch = batch_scores(p.model, features(Series(t, v), p.scaler, True), 4)
 
-    batch = batch_scores(r.model, features(Series(t, v), scaler, True), 4)
     def level(q):  # a level the score crosses, in a gap of the scores (no float ties)
         v = np.sort(batch)[int(q * len(batch)) - 20:int(q * len(batch)) + 20]
         i = np.argmax(np.diff(v))
@@ -148,10 +139,53 @@ def test_streaming_alarms_with_hysteresis_and_hold_equal_batch_alarms(ad_run):
 
     limit, release = level(0.9), level(0.6)
     expected = Alarm(limit, release, hold=5).run(batch)
-    det = StreamingDetector(r.model, scaler, True, 4, limit, Alarm(limit, release, 5))
+    det = StreamingDetector(p.model, p.scaler, True, 4, limit, Alarm(limit, release, 5))
     stream = np.array([det.update(a, b)[1] for a, b in zip(t, v)])
     assert expected.any() and (expected != (batch > limit)).any()  # the options act
     np.testing.assert_array_equal(stream, expected)
+
+
+def test_predictor_stream_pushed_point_by_point_equals_the_batch_record(ad_run):
+    p = rnnkit.load(ad_run)
+    assert p.task == "anomaly" and {"detect", "stream"} <= p.capabilities
+    (series,) = p.read_file("series.csv")
+    (batch,) = p.predict([series])
+    s = p.stream()
+    pushed = [s.push((t, v)) for t, v in zip(series.timestamps, series.values)]
+    cols = batch["columns"]
+    np.testing.assert_allclose([r["score"] for r in pushed], cols["score"], rtol=1e-4,
+                               atol=1e-4)
+    # the same alarms, but where a score ties the threshold to float32 rounding (here the
+    # calibration maximum itself recurs: the toy series repeats every week)
+    tie = np.abs(np.array(cols["score"]) - batch["threshold"]) < 1e-4
+    same = np.array([r["alarm"] for r in pushed]) == np.array(cols["is_anomaly"])
+    assert same[~tie].all() and tie.sum() < 5
+    assert [r["timestamp"] for r in pushed] == cols["timestamp"]
+    assert any(cols["is_anomaly"][1000:1010])  # the spike
+    assert batch["alarm_points"] == sum(cols["is_anomaly"])
+    s.reset()  # a fresh state: the same first scores again
+    assert s.push((series.timestamps[0], series.values[0])) == pushed[0]
+    with pytest.raises(rnnkit.tasks.TaskError, match="timestamp"):
+        p.predict([series.values])  # calendar features need the times
+    json.dumps(batch)
+
+
+def test_predictor_records_are_what_the_detect_cli_prints(ad_run, capsys):
+    p = rnnkit.load(ad_run)
+    for extra in ([], ["--stream"]):
+        capsys.readouterr()
+        assert main(["detect", str(ad_run), "--input", "series.csv", *extra]) == 0
+        out = capsys.readouterr()
+        rows = list(csv.DictReader(out.out.splitlines()))
+        (record,) = p.predict(p.read_file("series.csv"), stream=bool(extra))
+        cols = record["columns"]
+        assert list(rows[0]) == list(cols) and len(rows) == len(cols["score"]) == 1200
+        for i, row in enumerate(rows):
+            assert row["timestamp"] == cols["timestamp"][i]
+            assert float(row["value"]) == float(f"{cols['value'][i]:.6g}")
+            assert float(row["score"]) == float(f"{cols['score'][i]:.6g}"), i
+            assert row["is_anomaly"] == str(int(cols["is_anomaly"][i]))
+        assert f"{record['alarm_points']} alarm points" in out.err
 
 
 def test_detect_cli_writes_the_documented_csv_and_flags_the_spike(ad_run, tmp_path, capsys):

@@ -1,5 +1,6 @@
 """Forecast task: transforms invert exactly, ranges never leak, sine forecasts, interval
-coverage, metrics and baselines, CLI output. Real-data checks skip without RNNKIT_DATA."""
+coverage, metrics and baselines, CLI output = the predictor's records, the stream = predict
+on the growing history. Real-data checks skip without RNNKIT_DATA."""
 
 import csv
 import json
@@ -9,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 
+import rnnkit
 from rnnkit.cli.main import main
 from rnnkit.data.timeseries import Scaler
-from rnnkit.tasks import forecast_metrics as fm
-from rnnkit.tasks.forecast import backtest_factors
-from rnnkit.tasks.forecast_data import Transform, range_origins, train_origins
-from rnnkit.tasks.intervals import conformal_factors, predict_bands
+from rnnkit.tasks.timeseries import metrics as fm
+from rnnkit.tasks.timeseries.calibration import backtest_factors
+from rnnkit.tasks.timeseries.intervals import conformal_factors, predict_bands
+from rnnkit.tasks.timeseries.transform import Transform, range_origins, train_origins
 
 HAS_DATA = os.environ.get("RNNKIT_DATA") and os.path.isdir(os.environ["RNNKIT_DATA"])
 
@@ -135,7 +137,7 @@ def test_interval_coverage_is_close_to_nominal_on_a_gaussian_process():
 
 
 def test_backtest_factors_weigh_lead_times_equally_and_read_nothing_after_the_end():
-    from rnnkit.tasks.intervals import Bands
+    from rnnkit.tasks.timeseries.intervals import Bands
 
     # origins 0..9, horizon 10, scored on points < 11: lead h has 11 - h forecasts. Errors
     # are 3 half-widths at leads 1-2 (19 of 55 points) and 0.5 at leads 3-10.
@@ -170,9 +172,9 @@ cell = "gru"
 hidden_size = 8
 output = "quantile"
 [train]
-steps = 40
+steps = 150
 batch_size = 8
-eval_every = 3
+eval_every = 10
 progress = "off"
 """
 
@@ -223,9 +225,9 @@ def test_level_model_sample_paths_start_where_its_direct_forecast_does(fc_run, c
     """Past its horizon a model forecasts by sample paths, one step at a time; their first
     step must agree with the direct forecast, so the window and anchor are normalised by
     the same level both ways (``task.level``)."""
-    (fc_run.parent.parent / "level.toml").write_text(  # uncalibrated: 40 steps leave the
-        TINY.replace("difference = true", "level = true\ncalibrate = false")  # factors huge
-        .replace("tiny-fc", "tiny-level").replace("steps = 40", "steps = 150"))
+    (fc_run.parent.parent / "level.toml").write_text(  # uncalibrated: the sample paths'
+        TINY.replace("difference = true", "level = true\ncalibrate = false")  # median is
+        .replace("tiny-fc", "tiny-level"))  # compared with the direct point forecast
     assert main(["train", "level.toml"]) == 0
     run = fc_run.parent / "tiny-level"
     info = json.loads((run / "checkpoints" / "best" / "model.json").read_text())
@@ -262,9 +264,100 @@ def test_forecast_cli_bad_input_names_the_row(fc_run, tmp_path, capsys):
     assert "bad.csv:3: value 'x'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("members", [1, 3])
+def test_one_step_forecasts_equal_predict_on_windows_and_carry_the_state(members):
+    """``one_step`` after step t = ``predict`` on the window ending at t (same start), and
+    a sequence fed in two pieces with the carried state = one pass."""
+    from rnnkit.models import ForecastEnsemble, Forecaster
+
+    torch.manual_seed(0)
+    config = dict(horizon=3, input_size=2, cell="gru", hidden_size=8, output="quantile",
+                  quantiles=(0.025, 0.1, 0.5, 0.9, 0.975))
+    model = (Forecaster(**config) if members == 1
+             else ForecastEnsemble(members=members, seed=0, **config)).eval()
+    x = torch.randn(4, 10, 2)
+    f, _ = model.one_step(x)
+    assert f.point.shape == (4, 10, 3, 1) and f.quantiles.shape == (4, 10, 3, 1, 5)
+    for t in (0, 4, 9):
+        p = model.predict(x[:, :t + 1])
+        torch.testing.assert_close(f.point[:, t, :, 0], p.point, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(f.quantiles[:, t, :, 0], p.quantiles, rtol=1e-5,
+                                   atol=1e-6)
+    a, state = model.one_step(x[:, :6])
+    b, _ = model.one_step(x[:, 6:], state)
+    torch.testing.assert_close(torch.cat([a.point, b.point], 1), f.point, rtol=1e-5,
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="direct"):
+        Forecaster(**{**config, "mode": "autoregressive"}).one_step(x)
+
+
+def _cli_rows(capsys, args):
+    capsys.readouterr()
+    assert main(args) == 0
+    return list(csv.DictReader(capsys.readouterr().out.splitlines()))
+
+
+def _same_as_cli(record, rows):
+    """The record's columns equal the CLI's CSV to the 6 significant digits it prints."""
+    cols = record["columns"]
+    assert list(rows[0]) == list(cols) and len(rows) == len(cols["timestamp"])
+    for i, row in enumerate(rows):
+        assert row["timestamp"] == cols["timestamp"][i]
+        for k in list(cols)[1:]:
+            assert float(row[k]) == float(f"{cols[k][i]:.6g}"), (i, k)
+
+
+def test_predictor_records_are_what_the_forecast_cli_prints(fc_run, capsys):
+    p = rnnkit.load(fc_run)
+    assert p.task == "forecast" and "stream" in p.capabilities
+    for horizon in (24, 30):  # direct, then sample paths
+        record = p.predict(p.default_inputs(), horizon=horizon, samples=300)[0]
+        assert record["method"] == ("direct" if horizon == 24 else "sample paths")
+        assert len(record["truth"]) == 24  # the test range: known, shown by the plot
+        _same_as_cli(record, _cli_rows(capsys, ["forecast", str(fc_run), "--horizon",
+                                                str(horizon), "--samples", "300"]))
+        record = p.predict(p.read_file("series.csv"), horizon=horizon, samples=300)[0]
+        assert "truth" not in record and record["columns"]["timestamp"][0] == "2012-01"
+        _same_as_cli(record, _cli_rows(capsys, ["forecast", str(fc_run), "--horizon",
+                                                str(horizon), "--samples", "300", "--input",
+                                                "series.csv"]))
+    json.dumps(record)  # plain JSON
+
+
+def test_stream_pushed_point_by_point_equals_predict_on_the_growing_history(fc_run):
+    from rnnkit.data.timeseries import Series
+
+    p = rnnkit.load(fc_run)
+    (series,) = p.read_file("series.csv")
+    s = p.stream()
+    for n, (t, v) in enumerate(zip(series.timestamps, series.values), start=1):
+        out = s.push((t, v))
+        if n < p.min_points:  # 24: a season of differences + the window
+            assert out["columns"] is None and out["needs"] == p.min_points - n
+            continue
+        history = Series(series.timestamps[:n], series.values[:n])
+        assert out == p.predict([history])[0], n
+    # values alone, past the model's horizon (sample paths, seeded per forecast)
+    s = p.stream(horizon=30, samples=200)
+    for n, v in enumerate(series.values[:28], start=1):
+        out = s.push(v)
+        if n >= p.min_points:
+            assert out == p.predict([series.values[:n]], horizon=30, samples=200)[0]
+    assert out["columns"]["timestamp"][0] == "28"  # positions continue the history
+    s.reset()
+    assert s.push(1.0)["needs"] == p.min_points - 1
+    with pytest.raises(rnnkit.tasks.TaskError, match="list of histories"):
+        p.predict(series.values)
+
+
 @pytest.mark.skipif(not HAS_DATA, reason="needs the real series: set RNNKIT_DATA")
 def test_real_series_ranges_match_the_readme():
-    from rnnkit.tasks.forecast import ForecastConfig, context
+    from rnnkit.tasks import TASKS
+    from rnnkit.tasks.forecast import ForecastConfig
+    from rnnkit.training.config import RunConfig
+
+    def context(task):
+        return TASKS["forecast"].setup(RunConfig(task=task))
 
     air = context(ForecastConfig(series="airline-passengers", window=36, horizon=24,
                                  season=12, difference=True, scaler="log"))

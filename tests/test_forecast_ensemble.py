@@ -9,7 +9,7 @@ import torch
 
 from rnnkit.cli.main import main
 from rnnkit.models import ForecastEnsemble, Forecaster
-from rnnkit.tasks.intervals import predict_bands
+from rnnkit.tasks.timeseries.intervals import predict_bands
 from rnnkit.training.checkpoint import build_model, load_checkpoint, save_checkpoint
 
 CONFIG = dict(horizon=6, cell="gru", hidden_size=8, output="quantile",

@@ -72,12 +72,24 @@ class ForecastEnsemble(Model):
     def predict(self, x: Tensor, lengths: Tensor | None = None) -> Forecast:
         """The members' forecasts averaged field by field (shapes as
         :meth:`Forecaster.predict`)."""
-        parts = [m.predict(x, lengths) for m in self.members]
+        return _average([m.predict(x, lengths) for m in self.members])
 
-        def mean(name):
-            if getattr(parts[0], name) is None:
-                return None
-            return torch.stack([getattr(p, name) for p in parts]).mean(0)
+    @torch.no_grad()
+    def one_step(self, x: Tensor, state=None) -> tuple[Forecast, list]:
+        """:meth:`Forecaster.one_step` of every member (``state``: the list of the members'
+        states, None for fresh ones), averaged field by field like :meth:`predict`."""
+        states = state if state is not None else [None] * len(self.members)
+        steps = [m.one_step(x, s) for m, s in zip(self.members, states)]
+        return _average([f for f, _ in steps]), [s for _, s in steps]
 
-        return Forecast(point=mean("point"), quantiles=mean("quantiles"),
-                        levels=parts[0].levels, std=mean("std"))
+
+def _average(parts: list[Forecast]) -> Forecast:
+    """The members' forecasts averaged field by field (quantile averaging)."""
+
+    def mean(name):
+        if getattr(parts[0], name) is None:
+            return None
+        return torch.stack([getattr(p, name) for p in parts]).mean(0)
+
+    return Forecast(point=mean("point"), quantiles=mean("quantiles"), levels=parts[0].levels,
+                    std=mean("std"))

@@ -32,7 +32,9 @@ class Forecaster(Model):
     measured on rolling-origin replays before the model was trained; the model itself
     does not apply them.
     ``forward`` returns the raw parameters (B, horizon, output_size, n_params);
-    :meth:`predict` returns a :class:`Forecast`. Metrics: mae and mse of the point forecast.
+    :meth:`predict` returns a :class:`Forecast`; :meth:`one_step` returns the forecast made
+    after every step of a sequence, carrying the recurrent state (scoring a whole series in
+    one pass, or a stream point by point). Metrics: mae and mse of the point forecast.
 
     Example::
 
@@ -40,6 +42,9 @@ class Forecaster(Model):
                            mode="autoregressive", output="quantile")
         model.compute_loss({"x": windows, "y": targets}).loss   # (B, 48, 1), (B, 12)
         model.predict(windows).quantiles                         # (B, 12, 3)
+        direct = Forecaster(input_size=1, horizon=12, output="gaussian")
+        f, state = direct.one_step(series[:, :100])              # f.point (B, 100, 12, 1)
+        g, state = direct.one_step(series[:, 100:101], state)    # step 101, as in one pass
     """
 
     def __init__(
@@ -132,3 +137,23 @@ class Forecaster(Model):
                 squeeze["std"] = f.std.squeeze(2)
             f = Forecast(**{**f.__dict__, **squeeze})
         return f
+
+    @torch.no_grad()
+    def one_step(self, x: Tensor, state=None) -> tuple[Forecast, object]:
+        """The forecast made after each step of ``x`` (B, T, input_size), the state carried
+        from ``state`` (None: a fresh one) -> (forecast, the state after the last step).
+
+        The forecast after step t is what :meth:`predict` returns for a window ending at t
+        read from the same state, without re-reading the window: fields (B, T, horizon,
+        output_size) (quantiles add Q). Feeding a sequence in pieces, each with the state
+        the previous piece returned, gives the forecasts of one pass over the whole.
+        ``mode="direct"`` only (an autoregressive decoder would have to be rolled out from
+        every step)."""
+        if self.mode != "direct":
+            raise ValueError("one_step needs mode='direct'; an autoregressive forecaster "
+                             "forecasts from windows (predict)")
+        B, T = x.shape[:2]
+        out, state = self.encoder(x, hx=state)  # (B, T, H)
+        params = self.head(self.dropout(out.reshape(B * T, -1)))  # (B*T, horizon*F*P)
+        params = params.view(B, T, self.horizon, self.output_size, self.out.n_params)
+        return self.out.summary(params), state

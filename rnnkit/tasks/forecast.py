@@ -2,9 +2,9 @@
 
 A :class:`~rnnkit.models.Forecaster` (direct or autoregressive, quantile or Gaussian head)
 reads a window of the scaled (optionally seasonally differenced) series and forecasts the
-next ``horizon`` steps; :mod:`rnnkit.tasks.forecast_data` says exactly what it reads and
-predicts. The scaler and differencing are fitted on the training range only and saved in
-model.json (``"transform"``), so forecasts come back in the series' original units.
+next ``horizon`` steps; :mod:`rnnkit.tasks.timeseries.transform` says exactly what it reads
+and predicts. The scaler and differencing are fitted on the training range only and saved
+in model.json (``"transform"``), so forecasts come back in the series' original units.
 
 Ranges: the last ``test_size`` points are the test range (data README), the last
 ``val_size`` points before it the validation range; training windows only read points
@@ -13,29 +13,29 @@ before the validation range (``refit``: before the test range). ``evaluation``:
 from the end of 1958), ``rolling`` one-step-ahead forecasts from every origin in it
 (temperatures, sunspots). ``evaluate`` reports rmse, mae, mape, smape, mase and
 coverage_80/95 in original units, and the same for the seasonal-naive and persistence
-baselines under ``"baselines"``.
+baselines under ``"baselines"`` (:mod:`rnnkit.tasks.timeseries.scoring`).
 
-``refit = true``: deployment after selection. The model trains on every point before the
-test range (training + validation ranges) for ``train.steps`` fixed in advance (one
-validation, at the last step, so ``best`` is the last step: nothing is chosen on points it
-trained on). Its intervals are calibrated on ``replays`` rolling-origin replays inside that
-range instead: origins ``replay_every`` points apart, the last at the start of the validation
-range; each replay is the same config trained on the points before its origin (like the
-deployed model, which is trained up to its forecast origin) and forecasts ``horizon`` points
-from there, all before the test range. The factors (:func:`backtest_factors` on the
-replays' forecasts) are measured before the model trains and recorded in its config
-(``interval_factors``).
+Intervals (``calibrate``) are scaled to nominal coverage on a rolling-origin backtest
+(:mod:`rnnkit.tasks.timeseries.calibration`): over the validation range, or with ``refit``
+(deployment after selection: the model trains on every point before the test range for
+``train.steps`` fixed in advance, so ``best`` is the last step) on ``replays`` replays of
+the config trained up to origins inside that range
+(:func:`~rnnkit.tasks.timeseries.replays.calibrate_by_replays`; the context computes them
+once, before the model is built, and the model records them as ``interval_factors``).
 
 ``ensemble = N``: N members trained side by side with seeds ``seed .. seed+N-1``, their
-quantile forecasts averaged (:class:`~rnnkit.models.ForecastEnsemble`); the calibration
-backtest, ``evaluate`` and ``rnnkit forecast`` all see the ensemble's forecast.
+quantile forecasts averaged (:class:`~rnnkit.models.ForecastEnsemble`); calibration,
+``evaluate`` and the predictor all see the ensemble's forecast.
+
+Predictor (:class:`ForecastPredictor`): ``predict(histories, horizon=N, samples=S)`` -> one
+record per history whose ``"columns"`` hold ``timestamp, forecast, lower_80, upper_80,
+lower_95, upper_95``; ``stream()`` updates the forecast with each new observation.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -44,22 +44,33 @@ import torch
 
 from ..data.timeseries import Scaler, Series
 from ..models import MODELS, ForecastEnsemble, Model
-from ..training.config import TaskConfig, choice, number
-from . import forecast_metrics as fm
-from .base import Task, TaskError, register
-from .forecast_data import Transform, range_origins, train_origins
-from .intervals import COVERAGES, LEVELS, Bands, predict_bands
-from .ts_common import Figures, SplitData, load_source, test_points
+from ..training.config import choice, number
+from .base import Context, Task, TaskError, register
+from .predictor import Predictor, Stream
+from .timeseries.calibration import interval_factors
+from .timeseries.forecasting import COLUMNS, forecast_history
+from .timeseries.intervals import COVERAGES, LEVELS
+from .timeseries.replays import calibrate_by_replays
+from .timeseries.report import forecast_section, plot_forecast
+from .timeseries.scoring import evaluate_split
+from .timeseries.source import (
+    History,
+    SeriesSourceConfig,
+    as_series,
+    future_times,
+    load_source,
+    parse_times,
+    read_input,
+    test_points,
+    time_labels,
+)
+from .timeseries.transform import Transform, train_origins
 
 
 @dataclass
-class ForecastConfig(TaskConfig):
+class ForecastConfig(SeriesSourceConfig):
     name: str = "forecast"
-    series: str = "airline-passengers"  # a named series (rnnkit.data.timeseries.SERIES)
-    csv: str = ""  # or a user's CSV file (then set test_size)
-    time_column: str = ""  # CSV columns; "" = the first / second column
-    value_column: str = ""
-    repair: str = ""  # comma-separated read_csv repairs: sort, drop-duplicates, interpolate ...
+    series: str = "airline-passengers"
     test_size: float = number(0.0, 0.0)  # points (>= 1) or a fraction; 0 = the README's range
     val_size: float = number(0.0, 0.0)  # the same, before the test range; 0 = like test_size
     window: int = number(24, 1)  # observed steps the model reads
@@ -69,253 +80,84 @@ class ForecastConfig(TaskConfig):
     difference: bool = False  # forecast the change from the same season's last value
     level: bool = False  # or: window and targets relative to the last season's mean
     evaluation: str = choice("auto", "auto", "multistep", "rolling")  # auto: by horizon
-    calibrate: bool = True  # scale the intervals to nominal coverage on a validation backtest
+    calibrate: bool = True  # scale the intervals to nominal coverage on a backtest
     train_on_val: bool = False  # short series: also train on the validation range's windows
     ensemble: int = number(1, 1)  # members trained with seeds seed..seed+N-1, forecasts averaged
-    cutoff: int = number(0, 0)  # use only the first cutoff points (0 = all): for validation
-    # replays inside the training range (quality_timeseries.py --select, task.refit)
+    cutoff: int = number(0, 0)  # use only the first cutoff points (0 = all): replays
     refit: bool = False  # train on train + validation for train.steps; calibrate by replays
     replays: int = number(3, 0)  # refit: calibration replays (origins replay_every apart,
     replay_every: int = number(6, 1)  # the last at the start of the validation range)
 
 
-@dataclass
-class ForecastContext:
-    """Everything fitted or fixed for one config (cached): the series, its ranges, the
-    transform, and the conformal factors once a model has been calibrated."""
+class ForecastContext(Context):
+    """The run's series, its ranges and the transform fitted on the training range; the
+    replay factors (``refit``), and the validation-backtest factors per model."""
 
-    cfg: ForecastConfig
-    series: Series
-    val_start: int  # validation range: [val_start, test_start)
-    test_start: int  # test range: [test_start, N)
-    transform: Transform
-    z: np.ndarray  # the scaled series
-    factors: dict = field(default_factory=dict)  # id(model) -> conformal factors
+    def __init__(self, cfg, task):
+        super().__init__(cfg, task)
+        self.validation_factors: dict = {}  # (id, weight sum) of a model -> its factors
+
+    @cached_property
+    def series(self) -> Series:
+        cfg = self.task_cfg
+        series = load_source(cfg)
+        if cfg.cutoff:
+            series = Series(series.timestamps[:cfg.cutoff], series.values[:cfg.cutoff],
+                            series.name)
+        return series
+
+    @cached_property
+    def bounds(self) -> tuple[int, int]:
+        """(val_start, test_start): validation ``[val_start, test_start)``, test
+        ``[test_start, N)``."""
+        cfg, n = self.task_cfg, len(self.series)
+        test = test_points(n, cfg.test_size, cfg.series, cfg.csv)
+        val = test_points(n - test, cfg.val_size or test, cfg.series, cfg.csv)
+        return n - test - val, n - test
+
+    @property
+    def val_start(self) -> int:
+        return self.bounds[0]
+
+    @property
+    def test_start(self) -> int:
+        return self.bounds[1]
+
+    @cached_property
+    def transform(self) -> Transform:
+        cfg = self.task_cfg
+        if cfg.difference and cfg.level:
+            raise TaskError("task.difference and task.level both set what the model "
+                            "forecasts relative to (the same season's last value, or the "
+                            "last season's mean); set one of them")
+        try:
+            return Transform.fit(self.series.values[:self.test_start], cfg.scaler, cfg.season,
+                                 cfg.difference, cfg.level)
+        except ValueError as e:
+            raise TaskError(f"task.scaler = {cfg.scaler!r}: {e}") from None
+
+    @cached_property
+    def z(self) -> np.ndarray:
+        """The scaled series."""
+        return self.transform.scaled(self.series.values)
 
     @property
     def protocol(self) -> str:
-        if self.cfg.evaluation != "auto":
-            return self.cfg.evaluation
-        return "multistep" if self.cfg.horizon >= len(self.series) - self.test_start \
-            else "rolling"
+        cfg = self.task_cfg
+        if cfg.evaluation != "auto":
+            return cfg.evaluation
+        return "multistep" if cfg.horizon >= len(self.series) - self.test_start else "rolling"
 
     def range(self, split: str) -> tuple[int, int]:
-        n = len(self.series)
-        return {"val": (self.val_start, self.test_start), "test": (self.test_start, n),
-                "train": (0, self.val_start)}[split]
+        return {"train": (0, self.val_start), "val": (self.val_start, self.test_start),
+                "test": (self.test_start, len(self.series))}[split]
 
-
-def _key(cfg: ForecastConfig) -> str:
-    return json.dumps(asdict(cfg), sort_keys=True)
-
-
-@functools.lru_cache(maxsize=8)
-def _context(key: str) -> ForecastContext:
-    cfg = ForecastConfig(**json.loads(key))
-    series = load_source(cfg)
-    if cfg.cutoff:
-        series = Series(series.timestamps[:cfg.cutoff], series.values[:cfg.cutoff],
-                        series.name)
-    n = len(series)
-    test = test_points(n, cfg.test_size, cfg.series, cfg.csv)
-    test_start = n - test
-    val = test_points(test_start, cfg.val_size or test, cfg.series, cfg.csv)
-    val_start = test_start - val
-    if cfg.difference and cfg.level:
-        raise TaskError("task.difference and task.level both set what the model forecasts "
-                        "relative to (the same season's last value, or the last season's "
-                        "mean); set one of them")
-    try:
-        transform = Transform.fit(series.values[:test_start], cfg.scaler, cfg.season,
-                                  cfg.difference, cfg.level)
-    except ValueError as e:
-        raise TaskError(f"task.scaler = {cfg.scaler!r}: {e}") from None
-    return ForecastContext(cfg, series, val_start, test_start, transform,
-                           transform.scaled(series.values))
-
-
-def context(cfg: ForecastConfig) -> ForecastContext:
-    """The (cached) context of a config: reads the series once."""
-    return _context(_key(cfg))
-
-
-def forecast_bands(model, transform: Transform, z: np.ndarray, origins: np.ndarray,
-                   window: int, factors: dict[int, float] | None = None) -> Bands:
-    """Forecasts (N, H) from ``origins`` of the scaled series ``z``, in original units."""
-    inputs, _ = transform.windows(z, origins, window, model.horizon, with_targets=False)
-    bands = predict_bands(model, inputs)
-    if factors:
-        bands = nested(bands.widened(factors))
-    anchors = transform.anchors(z, origins, model.horizon)
-    return bands.map(lambda y: transform.to_original(y, anchors))
-
-
-def nested(bands: Bands) -> Bands:
-    """The 95% interval widened where needed to contain the 80% one (separately calibrated
-    factors can otherwise cross)."""
-    lo, hi = dict(bands.lower), dict(bands.upper)
-    lo[95], hi[95] = np.minimum(lo[95], lo[80]), np.maximum(hi[95], hi[80])
-    return Bands(bands.point, lo, hi)
-
-
-def calibration(model, ctx: ForecastContext) -> dict[int, float]:
-    """Interval factors: those recorded with the model (``refit``: from replays, see
-    :func:`replay_factors`), else from a rolling-origin backtest on the validation range;
-    1.0 each when ``calibrate`` is off. See :func:`backtest_factors`."""
-    if not ctx.cfg.calibrate:
-        return {c: 1.0 for c in COVERAGES}
-    if getattr(model, "interval_factors", None):
-        return dict(zip(COVERAGES, model.interval_factors))
-    if ctx.cfg.refit:
-        raise TaskError("a refit model is trained on the validation range: its intervals "
-                        "need the replay factors recorded at training (interval_factors)")
-    key = id(model), sum(float(p.detach().sum()) for p in model.parameters())
-    if key not in ctx.factors:
-        start, end = ctx.range("val")
-        origins = np.arange(max(start - 1, ctx.transform.first_origin(ctx.cfg.window)),
-                            end - 1)
-        bands = forecast_bands(model, ctx.transform, ctx.z, origins, ctx.cfg.window)
-        ctx.factors[key] = backtest_factors(bands, ctx.series.values, origins, end)
-    return ctx.factors[key]
-
-
-def replay_origins(ctx: ForecastContext) -> list[int]:
-    """The first forecast point of each calibration replay (``refit``): ``replays`` origins
-    ``replay_every`` apart, the last at the start of the validation range. Replay ``o``
-    trains on ``[0, o)`` and forecasts ``[o, o + horizon)``, which must end before the test
-    range."""
-    cfg = ctx.cfg
-    origins = [ctx.val_start - cfg.replay_every * i for i in range(cfg.replays)][::-1]
-    if origins and (origins[-1] + cfg.horizon > ctx.test_start
-                    or origins[0] <= ctx.transform.first_origin(cfg.window) + cfg.horizon):
-        raise TaskError(f"task.replays: origins {origins} with horizon {cfg.horizon} do not "
-                        f"fit between the first training window and the test range "
-                        f"(point {ctx.test_start}); the validation range must be at least "
-                        "horizon long")
-    return origins
-
-
-def replay_config(cfg, origin: int):
-    """The run config of the calibration replay at ``origin``: the series cut at ``origin
-    + horizon`` (nothing after it is loaded), trained like the deployed model (``refit``,
-    fixed steps) on the points before ``origin``, uncalibrated."""
-    from dataclasses import replace
-
-    h = cfg.task.horizon
-    task = replace(cfg.task, cutoff=origin + h, test_size=float(h), val_size=float(h),
-                   refit=True, calibrate=False)
-    windows = len(train_origins(context(task).transform.first_origin(task.window), origin, h))
-    train = replace(cfg.train, progress="off", batch_size=min(cfg.train.batch_size, windows))
-    return replace(cfg, name=f"{cfg.name}-replay-{origin}", task=task, train=train,
-                   diagnostics=replace(cfg.diagnostics, every=0))
-
-
-def replay_factors(cfg) -> dict[int, float]:
-    """:func:`backtest_factors` on the forecasts of the calibration replays (each trained in
-    a temporary directory): reads no point of the test range."""
-    import tempfile
-
-    from .runner import open_run, train_run
-
-    ctx = context(cfg.task)
-    parts = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for o in replay_origins(ctx):
-            rcfg = replay_config(cfg, o)
-            train_run(rcfg, Path(tmp) / str(o))
-            run = open_run(Path(tmp) / str(o))
-            rctx = context(rcfg.task)
-            parts.append(forecast_bands(run.model, rctx.transform, rctx.z, np.array([o - 1]),
-                                        cfg.task.window))
-    bands = Bands(np.concatenate([p.point for p in parts]),
-                  {c: np.concatenate([p.lower[c] for p in parts]) for c in COVERAGES},
-                  {c: np.concatenate([p.upper[c] for p in parts]) for c in COVERAGES})
-    origins = np.array(replay_origins(ctx)) - 1
-    return backtest_factors(bands, ctx.series.values[:ctx.test_start], origins,
-                            ctx.test_start)
-
-
-def backtest_factors(bands: Bands, x: np.ndarray, origins: np.ndarray,
-                     end: int) -> dict[int, float]:
-    """Factors that scale each interval so that it covers exactly its nominal share of the
-    backtest: forecasts ``bands`` (N, H) (original units) made at ``origins`` (N,) of the
-    series ``x``, scored on the points before ``end`` they reach (nothing at or after
-    ``end`` is read). Each point's ratio |error| / half-width (on the error's side) gets the
-    weight 1 / (number of ratios at its lead time), so every lead time counts equally, as
-    in a multistep forecast of the whole horizon; the factor for coverage c is the weighted
-    c-quantile of the ratios (split conformal on a rolling origin, without the (n+1)/n
-    inflation that with a short validation range would pick the largest ratio)."""
-    h = np.arange(1, bands.point.shape[1] + 1)
-    t = np.asarray(origins)[:, None] + h[None, :]  # (N, H) target indices
-    keep = t < end
-    lead = np.broadcast_to(h, t.shape)[keep]
-    y = x[t[keep]]
-    counts = np.bincount(lead)
-    weights = 1.0 / counts[lead]
-    out = {}
-    for c in COVERAGES:
-        point, lo, hi = bands.point[keep], bands.lower[c][keep], bands.upper[c][keep]
-        half = np.where(y >= point, hi - point, point - lo)
-        ratio = np.abs(y - point) / np.maximum(half, 1e-12)
-        order = np.argsort(ratio)
-        cum = np.cumsum(weights[order]) / weights.sum()
-        out[c] = float(ratio[order][np.searchsorted(cum, c / 100 - 1e-12)])
-    return out
-
-
-def _score_range(model, ctx: ForecastContext, split: str, factors):
-    """Forecasts scoring ``split`` under the evaluation protocol, and the truth; (M,) each."""
-    start, end = ctx.range(split)
-    origins = range_origins(start, end, model.horizon, ctx.protocol)
-    bands = forecast_bands(model, ctx.transform, ctx.z, origins, ctx.cfg.window, factors)
-    steps = end - start if ctx.protocol == "multistep" else 1
-    bands = bands.map(lambda a: a[:, :steps].ravel())
-    return bands, ctx.series.values[start:end]
-
-
-def figures(y: np.ndarray, bands: Bands, train: np.ndarray, season: int) -> dict[str, float]:
-    """rmse, mae, mape, smape, mase and coverage_80/95 of one forecast (original units)."""
-    out = fm.point_metrics(y, bands.point, train, season)
-    for c in COVERAGES:
-        out[f"coverage_{c}"] = fm.coverage(y, bands.lower[c], bands.upper[c])
-    return {k: float("nan") if v is None else v for k, v in out.items()}
-
-
-def baseline_bands(ctx: ForecastContext, split: str) -> dict[str, Bands]:
-    """Seasonal naive and persistence under the same protocol, with the textbook intervals
-    from their in-sample residuals (Hyndman & Athanasopoulos, FPP3 5.5)."""
-    start, end = ctx.range(split)
-    x, m = ctx.series.values, ctx.cfg.season
-    train = x[:start]
-    origins = range_origins(start, end, end - start, ctx.protocol)
-    steps = end - start if ctx.protocol == "multistep" else 1
-    out = {}
-    for name, lag in (("seasonal_naive", m), ("persistence", 1)):
-        sigma = float(np.std(train[lag:] - train[:-lag]))
-        h = np.arange(1, steps + 1)
-        k = (h - 1) // lag + 1
-        if name == "seasonal_naive":
-            point = np.stack([fm.seasonal_naive(x[:o + 1], steps, m) for o in origins])
-        else:
-            point = np.stack([fm.naive(x[:o + 1], steps) for o in origins])
-        half = {c: sigma * np.sqrt(k) * z for c, z in ((80, 1.2815515655446004),
-                                                        (95, 1.959963984540054))}
-        bands = Bands(point, {c: point - half[c] for c in COVERAGES},
-                      {c: point + half[c] for c in COVERAGES})
-        out[name] = bands.map(lambda a: a.ravel())
-    return out
-
-
-def evaluate_split(model, ctx: ForecastContext, split: str) -> dict[str, Any]:
-    """The model's figures on ``split`` (val or test) and the baselines' under ``baselines``."""
-    factors = calibration(model, ctx) if split == "test" else None
-    bands, y = _score_range(model, ctx, split, factors)
-    train = ctx.series.values[:ctx.test_start]
-    result: dict[str, Any] = figures(y, bands, train, ctx.cfg.season)
-    result["mse"] = result["rmse"] ** 2
-    result["baselines"] = Figures({name: figures(y, b, train, ctx.cfg.season)
-                                   for name, b in baseline_bands(ctx, split).items()})
-    return result
+    @cached_property
+    def replay_factors(self) -> dict[int, float] | None:
+        """``refit`` with ``calibrate``: the interval factors of the rolling-origin replays
+        (trained on first use); else None."""
+        cfg = self.task_cfg
+        return calibrate_by_replays(self.cfg) if cfg.refit and cfg.calibrate else None
 
 
 def refit_errors(cfg) -> list[str]:
@@ -340,13 +182,15 @@ class ForecastTask(Task):
     name = "forecast"
     config_class = ForecastConfig
     model_class = "Forecaster"
+    context_class = ForecastContext
+    capabilities = frozenset({"forecast", "stream", "plot", "report"})
+    fixed_model_args = frozenset({"input_size", "output_size", "horizon", "quantiles",
+                                  "interval_factors"})
 
-    def after_training(self, model, cfg, run_dir) -> None:
-        """report.md: the test figures against the baselines, and the plot."""
-        write_report_section(model, cfg, run_dir)
-
-    def data(self, cfg: ForecastConfig, seed: int):
-        ctx = context(cfg)
+    def make_splits(self, ctx: ForecastContext):
+        """Windows (N, W, 1) and targets (N, H) of each range (scaled); training windows end
+        before the validation range (``train_on_val``, ``refit``: before the test range)."""
+        cfg = ctx.task_cfg
         first = ctx.transform.first_origin(cfg.window)
         fit_end = ctx.test_start if cfg.train_on_val or cfg.refit else ctx.val_start
         ranges = {"train": train_origins(first, fit_end, cfg.horizon)}
@@ -359,31 +203,25 @@ class ForecastTask(Task):
                 raise TaskError(f"no {split} window fits: the {split} range is too short for "
                                 f"window {cfg.window} + horizon {cfg.horizon}")
             x, y = ctx.transform.windows(ctx.z, origins, cfg.window, cfg.horizon)
-            tensors = {"x": torch.as_tensor(x, dtype=torch.float32).unsqueeze(-1),
-                       "y": torch.as_tensor(y, dtype=torch.float32)}  # (N, W, 1), (N, H)
-            out[split] = SplitData(tensors, ctx, split)
+            out[split] = {"x": torch.as_tensor(x, dtype=torch.float32).unsqueeze(-1),
+                          "y": torch.as_tensor(y, dtype=torch.float32)}  # (N, W, 1), (N, H)
         return out
 
-    def build_model(self, cfg) -> Model:
-        """A :class:`Forecaster`, or with ``task.ensemble = N > 1`` a
-        :class:`ForecastEnsemble` of N whose member i starts as seed ``seed + i`` would.
-        With ``refit`` (and ``calibrate``) the calibration replays are trained first and
-        their factors recorded in the model's config."""
-        extra = {}
-        if cfg.task.refit and cfg.task.calibrate:
-            from .runner import seed_everything
-
-            factors = replay_factors(cfg)
-            extra["interval_factors"] = [factors[c] for c in COVERAGES]
-            seed_everything(cfg.seed)  # the model starts as it would without the replays
-        args = {**self.model_args(cfg.task), **self._model_kwargs(cfg), **extra}
-        if cfg.task.ensemble == 1:
-            return MODELS[self.model_class](**args)
-        return ForecastEnsemble(members=cfg.task.ensemble, seed=cfg.seed, **args)
-
-    def model_args(self, cfg: ForecastConfig) -> dict[str, Any]:
-        return {"input_size": 1, "output_size": 1, "horizon": cfg.horizon,
+    def model_args(self, ctx: ForecastContext) -> dict[str, Any]:
+        return {"input_size": 1, "output_size": 1, "horizon": ctx.task_cfg.horizon,
                 "quantiles": list(LEVELS)}
+
+    def build_model(self, ctx: ForecastContext) -> Model:
+        """A :class:`Forecaster`, or with ``task.ensemble = N > 1`` a
+        :class:`ForecastEnsemble` of N whose member i starts as seed ``seed + i`` would;
+        with ``refit`` (and ``calibrate``) recording the context's replay factors."""
+        extra = {}
+        if ctx.replay_factors is not None:
+            extra["interval_factors"] = [ctx.replay_factors[c] for c in COVERAGES]
+        args = {**self.model_args(ctx), **self._model_kwargs(ctx.cfg), **extra}
+        if ctx.task_cfg.ensemble == 1:
+            return MODELS[self.model_class](**args)
+        return ForecastEnsemble(members=ctx.task_cfg.ensemble, seed=ctx.cfg.seed, **args)
 
     def check(self, cfg) -> list[str]:
         errors = super().check(cfg)
@@ -395,93 +233,136 @@ class ForecastTask(Task):
             errors += refit_errors(cfg)
         return errors
 
-    def info(self, cfg) -> dict[str, Any]:
-        return {**super().info(cfg), "transform": context(cfg.task).transform.to_dict()}
+    def info(self, ctx: ForecastContext, model) -> dict[str, Any]:
+        return {**super().info(ctx, model), "transform": ctx.transform.to_dict()}
 
-    def extra_metrics(self, model, data, batch_size):
-        if not isinstance(data, SplitData) or data.split not in ("val", "test"):
-            return {}
-        return evaluate_split(model, data.context, data.split)
+    def extra_metrics(self, ctx: ForecastContext, model, split: str) -> dict[str, Any]:
+        return evaluate_split(model, ctx, split) if split in ("val", "test") else {}
 
-    def predict(self, model, inputs, cfg: ForecastConfig):
-        """``inputs``: a history (T,), (T, 1) or (1, T, 1) in original units -> the next
-        ``horizon`` points with their intervals."""
-        x = inputs.reshape(-1).double().numpy()
-        result = forecast_history(model, cfg, x, model.horizon)
-        return {k: v.tolist() for k, v in result.items()}
+    def after_training(self, ctx: ForecastContext, model, run_dir) -> None:
+        """report.md: the test figures against the baselines, and the plot."""
+        forecast_section(model, ctx, run_dir)
+
+    def predictor(self, ctx, model, info, run_dir=None):
+        return ForecastPredictor(self, ctx, model, info, run_dir)
 
 
-def forecast_history(model, cfg: ForecastConfig, history: np.ndarray, steps: int,
-                     transform: Transform | None = None, samples: int = 1000,
-                     seed: int = 0) -> dict[str, np.ndarray]:
-    """Forecast ``steps`` points after ``history`` (original units): one direct forecast
-    when ``steps <= horizon``, else ``samples`` sample paths drawn one step at a time from
-    the model's predictive distribution (a Gaussian matched to its calibrated intervals)."""
-    ctx = context(cfg)
-    transform = transform or ctx.transform
-    z = transform.scaled(history)
-    if len(z) <= transform.first_origin(cfg.window):
-        raise TaskError(f"the history has {len(z)} points; the model needs more than "
-                        f"{transform.first_origin(cfg.window)}")
-    factors = calibration(model, ctx)
-    if steps <= model.horizon:
-        bands = forecast_bands(model, transform, z, np.array([len(z) - 1]), cfg.window,
-                               factors).map(lambda a: a[0, :steps])
-        return {"forecast": bands.point, **_bounds(bands)}
-    rng = np.random.default_rng(seed)
-    paths = np.tile(z, (samples, 1))  # (S, T)
-    for _ in range(steps):
-        level = np.broadcast_to(transform.levels(paths, [paths.shape[1] - 1]), (samples, 1))
-        feats = transform.features(paths)[:, -cfg.window:] - level  # (S, W)
-        bands = predict_bands(model, feats).widened(factors)
-        anchors = paths[:, -transform.season] if transform.difference else level[:, 0]
-        draw = bands.point[:, 0] + bands.std()[:, 0] * rng.standard_normal(samples)
-        paths = np.concatenate([paths, (draw + anchors)[:, None]], axis=1)
-    with np.errstate(over="ignore"):  # quantiles in scaled units, then back (monotone)
-        q = transform.scaler.inverse(np.quantile(paths[:, len(z):], LEVELS, axis=0))
-    return {"forecast": q[2], "lower_80": q[1], "upper_80": q[3], "lower_95": q[0],
-            "upper_95": q[4]}
+class ForecastPredictor(Predictor):
+    """Inputs: histories in original units, each a :class:`~rnnkit.data.timeseries.Series`
+    (timestamps and values; :meth:`read_file` reads one from a CSV) or values alone (then
+    the timestamps are positions). Record: ``"columns"``: ``timestamp`` (str), ``forecast``,
+    ``lower_80``, ``upper_80``, ``lower_95``, ``upper_95`` for the ``horizon`` points after
+    the history; ``"method"`` (``direct`` within the model's horizon, ``sample paths``
+    past it), ``"points"`` (the history's length), ``"history"`` (its last points, for the
+    plot) and ``"truth"`` where the values after the history are known
+    (:meth:`default_inputs`). The transform comes from model.json; the interval factors
+    from the model, or (without ``refit``) from the run's validation backtest, which reads
+    the run's series."""
+
+    @cached_property
+    def transform(self) -> Transform:
+        return Transform.from_dict(self.info["transform"])
+
+    @cached_property
+    def factors(self) -> dict[int, float]:
+        return interval_factors(self.model, self.context)
+
+    @property
+    def min_points(self) -> int:
+        """The shortest history the model forecasts from."""
+        return self.transform.first_origin(self.config.task.window) + 1
+
+    def predict(self, inputs, horizon: int | None = None, samples: int = 1000,
+                **options) -> list[dict[str, Any]]:
+        """``horizon``: points to forecast (default: the model's); ``samples``: sample paths
+        when it exceeds the model's horizon."""
+        if isinstance(inputs, Series) or (isinstance(inputs, (list, tuple, np.ndarray))
+                                          and len(inputs) and np.isscalar(inputs[0])):
+            raise TaskError("predict takes a list of histories; wrap one in a list")
+        horizon = self.model.horizon if horizon is None else horizon
+        if horizon < 1 or samples < 1:
+            raise TaskError(f"horizon ({horizon}) and samples ({samples}) must be >= 1")
+        return [self._record(as_series(h, f"history {i}"), horizon, samples)
+                for i, h in enumerate(inputs)]
+
+    @torch.no_grad()
+    def _record(self, history: Series, horizon: int, samples: int) -> dict[str, Any]:
+        result = forecast_history(self.model, self.transform, self.config.task.window,
+                                  self.factors, history.values, horizon, samples)
+        shown = max(3 * horizon, 60)
+        record: dict[str, Any] = {
+            "points": len(history), "horizon": horizon,
+            "method": "direct" if horizon <= self.model.horizon else "sample paths",
+            "columns": {"timestamp": time_labels(future_times(history.timestamps, horizon)),
+                        **{k: [float(v) for v in result[k]] for k in COLUMNS}},
+            "history": {"timestamp": time_labels(history.timestamps[-shown:]),
+                        "value": [float(v) for v in history.values[-shown:]]}}
+        if record["method"] == "sample paths":
+            record["samples"] = samples
+        future = getattr(history, "future", None)
+        if future is not None and len(future):
+            record["truth"] = [float(v) for v in future[:horizon]]
+        return record
+
+    def read_file(self, path, repair: str | None = None, **options) -> list[Series]:
+        """One history from a CSV, read with the run's column names and ``repair``
+        (default: the run's ``task.repair``)."""
+        return [read_input(path, self.config.task, repair)]
+
+    def default_inputs(self) -> list[History]:
+        """The run's series up to the test range, with the test range as its future."""
+        ctx = self.context
+        s, n = ctx.series, ctx.test_start
+        return [History(s.timestamps[:n], s.values[:n], s.name, future=s.values[n:])]
+
+    def stream(self, horizon: int | None = None, samples: int = 1000, **options) -> Stream:
+        return ForecastStream(self, horizon, samples)
+
+    def plot(self, record: dict[str, Any], path) -> Path:
+        """History, truth (where known), the forecast and its 80%/95% intervals."""
+        cols, hist = record["columns"], record["history"]
+        name = self.run_dir.name if self.run_dir else self.config.name
+        return plot_forecast(path, parse_times(hist["timestamp"]),
+                             np.array(hist["value"], dtype=float),
+                             parse_times(cols["timestamp"]),  # null (non-finite): a gap
+                             {k: np.array(cols[k], dtype=float) for k in COLUMNS},
+                             record.get("truth"), title=f"{name}: {record['horizon']} steps "
+                             "ahead")
+
+    def write_report(self) -> Path:
+        if self.run_dir is None:
+            raise TaskError("write_report needs the predictor of a run directory")
+        return forecast_section(self.model, self.context, self.run_dir)
 
 
-def _bounds(bands: Bands) -> dict[str, np.ndarray]:
-    return {"lower_80": bands.lower[80], "upper_80": bands.upper[80],
-            "lower_95": bands.lower[95], "upper_95": bands.upper[95]}
+class ForecastStream(Stream):
+    """``push(value)`` or ``push((timestamp, value))`` appends an observation and returns
+    the forecast from the history so far (the record :meth:`ForecastPredictor.predict`
+    returns for it); until the history is long enough, ``{"points", "needs",
+    "columns": None}`` (``needs``: how many more points)."""
 
+    def __init__(self, predictor: ForecastPredictor, horizon: int | None, samples: int):
+        self.predictor, self.horizon, self.samples = predictor, horizon, samples
+        self.reset()
+
+    def reset(self) -> None:
+        self.times: list = []
+        self.values: list[float] = []
+
+    def push(self, x_t) -> dict[str, Any]:
+        timed = isinstance(x_t, (tuple, list))
+        if self.values and timed != bool(self.times):
+            raise TaskError("push (timestamp, value) pairs or values alone, not both")
+        if timed:
+            t, x_t = x_t
+            self.times.append(np.datetime64(t))
+        self.values.append(float(x_t))
+        n = len(self.values)
+        if n < self.predictor.min_points:
+            return {"points": n, "needs": self.predictor.min_points - n, "columns": None}
+        history = (Series(np.array(self.times), np.array(self.values)) if self.times
+                   else np.array(self.values))
+        return self.predictor.predict([history], self.horizon, self.samples)[0]
 
 
 register(ForecastTask())
-
-def write_report_section(model, cfg, run_dir) -> Path:
-    """The test figures against the baselines and the forecast plot, into report.md."""
-    from .forecast_data import range_origins
-    from .ts_report import metrics_table, plot_forecast, update_report
-
-    ctx = context(cfg.task)
-    result = evaluate_split(model, ctx, "test")
-    rows = {"rnnkit": result, **result["baselines"]}
-    keys = ["rmse", "mae", "mape", "smape", "mase", "coverage_80", "coverage_95"]
-    start, end = ctx.range("test")
-    origins = range_origins(start, end, model.horizon, ctx.protocol)
-    bands = forecast_bands(model, ctx.transform, ctx.z, origins, cfg.task.window,
-                           calibration(model, ctx))
-    steps = end - start if ctx.protocol == "multistep" else 1
-    flat = bands.map(lambda a: a[:, :steps].ravel())
-    out = {"forecast": flat.point, "lower_80": flat.lower[80], "upper_80": flat.upper[80],
-           "lower_95": flat.lower[95], "upper_95": flat.upper[95]}
-    t, x = ctx.series.timestamps, ctx.series.values
-    back = max(start - 3 * (end - start), 0)
-    plot = plot_forecast(Path(run_dir) / "plots" / "forecast_test.png", t[back:start],
-                         x[back:start], t[start:end], out, x[start:end],
-                         title=f"{cfg.name}: test range, {ctx.protocol} forecasts")
-    lines = ["## Test range: rnnkit against the baselines", "",
-             f"Test range: {end - start} points from {t[start]}; protocol `{ctx.protocol}` "
-             "(multistep: one forecast of the whole range from its start; rolling: one step "
-             "ahead from every origin). Intervals scaled to nominal coverage on a rolling-"
-             f"origin backtest over the validation range: {ctx.cfg.calibrate}"
-             + (f" (refit on training + validation: the backtest is the "
-                f"{ctx.cfg.replays} replays trained up to their origins)" if ctx.cfg.refit
-                else "") + ". Seed ensemble: "
-             f"{ctx.cfg.ensemble} member(s), quantile forecasts averaged. Baseline "
-             "intervals from in-sample residuals.", "",
-             *metrics_table(rows, keys), "", f"![forecast](plots/{plot.name})"]
-    return update_report(run_dir, lines)

@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 
-from ..data.datasets import DataError, fetch
+from ...data.datasets import DataError, fetch
 
 
 def nab_windows(name: str) -> list[tuple[np.datetime64, np.datetime64]]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.timeseries import Scaler
+from ...data.timeseries import Scaler
 
 
 @dataclass

@@ -1,0 +1,192 @@
+"""Anomaly scores from one-step forecast errors, and the alarm rule.
+
+A :class:`~rnnkit.models.Forecaster` (horizon 1, with a spread) reads the features of a
+series point by point (:meth:`Forecaster.one_step <rnnkit.models.Forecaster.one_step>`,
+state carried): after point t it forecasts point t+1. The raw score of point t+1 is its
+absolute standardised error ``|x - point| / std`` (``std``: the Gaussian matched to the
+forecast's 80%/95% intervals); the anomaly score is its trailing mean over ``smooth``
+points (point 0, which has no forecast, scores 0). :class:`Alarm` turns scores into alarms.
+:func:`batch_scores` scores a whole series in one pass, :class:`StreamingDetector` one point
+at a time with the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from ...data.datasets import DataError
+from ...data.timeseries import Scaler, Series
+from ...models.forecast_outputs import Forecast
+from .events import event_scores, nab_windows, window_indices
+from .intervals import bands_from
+
+if TYPE_CHECKING:
+    from ..anomaly import AnomalyConfig, AnomalyContext
+
+DAY, WEEK = 86400.0, 7 * 86400.0
+
+
+def features(series: Series, scaler: Scaler, calendar: bool) -> np.ndarray:
+    """(N, F): the scaled value, then (calendar) sin/cos of the time of day and week."""
+    cols = [scaler.transform(series.values)]
+    if calendar:
+        sec = (series.timestamps - np.datetime64(0, "s")).astype("timedelta64[s]")
+        sec = sec.astype(np.float64)
+        for period in (DAY, WEEK):
+            cols += [np.sin(2 * np.pi * sec / period), np.cos(2 * np.pi * sec / period)]
+    return np.stack(cols, axis=1)
+
+
+def raw_scores(forecast: Forecast, targets: np.ndarray) -> np.ndarray:
+    """|target - point| / spread of one-step forecasts (:meth:`Forecaster.one_step` of one
+    sequence: fields (1, N, 1, 1[, Q])) and their ``targets`` (N,)."""
+    n = len(targets)
+
+    def flat(v):
+        return None if v is None else v.detach().cpu().numpy().astype(float).reshape(n, 1, -1)
+
+    bands = bands_from(flat(forecast.point), flat(forecast.quantiles), forecast.levels,
+                       flat(forecast.std))
+    return np.abs(targets - bands.point[:, 0]) / bands.std()[:, 0]
+
+
+def smooth_scores(raw: np.ndarray, k: int) -> np.ndarray:
+    """Trailing mean over k points (fewer at the start)."""
+    c = np.concatenate([[0.0], np.cumsum(raw)])
+    i = np.arange(1, len(raw) + 1)
+    lo = np.maximum(i - k, 0)
+    return (c[i] - c[lo]) / (i - lo)
+
+
+@torch.no_grad()
+def batch_scores(model, feats: np.ndarray, smooth: int) -> np.ndarray:
+    """Scores (N,) of every point of a series' features (N, F), its state carried from the
+    first point."""
+    model.eval()
+    x = torch.as_tensor(feats, dtype=torch.float32, device=_device(model))[None]  # (1, N, F)
+    forecast, _ = model.one_step(x)  # fields (1, N, 1, 1[, Q])
+    raw = raw_scores(_first(forecast, len(feats) - 1), feats[1:, 0])
+    return smooth_scores(np.concatenate([[0.0], raw]), smooth)
+
+
+class Alarm:
+    """The alarm state machine, one score at a time: off -> on when ``score > threshold``;
+    on -> off once the score has been ``<= release`` for more than ``hold`` consecutive
+    points (points in that hold are still alarm points). ``release = threshold, hold = 0``
+    is plain ``score > threshold``."""
+
+    def __init__(self, threshold: float, release: float | None = None, hold: int = 0):
+        release = threshold if release is None else release
+        if release > threshold or hold < 0:
+            raise ValueError(f"need release <= threshold and hold >= 0, got release "
+                             f"{release}, threshold {threshold}, hold {hold}")
+        self.threshold, self.release, self.hold = threshold, release, hold
+        self.on, self.quiet = False, 0
+
+    def update(self, score: float) -> bool:
+        if not self.on:
+            self.on, self.quiet = score > self.threshold, 0
+        elif score <= self.release:
+            self.quiet += 1
+            self.on = self.quiet <= self.hold
+        else:
+            self.quiet = 0
+        return self.on
+
+    def run(self, scores: np.ndarray) -> np.ndarray:
+        """Alarms (N,) bool of a whole score series, from the current state."""
+        return np.array([self.update(float(v)) for v in scores], dtype=bool)
+
+
+class StreamingDetector:
+    """Scores points one at a time, carrying the recurrent state (same scores and alarms as
+    :func:`batch_scores` and :meth:`Alarm.run`). ``update(timestamp, value) -> (score,
+    is_anomaly)``; ``alarm`` (default: plain ``score > threshold``) decides the alarms."""
+
+    def __init__(self, model, scaler: Scaler, calendar: bool, smooth: int, threshold: float,
+                 alarm: Alarm | None = None):
+        self.model, self.scaler, self.calendar = model.eval(), scaler, calendar
+        self.threshold, self.state, self.forecast = threshold, None, None
+        self.alarm = alarm or Alarm(threshold)
+        self.window: deque[float] = deque(maxlen=smooth)
+
+    @torch.no_grad()
+    def update(self, timestamp, value: float) -> tuple[float, bool]:
+        point = Series(np.array([timestamp]).astype("datetime64[s]"), np.array([value]))
+        feats = features(point, self.scaler, self.calendar)  # (1, F)
+        raw = 0.0
+        if self.forecast is not None:  # the forecast of this point, made after the last
+            raw = float(raw_scores(self.forecast, feats[:1, 0])[0])
+        self.window.append(raw)
+        x = torch.as_tensor(feats, dtype=torch.float32, device=_device(self.model))[None]
+        self.forecast, self.state = self.model.one_step(x, self.state)  # x (1, 1, F)
+        score = sum(self.window) / len(self.window)
+        return score, self.alarm.update(score)
+
+
+def alarm(cfg: AnomalyConfig, limit: float) -> Alarm:
+    """The config's alarm state machine for threshold ``limit``."""
+    return Alarm(limit, cfg.release_factor * limit, cfg.hold)
+
+
+# -- a run's detection: its threshold, its series' scores, its labelled windows --------------
+def threshold(model, ctx: AnomalyContext) -> float:
+    """``threshold_factor`` x the highest score on the calibration range [fit_end,
+    train_end): scores are computed over the training range only."""
+    train = Series(ctx.series.timestamps[:ctx.train_end], ctx.series.values[:ctx.train_end])
+    scores = batch_scores(model, ctx.features(train), ctx.task_cfg.smooth)
+    return float(ctx.task_cfg.threshold_factor * scores[ctx.fit_end:ctx.train_end].max())
+
+
+def labelled_windows(ctx: AnomalyContext, timestamps) -> list[tuple[int, int]] | None:
+    """NAB's labelled windows of the run's named series as inclusive indices into
+    ``timestamps``; None for a CSV series or one without labels."""
+    cfg = ctx.task_cfg
+    if cfg.csv:
+        return None
+    try:
+        return window_indices(timestamps, nab_windows(cfg.series))
+    except DataError:
+        return None
+
+
+def scored_windows(ctx: AnomalyContext) -> list[tuple[int, int]]:
+    """The run's labelled windows that reach the scored range [train_end, N), cut to it."""
+    return [(max(a, ctx.train_end), b) for a, b in
+            labelled_windows(ctx, ctx.series.timestamps) or [] if b >= ctx.train_end]
+
+
+def detect(model, ctx: AnomalyContext, series: Series | None = None) -> dict[str, np.ndarray]:
+    """Scores and alarms of ``series`` (default: the run's whole series)."""
+    series = series or ctx.series
+    scores = batch_scores(model, ctx.features(series), ctx.task_cfg.smooth)
+    return {"score": scores,
+            "is_anomaly": alarm(ctx.task_cfg, threshold(model, ctx)).run(scores)}
+
+
+def evaluate_detection(model, ctx: AnomalyContext) -> dict[str, Any]:
+    """Event-level scores on [train_end, N) against the labelled windows there."""
+    result = detect(model, ctx)
+    alarms = result["is_anomaly"].copy()
+    alarms[:ctx.train_end] = False
+    out = event_scores(alarms, scored_windows(ctx))
+    out["threshold"] = threshold(model, ctx)
+    return out
+
+
+def _first(forecast: Forecast, n: int) -> Forecast:
+    """The first ``n`` steps of a one-step forecast (1, T, ...)."""
+
+    def cut(v):
+        return None if v is None else v[:, :n]
+
+    return Forecast(cut(forecast.point), cut(forecast.quantiles), forecast.levels,
+                    cut(forecast.std))
+
+
+def _device(model) -> torch.device:
+    return next(model.parameters()).device
