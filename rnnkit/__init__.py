@@ -12,8 +12,7 @@ from .cells import (
 )
 from .layers import GRU, LSTM, RNN, Recurrent
 
-__version__ = "0.1.0"
-
+__version__ = "0.1.0"  # the one place it is written: pyproject.toml reads it from here
 
 
 def load(run_dir, checkpoint: str = "best"):
@@ -25,7 +24,8 @@ def load(run_dir, checkpoint: str = "best"):
     return _load(run_dir, checkpoint)
 
 
-__all__ = ["load", 
+__all__ = [
     "GRU", "LSTM", "RNN", "Cell", "GRUCell", "LSTMCell", "LayerNormGRUCell",
-    "LayerNormLSTMCell", "RNNCell", "Recurrent", "__version__", "make_cell", "register_cell",
+    "LayerNormLSTMCell", "RNNCell", "Recurrent", "__version__", "load", "make_cell",
+    "register_cell",
 ]

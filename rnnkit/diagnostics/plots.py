@@ -1,4 +1,5 @@
-"""Plots of a run (matplotlib, Agg, PNG into ``run_dir/plots/``).
+"""Plots of a run (matplotlib, Agg, PNG into ``run_dir/plots/``; the ``plots`` extra:
+importing this module without matplotlib raises :class:`~rnnkit._optional.MissingExtraError`).
 
 - ``gradient_flow.png``: heatmap of log10 ||dL/dh_t||, time step x training step, per layer;
 - ``layer_grad_norms.png``: gradient norm per layer over training;
@@ -12,13 +13,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from .._optional import pyplot
+from .records import read_jsonl, series
 
-from .records import read_jsonl, series  # noqa: E402
+plt = pyplot()
 
 
 def _save(fig, path: Path) -> Path:

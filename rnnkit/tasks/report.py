@@ -7,6 +7,7 @@ from pathlib import Path
 
 from torch import nn
 
+from .._optional import MissingExtraError, pyplot
 from ..training.config import RunConfig
 from ..training.trainer import TrainState
 
@@ -19,13 +20,11 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 
 def plot_losses(run_dir: Path) -> Path | None:
-    """plots/loss.png: training and validation loss against steps (None without matplotlib)."""
+    """plots/loss.png: training and validation loss against steps (None without matplotlib,
+    the ``plots`` extra)."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+        plt = pyplot()
+    except MissingExtraError:
         return None
     records = [r for r in read_metrics(run_dir) if r.get("split") in ("train", "val")
                and r.get("checkpoint") is None and "loss" in r]

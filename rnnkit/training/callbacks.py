@@ -1,36 +1,134 @@
 """Optional behaviour of the Trainer, one callback each.
 
-:func:`default_callbacks` assembles what ``rnnkit train`` uses from a TrainConfig.
-Only the main process (rank 0) writes files or the display.
+:func:`default_callbacks` assembles what ``rnnkit train`` uses from a TrainConfig (and the
+run's LoggingConfig). Only the main process (rank 0) writes files or the display.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import numbers
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .._optional import MissingExtraError, require
 from . import distributed
 from .checkpoint import save_checkpoint
+from .config import LoggingConfig
+from .config_io import ConfigError
 from .trainer import Callback, Trainer
 
 
-class MetricsLogger(Callback):
-    """Appends one JSON object per logged train step and per validation to metrics.jsonl."""
+def tensorboard_dir(run_dir: str | Path, logging: LoggingConfig | None) -> Path | None:
+    """``run_dir/tensorboard`` when ``[logging] tensorboard = true``, else None."""
+    return Path(run_dir) / "tensorboard" if logging is not None and logging.tensorboard else None
 
-    def __init__(self, path: str | Path, every: int):
-        self.path, self.every = Path(path), every
+
+def require_tensorboard() -> None:
+    """A :class:`ConfigError` naming the ``tensorboard`` extra when it is not installed."""
+    try:
+        require("tensorboard", "tensorboard")
+    except MissingExtraError as e:
+        raise ConfigError(f"logging.tensorboard = true: {e}") from e
+
+
+class TensorBoardWriter:
+    """The scalars of metrics.jsonl as TensorBoard events (``torch.utils.tensorboard``).
+
+    Each numeric field of a record becomes the scalar ``<split>/<field>`` at the record's
+    step (``train/loss``, ``train/lr``, ``val/mse`` ...); the best checkpoint's final figures
+    (records with ``"checkpoint": "best"``) become ``best/<split>/<field>``. ``step``,
+    ``epoch`` and ``time`` are axes, not scalars. Values are stored as float32.
+    """
+
+    AXES = ("step", "epoch", "time")
+
+    def __init__(self, log_dir: str | Path):
+        require_tensorboard()
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.log_dir = Path(log_dir)
+        self.writer = SummaryWriter(str(self.log_dir))
+
+    @classmethod
+    def scalars(cls, record: dict[str, Any]) -> dict[str, float]:
+        """``{tag: value}`` for one metrics.jsonl record."""
+        prefix = f"{record.get('split', 'train')}/"
+        if record.get("checkpoint"):
+            prefix = f"{record['checkpoint']}/{prefix}"
+        numeric = {k: v for k, v in record.items()
+                   if isinstance(v, numbers.Real) and not isinstance(v, bool)}
+        return {prefix + k: float(v) for k, v in numeric.items() if k not in cls.AXES}
+
+    def write(self, record: dict[str, Any]) -> None:
+        for tag, value in self.scalars(record).items():
+            self.writer.add_scalar(tag, value, record["step"])
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class MetricsWriter:
+    """Appends records to ``metrics.jsonl`` and, with a ``tensorboard`` folder, writes the
+    same scalars there (:class:`TensorBoardWriter`). A context manager; :meth:`for_run`
+    opens the files of a run directory."""
+
+    def __init__(self, path: str | Path, tensorboard: str | Path | None = None):
+        self.path = Path(path)
+        self.tensorboard = TensorBoardWriter(tensorboard) if tensorboard is not None else None
+
+    @classmethod
+    def for_run(cls, run_dir: str | Path, logging: LoggingConfig | None = None) -> MetricsWriter:
+        """``run_dir/metrics.jsonl``, plus ``run_dir/tensorboard/`` when
+        ``[logging] tensorboard = true``."""
+        return cls(Path(run_dir) / "metrics.jsonl", tensorboard_dir(run_dir, logging))
+
+    def write(self, record: dict[str, Any]) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tensorboard is not None:
+            self.tensorboard.write(record)
+
+    def flush(self) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.flush()
+
+    def close(self) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+
+    def __enter__(self) -> MetricsWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class MetricsLogger(Callback):
+    """Appends one JSON object per logged train step and per validation to metrics.jsonl,
+    and the same scalars as TensorBoard events to the folder ``tensorboard`` when given. The
+    train ``loss`` is the mean over the steps since the last logged one; the other train
+    figures are the logged step's."""
+
+    def __init__(self, path: str | Path, every: int, tensorboard: str | Path | None = None):
+        self.path, self.every, self.tensorboard = Path(path), every, tensorboard
         self._window: list[float] = []
-        self._t0 = time.perf_counter()
+        self._out: MetricsWriter | None = None
+        if tensorboard is not None:  # a missing package is reported before training starts
+            require_tensorboard()
 
     def _write(self, trainer: Trainer, record: dict[str, Any]) -> None:
         if trainer.dist.is_main:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(record) + "\n")
+            if self._out is None:
+                self._out = MetricsWriter(self.path, self.tensorboard)
+            self._out.write(record)
 
     def on_step_end(self, trainer, record):
         self._window.append(record["loss"])
@@ -47,6 +145,13 @@ class MetricsLogger(Callback):
     def on_eval_end(self, trainer, record, improved):
         if "loss" in record:
             self._write(trainer, {**record, "time": round(trainer.state.elapsed, 3)})
+            if self._out is not None:
+                self._out.flush()
+
+    def on_train_end(self, trainer):
+        if self._out is not None:
+            self._out.close()
+            self._out = None
 
 
 class CheckpointSaver(Callback):
@@ -113,8 +218,8 @@ class TimeLimit(Callback):
 
 
 class Progress(Callback):
-    """A rich progress bar on stderr (loss, samples/s, ETA) when stderr is a terminal;
-    otherwise one line per validation."""
+    """A progress bar on stderr (loss, samples/s, ETA) when ``bar`` is set and rich (the
+    ``plots`` extra) is installed; otherwise one line per validation."""
 
     def __init__(self, bar: bool):
         self.bar, self._progress, self._samples, self._t0 = bar, None, 0, 0.0
@@ -123,14 +228,17 @@ class Progress(Callback):
     def on_train_start(self, trainer):
         self._t0, self._samples, self._start = time.perf_counter(), 0, trainer.state.step
         if self.bar and trainer.dist.is_main:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
+            try:
+                from rich.console import Console
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeRemainingColumn,
+                )
+            except ImportError:  # a plain install: the per-validation lines below
+                return
             self._progress = Progress(
                 TextColumn("train"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
@@ -172,11 +280,15 @@ class Progress(Callback):
             self._progress.stop()
 
 
-def default_callbacks(trainer_cfg, run_dir: Path | None, info: Callable[[], dict]) -> list:
-    """What ``rnnkit train`` attaches: metrics, checkpoints, progress and the stops."""
+def default_callbacks(trainer_cfg, run_dir: Path | None, info: Callable[[], dict],
+                      logging: LoggingConfig | None = None) -> list:
+    """What ``rnnkit train`` attaches: metrics (metrics.jsonl, and TensorBoard events when
+    ``logging.tensorboard``), checkpoints, progress and the stops. Raises
+    :class:`ConfigError` when TensorBoard is asked for and not installed."""
     cbs: list[Callback] = []
     if run_dir is not None:
-        cbs += [MetricsLogger(run_dir / "metrics.jsonl", trainer_cfg.log_every),
+        cbs += [MetricsLogger(Path(run_dir) / "metrics.jsonl", trainer_cfg.log_every,
+                              tensorboard_dir(run_dir, logging)),
                 CheckpointSaver(run_dir / "checkpoints", info)]
     if trainer_cfg.early_stopping:
         cbs.append(EarlyStopping(trainer_cfg.early_stopping))

@@ -1,8 +1,9 @@
 """Run configuration: typed dataclasses, read from TOML, written back in full.
 
-A config has four parts: top-level ``name`` and ``seed``, ``[task]`` (its class depends on
-``task.name``, see :mod:`rnnkit.tasks`), ``[model]`` (:class:`ModelConfig`: common keys plus
-any keyword the task's model accepts) and ``[train]`` (:class:`TrainConfig`).
+A config has top-level ``name`` and ``seed``, ``[task]`` (its class depends on ``task.name``,
+see :mod:`rnnkit.tasks`), ``[model]`` (:class:`ModelConfig`: common keys plus any keyword the
+task's model accepts), ``[train]`` (:class:`TrainConfig`), and the optional ``[diagnostics]``
+(:class:`DiagnosticsConfig`) and ``[logging]`` (:class:`LoggingConfig`).
 
 Field metadata gives the allowed values: ``choices`` (strings) and ``min``/``max`` (numbers);
 :mod:`rnnkit.training.config_io` checks them, with the file and key in every message.
@@ -89,7 +90,9 @@ class TrainConfig:
     on_nonfinite: str = choice("stop", "stop", "skip")
     precision: str = choice("fp32", "fp32", "bf16")  # bf16 autocast on CUDA only
     device: str = choice("auto", "auto", "cpu", "cuda")
-    progress: str = choice("auto", "auto", "on", "off")  # auto: a bar when stderr is a TTY
+    # auto: a bar when stderr is a terminal | on: always a bar | off: silent; the bar needs
+    # rich (the `plots` extra), without it one line per validation is printed instead
+    progress: str = choice("auto", "auto", "on", "off")
     threads: int = number(0, 0)  # torch CPU threads; 0 = torch's default
 
 
@@ -99,7 +102,16 @@ class DiagnosticsConfig:
 
     every: int = number(100, 0)  # optimizer steps between records (and step 1); 0 = off
     batch_size: int = number(32, 1)  # rows of the step's batch the record is measured on
-    plots: bool = True  # draw runs/<name>/plots/ when training ends (needs matplotlib)
+    plots: bool = True  # draw runs/<name>/plots/ when training ends (the `plots` extra)
+
+
+@dataclass
+class LoggingConfig:
+    """The ``[logging]`` table: where training figures go besides ``metrics.jsonl``."""
+
+    # the scalars of metrics.jsonl also as TensorBoard events in runs/<name>/tensorboard/
+    # (`tensorboard --logdir runs`); needs the `tensorboard` extra
+    tensorboard: bool = False
 
 
 @dataclass
@@ -112,6 +124,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for TOML/JSON, model options flattened into ``[model]``."""

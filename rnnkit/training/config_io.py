@@ -16,12 +16,23 @@ from typing import Any
 
 import tomli_w
 
-from .config import DiagnosticsConfig, ModelConfig, RunConfig, TaskConfig, TrainConfig
+from .config import (
+    DiagnosticsConfig,
+    LoggingConfig,
+    ModelConfig,
+    RunConfig,
+    TaskConfig,
+    TrainConfig,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+
+# the tables of a run config; every other top-level key is a field of RunConfig itself
+SECTIONS = ("task", "model", "train", "diagnostics", "logging")
 
 
 class ConfigError(ValueError):
@@ -157,8 +168,7 @@ def build_config(
     Raises :class:`ConfigError` naming ``source`` and every problem.
     """
     errors: list[str] = []
-    top, _ = _build(RunConfig, {k: v for k, v in raw.items()
-                                if k not in ("task", "model", "train", "diagnostics")}, "", errors)
+    top, _ = _build(RunConfig, {k: v for k, v in raw.items() if k not in SECTIONS}, "", errors)
     task_table = raw.get("task", {})
     task_name = task_table.get("name", TaskConfig.name) if isinstance(task_table, dict) else ""
     if task_name not in task_configs:
@@ -177,8 +187,9 @@ def build_config(
         train_table["steps"] = 0
     train, _ = _build(TrainConfig, train_table, "train", errors)
     diagnostics, _ = _build(DiagnosticsConfig, raw.get("diagnostics", {}), "diagnostics", errors)
+    logging, _ = _build(LoggingConfig, raw.get("logging", {}), "logging", errors)
     cfg = RunConfig(name=top.name, seed=top.seed, task=task, model=model, train=train,
-                    diagnostics=diagnostics)
+                    diagnostics=diagnostics, logging=logging)
     if not errors:
         if cfg.train.steps == 0 and cfg.train.epochs == 0:
             errors.append("train.steps and train.epochs are both 0: set one of them")
