@@ -29,7 +29,7 @@ from ..cells import CELLS
 from ..diagnostics.callback import DiagnosticsCallback
 from ..models.base import Model
 from ..training import distributed
-from ..training.callbacks import default_callbacks
+from ..training.callbacks import MetricsWriter, default_callbacks
 from ..training.checkpoint import build_model, checkpoint_exists, load_checkpoint
 from ..training.config import RunConfig
 from ..training.config_io import ConfigError, apply_overrides, build_config, read_toml, write_toml
@@ -216,7 +216,8 @@ def _train_locked(cfg, run_dir, info, resume, overwrite, callbacks) -> RunResult
         data = task.batches(ctx)
         model = task.build_model(ctx)
         _check_metric(task, ctx, model, data["val"])
-        cbs = default_callbacks(cfg.train, run_dir, lambda: _model_info(task, ctx, model))
+        cbs = default_callbacks(cfg.train, run_dir, lambda: _model_info(task, ctx, model),
+                                logging=cfg.logging)
         if cfg.diagnostics.every > 0 and info.is_main:
             cbs.append(DiagnosticsCallback.from_config(cfg.diagnostics, run_dir))
         try:
@@ -284,13 +285,13 @@ def _final_figures(task: Task, ctx: Context, model: Model, run_dir: Path) -> dic
     """The best checkpoint on val and test, appended to metrics.jsonl."""
     step = load_checkpoint(run_dir / "checkpoints" / "best", training_state=False).info
     results = {}
-    with open(run_dir / "metrics.jsonl", "a") as f:
+    with MetricsWriter.for_run(run_dir, ctx.cfg.logging) as out:
         for split in ("val", "test"):
             figures = task.evaluate(ctx, model, split)
             results[split] = figures
             record = {"step": step["step"], "epoch": step.get("epoch"), "split": split,
                       "checkpoint": "best", **figures}
-            f.write(json.dumps(record) + "\n")
+            out.write(record)
     return results
 
 
