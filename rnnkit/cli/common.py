@@ -70,6 +70,8 @@ def write_columns(path: str | Path | None, columns: dict[str, list]) -> str:
 
 
 def _cell(v) -> str:
+    if v is None:  # a value the model could not give (strict JSON's null): an empty cell
+        return ""
     if isinstance(v, np.datetime64):
         return str(v).replace("T", " ")
     if isinstance(v, (bool, np.bool_)):
