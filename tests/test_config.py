@@ -119,3 +119,19 @@ def test_unknown_metric_is_rejected_before_training(tmp_path):
                                          "task.val_size=4", "task.test_size=4"])
     with pytest.raises(ConfigError, match="train.metric = 'accuracy'.*'mse'"):
         train_run(cfg, tmp_path / "run")
+
+
+@pytest.mark.parametrize("key, value", [("train.lr", "nan"), ("train.weight_decay", "nan"),
+                                        ("train.clip_norm", "nan"), ("train.max_minutes", "nan"),
+                                        ("model.dropout", "nan"), ("train.lr", "inf"),
+                                        ("train.max_minutes", "-inf")])
+def test_non_finite_numbers_are_refused_by_name(tmp_path, key, value):
+    (tmp_path / "c.toml").write_text(BASE)
+    with pytest.raises(ConfigError, match=f"{key} = {value}: must be a finite number"):
+        load_config(tmp_path / "c.toml", [f"{key}={value}"])
+
+
+def test_time_clock_without_a_time_limit_is_a_config_error(tmp_path):
+    (tmp_path / "c.toml").write_text(BASE)
+    with pytest.raises(ConfigError, match="set train.max_minutes > 0"):
+        load_config(tmp_path / "c.toml", ["train.schedule_clock=time"])

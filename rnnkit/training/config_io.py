@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -108,6 +109,8 @@ def _check_value(f: dataclasses.Field, where: str, value: Any) -> tuple[Any, str
         return value, f"{where} = {value!r}: expected {kind}, got {type(value).__name__}"
     if kind == "float":
         value = float(value)
+        if not math.isfinite(value):  # NaN slips through every range check
+            return value, f"{where} = {value!r}: must be a finite number"
     choices, lo, hi = (f.metadata.get(k) for k in ("choices", "min", "max"))
     if choices and value not in choices:
         allowed = ", ".join(map(repr, choices))
@@ -193,6 +196,9 @@ def build_config(
     if not errors:
         if cfg.train.steps == 0 and cfg.train.epochs == 0:
             errors.append("train.steps and train.epochs are both 0: set one of them")
+        if cfg.train.schedule_clock == "time" and not cfg.train.max_minutes:
+            errors.append('train.schedule_clock = "time" runs the schedule over '
+                          "train.max_minutes: set train.max_minutes > 0")
         errors += checks(cfg)
     if errors:
         raise ConfigError(f"{source}: invalid config:\n  " + "\n  ".join(errors))
