@@ -329,3 +329,17 @@ def test_recurrent_with_a_no_argument_factory():
         Recurrent(lambda: GRUCell(I, H), num_layers=2)
     with pytest.raises(ValueError, match="pass input_size="):
         Recurrent(lambda n: GRUCell(n, H))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: rnnkit.LSTM(4, 8, layer_norm=True),
+    lambda: rnnkit.GRU(4, 8, recurrent_dropout=0.2),
+    lambda: rnnkit.Recurrent("lngru", input_size=4, hidden_size=8),
+])
+def test_an_input_of_another_dtype_names_both_dtypes_on_the_loop_paths(make):
+    layer = make()
+    with pytest.raises(ValueError, match=r"input dtype \(torch.float64\) does not match the "
+                                         r"layer's parameters \(torch.float32\)"):
+        layer(torch.randn(5, 2, 4, dtype=torch.float64))
+    out, _ = layer.double()(torch.randn(5, 2, 4, dtype=torch.float64))  # converted: works
+    assert out.dtype == torch.float64

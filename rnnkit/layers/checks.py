@@ -40,6 +40,19 @@ def check_input(x: Tensor, input_size: int, batch_first: bool) -> None:
         )
 
 
+def check_dtype(x: Tensor, module) -> None:
+    """The input's dtype must be the layer's parameters' (else the first matrix product
+    fails deep inside with "expected m1 and m2 to have the same dtype")."""
+    param = next(module.parameters(), None)
+    if param is None or x.dtype == param.dtype or torch.is_autocast_enabled(x.device.type):
+        return  # under autocast the products cast their operands themselves
+    if x.dtype != param.dtype:
+        raise ValueError(
+            f"input dtype ({x.dtype}) does not match the layer's parameters ({param.dtype}). "
+            f"Convert the input: input.to({param.dtype}), or the layer: layer.to({x.dtype})"
+        )
+
+
 def check_lengths(lengths, batch_size: int, seq_len: int) -> Tensor:
     """Return ``lengths`` as an int64 tensor after checking it is 1-D, B long, in [1, T]."""
     if not isinstance(lengths, Tensor):

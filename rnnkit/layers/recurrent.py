@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from ..cells import Cell, make_cell
 from ..cells.base import State
-from .checks import check_merge_mode, check_probability, check_state
+from .checks import check_dtype, check_merge_mode, check_probability, check_state
 from .loop import run_stack, stack_states, unstack_states
 from .sequences import SequenceBatch, to_batch
 
@@ -142,6 +142,7 @@ def forward_grid(layer: nn.Module, grid, input, hx: State | None, lengths):
     holds the cells.
     """
     batch = to_batch(input, layer.input_size, layer.batch_first, lengths)
+    check_dtype(batch.x, layer)
     cells = [cell for row in grid for cell in row]
     states = initial_states(cells, hx, batch)
     out, finals = run_stack(
