@@ -18,10 +18,10 @@ from .common import add_command, say
 
 
 def register(sub) -> None:
-    p = add_command(sub, "caption", "Caption image files (task captioning).",
+    p = add_command(sub, "caption", "Caption image files with a trained captioning run.",
                     "rnnkit caption runs/captioning-shapes scene.png --beam 5 "
                     "--attention-plot attention.png", run)
-    p.add_argument("run_dir", help="a run directory of task captioning")
+    p.add_argument("run_dir", help="a run directory whose task captions images")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG ...)")
     p.add_argument("--beam", type=int, default=None,
                    help="beam size (1 = greedy; default the run's task.beam_size)")

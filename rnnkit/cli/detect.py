@@ -19,7 +19,7 @@ EXAMPLE = ("rnnkit detect runs/anomaly-taxi --input nyc_taxi.csv --output alarms
 def register(sub) -> None:
     p = add_command(sub, "detect", "Score a series for anomalies with a trained anomaly run.",
                     EXAMPLE, run)
-    p.add_argument("run_dir", help="a run directory of task `anomaly`")
+    p.add_argument("run_dir", help="a run directory whose task detects anomalies")
     p.add_argument("--input", help="CSV to score (default: the run's whole series)")
     p.add_argument("--repair", default=None,
                    help="read_csv repairs for --input, e.g. ignore-gaps,keep-order")

@@ -20,7 +20,7 @@ EXAMPLE = ("rnnkit forecast runs/airline --horizon 24 --output airline.csv --plo
 def register(sub) -> None:
     p = add_command(sub, "forecast", "Forecast a trained forecast run, with 80%/95% intervals.",
                     EXAMPLE, run)
-    p.add_argument("run_dir", help="a run directory of task `forecast`")
+    p.add_argument("run_dir", help="a run directory whose task forecasts")
     p.add_argument("--horizon", type=int, required=True, help="steps to forecast")
     p.add_argument("--input", help="history CSV (default: the run's training range)")
     p.add_argument("--repair", default=None,

@@ -17,7 +17,7 @@ from .common import add_command, say
 def register(sub) -> None:
     p = add_command(sub, "transcribe", "Print what is spoken in audio files (speech tasks).",
                     "rnnkit transcribe runs/speech-ctc-bigru one.wav two.wav", run)
-    p.add_argument("run_dir", help="a run directory of task speech-ctc or speech-digits")
+    p.add_argument("run_dir", help="a run directory whose task transcribes audio")
     p.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, OGG ...)")
     p.add_argument("--beam", type=int, default=None,
                    help="beam size where the task decodes by beam search (0 = greedy; "
@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     p = load(args.run_dir, args.checkpoint)
-    p.require("transcribe", "transcribe audio; use a run of speech-ctc or speech-digits")
+    p.require("transcribe", "transcribe audio; use a run of a speech task")
     options = {} if args.beam is None else {"beam": args.beam}
     results = p.predict(args.files, **options)
     if args.json:

@@ -14,7 +14,7 @@ def register(sub) -> None:
                     "prints the translation on stdout.",
                     "rnnkit translate runs/translation-gru \"I am cold.\" --beam 5 "
                     "--attention-plot cold.png", run)
-    p.add_argument("run_dir", help="a run directory written by `rnnkit train` (translation)")
+    p.add_argument("run_dir", help="a run directory whose task translates")
     p.add_argument("sentence", help="the sentence to translate")
     p.add_argument("--beam", type=int, default=None,
                    help="beam size (default: the run's task.beam; 1 = greedy)")
