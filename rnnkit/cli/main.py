@@ -13,6 +13,7 @@ from . import (
     detect,
     diagnose,
     evaluate,
+    export,
     forecast,
     generate,
     predict,
@@ -22,7 +23,7 @@ from . import (
 )
 
 COMMANDS = (train, evaluate, predict, generate, forecast, detect, translate, transcribe,
-            caption, diagnose, bench)
+            caption, export, diagnose, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

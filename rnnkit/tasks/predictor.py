@@ -138,6 +138,34 @@ class Predictor:
         """Add the task's test-range section to the run's report.md (``report``)."""
         raise TaskError(f"task {self.task!r} has no report section to add")
 
+    def export(self, directory: str | Path, format: str = "onnx", *,
+               verify: bool = True) -> dict[str, Path]:
+        """Write the model as ONNX graphs (:func:`rnnkit.export.export_model`: the whole
+        sequence with lengths, a step with the state as inputs and outputs, or an encoder
+        and a decoder step) into ``directory``, with ``preprocessing.json`` beside them:
+        everything the predictor does that is not a tensor op (tokenizer, labels, scaler,
+        transform, the task's config), so the predictor can be rebuilt without rnnkit.
+        ``verify``: run each graph in onnxruntime against torch first (max abs diff
+        <= 1e-4). Raises :class:`TaskError` when the model cannot be exported (why)."""
+        if format != "onnx":
+            raise TaskError(f"export format {format!r}: only 'onnx' is supported")
+        from ..export import ExportError, export_model
+
+        directory = Path(directory)
+        model = self.model.cpu().float()
+        try:
+            paths = export_model(model, directory, verify=verify)
+        except ExportError as e:
+            raise TaskError(f"{type(self.model).__name__} cannot be exported: {e}") from None
+        finally:
+            self.model.to(self.device)
+        skip = {"format", "format_version", "model_config", "step", "epoch"}
+        pre = {k: v for k, v in self.info.items() if k not in skip}
+        pre["graphs"] = {k: p.name for k, p in paths.items()}
+        path = directory / "preprocessing.json"
+        path.write_text(json.dumps(pre, indent=1, ensure_ascii=False) + "\n")
+        return {**paths, "preprocessing": path}
+
 
 def _strict_json(predict):
     @functools.wraps(predict)
