@@ -25,6 +25,7 @@ from rnnkit.data.music import (
     roll_to_midi,
 )
 from rnnkit.models import PianoRollLM
+from rnnkit.tasks import TaskError
 from rnnkit.tasks.music import MusicConfig, MusicTask, to_tensors, transposed
 
 DATA = os.environ.get("RNNKIT_DATA")
@@ -328,3 +329,233 @@ def test_train_evaluate_and_prime_from_a_test_chorale(tmp_path):
     assert figures["frames"] == 4725 and 0 <= figures["frame_accuracy"] <= 1
     out = rnnkit.load(tmp_path / "run").generate(prime=6, max_new=3)
     assert out["prime_steps"] == 6 and len(out["generated"]) == 3
+
+
+# -- a folder of the user's MIDI files (issue 17, item 4) -----------------------------------
+def write_midi(path: Path, tracks: list[list[tuple]], ticks_per_beat: int = 96) -> Path:
+    """A MIDI file written message by message with mido (not with roll_to_midi): each track
+    a list of (kind, channel, note, absolute tick), kinds note_on / note_off / note_on0 (a
+    note_on of velocity 0, which ends a note)."""
+    mid = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
+    for events in tracks:
+        track = mido.MidiTrack()
+        last = 0
+        for kind, channel, note, tick in sorted(events, key=lambda e: e[3]):
+            velocity = 64 if kind == "note_on" else 0
+            track.append(mido.Message("note_on" if kind == "note_on0" else kind,
+                                      channel=channel, note=note, velocity=velocity,
+                                      time=tick - last))
+            last = tick
+        mid.tracks.append(track)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mid.save(str(path))
+    return path
+
+
+def test_a_hand_written_midi_reads_to_exactly_the_expected_roll(tmp_path):
+    """Sixteenth-note steps (24 ticks at 96 a beat), pitches 60..71: every rule at once."""
+    from rnnkit.data.music import read_midi_roll
+
+    path = write_midi(tmp_path / "a.mid", [
+        [("note_on", 0, 60, 0), ("note_off", 0, 60, 48),  # C: steps 0, 1
+         ("note_on", 0, 64, 24), ("note_on0", 0, 64, 96),  # E: steps 1..3 (velocity-0 off)
+         ("note_on", 0, 67, 50), ("note_off", 0, 67, 55),  # G, shorter than a step: step 2
+         ("note_on", 0, 59, 0), ("note_off", 0, 59, 24),  # below the range: left out
+         ("note_on", 9, 62, 0), ("note_off", 9, 62, 24),  # drum channel: left out
+         ("note_on", 0, 71, 71)],  # B from 71 (snaps to step 3) never ended: to the end (5)
+        [("note_on", 3, 65, 96), ("note_off", 3, 65, 120)],  # second track, F: step 4
+    ])
+    # track 0 ends at tick 71, track 1 at 120 -> 5 steps
+    expected = np.zeros((5, 12), np.uint8)
+    expected[0:2, 0] = 1
+    expected[1:4, 4] = 1
+    expected[2, 7] = 1
+    expected[3:4, 11] = 1  # B sounds from step 3 to the end of its own track (tick 71)
+    expected[4, 5] = 1
+    read = read_midi_roll(path, steps_per_quarter=4, lowest=60, keys=12)
+    np.testing.assert_array_equal(read.roll, expected)
+    assert (read.notes, read.out_of_range, read.drums) == (5, 1, 1)
+    with_drums = read_midi_roll(path, steps_per_quarter=4, lowest=60, keys=12, drums=True)
+    assert with_drums.roll[0, 2] == 1 and with_drums.drums == 0
+    quarters = read_midi_roll(path)  # one step a quarter note, 88 keys (59 now in range)
+    assert quarters.roll.shape == (2, NUM_KEYS) and quarters.out_of_range == 0
+    # step 0: B3, C, E (24..96 snaps to 0..1); step 1: G (50 -> 1), B (71 -> 1), F
+    assert (np.flatnonzero(quarters.roll[0]) + LOWEST_PITCH).tolist() == [59, 60, 64]
+    assert (np.flatnonzero(quarters.roll[1]) + LOWEST_PITCH).tolist() == [65, 67, 71]
+
+
+def folder_config(root: Path, **task) -> MusicConfig:
+    return MusicConfig(data=str(root), steps_per_quarter=task.pop("steps_per_quarter", 4),
+                       lowest_pitch=48, highest_pitch=84, **task)
+
+
+def piece(i: int) -> np.ndarray:
+    """Roll ``i`` (8 + i sixteenth-note steps, pitches 48..84) of :func:`write_pieces`."""
+    roll = np.zeros((8 + i, 37), np.uint8)
+    roll[i % 4: 6 + i, (3 * i) % 30] = 1
+    roll[2:4, 36 - i] = 1
+    return roll
+
+
+def write_pieces(root: Path, n: int = 10) -> list[np.ndarray]:
+    """``n`` MIDI files under ``root`` (some in a sub-folder, some ``.MIDI``), written from
+    rolls of 48..84 at sixteenth notes; returns the rolls in sorted path order."""
+    rolls = {}
+    for i in range(n):
+        roll = piece(i)
+        name = f"sub/p{i:02d}.MIDI" if i % 3 == 0 else f"p{i:02d}.mid"
+        roll_to_midi(roll, root / name, ticks_per_step=120, lowest=48)
+        rolls[str(root / name)] = roll
+    return [rolls[k] for k in sorted(rolls)]
+
+
+def test_folder_is_searched_recursively_and_split_by_file(tmp_path):
+    from rnnkit.tasks.music import read_pieces
+    from rnnkit.training.config import RunConfig
+
+    rolls = write_pieces(tmp_path / "songs")
+    (tmp_path / "songs" / "notes.txt").write_text("not a MIDI file, not read")
+    read = read_pieces(tmp_path / "songs", folder_config(tmp_path / "songs"))
+    assert len(read) == len(rolls)
+    for got, want in zip(read, rolls):
+        np.testing.assert_array_equal(got, want)
+    task = MusicTask()
+    ctx = task.setup(RunConfig(name="t", task=folder_config(tmp_path / "songs")))
+    parts = ctx.pieces
+    keys = {k: sorted(r.tobytes() for r in v) for k, v in parts.items()}
+    assert sorted(sum(keys.values(), [])) == sorted(r.tobytes() for r in rolls)
+    assert all(len(v) >= 1 for v in parts.values())
+    again = task.setup(RunConfig(name="t", task=folder_config(tmp_path / "songs")))
+    assert {k: sorted(r.tobytes() for r in v) for k, v in again.pieces.items()} == keys
+    other = task.setup(RunConfig(name="t", task=folder_config(tmp_path / "songs",
+                                                             split_seed=5)))
+    assert {k: sorted(r.tobytes() for r in v) for k, v in other.pieces.items()} != keys
+    assert task.model_args(ctx) == {"num_units": 37}
+
+
+def test_transposition_applies_to_training_pieces_only(tmp_path):
+    from rnnkit.training.config import RunConfig
+
+    write_pieces(tmp_path / "songs")
+    task = MusicTask()
+    ctx = task.setup(RunConfig(name="t", task=folder_config(tmp_path / "songs", transpose=2)))
+    splits = ctx.splits
+    want = sum(transposed(r, s) is not None for r in ctx.pieces["train"] for s in range(-2, 3))
+    assert len(splits["train"]["lengths"]) == want > len(ctx.pieces["train"])
+    assert len(splits["val"]["lengths"]) == len(ctx.pieces["val"])
+    assert len(splits["test"]["lengths"]) == len(ctx.pieces["test"])
+
+
+def test_midi_without_notes_is_skipped_and_named(tmp_path):
+    from rnnkit.tasks.music import read_pieces
+
+    write_pieces(tmp_path / "songs", 3)
+    write_midi(tmp_path / "songs" / "silent.mid", [[]])
+    write_midi(tmp_path / "songs" / "high.mid", [[("note_on", 0, 100, 0),
+                                                   ("note_off", 0, 100, 96)]])
+    with pytest.warns(UserWarning) as caught:
+        rolls = read_pieces(tmp_path / "songs", folder_config(tmp_path / "songs"))
+    message = str(caught[0].message)
+    assert len(rolls) == 3
+    assert "skipped 2 of 5 MIDI files" in message and "silent.mid (no notes)" in message
+    assert "high.mid (1 note(s) outside pitches 48..84 left out)" in message
+    with pytest.raises(TaskError, match=r"silent\.mid: no MIDI file here holds notes"):
+        read_pieces(tmp_path / "songs" / "silent.mid", folder_config(tmp_path))
+
+
+def test_bad_folders_and_files_name_the_file(tmp_path):
+    from rnnkit.tasks.music import read_pieces
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("no MIDI here")
+    with pytest.raises(TaskError, match=r"empty: no MIDI files \(\.mid, \.midi\)"):
+        read_pieces(tmp_path / "empty", folder_config(tmp_path))
+    write_pieces(tmp_path / "songs", 2)
+    (tmp_path / "songs" / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    with pytest.raises(TaskError, match=r"broken\.mid: not a readable MIDI file"):
+        read_pieces(tmp_path / "songs", folder_config(tmp_path))
+
+
+def test_config_errors(tmp_path):
+    from rnnkit.training.config import RunConfig
+
+    task = MusicTask()
+    assert any("lowest_pitch = 80 is above" in e for e in task.check(RunConfig(
+        name="t", task=MusicConfig(lowest_pitch=80, highest_pitch=60))))
+    assert any("steps_per_quarter" in e for e in task.check(RunConfig(
+        name="t", task=MusicConfig(steps_per_quarter=4))))
+    assert any("no such file or folder" in e for e in task.check(RunConfig(
+        name="t", task=MusicConfig(data=str(tmp_path / "missing")))))
+    assert not task.check(RunConfig(name="t", task=folder_config(tmp_path)))
+
+
+FOLDER_CONFIG = """
+name = "songs"
+[task]
+name = "music"
+data = "songs"
+steps_per_quarter = 4
+lowest_pitch = 48
+highest_pitch = 84
+test_fraction = 0.2
+val_fraction = 0.2
+[model]
+cell = "gru"
+hidden_size = 8
+[train]
+steps = 4
+batch_size = 4
+eval_every = 2
+progress = "off"
+"""
+
+
+@pytest.fixture(scope="module")
+def folder_run(tmp_path_factory):
+    from rnnkit.cli.main import main
+
+    root = tmp_path_factory.mktemp("music-folder")
+    write_pieces(root / "songs")
+    (root / "songs.toml").write_text(FOLDER_CONFIG)
+    assert main(["train", str(root / "songs.toml"), "--run-dir", str(root / "run")]) == 0
+    return root
+
+
+def test_run_on_a_folder_predicts_as_the_cli_prints(folder_run, capsys):
+    from rnnkit.cli.main import main
+
+    run, song = folder_run / "run", folder_run / "songs" / "p01.mid"
+    assert (run / "report.md").is_file() and (run / "data.json").is_file()
+    p = rnnkit.load(run)
+    assert p.model.get_config()["num_units"] == 37
+    capsys.readouterr()
+    assert main(["predict", str(run), "--input", str(song)]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert printed == p.predict([str(song)])
+    roll = piece(1)  # what p01.mid holds, at the run's sixteenth-note steps
+    assert printed[0]["steps"] == len(roll)
+    assert printed[0]["nll_per_step"] == pytest.approx(p.predict([roll])[0]["nll_per_step"])
+
+
+def test_generate_primed_with_a_users_midi_file(folder_run, tmp_path, capsys):
+    """``prime`` as a MIDI path primes with all of it; the output is at the run's
+    resolution and pitches, and reads back as prime + the generated pitches."""
+    from rnnkit.cli.main import main
+    from rnnkit.data.music import read_midi_roll
+
+    p = rnnkit.load(folder_run / "run")
+    song = folder_run / "songs" / "p02.mid"
+    out = p.generate(prime=str(song), max_new=6, seed=2, output=str(tmp_path / "o.mid"))
+    same = p.generate(prompt=str(song), prime=0, max_new=6, seed=2)
+    assert out["generated"] == same["generated"] and out["prime_steps"] == 10
+    back = read_midi_roll(tmp_path / "o.mid", steps_per_quarter=4, lowest=48, keys=37).roll
+    assert len(back) == 16  # the end of track marks the last step, silent or not
+    np.testing.assert_array_equal(back[:10], piece(2))
+    assert [(np.flatnonzero(f) + 48).tolist() for f in back[10:]] == out["generated"]
+    with pytest.raises(TaskError, match="give the priming MIDI file once"):
+        p.generate(prime=str(song), prompt=str(song))
+    capsys.readouterr()
+    assert main(["generate", str(folder_run / "run"), "--steps", "6", "--prime", "4",
+                 "--prompt", str(song), "--seed", "2"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == p.generate(prompt=str(song), prime=4, max_new=6, seed=2)

@@ -427,3 +427,253 @@ def test_ctc_splits_and_figures():
     assert figures["digit_error_rate_beam"] == error_rates(beam, refs)["digit_error_rate"]
     assert set(figures) == {"digit_error_rate", "utterance_accuracy", "digit_error_rate_beam",
                             "utterance_accuracy_beam"}
+
+
+# -- spoken keywords from a folder per label (issue 17, item 5) ------------------------------
+KEYWORD_TONES = {"high": 2500, "low": 400, "mid": 1200}
+
+
+def write_keywords(root: Path, per_label: int = 6, rate: int = 16000,
+                   names: str = "{label}{i}.wav") -> dict[str, list[str]]:
+    """``root/<label>/*.wav``: tones whose pitch is the label, with a little noise;
+    returns the names (``label/file``) by label."""
+    rng = np.random.default_rng(0)
+    out = {}
+    for label, freq in KEYWORD_TONES.items():
+        (root / label).mkdir(parents=True, exist_ok=True)
+        out[label] = []
+        for i in range(per_label):
+            audio = tone(freq * (1 + 0.02 * i), 0.25 + 0.02 * i, rate)
+            audio = audio + rng.normal(0, 0.01, audio.shape).astype(np.float32)
+            name = names.format(label=label, i=i, speaker=f"s{i % 3}")
+            sf.write(root / label / name, audio, rate, subtype="PCM_16")
+            out[label].append(f"{label}/{name}")
+    return out
+
+
+def keywords_ctx(**task):
+    from rnnkit.tasks import TASKS
+
+    cfg = RunConfig(name="t", task=SpeechDigitsConfig(**task),
+                    model=ModelConfig(cell="gru", hidden_size=8, bidirectional=True))
+    return TASKS["speech-digits"], TASKS["speech-digits"].setup(cfg)
+
+
+def test_a_16_bit_wav_reads_to_exactly_its_samples(tmp_path):
+    ints = np.array([0, 1, -1, 32767, -32768, 1234, -4321], np.int16)
+    sf.write(tmp_path / "a.wav", ints, 16000, subtype="PCM_16")
+    np.testing.assert_array_equal(read_audio(tmp_path / "a.wav", 16000),
+                                  ints.astype(np.float32) / 32768)
+
+
+def test_spectrogram_at_16k_equals_librosa_stft():
+    import librosa
+
+    from rnnkit.data.audio import frame_sizes
+
+    assert frame_sizes(16000) == (512, 400, 160) and frame_sizes(8000) == (256, 200, 80)
+    x = np.random.default_rng(2).normal(0, 0.1, 7001).astype(np.float32)
+    ref = np.abs(librosa.stft(x, n_fft=512, win_length=400, hop_length=160)) ** 2
+    np.testing.assert_allclose(power_spectrogram(x, 16000), ref, rtol=1e-4,
+                               atol=1e-6 * ref.max())
+    feats = features(x, sample_rate=16000)
+    assert feats.shape == (1 + 7001 // 160, 39) and np.isfinite(feats).all()
+
+
+def test_keyword_folder_reads_to_exactly_the_expected_tensors(tmp_path):
+    """Labels are the folder names, sorted; _background_noise_ is no label; each clip's
+    frames are those of its file resampled to 16 kHz; a stereo 44.1 kHz file is mixed down
+    and resampled; a non-audio file in a label folder is skipped and reported."""
+    names = write_keywords(tmp_path / "kw")
+    (tmp_path / "kw" / "_background_noise_").mkdir()
+    sf.write(tmp_path / "kw" / "_background_noise_" / "hum.wav", tone(50, 1.0, 16000), 16000)
+    (tmp_path / "kw" / "low" / "notes.txt").write_text("not a recording")
+    stereo = np.stack([tone(400, 0.3, 44100), tone(400, 0.3, 44100) * 0.5], 1)
+    sf.write(tmp_path / "kw" / "low" / "z-stereo.wav", stereo, 44100)
+    names["low"].append("low/z-stereo.wav")
+    task, ctx = keywords_ctx(data=str(tmp_path / "kw"), test_fraction=0.2, val_fraction=0.2)
+    with pytest.warns(UserWarning, match=r"skipped 1 file\(s\) that are not audio .*"
+                                         r"low/notes\.txt"):
+        clips = ctx.clips
+    assert ctx.labels == ["high", "low", "mid"] and ctx.rate == 16000
+    assert sorted(c.name for part in clips.values() for c in part) == sorted(
+        sum(names.values(), []))
+    for split, data in ctx.splits.items():
+        for row, clip in enumerate(clips[split]):
+            want = features(read_audio(tmp_path / "kw" / clip.name, 16000), sample_rate=16000)
+            n = int(data["lengths"][row])
+            assert n == len(want)
+            torch.testing.assert_close(data["x"][row, :n], torch.from_numpy(want))
+            assert not data["x"][row, n:].any()
+            assert int(data["y"][row]) == ["high", "low", "mid"].index(clip.name.split("/")[0])
+    assert task.model_args(ctx) == {"num_classes": 3, "input_size": 39}
+
+
+def test_file_lists_name_the_validation_and_test_recordings(tmp_path):
+    names = write_keywords(tmp_path / "kw")
+    test = [names["high"][0], names["low"][1], names["mid"][2]]
+    (tmp_path / "kw" / "testing_list.txt").write_text("\n".join(test) + "\n\n")
+    (tmp_path / "kw" / "validation_list.txt").write_text(f"./{names['mid'][3]}\n")
+    _, ctx = keywords_ctx(data=str(tmp_path / "kw"))
+    assert [c.name for c in ctx.clips["test"]] == test
+    assert [c.name for c in ctx.clips["val"]] == [names["mid"][3]]
+    rest = sorted(set(sum(names.values(), [])) - set(test) - {names["mid"][3]})
+    assert [c.name for c in ctx.clips["train"]] == rest
+    # only a testing list: validation carved from the rest (seeded, by file)
+    (tmp_path / "kw" / "validation_list.txt").unlink()
+    _, ctx = keywords_ctx(data=str(tmp_path / "kw"), val_fraction=0.2)
+    assert [c.name for c in ctx.clips["test"]] == test
+    assert len(ctx.clips["val"]) == round(0.2 * 15) and not set(ctx.clips["val"]) & set(
+        ctx.clips["train"])
+
+
+def test_speech_commands_names_split_by_speaker(tmp_path):
+    write_keywords(tmp_path / "kw", per_label=9, names="{speaker}_nohash_{i}.wav")
+    _, ctx = keywords_ctx(data=str(tmp_path / "kw"), test_fraction=0.34, val_fraction=0.5)
+    speakers = {split: {c.name.split("/")[1].split("_")[0] for c in part}
+                for split, part in ctx.clips.items()}
+    assert all(len(s) == 1 for s in speakers.values())  # 3 speakers: one per part
+    assert set.union(*speakers.values()) == {"s0", "s1", "s2"}
+    assert sum(len(p) for p in ctx.clips.values()) == 27
+
+
+def test_split_by_file_is_seeded_disjoint_and_complete(tmp_path):
+    names = write_keywords(tmp_path / "kw", per_label=10)
+    parts = []
+    for seed in (0, 0, 1):
+        _, ctx = keywords_ctx(data=str(tmp_path / "kw"), split_seed=seed)
+        parts.append({k: [c.name for c in v] for k, v in ctx.clips.items()})
+        assert sorted(sum(parts[-1].values(), [])) == sorted(sum(names.values(), []))
+        assert [len(parts[-1][k]) for k in ("train", "val", "test")] == [24, 3, 3]
+    assert parts[0] == parts[1] and parts[0] != parts[2]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("text", r"kw/low/low1\.wav: not a readable audio file .*\(label 'low'\)"),
+    ("zero", r"kw/low/low1\.wav: the audio file holds no samples"),
+    ("empty label", r"kw/quiet: label folder 'quiet' holds no audio file"),
+    ("missing in list", r"kw/testing_list\.txt:2: 'low/nope\.wav': no such file"),
+    ("in both lists", r"'high/high0\.wav' .* is named by both"),
+    ("no labels", r"kw: no label folders"),
+    ("one label", r"the training part has 1 label"),
+])
+def test_malformed_keyword_folders_name_the_file(tmp_path, case, message):
+    root = tmp_path / "kw"
+    if case == "no labels":
+        root.mkdir()
+        (root / "a.wav").write_bytes(b"")
+    elif case == "one label":
+        write_keywords(root)
+        for label in ("low", "mid"):
+            for f in (root / label).iterdir():
+                f.unlink()
+            (root / label).rmdir()
+    else:
+        write_keywords(root)
+    if case == "text":
+        (root / "low" / "low1.wav").write_text("this is not audio")
+    elif case == "zero":
+        sf.write(root / "low" / "low1.wav", np.zeros(0, np.float32), 16000)
+    elif case == "empty label":
+        (root / "quiet").mkdir()
+    elif case == "missing in list":
+        (root / "testing_list.txt").write_text("high/high0.wav\nlow/nope.wav\n")
+    elif case == "in both lists":
+        for name in ("testing_list.txt", "validation_list.txt"):
+            (root / name).write_text("high/high0.wav\n")
+    task, ctx = keywords_ctx(data=str(root), val_fraction=0.3, test_fraction=0.3)
+    with pytest.raises(TaskError, match=message):
+        task.model_args(ctx)
+        ctx.splits  # noqa: B018  (reads the audio)
+
+
+def test_keyword_config_errors(tmp_path):
+    from rnnkit.tasks import TASKS
+
+    check = TASKS["speech-digits"].check
+    write_keywords(tmp_path / "kw", per_label=1)
+    own = {"data": str(tmp_path / "kw")}
+    assert not check(RunConfig(name="t", task=SpeechDigitsConfig(**own)))
+    assert any("task.split applies to FSDD" in e for e in check(RunConfig(
+        name="t", task=SpeechDigitsConfig(split="speaker", **own))))
+    assert any("too low" in e for e in check(RunConfig(
+        name="t", task=SpeechDigitsConfig(sample_rate=2000, **own))))
+    assert any("no such file or folder" in e for e in check(RunConfig(
+        name="t", task=SpeechDigitsConfig(data=str(tmp_path / "missing")))))
+
+
+KEYWORDS_CONFIG = """
+name = "keywords"
+[task]
+name = "speech-digits"
+data = "kw"
+test_fraction = 0.2
+val_fraction = 0.2
+[model]
+cell = "gru"
+hidden_size = 8
+bidirectional = true
+[train]
+steps = 4
+batch_size = 4
+eval_every = 2
+progress = "off"
+"""
+
+
+@pytest.fixture(scope="module")
+def keywords_run(tmp_path_factory):
+    from rnnkit.cli.main import main
+
+    root = tmp_path_factory.mktemp("keywords")
+    write_keywords(root / "kw")
+    (root / "keywords.toml").write_text(KEYWORDS_CONFIG)
+    assert main(["train", str(root / "keywords.toml"), "--run-dir", str(root / "run")]) == 0
+    return root
+
+
+def test_run_on_a_keyword_folder_predicts_as_the_cli_prints(keywords_run, tmp_path, capsys):
+    from rnnkit.cli.main import main
+
+    run = keywords_run / "run"
+    report = (run / "report.md").read_text()
+    assert "## Recordings per label (16000 Hz)" in report and "| high |" in report
+    p = rnnkit.load(run)
+    assert p.info["labels"] == ["high", "low", "mid"] and p.sample_rate == 16000
+    sf.write(tmp_path / "low-8k.wav", tone(400, 0.3), 8000)  # resampled to 16 kHz
+    files = [str(keywords_run / "kw" / "high" / "high0.wav"), str(tmp_path / "low-8k.wav")]
+    capsys.readouterr()
+    assert main(["transcribe", str(run), *files, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)["results"]
+    assert printed == p.predict(files)
+    for path, record in zip(files, printed):
+        x = torch.from_numpy(features(read_audio(path, 16000), sample_rate=16000))[None]
+        with torch.no_grad():
+            probs = torch.softmax(p.model(x).logits[0], -1)
+        assert record["text"] == ["high", "low", "mid"][int(probs.argmax())]
+        assert record["probabilities"] == pytest.approx(
+            dict(zip(["high", "low", "mid"], probs.tolist())), abs=1e-4)
+    assert main(["predict", str(run), "--input", files[1]]) == 0
+    assert json.loads(capsys.readouterr().out) == printed[1]
+
+
+@needs_data
+def test_fsdd_laid_out_as_folders_splits_as_the_builtin_task(tmp_path):
+    """FSDD as root/<digit>/*.wav with the official split written as list files: the same
+    recordings in the same order in every part (the audio is not read here)."""
+    recs = fsdd_recordings()
+    lists = {"testing_list.txt": [], "validation_list.txt": []}
+    for r in recs:
+        (tmp_path / str(r.digit)).mkdir(exist_ok=True)
+        (tmp_path / str(r.digit) / r.path.name).symlink_to(r.path)
+        if r.index < 10:
+            lists["testing_list.txt" if r.index < 5 else "validation_list.txt"].append(
+                f"{r.digit}/{r.path.name}")
+    for name, lines in lists.items():
+        (tmp_path / name).write_text("\n".join(lines))
+    _, own = keywords_ctx(data=str(tmp_path))
+    builtin = SpeechDigitsConfig()
+    for split in ("train", "val", "test"):
+        assert [c.name for c in own.clips[split]] == [
+            f"{r.digit}/{r.path.name}" for r in recs if split_of(r, builtin) == split]
+    assert own.labels == [str(d) for d in range(10)]

@@ -1,10 +1,12 @@
 """Audio for speech tasks: reading (soundfile), features (librosa), the Free Spoken Digit
 Dataset and connected-digit utterances made from it.
 
-Features follow the FSDD peers: 8 kHz audio, 25 ms windows with a 10 ms hop (``n_fft`` 256,
-``win_length`` 200, ``hop_length`` 80, centred frames), 40 mel bands; ``"mfcc"`` gives 13
-MFCCs with their deltas and delta-deltas (39 per frame), ``"logmel"`` the 40 log-mel
-energies. A signal of n samples gives ``1 + n // 80`` frames (100 frames per second).
+Features follow the FSDD peers at any sample rate: 25 ms windows with a 10 ms hop, the FFT
+the next power of two (8 kHz, FSDD's rate: ``n_fft`` 256, ``win_length`` 200,
+``hop_length`` 80; 16 kHz, Speech Commands': 512, 400, 160), centred frames, 40 mel bands
+up to half the sample rate; ``"mfcc"`` gives 13 MFCCs with their deltas and delta-deltas
+(39 per frame), ``"logmel"`` the 40 log-mel energies. A signal of n samples gives
+``1 + n // hop`` frames (100 frames per second).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import numpy as np
 from .._optional import require
 from .datasets import DataError, data_root
 
-SAMPLE_RATE = 8000
-N_FFT, WIN_LENGTH, HOP_LENGTH, N_MELS, N_MFCC = 256, 200, 80, 40, 13
+SAMPLE_RATE = 8000  # FSDD's rate, the default
+USER_SAMPLE_RATE = 16000  # the rate a user's recordings are read at unless a run says so
+N_FFT, WIN_LENGTH, HOP_LENGTH, N_MELS, N_MFCC = 256, 200, 80, 40, 13  # at 8 kHz
 FEATURES = {"mfcc": 3 * N_MFCC, "logmel": N_MELS}  # kind -> values per frame
 FSDD_DIR = "speech/fsdd/recordings"
 FSDD_SHA256 = "ddb17656a0bca4c5ddace082be188ca630516dc2ef1110afe3c4e9cc71173de4"
@@ -67,8 +70,17 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, *,
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 
-def features(audio: np.ndarray, kind: str = "mfcc", *, normalize: bool = True) -> np.ndarray:
-    """Frames (T, F) of an 8 kHz signal: T = 1 + len(audio) // 80, F = ``FEATURES[kind]``.
+def frame_sizes(sample_rate: int = SAMPLE_RATE) -> tuple[int, int, int]:
+    """``(n_fft, win_length, hop_length)`` in samples: 25 ms windows, a 10 ms hop, the FFT
+    the next power of two at or above the window."""
+    win, hop = round(0.025 * sample_rate), round(0.010 * sample_rate)
+    return 1 << (win - 1).bit_length(), win, hop
+
+
+def features(audio: np.ndarray, kind: str = "mfcc", *, sample_rate: int = SAMPLE_RATE,
+             normalize: bool = True) -> np.ndarray:
+    """Frames (T, F) of a signal at ``sample_rate``: T = 1 + len(audio) // hop (100 a
+    second), F = ``FEATURES[kind]``.
 
     ``normalize`` subtracts each feature's mean over the utterance and divides by its
     standard deviation (cepstral mean and variance normalisation): no statistics need to be
@@ -78,8 +90,9 @@ def features(audio: np.ndarray, kind: str = "mfcc", *, normalize: bool = True) -
     if kind not in FEATURES:
         raise ValueError(f"feature kind must be one of {sorted(FEATURES)}, got {kind!r}")
     audio = np.asarray(audio, dtype=np.float32)
-    spec = power_spectrogram(audio)  # (129, T)
-    logmel = np.log(np.einsum("mf,ft->mt", _mel_filters(), spec) + 1e-6)  # (40, T), no BLAS
+    spec = power_spectrogram(audio, sample_rate)  # (n_fft / 2 + 1, T)
+    mel = _mel_filters(sample_rate)  # (40, n_fft / 2 + 1)
+    logmel = np.log(np.einsum("mf,ft->mt", mel, spec) + 1e-6)  # (40, T), no BLAS
     if kind == "mfcc":
         mfcc = librosa.feature.mfcc(S=logmel, n_mfcc=N_MFCC)  # (13, T)
         d1 = librosa.feature.delta(mfcc, order=1, mode="nearest")
@@ -93,29 +106,33 @@ def features(audio: np.ndarray, kind: str = "mfcc", *, normalize: bool = True) -
     return feats
 
 
-def power_spectrogram(audio: np.ndarray) -> np.ndarray:
-    """|STFT|^2 (129, T) exactly as ``librosa.stft(audio, n_fft=256, win_length=200,
-    hop_length=80, center=True)`` frames it (zero padding, periodic Hann window centred in
-    256), computed here with NumPy: librosa's own call is slow on a busy machine."""
-    padded = np.pad(np.asarray(audio, np.float32), N_FFT // 2)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH]  # (T, 256)
-    spec = np.fft.rfft(frames * _window(), axis=1)  # (T, 129)
+def power_spectrogram(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """|STFT|^2 (n_fft / 2 + 1, T) exactly as ``librosa.stft(audio, n_fft, win_length,
+    hop_length, center=True)`` frames it with :func:`frame_sizes` (zero padding, periodic
+    Hann window centred in n_fft), computed here with NumPy: librosa's own call is slow on a
+    busy machine."""
+    n_fft, _, hop = frame_sizes(sample_rate)
+    padded = np.pad(np.asarray(audio, np.float32), n_fft // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]  # (T, n_fft)
+    spec = np.fft.rfft(frames * _window(sample_rate), axis=1)  # (T, n_fft / 2 + 1)
     return (spec.real ** 2 + spec.imag ** 2).T.astype(np.float32)
 
 
-@lru_cache(maxsize=1)
-def _window() -> np.ndarray:
+@lru_cache(maxsize=4)
+def _window(sample_rate: int) -> np.ndarray:
     signal = require("scipy.signal", "audio")
-    window = np.zeros(N_FFT, np.float32)
-    start = (N_FFT - WIN_LENGTH) // 2
-    window[start:start + WIN_LENGTH] = signal.get_window("hann", WIN_LENGTH, fftbins=True)
+    n_fft, win, _ = frame_sizes(sample_rate)
+    window = np.zeros(n_fft, np.float32)
+    start = (n_fft - win) // 2
+    window[start:start + win] = signal.get_window("hann", win, fftbins=True)
     return window
 
 
-@lru_cache(maxsize=1)
-def _mel_filters() -> np.ndarray:
-    """The 40 mel filters (40, 129) librosa's melspectrogram would use."""
-    return require("librosa", "audio").filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS)
+@lru_cache(maxsize=4)
+def _mel_filters(sample_rate: int) -> np.ndarray:
+    """The 40 mel filters (40, n_fft / 2 + 1) librosa's melspectrogram would use."""
+    n_fft = frame_sizes(sample_rate)[0]
+    return require("librosa", "audio").filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=N_MELS)
 
 
 def stack_frames(feats: np.ndarray, k: int) -> np.ndarray:

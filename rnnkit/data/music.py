@@ -1,14 +1,18 @@
 """Piano rolls: the JSB chorales, and conversion to and from standard MIDI files (mido).
 
-A piano roll is a (T, 88) array of 0/1: row t holds the keys sounding at step t, column k
-the MIDI pitch ``LOWEST_PITCH + k`` (21 = A0 .. 108 = C8). In MIDI a step lasts
-``ticks_per_step`` ticks (default one quarter note); a key held over consecutive steps is one
-sustained note (the roll cannot tell a repeated note from a held one).
+A piano roll is a (T, K) array of 0/1: row t holds the keys sounding at step t, column k
+the MIDI pitch ``lowest + k``. The JSB chorales use the piano's 88 keys (``LOWEST_PITCH``
+21 = A0 .. 108 = C8) at one step per quarter note. In MIDI a step lasts ``ticks_per_step``
+ticks (a quarter note is the file's ``ticks_per_beat``), so the roll follows the score's
+beats, not the tempo; a key held over consecutive steps is one sustained note (the roll
+cannot tell a repeated note from a held one).
 """
 
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +23,8 @@ from .datasets import DataError, fetch
 LOWEST_PITCH = 21  # A0
 NUM_KEYS = 88  # A0 .. C8
 JSB_SPLITS = {"train": "train", "val": "valid", "test": "test"}  # ours -> the file's keys
+MIDI_SUFFIXES = (".mid", ".midi")
+DRUM_CHANNEL = 9  # General MIDI channel 10 (counted from 0): percussion, not pitches
 
 
 def pitches_to_roll(steps: list[list[int]]) -> np.ndarray:
@@ -42,21 +48,31 @@ def load_jsb(root: Path | None = None) -> dict[str, list[np.ndarray]]:
             for ours, theirs in JSB_SPLITS.items()}
 
 
+def midi_ticks(steps_per_quarter: int) -> tuple[int, int]:
+    """(ticks_per_beat, ticks_per_step) for writing rolls of ``steps_per_quarter``: 480
+    ticks a beat when that divides evenly, else the least multiple of 480 that does."""
+    beat = math.lcm(480, int(steps_per_quarter))
+    return beat, beat // int(steps_per_quarter)
+
+
 def roll_to_midi(roll: np.ndarray, path: str | Path, *, ticks_per_step: int = 480,
                  ticks_per_beat: int = 480, bpm: float = 100.0, velocity: int = 80,
-                 program: int = 0) -> Path:
-    """Write a (T, 88) roll as a one-track standard MIDI file (type 1) with mido."""
+                 program: int = 0, lowest: int = LOWEST_PITCH) -> Path:
+    """Write a (T, K) roll (column k = pitch ``lowest + k``) as a one-track standard MIDI
+    file (type 1) with mido."""
     mido = require("mido", "music")
 
     roll = np.asarray(roll) > 0
-    if roll.ndim != 2 or roll.shape[1] != NUM_KEYS:
-        raise ValueError(f"a piano roll is (T, {NUM_KEYS}), got shape {roll.shape}")
+    if roll.ndim != 2 or not 0 <= lowest <= lowest + roll.shape[1] - 1 <= 127:
+        raise ValueError(f"a piano roll is (T, K) with pitches {lowest}..{lowest}+K-1 within "
+                         f"0..127, got shape {roll.shape}")
     mid = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
     track = mido.MidiTrack()
     mid.tracks.append(track)
     track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0))
     track.append(mido.Message("program_change", program=program, time=0))
-    padded = np.vstack([np.zeros((1, NUM_KEYS), bool), roll, np.zeros((1, NUM_KEYS), bool)])
+    edge = np.zeros((1, roll.shape[1]), bool)
+    padded = np.vstack([edge, roll, edge])
     last_tick = 0
     for t in range(1, padded.shape[0]):
         tick = (t - 1) * ticks_per_step
@@ -64,7 +80,7 @@ def roll_to_midi(roll: np.ndarray, path: str | Path, *, ticks_per_step: int = 48
         ons = np.flatnonzero(padded[t] & ~padded[t - 1])
         for kind, keys in (("note_off", offs), ("note_on", ons)):
             for k in keys:
-                track.append(mido.Message(kind, note=int(k) + LOWEST_PITCH,
+                track.append(mido.Message(kind, note=int(k) + lowest,
                                           velocity=velocity if kind == "note_on" else 0,
                                           time=tick - last_tick))
                 last_tick = tick
@@ -76,15 +92,46 @@ def roll_to_midi(roll: np.ndarray, path: str | Path, *, ticks_per_step: int = 48
     return path
 
 
-def midi_to_roll(path: str | Path, *, ticks_per_step: int | None = None) -> np.ndarray:
-    """Read a MIDI file into a (T, 88) roll, one step per ``ticks_per_step`` ticks (default
-    one quarter note), as long as the longest track. Notes are snapped to the nearest step
-    boundary; all tracks and channels are merged; pitches outside 21..108 are dropped."""
-    mido = require("mido", "music")
+@dataclass
+class MidiRoll:
+    """A MIDI file read into a roll, with what was left out of it."""
 
-    mid = mido.MidiFile(str(path))
-    step = ticks_per_step or mid.ticks_per_beat
-    notes: list[tuple[int, int, int]] = []  # (pitch, start tick, end tick)
+    roll: np.ndarray  # (T, K) uint8
+    notes: int  # notes in the roll
+    out_of_range: int  # notes outside the roll's pitches, dropped
+    drums: int  # percussion notes (channel 10), dropped unless asked for
+
+    def note(self, lowest: int, keys: int) -> str:
+        """What was dropped, in words ("" when nothing was)."""
+        parts = []
+        if self.out_of_range:
+            parts.append(f"{self.out_of_range} note(s) outside pitches "
+                         f"{lowest}..{lowest + keys - 1}")
+        if self.drums:
+            parts.append(f"{self.drums} percussion note(s) (channel 10)")
+        return " and ".join(parts) + " left out" if parts else ""
+
+
+def read_midi_roll(path: str | Path, *, steps_per_quarter: int = 1,
+                   ticks_per_step: float | None = None, lowest: int = LOWEST_PITCH,
+                   keys: int = NUM_KEYS, drums: bool = False) -> MidiRoll:
+    """Read a MIDI file into a (T, ``keys``) roll of pitches ``lowest``.., one step per
+    ``ticks_per_step`` ticks (default: a quarter note / ``steps_per_quarter``), as long as
+    the longest track.
+
+    All tracks and channels are merged. Onsets and ends are snapped to the nearest step
+    boundary; a note shorter than a step still sounds at its onset step; a note left
+    sounding at the end of its track ends there. Notes outside the pitch range and, unless
+    ``drums``, percussion (channel 10) are left out and counted. A file mido cannot parse
+    is a :class:`DataError` naming it.
+    """
+    mido = require("mido", "music")
+    try:
+        mid = mido.MidiFile(str(path))
+    except Exception as e:  # mido raises many kinds on a corrupt file; all mean unreadable
+        raise DataError(f"{path}: not a readable MIDI file ({e})") from None
+    step = ticks_per_step or mid.ticks_per_beat / steps_per_quarter
+    notes: list[tuple[int, int, int, int]] = []  # (channel, pitch, start tick, end tick)
     last_tick = 0
     for track in mid.tracks:
         tick, sounding = 0, {}
@@ -95,32 +142,53 @@ def midi_to_roll(path: str | Path, *, ticks_per_step: int | None = None) -> np.n
             elif msg.type in ("note_off", "note_on"):
                 start = sounding.pop((msg.channel, msg.note), None)
                 if start is not None:
-                    notes.append((msg.note, start, tick))
+                    notes.append((msg.channel, msg.note, start, tick))
+        notes.extend((ch, note, start, tick) for (ch, note), start in sounding.items())
         last_tick = max(last_tick, tick)
-    length = max([round(last_tick / step)] + [round(end / step) for _, _, end in notes])
-    roll = np.zeros((length, NUM_KEYS), dtype=np.uint8)
-    for pitch, start, end in notes:
-        k = pitch - LOWEST_PITCH
-        if 0 <= k < NUM_KEYS:
-            roll[round(start / step):round(end / step), k] = 1
-    return roll
+    spans = [(ch, p, round(s / step), max(round(e / step), round(s / step) + 1))
+             for ch, p, s, e in notes]
+    length = max([round(last_tick / step)] + [end for *_, end in spans])
+    roll = np.zeros((length, keys), dtype=np.uint8)
+    kept = out_of_range = percussion = 0
+    for channel, pitch, start, end in spans:
+        if channel == DRUM_CHANNEL and not drums:
+            percussion += 1
+        elif not 0 <= pitch - lowest < keys:
+            out_of_range += 1
+        else:
+            roll[start:end, pitch - lowest] = 1
+            kept += 1
+    return MidiRoll(roll, kept, out_of_range, percussion)
 
 
-def plot_roll(roll: np.ndarray, path: str | Path, *, title: str = "", prime: int = 0) -> Path:
-    """Draw a (T, 88) roll (time across, pitch up) to a PNG; a line marks the end of
-    ``prime`` steps when given."""
+def midi_to_roll(path: str | Path, **options) -> np.ndarray:
+    """The roll of :func:`read_midi_roll` alone (default: 88 keys, quarter-note steps)."""
+    return read_midi_roll(path, **options).roll
+
+
+def midi_files(folder: str | Path) -> list[Path]:
+    """The MIDI files (``.mid``/``.midi``, any case) under ``folder``, searched
+    recursively, in sorted order of their paths."""
+    return sorted(p for p in Path(folder).rglob("*")
+                  if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
+
+
+def plot_roll(roll: np.ndarray, path: str | Path, *, title: str = "", prime: int = 0,
+              lowest: int = LOWEST_PITCH, step: str = "quarter note") -> Path:
+    """Draw a (T, K) roll (time across, pitch up) to a PNG; a line marks the end of
+    ``prime`` steps when given; ``step`` names how long a step is."""
     plt = pyplot()
     roll = np.asarray(roll)
     fig, ax = plt.subplots(figsize=(max(6.0, roll.shape[0] / 10), 4))
     ax.imshow(roll.T, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest",
-              extent=(0, roll.shape[0], LOWEST_PITCH - 0.5, LOWEST_PITCH + NUM_KEYS - 0.5))
+              extent=(0, roll.shape[0], lowest - 0.5, lowest + roll.shape[1] - 0.5))
     used = np.flatnonzero(roll.any(0))
     if used.size:
-        ax.set_ylim(LOWEST_PITCH + used[0] - 3, LOWEST_PITCH + used[-1] + 3)
+        ax.set_ylim(lowest + used[0] - 3, lowest + used[-1] + 3)
     if prime:
         ax.axvline(prime, color="tab:red", lw=1, label=f"end of prime ({prime} steps)")
         ax.legend(loc="upper right")
-    ax.set_xlabel("step (quarter note)")
+    ax.set_xlabel(f"step ({step})")
     ax.set_ylabel("MIDI pitch")
     ax.set_title(title)
     path = Path(path)

@@ -1,8 +1,9 @@
 """What the speech tasks share: the FSDD recordings on the run's context, padding frames,
 and a predictor that turns audio files or arrays into model inputs.
 
-Audio inputs are read by :func:`~rnnkit.data.audio.read_audio` (8 kHz mono: several
-channels are averaged, another sample rate is resampled); a file that cannot be read gives
+Audio inputs are read by :func:`~rnnkit.data.audio.read_audio` at the predictor's
+:attr:`SpeechPredictor.sample_rate` (8 kHz unless the task says otherwise), mono: several
+channels are averaged, another sample rate is resampled; a file that cannot be read gives
 its input an ``{"file", "error"}`` record and the others are still transcribed.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.audio import AudioError, Recording, fsdd_recordings, read_audio
+from ..data.audio import SAMPLE_RATE, AudioError, Recording, fsdd_recordings, read_audio
 from ..data.datasets import DataError
 from .base import Context, TaskError
 from .predictor import Predictor, read_arrays
@@ -24,14 +25,15 @@ from .predictor import Predictor, read_arrays
 ARRAY_SUFFIXES = (".npy", ".json", ".csv")
 
 
-def fsdd_signals() -> tuple[list[Recording], list[np.ndarray]]:
-    """The 3,000 FSDD recordings and their 8 kHz signals (a missing or altered copy of the
-    data set is a TaskError)."""
+def fsdd_signals(sample_rate: int = SAMPLE_RATE) -> tuple[list[Recording], list[np.ndarray]]:
+    """The 3,000 FSDD recordings and their signals (8 kHz, FSDD's own rate, unless
+    ``sample_rate`` says otherwise; a missing or altered copy of the data set is a
+    TaskError)."""
     try:
         recs = fsdd_recordings()
     except DataError as e:
         raise TaskError(str(e)) from None
-    return recs, [read_audio(r.path) for r in recs]
+    return recs, [read_audio(r.path, sample_rate) for r in recs]
 
 
 class FSDDContext(Context):
@@ -61,10 +63,15 @@ def pad(frames: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class SpeechPredictor(Predictor):
-    """Inputs: audio file paths, 1-D arrays (a mono signal at 8 kHz) or 2-D arrays (T, F),
-    the model's input frames as the run computes them. One record per input with
-    ``"file"`` (the path; None for an array) and what the task heard, or ``{"file",
+    """Inputs: audio file paths, 1-D arrays (a mono signal at :attr:`sample_rate`) or 2-D
+    arrays (T, F), the model's input frames as the run computes them. One record per input
+    with ``"file"`` (the path; None for an array) and what the task heard, or ``{"file",
     "error"}`` for a file that cannot be read."""
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate (Hz) audio files are resampled to before :meth:`frames`."""
+        return SAMPLE_RATE
 
     def frames(self, signal: np.ndarray) -> np.ndarray:
         """A signal's model-input frames (T, F)."""
@@ -93,7 +100,7 @@ class SpeechPredictor(Predictor):
             if isinstance(item, (str, Path)):
                 record: dict[str, Any] = {"file": str(item)}
                 try:
-                    frames = self.frames(read_audio(item))
+                    frames = self.frames(read_audio(item, self.sample_rate))
                 except AudioError as e:
                     out.append({**record, "error": str(e)})
                     continue
@@ -109,8 +116,9 @@ class SpeechPredictor(Predictor):
         except (TypeError, ValueError) as e:
             raise TaskError(f"input {i}: not a file path or an array of numbers ({e})") from None
         if not (a.ndim == 1 or (a.ndim == 2 and a.shape[1] == self.width)) or not len(a):
-            raise TaskError(f"input {i}: give an audio file, a 1-D signal at 8 kHz or frames "
-                            f"(T, {self.width}); got an array of shape {a.shape}")
+            raise TaskError(f"input {i}: give an audio file, a 1-D signal at "
+                            f"{self.sample_rate} Hz or frames (T, {self.width}); got an array "
+                            f"of shape {a.shape}")
         if not np.isfinite(a).all():
             raise TaskError(f"input {i}: holds NaN or infinite values")
         return self.frames(a) if a.ndim == 1 else a

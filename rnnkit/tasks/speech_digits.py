@@ -1,25 +1,42 @@
-"""Spoken-digit recognition (isolated words) on the Free Spoken Digit Dataset.
+"""Spoken keywords (isolated words): spoken digits on the Free Spoken Digit Dataset, or a
+folder of the user's recordings with one folder per label (the Speech Commands layout).
 
 A bidirectional recurrent :class:`~rnnkit.models.SequenceClassifier` over MFCC (+ deltas)
-or log-mel frames (``task.features``, :mod:`rnnkit.data.audio`). Splits:
+or log-mel frames (``task.features``, :mod:`rnnkit.data.audio`), one class per label.
 
-- ``split = "official"``: recordings with index 0..4 are the test set (300), the next
-  ``val_count`` indices (5..9) validation, the rest training;
-- ``split = "speaker"``: leave one speaker out, ``test_speaker``'s 500 recordings are the
-  test set (a measure of how the model does on a voice it never heard); validation is
-  index 0..``val_count``-1 of the other speakers.
+Data (:mod:`rnnkit.tasks.datafiles`): ``task.data`` names a root folder holding
+``<label>/*.wav`` (also .flac/.ogg) for any labels — the folder names, sorted, are the
+classes; ``_background_noise_`` and hidden folders are not labels
+(:mod:`rnnkit.data.keywords`). Or ``task.train_data``/``val_data``/``test_data`` name one
+such root each. Recordings are read mono (channels averaged) and resampled to
+``task.sample_rate`` (0 = the data's usual rate: 16 kHz for a user folder, 8 kHz for FSDD).
+The split of ``task.data``, in this order of precedence:
+
+1. ``testing_list.txt`` / ``validation_list.txt`` in the root (Speech Commands' files:
+   paths relative to the root, one a line) name the test / validation recordings, the
+   rest train; a part without its list is carved from the rest as in 2 or 3;
+2. when every file is named ``<speaker>_nohash_<n>.<ext>`` (Speech Commands), by speaker:
+   a seeded ``test_fraction`` of the speakers is the test part, ``val_fraction`` of the
+   remaining speakers validation, so no voice is in two parts;
+3. otherwise by file, seeded (``split_seed``, ``test_fraction``, ``val_fraction``).
+
+FSDD (no data named): ``split = "official"``: recordings with index 0..4 are the test set
+(300), the next ``val_count`` indices (5..9) validation, the rest training;
+``split = "speaker"``: leave one speaker out, ``test_speaker``'s 500 recordings are the
+test set; validation is index 0..``val_count``-1 of the other speakers.
 
 ``evaluate`` reports ``accuracy`` (and ``errors``); when training ends,
 :meth:`SpeechDigitsTask.after_training` draws the test confusion matrix into the run's
 ``plots/confusion.png`` and links it from ``report.md``.
 
-Predictor: ``predict(files or arrays)`` -> ``{"file", "text": the digit, "probability"}``
-per input (``rnnkit transcribe RUN FILE.wav``). A recording holds one word, so there is
-nothing to search: ``beam`` is refused.
+Predictor: ``predict(files or arrays)`` -> ``{"file", "text": the label, "probability",
+"probabilities": {label: p}}`` per input (``rnnkit transcribe RUN FILE.wav``). A recording
+holds one word, so there is nothing to search: ``beam`` is refused.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -29,24 +46,43 @@ import numpy as np
 import torch
 
 from .._optional import MissingExtraError, pyplot
-from ..data.audio import FEATURES, SPEAKERS, features
+from ..data.audio import (
+    FEATURES,
+    SAMPLE_RATE,
+    SPEAKERS,
+    USER_SAMPLE_RATE,
+    AudioError,
+    features,
+    read_audio,
+)
 from ..data.batches import batches
+from ..data.datasets import DataError
+from ..data.keywords import FILE_LISTS, Clip, read_file_list, scan_labels, speaker_of
 from ..training.config import TaskConfig, choice, number
 from .base import SPLITS, Task, TaskError, register
-from .speech_common import FSDDContext, SpeechPredictor, pad
+from .datafiles import DataFilesConfig, data_errors, split_items, uses_own_data
+from .speech_common import FSDDContext, SpeechPredictor, fsdd_signals, pad
+
+DIGITS = [str(d) for d in range(10)]
 
 
 @dataclass
-class SpeechDigitsConfig(TaskConfig):
+class SpeechDigitsConfig(DataFilesConfig, TaskConfig):
     name: str = "speech-digits"
     features: str = choice("mfcc", *FEATURES)
-    split: str = choice("official", "official", "speaker")
-    test_speaker: str = choice("george", *SPEAKERS)  # split = "speaker"
-    val_count: int = number(5, 1, 45)  # recording indices per digit/speaker for validation
+    sample_rate: int = number(0, 0, 192000)  # Hz; 0 = 16000 for your folder, 8000 for FSDD
+    split: str = choice("official", "official", "speaker")  # FSDD only
+    test_speaker: str = choice("george", *SPEAKERS)  # FSDD, split = "speaker"
+    val_count: int = number(5, 1, 45)  # FSDD: recording indices per digit/speaker for val
+
+
+def sample_rate(cfg: SpeechDigitsConfig) -> int:
+    """The rate (Hz) a run reads its audio at."""
+    return cfg.sample_rate or (USER_SAMPLE_RATE if uses_own_data(cfg) else SAMPLE_RATE)
 
 
 def split_of(rec, cfg: SpeechDigitsConfig) -> str:
-    """Which split a recording belongs to under ``cfg``."""
+    """Which split an FSDD recording belongs to under ``cfg``."""
     if cfg.split == "speaker":
         if rec.speaker == cfg.test_speaker:
             return "test"
@@ -56,11 +92,107 @@ def split_of(rec, cfg: SpeechDigitsConfig) -> str:
     return "val" if rec.index < 5 + cfg.val_count else "train"
 
 
+def carve(clips: list[Clip], seed: int, fraction: float, shuffle: str
+          ) -> tuple[list[Clip], list[Clip]]:
+    """(rest, held out): by speaker when every name is ``<speaker>_nohash_<n>``, else by
+    file; both keep the order of ``clips``."""
+    speakers = [speaker_of(c.name) for c in clips]
+    if clips and all(speakers):
+        _, held = split_items(sorted(set(speakers)), seed, fraction, shuffle=shuffle)
+        out = set(held)
+    else:
+        _, held = split_items(clips, seed, fraction, shuffle=shuffle)
+        out, speakers = {c.name for c in held}, [c.name for c in clips]
+    return ([c for c, s in zip(clips, speakers) if s not in out],
+            [c for c, s in zip(clips, speakers) if s in out])
+
+
+def read_clips(root: str | Path) -> list[Clip]:
+    try:
+        scan = scan_labels(root)
+    except DataError as e:
+        raise TaskError(str(e)) from None
+    if scan.note(Path(root)):
+        warnings.warn(scan.note(Path(root)), stacklevel=3)
+    return scan.clips
+
+
+def split_clips(cfg: SpeechDigitsConfig) -> dict[str, list[Clip]]:
+    """``train``/``val``/``test`` recordings of the user's folder(s) (module docstring)."""
+    seed = cfg.split_seed
+    if not cfg.data:
+        rest, test = read_clips(cfg.train_data), read_clips(cfg.test_data)
+        named = {"val": read_clips(cfg.val_data)} if cfg.val_data else {}
+    else:
+        clips = read_clips(cfg.data)
+        known = {c.name: c for c in clips}
+        try:
+            named = {split: [known[n] for n in read_file_list(Path(cfg.data) / name, set(known))]
+                     for split, name in FILE_LISTS.items() if (Path(cfg.data) / name).is_file()}
+        except DataError as e:
+            raise TaskError(str(e)) from None
+        both = sorted({c.name for c in named.get("val", [])}
+                      & {c.name for c in named.get("test", [])})
+        if both:
+            raise TaskError(f"{cfg.data}: {both[0]!r} (and {len(both) - 1} more) is named by "
+                            "both validation_list.txt and testing_list.txt")
+        listed = {c.name for part in named.values() for c in part}
+        rest = [c for c in clips if c.name not in listed]
+        rest, test = (rest, named["test"]) if "test" in named else carve(
+            rest, seed, cfg.test_fraction, "python")
+    rest, val = (rest, named["val"]) if "val" in named else carve(
+        rest, seed + 1, cfg.val_fraction, "torch")
+    parts = {"train": rest, "val": val, "test": test}
+    for split, part in parts.items():
+        if not part:
+            raise TaskError(f"the {split} part holds no recordings: give more recordings "
+                            "(or speakers), a file list, or raise task.val_fraction / "
+                            "task.test_fraction")
+    return parts
+
+
 class SpeechDigitsContext(FSDDContext):
+    @property
+    def rate(self) -> int:
+        return sample_rate(self.task_cfg)
+
+    @cached_property
+    def fsdd(self):
+        return fsdd_signals(self.rate)
+
     @cached_property
     def features(self) -> list[np.ndarray]:
-        """Every recording's frames (T, F) of kind ``task.features``."""
-        return [features(s, self.task_cfg.features) for s in self.signals]
+        """Every FSDD recording's frames (T, F) of kind ``task.features``."""
+        return [features(s, self.task_cfg.features, sample_rate=self.rate)
+                for s in self.signals]
+
+    @cached_property
+    def clips(self) -> dict[str, list[Clip]]:
+        """The user's recordings by split (reads the folders, not the audio)."""
+        return split_clips(self.task_cfg)
+
+    @cached_property
+    def labels(self) -> list[str]:
+        """The class names: the training part's labels, sorted (FSDD: "0".."9")."""
+        if not uses_own_data(self.task_cfg):
+            return DIGITS
+        names = sorted({c.label for c in self.clips["train"]})
+        for split in ("val", "test"):
+            unseen = sorted({c.label for c in self.clips[split]} - set(names))
+            if unseen:
+                raise TaskError(f"the {split} part has label(s) {unseen} with no training "
+                                "recording; give training recordings of every label")
+        if len(names) < 2:
+            raise TaskError(f"the training part has {len(names)} label(s) ({names}); a "
+                            "classifier needs at least 2")
+        return names
+
+    def clip_frames(self, clip: Clip) -> np.ndarray:
+        try:
+            signal = read_audio(clip.path, self.rate)
+        except AudioError as e:
+            raise TaskError(f"{e} (label {clip.label!r})") from None
+        return features(signal, self.task_cfg.features, sample_rate=self.rate)
 
 
 def confusion(model, data: dict[str, torch.Tensor], batch_size: int,
@@ -76,18 +208,21 @@ def confusion(model, data: dict[str, torch.Tensor], batch_size: int,
     return counts
 
 
-def plot_confusion(counts: np.ndarray, path: Path, title: str) -> Path:
+def plot_confusion(counts: np.ndarray, path: Path, title: str,
+                   labels: list[str] | None = None) -> Path:
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 4.5))
+    n = len(counts)
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.4 * n), max(4.5, 0.36 * n)))
     ax.imshow(counts, cmap="Blues")
-    for (i, j), n in np.ndenumerate(counts):
-        if n:
-            ax.text(j, i, str(n), ha="center", va="center", fontsize=8,
-                    color="white" if n > counts.max() / 2 else "black")
-    ax.set_xticks(range(len(counts)))
-    ax.set_yticks(range(len(counts)))
-    ax.set_xlabel("predicted digit")
-    ax.set_ylabel("spoken digit")
+    for (i, j), c in np.ndenumerate(counts):
+        if c:
+            ax.text(j, i, str(c), ha="center", va="center", fontsize=8,
+                    color="white" if c > counts.max() / 2 else "black")
+    names = labels or [str(i) for i in range(n)]
+    ax.set_xticks(range(n), names, rotation=90 if max(map(len, names)) > 2 else 0)
+    ax.set_yticks(range(n), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("spoken")
     ax.set_title(title)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
@@ -97,12 +232,14 @@ def plot_confusion(counts: np.ndarray, path: Path, title: str) -> Path:
 
 
 def confusion_plot(model, data: dict[str, torch.Tensor], run_dir: str | Path,
-                   batch_size: int = 64) -> Path:
-    """``run_dir``/plots/confusion.png: the confusion matrix of ``model`` on ``data``."""
-    counts = confusion(model, data, batch_size)
+                   batch_size: int = 64, labels: list[str] | None = None) -> Path:
+    """``run_dir``/plots/confusion.png: the confusion matrix of ``model`` on ``data``
+    (``labels``: the class names; default the digits)."""
+    labels = labels or DIGITS
+    counts = confusion(model, data, batch_size, len(labels))
     acc = np.trace(counts) / max(counts.sum(), 1)
     path = Path(run_dir) / "plots" / "confusion.png"
-    return plot_confusion(counts, path, f"test: {acc:.2%} of {counts.sum()} correct")
+    return plot_confusion(counts, path, f"test: {acc:.2%} of {counts.sum()} correct", labels)
 
 
 CONFUSION_MARK = "<!-- rnnkit speech-digits confusion -->"
@@ -124,7 +261,27 @@ class SpeechDigitsTask(Task):
     capabilities = frozenset({"transcribe"})
     fixed_model_args = frozenset({"num_classes", "input_size"})
 
+    def check(self, cfg) -> list[str]:
+        t = cfg.task
+        errors = super().check(cfg) + data_errors(t)
+        if uses_own_data(t) and t.split != "official":
+            errors.append("task.split applies to FSDD; your folder is split by its "
+                          "testing_list.txt/validation_list.txt, by speaker or by "
+                          "task.split_seed (see the task's docs)")
+        if t.sample_rate and t.sample_rate < 4000:
+            errors.append(f"task.sample_rate = {t.sample_rate}: too low for speech features "
+                          "(use 8000 or more; 0 = the data's usual rate)")
+        return errors
+
     def make_splits(self, ctx: SpeechDigitsContext):
+        if uses_own_data(ctx.task_cfg):
+            out = {}
+            for split in SPLITS:
+                clips = ctx.clips[split]
+                x, lengths = pad([ctx.clip_frames(c) for c in clips])
+                out[split] = {"x": x, "lengths": lengths,
+                              "y": torch.tensor([ctx.labels.index(c.label) for c in clips])}
+            return out
         recs, feats = ctx.recordings, ctx.features
         out = {}
         for split in SPLITS:
@@ -135,18 +292,33 @@ class SpeechDigitsTask(Task):
         return out
 
     def model_args(self, ctx) -> dict[str, Any]:
-        return {"num_classes": 10, "input_size": FEATURES[ctx.task_cfg.features]}
+        return {"num_classes": len(ctx.labels), "input_size": FEATURES[ctx.task_cfg.features]}
+
+    def info(self, ctx, model):
+        return {**super().info(ctx, model), "labels": list(ctx.labels)}
 
     def extra_metrics(self, ctx, model, split):
-        counts = confusion(model, self.batches(ctx)[split], ctx.cfg.train.batch_size)
+        counts = confusion(model, self.batches(ctx)[split], ctx.cfg.train.batch_size,
+                           len(ctx.labels))
         return {"errors": float(counts.sum() - np.trace(counts))}
+
+    def report_sections(self, ctx, model) -> list[str]:
+        """With the user's folder: recordings per label and split."""
+        if not uses_own_data(ctx.task_cfg):
+            return []
+        lines = [f"## Recordings per label ({sample_rate(ctx.task_cfg)} Hz)", "",
+                 "| label | train | val | test |", "|---|---|---|---|"]
+        for label in ctx.labels:
+            n = [sum(c.label == label for c in ctx.clips[s]) for s in SPLITS]
+            lines.append(f"| {label} | {n[0]} | {n[1]} | {n[2]} |")
+        return lines
 
     def after_training(self, ctx, model, run_dir) -> None:
         """plots/confusion.png (the best checkpoint on the test split), linked from
         report.md; skipped without matplotlib, like the other plots."""
         try:
             path = confusion_plot(model, self.batches(ctx)["test"], run_dir,
-                                  ctx.cfg.train.batch_size)
+                                  ctx.cfg.train.batch_size, ctx.labels)
         except MissingExtraError:
             return
         add_report_section(Path(run_dir) / "report.md",
@@ -158,25 +330,37 @@ class SpeechDigitsTask(Task):
 
 
 class SpeechDigitsPredictor(SpeechPredictor):
-    """Record: ``{"file", "text": the digit ("0".."9"), "probability"}`` (the model's
-    probability of that digit), or ``{"file", "error"}``."""
+    """Record: ``{"file", "text": the label, "probability", "probabilities": {label: p}}``
+    (``probability``: the model's probability of that label), or ``{"file", "error"}``.
+    Audio files are resampled to the run's sample rate."""
+
+    @property
+    def labels(self) -> list[str]:
+        return self.info.get("labels") or DIGITS
+
+    @property
+    def sample_rate(self) -> int:
+        return sample_rate(self.config.task)
 
     @property
     def width(self) -> int:
         return FEATURES[self.config.task.features]
 
     def frames(self, signal: np.ndarray) -> np.ndarray:
-        return features(signal, self.config.task.features)
+        return features(signal, self.config.task.features, sample_rate=self.sample_rate)
 
     def predict(self, inputs, beam: int | None = None, **options) -> list[dict[str, Any]]:
         if beam is not None:
             raise TaskError("--beam applies to speech-ctc runs only: a speech-digits model "
                             "hears one word per recording, there is no sequence to search")
+        labels = self.labels
 
         def heard(x: torch.Tensor) -> dict[str, Any]:
-            probs = self.model.predict_proba(x)[0]  # (10,)
-            digit = int(probs.argmax())
-            return {"text": str(digit), "probability": round(float(probs[digit]), 4)}
+            probs = self.model.predict_proba(x)[0]  # (C,)
+            k = int(probs.argmax())
+            return {"text": labels[k], "probability": round(float(probs[k]), 4),
+                    "probabilities": {name: round(float(p), 4)
+                                      for name, p in zip(labels, probs)}}
 
         return self.records(inputs, heard)
 
