@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,6 +172,41 @@ def midi_files(folder: str | Path) -> list[Path]:
     recursively, in sorted order of their paths."""
     return sorted(p for p in Path(folder).rglob("*")
                   if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
+
+
+def read_midi_folder(path: str | Path, *, lowest: int = LOWEST_PITCH, keys: int = NUM_KEYS,
+                     drums: bool = False, **options) -> list[np.ndarray]:
+    """The rolls of a MIDI file, or of every MIDI file under a folder (:func:`midi_files`
+    order), read by :func:`read_midi_roll`. A file with no notes left is skipped; one
+    warning names the skipped files and counts them and the notes left out. Errors
+    (:class:`DataError`, naming the file or folder): a folder with no MIDI file, a file
+    mido cannot read, no file with notes."""
+    path = Path(path)
+    files = midi_files(path) if path.is_dir() else [path]
+    if not files:
+        raise DataError(f"{path}: no MIDI files (.mid, .midi) in this folder or below it")
+    rolls, empty, dropped = [], [], 0
+    for f in files:
+        read = read_midi_roll(f, lowest=lowest, keys=keys, drums=drums, **options)
+        dropped += read.out_of_range + read.drums
+        if read.notes:
+            rolls.append(read.roll)
+        else:
+            empty.append(f"{f} ({read.note(lowest, keys) or 'no notes'})")
+    if not rolls:
+        raise DataError(f"{path}: no MIDI file here holds notes in pitches "
+                        f"{lowest}..{lowest + keys - 1}: {'; '.join(empty[:5])}")
+    notes = []
+    if empty:
+        more = " ..." if len(empty) > 10 else ""
+        notes.append(f"skipped {len(empty)} of {len(files)} MIDI files with no notes to "
+                     f"learn from: {'; '.join(empty[:10])}{more}")
+    if dropped:
+        notes.append(f"left out {dropped} notes outside pitches {lowest}..{lowest + keys - 1}"
+                     f"{'' if drums else ' or on the drum channel'}")
+    if notes:
+        warnings.warn(f"{path}: " + "; ".join(notes), stacklevel=2)
+    return rolls
 
 
 def plot_roll(roll: np.ndarray, path: str | Path, *, title: str = "", prime: int = 0,

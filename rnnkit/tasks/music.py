@@ -61,9 +61,9 @@ from ..data.music import (
     MIDI_SUFFIXES,
     NUM_KEYS,
     load_jsb,
-    midi_files,
     midi_ticks,
     plot_roll,
+    read_midi_folder,
     read_midi_roll,
     roll_to_midi,
 )
@@ -125,34 +125,14 @@ def read_midi(path: str | Path, cfg: MusicConfig | None = None, what: str = ""):
 
 
 def read_pieces(path: str | Path, cfg: MusicConfig) -> list[np.ndarray]:
-    """The rolls of a MIDI file, or of every MIDI file under a folder (sorted by path).
-    Files with no notes in the pitch range are skipped; a warning names them and counts
-    the notes left out."""
-    path = Path(path)
-    files = midi_files(path) if path.is_dir() else [path]
-    if not files:
-        raise TaskError(f"{path}: no MIDI files (.mid, .midi) in this folder or below it")
-    rolls, empty, dropped = [], [], 0
-    for f in files:
-        read = read_midi(f, cfg)
-        dropped += read.out_of_range + read.drums
-        if read.notes:
-            rolls.append(read.roll)
-        else:
-            empty.append(f"{f} ({read.note(cfg.lowest_pitch, num_keys(cfg)) or 'no notes'})")
-    if not rolls:
-        raise TaskError(f"{path}: no MIDI file here holds notes in pitches "
-                        f"{cfg.lowest_pitch}..{cfg.highest_pitch}: {'; '.join(empty[:5])}")
-    notes = []
-    if empty:
-        notes.append(f"skipped {len(empty)} of {len(files)} MIDI files with no notes to "
-                     f"learn from: {'; '.join(empty[:10])}{' ...' if len(empty) > 10 else ''}")
-    if dropped:
-        notes.append(f"left out {dropped} notes outside pitches {cfg.lowest_pitch}.."
-                     f"{cfg.highest_pitch}{'' if cfg.drums else ' or on the drum channel'}")
-    if notes:
-        warnings.warn(f"{path}: " + "; ".join(notes), stacklevel=2)
-    return rolls
+    """The rolls of a MIDI file, or of every MIDI file under a folder, read as ``cfg``
+    says (:func:`~rnnkit.data.music.read_midi_folder`: files with no notes are skipped and
+    named in a warning); errors are TaskErrors naming the file."""
+    try:
+        return read_midi_folder(path, steps_per_quarter=cfg.steps_per_quarter,
+                                lowest=cfg.lowest_pitch, keys=num_keys(cfg), drums=cfg.drums)
+    except DataError as e:
+        raise TaskError(str(e)) from None
 
 
 def as_roll(item: Any, what: str, keys: int = NUM_KEYS) -> np.ndarray:
