@@ -206,3 +206,19 @@ def test_rt_polarity_written_as_a_csv_splits_exactly_as_the_builtin_loader(tmp_p
     own = TASKS["sentiment"].setup(config_from_raw(
         {"task": {"name": "sentiment", "data": str(tmp_path / "rt.csv")}}, "t"))
     assert own.rows == builtin.rows and own.labels == builtin.labels
+
+
+def test_batched_prediction_equals_one_text_at_a_time(run):
+    p = rnnkit.load(run / "run")
+    texts = ["goal", "bread cheese soup the the", "", "chip code laptop server goal team",
+             "match"] * 3
+    together = p.predict(texts, explain=True)
+    p.batch_size = 4  # several batches of sorted lengths
+    assert p.predict(texts, explain=True) == together
+    for text, rec in zip(texts, together):
+        (alone,) = p.predict([text], explain=True)
+        assert alone.keys() == rec.keys() and alone.get("label") == rec.get("label")
+        if rec["probabilities"] is not None:
+            assert list(alone["probabilities"].values()) == pytest.approx(
+                list(rec["probabilities"].values()), abs=2e-6)
+            assert alone["weights"] == pytest.approx(rec["weights"], abs=2e-6)

@@ -241,8 +241,13 @@ def open_checkpoint(run_dir: str | Path, checkpoint: str = "best"):
 
 
 def load(run_dir: str | Path, checkpoint: str = "best") -> Predictor:
-    """The predictor of a trained run (``checkpoint``: ``"best"`` or ``"last"``)."""
+    """The predictor of a trained run (``checkpoint``: ``"best"`` or ``"last"``). Like
+    training, it runs torch on the run's ``train.threads`` CPU threads when the config sets
+    them (small recurrent models run fastest on one; more threads than free cores slow
+    every call down many times)."""
     cfg, ckpt, model = open_checkpoint(run_dir, checkpoint)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
     task = TASKS[cfg.task.name]
     ctx = task.setup(cfg)
     return task.predictor(ctx, model, ckpt.info, Path(run_dir))

@@ -199,38 +199,54 @@ class SentimentPredictor(Predictor):
             return [TextLine(row[column]) for row in table.rows]
         return super().read_file(path, **options)
 
+    batch_size = 256  # texts run together, sorted by length (padding + lengths)
+
     @torch.no_grad()
     def predict(self, inputs, explain: bool = False, **options) -> list[dict[str, Any]]:
+        """Texts are tokenized, sorted by length and run in padded batches with their
+        lengths (the same scores as one at a time: padding never reaches the output), and
+        the records come back in input order."""
         tok = saved_tokenizer(self.info)
         labels = self.info.get("labels", list(LABELS))
         limit = self.config.task.max_tokens
-        out = []
-        for line in as_lines(inputs):
-            record: dict[str, Any] = {"text": line.text}
-            tokens = tok.split(line.text, tok.lower)
-            if not tokens:
-                record.update(label=None, probability=None, probabilities=None,
-                              error="empty line: no words to classify")
-                out.append(record)
-                continue
-            ids, cut = clip_tokens(tok.vocab.encode(tokens), limit)
-            result = self.model(torch.tensor([ids], device=self.device),
-                                torch.tensor([len(ids)]))
-            probs = torch.softmax(result.logits[0], -1)  # (C,)
+        lines = as_lines(inputs)
+        tokens = [tok.split(line.text, tok.lower) for line in lines]
+        ids = [clip_tokens(tok.vocab.encode(t), limit)[0] for t in tokens]
+        probs: dict[int, torch.Tensor] = {}
+        weights: dict[int, torch.Tensor | None] = {}
+        order = sorted((i for i in range(len(lines)) if tokens[i]), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            x, lengths = pad_ids([ids[i] for i in chunk])
+            result = self.model(x.to(self.device), lengths)
+            p = torch.softmax(result.logits.float(), -1).cpu()  # (B, C)
+            for row, i in enumerate(chunk):
+                probs[i] = p[row]
+                weights[i] = (None if result.weights is None
+                              else result.weights[row, :len(ids[i])].cpu())
+        return [self._record(lines[i], tokens[i], probs.get(i), weights.get(i), labels, limit,
+                             explain) for i in range(len(lines))]
+
+    @staticmethod
+    def _record(line, tokens, probs, weights, labels, limit, explain) -> dict[str, Any]:
+        record: dict[str, Any] = {"text": line.text}
+        if probs is None:
+            record.update(label=None, probability=None, probabilities=None,
+                          error="empty line: no words to classify")
+        else:
             label = int(probs.argmax())
             record.update(label=labels[label], probability=round(float(probs[label]), 6),
                           probabilities={name: round(float(p), 6)
                                          for name, p in zip(labels, probs)})
-            if cut:
+            if len(tokens) > limit:
                 record["truncated"] = f"read the first {limit} of {len(tokens)} tokens"
-            if line.problem:
-                record["warning"] = line.problem
-            if explain:
-                record["tokens"] = tokens[:limit]
-                record["weights"] = ([round(float(w), 6) for w in result.weights[0]]
-                                     if result.weights is not None else None)
-            out.append(record)
-        return out
+        if line.problem:
+            record["warning"] = line.problem
+        if explain and probs is not None:
+            record["tokens"] = tokens[:limit]
+            record["weights"] = (None if weights is None
+                                 else [round(float(w), 6) for w in weights])
+        return record
 
 
 register(SentimentTask())
