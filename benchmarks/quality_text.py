@@ -3,6 +3,7 @@
     python benchmarks/quality_text.py charlm --minutes 8
     python benchmarks/quality_text.py sentiment --folds 10 [--jobs 2]
     python benchmarks/quality_text.py translation --minutes 8
+    python benchmarks/quality_text.py tokenizers --minutes 10 [--set task.reverse=true]
 
 charlm and translation race their models: each model trains in its own process (one thread),
 all started together (a barrier after data loading and model building) and stopped by the
@@ -24,6 +25,8 @@ regression on the same fold(s): test accuracy, mean and std over folds.
 translation: rnnkit Seq2Seq with attention (examples/translate.toml) vs the same without
 attention vs a ``torch.nn.Transformer`` of similar parameter count: test BLEU/chrF (beam 5,
 GNMT length normalisation, the same beam-search code, all references) and loss.
+tokenizers: examples/translate.toml with each ``task.tokenizer`` (word vocabulary, subword
+pieces): validation and test BLEU/chrF and loss (choose on validation).
 Needs RNNKIT_DATA (the real data) and scikit-learn (``pip install -e '.[dev]'``).
 """
 
@@ -347,6 +350,17 @@ def bench_translation(args, tmp: Path) -> tuple[list[dict], dict]:
     }, args.threads)
 
 
+def bench_tokenizers(args, tmp: Path) -> tuple[list[dict], dict]:
+    """examples/translate.toml raced with each tokenizer (``--set`` overrides all)."""
+    def figures(result, model):
+        return {f"{split} {k}": result.results[split][k] for split in ("val", "test")
+                for k in ("bleu", "chrf", "loss")}
+
+    return race({name: rnnkit_job("translate.toml", [f"task.tokenizer={tok}", *args.set],
+                                  args.minutes, tmp / tok, figures)
+                 for name, tok in args.tokenizers}, args.threads)
+
+
 def table(rows: list[dict]) -> str:
     keys = [k for k in rows[0] if k != "per_fold"]
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
@@ -357,21 +371,26 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("task", choices=("charlm", "sentiment", "translation"))
+    p.add_argument("task", choices=("charlm", "sentiment", "translation", "tokenizers"))
     p.add_argument("--minutes", type=float, default=8.0, help="training minutes per model")
     p.add_argument("--folds", type=int, default=0, help="sentiment: k-fold CV (0: 90/10)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--jobs", type=int, default=1,
                    help="sentiment: folds trained in this many parallel processes")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="sentiment: override a key of examples/sentiment.toml (repeatable)")
+                   help="sentiment, tokenizers: override a key of the example config "
+                   "(repeatable)")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = p.parse_args()
+    args.tokenizers = [("word vocabulary (task.tokenizer=word)", "word"),
+                       ("sentencepiece unigram (task.tokenizer=subword)", "subword"),
+                       ("HF tokenizers byte-level BPE (task.tokenizer=bpe)", "bpe")]
     torch.set_num_threads(args.threads)
     start = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         rows, load = {"charlm": bench_charlm, "sentiment": bench_sentiment,
-                      "translation": bench_translation}[args.task](args, Path(tmp))
+                      "translation": bench_translation,
+                      "tokenizers": bench_tokenizers}[args.task](args, Path(tmp))
     print(f"# {args.task}: {' '.join(sys.argv[1:])} ({(time.time() - start) / 60:.1f} min wall)")
     if load:
         print(f"# load average (1 min) over the race, sampled every 5 s: mean {load['mean']:.2f}"

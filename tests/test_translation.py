@@ -1,12 +1,16 @@
 """Translation: a tiny Seq2Seq overfits a handful of pairs, beam 1 = greedy, unknown words,
 multi-reference BLEU; the predictor of a saved run against the CLI (predict, translate,
-attention plots); and the translation task end to end on a slice of eng-fra (skipped
-without RNNKIT_DATA)."""
+attention plots); the translation task end to end on a slice of eng-fra (skipped without
+RNNKIT_DATA); a user's TSV corpus: read to exactly its pairs, malformed lines named, split by
+source with every reference, reversed columns, subword tokenizers fitted on the training side
+only, and a run on a generated toy pair whose predictor equals the CLI."""
 
 import json
 import os
+import random
+import re
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import pytest
 import torch
@@ -14,7 +18,9 @@ import torch
 import rnnkit
 from rnnkit._optional import MissingExtraError
 from rnnkit.cli.main import main
-from rnnkit.data.tokenizers import WordTokenizer
+from rnnkit.data.datasets import DataError
+from rnnkit.data.text import read_parallel
+from rnnkit.data.tokenizers import SubwordTokenizer, WordTokenizer
 from rnnkit.models import Seq2Seq
 from rnnkit.tasks import TASKS, TaskError
 from rnnkit.tasks.runner import config_from_raw
@@ -246,3 +252,202 @@ def test_context_splits_hold_out_sources_with_all_references():
     sources, references = ctx.bleu_set("test")
     assert sources == [en for en, _ in pairs["test"][:7]] and len(references) == 7
     assert vars(TASKS["translation"]) == {}  # nothing stored on the registered task
+
+
+@pytest.mark.skipif(not os.environ.get("RNNKIT_DATA"),
+                    reason="real data absent: set RNNKIT_DATA=../shared/data")
+def test_reverse_translates_french_to_english_from_eng_fra():
+    from rnnkit.data.text import load_eng_fra
+
+    cfg = config_from_raw({"task": {"name": "translation", "reverse": True}}, "test")
+    pairs = TASKS["translation"].setup(cfg).pairs
+    assert len(pairs["test"]) == 2000 and len(pairs["val"]) == 500  # eng-fra's defaults
+    english = {en for en, _ in load_eng_fra()}
+    french = {fr for _, fr in load_eng_fra()}
+    assert {s for s, _ in pairs["test"]} <= french
+    assert {t for _, r in pairs["test"] for t in r} <= english
+    trained = {s for s, _ in pairs["train"]}
+    assert trained <= french and not trained & {s for s, _ in pairs["test"] + pairs["val"]}
+
+
+# -- a user's parallel corpus (TSV) ---------------------------------------------------------
+
+def test_tsv_is_read_to_exactly_the_pairs(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_bytes("\ufeffGo.\tVa !\tCC-BY 2.0 (France) Attribution\r\n"
+                     "Hi.\t Salut. \n\n  \t \nHi.\tSalut !\n東京\tTokyo 🙂\n".encode())
+    text = read_parallel(path)
+    assert text.pairs == [("Go.", "Va !"), ("Hi.", "Salut."), ("Hi.", "Salut !"),
+                          ("東京", "Tokyo 🙂")]
+    assert text.lines == [1, 2, 5, 6] and text.skipped == [3, 4]
+    assert text.note() == f"{path}: skipped 2 blank line(s) (line 3, 4)"
+    assert read_parallel(path, reverse=True).pairs == [(t, s) for s, t in text.pairs]
+
+
+@pytest.mark.parametrize("content, line, message", [
+    (b"Go.\tVa !\nHi. Salut.\n", 2, "no tab; expected 'source<TAB>target'"),
+    (b"Go.\tVa !\n\n \tSalut.\n", 3, "empty source (column 1)"),
+    (b"Go.\t \n", 1, "empty target (column 2)"),
+    (b"Go.\tVa !\nCaf\xe9.\tCaf\xe9.\n", 2, "not valid UTF-8 (byte 0xe9 at column 4)"),
+])
+def test_malformed_lines_name_the_file_and_line(tmp_path, content, line, message):
+    path = tmp_path / "bad.tsv"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=re.escape(f"{path}:{line}: {message}")):
+        read_parallel(path)
+    cfg = config_from_raw({"task": {"name": "translation", "data": str(path)}}, "test")
+    with pytest.raises(TaskError, match=re.escape(f"{path}:{line}: {message}")):
+        _ = TASKS["translation"].setup(cfg).pairs
+
+
+def test_a_file_without_pairs_is_an_error(tmp_path):
+    (tmp_path / "empty.tsv").write_text("\n \n")
+    with pytest.raises(DataError, match="no sentence pairs"):
+        read_parallel(tmp_path / "empty.tsv")
+
+
+def toy_pairs(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    """``n`` made-up sources, some with two translations: a verb-final toy language."""
+    rng = random.Random(seed)
+    nouns = {"cat": "gató", "dog": "kano", "bird": "ucél", "book": "libro", "house": "kasa"}
+    verbs = {"sees": ("vedá",), "likes": ("amó", "plasé"), "finds": ("trová",)}
+    who = {"He": "lo", "She": "la", "Anna": "Anna"}
+    seen, out = set(), []
+    while len(seen) < n:
+        key = (rng.choice(list(who)), rng.choice(list(verbs)), rng.choice(list(nouns)),
+               rng.random() < 0.5)
+        if key in seen:
+            continue
+        seen.add(key)
+        w, v, noun, plural = key
+        for target in verbs[v]:
+            out.append((f"{w} {v} the {noun}{'s' * plural}.",
+                        f"{who[w]} {nouns[noun]}{'i' * plural} {target}."))
+    return out
+
+
+def write_tsv(path, pairs):
+    path.write_text("".join(f"{s}\t{t}\n" for s, t in pairs), encoding="utf-8")
+    return path
+
+
+def test_own_file_is_split_by_source_with_all_references(tmp_path):
+    pairs = toy_pairs(60)
+    path = write_tsv(tmp_path / "toy.tsv", pairs)
+    raw = {"task": {"name": "translation", "data": str(path), "test_fraction": 0.2,
+                    "val_fraction": 0.25, "split_seed": 3}}
+    split = TASKS["translation"].setup(config_from_raw(raw, "test")).pairs
+    refs = {}
+    for s, t in pairs:
+        refs.setdefault(s, []).append(t)
+    assert len(split["test"]) == 12 and len(split["val"]) == 12  # 0.2 * 60, 0.25 * 48
+    trained = {s for s, _ in split["train"]}
+    assert len(trained) == 36
+    for part in ("val", "test"):
+        assert not trained & {s for s, _ in split[part]}
+        assert all(sorted(r) == sorted(refs[s]) for s, r in split[part])  # every reference
+    assert sorted(split["train"]) == sorted((s, t) for s, t in pairs if s in trained)
+    again = TASKS["translation"].setup(config_from_raw(raw, "test")).pairs
+    assert again == split
+    raw["task"].update(test_sources=5, val_sources=7)  # counts instead of fractions
+    counted = TASKS["translation"].setup(config_from_raw(raw, "test")).pairs
+    assert len(counted["test"]) == 5 and len(counted["val"]) == 7
+    raw["task"].update(reverse=True)
+    rev = TASKS["translation"].setup(config_from_raw(raw, "test")).pairs
+    assert {s for s, _ in rev["train"]} <= {t for _, t in pairs}  # targets are now sources
+
+
+def test_train_and_test_files_and_a_leak_warning(tmp_path):
+    pairs = toy_pairs(40)
+    train = write_tsv(tmp_path / "train.tsv", pairs[:50])
+    test = write_tsv(tmp_path / "test.tsv", pairs[45:])
+    raw = {"task": {"name": "translation", "train_data": str(train), "test_data": str(test)}}
+    with pytest.warns(UserWarning, match=r"of the \d+ test sources also appear in task.train"):
+        split = TASKS["translation"].setup(config_from_raw(raw, "test")).pairs
+    test_refs = {}
+    for s, t in pairs[45:]:
+        test_refs.setdefault(s, []).append(t)
+    assert split["test"] == list(test_refs.items())
+    assert sorted(split["train"] + [(s, t) for s, r in split["val"] for t in r]) == \
+        sorted(pairs[:50])
+    errors = TASKS["translation"].check(_unchecked(
+        train_data=str(train), test_data=str(test), test_sources=5, data=str(train)))
+    assert any("task.data names the whole set" in e for e in errors)
+    assert any("task.test_sources" in e for e in errors)
+
+
+def _unchecked(**task):
+    """A run config whose task section is not checked (to call ``check`` on it)."""
+    cfg = config_from_raw({"task": {"name": "translation"}}, "test")
+    return replace(cfg, task=replace(cfg.task, **task))
+
+
+def test_subword_tokenizers_are_fitted_on_the_training_side_only(tmp_path, monkeypatch):
+    pairs = toy_pairs(60)
+    path = write_tsv(tmp_path / "toy.tsv", pairs)
+    seen = []
+    fit = SubwordTokenizer.fit.__func__
+
+    def spy(cls, texts, **kw):
+        texts = list(texts)
+        seen.append(texts)
+        return fit(cls, texts, **kw)
+
+    monkeypatch.setattr(SubwordTokenizer, "fit", classmethod(spy))
+    cfg = config_from_raw({"task": {"name": "translation", "data": str(path),
+                                    "tokenizer": "subword", "vocab_size": 300}}, "test")
+    ctx = TASKS["translation"].setup(cfg)
+    _ = ctx.source_tokenizer, ctx.target_tokenizer
+    train = ctx.pairs["train"]
+    assert seen == [[s for s, _ in train], [t for _, t in train]]
+    held = {s for part in ("val", "test") for s, _ in ctx.pairs[part]}
+    held_refs = {t for part in ("val", "test") for _, r in ctx.pairs[part] for t in r}
+    assert held and not held & set(seen[0])
+    assert not (held_refs - {t for _, t in train}) & set(seen[1])
+    assert ctx.splits["train"]["x"].shape[0] == len(train)
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    """A run trained by the CLI on a generated toy pair, with subword tokens, from a config
+    that names its TSV relative to itself."""
+    tmp = tmp_path_factory.mktemp("toy")
+    write_tsv(tmp / "toy.tsv", toy_pairs(60))
+    (tmp / "toy.toml").write_text(
+        'name = "toy"\n[task]\nname = "translation"\ndata = "toy.tsv"\ntokenizer = "subword"\n'
+        'vocab_size = 300\nbeam = 3\n[model]\ncell = "gru"\nhidden_size = 16\n'
+        'embedding_dim = 8\n[train]\nsteps = 6\neval_every = 3\nbatch_size = 8\n'
+        'progress = "off"\n[diagnostics]\nevery = 0\n')
+    assert main(["train", str(tmp / "toy.toml"), "--run-dir", str(tmp / "run")]) == 0
+    return tmp
+
+
+def test_toy_run_predicts_what_the_cli_prints(toy_run, capsys):
+    run = toy_run / "run"
+    p = rnnkit.load(run)
+    info = json.loads((run / "checkpoints" / "best" / "model.json").read_text())
+    for key in ("source_tokenizer", "target_tokenizer"):
+        assert info[key]["kind"] == "subword"
+    # the saved tokenizers are the ones fitted on the run's training part
+    ctx = TASKS["translation"].setup(p.config)
+    assert p.source_tokenizer.model == ctx.source_tokenizer.model
+    assert p.target_tokenizer.vocab.itos == ctx.target_tokenizer.vocab.itos
+    assert p.config.task.data == str(toy_run / "toy.tsv")  # recorded absolute
+    texts = ["Anna likes the cats.", "Élodie voit 東京 🙂!", ""]
+    records = p.predict(texts, explain=True)
+    capsys.readouterr()
+    for text, record in zip(texts[:2], records):
+        assert main(["translate", str(run), text]) == 0
+        assert capsys.readouterr().out == record["translation"] + "\n"
+        assert isinstance(record["translation"], str) and "<unk>" not in record["source_tokens"]
+        (ref,) = translate(p.model, p.source_tokenizer, p.target_tokenizer, [text], beam=3)
+        assert record["translation"] == ref.text == p.target_tokenizer.decode(
+            p.target_tokenizer.vocab.encode(ref.target_tokens))
+        assert record["source_tokens"] == p.source_tokenizer.split(text)
+    assert records[2]["error"] == "empty line: nothing to translate"
+    assert main(["predict", str(run), "--text", texts[0], "--text", texts[1]]) == 0
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == \
+        p.predict(texts[:2])
+    assert main(["evaluate", str(run), "--json"]) == 0
+    assert {"bleu", "chrf", "loss"} <= set(json.loads(capsys.readouterr().out))
+    assert "Example test translations" in (run / "report.md").read_text()

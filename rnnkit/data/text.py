@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .datasets import DataError, fetch
@@ -57,32 +57,88 @@ def split_rt_polarity(items: list[Labelled], *, seed: int = 0, test_fraction: fl
     return train, test
 
 
+@dataclass
+class ParallelText:
+    """Sentence pairs read from a TSV parallel corpus, with the file line of each pair and
+    the blank lines skipped."""
+
+    path: Path
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+
+    def note(self) -> str:
+        """What was skipped, for the user ("" when nothing was)."""
+        if not self.skipped:
+            return ""
+        shown = ", ".join(map(str, self.skipped[:10])) + (" ..." if len(self.skipped) > 10
+                                                          else "")
+        return f"{self.path}: skipped {len(self.skipped)} blank line(s) (line {shown})"
+
+
+def read_parallel(path: str | Path, *, reverse: bool = False) -> ParallelText:
+    """``source<TAB>target[<TAB>ignored...]`` lines (the Tatoeba/Anki layout), UTF-8, no
+    header; ``reverse`` swaps the two columns. Blank lines are skipped and listed; a line
+    without a tab, with an empty side, or with bytes that are not UTF-8 is a
+    :class:`DataError` naming the file and line."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+    out = ParallelText(path)
+    lines = raw.split(b"\n")
+    if lines and lines[0].startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
+        lines[0] = lines[0][3:]
+    for n, line in enumerate(lines, 1):
+        try:
+            text = line.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}:{n}: not valid UTF-8 (byte {line[e.start]:#04x} at "
+                            f"column {e.start + 1}); save the file as UTF-8") from None
+        if not text.strip():
+            if n < len(lines):  # not the end of the last line
+                out.skipped.append(n)
+            continue
+        parts = text.split("\t")
+        if len(parts) < 2:
+            raise DataError(f"{path}:{n}: no tab; expected 'source<TAB>target', got "
+                            f"{text[:60]!r}")
+        source, target = parts[0].strip(), parts[1].strip()
+        for side, value in (("source (column 1)", source), ("target (column 2)", target)):
+            if not value:
+                raise DataError(f"{path}:{n}: empty {side}; every line needs a sentence on "
+                                "both sides of the tab")
+        out.pairs.append((target, source) if reverse else (source, target))
+        out.lines.append(n)
+    if not out.pairs:
+        raise DataError(f"{path}: no sentence pairs")
+    return out
+
+
 def load_eng_fra(root: Path | None = None) -> list[tuple[str, str]]:
     """English -> French pairs (tab-separated lines)."""
     (path,) = fetch("eng-fra", root=root)
-    pairs = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1):
-        if not line.strip():
-            continue
-        parts = line.split("\t")
-        if len(parts) < 2:
-            raise DataError(f"{path}:{n}: expected 'english<TAB>french', got {line[:60]!r}")
-        pairs.append((parts[0].strip(), parts[1].strip()))
-    return pairs
+    return read_parallel(path).pairs
+
+
+def split_by_source(pairs: list[tuple[str, str]], held_out: int, seed: int = 0):
+    """Hold out ``held_out`` source sentences (seeded) with *all* their targets.
+
+    Returns (train_pairs, held) where held is a list of (source, [every target]) sorted by
+    source; no held-out source appears in training.
+    """
+    refs: dict[str, list[str]] = defaultdict(list)
+    for src, tgt in pairs:
+        refs[src].append(tgt)
+    sources = sorted(refs)
+    random.Random(seed).shuffle(sources)
+    held = set(sources[:held_out])
+    train = [(src, tgt) for src, tgt in pairs if src not in held]
+    return train, [(src, refs[src]) for src in sorted(held)]
 
 
 def split_eng_fra(pairs: list[tuple[str, str]], *, test_sources: int = 2000, seed: int = 0):
-    """Hold out ``test_sources`` English sentences with *all* their French translations.
-
-    Returns (train_pairs, test) where test is a list of (english, [french references]);
-    no English sentence of the test set appears in training.
-    """
-    refs: dict[str, list[str]] = defaultdict(list)
-    for en, fr in pairs:
-        refs[en].append(fr)
-    sources = sorted(refs)
-    random.Random(seed).shuffle(sources)
-    held = set(sources[:test_sources])
-    train = [(en, fr) for en, fr in pairs if en not in held]
-    test = [(en, refs[en]) for en in sorted(held)]
-    return train, test
+    """Hold out ``test_sources`` English sentences with *all* their French translations
+    (:func:`split_by_source`): (train_pairs, [(english, [french references])])."""
+    return split_by_source(pairs, test_sources, seed)

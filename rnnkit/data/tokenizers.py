@@ -1,11 +1,16 @@
-"""Character and word tokenizers, saved as plain dicts inside a checkpoint's model.json."""
+"""Character, word and subword tokenizers, saved as plain dicts (JSON, no pickle) inside a
+checkpoint's model.json."""
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
+
+from .._optional import require
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIALS = (PAD, UNK, BOS, EOS)  # ids 0, 1, 2, 3 in every vocabulary
@@ -119,11 +124,131 @@ def detokenize(words: Iterable[str]) -> str:
     return re.sub(r"(\b\w+') ", r"\1", text)  # l' homme -> l'homme
 
 
-def tokenizer_from_dict(d: dict) -> CharTokenizer | WordTokenizer:
+def tokenizer_from_dict(d: dict) -> CharTokenizer | WordTokenizer | SubwordTokenizer:
     """Rebuild a tokenizer saved with ``to_dict`` (as stored in model.json)."""
+    if d["kind"] == "subword":
+        return SubwordTokenizer.from_dict(d)
+    if d["kind"] == "bpe":
+        return BPETokenizer.from_dict(d)
     vocab = Vocabulary(d["tokens"])
     if d["kind"] == "char":
         return CharTokenizer(vocab)
     if d["kind"] == "word":
         return WordTokenizer(vocab, lower=d.get("lower", True))
     raise ValueError(f"unknown tokenizer kind {d['kind']!r}")
+
+
+def normalize(text: str, lower: bool = False) -> str:
+    """What a subword tokenizer reads: Unicode NFC, optionally lower-cased, runs of any
+    whitespace (tabs, no-break spaces, ...) as one space, none at the ends."""
+    text = unicodedata.normalize("NFC", text)
+    return " ".join((text.lower() if lower else text).split())
+
+
+class SubwordTokenizer:
+    """Subword pieces of a sentencepiece unigram model (Kudo 2018) trained on the given texts.
+
+    Works for any language and script: no word splitting by rules, and a character the
+    model never saw is spelt as its UTF-8 bytes (``byte_fallback``), so ``decode(encode(t))
+    == normalize(t)`` for every text and nothing becomes ``<unk>``. Ids 0-3 are the four
+    specials, as in :class:`Vocabulary`. ``vocab_size`` is an upper bound: a small text gets
+    the pieces it supports. The model travels in model.json as base64 of its protobuf
+    (the ``text`` extra installs sentencepiece).
+    """
+
+    kind = "subword"
+
+    def __init__(self, model: bytes, *, lower: bool = False):
+        spm = require("sentencepiece", "text")
+        self.model, self.lower = model, lower
+        self.sp = spm.SentencePieceProcessor(model_proto=model)
+        pieces = [self.sp.id_to_piece(i) for i in range(self.sp.get_piece_size())]
+        if tuple(pieces[:len(SPECIALS)]) != SPECIALS:
+            raise ValueError(f"a subword model must start with {SPECIALS}, got {pieces[:4]}")
+        self.vocab = Vocabulary(pieces[len(SPECIALS):])
+
+    @classmethod
+    def fit(cls, texts: Iterable[str], *, vocab_size: int = 8000,
+            lower: bool = False) -> SubwordTokenizer:
+        """Train on ``texts`` (deterministic: one thread, every sentence read)."""
+        spm = require("sentencepiece", "text")
+        lines = [t for t in (normalize(t, lower) for t in texts) if t]
+        if not lines:
+            raise ValueError("no text to train a subword model on")
+        out = io.BytesIO()
+        try:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=iter(lines), model_writer=out, model_type="unigram",
+                vocab_size=vocab_size, hard_vocab_limit=False, byte_fallback=True,
+                character_coverage=0.9995, normalization_rule_name="identity",
+                pad_id=0, unk_id=1, bos_id=2, eos_id=3, pad_piece=PAD, unk_piece=UNK,
+                bos_piece=BOS, eos_piece=EOS, num_threads=1, minloglevel=2)
+        except RuntimeError as e:
+            raise ValueError(f"cannot train a subword model of {vocab_size} pieces on "
+                             f"{len(lines)} sentences: {e}") from None
+        return cls(out.getvalue(), lower=lower)
+
+    def split(self, text: str, lower: bool | None = None) -> list[str]:
+        """The pieces of ``text`` (``lower`` is the tokenizer's own; the argument exists so
+        callers treat every tokenizer alike)."""
+        return self.sp.encode(normalize(text, self.lower), out_type=str)
+
+    def encode(self, text: str, *, bos: bool = False, eos: bool = False) -> list[int]:
+        ids = self.sp.encode(normalize(text, self.lower))
+        return [self.vocab.stoi[BOS]] * bos + ids + [self.vocab.stoi[EOS]] * eos
+
+    def decode(self, ids: Iterable[int]) -> str:
+        skip = {self.vocab.stoi[t] for t in (PAD, BOS, EOS)}
+        return self.sp.decode([i for i in ids if i not in skip])
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "library": "sentencepiece", "lower": self.lower,
+                "model": base64.b64encode(self.model).decode("ascii")}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SubwordTokenizer:
+        return cls(base64.b64decode(d["model"]), lower=d.get("lower", False))
+
+
+class BPETokenizer:
+    """Byte-level BPE of Hugging Face ``tokenizers`` (as GPT-2's), the same interface as
+    :class:`SubwordTokenizer`; saved as the library's own JSON."""
+
+    kind = "bpe"
+
+    def __init__(self, model: str, *, lower: bool = False):
+        tk = require("tokenizers", "text")
+        self.model, self.lower = model, lower
+        self.tk = tk.Tokenizer.from_str(model)
+        pieces = [self.tk.id_to_token(i) for i in range(self.tk.get_vocab_size())]
+        self.vocab = Vocabulary(pieces[len(SPECIALS):])
+
+    @classmethod
+    def fit(cls, texts: Iterable[str], *, vocab_size: int = 8000,
+            lower: bool = False) -> BPETokenizer:
+        tk = require("tokenizers", "text")
+        level = tk.pre_tokenizers.ByteLevel
+        tok = tk.Tokenizer(tk.models.BPE())
+        tok.pre_tokenizer = level(add_prefix_space=True)
+        tok.decoder = tk.decoders.ByteLevel()
+        trainer = tk.trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIALS),
+                                         initial_alphabet=level.alphabet(), show_progress=False)
+        tok.train_from_iterator([normalize(t, lower) for t in texts], trainer)
+        return cls(tok.to_str(), lower=lower)
+
+    def split(self, text: str, lower: bool | None = None) -> list[str]:
+        return self.tk.encode(normalize(text, self.lower)).tokens if text.strip() else []
+
+    def encode(self, text: str, *, bos: bool = False, eos: bool = False) -> list[int]:
+        ids = self.tk.encode(normalize(text, self.lower)).ids if text.strip() else []
+        return [self.vocab.stoi[BOS]] * bos + ids + [self.vocab.stoi[EOS]] * eos
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self.tk.decode(list(ids), skip_special_tokens=True).strip()
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "lower": self.lower, "model": self.model}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> BPETokenizer:
+        return cls(d["model"], lower=d.get("lower", False))

@@ -1,15 +1,31 @@
-"""English -> French translation (Tatoeba eng-fra), word-level Seq2Seq with attention.
+"""Translation between any two languages: Seq2Seq with attention over word or subword ids.
 
-Split: ``test_sources`` English sentences (seeded) are held out with *all* their French
-translations as references and never trained on; ``val_sources`` more are held out the
-same way to pick the best checkpoint. Tokenizers (English lower-cased; French cased by
-default, so BLEU is cased) are fitted on the training pairs and saved in model.json.
+Data: a TSV parallel corpus, ``source<TAB>target[<TAB>ignored...]`` a line (the
+Tatoeba/Anki layout), named by ``task.data`` (one file, split by ``split_seed``) or
+``task.train_data``/``val_data``/``test_data`` (:mod:`rnnkit.tasks.datafiles`);
+``task.reverse = true`` swaps the columns (French -> English from ``eng-fra.txt``). Without
+them: Tatoeba English -> French (``eng-fra``). A line without a tab, with an empty side or
+with bytes that are not UTF-8 is an error naming the file and line; blank lines are
+skipped and reported.
+
+Split: held-out sources come with *all* their targets as references, and no held-out
+source is trained on: ``test_sources`` source sentences (seeded) for the test part and
+``val_sources`` more for validation (the best checkpoint). 0 takes the data's default:
+2,000 and 500 for eng-fra; ``test_fraction`` of the distinct sources and ``val_fraction``
+of the remaining ones for a user's file.
+
+Tokens (``task.tokenizer``), fitted on the training part only and saved in model.json:
+``word`` (words and punctuation, suited to English and French; rarer than ``min_freq``
+becomes ``<unk>``, copied through from the source word it attends to most, Luong et al.
+2015) or ``subword`` (a sentencepiece model of at most ``vocab_size`` pieces per language,
+for any language and script: no unknown tokens, characters never seen are spelt as bytes;
+the ``text`` extra). The source is lower-cased; the target keeps its case unless
+``lower_target`` (so BLEU is cased).
 
 ``evaluate --json`` reports ``loss`` (teacher-forced cross-entropy over every reference),
-and corpus ``bleu`` and ``chrf`` (sacrebleu, the ``text`` extra; all references) of
-beam-search translations (``beam``, GNMT length normalisation ``length_penalty``). A
-``<unk>`` in a translation is replaced by the source word it attends to most (Luong et al.
-2015), so unknown words pass through instead of failing.
+and corpus ``bleu`` and ``chrf`` (sacrebleu, the ``text`` extra; all references; BLEU's
+tokenizer ``bleu_tokenize``) of beam-search translations (``beam``, GNMT length
+normalisation ``length_penalty``), scored as detokenised text against the raw references.
 
 Predictor (``rnnkit.load(run)``): ``predict(sentences, beam=None, explain=False)`` ->
 ``{"source", "translation"}`` per sentence (``error`` instead for an empty one), with
@@ -21,6 +37,7 @@ weights over the source tokens per target token; None for a model without attent
 
 from __future__ import annotations
 
+import itertools
 import sys
 from dataclasses import dataclass
 from functools import cached_property
@@ -30,29 +47,31 @@ from typing import Any
 import torch
 
 from .._optional import MissingExtraError, pyplot, require
-from ..data.text import load_eng_fra, split_eng_fra
 from ..data.tokenizers import BOS, EOS, PAD, UNK, WordTokenizer, detokenize
-from ..training.config import TaskConfig, number
+from ..training.config import TaskConfig, choice, number
 from .base import Context, Task, TaskError, register
+from .datafiles import DataFilesConfig, data_errors
 from .predictor import Predictor
 from .text_common import as_lines, clip_tokens, pad_ids, saved_tokenizer
-
-HELD_OUT = ("val", "test")
+from .translation_data import HELD_OUT, Tokenizer, fit_tokenizer, split_pairs
 
 
 @dataclass
-class TranslationConfig(TaskConfig):
+class TranslationConfig(DataFilesConfig, TaskConfig):
     name: str = "translation"
-    test_sources: int = number(2000, 1)  # English sentences held out for the test set
-    val_sources: int = number(500, 1)  # and for validation (best checkpoint)
-    split_seed: int = 0
-    min_freq: int = number(2, 1)  # rarer words become <unk> (both languages)
-    max_vocab: int = number(0, 0)  # 0 = no limit
-    lower_target: bool = False  # False: French keeps its case (cased BLEU)
+    reverse: bool = False  # swap the columns: translate column 2 into column 1
+    test_sources: int = number(0, 0)  # sources held out for the test set (0: the data's default)
+    val_sources: int = number(0, 0)  # and for validation (best checkpoint)
+    tokenizer: str = choice("word", "word", "subword", "bpe")  # subword: any language
+    vocab_size: int = number(8000, 300)  # subword: at most this many pieces per language
+    min_freq: int = number(2, 1)  # word: rarer words become <unk> (both languages)
+    max_vocab: int = number(0, 0)  # word: 0 = no limit
+    lower_target: bool = False  # False: the target keeps its case (cased BLEU)
     beam: int = number(5, 1)  # beam size for evaluation and translate
     length_penalty: float = number(0.6, 0.0)  # GNMT alpha; 0 = raw log-probability
     max_tokens: int = number(100, 1)  # longer inputs are cut (predict/translate say so)
     bleu_sentences: int = number(0, 0)  # > 0: BLEU on the first n sources only (quick tests)
+    bleu_tokenize: str = choice("13a", "13a", "intl", "zh", "char", "none")  # sacrebleu's
 
 
 class TranslationContext(Context):
@@ -60,39 +79,31 @@ class TranslationContext(Context):
 
     @cached_property
     def pairs(self) -> dict[str, list]:
-        """``train``: (English, French) pairs; ``val``/``test``: (English, [every French
-        reference]) per held-out source (deterministic given ``split_seed``)."""
-        cfg = self.task_cfg
-        train, test = split_eng_fra(load_eng_fra(), test_sources=cfg.test_sources,
-                                    seed=cfg.split_seed)
-        train, val = split_eng_fra(train, test_sources=cfg.val_sources, seed=cfg.split_seed + 1)
-        return {"train": train, "val": val, "test": test}
+        """``train``/``val``/``test`` as :func:`split_pairs` gives them."""
+        return split_pairs(self.task_cfg)
 
     @cached_property
-    def source_tokenizer(self) -> WordTokenizer:
-        cfg = self.task_cfg
-        return WordTokenizer.fit([en for en, _ in self.pairs["train"]], min_freq=cfg.min_freq,
-                                 max_size=cfg.max_vocab or None)
+    def source_tokenizer(self) -> Tokenizer:
+        return fit_tokenizer(self.task_cfg, [s for s, _ in self.pairs["train"]], lower=True)
 
     @cached_property
-    def target_tokenizer(self) -> WordTokenizer:
+    def target_tokenizer(self) -> Tokenizer:
         cfg = self.task_cfg
-        return WordTokenizer.fit([fr for _, fr in self.pairs["train"]], min_freq=cfg.min_freq,
-                                 max_size=cfg.max_vocab or None, lower=cfg.lower_target)
+        return fit_tokenizer(cfg, [t for _, t in self.pairs["train"]], lower=cfg.lower_target)
 
     def bleu_set(self, split: str) -> tuple[list[str], list[list[str]]]:
         """(sources, their references) of a held-out split that BLEU is computed on: the
         first ``bleu_sentences`` sources, or all."""
         n = self.task_cfg.bleu_sentences or None
         held = self.pairs[split][:n]
-        return [en for en, _ in held], [refs for _, refs in held]
+        return [src for src, _ in held], [refs for _, refs in held]
 
 
-def to_tensors(pairs, src: WordTokenizer, tgt: WordTokenizer, limit: int):
-    """(English, French) pairs -> ``x``/``lengths`` (source ids, cut at ``limit``) and
+def to_tensors(pairs, src: Tokenizer, tgt: Tokenizer, limit: int):
+    """(source, target) pairs -> ``x``/``lengths`` (source ids, cut at ``limit``) and
     ``y``/``y_lengths`` (target ids between <bos> and <eos>)."""
-    x, lengths = pad_ids([clip_tokens(src.encode(en), limit)[0] for en, _ in pairs])
-    y, y_lengths = pad_ids([tgt.encode(fr, bos=True, eos=True) for _, fr in pairs])
+    x, lengths = pad_ids([clip_tokens(src.encode(s), limit)[0] for s, _ in pairs])
+    y, y_lengths = pad_ids([tgt.encode(t, bos=True, eos=True) for _, t in pairs])
     return {"x": x, "lengths": lengths, "y": y, "y_lengths": y_lengths}
 
 
@@ -106,47 +117,57 @@ class Translation:
 
 
 @torch.no_grad()
-def translate(model, src: WordTokenizer, tgt: WordTokenizer, sentences: list[str], *,
+def translate(model, src: Tokenizer, tgt: Tokenizer, sentences: list[str], *,
               beam: int = 5, length_penalty: float = 0.6, limit: int = 100,
               batch_size: int = 64) -> list[Translation]:
-    """Beam-search translations of ``sentences`` (non-empty), in order. Sentences are
-    decoded ``batch_size`` at a time, sorted by length so a batch pads little; each is cut
-    at ``limit`` tokens; a translation may be up to twice its source's length + 10."""
+    """Beam-search translations of ``sentences`` (non-empty), in order. Each is cut at
+    ``limit`` tokens; its translation may be up to twice its length + 10 tokens. Sentences
+    of the same length are decoded together, ``batch_size`` at a time: no padding, so a
+    sentence gets the same translation alone as in any list. The text is the detokenised
+    output (word: a ``<unk>`` replaced by the source word it attends to most)."""
     model.eval()
     device = next(model.parameters()).device
-    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    encoded = [clip_tokens(src.encode(s), limit) for s in sentences]
+    order = sorted(range(len(sentences)), key=lambda i: len(encoded[i][0]))
+    chunks = []
+    for _, group in itertools.groupby(order, key=lambda i: len(encoded[i][0])):
+        group = list(group)
+        chunks += [group[k:k + batch_size] for k in range(0, len(group), batch_size)]
     out: list[Translation | None] = [None] * len(sentences)
     unk = tgt.vocab.stoi[UNK]
-    for start in range(0, len(order), batch_size):
-        chunk = order[start:start + batch_size]
-        encoded = [clip_tokens(src.encode(sentences[i]), limit) for i in chunk]
-        x, lengths = pad_ids([ids for ids, _ in encoded])
+    for chunk in chunks:
+        x, lengths = pad_ids([encoded[i][0] for i in chunk])  # (B, T), all of length T
         result = model.beam_search(x.to(device), lengths, beam_size=beam,
                                    max_len=2 * int(lengths.max()) + 10,
                                    length_penalty=length_penalty)
         for j, i in enumerate(chunk):
-            words = WordTokenizer.split(sentences[i], lower=False)[:limit]
             att = result.attention[j] if result.attention is not None else None
-            tokens = []
-            for t, tok_id in enumerate(result.tokens[j]):
-                if tok_id == unk and att is not None and len(words) == att.shape[1]:
-                    tokens.append(words[int(att[t].argmax())])  # copy the attended word
-                else:
-                    tokens.append(tgt.vocab.itos[tok_id])
+            ids = result.tokens[j]
+            tokens = tgt.vocab.decode(ids)
+            if tgt.kind == "word":
+                words = WordTokenizer.split(sentences[i], lower=False)[:limit]
+                if src.kind == "word" and att is not None and len(words) == att.shape[1]:
+                    tokens = [words[int(att[t].argmax())] if tok_id == unk else tokens[t]
+                              for t, tok_id in enumerate(ids)]  # copy the attended word
+                text = detokenize(tokens)
+            else:
+                text = tgt.decode(ids)
             out[i] = Translation(
-                src.split(sentences[i], src.lower)[:limit], tokens, detokenize(tokens),
-                att.tolist() if att is not None else None, encoded[j][1])
+                src.split(sentences[i], src.lower)[:limit], tokens, text,
+                att.tolist() if att is not None else None, encoded[i][1])
     return out
 
 
-def bleu_chrf(hypotheses: list[str], references: list[list[str]]) -> dict[str, float]:
+def bleu_chrf(hypotheses: list[str], references: list[list[str]],
+              tokenize: str = "13a") -> dict[str, float]:
     """Corpus BLEU and chrF (sacrebleu, the ``text`` extra) with every reference of each
-    source."""
+    source; ``tokenize``: how BLEU splits words ("13a": sacrebleu's default, for languages
+    that put spaces between words; "zh" for Chinese, "char" for other scripts without)."""
     sacrebleu = require("sacrebleu", "text")
     width = max(len(r) for r in references)
     streams = [[refs[k] if k < len(refs) else None for refs in references]
                for k in range(width)]
-    return {"bleu": sacrebleu.corpus_bleu(hypotheses, streams).score,
+    return {"bleu": sacrebleu.corpus_bleu(hypotheses, streams, tokenize=tokenize).score,
             "chrf": sacrebleu.corpus_chrf(hypotheses, streams).score}
 
 
@@ -165,9 +186,19 @@ class TranslationTask(Task):
         src, tgt, limit = ctx.source_tokenizer, ctx.target_tokenizer, ctx.task_cfg.max_tokens
         out = {"train": to_tensors(ctx.pairs["train"], src, tgt, limit)}
         for split in HELD_OUT:
-            pairs = [(en, fr) for en, refs in ctx.pairs[split] for fr in refs]
+            pairs = [(s, ref) for s, refs in ctx.pairs[split] for ref in refs]
             out[split] = to_tensors(pairs, src, tgt, limit)
         return out
+
+    def check(self, cfg) -> list[str]:
+        errors = super().check(cfg) + data_errors(cfg.task)
+        if cfg.task.test_data and cfg.task.test_sources:
+            errors.append("task.test_sources: task.test_data names the test sentences; set "
+                          "one or the other")
+        if cfg.task.val_data and cfg.task.val_sources:
+            errors.append("task.val_sources: task.val_data names the validation sentences; "
+                          "set one or the other")
+        return errors
 
     def model_args(self, ctx: TranslationContext) -> dict[str, Any]:
         src, tgt = ctx.source_tokenizer, ctx.target_tokenizer
@@ -193,18 +224,20 @@ class TranslationTask(Task):
         sources, references = ctx.bleu_set(split)
         hyps = translate(model, ctx.source_tokenizer, ctx.target_tokenizer, sources,
                          beam=cfg.beam, length_penalty=cfg.length_penalty, limit=cfg.max_tokens)
-        return bleu_chrf([h.text for h in hyps], references)
+        return bleu_chrf([h.text for h in hyps], references, cfg.bleu_tokenize)
 
     def report_sections(self, ctx: TranslationContext, model) -> list[str]:
         """The first 12 test sources with rnnkit's translation and the references."""
         cfg = ctx.task_cfg
         test = ctx.pairs["test"][:12]
         hyps = translate(model, ctx.source_tokenizer, ctx.target_tokenizer,
-                         [en for en, _ in test], beam=cfg.beam, length_penalty=cfg.length_penalty)
+                         [src for src, _ in test], beam=cfg.beam,
+                         length_penalty=cfg.length_penalty, limit=cfg.max_tokens)
         lines = ["## Example test translations", "",
-                 "| English | rnnkit | references |", "|---|---|---|"]
-        for (en, refs), h in zip(test, hyps):
-            lines.append(f"| {en} | {h.text} | {' / '.join(refs)} |".replace("\n", " "))
+                 "| source | rnnkit | references |", "|---|---|---|"]
+        for (src, refs), h in zip(test, hyps):
+            row = [src, h.text, " / ".join(refs)]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
         return lines
 
     def predictor(self, ctx, model, info, run_dir=None):
@@ -216,11 +249,11 @@ class TranslationPredictor(Predictor):
     the module docstring says."""
 
     @cached_property
-    def source_tokenizer(self) -> WordTokenizer:
+    def source_tokenizer(self) -> Tokenizer:
         return saved_tokenizer(self.info, "source_tokenizer")
 
     @cached_property
-    def target_tokenizer(self) -> WordTokenizer:
+    def target_tokenizer(self) -> Tokenizer:
         return saved_tokenizer(self.info, "target_tokenizer")
 
     def predict(self, inputs, beam: int | None = None, explain: bool = False,

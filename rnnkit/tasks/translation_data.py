@@ -1,0 +1,89 @@
+"""Translation's data: a parallel corpus read and split by source sentence, and the
+tokenizers fitted on its training part (the config keys are
+:class:`~rnnkit.tasks.translation.TranslationConfig`'s)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from ..data.datasets import DataError
+from ..data.text import load_eng_fra, read_parallel, split_by_source
+from ..data.tokenizers import BPETokenizer, SubwordTokenizer, WordTokenizer
+from .base import TaskError
+from .datafiles import uses_own_data
+
+HELD_OUT = ("val", "test")
+ENG_FRA_HELD_OUT = {"test": 2000, "val": 500}  # eng-fra's test and validation sources
+Tokenizer = WordTokenizer | SubwordTokenizer | BPETokenizer
+Pairs = list[tuple[str, str]]
+Held = list[tuple[str, list[str]]]  # (source, every reference)
+
+
+def read_pairs(path: str | Path, reverse: bool) -> Pairs:
+    """The pairs of a TSV parallel corpus (blank lines skipped with a warning)."""
+    try:
+        text = read_parallel(path, reverse=reverse)
+    except DataError as e:
+        raise TaskError(str(e)) from None
+    if text.note():
+        warnings.warn(text.note(), stacklevel=2)
+    return text.pairs
+
+
+def grouped(pairs: Pairs) -> Held:
+    """(source, [every target]) per distinct source, in order of first appearance."""
+    refs: dict[str, list[str]] = {}
+    for src, tgt in pairs:
+        refs.setdefault(src, []).append(tgt)
+    return list(refs.items())
+
+
+def split_pairs(cfg) -> dict[str, list]:
+    """``train``: (source, target) pairs; ``val``/``test``: (source, [every reference]) per
+    held-out source (deterministic given ``split_seed``)."""
+    builtin = not uses_own_data(cfg)
+    val: Held | None = None
+    if cfg.train_data:
+        train = read_pairs(cfg.train_data, cfg.reverse)
+        test = grouped(read_pairs(cfg.test_data, cfg.reverse))
+        if cfg.val_data:
+            val = grouped(read_pairs(cfg.val_data, cfg.reverse))
+    else:
+        if builtin:
+            whole = [(b, a) if cfg.reverse else (a, b) for a, b in load_eng_fra()]
+        else:
+            whole = read_pairs(cfg.data, cfg.reverse)
+        n = cfg.test_sources or (ENG_FRA_HELD_OUT["test"] if builtin else
+                                 round(cfg.test_fraction * len({s for s, _ in whole})))
+        train, test = split_by_source(whole, n, cfg.split_seed)
+    if val is None:
+        n = cfg.val_sources or (ENG_FRA_HELD_OUT["val"] if builtin else
+                                round(cfg.val_fraction * len({s for s, _ in train})))
+        train, val = split_by_source(train, n, cfg.split_seed + 1)
+    out = {"train": train, "val": val, "test": test}
+    for split, items in out.items():
+        if not items:
+            raise TaskError(f"the {split} part holds no sentence pairs: give more data, or "
+                            "lower task.test_sources / task.val_sources (fractions: "
+                            "task.test_fraction / task.val_fraction)")
+    trained = {s for s, _ in train}
+    for split in HELD_OUT:
+        leaked = sum(s in trained for s, _ in out[split])
+        if leaked:
+            warnings.warn(f"{leaked} of the {len(out[split])} {split} sources also appear in "
+                          "task.train_data: their scores are not those of unseen sentences",
+                          stacklevel=2)
+    return out
+
+
+def fit_tokenizer(cfg, texts: list[str], lower: bool) -> Tokenizer:
+    """The tokenizer ``task.tokenizer`` names, fitted on ``texts`` (one language)."""
+    if cfg.tokenizer == "word":
+        return WordTokenizer.fit(texts, min_freq=cfg.min_freq, max_size=cfg.max_vocab or None,
+                                 lower=lower)
+    cls = SubwordTokenizer if cfg.tokenizer == "subword" else BPETokenizer
+    try:
+        return cls.fit(texts, vocab_size=cfg.vocab_size, lower=lower)
+    except ValueError as e:
+        raise TaskError(f"task.vocab_size = {cfg.vocab_size}: {e}") from None
