@@ -1,0 +1,137 @@
+"""Speech manifests: one utterance a line, in JSON (the NeMo layout).
+
+    {"audio_filepath": "audio/a.wav", "text": "the cat sat", "duration": 1.52}
+    {"audio_filepath": "/abs/path/b.flac", "text": "on the mat", "duration": 0.97, "speaker": "s2"}
+
+``audio_filepath`` is relative to the manifest's folder, or absolute; ``text`` is what is
+said (must hold a non-blank character); ``duration`` (seconds, optional) is checked against
+the audio when it is read; ``speaker`` (optional) lets a split keep each speaker's
+utterances together. Other keys are ignored, except ``offset`` (a segment of a longer
+file), which is not supported and is an error rather than being silently read whole.
+
+Every problem is a :class:`~rnnkit.data.datasets.DataError` naming ``manifest:line``;
+blank lines are counted (:meth:`Manifest.note`), not dropped silently. Texts are
+normalised by :func:`normalize_text` (Unicode NFC, runs of white space made one space,
+optionally lower case): the reference a transcript is scored against.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .datasets import DataError
+
+REQUIRED = ("audio_filepath", "text")
+
+
+@dataclass(frozen=True)
+class Utterance:
+    audio: Path  # absolute
+    text: str  # normalised (normalize_text)
+    duration: float | None  # seconds, as the manifest says (None: not given)
+    speaker: str | None
+    where: str  # "manifest:line", for messages
+
+
+@dataclass
+class Manifest:
+    path: Path
+    items: list[Utterance] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)  # blank lines
+
+    def note(self) -> str:
+        """What was skipped, for the user ("" when nothing was)."""
+        if not self.skipped:
+            return ""
+        shown = ", ".join(map(str, self.skipped[:10])) + (" ..." if len(self.skipped) > 10
+                                                          else "")
+        return f"{self.path}: skipped {len(self.skipped)} blank line(s) (line {shown})"
+
+
+def normalize_text(text: str, lowercase: bool = True) -> str:
+    """NFC, white space runs -> one space, stripped; lower case when ``lowercase`` (case
+    cannot be heard)."""
+    text = " ".join(unicodedata.normalize("NFC", text).split())
+    return text.lower() if lowercase else text
+
+
+def read_manifest(path: str | Path, lowercase: bool = True) -> Manifest:
+    """The utterances of a JSON-lines manifest, each checked (keys, types, the audio file's
+    existence); the audio itself is read later (:func:`check_duration` on the signal)."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; expected a JSON-lines manifest (one "
+                        '{"audio_filepath", "text", "duration"} object a line)')
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not valid UTF-8 (byte {raw[e.start]:#04x}); save the "
+                        "manifest as UTF-8") from None
+    manifest = Manifest(path)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline ends the last line
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            manifest.skipped.append(n)
+            continue
+        manifest.items.append(_utterance(path, n, line, lowercase))
+    if not manifest.items:
+        raise DataError(f"{path}: no utterances (an empty manifest)")
+    return manifest
+
+
+def _utterance(path: Path, n: int, line: str, lowercase: bool) -> Utterance:
+    where = f"{path}:{n}"
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+    if not isinstance(obj, dict):
+        raise DataError(f"{where}: expected a JSON object "
+                        '{"audio_filepath", "text", "duration"}, got ' + type(obj).__name__)
+    for key in REQUIRED:
+        if key not in obj:
+            raise DataError(f"{where}: no {key!r} key (each line needs 'audio_filepath' and "
+                            f"'text'; 'duration' is checked when given); keys: {sorted(obj)}")
+        if not isinstance(obj[key], str):
+            raise DataError(f"{where}: {key!r} must be a string, got {json.dumps(obj[key])}")
+    if obj.get("offset") not in (None, 0, 0.0):
+        raise DataError(f"{where}: 'offset' (a segment of a longer file) is not supported; "
+                        "cut the segment into a file of its own")
+    text = normalize_text(obj["text"], lowercase)
+    if not text:
+        raise DataError(f"{where}: empty 'text': every utterance needs a transcript")
+    duration = obj.get("duration")
+    if duration is not None and (isinstance(duration, bool)
+                                 or not isinstance(duration, (int, float))
+                                 or not math.isfinite(duration) or duration < 0):
+        raise DataError(f"{where}: 'duration' must be a number of seconds >= 0, got "
+                        f"{json.dumps(duration)}")
+    audio = Path(obj["audio_filepath"]).expanduser()
+    if not obj["audio_filepath"].strip():
+        raise DataError(f"{where}: empty 'audio_filepath'")
+    audio = audio if audio.is_absolute() else path.parent / audio
+    if not audio.is_file():
+        raise DataError(f"{where}: audio file {str(audio)!r} not found (a relative "
+                        "audio_filepath is read from the manifest's folder)")
+    speaker = obj.get("speaker")
+    return Utterance(audio.resolve(), text, None if duration is None else float(duration),
+                     None if speaker is None else str(speaker), where)
+
+
+def check_duration(utt: Utterance, seconds: float, tolerance: float) -> str:
+    """A message when the audio's length differs from the manifest's ``duration`` by more
+    than ``tolerance`` seconds ("" otherwise)."""
+    if utt.duration is None or abs(seconds - utt.duration) <= tolerance:
+        return ""
+    return f"{utt.where}: duration {utt.duration:g} s, the audio lasts {seconds:.3f} s"
