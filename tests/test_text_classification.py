@@ -191,6 +191,18 @@ def test_config_errors_come_before_any_reading(tmp_path):
                                   "train_data": str(tmp_path), "test_data": str(tmp_path)}}, "t")
 
 
+def test_a_run_whose_data_moved_still_loads_and_predicts(run, tmp_path):
+    import shutil
+
+    p = rnnkit.load(run / "run")
+    before = p.predict(["goal team"])
+    shutil.copytree(run / "run", tmp_path / "run")
+    config = tmp_path / "run" / "config.toml"
+    config.write_text(config.read_text().replace(str(run / "cfg" / "news.csv"),
+                                                 str(tmp_path / "moved.csv")))
+    assert rnnkit.load(tmp_path / "run").predict(["goal team"]) == before
+
+
 @pytest.mark.skipif(not os.environ.get("RNNKIT_DATA"), reason="real data absent: set RNNKIT_DATA")
 def test_rt_polarity_written_as_a_csv_splits_exactly_as_the_builtin_loader(tmp_path):
     import csv

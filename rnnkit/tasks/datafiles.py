@@ -14,6 +14,8 @@ directory, and evaluating warns when a file changed since (:func:`check_fingerpr
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -82,11 +84,30 @@ def data_errors(cfg: DataFilesConfig) -> list[str]:
     if cfg.train_data and not cfg.test_data:
         errors.append("task.train_data needs task.test_data too (or name the whole set with "
                       "task.data, split by task.split_seed)")
-    for name in path_fields(cfg):
-        value = getattr(cfg, name)
-        if value and not Path(value).exists():
-            errors.append(f"task.{name} = {value!r}: no such file or folder")
+    if _CHECK_FILES.get():
+        errors += missing_files(cfg)
     return errors
+
+
+def missing_files(cfg: Any) -> list[str]:
+    """The path fields that name nothing."""
+    return [f"task.{name} = {getattr(cfg, name)!r}: no such file or folder"
+            for name in path_fields(cfg)
+            if getattr(cfg, name) and not Path(getattr(cfg, name)).exists()]
+
+
+_CHECK_FILES: contextvars.ContextVar[bool] = contextvars.ContextVar("check_files", default=True)
+
+
+@contextlib.contextmanager
+def files_not_needed():
+    """Within it, configs are checked without requiring their data files to exist: a run
+    loaded for prediction reads no data, so data moved since training must not stop it."""
+    token = _CHECK_FILES.set(False)
+    try:
+        yield
+    finally:
+        _CHECK_FILES.reset(token)
 
 
 def split_items(items: Sequence[T], seed: int, fraction: float, what: str = "items",

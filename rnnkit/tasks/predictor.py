@@ -32,6 +32,7 @@ from ..training.config import RunConfig
 from ..training.config_io import ConfigError
 from ..training.trainer import pick_device
 from .base import TASKS, Context, Task, TaskError
+from .datafiles import files_not_needed
 
 
 class Stream:
@@ -233,7 +234,8 @@ def open_checkpoint(run_dir: str | Path, checkpoint: str = "best"):
         raise ConfigError(f"checkpoint = {checkpoint!r}: choose 'best' or 'last'")
     if not (run_dir / "config.toml").is_file():
         raise ConfigError(f"{run_dir}: not a run directory (no config.toml)")
-    cfg = load_config(run_dir / "config.toml")
+    with files_not_needed():  # predicting reads no data: moved data must not stop it
+        cfg = load_config(run_dir / "config.toml")
     ckpt = load_checkpoint(run_dir / "checkpoints" / checkpoint, training_state=False)
     model = build_model(ckpt).to(pick_device(cfg.train.device))
     model.eval()
