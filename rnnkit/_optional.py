@@ -12,7 +12,7 @@ from types import ModuleType
 
 # the extra (pyproject.toml [project.optional-dependencies]) that installs each module
 EXTRAS = {
-    "librosa": "audio", "soundfile": "audio", "scipy": "audio",
+    "librosa": "audio", "soundfile": "audio", "scipy": "audio", "jiwer": "audio",
     "mido": "music",
     "PIL": "vision",
     "sacrebleu": "text",
