@@ -3,6 +3,7 @@
     from rnnkit.export import export_model, exportable
     exportable(model)                    # (True, "writes sequence.onnx, step.onnx") or why not
     export_model(model, "out/")          # sequence.onnx, step.onnx, export.json
+    export_model(model, "out/", quantize="dynamic")  # also sequence.int8.onnx, step.int8.onnx
 
 - :mod:`.onnx`: :func:`export_model`, :func:`exportable`, :class:`ExportError`.
 - :mod:`.graphs`: :class:`Port`, :class:`Graph`, :class:`Plan`; which graphs a model class
@@ -12,6 +13,8 @@
 - :mod:`.layer`: :class:`ExportLayer`, a recurrent layer rebuilt from its cells, whose
   recurrence is one op; :mod:`.loops` makes that op an ONNX ``Loop`` over the cell's step,
   :mod:`.native` ONNX's own ``RNN``/``LSTM``/``GRU`` operator for the plain cells.
+- :mod:`.quantize`: the int8 graphs of ``quantize="dynamic"`` (onnxruntime's dynamic
+  quantiser): what becomes int8 and what stays float.
 
 Needs the ``export`` extra (``pip install 'rnnkit[export]'``: onnx, onnxruntime).
 """

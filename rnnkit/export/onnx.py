@@ -20,9 +20,13 @@ from .._optional import require
 from .graphs import PLANS, Graph, Plan
 from .layer import ExportLayer, is_rnnkit_layer, layer_grid, use_native_ops
 from .loops import _Step, expand_recurrences, trace_to_bytes, trace_to_onnx
+from .quantize import check_mode, int8_dynamic, int8_ops, int8_share, needs_loop, output_diffs
 
 TOLERANCE = 1e-4  # max abs difference onnxruntime vs torch that verify accepts (float32)
 MIN_OPSET = 17  # LayerNormalization
+# the dynamic axes of the random inputs that verify and the int8 comparison run (other than
+# the traced ones, so that a size fixed by the trace is found)
+DIFF_SIZES = {"batch": 4, "time": 7, "source": 6}
 
 
 class ExportError(RuntimeError):
@@ -53,7 +57,8 @@ def exportable(model: nn.Module) -> tuple[bool, str]:
 
 def export_model(model: nn.Module, directory: str | Path, *,
                  example: dict[str, Tensor] | None = None, opset: int = 17,
-                 verify: bool = False, native_ops: bool = True) -> dict[str, Path]:
+                 verify: bool = False, native_ops: bool = True,
+                 quantize: str | None = None) -> dict[str, Path]:
     """Write ``model``'s ONNX graphs and ``export.json`` into ``directory``.
 
     Graphs (each ``<name>.onnx``; dynamic batch and time axes; float32):
@@ -73,10 +78,19 @@ def export_model(model: nn.Module, directory: str | Path, *,
     ``native_ops``: plain Elman/LSTM/GRU cells become ONNX's ``RNN``/``LSTM``/``GRU``
     operators (faster in onnxruntime; :mod:`rnnkit.export.native`); False: a ``Loop`` over
     the step, as for every other cell.
-    Returns graph name -> path, and ``"manifest"`` -> ``export.json``.
+    ``quantize``: None, or ``"dynamic"``: also write each graph dynamically quantised to int8
+    as ``<name>.int8.onnx`` (:mod:`rnnkit.export.quantize` says what becomes int8), and
+    record under ``"quantized"`` in ``export.json`` its size, the share of its weights in
+    int8 and, per output, the max abs difference from the float graph in onnxruntime on
+    random example inputs.
+    Returns graph name -> path (``"<name>.int8"`` for the int8 graphs), and
+    ``"manifest"`` -> ``export.json``.
     Raises :class:`ExportError` when the model cannot be exported (see :func:`exportable`).
     """
     onnx = require("onnx", "export")
+    check_mode(quantize)
+    if quantize:
+        require("onnxruntime.quantization", "export")  # before anything is written
     if opset < MIN_OPSET:
         raise ValueError(f"opset must be >= {MIN_OPSET} (LayerNormalization), got {opset}")
     problem = _static_problem(model)
@@ -86,32 +100,81 @@ def export_model(model: nn.Module, directory: str | Path, *,
         plan = PLANS[type(model).__name__](model)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    files, checked = {}, {}
+    files, checked, quantized = {}, {}, {}
+    loops = _LoopPlan(model, native_ops)
     for graph in plan.graphs:
         inputs = graph.example()
         inputs.update({k: v for k, v in (example or {}).items() if k in inputs})
-        try:
-            proto = _to_onnx(graph, inputs, opset)
-        except Exception as e:
-            raise ExportError(f"{type(model).__name__}: the {graph.name} graph does not "
-                              f"export: {_first_line(e)}") from e
+        proto = _export_graph(model, graph, inputs, opset)
         path = directory / f"{graph.name}.onnx"
         onnx.save(proto, str(path))
         files[graph.name] = path
         if verify:
             checked[graph.name] = verify_graph(graph, proto)
+        if quantize:
+            quantized[graph.name] = _write_int8(model, graph, proto, path, inputs, opset, loops)
+            files[f"{graph.name}.int8"] = directory / quantized[graph.name]["file"]
     manifest = directory / "export.json"
-    manifest.write_text(json.dumps(_manifest(model, plan, opset, checked), indent=2) + "\n")
+    manifest.write_text(json.dumps(_manifest(model, plan, opset, checked, quantized),
+                                   indent=2) + "\n")
     files["manifest"] = manifest
     return files
+
+
+def _export_graph(model: nn.Module, graph: Graph, inputs: dict[str, Tensor], opset: int):
+    try:
+        return _to_onnx(graph, inputs, opset)
+    except Exception as e:
+        raise ExportError(f"{type(model).__name__}: the {graph.name} graph does not "
+                          f"export: {_first_line(e)}") from e
+
+
+class _LoopPlan:
+    """The model's plan with every recurrence a ``Loop`` (made on first use): the source
+    of the int8 graphs whose native operators onnxruntime cannot quantise (GRU, RNN)."""
+
+    def __init__(self, model: nn.Module, native_ops: bool):
+        self.model, self.native_ops, self._plan = model, native_ops, None
+
+    def source(self, graph: Graph, proto, inputs: dict[str, Tensor], opset: int):
+        if not (self.native_ops and needs_loop(proto)):
+            return proto, False
+        if self._plan is None:
+            with use_native_ops(False):
+                self._plan = PLANS[type(self.model).__name__](self.model)
+        twin = next(g for g in self._plan.graphs if g.name == graph.name)
+        return _export_graph(self.model, twin, inputs, opset), True
+
+
+def _write_int8(model: nn.Module, graph: Graph, proto, path: Path, inputs: dict[str, Tensor],
+                opset: int, loops: _LoopPlan) -> dict:
+    """Write ``<name>.int8.onnx`` beside the float graph at ``path``; its export.json entry."""
+    onnx = require("onnx", "export")
+    source, looped = loops.source(graph, proto, inputs, opset)
+    out = path.with_name(f"{graph.name}.int8.onnx")
+    try:
+        int8_dynamic(source, out)
+    except Exception as e:
+        raise ExportError(f"{type(model).__name__}: the {graph.name} graph does not "
+                          f"quantise: {_first_line(e)}") from e
+    int8 = onnx.load(str(out))
+    example = graph.example(DIFF_SIZES, torch.Generator().manual_seed(1))
+    outputs = output_diffs(path, out, example, [p.name for p in graph.outputs])
+    entry = {"file": out.name, "bytes": out.stat().st_size, "float_bytes": path.stat().st_size,
+             "int8_weight_share": round(int8_share(int8), 4), "int8_ops": int8_ops(int8),
+             "max_abs_diff": max((o["max_abs_diff"] for o in outputs.values()), default=0.0),
+             "outputs": outputs}
+    if looped:
+        entry["recurrence"] = ("Loop over the step: onnxruntime has no int8 kernel for "
+                               "ONNX's GRU and RNN operators")
+    return entry
 
 
 def verify_graph(graph: Graph, proto, sizes: dict[str, int] | None = None) -> float:
     """Max abs difference between onnxruntime and torch on the graph's random example
     inputs (``sizes``: the dynamic axes; other than the traced ones by default), or an
     :class:`ExportError` above the tolerance."""
-    inputs = graph.example(sizes or {"batch": 4, "time": 7, "source": 6},
-                           torch.Generator().manual_seed(1))
+    inputs = graph.example(sizes or DIFF_SIZES, torch.Generator().manual_seed(1))
     got = run_onnx(proto, inputs)
     with torch.no_grad():
         want = graph.module(*inputs.values())
@@ -180,7 +243,8 @@ def _trial_step(cell) -> None:
                    MIN_OPSET, placeholders=False)
 
 
-def _manifest(model: nn.Module, plan: Plan, opset: int, checked: dict[str, float]) -> dict:
+def _manifest(model: nn.Module, plan: Plan, opset: int, checked: dict[str, float],
+              quantized: dict[str, dict]) -> dict:
     try:
         config = model.get_config()
     except Exception as e:  # e.g. a captioner with an unregistered encoder module
@@ -195,6 +259,14 @@ def _manifest(model: nn.Module, plan: Plan, opset: int, checked: dict[str, float
     }
     if checked:
         out["verified"] = {"tolerance": TOLERANCE, "max_abs_diff": checked}
+    if quantized:
+        sizes = ", ".join(f"{k} {v}" for k, v in DIFF_SIZES.items())
+        out["quantized"] = {
+            "method": "onnxruntime dynamic quantisation: weights int8 (symmetric, one scale "
+                      "per tensor), activations uint8 quantised per call from their range",
+            "compared_on": f"random example inputs ({sizes}; seed 1), int8 against the "
+                           "float graph, both in onnxruntime",
+            "graphs": quantized}
     return out
 
 
