@@ -3,7 +3,8 @@
     python benchmarks/quality_text.py charlm --minutes 8
     python benchmarks/quality_text.py sentiment --folds 10 [--jobs 2]
     python benchmarks/quality_text.py translation --minutes 8
-    python benchmarks/quality_text.py tokenizers --minutes 10 [--set task.reverse=true]
+    python benchmarks/quality_text.py tokenizers --minutes 8 --clock cpu
+    python benchmarks/quality_text.py targets --minutes 30 --clock cpu
 
 charlm and translation race their models: each model trains in its own process (one thread),
 all started together (a barrier after data loading and model building) and stopped by the
@@ -27,6 +28,13 @@ attention vs a ``torch.nn.Transformer`` of similar parameter count: test BLEU/ch
 GNMT length normalisation, the same beam-search code, all references) and loss.
 tokenizers: examples/translate.toml with each ``task.tokenizer`` (word vocabulary, subword
 pieces): validation and test BLEU/chrF and loss (choose on validation).
+targets: examples/translate.toml French -> English (``task.reverse = true``, the same config)
+and English -> French with subwords, each for ``--minutes`` of training with the config's own
+validation every 200 steps choosing the checkpoint: test BLEU/chrF.
+
+``--clock cpu`` measures each model's training time as its own process's CPU time (the
+validation excluded) instead of wall time: the time limit and the cosine over it then mean
+the same work however many other jobs share the machine.
 Needs RNNKIT_DATA (the real data) and scikit-learn (``pip install -e '.[dev]'``).
 """
 
@@ -56,6 +64,7 @@ from rnnkit.tasks import TASKS, load_config, train_run
 from rnnkit.tasks.text_common import clip_tokens, pad_ids
 from rnnkit.tasks.translation import bleu_chrf
 from rnnkit.training import Callback
+from rnnkit.training.callbacks import TimeLimit
 
 sys.path.insert(0, str(Path(__file__).parent))
 from text_peers import (  # noqa: E402
@@ -92,6 +101,39 @@ class Gate:
 
     def end(self) -> None:
         self.marks.update(t_end=time.time(), load_end=load1())
+
+
+class CPUClock(Callback):
+    """``--clock cpu``: the trainer's training time (``state.elapsed``, what the
+    time-clocked cosine reads) becomes this process's CPU seconds spent in training steps
+    (validation and checkpointing not counted), and this callback stops training at
+    ``train.max_minutes`` of it in place of the trainer's wall-clock time limit."""
+
+    def on_train_start(self, trainer):
+        for cb in trainer.callbacks:
+            if isinstance(cb, TimeLimit):
+                cb.seconds = math.inf
+        self.cpu, self.mark = trainer.state.elapsed, time.process_time()
+
+    def on_step_end(self, trainer, record):
+        now = time.process_time()
+        self.cpu, self.mark = self.cpu + now - self.mark, now
+        trainer.state.elapsed = self.cpu
+        if self.cpu >= trainer.cfg.max_minutes * 60:
+            trainer.stop(f"time limit: {trainer.cfg.max_minutes:g} CPU minutes")
+
+    def on_eval_end(self, trainer, record, improved):
+        self.mark = time.process_time()
+
+
+class ValidateLast(Callback):
+    """Validates the step the time limit stops training at (the trainer validates every
+    ``eval_every`` steps only), so the final weights are among the checkpoints chosen from."""
+
+    def on_step_end(self, trainer, record):
+        limit = trainer.cfg.max_minutes * 60
+        if trainer.state.elapsed >= limit and trainer.state.step % trainer.cfg.eval_every:
+            trainer.validate()
 
 
 class GateCallback(Callback):
@@ -160,18 +202,22 @@ def race(jobs: dict, threads: int) -> tuple[list[dict], dict]:
     return out, load
 
 
-def rnnkit_job(example: str, overrides: list[str], minutes: float, out: Path, finish):
+def rnnkit_job(example: str, overrides: list[str], minutes: float, out: Path, finish,
+               clock: str = "wall", validate: bool = False):
     """A racing job that trains ``examples/<example>`` for ``minutes`` of training time
-    through ``train_run`` (cosine over the time, no validation during training) and returns
-    ``finish(result, model)``."""
+    (``clock``: wall or CPU) through ``train_run`` (cosine over the time) and returns
+    ``finish(result, model)``. ``validate``: the config's validation picks the checkpoint
+    evaluated; otherwise none runs during training and the final weights are evaluated."""
     cfg = load_config(ROOT / "examples" / example, [
         *overrides, "train.steps=1000000000", "train.epochs=0", f"train.max_minutes={minutes}",
-        "train.schedule_clock=time", "train.eval_every=1000000000", "train.progress=off",
-        "train.threads=1", "diagnostics.every=0"])
+        "train.schedule_clock=time", "train.progress=off", "train.threads=1",
+        "diagnostics.every=0", *([] if validate else ["train.eval_every=1000000000"])])
 
     def job(gate: Gate) -> dict:
-        result = train_run(cfg, out, overwrite=True, callbacks=[GateCallback(gate)])
-        model = rnnkit.load(result.run_dir, "last").model.cpu()
+        cbs = [GateCallback(gate), *([CPUClock()] if clock == "cpu" else []),
+               *([ValidateLast()] if validate else [])]
+        result = train_run(cfg, out, overwrite=True, callbacks=cbs)
+        model = rnnkit.load(result.run_dir, "best" if validate else "last").model.cpu()
         return {"params": sum(p.numel() for p in model.parameters()),
                 "steps": result.state.step, "train_min": result.state.elapsed / 60,
                 **finish(result, model)}
@@ -357,8 +403,23 @@ def bench_tokenizers(args, tmp: Path) -> tuple[list[dict], dict]:
                 for k in ("bleu", "chrf", "loss")}
 
     return race({name: rnnkit_job("translate.toml", [f"task.tokenizer={tok}", *args.set],
-                                  args.minutes, tmp / tok, figures)
+                                  args.minutes, tmp / tok, figures, args.clock)
                  for name, tok in args.tokenizers}, args.threads)
+
+
+def bench_targets(args, tmp: Path) -> tuple[list[dict], dict]:
+    """The issue's translation targets: fra->eng with the same config, eng->fra with
+    subwords, each ``--minutes`` of training (the best validation checkpoint scored)."""
+    def figures(result, model):
+        return {"best step": result.state.best_step,
+                **{f"test {k}": result.results["test"][k] for k in ("bleu", "chrf", "loss")}}
+
+    jobs = {"fra->eng, examples/translate.toml with task.reverse=true": ["task.reverse=true"],
+            "eng->fra, examples/translate.toml with task.tokenizer=subword":
+                ["task.tokenizer=subword"]}
+    return race({name: rnnkit_job("translate.toml", [*over, *args.set], args.minutes,
+                                  tmp / str(i), figures, args.clock, validate=True)
+                 for i, (name, over) in enumerate(jobs.items())}, args.threads)
 
 
 def table(rows: list[dict]) -> str:
@@ -371,10 +432,13 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("task", choices=("charlm", "sentiment", "translation", "tokenizers"))
+    p.add_argument("task", choices=("charlm", "sentiment", "translation", "tokenizers",
+                                    "targets"))
     p.add_argument("--minutes", type=float, default=8.0, help="training minutes per model")
     p.add_argument("--folds", type=int, default=0, help="sentiment: k-fold CV (0: 90/10)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="tokenizers, targets: training time as wall or the process's CPU time")
     p.add_argument("--jobs", type=int, default=1,
                    help="sentiment: folds trained in this many parallel processes")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -390,7 +454,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rows, load = {"charlm": bench_charlm, "sentiment": bench_sentiment,
                       "translation": bench_translation,
-                      "tokenizers": bench_tokenizers}[args.task](args, Path(tmp))
+                      "tokenizers": bench_tokenizers,
+                      "targets": bench_targets}[args.task](args, Path(tmp))
     print(f"# {args.task}: {' '.join(sys.argv[1:])} ({(time.time() - start) / 60:.1f} min wall)")
     if load:
         print(f"# load average (1 min) over the race, sampled every 5 s: mean {load['mean']:.2f}"
