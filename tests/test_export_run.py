@@ -47,9 +47,10 @@ def run(tmp_path_factory):
 
 def test_exported_graph_and_preprocessing_reproduce_predict(run, capsys):
     capsys.readouterr()
-    assert main(["export", str(run / "run"), "--output", str(run / "out"), "--json"]) == 0
+    assert main(["export", str(run / "run"), "--output", str(run / "out"), "--json",
+                 "--quantize", "dynamic"]) == 0
     paths = json.loads(capsys.readouterr().out)
-    assert {"sequence", "step", "manifest", "preprocessing"} <= set(paths)
+    assert {"sequence", "step", "sequence.int8", "manifest", "preprocessing"} <= set(paths)
     pre = json.loads((run / "out" / "preprocessing.json").read_text())
     assert pre["labels"] == ["car", "fruit"] and pre["task"]["name"] == "sentiment"
     texts = ["red apple", "old blue truck fast", "pear"]

@@ -25,6 +25,8 @@ def register(sub) -> None:
     p.add_argument("run_dir", help="a run directory written by `rnnkit train`")
     p.add_argument("--format", default="onnx", choices=("onnx",))
     p.add_argument("--output", default=None, help="folder to write (default RUN_DIR/export)")
+    p.add_argument("--quantize", choices=("dynamic",), default=None,
+                   help="also write int8 graphs (<graph>.int8.onnx), weights quantised")
     p.add_argument("--no-verify", action="store_true",
                    help="skip running the graphs in onnxruntime against torch")
     p.add_argument("--checkpoint", default="best", choices=("best", "last"))
@@ -34,7 +36,7 @@ def register(sub) -> None:
 def run(args) -> int:
     p = load(args.run_dir, args.checkpoint)
     out = Path(args.output) if args.output else Path(args.run_dir) / "export"
-    paths = p.export(out, args.format, verify=not args.no_verify)
+    paths = p.export(out, args.format, verify=not args.no_verify, quantize=args.quantize)
     if args.json:
         print(json.dumps({k: str(v) for k, v in paths.items()}))
     else:

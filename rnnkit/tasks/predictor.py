@@ -140,14 +140,16 @@ class Predictor:
         raise TaskError(f"task {self.task!r} has no report section to add")
 
     def export(self, directory: str | Path, format: str = "onnx", *,
-               verify: bool = True) -> dict[str, Path]:
+               verify: bool = True, quantize: str | None = None) -> dict[str, Path]:
         """Write the model as ONNX graphs (:func:`rnnkit.export.export_model`: the whole
         sequence with lengths, a step with the state as inputs and outputs, or an encoder
         and a decoder step) into ``directory``, with ``preprocessing.json`` beside them:
         everything the predictor does that is not a tensor op (tokenizer, labels, scaler,
         transform, the task's config), so the predictor can be rebuilt without rnnkit.
         ``verify``: run each graph in onnxruntime against torch first (max abs diff
-        <= 1e-4). Raises :class:`TaskError` when the model cannot be exported (why)."""
+        <= 1e-4). ``quantize="dynamic"``: also ``<graph>.int8.onnx`` with int8 weights
+        (onnxruntime's dynamic quantiser; export.json records the difference).
+        Raises :class:`TaskError` when the model cannot be exported (saying why)."""
         if format != "onnx":
             raise TaskError(f"export format {format!r}: only 'onnx' is supported")
         from ..export import ExportError, export_model
@@ -155,7 +157,7 @@ class Predictor:
         directory = Path(directory)
         model = self.model.cpu().float()
         try:
-            paths = export_model(model, directory, verify=verify)
+            paths = export_model(model, directory, verify=verify, quantize=quantize)
         except ExportError as e:
             raise TaskError(f"{type(self.model).__name__} cannot be exported: {e}") from None
         finally:
