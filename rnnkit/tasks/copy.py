@@ -80,14 +80,17 @@ class CopyPredictor(Predictor):
     def predict(self, inputs, **options):
         """``inputs``: sequences of ``copy_length`` symbols in 1..num_symbols."""
         cfg = self.config.task
-        try:
-            symbols = torch.as_tensor(np.asarray(inputs, dtype=np.float64))
-        except (TypeError, ValueError) as e:
-            raise TaskError(f"copy inputs must be sequences of numbers: {e}") from None
-        if symbols.dim() == 1:
-            symbols = symbols[None]
-        if symbols.dim() == 3 and symbols.shape[-1] == 1:  # (N, T, 1) from .csv / .npy
-            symbols = symbols[..., 0]
+        rows = []
+        try:  # a list of sequences, each (k,) or (k, 1); an item (N, k) holds N of them
+            for item in (inputs if isinstance(inputs, (list, tuple)) else [inputs]):
+                a = np.asarray(item, dtype=np.float64)
+                if a.ndim >= 2 and a.shape[-1] == 1:
+                    a = a[..., 0]
+                rows.extend(a.reshape(-1, a.shape[-1]) if a.ndim >= 2 else [a])
+            symbols = torch.as_tensor(np.stack(rows)) if rows else torch.zeros(0)
+        except (TypeError, ValueError, IndexError) as e:
+            raise TaskError(f"copy inputs must be sequences of {cfg.copy_length} whole "
+                            f"numbers: {e}") from None
         if symbols.dim() != 2 or symbols.shape[1] != cfg.copy_length:
             raise TaskError(f"copy inputs must be sequences of {cfg.copy_length} symbols, "
                             f"got shape {tuple(symbols.shape)}")

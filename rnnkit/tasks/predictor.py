@@ -259,14 +259,21 @@ def load(run_dir: str | Path, checkpoint: str = "best") -> Predictor:
 
 def as_sequences(inputs: Any, features: int | None, what: str,
                  dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
-    """A list of sequences (each (T, F) or (T,) when ``features`` is 1), or one array
-    (N, T, F), -> a padded batch (N, T_max, F) and lengths (N,). Errors name the input."""
+    """A list of sequences (each (T, F), or with ``features`` = 1 also (T,), an (N, T)
+    item holding N of them), or one array (N, T, F), -> a padded batch (N, T_max, F) and
+    lengths (N,). Errors name the input."""
     if isinstance(inputs, (np.ndarray, torch.Tensor)) and np.ndim(inputs) == 3:
         inputs = list(inputs)
     if not isinstance(inputs, (list, tuple)) or not inputs:
         raise TaskError(f"{what}: give a non-empty list of sequences")
     seqs = []
-    for i, seq in enumerate(inputs):
+    items = []
+    for seq in inputs:  # with one feature, an (N, T) array holds N sequences (.json, .npy)
+        if features == 1 and np.ndim(seq) == 2 and np.shape(seq)[1] != 1:
+            items.extend(list(np.asarray(seq)))
+        else:
+            items.append(seq)
+    for i, seq in enumerate(items):
         try:
             a = torch.as_tensor(np.asarray(seq, dtype=np.float64), dtype=dtype)
         except (TypeError, ValueError) as e:
