@@ -47,10 +47,16 @@ def test_defaults_are_filled_and_round_trip(tmp_path):
 def test_every_example_config_loads():
     from pathlib import Path
 
+    from rnnkit.tasks.datafiles import files_not_needed, missing_files
+
     examples = sorted(Path(__file__).parents[1].joinpath("examples").glob("*.toml"))
     assert {p.stem for p in examples} >= {"adding", "copy", "sine"}
     for path in examples:
-        load_config(path)
+        with files_not_needed():
+            cfg = load_config(path)
+        # data an example reads ships with it, or its comments say which script makes it
+        for problem in missing_files(cfg.task):
+            assert "make_" in path.read_text(), f"{path.name}: {problem}"
 
 
 def test_unknown_key_suggests_the_nearest(tmp_path):
