@@ -559,3 +559,14 @@ def test_generate_primed_with_a_users_midi_file(folder_run, tmp_path, capsys):
                  "--prompt", str(song), "--seed", "2"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == p.generate(prompt=str(song), prime=4, max_new=6, seed=2)
+
+
+def test_generate_cli_primes_with_a_whole_midi_file(run, tmp_path, capsys):
+    from rnnkit.cli.main import main
+
+    song = roll_to_midi(random_roll(10, 2), tmp_path / "song.mid")
+    capsys.readouterr()
+    assert main(["generate", str(run), "--prime", str(song), "--steps", "6", "--seed", "2"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == rnnkit.load(run).generate(prime=str(song), max_new=6, seed=2)
+    assert printed["prime_steps"] == 10

@@ -26,9 +26,9 @@ def register(sub) -> None:
                         "file)")
     p.add_argument("--max-new", "--steps", dest="max_new", type=int, default=100,
                    help="how many steps (characters, frames ...) to generate")
-    p.add_argument("--prime", type=int, default=0,
-                   help="music: prime with the first N steps of --prompt FILE.mid or of "
-                        "test chorale 0")
+    p.add_argument("--prime", default="0", metavar="N|FILE.mid",
+                   help="music: prime with all of FILE.mid, or with the first N steps of "
+                        "--prompt FILE.mid (or of the run's first test piece)")
     p.add_argument("--output", default=None, help="music: write the result to this MIDI file")
     p.add_argument("--plot", default=None, help="music: draw the piano roll to this PNG")
     p.add_argument("--temperature", type=float, default=1.0,
@@ -44,7 +44,8 @@ def run(args) -> int:
     p = load(args.run_dir, args.checkpoint)
     p.require("generate", "generate; use `rnnkit predict`")
     options = {k: getattr(args, k) for k in ("prompt", "max_new", "temperature", "top_k",
-                                             "top_p", "seed", "prime", "output", "plot")}
+                                             "top_p", "seed", "output", "plot")}
+    options["prime"] = int(args.prime) if args.prime.lstrip("-").isdigit() else args.prime
     result = p.generate(**options)
     if "text" in p.capabilities:
         for piece in result:
