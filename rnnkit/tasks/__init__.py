@@ -7,6 +7,7 @@ from . import (  # noqa: F401
     anomaly,
     captioning,
     charlm,
+    classify,
     copy,
     forecast,
     music,

@@ -1,0 +1,420 @@
+"""Labelled numeric sequences (sensors, motion, physiological signals) from files.
+
+Every reader returns a list of :class:`Sequence`: ``x`` (T_i, F) float64 (one row per time
+step, one column per feature/channel; lengths may differ), ``label`` (a string, None when
+the file has none) and ``where`` (file and line, for messages). Missing values (``?``,
+``NaN``, an empty CSV cell) are read as NaN; the task decides what to do with them.
+
+- UEA/UCR ``.ts`` (:func:`read_ts`), the archive's own format: ``#`` (or ``%``) comments,
+  a header of ``@problemName``, ``@univariate``/``@dimensions``, ``@equalLength``/``@seriesLength``,
+  ``@classLabel true <labels...>`` (or ``@targetLabel true`` for regression, ``false``
+  for no label), ``@data``; then one series a line, channels separated by ``:``, values by
+  ``,``, the label last. Timestamped files (``@timeStamps true``) are not read.
+- ``.npz`` (:func:`read_npz`): ``X`` (N, T, F) — time before features — or (N, T) for one
+  feature; ``lengths`` (N,) optional, for variable lengths (each row of ``X`` padded to the
+  longest: only the first ``lengths[i]`` steps are read); ``y`` (N,) optional, any dtype.
+  Object arrays (ragged ``X``) are refused: loading them runs pickle, which can execute code
+  from the file.
+- long-format CSV/TSV/JSON-lines (:func:`read_long_table`): one row per (sequence, time
+  step): ``id, t, feature..., label``. Rows of one id form one sequence, ordered by ``t``
+  (numbers or ISO dates; without a time column, file order); the features are
+  ``value_columns`` (default: every column but the id, time and label columns).
+
+Named sets (:func:`uea_files`): ``BasicMotions`` and ``JapaneseVowels`` as the official
+TRAIN/TEST ``.ts`` files, cached under ``$RNNKIT_DATA/uea/<name>/`` and checked against their
+sha256. The archive (timeseriesclassification.com) serves them only inside zip files, so a
+missing file is copied from the ones the ``aeon`` package ships (``pip install aeon``); a
+file already in the cache is used as it is.
+
+    python -m rnnkit.data.sequences BasicMotions JapaneseVowels   # fill the cache from aeon
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import shutil
+import sys
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import DataError, data_root, sha256_of
+from .tables import FORMATS, read_table
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """One sequence: ``x`` (T, F) float64, its ``label`` (str or None), ``where`` it was
+    read (``file:line``, ``file:line: id ...``, ``file: X[i]``) and the names of its
+    ``features`` where the file gives them (a table's columns)."""
+
+    x: np.ndarray
+    label: str | None
+    where: str
+    features: tuple[str, ...] | None = None
+
+
+def read_sequences(path: str | Path, *, id_column: str = "id", time_column: str = "t",
+                   label_column: str = "label", value_columns: list[str] | None = None
+                   ) -> list[Sequence]:
+    """The sequences of a ``.ts``, ``.npz`` or long-format table (by suffix)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".ts":
+        return read_ts(path)
+    if suffix == ".npz":
+        return read_npz(path)
+    if suffix in FORMATS:
+        return read_long_table(path, id_column=id_column, time_column=time_column,
+                               label_column=label_column, value_columns=value_columns)
+    raise DataError(f"{path}: unknown sequence format {path.suffix!r}; use .ts (UEA/UCR), "
+                    ".npz (X, y) or a long-format .csv/.tsv/.jsonl (id, t, features, label)")
+
+
+# -- .ts ------------------------------------------------------------------------------------
+_BOOLEANS = ("timestamps", "missing", "univariate", "equallength", "targetlabel")
+
+
+def _text_lines(path: Path) -> list[str]:
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; expected a file")
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        return raw.decode("utf-8-sig").split("\n")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not valid UTF-8 (byte {raw[e.start]:#04x})") from None
+
+
+def _ts_header(path: Path, lines: list[str]) -> tuple[dict, int]:
+    """(header values, index of the first data line)."""
+    head: dict = {"univariate": None, "dimensions": None, "equallength": None,
+                  "serieslength": None, "classlabel": None, "classes": [],
+                  "targetlabel": False, "timestamps": False}
+    for i, line in enumerate(lines):
+        n, tokens = i + 1, line.split()
+        if not tokens or tokens[0][0] in "#%":  # comments (% as in ARFF)
+            continue
+        if not tokens[0].startswith("@"):
+            raise DataError(f"{path}:{n}: data before the @data line (expected a @tag)")
+        key, args = tokens[0][1:].lower(), tokens[1:]
+        if key == "data":
+            if head["timestamps"]:
+                raise DataError(f"{path}: @timeStamps true: timestamped .ts files are not "
+                                "read; write the values without time stamps")
+            if head["classlabel"] is None and not head["targetlabel"]:
+                raise DataError(f"{path}:{n}: the header says nothing of labels: add "
+                                "@classLabel true <labels...>, @classLabel false or "
+                                "@targetLabel true before @data")
+            return head, i + 1
+        if key in _BOOLEANS or key == "classlabel":
+            flag = args[0].lower() if args else ""
+            if flag not in ("true", "false"):
+                raise DataError(f"{path}:{n}: @{tokens[0][1:]} needs true or false")
+            head[key] = flag == "true"
+            if key == "classlabel":
+                head["classes"] = args[1:]
+                if head[key] and not args[1:]:
+                    raise DataError(f"{path}:{n}: @classLabel true needs the class labels")
+        elif key in ("dimensions", "serieslength"):
+            if len(args) != 1 or not args[0].isdigit() or int(args[0]) < 1:
+                raise DataError(f"{path}:{n}: @{tokens[0][1:]} needs a positive whole number")
+            head[key] = int(args[0])
+    raise DataError(f"{path}: no @data line (is this a UEA/UCR .ts file?)")
+
+
+def read_ts(path: str | Path) -> list[Sequence]:
+    """The series of a UEA/UCR ``.ts`` file (see the module docstring)."""
+    path = Path(path)
+    lines = _text_lines(path)
+    head, start = _ts_header(path, lines)
+    labelled = bool(head["classlabel"] or head["targetlabel"])
+    channels = 1 if head["univariate"] else head["dimensions"]
+    out, skipped = [], []
+    for i in range(start, len(lines)):
+        n, line = i + 1, lines[i].strip()
+        if not line:
+            if i < len(lines) - 1:
+                skipped.append(n)
+            continue
+        fields = line.split(":")
+        label = fields.pop().strip() if labelled else None
+        if channels is None:
+            channels = len(fields)
+        if len(fields) != channels:
+            hint = (" (is the class label missing?)" if labelled and len(fields) == channels - 1
+                    else "")
+            raise DataError(f"{path}:{n}: {len(fields)} channel(s), expected {channels} "
+                            f"(channels are separated by ':', the label comes last){hint}")
+        values = [_values(path, n, c, f) for c, f in enumerate(fields)]
+        if len({len(v) for v in values}) > 1:
+            raise DataError(f"{path}:{n}: the channels of one series must be equally long, "
+                            f"got {[len(v) for v in values]} values")
+        x = np.stack(values, axis=1)  # (T, F)
+        if labelled:
+            label = _ts_label(path, n, label, head)
+        out.append(Sequence(x, label, f"{path}:{n}"))
+        _check_length(path, n, len(x), head, out)
+    if not out:
+        raise DataError(f"{path}: no series after @data")
+    _note_skipped(path, skipped)
+    return out
+
+
+def _values(path: Path, n: int, channel: int, text: str) -> np.ndarray:
+    parts = text.split(",")
+    if not text.strip():
+        raise DataError(f"{path}:{n}: channel {channel + 1} holds no values")
+    out = np.empty(len(parts))
+    for j, v in enumerate(parts):
+        v = v.strip()
+        if v == "?":
+            out[j] = math.nan
+            continue
+        try:
+            out[j] = float(v)
+        except ValueError:
+            raise DataError(f"{path}:{n}: channel {channel + 1}, value {j + 1}: {v!r} is not "
+                            "a number (missing values are written '?')") from None
+    return out
+
+
+def _ts_label(path: Path, n: int, label: str, head: dict) -> str:
+    if not label:
+        raise DataError(f"{path}:{n}: empty label: every series needs one (the last "
+                        "':'-separated field)")
+    if head["targetlabel"]:
+        try:
+            float(label)
+        except ValueError:
+            raise DataError(f"{path}:{n}: target {label!r} is not a number "
+                            "(@targetLabel true)") from None
+    elif head["classes"] and label not in head["classes"]:
+        lowered = {c.lower() for c in head["classes"]}
+        if label.lower() not in lowered:
+            raise DataError(f"{path}:{n}: label {label!r} is not one of the @classLabel "
+                            f"values {head['classes']}")
+    return label
+
+
+def _check_length(path: Path, n: int, length: int, head: dict, seen: list[Sequence]) -> None:
+    if not head["equallength"]:
+        return
+    want = head["serieslength"] or len(seen[0].x)
+    if length != want:
+        raise DataError(f"{path}:{n}: {length} time steps, but the header says every series "
+                        f"has {want} (@equalLength true)")
+
+
+def _note_skipped(path: Path, skipped: list[int]) -> None:
+    if skipped:
+        shown = ", ".join(map(str, skipped[:10])) + (" ..." if len(skipped) > 10 else "")
+        warnings.warn(f"{path}: skipped {len(skipped)} blank line(s) (line {shown})",
+                      stacklevel=3)
+
+
+# -- .npz -----------------------------------------------------------------------------------
+def read_npz(path: str | Path) -> list[Sequence]:
+    """The sequences of an ``.npz`` file with ``X``, optional ``lengths`` and ``y``."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise DataError(f"{path}: holds an object array; ragged X is not read (pickle can "
+                            "run code from the file): pad X to (N, T_max, F) and give "
+                            "`lengths`") from None
+        raise DataError(f"{path}: not a readable .npz file ({e})") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read: {e}") from None
+    if "X" not in arrays:
+        raise DataError(f"{path}: no array 'X' (it holds {sorted(arrays) or 'nothing'})")
+    X = arrays["X"]
+    if X.dtype.kind not in "fiub" or X.ndim not in (2, 3):
+        raise DataError(f"{path}: X must be numbers of shape (N, T, F) or (N, T), got "
+                        f"{X.dtype} {X.shape}")
+    X = X.astype(np.float64)[..., None] if X.ndim == 2 else X.astype(np.float64)
+    N, T = X.shape[:2]
+    lengths = arrays.get("lengths", np.full(N, T))
+    if lengths.shape != (N,) or lengths.dtype.kind not in "iu":
+        raise DataError(f"{path}: lengths must be N = {N} whole numbers, got {lengths.dtype} "
+                        f"{lengths.shape}")
+    for i, n in enumerate(lengths):
+        if not 1 <= n <= T:
+            raise DataError(f"{path}: lengths[{i}] = {n}: must be within 1..{T} (X's time "
+                            "axis)")
+    y = arrays.get("y")
+    if y is not None and y.shape != (N,):
+        raise DataError(f"{path}: y must have shape ({N},) like X's first axis, got {y.shape}")
+    return [Sequence(X[i, :lengths[i]], None if y is None else _npz_label(path, i, y[i]),
+                     f"{path}: X[{i}]") for i in range(N)]
+
+
+def _npz_label(path: Path, i: int, value) -> str:
+    label = str(value.item() if hasattr(value, "item") else value).strip()
+    if not label or label == "nan":
+        raise DataError(f"{path}: y[{i}] is empty: every sequence needs a label")
+    return label
+
+
+# -- long-format tables ---------------------------------------------------------------------
+def read_long_table(path: str | Path, *, id_column: str = "id", time_column: str = "t",
+                    label_column: str = "label", value_columns: list[str] | None = None
+                    ) -> list[Sequence]:
+    """Sequences from a long table (one row per id and time step); the label column is read
+    when the table has it, and must then agree on every row of an id."""
+    path = Path(path)
+    required = [id_column] + ([time_column] if time_column else []) + list(value_columns or [])
+    try:
+        table = read_table(path, required)
+    except DataError as e:
+        raise DataError(f"{e} (long format: {id_column}, {time_column or 'no time column'}, "
+                        f"features..., {label_column})") from None
+    has_label = label_column in table.columns
+    features = list(value_columns or [c for c in table.columns
+                                      if c not in (id_column, time_column, label_column)])
+    if not features:
+        raise DataError(f"{path}: no feature columns besides {id_column!r}, "
+                        f"{time_column!r} and {label_column!r}")
+    names = tuple(features)
+    groups: dict[str, list[int]] = {}
+    for r, row in enumerate(table.rows):
+        key = row[id_column].strip()
+        if not key:
+            raise DataError(f"{path}:{table.lines[r]}: empty {id_column!r}")
+        groups.setdefault(key, []).append(r)
+    out = []
+    for key, rows in groups.items():
+        first = table.lines[rows[0]]  # the id's first line in the file
+        if time_column:
+            rows = _ordered(path, table, rows, time_column)
+        x = np.array([[_cell(path, table, r, c) for c in features] for r in rows])
+        label = _group_label(path, table, rows, label_column) if has_label else None
+        out.append(Sequence(x, label, f"{path}:{first}: {id_column} {key}",
+                            names))
+    if table.note():
+        warnings.warn(table.note(), stacklevel=2)
+    return out
+
+
+def _cell(path: Path, table, r: int, column: str) -> float:
+    text = (table.rows[r][column] or "").strip()
+    if text in ("", "?"):
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        raise DataError(f"{path}:{table.lines[r]}: column {column!r}: {text!r} is not a "
+                        "number") from None
+
+
+def _ordered(path: Path, table, rows: list[int], column: str) -> list[int]:
+    """``rows`` sorted by their time (numbers, else ISO dates); a repeated time is an error."""
+    texts = [table.rows[r][column].strip() for r in rows]
+    try:
+        keys: list = [float(t) for t in texts]
+    except ValueError:
+        try:
+            keys = [datetime.fromisoformat(t) for t in texts]
+        except ValueError:
+            bad = next(r for r, t in zip(rows, texts) if not _is_time(t))
+            raise DataError(f"{path}:{table.lines[bad]}: column {column!r}: "
+                            f"{table.rows[bad][column]!r} is neither a number nor an ISO "
+                            "date/time") from None
+    order = sorted(range(len(rows)), key=lambda i: keys[i])
+    for a, b in zip(order, order[1:]):
+        if keys[a] == keys[b]:
+            raise DataError(f"{path}:{table.lines[rows[b]]}: {column!r} = {texts[b]!r} repeats "
+                            f"line {table.lines[rows[a]]} of the same sequence")
+    return [rows[i] for i in order]
+
+
+def _is_time(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        try:
+            datetime.fromisoformat(text)
+            return True
+        except ValueError:
+            return False
+
+
+def _group_label(path: Path, table, rows: list[int], column: str) -> str:
+    labels = [(table.rows[r][column] or "").strip() for r in rows]
+    for r, label in zip(rows, labels):
+        if not label:
+            raise DataError(f"{path}:{table.lines[r]}: empty {column!r}: every row of a "
+                            "sequence carries its label")
+        if label != labels[0]:
+            raise DataError(f"{path}:{table.lines[r]}: {column!r} = {label!r}, but line "
+                            f"{table.lines[rows[0]]} gives the same sequence {labels[0]!r}")
+    return labels[0]
+
+
+# -- named sets -----------------------------------------------------------------------------
+# sha256 of the official TRAIN/TEST files as aeon 1.6 ships them
+UEA_SETS = {
+    "BasicMotions": {
+        "train": "8dc43cc6306cb679c888c01e26f91772ac4441a916da43bac8b79734a538b9d6",
+        "test": "79213102bc6fca1a398ad98ce1185dff0208fa3d1465e687f48288946b0ff8dc"},
+    "JapaneseVowels": {
+        "train": "68a430eabd919cc77f40b1f5f3bc0dcafacc1486bca9260785aeb7d262cc78cd",
+        "test": "b3d41d6a0ca3bcad3afb9ca7d4365382aa51341e2e58bae2a574babdda5b9462"},
+}
+
+
+def uea_files(name: str, root: Path | None = None) -> dict[str, Path]:
+    """``{"train": path, "test": path}``: set ``name``'s official split, verified, copied
+    into the cache from the installed aeon package when absent."""
+    if name not in UEA_SETS:
+        raise DataError(f"unknown data set {name!r}; known: {sorted(UEA_SETS)}")
+    folder = (root or data_root()) / "uea" / name
+    out = {}
+    for split, sha in UEA_SETS[name].items():
+        path = folder / f"{name}_{split.upper()}.ts"
+        if not path.exists():
+            _copy_from_aeon(name, path, sha)
+        actual = sha256_of(path)
+        if actual != sha:
+            raise DataError(f"{name}: {path} has sha256 {actual}, expected {sha}; the file is "
+                            "corrupt or another version: delete it to copy it again")
+        out[split] = path
+    return out
+
+
+def _copy_from_aeon(name: str, path: Path, sha: str) -> None:
+    spec = importlib.util.find_spec("aeon")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(f"{name}: {path} not found. rnnkit copies it from the files the aeon "
+                        "package ships: pip install aeon (or pip install 'rnnkit[bench]'), "
+                        f"or put {path.name} (timeseriesclassification.com, {name}.zip) "
+                        f"into {path.parent}")
+    source = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / name / path.name
+    if not source.is_file():
+        raise DataError(f"{name}: the installed aeon ({source.parents[3]}) has no "
+                        f"{source.name}; put the file into {path.parent}")
+    actual = sha256_of(source)
+    if actual != sha:
+        raise DataError(f"{name}: {source} has sha256 {actual}, expected {sha} (the file "
+                        f"aeon 1.6 ships); put the expected file into {path.parent}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    shutil.copyfile(source, tmp)
+    tmp.replace(path)
+    print(f"copied {source} -> {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    for set_name in sys.argv[1:] or sorted(UEA_SETS):
+        for part, file in uea_files(set_name).items():
+            print(f"{set_name} {part}: {file}")
