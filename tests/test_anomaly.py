@@ -211,3 +211,142 @@ def test_detect_cli_rejects_a_bad_csv(ad_run, tmp_path, capsys):
     assert main(["detect", str(ad_run), "--input", str(bad)]) == 1
     assert "bad.csv:3: duplicated timestamp" in capsys.readouterr().err
     torch.manual_seed(0)
+
+
+# -- several sensors, short and bad inputs ---------------------------------------------------
+SENSORS = """
+name = "sensors"
+[task]
+name = "anomaly"
+data = "sensors.csv"
+value_columns = ["a", "b"]
+covariate_columns = ["load"]
+train_size = 500
+calib_size = 0.3
+window = 24
+smooth = 1
+calendar = false
+[model]
+cell = "gru"
+hidden_size = 8
+output = "gaussian"
+[train]
+steps = 40
+batch_size = 32
+eval_every = 20
+lr = 1e-2
+progress = "off"
+"""
+
+
+def _sensors(n=800, fault=700):
+    rng = np.random.default_rng(0)
+    t = np.arange(n) * np.timedelta64(30, "m") + np.datetime64("2020-01-01T00:00")
+    load = np.where(np.arange(n) % 48 < 24, 1.0, 0.0)
+    a = 10 + 3 * load + np.sin(2 * np.pi * np.arange(n) / 48) + rng.normal(0, 0.1, n)
+    b = 5 - load + rng.normal(0, 0.1, n)
+    b[fault:fault + 4] += 4  # a fault on sensor b only
+    return "timestamp,a,b,load\n" + "".join(
+        f"{str(x).replace('T', ' ')},{u:.3f},{v:.3f},{w:.0f}\n"
+        for x, u, v, w in zip(t, a, b, load))
+
+
+@pytest.fixture(scope="module")
+def sensors_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sensors")
+    (root / "sensors.csv").write_text(_sensors())
+    (root / "s.toml").write_text(SENSORS)
+    assert main(["train", str(root / "s.toml"), "--run-dir", str(root / "run")]) == 0
+    return root / "run"
+
+
+def test_several_sensors_score_each_and_combined(sensors_run):
+    p = rnnkit.load(sensors_run)
+    info = json.loads((sensors_run / "checkpoints/best/model.json").read_text())
+    assert info["model_config"]["input_size"] == 3 and info["model_config"]["output_size"] == 2
+    (series,) = p.read_file(sensors_run.parent / "sensors.csv")
+    (record,) = p.predict([series])
+    cols = record["columns"]
+    assert list(cols) == ["timestamp", "value_a", "value_b", "score_a", "score_b", "score",
+                          "is_anomaly"] and record["sensors"] == ["a", "b"]
+    # smooth = 1: the combined score is the root mean square of the sensors' scores
+    a, b = np.array(cols["score_a"]), np.array(cols["score_b"])
+    np.testing.assert_allclose(cols["score"], np.sqrt((a ** 2 + b ** 2) / 2), rtol=1e-9)
+    # the fault is on sensor b: its score, not a's, carries it, and the alarm goes off
+    assert b[700:704].max() > 5 * a[700:704].max()
+    assert any(cols["is_anomaly"][700:704])
+    p.plot(record, sensors_run / "sensors.png")
+    json.dumps(record)
+
+
+def test_several_sensors_detect_cli_prints_the_predictor_s_record(sensors_run, capsys):
+    p = rnnkit.load(sensors_run)
+    path = str(sensors_run.parent / "sensors.csv")
+    for extra in ([], ["--stream"]):
+        capsys.readouterr()
+        assert main(["detect", str(sensors_run), "--input", path, *extra]) == 0
+        rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+        (record,) = p.predict(p.read_file(path), stream=bool(extra))
+        cols = record["columns"]
+        assert list(rows[0]) == list(cols) and len(rows) == 800
+        for i, row in enumerate(rows):
+            for k in list(cols)[1:-1]:
+                assert float(row[k]) == float(f"{cols[k][i]:.6g}"), (i, k)
+            assert row["is_anomaly"] == str(int(cols["is_anomaly"][i]))
+
+
+def test_several_sensors_stream_equals_the_batch_record(sensors_run):
+    p = rnnkit.load(sensors_run)
+    (series,) = p.read_file(sensors_run.parent / "sensors.csv")
+    (batch,) = p.predict([series])
+    s = p.stream()
+    with pytest.raises(rnnkit.tasks.TaskError, match="covariates"):
+        s.push((series.timestamps[0], series.values[0]))
+    s.reset()
+    pushed = [s.push((t, v, c)) for t, v, c in zip(series.timestamps, series.values,
+                                                     series.covariates)]
+    for key in ("score", "score_a", "score_b", "value_b"):
+        np.testing.assert_allclose([r[key] for r in pushed], batch["columns"][key],
+                                   rtol=1e-4, atol=1e-4)
+
+
+def test_detect_on_a_header_only_or_one_point_file_says_the_minimum(ad_run, tmp_path, capsys):
+    for rows in ("", "2020-01-01 00:00:00,1\n"):
+        short = tmp_path / "short.csv"
+        short.write_text("timestamp,value\n" + rows)
+        assert main(["detect", str(ad_run), "--input", str(short)]) == 1
+        err = capsys.readouterr().err
+        assert f"short.csv): {len(rows and [1])} point(s); scoring needs at least 2" in err
+        assert "Traceback" not in err
+
+
+def test_anomaly_training_on_a_too_short_file_says_the_minimum(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    t, v = _series(n=500)
+    (tmp_path / "series.csv").write_text(
+        "timestamp,value\n" + "".join(f"{str(a).replace('T', ' ')},{b:.4f}\n"
+                                      for a, b in zip(t, v)))
+    (tmp_path / "tiny.toml").write_text(TINY)
+    assert main(["train", "tiny.toml"]) == 1  # train_size 600 of 500 points
+    assert "series.csv: 500 points; window 24 needs at least 601" in capsys.readouterr().err
+
+
+def test_detect_refuses_non_finite_values_with_their_row(ad_run, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,value\n2020-01-01 00:00:00,1\n2020-01-01 00:30:00,1e300\n")
+    assert main(["detect", str(ad_run), "--input", str(bad)]) == 1
+    assert "bad.csv:3: value 1e+300 in column 'value' is beyond" in capsys.readouterr().err
+
+
+def test_the_multi_sensor_example_trains_end_to_end(tmp_path, capsys):
+    from pathlib import Path
+
+    config = Path(__file__).parent.parent / "examples" / "anomaly-sensors.toml"
+    run = tmp_path / "sensors"
+    assert main(["train", str(config), "--run-dir", str(run), "--set", "train.steps=10",
+                 "--set", "train.eval_every=10"]) == 0
+    assert "3 sensors" in (run / "report.md").read_text()
+    capsys.readouterr()
+    assert main(["detect", str(run)]) == 0
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert len(rows) == 21 * 96 and "score_vibration" in rows[0]

@@ -13,6 +13,7 @@ import torch
 import rnnkit
 from rnnkit.cli.main import main
 from rnnkit.data.timeseries import Scaler
+from rnnkit.tasks import TASKS, evaluate_run
 from rnnkit.tasks.timeseries import metrics as fm
 from rnnkit.tasks.timeseries.calibration import backtest_factors
 from rnnkit.tasks.timeseries.intervals import conformal_factors, predict_bands
@@ -367,3 +368,171 @@ def test_real_series_ranges_match_the_readme():
     assert len(temps.series) - temps.test_start == 365 and temps.protocol == "rolling"
     sun = context(ForecastConfig(series="monthly-sunspots", window=30, horizon=1))
     assert len(sun.series) - sun.test_start == 282
+
+
+# -- hardening (issue 19): intervals, data, paths, short files, option values ----------------
+NEAR_TEN = """
+name = "untrained"
+[task]
+name = "forecast"
+data = "near10.csv"
+test_size = 12
+val_size = 24
+window = 12
+horizon = 6
+[model]
+cell = "gru"
+hidden_size = 8
+output = "quantile"
+[train]
+steps = 3
+batch_size = 8
+lr = 1e-4
+eval_every = 3
+progress = "off"
+"""
+
+
+def _near_ten(path, n=160, seed=1):
+    rng = np.random.default_rng(seed)
+    days = np.datetime64("2020-01-01") + np.arange(n)
+    v = 10 + 0.3 * np.sin(np.arange(n) / 5) + rng.normal(0, 0.1, n)
+    path.write_text("day,v\n" + "".join(f"{d},{x:.4f}\n" for d, x in zip(days, v)))
+
+
+def test_an_untrained_model_s_crossed_quantiles_give_sane_intervals(tmp_path, monkeypatch,
+                                                                    capsys):
+    """Crossed quantiles (an under-trained head) on a series near 10: every interval holds
+    its forecast, the 95% one the 80% one, and the bounds stay near the data (they were
+    +-1e11: the median was kept unsorted and the calibration divided by negative
+    half-widths)."""
+    monkeypatch.chdir(tmp_path)
+    _near_ten(tmp_path / "near10.csv")
+    (tmp_path / "u.toml").write_text(NEAR_TEN)
+    assert main(["train", "u.toml"]) == 0
+    p = rnnkit.load(tmp_path / "runs" / "untrained")
+    x = TASKS["forecast"].make_splits(p.context)["val"]["x"]
+    raw = p.model(x)  # (B, H, 1, 5): the head's quantiles as it emits them
+    assert (raw.diff(dim=-1) < 0).any()  # crossed: the case to guard against
+    for factor in p.factors.values():
+        assert 0 <= factor <= 100
+    for horizon in (6, 9):  # direct, then sample paths
+        rows = _cli_rows(capsys, ["forecast", str(p.run_dir), "--horizon", str(horizon),
+                                  "--samples", "300"])
+        for r in rows:
+            lo95, lo80, f, hi80, hi95 = (float(r[k]) for k in (
+                "lower_95", "lower_80", "forecast", "upper_80", "upper_95"))
+            assert lo95 <= lo80 <= f <= hi80 <= hi95
+            assert 10 - 50 < lo95 and hi95 < 10 + 50  # the data: 9.5 .. 10.5
+    figures = evaluate_run(p.run_dir)
+    assert np.isfinite([figures[k] for k in ("rmse", "coverage_80", "coverage_95")]).all()
+
+
+def test_bands_are_sorted_and_the_point_is_their_median():
+    from rnnkit.tasks.timeseries.intervals import MAX_FACTOR, bands_from, conformal_factors
+
+    q = np.array([[[3.0, 1.0, 5.0, 2.0, 4.0]]])  # (1, 1, 5): crossed, raw median 5
+    b = bands_from(np.array([[5.0]]), q, (0.025, 0.1, 0.5, 0.9, 0.975))
+    assert (b.point[0, 0], b.lower[80][0, 0], b.upper[80][0, 0]) == (3.0, 2.0, 4.0)
+    assert (b.lower[95][0, 0], b.upper[95][0, 0]) == (1.0, 5.0)
+    flat = bands_from(np.zeros((2, 1)), np.zeros((2, 1, 5)), (0.025, 0.1, 0.5, 0.9, 0.975))
+    with pytest.warns(UserWarning, match="cut to 100"):  # zero half-widths: unbounded before
+        f = conformal_factors(flat, np.array([[1.0], [2.0]]))
+    assert f == {80: MAX_FACTOR, 95: MAX_FACTOR}
+
+
+SHORT = TINY.replace('csv = "series.csv"', 'csv = "{csv}"').replace("steps = 150", "steps = 2")
+
+
+@pytest.mark.parametrize("rows", [0, 40])
+def test_a_header_only_or_too_short_file_says_how_many_points_are_needed(
+        tmp_path, monkeypatch, capsys, rows):
+    monkeypatch.chdir(tmp_path)
+    months = np.arange("2000-01", "2012-01", dtype="datetime64[M]")
+    (tmp_path / "short.csv").write_text("month,passengers\n" + "".join(
+        f"{m},{100 + i}\n" for i, m in enumerate(months[:rows])))
+    (tmp_path / "short.toml").write_text(SHORT.format(csv="short.csv"))
+    assert main(["train", "short.toml"]) == 1
+    err = capsys.readouterr().err
+    # window 12 after a season of differences (12) and horizon 24: 24 + 24 to train on,
+    # then validation and test ranges of 24 each
+    assert f"short.csv: {rows} points; window 12 and horizon 24 need at least 96" in err
+    assert "Traceback" not in err
+
+
+def test_forecast_from_a_header_only_or_short_history_says_the_minimum(fc_run, tmp_path,
+                                                                        capsys):
+    for rows in (0, 10):
+        short = tmp_path / f"h{rows}.csv"
+        short.write_text("month,passengers\n" + "".join(
+            f"{2000 + i // 12}-{i % 12 + 1:02d},{100 + i}\n" for i in range(rows)))
+        assert main(["forecast", str(fc_run), "--horizon", "3", "--input", str(short)]) == 1
+        err = capsys.readouterr().err
+        assert f"h{rows}.csv): {rows} points; the model forecasts from at least 24" in err
+        assert "Traceback" not in err
+
+
+def test_samples_and_horizon_must_be_whole_numbers_at_least_one(fc_run):
+    p = rnnkit.load(fc_run)
+    inputs = p.default_inputs()
+    for bad in ({"samples": 0}, {"samples": 2.5}, {"samples": True}, {"horizon": 0},
+                {"horizon": 30, "samples": -3}):
+        with pytest.raises(rnnkit.tasks.TaskError, match="whole number >= 1"):
+            p.predict(inputs, **bad)
+    with pytest.raises(rnnkit.tasks.TaskError, match="samples = 0"):
+        p.stream(horizon=30, samples=0)
+
+
+@pytest.mark.parametrize("bad", ["inf", "1e300", "-inf"])
+def test_non_finite_or_huge_values_are_refused_with_their_row(fc_run, tmp_path, capsys, bad):
+    rows = ["month,passengers"] + [f"{2000 + i // 12}-{i % 12 + 1:02d},{100 + i}"
+                                   for i in range(40)]
+    rows[31] = rows[31].rsplit(",", 1)[0] + f",{bad}"
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert main(["forecast", str(fc_run), "--horizon", "3", "--input", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.csv:32: value" in err and "column 'passengers'" in err
+    (tmp_path / "bad.toml").write_text(SHORT.format(csv="bad.csv").replace("tiny-fc", "bad"))
+    assert main(["train", str(tmp_path / "bad.toml")]) == 1
+    assert "bad.csv:32: value" in capsys.readouterr().err
+    p = rnnkit.load(fc_run)
+    values = p.read_file("series.csv")[0].values.copy()
+    values[5] = float(bad)
+    with pytest.raises(rnnkit.tasks.TaskError, match="NaN, infinite or beyond"):
+        p.predict([values])
+
+
+def test_a_relative_data_path_follows_the_config_file_not_the_current_folder(
+        tmp_path, monkeypatch, capsys):
+    """``task.csv = "series.csv"`` in configs/tiny.toml is configs/series.csv from any
+    folder: training and ``rnnkit evaluate`` from elsewhere read the same file (a file of
+    the same name in the current folder is not read), and data.json holds its sha256."""
+    import hashlib
+
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    months = np.arange("2000-01", "2012-01", dtype="datetime64[M]")
+    values = 100 + 10 * np.sin(2 * np.pi * np.arange(len(months)) / 12) + np.arange(len(months))
+    real = tmp_path / "configs" / "series.csv"
+    real.write_text("month,passengers\n" + "".join(
+        f"{m},{v:.3f}\n" for m, v in zip(months, values)))
+    (tmp_path / "elsewhere" / "series.csv").write_text("month,passengers\n" + "".join(
+        f"{m},{5 * v:.3f}\n" for m, v in zip(months, values)))  # a decoy of the same name
+    (tmp_path / "configs" / "tiny.toml").write_text(TINY.replace("steps = 150", "steps = 20"))
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    run = tmp_path / "run"
+    assert main(["train", "../configs/tiny.toml", "--run-dir", str(run)]) == 0
+    saved = (run / "config.toml").read_text()
+    assert f'data = "{real}"' in saved
+    files = json.loads((run / "data.json").read_text())["files"]
+    assert files == [{"key": "task.data", "path": str(real),
+                      "sha256": hashlib.sha256(real.read_bytes()).hexdigest()}]
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--json"]) == 0
+    here = json.loads(capsys.readouterr().out)
+    monkeypatch.chdir(tmp_path / "configs")
+    assert main(["evaluate", str(run), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == here  # the same file from either folder
+    (p,) = rnnkit.load(run).default_inputs()
+    assert p.values[0] == pytest.approx(values[0], abs=1e-3)  # not the decoy's 5x

@@ -1,14 +1,19 @@
 """Time series: CSV reading with clear errors, scaling, seasonal differencing, windows.
 
-Everything fitted (scaler statistics) is fitted on the training range only and saved with
-the checkpoint (``to_dict``), so predictions come back in the original units.
+A series CSV (DESIGN.md, "A user's own data") has a time column, one or more value columns
+and optional covariate columns (values known in advance: calendar, a temperature
+forecast); rows at its end with every value blank and the covariates given are the known
+future of the covariates. Everything fitted (scaler statistics) is fitted on the training
+range only and saved with the checkpoint (``to_dict``), so predictions come back in the
+original units.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,17 +29,47 @@ SERIES = {
     "machine_temperature_system_failure": 0.1,
     "ambient_temperature_system_failure": 0.1,
 }
-REPAIRS = ("sort", "drop-duplicates", "interpolate", "ignore-gaps", "keep-order")
+REPAIRS = ("sort", "drop-duplicates", "interpolate", "ignore-gaps", "keep-order",
+           "invalid-as-missing")
+# The largest magnitude a value may have: past 2**53 (9.0e15) float64 no longer holds a unit
+# step, and a value this far out is a sentinel or a typo far more often than a measurement;
+# below it the scalers' sums of squares stay far from overflow.
+MAX_ABS = 1e15
 
 
 @dataclass
 class Series:
-    timestamps: np.ndarray  # datetime64, increasing
-    values: np.ndarray  # float64 (N,)
+    """``values`` (N,) for one value column, (N, K) for several (``columns`` names them);
+    ``covariates`` (N + F, J) or None: the covariate columns, known for F points past the
+    last value."""
+
+    timestamps: np.ndarray  # datetime64, increasing (or integer positions)
+    values: np.ndarray  # float64 (N,) or (N, K)
     name: str = "series"
+    columns: tuple[str, ...] = ()
+    covariates: np.ndarray | None = None
+    covariate_columns: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.values)
+
+    @property
+    def width(self) -> int:
+        """The number of value columns K."""
+        return 1 if self.values.ndim == 1 else self.values.shape[1]
+
+    @property
+    def ahead(self) -> int:
+        """Points past the last value for which the covariates are known."""
+        return 0 if self.covariates is None else len(self.covariates) - len(self)
+
+    def head(self, n: int, ahead: int | None = None) -> Series:
+        """The first ``n`` points, with the covariates of ``ahead`` more (None: all known)."""
+        cov = self.covariates
+        if cov is not None:
+            cov = cov[:len(cov) if ahead is None else n + ahead]
+        return replace(self, timestamps=self.timestamps[:n], values=self.values[:n],
+                       covariates=cov)
 
     def split(self, test: int | float) -> int:
         """Index where the test range starts: the last ``test`` points (or fraction)."""
@@ -62,51 +97,150 @@ def _parse_time(text: str) -> np.datetime64:
 
 
 def read_csv(path, time_column: str | None = None, value_column: str | None = None,
-             repair: list[str] | tuple[str, ...] = ()) -> Series:
-    """Read ``time_column,value_column`` from a CSV (default: the first two columns).
+             repair: list[str] | tuple[str, ...] = (), *, value_columns=None,
+             covariate_columns=()) -> Series:
+    """Read a series from a CSV with a header: ``time_column`` (default: the first column),
+    ``value_columns`` (or one ``value_column``; default: every other column but the
+    covariates) and ``covariate_columns`` (default: none).
 
-    Errors name the row (1 = the header): missing column, unparsable time, non-numeric or
-    missing value, unsorted or duplicated timestamps, gaps in a regular series. ``repair``
-    asks instead for: ``sort``, ``drop-duplicates`` (keep the first), ``interpolate`` (fill
-    missing values and gaps linearly), ``ignore-gaps`` (treat points as consecutive),
-    ``keep-order`` (take rows in file order, unchecked).
+    Errors name the file, the row (1 = the header) and the column: missing column,
+    unparsable time, non-numeric, missing, non-finite or too large (beyond :data:`MAX_ABS`)
+    value, unsorted or duplicated timestamps, gaps in a regular series. Blank lines are
+    skipped and reported (a warning). ``repair`` asks instead for: ``sort``,
+    ``drop-duplicates`` (keep the first), ``interpolate`` (fill missing values and gaps
+    linearly), ``ignore-gaps`` (treat points as consecutive), ``keep-order`` (take rows in
+    file order, unchecked), ``invalid-as-missing`` (non-finite and too large values become
+    missing ones, for ``interpolate`` to fill).
     """
     bad = [r for r in repair if r not in REPAIRS]
     if bad:
         raise ValueError(f"unknown repair {bad}; choose from {REPAIRS}")
     path = Path(path)
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.reader(f))
+    header, rows, lines = _read_rows(path)
+    tcol = _column(path, header, time_column, 0, "time")
+    ccols = [_column(path, header, c, 0, "covariate") for c in covariate_columns]
+    if value_column:
+        value_columns = [value_column]
+    if value_columns:
+        vcols = [_column(path, header, c, 1, "value") for c in value_columns]
+    else:
+        vcols = [i for i in range(len(header)) if i != tcol and i not in ccols]
+        if not vcols:
+            raise DataError(f"{path}: needs at least 2 columns (time, value), got {header}")
+    taken = [tcol, *vcols, *ccols]
+    twice = sorted({header[i] for i in taken if taken.count(i) > 1})
+    if twice:
+        raise DataError(f"{path}: column(s) {twice} named twice (time, value and covariate "
+                        "columns are distinct)")
+    t = np.array([_time(path, row, tcol, n) for row, n in zip(rows, lines)]
+                 or np.zeros(0, dtype="datetime64[s]"))
+    table = np.array([[_number(path, header, row, c, n) for c in vcols + ccols]
+                      for row, n in zip(rows, lines)], dtype=np.float64)
+    table = table.reshape(len(rows), len(vcols) + len(ccols))
+    lines = np.array(lines, dtype=np.int64)
+    if "keep-order" not in repair:
+        t, table, lines = _check_order(path, t, table, lines, repair)
+        t, table, lines = _check_gaps(path, t, table, lines, repair)
+    k = len(vcols)
+    n = len(t)
+    if ccols:  # trailing rows without values: the covariates' known future
+        while n and np.isnan(table[n - 1, :k]).all():
+            n -= 1
+    names = [header[c] for c in vcols + ccols]
+    table = _checked(path, table, lines, names, n, k, repair)
+    values = np.ascontiguousarray(table[:n, 0] if k == 1 else table[:n, :k])
+    return Series(t[:n], values, name=path.stem, columns=tuple(names[:k]),
+                  covariates=np.ascontiguousarray(table[:, k:]) if ccols else None,
+                  covariate_columns=tuple(names[k:]))
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+    """(header, data rows, their line numbers); blank lines skipped with a warning."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            rows, lines, blank = [], [], []
+            for row in reader:
+                if any(cell.strip() for cell in row):
+                    rows.append(row)
+                    lines.append(reader.line_num)
+                else:
+                    blank.append(reader.line_num)
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not valid UTF-8 ({e.reason}); save the file as UTF-8") from None
+    except csv.Error as e:
+        raise DataError(f"{path}: {e}") from None
     if not rows:
         raise DataError(f"{path}: the file is empty")
-    header = [h.strip() for h in rows[0]]
-    tcol = _column(path, header, time_column, 0, "time")
-    vcol = _column(path, header, value_column, 1, "value")
-    times, values = [], []
-    for n, row in enumerate(rows[1:], start=2):
-        if not row:
-            continue
-        try:
-            times.append(_parse_time(row[tcol]))
-        except (ValueError, IndexError):
-            raise DataError(f"{path}:{n}: cannot read a time from {row!r}") from None
-        try:
-            values.append(float(row[vcol]) if row[vcol].strip() else math.nan)
-        except (ValueError, IndexError):
-            raise DataError(
-                f"{path}:{n}: value {row[vcol] if vcol < len(row) else ''!r} in column "
-                f"{header[vcol]!r} is not a number"
-            ) from None
-    t, v = np.array(times), np.array(values, dtype=np.float64)
-    if "keep-order" not in repair:
-        t, v = _check_order(path, t, v, repair)
-        t, v = _check_gaps(path, t, v, repair)
-    if np.isnan(v).any():
+    _report(path, "skipped {} blank line(s)", blank)
+    return [h.strip() for h in rows[0]], rows[1:], lines[1:]
+
+
+def _report(path, what: str, lines) -> None:
+    """Warn of rows a read skipped or repaired (``what`` formatted with their count), with
+    their line numbers (0: a row the gap filling added)."""
+    lines = [int(n) for n in lines]
+    if lines:
+        shown = ", ".join(str(n) if n else "a gap" for n in lines[:10])
+        warnings.warn(f"{path}: {what.format(len(lines))} (line {shown}"
+                      f"{' ...' if len(lines) > 10 else ''})", stacklevel=4)
+
+
+def _time(path, row, col, line) -> np.datetime64:
+    try:
+        return _parse_time(row[col])
+    except (ValueError, IndexError):
+        raise DataError(f"{path}:{line}: cannot read a time from {row!r}") from None
+
+
+def _number(path, header, row, col, line) -> float:
+    cell = row[col] if col < len(row) else ""
+    try:
+        return float(cell) if cell.strip() else math.nan
+    except ValueError:
+        raise DataError(f"{path}:{line}: value {cell!r} in column {header[col]!r} is not a "
+                        "number") from None
+
+
+def _checked(path, table, lines, names, n, k, repair) -> np.ndarray:
+    """``table`` (rows, columns) with its values (the first ``n`` rows of the first ``k``
+    columns) and covariates (every row of the rest) checked: non-finite and too large ones
+    rejected naming the row and column (``invalid-as-missing``: made missing), missing ones
+    rejected (``interpolate``: filled)."""
+    table = table.copy()
+    used = np.zeros(table.shape, dtype=bool)
+    used[:n, :k] = True
+    used[:, k:] = True
+    with np.errstate(invalid="ignore"):
+        invalid = used & ~np.isnan(table) & ~(np.abs(table) <= MAX_ABS)
+    if invalid.any():
+        if "invalid-as-missing" not in repair:
+            r, c = np.argwhere(invalid)[0]
+            what = "is not finite" if not np.isfinite(table[r, c]) else \
+                f"is beyond +-{MAX_ABS:g}, too large to scale safely"
+            raise DataError(f"{path}:{lines[r]}: value {table[r, c]:g} in column "
+                            f"{names[c]!r} {what}; correct it, or pass repair="
+                            "['invalid-as-missing', 'interpolate'] to fill it from its "
+                            "neighbours")
+        _report(path, "took {} non-finite or too large value(s) as missing",
+                lines[np.argwhere(invalid)[:, 0]])
+        table[invalid] = math.nan
+    missing = used & np.isnan(table)
+    if missing.any():
         if "interpolate" not in repair:
-            raise DataError(f"{path}:{int(np.isnan(v).argmax()) + 2}: missing value; "
-                            "pass repair=['interpolate'] (--repair interpolate) to fill it")
-        v = _interpolate(v)
-    return Series(t, v, name=path.stem)
+            r, c = np.argwhere(missing)[0]
+            where = f"{path}:{lines[r]}" if lines[r] else f"{path}: row {r + 1} (a gap)"
+            raise DataError(f"{where}: missing value in column {names[c]!r}; pass "
+                            "repair=['interpolate'] (--repair interpolate) to fill it")
+        _report(path, "filled {} missing value(s) by interpolation",
+                lines[np.argwhere(missing)[:, 0]])
+        for c in range(table.shape[1]):
+            rows = n if c < k else len(table)
+            if np.isnan(table[:rows, c]).all():
+                raise DataError(f"{path}: column {names[c]!r} has no value to interpolate "
+                                "from")
+            table[:rows, c] = _interpolate(table[:rows, c])
+    return table
 
 
 def _column(path, header, name, default, what) -> int:
@@ -119,44 +253,48 @@ def _column(path, header, name, default, what) -> int:
     return header.index(name)
 
 
-def _check_order(path, t, v, repair):
+def _check_order(path, t, table, lines, repair):
     diffs = np.diff(t)
     if (diffs < np.timedelta64(0)).any():
         if "sort" not in repair:
-            row = int(np.argmax(diffs < np.timedelta64(0))) + 3
-            raise DataError(f"{path}:{row}: timestamp {t[row - 2]} comes before the previous "
+            i = int(np.argmax(diffs < np.timedelta64(0))) + 1
+            raise DataError(f"{path}:{lines[i]}: timestamp {t[i]} comes before the previous "
                             "one; pass repair=['sort'] to sort the rows")
         order = np.argsort(t, kind="stable")
-        t, v = t[order], v[order]
+        t, table, lines = t[order], table[order], lines[order]
         diffs = np.diff(t)
     if (diffs == np.timedelta64(0)).any():
         if "drop-duplicates" not in repair:
-            row = int(np.argmax(diffs == np.timedelta64(0))) + 3
-            raise DataError(f"{path}:{row}: duplicated timestamp {t[row - 2]}; pass "
+            i = int(np.argmax(diffs == np.timedelta64(0))) + 1
+            raise DataError(f"{path}:{lines[i]}: duplicated timestamp {t[i]}; pass "
                             "repair=['drop-duplicates'] to keep the first")
         keep = np.concatenate([[True], diffs != np.timedelta64(0)])
-        t, v = t[keep], v[keep]
-    return t, v
+        _report(path, "dropped {} row(s) with a duplicated timestamp", lines[~keep])
+        t, table, lines = t[keep], table[keep], lines[keep]
+    return t, table, lines
 
 
-def _check_gaps(path, t, v, repair):
+def _check_gaps(path, t, table, lines, repair):
     if len(t) < 3 or "ignore-gaps" in repair:
-        return t, v
+        return t, table, lines
     diffs = np.diff(t)
     step = np.median(diffs.astype(np.int64)).astype(np.int64)
     gaps = diffs.astype(np.int64) != step
     if not gaps.any():
-        return t, v
+        return t, table, lines
     if "interpolate" not in repair:
-        row = int(np.argmax(gaps)) + 3
-        raise DataError(f"{path}:{row}: gap before {t[row - 2]} (the series steps by "
+        i = int(np.argmax(gaps)) + 1
+        raise DataError(f"{path}:{lines[i]}: gap before {t[i]} (the series steps by "
                         f"{np.timedelta64(step, np.datetime_data(t.dtype)[0])}); pass "
                         "repair=['interpolate'] to fill gaps or ['ignore-gaps']")
     unit = np.datetime_data(t.dtype)[0]
     full = np.arange(t[0], t[-1] + np.timedelta64(step, unit), np.timedelta64(step, unit))
-    filled = np.full(len(full), np.nan)
-    filled[((t - t[0]).astype(np.int64) // step)] = v
-    return full, filled
+    at = (t - t[0]).astype(np.int64) // step
+    filled = np.full((len(full), table.shape[1]), np.nan)
+    filled[at] = table
+    where = np.zeros(len(full), dtype=np.int64)  # 0: a row the gap filling added
+    where[at] = lines
+    return full, filled, where
 
 
 def _interpolate(v: np.ndarray) -> np.ndarray:
@@ -167,11 +305,12 @@ def _interpolate(v: np.ndarray) -> np.ndarray:
 
 class Scaler:
     """``standard`` (z-score), ``minmax`` (to [0, 1]), ``log`` (log1p, then z-score) or
-    ``none``; fitted on the training range only."""
+    ``none``; fitted on the training range only. Fitted on values (N,) its statistics are
+    numbers; on (N, K) one per column (arrays (K,), applied along the last axis)."""
 
     KINDS = ("standard", "minmax", "log", "none")
 
-    def __init__(self, kind: str = "standard", a: float = 0.0, b: float = 1.0):
+    def __init__(self, kind: str = "standard", a=0.0, b=1.0):
         if kind not in self.KINDS:
             raise ValueError(f"scaler must be one of {self.KINDS}, got {kind!r}")
         self.kind, self.a, self.b = kind, a, b  # y = (f(x) - a) / b
@@ -180,7 +319,15 @@ class Scaler:
         if self.kind == "log" and (x <= -1).any():
             raise ValueError("the log scaler needs values > -1")
         fx = self._f(x)
-        if self.kind == "minmax":
+        if fx.ndim > 1:  # one scale per column
+            if self.kind == "minmax":
+                self.a, b = fx.min(0), fx.max(0) - fx.min(0)
+            elif self.kind in ("standard", "log"):
+                self.a, b = fx.mean(0), fx.std(0)
+            else:
+                self.a, b = np.zeros(fx.shape[1]), np.ones(fx.shape[1])
+            self.b = np.where(b == 0, 1.0, b)
+        elif self.kind == "minmax":
             self.a, self.b = float(fx.min()), float(fx.max() - fx.min()) or 1.0
         elif self.kind in ("standard", "log"):
             self.a, self.b = float(fx.mean()), float(fx.std()) or 1.0
@@ -201,11 +348,17 @@ class Scaler:
         return np.asarray(dy) * self.b
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "a": self.a, "b": self.b}
+        def plain(v):
+            return [float(x) for x in v] if np.ndim(v) else float(v)
+
+        return {"kind": self.kind, "a": plain(self.a), "b": plain(self.b)}
 
     @classmethod
     def from_dict(cls, d: dict) -> Scaler:
-        return cls(d["kind"], d["a"], d["b"])
+        def array(v):
+            return np.asarray(v, dtype=np.float64) if isinstance(v, list) else v
+
+        return cls(d["kind"], array(d["a"]), array(d["b"]))
 
 
 def difference(x: np.ndarray, lag: int) -> np.ndarray:

@@ -44,6 +44,7 @@ class ForecastEnsemble(Model):
         self.members = nn.ModuleList([self._member(config, i) for i in range(members)])
         self.horizon = self.members[0].horizon
         self.output_size = self.members[0].output_size
+        self.covariates = self.members[0].covariates
 
     @property
     def interval_factors(self) -> list[float] | None:
@@ -69,17 +70,19 @@ class ForecastEnsemble(Model):
         return StepOutput(loss, metrics, count=outs[0].count)
 
     @torch.no_grad()
-    def predict(self, x: Tensor, lengths: Tensor | None = None) -> Forecast:
+    def predict(self, x: Tensor, lengths: Tensor | None = None,
+                future: Tensor | None = None) -> Forecast:
         """The members' forecasts averaged field by field (shapes as
         :meth:`Forecaster.predict`)."""
-        return _average([m.predict(x, lengths) for m in self.members])
+        return _average([m.predict(x, lengths, future) for m in self.members])
 
     @torch.no_grad()
-    def one_step(self, x: Tensor, state=None) -> tuple[Forecast, list]:
+    def one_step(self, x: Tensor, state=None, future: Tensor | None = None
+                 ) -> tuple[Forecast, list]:
         """:meth:`Forecaster.one_step` of every member (``state``: the list of the members'
         states, None for fresh ones), averaged field by field like :meth:`predict`."""
         states = state if state is not None else [None] * len(self.members)
-        steps = [m.one_step(x, s) for m, s in zip(self.members, states)]
+        steps = [m.one_step(x, s, future) for m, s in zip(self.members, states)]
         return _average([f for f, _ in steps]), [s for _, s in steps]
 
 

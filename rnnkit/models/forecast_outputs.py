@@ -57,8 +57,10 @@ class PointOutput:
 
 
 class QuantileOutput:
-    """One value per quantile level; pinball loss; the point forecast is the median (the
-    level closest to 0.5)."""
+    """One value per quantile level; pinball loss. :meth:`summary` sorts the quantiles (a
+    head trained with pinball loss is not monotone by construction, and an under-trained
+    one crosses them) and takes the point forecast as the median of the sorted values
+    (the level closest to 0.5), so the point lies inside every central interval."""
 
     def __init__(self, quantiles):
         self.levels = tuple(float(q) for q in quantiles)
@@ -66,15 +68,22 @@ class QuantileOutput:
             raise ValueError(f"quantiles must lie in (0, 1), got {quantiles!r}")
         self.n_params = len(self.levels)
         self.median = min(range(self.n_params), key=lambda i: abs(self.levels[i] - 0.5))
+        self.order = sorted(range(self.n_params), key=lambda i: self.levels[i])
+        self.sorted_levels = tuple(self.levels[i] for i in self.order)
+        self.sorted_median = self.order.index(self.median)
 
     def loss(self, params: Tensor, y: Tensor) -> Tensor:
         return pinball_loss(params, y, params.new_tensor(self.levels))
 
     def point(self, params: Tensor) -> Tensor:
+        """The raw median output (fed back by autoregressive decoding)."""
         return params[..., self.median]
 
     def summary(self, params: Tensor) -> Forecast:
-        return Forecast(self.point(params), params, self.levels)
+        """Quantiles sorted (at ``sorted_levels``), the point their median."""
+        q = params if self.order == list(range(self.n_params)) else params[..., self.order]
+        q = torch.sort(q, dim=-1).values  # (..., Q), non-decreasing
+        return Forecast(q[..., self.sorted_median], q, self.sorted_levels)
 
 
 class GaussianOutput:

@@ -21,11 +21,17 @@ stream from its first point (identical scores to the batch pass) where an autoen
 needs a full window first.
 
 Ranges: [0, fit_end) fits the model, [fit_end, train_end) validates it and calibrates the
-threshold, [train_end, N) is scored against NAB's labelled windows (``evaluate``).
+threshold, [train_end, N) is scored against NAB's labelled windows (``evaluate``). A user's
+CSV (``task.data``, or consecutive parts: ``train_data`` = the training range, ``val_data``
+= its calibration end, ``test_data`` = the scored range) may hold several sensors
+(``value_columns``, forecast jointly; per-sensor and combined scores,
+:mod:`rnnkit.tasks.timeseries.detector`) and ``covariate_columns`` (read at every step
+beside the values).
 
 Predictor (:class:`AnomalyPredictor`): ``predict(series, stream=False)`` -> one record per
-series with ``"columns"``: ``timestamp, value, score, is_anomaly``; ``stream()`` scores
-points one at a time.
+series with ``"columns"``: ``timestamp, value, score, is_anomaly`` (several sensors:
+``value_<sensor>`` and ``score_<sensor>`` for each, ``score`` the combined score);
+``stream()`` scores points one at a time.
 """
 
 from __future__ import annotations
@@ -45,10 +51,10 @@ from .predictor import Predictor, Stream
 from .timeseries.detector import (
     StreamingDetector,
     alarm,
-    batch_scores,
     evaluate_detection,
     features,
     labelled_windows,
+    sensor_scores,
     threshold,
 )
 from .timeseries.intervals import LEVELS
@@ -56,9 +62,11 @@ from .timeseries.report import detection_section, plot_detection
 from .timeseries.source import (
     SeriesSourceConfig,
     as_series,
+    column_names,
     load_source,
     parse_times,
     read_input,
+    source_errors,
     time_labels,
 )
 
@@ -79,21 +87,29 @@ class AnomalyConfig(SeriesSourceConfig):
 
 
 class AnomalyContext(Context):
-    """The run's series, its ranges and the scaler fitted on the fit range."""
+    """The run's series, its ranges and the scalers fitted on the fit range."""
 
     @cached_property
-    def series(self) -> Series:
+    def source(self) -> tuple[Series, dict[str, int]]:
         return load_source(self.task_cfg)
+
+    @property
+    def series(self) -> Series:
+        return self.source[0]
 
     @cached_property
     def bounds(self) -> tuple[int, int]:
         """(fit_end, train_end): [0, fit_end) fits, [fit_end, train_end) calibrates."""
         cfg, n = self.task_cfg, len(self.series)
-        train_end = int(cfg.train_size) if cfg.train_size >= 1 else int(n * cfg.train_size)
-        fit_end = train_end - int(train_end * cfg.calib_size)
+        fit_end, train_end = ranges(cfg, n, self.source[1])
         if not cfg.window < fit_end < train_end < n:
-            raise TaskError(f"training range {train_end} (fit {fit_end}) does not fit a "
-                            f"series of {n} points with window {cfg.window}")
+            need = min_points(cfg, self.source[1])
+            raise TaskError(
+                f"{cfg.data or cfg.train_data or cfg.series}: {n} points; window "
+                f"{cfg.window} needs at least {need or 'more'}: a training range whose "
+                f"first part (more than the window) fits the model and whose last "
+                f"task.calib_size calibrates the threshold, and points after it to score "
+                f"(here: training range {train_end}, fit {fit_end})")
         return fit_end, train_end
 
     @property
@@ -108,9 +124,45 @@ class AnomalyContext(Context):
     def scaler(self) -> Scaler:
         return Scaler(self.task_cfg.scaler).fit(self.series.values[:self.fit_end])
 
+    @cached_property
+    def covariate_scaler(self) -> Scaler | None:
+        cov = self.series.covariates
+        return None if cov is None else Scaler("standard").fit(cov[:self.fit_end])
+
     def features(self, series: Series) -> np.ndarray:
         """(N, F) model inputs of ``series`` (:func:`~.timeseries.detector.features`)."""
-        return features(series, self.scaler, self.task_cfg.calendar)
+        return features(series, self.scaler, self.task_cfg.calendar, self.covariate_scaler)
+
+
+def ranges(cfg, n: int, parts: dict[str, int]) -> tuple[int, int]:
+    """(fit_end, train_end) of a series of ``n`` points: ``train_size`` points (or a
+    fraction), its last ``calib_size`` calibrating; with the parts given as files, the
+    training file (then the validation file calibrates)."""
+    if "test" in parts:
+        train_end = n - parts["test"]
+        calib = parts.get("val")
+        return (train_end - calib if calib else
+                train_end - int(train_end * cfg.calib_size)), train_end
+    train_end = int(cfg.train_size) if cfg.train_size >= 1 else int(n * cfg.train_size)
+    return train_end - int(train_end * cfg.calib_size), train_end
+
+
+def min_points(cfg, parts: dict[str, int]) -> int | None:
+    """The shortest series whose ranges fit the window (None: no length does)."""
+    if "test" in parts:
+        return None
+    if cfg.train_size >= 1:
+        fit_end, train_end = ranges(cfg, int(cfg.train_size) + 1, parts)
+        return train_end + 1 if cfg.window < fit_end < train_end else None
+    share = cfg.train_size * (1 - cfg.calib_size)  # fit_end is about n * share
+    if share <= 0:
+        return None
+    start = max(cfg.window + 3, int((cfg.window - 1) / share))
+    for n in range(start, start + int(3 / share) + 10):
+        fit_end, train_end = ranges(cfg, n, parts)
+        if cfg.window < fit_end < train_end < n:
+            return n
+    return None
 
 
 class AnomalyTask(Task):
@@ -120,13 +172,14 @@ class AnomalyTask(Task):
     context_class = AnomalyContext
     capabilities = frozenset({"detect", "stream", "plot", "report"})
     fixed_model_args = frozenset({"input_size", "output_size", "horizon", "mode", "quantiles",
-                                  "interval_factors"})
+                                  "interval_factors", "covariates"})
 
     def make_splits(self, ctx: AnomalyContext):
-        """Windows (N, W, F) and the next point's scaled value (N, 1), every window and its
-        target inside its range (val and test windows start ``window`` points early)."""
+        """Windows (N, W, F) and the next point's scaled value (N, 1) (K sensors: the next
+        point's scaled values (N, 1, K)), every window and its target inside its range (val
+        and test windows start ``window`` points early)."""
         feats = ctx.features(ctx.series)
-        w = ctx.task_cfg.window
+        w, k = ctx.task_cfg.window, ctx.series.width
         ranges = {"train": (0, ctx.fit_end), "val": (ctx.fit_end - w, ctx.train_end),
                   "test": (ctx.train_end - w, len(feats))}
         out = {}
@@ -134,16 +187,18 @@ class AnomalyTask(Task):
             starts = np.arange(start, end - w)  # target start + w < end: inside the range
             idx = starts[:, None] + np.arange(w)[None, :]
             x = torch.as_tensor(feats[idx], dtype=torch.float32)  # (N, W, F)
-            y = torch.as_tensor(feats[starts + w, :1], dtype=torch.float32)  # (N, 1)
-            out[split] = {"x": x, "y": y}
+            y = torch.as_tensor(feats[starts + w, :k], dtype=torch.float32)  # (N, K)
+            out[split] = {"x": x, "y": y if k == 1 else y[:, None]}  # (N, 1) or (N, 1, K)
         return out
 
     def model_args(self, ctx: AnomalyContext) -> dict[str, Any]:
-        return {"input_size": 5 if ctx.task_cfg.calendar else 1, "output_size": 1,
+        k, j = ctx.series.width, len(ctx.series.covariate_columns)
+        return {"input_size": k + j + (4 if ctx.task_cfg.calendar else 0), "output_size": k,
                 "horizon": 1, "mode": "direct", "quantiles": list(LEVELS)}
 
     def check(self, cfg) -> list[str]:
-        errors = super().check(cfg)
+        errors = super().check(cfg) + source_errors(
+            cfg.task, unread=("split_seed", "val_fraction", "test_fraction"))
         if cfg.model.options.get("output", "point") not in ("gaussian", "quantile"):
             errors.append("model.output: the anomaly score needs a spread; use \"gaussian\" "
                           "or \"quantile\"")
@@ -152,7 +207,11 @@ class AnomalyTask(Task):
         return errors
 
     def info(self, ctx: AnomalyContext, model) -> dict[str, Any]:
-        return {**super().info(ctx, model), "scaler": ctx.scaler.to_dict()}
+        info = {**super().info(ctx, model), "scaler": ctx.scaler.to_dict(),
+                "columns": column_names(ctx.series, ctx.task_cfg)}
+        if ctx.covariate_scaler is not None:
+            info["covariate_scaler"] = ctx.covariate_scaler.to_dict()
+        return info
 
     def extra_metrics(self, ctx: AnomalyContext, model, split: str) -> dict[str, Any]:
         return evaluate_detection(model, ctx) if split == "test" else {}
@@ -167,15 +226,27 @@ class AnomalyTask(Task):
 
 class AnomalyPredictor(Predictor):
     """Inputs: series (:class:`~rnnkit.data.timeseries.Series`; :meth:`read_file` reads
-    one from a CSV; values alone where the run has no calendar features). Record:
-    ``"columns"``: ``timestamp`` (str), ``value``, ``score``, ``is_anomaly`` per point;
-    ``"threshold"``, ``"alarm_points"`` and ``"windows"`` (the run's labelled windows as
-    inclusive point indices, where known). The scaler comes from model.json; the threshold
-    from the run's calibration range, which reads the run's series."""
+    one from a CSV; values alone ((N,), or (N, K) for K sensors) where the run has no
+    calendar features or covariates). Record: ``"columns"``: ``timestamp`` (str),
+    ``value``, ``score``, ``is_anomaly`` per point (K sensors: ``value_<sensor>`` and
+    ``score_<sensor>`` for each, and ``score`` the combined score the alarm reads;
+    ``"sensors"`` names them); ``"threshold"``, ``"alarm_points"`` and ``"windows"`` (the
+    run's labelled windows as inclusive point indices, where known). The scalers come from
+    model.json; the threshold from the run's calibration range, which reads the run's
+    series."""
 
     @cached_property
     def scaler(self) -> Scaler:
         return Scaler.from_dict(self.info["scaler"])
+
+    @cached_property
+    def covariate_scaler(self) -> Scaler | None:
+        d = self.info.get("covariate_scaler")
+        return None if d is None else Scaler.from_dict(d)
+
+    @property
+    def sensors(self) -> list[str]:
+        return self.info.get("columns", {}).get("values", ["value"])
 
     @cached_property
     def threshold(self) -> float:
@@ -189,37 +260,53 @@ class AnomalyPredictor(Predictor):
         return [self._record(self._series(s, i), stream) for i, s in enumerate(inputs)]
 
     def _series(self, data, i: int) -> Series:
-        series = as_series(data, f"series {i}")
+        j = len(self.info.get("columns", {}).get("covariates", []))
+        series = as_series(data, f"series {i}", self.model.output_size, j)
         if self.config.task.calendar and \
                 not np.issubdtype(series.timestamps.dtype, np.datetime64):
             raise TaskError(f"series {i}: the run reads calendar features; give timestamps "
                             "(a Series, or read_file(csv))")
+        if len(series) < 2:
+            raise TaskError(f"series {i} ({series.name}): {len(series)} point(s); scoring "
+                            "needs at least 2 (the first point has no forecast to score "
+                            "against)")
         return series
 
     def _record(self, series: Series, stream: bool) -> dict[str, Any]:
+        cfg, many = self.config.task, series.width > 1
         if stream:
             s = self.stream()
-            pairs = [s.push((t, v)) for t, v in zip(series.timestamps, series.values)]
-            scores = np.array([p["score"] for p in pairs])
-            alarms = np.array([p["alarm"] for p in pairs], dtype=bool)
+            cov = series.covariates if series.covariates is not None else [None] * len(series)
+            pairs = [s.detector_update(t, v, c)
+                     for t, v, c in zip(series.timestamps, series.values, cov)]
+            scores = np.array([p[0] for p in pairs])
+            alarms = np.array([p[1] for p in pairs], dtype=bool)
+            sensors = np.array([p[2] for p in pairs]).reshape(len(series), -1)
         else:
-            cfg = self.config.task
-            scores = batch_scores(self.model, features(series, self.scaler, cfg.calendar),
-                                  cfg.smooth)
+            feats = features(series, self.scaler, cfg.calendar, self.covariate_scaler)
+            scores, sensors = sensor_scores(self.model, feats, cfg.smooth)
             alarms = alarm(cfg, self.threshold).run(scores)
         windows = labelled_windows(self.context, series.timestamps) \
             if np.issubdtype(series.timestamps.dtype, np.datetime64) else None
-        return {"columns": {"timestamp": time_labels(series.timestamps),
-                            "value": [float(v) for v in series.values],
-                            "score": [float(v) for v in scores],
-                            "is_anomaly": [bool(a) for a in alarms]},
-                "threshold": self.threshold, "alarm_points": int(alarms.sum()),
-                "windows": [list(w) for w in windows or []]}
+        columns: dict[str, list] = {"timestamp": time_labels(series.timestamps)}
+        values = series.values.reshape(len(series), -1)
+        for k, name in enumerate(self.sensors if many else ["value"]):
+            columns[f"value_{name}" if many else "value"] = [float(v) for v in values[:, k]]
+        if many:
+            for k, name in enumerate(self.sensors):
+                columns[f"score_{name}"] = [float(v) for v in sensors[:, k]]
+        columns["score"] = [float(v) for v in scores]
+        columns["is_anomaly"] = [bool(a) for a in alarms]
+        record = {"columns": columns, "threshold": self.threshold,
+                  "alarm_points": int(alarms.sum()), "windows": [list(w) for w in windows or []]}
+        if many:
+            record["sensors"] = list(self.sensors)
+        return record
 
     def read_file(self, path, repair: str | None = None, **options) -> list[Series]:
-        """One series from a CSV, read with the run's column names and ``repair``
-        (default: the run's ``task.repair``)."""
-        return [read_input(path, self.config.task, repair)]
+        """One series from a CSV, read with the run's columns and ``repair`` (default: the
+        run's ``task.repair``)."""
+        return [read_input(path, self.config.task, self.info.get("columns"), repair)]
 
     def default_inputs(self) -> list[Series]:
         """The run's whole series."""
@@ -229,15 +316,22 @@ class AnomalyPredictor(Predictor):
         return AnomalyStream(self)
 
     def plot(self, record: dict[str, Any], path) -> Path:
-        """Values with alarms marked and labelled windows shaded; the score and threshold."""
+        """Values with alarms marked and labelled windows shaded; the score and threshold
+        (several sensors: each one's values and score)."""
         cols = record["columns"]
+        names = record.get("sensors")
         name = self.run_dir.name if self.run_dir else self.config.name
-        return plot_detection(path, parse_times(cols["timestamp"]),
-                              np.array(cols["value"], dtype=float),
+
+        def stack(prefix):
+            return np.stack([np.array(cols[f"{prefix}_{n}"], dtype=float) for n in names], 1)
+
+        values = stack("value") if names else np.array(cols["value"], dtype=float)
+        return plot_detection(path, parse_times(cols["timestamp"]), values,
                               np.array(cols["score"], dtype=float),  # null: a gap
                               np.array(cols["is_anomaly"], bool),
                               record["threshold"], [tuple(w) for w in record["windows"]],
-                              title=name)
+                              title=name, sensors=stack("score") if names else None,
+                              names=names)
 
     def write_report(self) -> Path:
         if self.run_dir is None:
@@ -246,9 +340,11 @@ class AnomalyPredictor(Predictor):
 
 
 class AnomalyStream(Stream):
-    """``push((timestamp, value))`` (a value alone without calendar features) scores the
-    next point, carrying the recurrent state: ``{"timestamp", "value", "score", "alarm"}``,
-    the same scores and alarms as the batch pass over the points pushed so far."""
+    """``push((timestamp, value))`` (a value alone without calendar features; K sensors: K
+    values; with covariates ``(timestamp, value, covariates)``) scores the next point,
+    carrying the recurrent state: ``{"timestamp", "value", "score", "alarm"}`` (K sensors:
+    ``value_<sensor>`` and ``score_<sensor>`` for each), the same scores and alarms as the
+    batch pass over the points pushed so far."""
 
     def __init__(self, predictor: AnomalyPredictor):
         self.predictor = predictor
@@ -258,20 +354,38 @@ class AnomalyStream(Stream):
         p, cfg = self.predictor, self.predictor.config.task
         self.points = 0
         self.detector = StreamingDetector(p.model, p.scaler, cfg.calendar, cfg.smooth,
-                                          p.threshold, alarm(cfg, p.threshold))
+                                          p.threshold, alarm(cfg, p.threshold),
+                                          p.covariate_scaler)
+
+    def detector_update(self, t, value, covariates=None) -> tuple[float, bool, np.ndarray]:
+        """(combined score, alarm, per-sensor scores) of the next point."""
+        if self.predictor.covariate_scaler is not None and covariates is None:
+            raise TaskError("the run reads covariates: push (timestamp, value, covariates)")
+        score, on = self.detector.update(t, value, covariates)
+        self.points += 1
+        return score, on, self.detector.sensors
 
     def push(self, x_t) -> dict[str, Any]:
-        if isinstance(x_t, (tuple, list)):
-            t, value = x_t
+        p = self.predictor
+        many = p.model.output_size > 1
+        cov = None
+        if isinstance(x_t, tuple) or (isinstance(x_t, list) and not many):
+            t, value, *rest = x_t
+            cov = rest[0] if rest else None
             label = time_labels([t])[0]
-        elif self.predictor.config.task.calendar:
+        elif p.config.task.calendar:
             raise TaskError("the run reads calendar features: push (timestamp, value)")
         else:  # no calendar features: the time is never read
             t, value, label = np.datetime64(self.points, "s"), x_t, str(self.points)
-        score, on = self.detector.update(t, float(value))
-        self.points += 1
-        return {"timestamp": label, "value": float(value), "score": float(score),
-                "alarm": bool(on)}
+        score, on, sensors = self.detector_update(t, value, cov)
+        out: dict[str, Any] = {"timestamp": label}
+        if many:
+            values = np.asarray(value, dtype=float).reshape(-1)
+            out.update({f"value_{n}": float(v) for n, v in zip(p.sensors, values)})
+            out.update({f"score_{n}": float(v) for n, v in zip(p.sensors, sensors)})
+        else:
+            out["value"] = float(value)
+        return {**out, "score": float(score), "alarm": bool(on)}
 
 
 register(AnomalyTask())

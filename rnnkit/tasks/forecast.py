@@ -27,52 +27,56 @@ once, before the model is built, and the model records them as ``interval_factor
 quantile forecasts averaged (:class:`~rnnkit.models.ForecastEnsemble`); calibration,
 ``evaluate`` and the predictor all see the ensemble's forecast.
 
+Data (:class:`~rnnkit.tasks.timeseries.source.SeriesSourceConfig`): a named series, or a
+user's CSV (``task.data``, or consecutive parts ``train_data``/``val_data``/``test_data``,
+which then set the ranges) with a time column, one or more value columns
+(``value_columns``: forecast jointly, each scaled on its own; the model reads and forecasts
+all of them) and optional ``covariate_columns`` known in advance (read over the window and
+over the horizon; :mod:`rnnkit.tasks.timeseries.transform`).
+
 Predictor (:class:`ForecastPredictor`): ``predict(histories, horizon=N, samples=S)`` -> one
 record per history whose ``"columns"`` hold ``timestamp, forecast, lower_80, upper_80,
-lower_95, upper_95``; ``stream()`` updates the forecast with each new observation.
+lower_95, upper_95`` (several value columns: ``forecast_<column>`` ... for each);
+``stream()`` updates the forecast with each new observation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..data.timeseries import Scaler, Series
+from ..data.timeseries import SERIES, Scaler, Series
 from ..models import MODELS, ForecastEnsemble, Model
 from ..training.config import choice, number
 from .base import Context, Task, TaskError, register
-from .predictor import Predictor, Stream
-from .timeseries.calibration import interval_factors
-from .timeseries.forecasting import COLUMNS, forecast_history
+from .datafiles import uses_own_data
+from .timeseries.forecast_predictor import ForecastPredictor
 from .timeseries.intervals import COVERAGES, LEVELS
 from .timeseries.replays import calibrate_by_replays
-from .timeseries.report import forecast_section, plot_forecast
+from .timeseries.report import forecast_section
 from .timeseries.scoring import evaluate_split
 from .timeseries.source import (
-    History,
     SeriesSourceConfig,
-    as_series,
-    future_times,
+    column_names,
     load_source,
-    parse_times,
-    read_input,
+    source_errors,
     test_points,
-    time_labels,
 )
-from .timeseries.transform import Transform, train_origins
+from .timeseries.transform import Transform, model_inputs, train_origins
 
 
 @dataclass
 class ForecastConfig(SeriesSourceConfig):
     name: str = "forecast"
     series: str = "airline-passengers"
-    test_size: float = number(0.0, 0.0)  # points (>= 1) or a fraction; 0 = the README's range
+    test_size: float = number(0.0, 0.0)  # points (>= 1) or a fraction; 0 = the README's
+    # range (a named series), task.test_fraction (a user's file), the test_data part
     val_size: float = number(0.0, 0.0)  # the same, before the test range; 0 = like test_size
+    # (or the val_data part)
     window: int = number(24, 1)  # observed steps the model reads
     horizon: int = number(24, 1)  # steps it forecasts at once
     season: int = number(1, 1)  # seasonal period: differencing lag, seasonal naive, MASE
@@ -98,21 +102,57 @@ class ForecastContext(Context):
         self.validation_factors: dict = {}  # (id, weight sum) of a model -> its factors
 
     @cached_property
-    def series(self) -> Series:
+    def source(self) -> tuple[Series, dict[str, int]]:
+        """The series (cut to ``cutoff`` points) and the sizes of the parts given as files."""
         cfg = self.task_cfg
-        series = load_source(cfg)
+        series, parts = load_source(cfg)
         if cfg.cutoff:
-            series = Series(series.timestamps[:cfg.cutoff], series.values[:cfg.cutoff],
-                            series.name)
-        return series
+            series = series.head(cfg.cutoff, ahead=0)
+        return series, parts
+
+    @property
+    def series(self) -> Series:
+        return self.source[0]
 
     @cached_property
     def bounds(self) -> tuple[int, int]:
         """(val_start, test_start): validation ``[val_start, test_start)``, test
         ``[test_start, N)``."""
         cfg, n = self.task_cfg, len(self.series)
-        test = test_points(n, cfg.test_size, cfg.series, cfg.csv)
-        val = test_points(n - test, cfg.val_size or test, cfg.series, cfg.csv)
+        parts = {} if cfg.cutoff else self.source[1]
+        first = self.shape.first_origin(cfg.window)
+        need = first + 1 + 3 * cfg.horizon
+        if n < need:
+            raise TaskError(
+                f"{source_name(cfg)}: {n} points; window {cfg.window} and horizon "
+                f"{cfg.horizon} need at least {need}: {first + 1 + cfg.horizon} to train on "
+                f"(a window{' after a season of differences' if self.shape.lag else ''} and "
+                f"its horizon), and a validation and a test range of {cfg.horizon} each")
+        if cfg.test_size or "test" not in parts:  # a named series: its README range
+            named = not uses_own_data(cfg) and cfg.series in SERIES
+            test = test_points(n, cfg.test_size,
+                               SERIES[cfg.series] if named else cfg.test_fraction)
+        else:
+            test = parts["test"]
+        if cfg.val_size or "val" not in parts:
+            val = test_points(n - test, cfg.val_size or test, 0)
+        else:
+            val = parts["val"]
+        if n - test - val < first + 1 + cfg.horizon or min(test, val) < cfg.horizon:
+            raise TaskError(
+                f"{source_name(cfg)}: {n} points, of which {val} validate and {test} test: "
+                f"window {cfg.window} and horizon {cfg.horizon} need {first + 1 + cfg.horizon}"
+                f" points before the validation range and at least {cfg.horizon} in each of "
+                "the validation and test ranges")
+        multistep = cfg.evaluation == "multistep" or (cfg.evaluation == "auto"
+                                                     and cfg.horizon >= test)
+        if multistep and max(val, test) > cfg.horizon:
+            raise TaskError(
+                "multistep evaluation (task.evaluation, \"auto\": when the horizon covers the"
+                " test range) scores one forecast of each range from its start: the "
+                f"validation ({val} points) and test ({test}) ranges must not exceed "
+                f"task.horizon ({cfg.horizon}); shorten them (task.val_size, task.test_size) "
+                "or set task.evaluation = \"rolling\"")
         return n - test - val, n - test
 
     @property
@@ -123,23 +163,40 @@ class ForecastContext(Context):
     def test_start(self) -> int:
         return self.bounds[1]
 
-    @cached_property
-    def transform(self) -> Transform:
+    @property
+    def shape(self) -> Transform:
+        """The transform's kind (what it reads), before any statistics are fitted."""
         cfg = self.task_cfg
         if cfg.difference and cfg.level:
             raise TaskError("task.difference and task.level both set what the model "
                             "forecasts relative to (the same season's last value, or the "
                             "last season's mean); set one of them")
+        return Transform(Scaler("none"), cfg.season, cfg.difference, cfg.level)
+
+    @cached_property
+    def transform(self) -> Transform:
+        cfg, shape = self.task_cfg, self.shape
         try:
             return Transform.fit(self.series.values[:self.test_start], cfg.scaler, cfg.season,
-                                 cfg.difference, cfg.level)
+                                 shape.difference, shape.level)
         except ValueError as e:
             raise TaskError(f"task.scaler = {cfg.scaler!r}: {e}") from None
 
     @cached_property
     def z(self) -> np.ndarray:
-        """The scaled series."""
+        """The scaled series (N,), or (K, N) for K value columns."""
         return self.transform.scaled(self.series.values)
+
+    @cached_property
+    def covariate_scaler(self) -> Scaler | None:
+        cov = self.series.covariates
+        return None if cov is None else Scaler("standard").fit(cov[:self.test_start])
+
+    @cached_property
+    def zc(self) -> np.ndarray | None:
+        """The scaled covariates (N + F, J), or None."""
+        cov = self.series.covariates
+        return None if cov is None else self.covariate_scaler.transform(cov)
 
     @property
     def protocol(self) -> str:
@@ -158,6 +215,30 @@ class ForecastContext(Context):
         (trained on first use); else None."""
         cfg = self.task_cfg
         return calibrate_by_replays(self.cfg) if cfg.refit and cfg.calibrate else None
+
+
+def check_covariates_ahead(ctx: ForecastContext) -> None:
+    """The covariates reach as far as scoring the test range reads them: a model reads its
+    whole horizon's, so the last forecast (rolling: from the second-to-last point;
+    multistep: from the end of the validation range) may read past the series."""
+    s, h = ctx.series, ctx.task_cfg.horizon
+    if s.covariates is None:
+        return
+    last = len(s) - 2 if ctx.protocol == "rolling" else ctx.test_start - 1
+    need = last + h - (len(s) - 1)
+    if need > s.ahead:
+        raise TaskError(
+            f"{source_name(ctx.task_cfg)}: scoring the test range ({ctx.protocol}) with "
+            f"horizon {h} reads the covariates {need} points past the last value; the file "
+            f"gives {s.ahead}: add {need - s.ahead} rows after the last value with the "
+            "values blank and the covariates given"
+            + (", or set task.evaluation = \"multistep\"" if ctx.protocol == "rolling"
+               else ""))
+
+
+def source_name(cfg) -> str:
+    """The file (or named series) a config reads, for messages."""
+    return cfg.data or cfg.train_data or cfg.series
 
 
 def refit_errors(cfg) -> list[str]:
@@ -185,12 +266,15 @@ class ForecastTask(Task):
     context_class = ForecastContext
     capabilities = frozenset({"forecast", "stream", "plot", "report"})
     fixed_model_args = frozenset({"input_size", "output_size", "horizon", "quantiles",
-                                  "interval_factors"})
+                                  "interval_factors", "covariates"})
 
     def make_splits(self, ctx: ForecastContext):
-        """Windows (N, W, 1) and targets (N, H) of each range (scaled); training windows end
-        before the validation range (``train_on_val``, ``refit``: before the test range)."""
+        """Windows (N, W, 1) and targets (N, H) of each range (scaled; K value columns and J
+        covariates: (N, W, K + J), (N, H, K) and the horizon's covariates ``future``
+        (N, H, J)); training windows end before the validation range (``train_on_val``,
+        ``refit``: before the test range)."""
         cfg = ctx.task_cfg
+        check_covariates_ahead(ctx)
         first = ctx.transform.first_origin(cfg.window)
         fit_end = ctx.test_start if cfg.train_on_val or cfg.refit else ctx.val_start
         ranges = {"train": train_origins(first, fit_end, cfg.horizon)}
@@ -202,14 +286,18 @@ class ForecastTask(Task):
             if len(origins) == 0:
                 raise TaskError(f"no {split} window fits: the {split} range is too short for "
                                 f"window {cfg.window} + horizon {cfg.horizon}")
-            x, y = ctx.transform.windows(ctx.z, origins, cfg.window, cfg.horizon)
-            out[split] = {"x": torch.as_tensor(x, dtype=torch.float32).unsqueeze(-1),
-                          "y": torch.as_tensor(y, dtype=torch.float32)}  # (N, W, 1), (N, H)
+            try:
+                data = model_inputs(ctx.transform, ctx.z, ctx.zc, origins, cfg.window,
+                                    cfg.horizon)
+            except ValueError as e:
+                raise TaskError(f"{split} range: {e}") from None
+            out[split] = {k: torch.as_tensor(v, dtype=torch.float32) for k, v in data.items()}
         return out
 
     def model_args(self, ctx: ForecastContext) -> dict[str, Any]:
-        return {"input_size": 1, "output_size": 1, "horizon": ctx.task_cfg.horizon,
-                "quantiles": list(LEVELS)}
+        k, j = ctx.series.width, len(ctx.series.covariate_columns)
+        return {"input_size": k + j, "output_size": k, "horizon": ctx.task_cfg.horizon,
+                "quantiles": list(LEVELS), "covariates": j}
 
     def build_model(self, ctx: ForecastContext) -> Model:
         """A :class:`Forecaster`, or with ``task.ensemble = N > 1`` a
@@ -231,10 +319,20 @@ class ForecastTask(Task):
                           "use \"quantile\" or \"gaussian\"")
         if cfg.task.refit:
             errors += refit_errors(cfg)
+        t = cfg.task
+        errors += source_errors(t, unread=("split_seed", "val_fraction"))
+        for size, part in (("test_size", "test_data"), ("val_size", "val_data")):
+            if getattr(t, size) and getattr(t, part):
+                errors.append(f"task.{size} and task.{part} both set the range: leave out "
+                              f"task.{size} (the {part} file is the range)")
         return errors
 
     def info(self, ctx: ForecastContext, model) -> dict[str, Any]:
-        return {**super().info(ctx, model), "transform": ctx.transform.to_dict()}
+        info = {**super().info(ctx, model), "transform": ctx.transform.to_dict(),
+                "columns": column_names(ctx.series, ctx.task_cfg)}
+        if ctx.covariate_scaler is not None:
+            info["covariate_scaler"] = ctx.covariate_scaler.to_dict()
+        return info
 
     def extra_metrics(self, ctx: ForecastContext, model, split: str) -> dict[str, Any]:
         return evaluate_split(model, ctx, split) if split in ("val", "test") else {}
@@ -245,124 +343,6 @@ class ForecastTask(Task):
 
     def predictor(self, ctx, model, info, run_dir=None):
         return ForecastPredictor(self, ctx, model, info, run_dir)
-
-
-class ForecastPredictor(Predictor):
-    """Inputs: histories in original units, each a :class:`~rnnkit.data.timeseries.Series`
-    (timestamps and values; :meth:`read_file` reads one from a CSV) or values alone (then
-    the timestamps are positions). Record: ``"columns"``: ``timestamp`` (str), ``forecast``,
-    ``lower_80``, ``upper_80``, ``lower_95``, ``upper_95`` for the ``horizon`` points after
-    the history; ``"method"`` (``direct`` within the model's horizon, ``sample paths``
-    past it), ``"points"`` (the history's length), ``"history"`` (its last points, for the
-    plot) and ``"truth"`` where the values after the history are known
-    (:meth:`default_inputs`). The transform comes from model.json; the interval factors
-    from the model, or (without ``refit``) from the run's validation backtest, which reads
-    the run's series."""
-
-    @cached_property
-    def transform(self) -> Transform:
-        return Transform.from_dict(self.info["transform"])
-
-    @cached_property
-    def factors(self) -> dict[int, float]:
-        return interval_factors(self.model, self.context)
-
-    @property
-    def min_points(self) -> int:
-        """The shortest history the model forecasts from."""
-        return self.transform.first_origin(self.config.task.window) + 1
-
-    def predict(self, inputs, horizon: int | None = None, samples: int = 1000,
-                **options) -> list[dict[str, Any]]:
-        """``horizon``: points to forecast (default: the model's); ``samples``: sample paths
-        when it exceeds the model's horizon."""
-        if isinstance(inputs, Series) or (isinstance(inputs, (list, tuple, np.ndarray))
-                                          and len(inputs) and np.isscalar(inputs[0])):
-            raise TaskError("predict takes a list of histories; wrap one in a list")
-        horizon = self.model.horizon if horizon is None else horizon
-        if horizon < 1 or samples < 1:
-            raise TaskError(f"horizon ({horizon}) and samples ({samples}) must be >= 1")
-        return [self._record(as_series(h, f"history {i}"), horizon, samples)
-                for i, h in enumerate(inputs)]
-
-    @torch.no_grad()
-    def _record(self, history: Series, horizon: int, samples: int) -> dict[str, Any]:
-        result = forecast_history(self.model, self.transform, self.config.task.window,
-                                  self.factors, history.values, horizon, samples)
-        shown = max(3 * horizon, 60)
-        record: dict[str, Any] = {
-            "points": len(history), "horizon": horizon,
-            "method": "direct" if horizon <= self.model.horizon else "sample paths",
-            "columns": {"timestamp": time_labels(future_times(history.timestamps, horizon)),
-                        **{k: [float(v) for v in result[k]] for k in COLUMNS}},
-            "history": {"timestamp": time_labels(history.timestamps[-shown:]),
-                        "value": [float(v) for v in history.values[-shown:]]}}
-        if record["method"] == "sample paths":
-            record["samples"] = samples
-        future = getattr(history, "future", None)
-        if future is not None and len(future):
-            record["truth"] = [float(v) for v in future[:horizon]]
-        return record
-
-    def read_file(self, path, repair: str | None = None, **options) -> list[Series]:
-        """One history from a CSV, read with the run's column names and ``repair``
-        (default: the run's ``task.repair``)."""
-        return [read_input(path, self.config.task, repair)]
-
-    def default_inputs(self) -> list[History]:
-        """The run's series up to the test range, with the test range as its future."""
-        ctx = self.context
-        s, n = ctx.series, ctx.test_start
-        return [History(s.timestamps[:n], s.values[:n], s.name, future=s.values[n:])]
-
-    def stream(self, horizon: int | None = None, samples: int = 1000, **options) -> Stream:
-        return ForecastStream(self, horizon, samples)
-
-    def plot(self, record: dict[str, Any], path) -> Path:
-        """History, truth (where known), the forecast and its 80%/95% intervals."""
-        cols, hist = record["columns"], record["history"]
-        name = self.run_dir.name if self.run_dir else self.config.name
-        return plot_forecast(path, parse_times(hist["timestamp"]),
-                             np.array(hist["value"], dtype=float),
-                             parse_times(cols["timestamp"]),  # null (non-finite): a gap
-                             {k: np.array(cols[k], dtype=float) for k in COLUMNS},
-                             record.get("truth"), title=f"{name}: {record['horizon']} steps "
-                             "ahead")
-
-    def write_report(self) -> Path:
-        if self.run_dir is None:
-            raise TaskError("write_report needs the predictor of a run directory")
-        return forecast_section(self.model, self.context, self.run_dir)
-
-
-class ForecastStream(Stream):
-    """``push(value)`` or ``push((timestamp, value))`` appends an observation and returns
-    the forecast from the history so far (the record :meth:`ForecastPredictor.predict`
-    returns for it); until the history is long enough, ``{"points", "needs",
-    "columns": None}`` (``needs``: how many more points)."""
-
-    def __init__(self, predictor: ForecastPredictor, horizon: int | None, samples: int):
-        self.predictor, self.horizon, self.samples = predictor, horizon, samples
-        self.reset()
-
-    def reset(self) -> None:
-        self.times: list = []
-        self.values: list[float] = []
-
-    def push(self, x_t) -> dict[str, Any]:
-        timed = isinstance(x_t, (tuple, list))
-        if self.values and timed != bool(self.times):
-            raise TaskError("push (timestamp, value) pairs or values alone, not both")
-        if timed:
-            t, x_t = x_t
-            self.times.append(np.datetime64(t))
-        self.values.append(float(x_t))
-        n = len(self.values)
-        if n < self.predictor.min_points:
-            return {"points": n, "needs": self.predictor.min_points - n, "columns": None}
-        history = (Series(np.array(self.times), np.array(self.values)) if self.times
-                   else np.array(self.values))
-        return self.predictor.predict([history], self.horizon, self.samples)[0]
 
 
 register(ForecastTask())

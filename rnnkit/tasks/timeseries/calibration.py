@@ -15,19 +15,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..base import TaskError
-from .intervals import COVERAGES, Bands, predict_bands
-from .transform import Transform
+from .intervals import COVERAGES, Bands, bounded, predict_bands
+from .transform import Transform, model_inputs
 
 if TYPE_CHECKING:
     from ..forecast import ForecastContext
 
 
 def forecast_bands(model, transform: Transform, z: np.ndarray, origins: np.ndarray,
-                   window: int, factors: dict[int, float] | None = None) -> Bands:
-    """Forecasts (N, H) from ``origins`` of the scaled series ``z``, in original units;
-    with ``factors`` their intervals widened by them (and kept nested)."""
-    inputs, _ = transform.windows(z, origins, window, model.horizon, with_targets=False)
-    bands = predict_bands(model, inputs)
+                   window: int, factors: dict[int, float] | None = None,
+                   zc: np.ndarray | None = None) -> Bands:
+    """Forecasts (N, H) (K columns: (N, H, K)) from ``origins`` of the scaled series ``z``,
+    in original units; with ``factors`` their intervals widened by them (and kept nested);
+    ``zc``: the scaled covariates, when the model reads some."""
+    data = model_inputs(transform, z, zc, origins, window, model.horizon, with_targets=False)
+    bands = predict_bands(model, data["x"], data.get("future"))
     if factors:
         bands = nested(bands.widened(factors))
     anchors = transform.anchors(z, origins, model.horizon)
@@ -51,23 +53,29 @@ def backtest_factors(bands: Bands, x: np.ndarray, origins: np.ndarray,
     weight 1 / (number of ratios at its lead time), so every lead time counts equally, as
     in a multistep forecast of the whole horizon; the factor for coverage c is the weighted
     c-quantile of the ratios (split conformal on a rolling origin, without the (n+1)/n
-    inflation that with a short validation range would pick the largest ratio)."""
+    inflation that with a short validation range would pick the largest ratio), bounded
+    (:func:`~.intervals.bounded`). Several columns (``x`` (T, K), bands (N, H, K)) share
+    one pair of factors: the ratios are in units of each column's own interval, so they
+    pool."""
     h = np.arange(1, bands.point.shape[1] + 1)
     t = np.asarray(origins)[:, None] + h[None, :]  # (N, H) target indices
     keep = t < end
     lead = np.broadcast_to(h, t.shape)[keep]
-    y = x[t[keep]]
+    y = x[t[keep]]  # (M,), K columns (M, K): pooled, each ratio in its own column's units
+    if y.ndim > 1:
+        lead = np.repeat(lead, y.shape[1])
     counts = np.bincount(lead)
     weights = 1.0 / counts[lead]
     out = {}
     for c in COVERAGES:
-        point, lo, hi = bands.point[keep], bands.lower[c][keep], bands.upper[c][keep]
-        half = np.where(y >= point, hi - point, point - lo)
-        ratio = np.abs(y - point) / np.maximum(half, 1e-12)
+        point, lo, hi = (a[keep].ravel() for a in (bands.point, bands.lower[c],
+                                                   bands.upper[c]))
+        half = np.where(y.ravel() >= point, hi - point, point - lo)
+        ratio = np.abs(y.ravel() - point) / np.maximum(half, 1e-12)
         order = np.argsort(ratio)
         cum = np.cumsum(weights[order]) / weights.sum()
         out[c] = float(ratio[order][np.searchsorted(cum, c / 100 - 1e-12)])
-    return out
+    return bounded(out)
 
 
 def validation_factors(model, ctx: ForecastContext) -> dict[int, float]:
@@ -76,7 +84,7 @@ def validation_factors(model, ctx: ForecastContext) -> dict[int, float]:
     start, end = ctx.range("val")
     window = ctx.task_cfg.window
     origins = np.arange(max(start - 1, ctx.transform.first_origin(window)), end - 1)
-    bands = forecast_bands(model, ctx.transform, ctx.z, origins, window)
+    bands = forecast_bands(model, ctx.transform, ctx.z, origins, window, zc=ctx.zc)
     return backtest_factors(bands, ctx.series.values, origins, end)
 
 
@@ -89,7 +97,7 @@ def interval_factors(model, ctx: ForecastContext) -> dict[int, float]:
     if not cfg.calibrate:
         return {c: 1.0 for c in COVERAGES}
     if getattr(model, "interval_factors", None):
-        return dict(zip(COVERAGES, model.interval_factors))
+        return bounded(dict(zip(COVERAGES, model.interval_factors)))
     if cfg.refit:
         raise TaskError("a refit model is trained on the validation range: its intervals "
                         "need the replay factors recorded at training (interval_factors)")

@@ -1,4 +1,4 @@
-"""Anomaly scores from one-step forecast errors, and the alarm rule.
+r"""Anomaly scores from one-step forecast errors, and the alarm rule.
 
 A :class:`~rnnkit.models.Forecaster` (horizon 1, with a spread) reads the features of a
 series point by point (:meth:`Forecaster.one_step <rnnkit.models.Forecaster.one_step>`,
@@ -8,6 +8,12 @@ forecast's 80%/95% intervals); the anomaly score is its trailing mean over ``smo
 points (point 0, which has no forecast, scores 0). :class:`Alarm` turns scores into alarms.
 :func:`batch_scores` scores a whole series in one pass, :class:`StreamingDetector` one point
 at a time with the same numbers.
+
+Several sensors (K value columns, forecast jointly): each sensor's raw score is its own
+standardised error :math:`z_k`, and the combined raw score is their root mean square
+:math:`\sqrt{\tfrac1K \sum_k z_k^2}` (one sensor: :math:`|z|`), so one sensor far off
+raises it as does a smaller shift in all of them; each is smoothed the same way, and the
+alarm reads the combined score (:func:`sensor_scores`).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import torch
 from ...data.datasets import DataError
 from ...data.timeseries import Scaler, Series
 from ...models.forecast_outputs import Forecast
+from ..datafiles import uses_own_data
 from .events import event_scores, nab_windows, window_indices
 from .intervals import bands_from
 
@@ -30,9 +37,14 @@ if TYPE_CHECKING:
 DAY, WEEK = 86400.0, 7 * 86400.0
 
 
-def features(series: Series, scaler: Scaler, calendar: bool) -> np.ndarray:
-    """(N, F): the scaled value, then (calendar) sin/cos of the time of day and week."""
-    cols = [scaler.transform(series.values)]
+def features(series: Series, scaler: Scaler, calendar: bool,
+             covariates: Scaler | None = None) -> np.ndarray:
+    """(N, F): the scaled values (K columns), the scaled covariates (with a
+    ``covariates`` scaler), then (calendar) sin/cos of the time of day and week."""
+    v = scaler.transform(series.values)
+    cols = [v] if v.ndim == 1 else list(v.T)
+    if covariates is not None:
+        cols += list(covariates.transform(series.covariates[:len(series)]).T)
     if calendar:
         sec = (series.timestamps - np.datetime64(0, "s")).astype("timedelta64[s]")
         sec = sec.astype(np.float64)
@@ -43,15 +55,23 @@ def features(series: Series, scaler: Scaler, calendar: bool) -> np.ndarray:
 
 def raw_scores(forecast: Forecast, targets: np.ndarray) -> np.ndarray:
     """|target - point| / spread of one-step forecasts (:meth:`Forecaster.one_step` of one
-    sequence: fields (1, N, 1, 1[, Q])) and their ``targets`` (N,)."""
-    n = len(targets)
+    sequence: fields (1, N, 1, K[, Q])) and their ``targets`` (N,), or (N, K) -> (N, K)."""
+    n, k = len(targets), 1 if targets.ndim == 1 else targets.shape[1]
 
     def flat(v):
-        return None if v is None else v.detach().cpu().numpy().astype(float).reshape(n, 1, -1)
+        return None if v is None else v.detach().cpu().numpy().astype(float).reshape(n, k, -1)
 
     bands = bands_from(flat(forecast.point), flat(forecast.quantiles), forecast.levels,
                        flat(forecast.std))
-    return np.abs(targets - bands.point[:, 0]) / bands.std()[:, 0]
+    if targets.ndim == 1:
+        return np.abs(targets - bands.point[:, 0]) / bands.std()[:, 0]
+    return np.abs(targets - bands.point) / bands.std()
+
+
+def combined(raw: np.ndarray) -> np.ndarray:
+    """The combined raw score (N,) of per-sensor raw scores (N, K): their root mean square
+    (one sensor: the score itself)."""
+    return raw[:, 0] if raw.shape[1] == 1 else np.sqrt(np.mean(raw ** 2, axis=1))
 
 
 def smooth_scores(raw: np.ndarray, k: int) -> np.ndarray:
@@ -63,14 +83,23 @@ def smooth_scores(raw: np.ndarray, k: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def batch_scores(model, feats: np.ndarray, smooth: int) -> np.ndarray:
-    """Scores (N,) of every point of a series' features (N, F), its state carried from the
-    first point."""
+def sensor_scores(model, feats: np.ndarray, smooth: int) -> tuple[np.ndarray, np.ndarray]:
+    """(combined (N,), per sensor (N, K)) smoothed scores of every point of a series'
+    features (N, F) (the first K the sensors' values), its state carried from the first
+    point."""
     model.eval()
+    k = model.output_size
     x = torch.as_tensor(feats, dtype=torch.float32, device=_device(model))[None]  # (1, N, F)
-    forecast, _ = model.one_step(x)  # fields (1, N, 1, 1[, Q])
-    raw = raw_scores(_first(forecast, len(feats) - 1), feats[1:, 0])
-    return smooth_scores(np.concatenate([[0.0], raw]), smooth)
+    forecast, _ = model.one_step(x)  # fields (1, N, 1, K[, Q])
+    raw = raw_scores(_first(forecast, len(feats) - 1), feats[1:, :k])  # (N - 1, K)
+    raw = np.concatenate([np.zeros((1, k)), raw])
+    return (smooth_scores(combined(raw), smooth),
+            np.stack([smooth_scores(raw[:, i], smooth) for i in range(k)], axis=1))
+
+
+def batch_scores(model, feats: np.ndarray, smooth: int) -> np.ndarray:
+    """The combined scores (N,) of :func:`sensor_scores`."""
+    return sensor_scores(model, feats, smooth)[0]
 
 
 class Alarm:
@@ -104,27 +133,37 @@ class Alarm:
 
 class StreamingDetector:
     """Scores points one at a time, carrying the recurrent state (same scores and alarms as
-    :func:`batch_scores` and :meth:`Alarm.run`). ``update(timestamp, value) -> (score,
-    is_anomaly)``; ``alarm`` (default: plain ``score > threshold``) decides the alarms."""
+    :func:`sensor_scores` and :meth:`Alarm.run`). ``update(timestamp, value, covariates)
+    -> (score, is_anomaly)`` (``value``: K values for K sensors; ``covariates``: J values,
+    with a ``covariates`` scaler); ``sensors`` then holds the per-sensor scores (K,);
+    ``alarm`` (default: plain ``score > threshold``) decides the alarms."""
 
     def __init__(self, model, scaler: Scaler, calendar: bool, smooth: int, threshold: float,
-                 alarm: Alarm | None = None):
+                 alarm: Alarm | None = None, covariates: Scaler | None = None):
         self.model, self.scaler, self.calendar = model.eval(), scaler, calendar
+        self.covariates = covariates
         self.threshold, self.state, self.forecast = threshold, None, None
         self.alarm = alarm or Alarm(threshold)
         self.window: deque[float] = deque(maxlen=smooth)
+        self.sensor_window: deque[np.ndarray] = deque(maxlen=smooth)
+        self.sensors = np.zeros(model.output_size)
 
     @torch.no_grad()
-    def update(self, timestamp, value: float) -> tuple[float, bool]:
-        point = Series(np.array([timestamp]).astype("datetime64[s]"), np.array([value]))
-        feats = features(point, self.scaler, self.calendar)  # (1, F)
-        raw = 0.0
+    def update(self, timestamp, value, covariates=None) -> tuple[float, bool]:
+        k = self.model.output_size
+        values = np.array([value], dtype=np.float64).reshape((1,) if k == 1 else (1, k))
+        cov = None if covariates is None else np.asarray(covariates, np.float64).reshape(1, -1)
+        point = Series(np.array([timestamp]).astype("datetime64[s]"), values, covariates=cov)
+        feats = features(point, self.scaler, self.calendar, self.covariates)  # (1, F)
+        raw = np.zeros((1, k))
         if self.forecast is not None:  # the forecast of this point, made after the last
-            raw = float(raw_scores(self.forecast, feats[:1, 0])[0])
-        self.window.append(raw)
+            raw = raw_scores(self.forecast, feats[:1, :k])
+        self.window.append(float(combined(raw)[0]))
+        self.sensor_window.append(raw[0])
         x = torch.as_tensor(feats, dtype=torch.float32, device=_device(self.model))[None]
         self.forecast, self.state = self.model.one_step(x, self.state)  # x (1, 1, F)
         score = sum(self.window) / len(self.window)
+        self.sensors = sum(self.sensor_window) / len(self.sensor_window)
         return score, self.alarm.update(score)
 
 
@@ -137,16 +176,16 @@ def alarm(cfg: AnomalyConfig, limit: float) -> Alarm:
 def threshold(model, ctx: AnomalyContext) -> float:
     """``threshold_factor`` x the highest score on the calibration range [fit_end,
     train_end): scores are computed over the training range only."""
-    train = Series(ctx.series.timestamps[:ctx.train_end], ctx.series.values[:ctx.train_end])
+    train = ctx.series.head(ctx.train_end)
     scores = batch_scores(model, ctx.features(train), ctx.task_cfg.smooth)
     return float(ctx.task_cfg.threshold_factor * scores[ctx.fit_end:ctx.train_end].max())
 
 
 def labelled_windows(ctx: AnomalyContext, timestamps) -> list[tuple[int, int]] | None:
     """NAB's labelled windows of the run's named series as inclusive indices into
-    ``timestamps``; None for a CSV series or one without labels."""
+    ``timestamps``; None for a user's series or one without labels."""
     cfg = ctx.task_cfg
-    if cfg.csv:
+    if uses_own_data(cfg):
         return None
     try:
         return window_indices(timestamps, nab_windows(cfg.series))
@@ -161,10 +200,11 @@ def scored_windows(ctx: AnomalyContext) -> list[tuple[int, int]]:
 
 
 def detect(model, ctx: AnomalyContext, series: Series | None = None) -> dict[str, np.ndarray]:
-    """Scores and alarms of ``series`` (default: the run's whole series)."""
+    """Combined scores, per-sensor scores (``sensors`` (N, K)) and alarms of ``series``
+    (default: the run's whole series)."""
     series = series or ctx.series
-    scores = batch_scores(model, ctx.features(series), ctx.task_cfg.smooth)
-    return {"score": scores,
+    scores, sensors = sensor_scores(model, ctx.features(series), ctx.task_cfg.smooth)
+    return {"score": scores, "sensors": sensors,
             "is_anomaly": alarm(ctx.task_cfg, threshold(model, ctx)).run(scores)}
 
 

@@ -2,10 +2,14 @@
 in the model's (scaled) units, with an optional conformal widening measured on validation.
 
 A quantile head is trained at :data:`LEVELS`; a Gaussian head gives ``mean +- z * std``.
+Quantiles are sorted before use (an under-trained head can cross them), and the point
+forecast is the median of the sorted ones, so every interval contains its point and the
+95% one the 80% one. Widening factors (:func:`bounded`) lie in [0, :data:`MAX_FACTOR`].
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +17,11 @@ import torch
 
 LEVELS = (0.025, 0.1, 0.5, 0.9, 0.975)
 COVERAGES = (80, 95)
+# The most an interval is widened by calibration. A model whose intervals a backtest has
+# to stretch further than this has not learnt its spread (under-trained, or quantiles that
+# collapse); without a bound a half-width near 0 on the backtest makes the factor, and the
+# test intervals, explode (1e12 seen).
+MAX_FACTOR = 100.0
 _Z = {80: 1.2815515655446004, 95: 1.959963984540054}
 _Q = {80: (0.1, 0.9), 95: (0.025, 0.975)}
 
@@ -45,32 +54,47 @@ class Bands:
 
 
 @torch.no_grad()
-def predict_bands(model, inputs: np.ndarray, batch_size: int = 1024) -> Bands:
-    """Run ``model.predict`` on windows (N, W) or (N, W, F) -> :class:`Bands` (N, H)."""
+def predict_bands(model, inputs: np.ndarray, future: np.ndarray | None = None,
+                  batch_size: int = 1024) -> Bands:
+    """Run ``model.predict`` on windows (N, W) or (N, W, F) (``future``: the horizon's
+    covariates (N, H, J)) -> :class:`Bands` (N, H), or (N, H, K) for K targets."""
     device = next(model.parameters()).device
     x = torch.as_tensor(inputs, dtype=torch.float32)
     if x.dim() == 2:
         x = x.unsqueeze(-1)  # (N, W, 1)
+    extra = {}
     model.eval()
-    parts = [model.predict(x[i:i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
+    parts = []
+    for i in range(0, len(x), batch_size):
+        if future is not None:
+            extra["future"] = torch.as_tensor(future[i:i + batch_size], dtype=torch.float32,
+                                              device=device)
+        parts.append(model.predict(x[i:i + batch_size].to(device), **extra))
 
     def cat(name):
         if getattr(parts[0], name) is None:
             return None
         return np.concatenate([getattr(p, name).cpu().numpy() for p in parts]).astype(float)
 
-    return bands_from(cat("point"), cat("quantiles"), parts[0].levels, cat("std"))
+    point = cat("point")
+    bands = bands_from(point, cat("quantiles"), parts[0].levels, cat("std"))
+    return bands.map(lambda a: a.reshape(point.shape))
 
 
 def bands_from(point: np.ndarray, quantiles: np.ndarray | None = None, levels=None,
                std: np.ndarray | None = None) -> Bands:
     """Bands from a forecast's point (N, H) and its quantiles (N, H, Q) at ``levels`` or
-    its Gaussian std (N, H)."""
+    its Gaussian std (N, H) (more axes after N are flattened). The quantiles are sorted
+    and the point is their median (the level nearest 0.5): an under-trained head can cross
+    them, and its raw median can then lie outside its own interval."""
     point = point.reshape(len(point), -1)  # (N, H)
     lower, upper = {}, {}
     if quantiles is not None:
-        q = np.sort(quantiles.reshape(point.shape + (-1,)), axis=-1)  # no crossing
         levels = [round(float(v), 6) for v in levels]
+        order = np.argsort(levels, kind="stable")
+        levels = [levels[i] for i in order]
+        q = np.sort(quantiles.reshape(point.shape + (-1,))[..., order], axis=-1)  # uncrossed
+        point = q[..., int(np.argmin([abs(v - 0.5) for v in levels]))]
         for c in COVERAGES:
             lo, hi = _Q[c]
             if lo not in levels or hi not in levels:
@@ -88,7 +112,8 @@ def bands_from(point: np.ndarray, quantiles: np.ndarray | None = None, levels=No
 
 def conformal_factors(bands: Bands, y: np.ndarray) -> dict[int, float]:
     """Factors that make each interval cover its nominal share of ``y`` (split conformal:
-    the ceil((n+1)c)/n-th smallest ratio of the error to the half-width on its side)."""
+    the ceil((n+1)c)/n-th smallest ratio of the error to the half-width on its side),
+    :func:`bounded`."""
     out = {}
     for c in COVERAGES:
         above = y >= bands.point
@@ -97,4 +122,17 @@ def conformal_factors(bands: Bands, y: np.ndarray) -> dict[int, float]:
         n = ratio.size
         k = min(int(np.ceil((n + 1) * c / 100)), n)
         out[c] = float(np.sort(ratio.ravel())[k - 1])
+    return bounded(out)
+
+
+def bounded(factors: dict[int, float]) -> dict[int, float]:
+    """Factors within [0, MAX_FACTOR] (NaN: 1, unchanged), with a warning for each one
+    that was cut."""
+    out = {}
+    for c, f in factors.items():
+        out[c] = 1.0 if f != f else min(max(float(f), 0.0), MAX_FACTOR)
+        if out[c] != f:
+            warnings.warn(f"the {c}% interval factor {f:.4g} is cut to {out[c]:g}: the "
+                          "model's intervals are far off on the calibration backtest "
+                          "(under-trained?)", stacklevel=2)
     return out

@@ -78,7 +78,7 @@ def replay_bands(cfg: RunConfig, origin: int, run_dir: Path) -> Bands:
     _, _, model = open_checkpoint(run_dir)
     rctx = TASKS[rcfg.task.name].setup(rcfg)
     return forecast_bands(model, rctx.transform, rctx.z, np.array([origin - 1]),
-                          cfg.task.window)
+                          cfg.task.window, zc=rctx.zc)
 
 
 def calibrate_by_replays(cfg: RunConfig) -> dict[int, float]:

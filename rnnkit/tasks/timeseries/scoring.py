@@ -3,7 +3,8 @@ seasonal-naive and persistence baselines under the same protocol.
 
 Protocols (:attr:`ForecastContext.protocol <rnnkit.tasks.forecast.ForecastContext>`):
 ``multistep`` scores one forecast of the whole range from its start, ``rolling``
-one-step-ahead forecasts from every origin in it.
+one-step-ahead forecasts from every origin in it. Several value columns: each is scored
+on its own (``"columns"``); the top-level figures are their means.
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ def range_forecasts(model, ctx: ForecastContext, split: str,
     points (M,), intervals widened by ``factors``."""
     start, end = ctx.range(split)
     origins = range_origins(start, end, model.horizon, ctx.protocol)
-    bands = forecast_bands(model, ctx.transform, ctx.z, origins, ctx.task_cfg.window, factors)
+    bands = forecast_bands(model, ctx.transform, ctx.z, origins, ctx.task_cfg.window, factors,
+                           ctx.zc)
     steps = end - start if ctx.protocol == "multistep" else 1
-    return bands.map(lambda a: a[:, :steps].ravel())
+    return bands.map(lambda a: a[:, :steps].reshape((-1,) + a.shape[2:]))  # (M,) / (M, K)
 
 
 def figures(y: np.ndarray, bands: Bands, train: np.ndarray, season: int) -> dict[str, float]:
@@ -58,11 +60,19 @@ def figures(y: np.ndarray, bands: Bands, train: np.ndarray, season: int) -> dict
     return {k: float("nan") if v is None else v for k, v in out.items()}
 
 
-def baseline_bands(ctx: ForecastContext, split: str) -> dict[str, Bands]:
+def column(bands: Bands, k: int) -> Bands:
+    """Column ``k`` of bands (M, K)."""
+    return bands.map(lambda a: a[:, k])
+
+
+def baseline_bands(ctx: ForecastContext, split: str, x: np.ndarray | None = None
+                   ) -> dict[str, Bands]:
     """Seasonal naive and persistence under the same protocol, with the textbook intervals
-    from their in-sample residuals (Hyndman & Athanasopoulos, FPP3 5.5)."""
+    from their in-sample residuals (Hyndman & Athanasopoulos, FPP3 5.5); ``x``: the
+    series (one column; default: the run's)."""
     start, end = ctx.range(split)
-    x, m = ctx.series.values, ctx.task_cfg.season
+    x = ctx.series.values if x is None else x
+    m = ctx.task_cfg.season
     train = x[:start]
     origins = range_origins(start, end, end - start, ctx.protocol)
     steps = end - start if ctx.protocol == "multistep" else 1
@@ -85,15 +95,32 @@ def baseline_bands(ctx: ForecastContext, split: str) -> dict[str, Bands]:
 
 def evaluate_split(model, ctx: ForecastContext, split: str) -> dict[str, Any]:
     """The model's figures on ``split`` (val or test; test with calibrated intervals) and
-    the baselines' under ``baselines``."""
+    the baselines' under ``baselines``; several value columns: each column's under
+    ``"columns"`` and their means at the top level."""
     factors = interval_factors(model, ctx) if split == "test" else None
     bands = range_forecasts(model, ctx, split, factors)
     start, end = ctx.range(split)
-    y = ctx.series.values[start:end]
-    train = ctx.series.values[:ctx.test_start]
-    season = ctx.task_cfg.season
-    result: dict[str, Any] = figures(y, bands, train, season)
-    result["mse"] = result["rmse"] ** 2
-    result["baselines"] = Figures({name: figures(y, b, train, season)
-                                   for name, b in baseline_bands(ctx, split).items()})
+    season, x = ctx.task_cfg.season, ctx.series.values
+    if x.ndim == 1:
+        result: dict[str, Any] = figures(x[start:end], bands, x[:ctx.test_start], season)
+        result["mse"] = result["rmse"] ** 2
+        result["baselines"] = Figures({
+            name: figures(x[start:end], b, x[:ctx.test_start], season)
+            for name, b in baseline_bands(ctx, split).items()})
+        return result
+    per, base = {}, {}
+    for k, name in enumerate(ctx.series.columns):
+        y, train = x[start:end, k], x[:ctx.test_start, k]
+        per[name] = figures(y, column(bands, k), train, season)
+        per[name]["mse"] = per[name]["rmse"] ** 2
+        for b, bb in baseline_bands(ctx, split, x[:, k]).items():
+            base.setdefault(b, []).append(figures(y, bb, train, season))
+    result = mean_figures(list(per.values()))
+    result["columns"] = Figures(per)
+    result["baselines"] = Figures({b: mean_figures(v) for b, v in base.items()})
     return result
+
+
+def mean_figures(parts: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's mean over the columns."""
+    return {k: float(np.mean([p[k] for p in parts])) for k in parts[0]}

@@ -1,32 +1,51 @@
 """Where a series comes from, shared by the forecasting and anomaly tasks: the config keys
-that name it (:class:`SeriesSourceConfig`), reading it, its test range, and timestamps
-(future ones, and as the strings a prediction record holds)."""
+that name it (:class:`SeriesSourceConfig`), reading it (one file, or consecutive parts),
+reading a predictor's input with the run's columns, its test range, and timestamps (future
+ones, and as the strings a prediction record holds)."""
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ...data.datasets import DataError
-from ...data.timeseries import REPAIRS, SERIES, Series, load_series, read_csv
+from ...data.timeseries import MAX_ABS, REPAIRS, Series, load_series, read_csv
 from ...training.config import TaskConfig
 from ..base import TaskError
+from ..datafiles import DataFilesConfig, data_errors, path_field, uses_own_data
 
 
 @dataclass
-class SeriesSourceConfig(TaskConfig):
-    """The ``[task]`` keys that name a series: a named one (``series``) or a user's CSV
-    (``csv``, read with ``time_column``, ``value_column`` and ``repair``). The keys stay flat
-    (``task.series``, ``task.csv`` ...); each time-series task sets its own default
-    ``series``."""
+class SeriesSourceConfig(DataFilesConfig, TaskConfig):
+    """The ``[task]`` keys that name a series: a named one (``series``), or a user's CSV
+    (DESIGN.md, "A user's own data"): ``data`` (one file), or ``train_data`` /
+    ``val_data`` / ``test_data``, consecutive parts of one series (each continues the one
+    before; the parts set the ranges). Columns: ``time_column`` (default: the first),
+    ``value_columns`` (default: every other column but the covariates; several = a
+    multivariate series), ``covariate_columns`` (values known in advance, e.g. calendar or a
+    temperature forecast; rows at the end of a file with the values blank and the
+    covariates given are their known future). ``repair``: comma-separated read_csv repairs.
+    A series is split by time, never shuffled: ``split_seed`` and ``val_fraction`` are not
+    read. The former keys ``csv`` (= ``data``) and ``value_column`` (= a one-column
+    ``value_columns``) are still read, and written back under the new names."""
 
     series: str = ""  # a named series (rnnkit.data.timeseries.SERIES)
-    csv: str = ""  # or a user's CSV file (then set the task's test or training size)
-    time_column: str = ""  # CSV columns; "" = the first / second column
-    value_column: str = ""
+    csv: str = path_field()  # the former name of task.data
+    time_column: str = ""  # "" = the first column
+    value_columns: list[str] = field(default_factory=list)  # [] = every other column
+    value_column: str = ""  # the former name of a one-column value_columns
+    covariate_columns: list[str] = field(default_factory=list)  # known in advance
     repair: str = ""  # comma-separated read_csv repairs: sort, drop-duplicates, interpolate ...
+
+    def __post_init__(self):
+        if self.csv and not (self.data or self.train_data):
+            self.data, self.csv = self.csv, ""
+        if self.value_column and not self.value_columns:
+            self.value_columns, self.value_column = [self.value_column], ""
 
 
 @dataclass
@@ -46,35 +65,139 @@ def parse_repair(text: str) -> list[str]:
     return repairs
 
 
-def load_source(cfg: SeriesSourceConfig) -> Series:
-    """The series a task config names: ``csv`` (a user's file, with ``time_column``,
-    ``value_column`` and ``repair``) when set, else the named ``series``."""
+def source_errors(cfg: SeriesSourceConfig, unread: tuple[str, ...]) -> list[str]:
+    """Config-time problems of the series keys; ``unread``: the data-file keys the task
+    does not read (set away from their defaults, they are errors)."""
+    errors = data_errors(cfg)
+    if cfg.csv:  # left beside task.data / train_data
+        errors.append("task.csv is the former name of task.data: set one of them")
+    if cfg.value_column:
+        errors.append("task.value_column is the former name of task.value_columns: set one")
+    lists = {}
+    for key in ("value_columns", "covariate_columns"):
+        v = getattr(cfg, key)
+        if isinstance(v, list) and all(isinstance(c, str) and c for c in v):
+            lists[key] = v
+        else:
+            errors.append(f"task.{key} = {v!r}: expected a list of column names, e.g. "
+                          '["a", "b"]')
+    named = [cfg.time_column] * bool(cfg.time_column) + sum(lists.values(), [])
+    twice = sorted({c for c in named if named.count(c) > 1})
+    if twice:
+        errors.append(f"column(s) {twice} named twice in task.time_column / value_columns / "
+                      "covariate_columns")
+    defaults = {f.name: f.default for f in dataclasses.fields(DataFilesConfig)}
+    for key in unread:
+        if getattr(cfg, key) != defaults[key]:
+            errors.append(f"task.{key} = {getattr(cfg, key)!r}: a series is split by time, "
+                          "never shuffled; this key is not read (leave it out)")
     try:
-        if cfg.csv:
-            return read_csv(cfg.csv, cfg.time_column or None, cfg.value_column or None,
-                            repair=parse_repair(cfg.repair))
-        return load_series(cfg.series)
+        parse_repair(cfg.repair)
+    except TaskError as e:
+        errors.append(str(e))
+    return errors
+
+
+def _read(path, cfg: SeriesSourceConfig, value_columns=None, repair=None) -> Series:
+    return read_csv(path, cfg.time_column or None,
+                    value_columns=value_columns or cfg.value_columns or None,
+                    covariate_columns=cfg.covariate_columns,
+                    repair=parse_repair(cfg.repair if repair is None else repair))
+
+
+def load_source(cfg: SeriesSourceConfig) -> tuple[Series, dict[str, int]]:
+    """The series a task config names, and the lengths of the parts given as files of
+    their own (``{"val": n, "test": m}``: from ``val_data`` and ``test_data``; {} for one
+    file or a named series)."""
+    try:
+        if not uses_own_data(cfg):
+            return load_series(cfg.series), {}
+        if cfg.data:
+            return _read(cfg.data, cfg), {}
+        parts = [(k, _read(getattr(cfg, f"{k}_data"), cfg)) for k in ("train", "val", "test")
+                 if getattr(cfg, f"{k}_data")]
     except (DataError, OSError) as e:
         raise TaskError(str(e)) from None
+    series = parts[0][1]
+    for (_, a), (key, b) in zip(parts, parts[1:]):
+        series = _join(series, a, b, f"task.{key}_data", parse_repair(cfg.repair))
+    return series, {k: len(s) for k, s in parts if k != "train"}
 
 
-def read_input(path: str | Path, cfg: SeriesSourceConfig, repair: str | None = None) -> Series:
-    """A user's CSV read with the run's column names and ``repair`` (default: the run's
-    ``task.repair``); bad rows give errors naming the row."""
+def _join(series: Series, last: Series, part: Series, key: str, repair) -> Series:
+    """``series`` (ending with the part ``last``) continued by ``part``."""
+    if series.ahead:
+        raise TaskError(f"{last.name}: rows past its last value (covariates only) come "
+                        f"before {key}; only the last part may hold the covariates' future")
+    if part.columns != last.columns or part.covariate_columns != last.covariate_columns:
+        raise TaskError(f"{key} ({part.name}) has the columns {list(part.columns)} + "
+                        f"{list(part.covariate_columns)}; the part before it "
+                        f"{list(last.columns)} + {list(last.covariate_columns)}")
+    if len(part) and len(series):
+        gap = part.timestamps[0] - series.timestamps[-1]
+        step = time_step(np.concatenate([series.timestamps, part.timestamps]))
+        if gap <= np.timedelta64(0) or (gap != step and not {"ignore-gaps", "keep-order"}
+                                         & set(repair)):
+            raise TaskError(f"{key} ({part.name}) starts at {part.timestamps[0]}, "
+                            f"{'not after' if gap <= np.timedelta64(0) else 'not one step'}"
+                            f" after the part before it ends ({series.timestamps[-1]}): the "
+                            "parts must be consecutive pieces of one series")
+    cov = None
+    if part.covariates is not None:
+        cov = np.concatenate([series.covariates, part.covariates])
+    return Series(np.concatenate([series.timestamps, part.timestamps]),
+                  np.concatenate([series.values, part.values]), series.name, series.columns,
+                  cov, series.covariate_columns)
+
+
+def read_input(path: str | Path, cfg: SeriesSourceConfig, columns: dict | None = None,
+               repair: str | None = None) -> Series:
+    """A predictor's input CSV, read with the run's covariate columns and ``repair``
+    (default: the run's ``task.repair``). Value columns: ``task.value_columns``, else the
+    names the run trained on (``columns``: model.json's ``"columns"``) where the file has
+    them all, else the columns after the time column, as many as the run has; bad rows
+    give errors naming the row."""
+    width = len(columns["values"]) if columns else 1
+    names = None
+    if not cfg.value_columns:
+        header = _header(path)
+        recorded = columns["values"] if columns else []
+        if recorded and all(c in header for c in recorded):
+            names = recorded
+        elif header:
+            tcol = header.index(cfg.time_column) if cfg.time_column in header else 0
+            rest = [h for i, h in enumerate(header)
+                    if i != tcol and h not in cfg.covariate_columns]
+            names = rest[:width] if len(rest) >= width else None
     try:
-        return read_csv(path, cfg.time_column or None, cfg.value_column or None,
-                        repair=parse_repair(cfg.repair if repair is None else repair))
+        series = _read(path, cfg, names, repair)
     except (DataError, OSError) as e:
         raise TaskError(str(e)) from None
+    series.name = str(path)
+    if series.width != width:
+        raise TaskError(f"{path}: {series.width} value column(s) {list(series.columns)}; the "
+                        f"run reads {width}: {columns['values'] if columns else ['value']}")
+    return series
 
 
-def test_points(n: int, size: float, series: str, csv_path: str) -> int:
-    """Points in the test range: ``size`` points (>= 1) or a fraction (< 1); 0: the named
-    series' standard test range (data README)."""
-    if size == 0:
-        if csv_path or series not in SERIES:
-            raise TaskError("task.test_size must be set for a CSV series")
-        size = SERIES[series]
+def _header(path) -> list[str]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return [h.strip() for h in next(csv.reader(f), [])]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []  # read_csv names the problem
+
+
+def column_names(series: Series, cfg: SeriesSourceConfig) -> dict:
+    """What model.json records of the run's columns (``read_input`` reads inputs by them)."""
+    return {"time": cfg.time_column, "values": list(series.columns) or ["value"],
+            "covariates": list(series.covariate_columns)}
+
+
+def test_points(n: int, size: float, default: float) -> int:
+    """Points in the test range: ``size`` points (>= 1) or a fraction (< 1); 0: ``default``
+    (points or a fraction likewise)."""
+    size = size or default
     count = int(size) if size >= 1 else int(np.ceil(n * size))
     if not 0 < count < n:
         raise TaskError(f"a test range of {count} points does not fit a series of {n}")
@@ -112,15 +235,26 @@ def parse_times(labels: list[str]) -> np.ndarray:
     return np.array([np.datetime64(s.strip().replace(" ", "T")) for s in labels])
 
 
-def as_series(data, what: str) -> Series:
-    """A :class:`Series` as it is, or values alone (any sequence of numbers) as a series
-    whose timestamps are the positions 0, 1, ... ."""
-    if isinstance(data, Series):
-        return data
-    try:
-        values = np.asarray(data, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError) as e:
-        raise TaskError(f"{what}: not a sequence of numbers ({e})") from None
-    if not np.isfinite(values).all():
-        raise TaskError(f"{what}: holds NaN or infinite values")
-    return Series(np.arange(len(values)), values)
+def as_series(data, what: str, width: int = 1, covariates: int = 0) -> Series:
+    """A :class:`Series` as it is, or values alone (a sequence of numbers, or of rows of
+    ``width`` numbers) as a series whose timestamps are the positions 0, 1, ...; checked:
+    ``width`` value columns, every value finite and within +-MAX_ABS, and (``covariates``
+    > 0) covariates given."""
+    if not isinstance(data, Series):
+        try:
+            values = np.asarray(data, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise TaskError(f"{what}: not a sequence of numbers ({e})") from None
+        values = values.reshape(-1) if width == 1 else values
+        data = Series(np.arange(len(values)), values)
+    if data.width != width or (width > 1 and data.values.ndim != 2):
+        raise TaskError(f"{what}: {data.width} value column(s); the run reads {width} "
+                        f"(values of shape (N, {width}))")
+    for name, a in (("value", data.values), ("covariate", data.covariates)):
+        if a is not None and not (np.abs(a) <= MAX_ABS).all():
+            raise TaskError(f"{what}: holds a {name} that is NaN, infinite or beyond "
+                            f"+-{MAX_ABS:g}")
+    if covariates and (data.covariates is None or data.covariates.shape[1:] != (covariates,)):
+        raise TaskError(f"{what}: the run reads {covariates} covariate column(s): give a "
+                        "Series with covariates (read_file reads them from a CSV)")
+    return data

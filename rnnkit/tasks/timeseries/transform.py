@@ -15,6 +15,13 @@ With scaler ``S`` (fitted on the training range only), season ``m`` and a foreca
   ``y_h = z[T+h] - L_T``, so it sees the season's shape and forecasts the trend from it.
 - back: ``x[T+h] = S^-1(y_h + z[a_h])`` (``+ L_T``); ``S^-1`` is increasing, so quantiles
   and interval bounds map back exactly, and so do scaling and differencing (tested).
+
+Several value columns (K targets): each column is scaled with its own statistics and
+differenced or levelled alike; the scaled series is ``z`` (K, N) (time last, as for one
+column (N,)), the model reads windows (B, W, K) and predicts (B, H, K). Covariates (known in
+advance, scaled by their own standard scaler) follow the targets in every window step
+(:func:`model_inputs`: ``x`` (B, W, K + J)) and are given for the horizon as ``future``
+(B, H, J).
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ class Transform:
     @classmethod
     def fit(cls, train: np.ndarray, kind: str, season: int, difference: bool,
             level: bool = False) -> Transform:
+        """Fitted on training values (N,) or (N, K) (one scale per column)."""
         return cls(Scaler(kind).fit(np.asarray(train, dtype=np.float64)), season, difference,
                    level)
 
@@ -66,12 +74,14 @@ class Transform:
         points up to each origin (zeros without ``level``)."""
         origins = np.asarray(origins, dtype=np.int64)
         if not self.level:
-            return np.zeros(len(origins))
+            return np.zeros(z.shape[:-1] + (len(origins),))
         idx = origins[:, None] + np.arange(-self.season + 1, 1)[None, :]
         return z[..., idx].mean(axis=-1)
 
     def scaled(self, x: np.ndarray) -> np.ndarray:
-        return self.scaler.transform(np.asarray(x, dtype=np.float64))
+        """Values (N,) or (N, K) -> the scaled series (N,) or (K, N) (time last)."""
+        z = self.scaler.transform(np.asarray(x, dtype=np.float64))
+        return z.T if z.ndim > 1 else z
 
     def features(self, z: np.ndarray) -> np.ndarray:
         """(..., N) scaled values -> model inputs (NaN where the lag reaches before 0)."""
@@ -93,30 +103,62 @@ class Transform:
         return np.asarray(origins)[:, None] - m + 1 + (h % m)[None, :]
 
     def anchors(self, z: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-        """(N, H) the values the targets are relative to: ``z[a_h]`` with differencing,
-        ``L_T`` with level, else zeros."""
+        """(N, H) (K columns: (N, H, K)) the values the targets are relative to: ``z[a_h]``
+        with differencing, ``L_T`` with level, else zeros."""
         if self.difference:
-            return z[self.anchor_index(origins, horizon)]
-        return np.repeat(self.levels(z, origins)[:, None], horizon, axis=1)
+            a = z[..., self.anchor_index(origins, horizon)]
+        else:
+            a = np.repeat(self.levels(z, origins)[..., None], horizon, axis=-1)
+        return _columns_last(a, z)
 
     def windows(self, z: np.ndarray, origins: np.ndarray, window: int, horizon: int,
                 with_targets: bool = True):
-        """Inputs (N, W) and targets (N, H) (scaled) for forecasts made at ``origins``."""
+        """Inputs (N, W) and targets (N, H) (scaled) for forecasts made at ``origins``; of
+        K columns ``z`` (K, T): (N, W, K) and (N, H, K)."""
         origins = np.asarray(origins, dtype=np.int64)
         if len(origins) and origins.min() < self.first_origin(window):
             raise ValueError(f"origin {origins.min()} has less than a full window of history")
         f = self.features(z)
         idx = origins[:, None] + np.arange(-window + 1, 1)[None, :]
-        inputs = f[idx] - self.levels(z, origins)[:, None]
+        inputs = _columns_last(f[..., idx] - self.levels(z, origins)[..., None], z)
         if not with_targets:
             return inputs, None
         tidx = origins[:, None] + np.arange(1, horizon + 1)[None, :]
-        return inputs, z[tidx] - self.anchors(z, origins, horizon)
+        return inputs, _columns_last(z[..., tidx], z) - self.anchors(z, origins, horizon)
 
     def to_original(self, y: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-        """Predicted targets (N, H, ...) and their anchors (N, H) -> original units."""
+        """Predicted targets (N, H) or (N, H, K) and their anchors (the same shape) ->
+        original units (one column: y (N, H, ...) with anchors (N, H))."""
         a = anchors.reshape(anchors.shape + (1,) * (y.ndim - anchors.ndim))
         return self.scaler.inverse(y + a)
+
+
+def _columns_last(a: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """(K, N, ...) -> (N, ..., K) where ``z`` holds K columns (K, T); else ``a`` itself."""
+    return np.moveaxis(a, 0, -1) if z.ndim > 1 else a
+
+
+def model_inputs(transform: Transform, z: np.ndarray, zc: np.ndarray | None,
+                 origins: np.ndarray, window: int, horizon: int,
+                 with_targets: bool = True) -> dict[str, np.ndarray]:
+    """What a forecaster reads at ``origins``: ``x`` (N, W, K + J) (the targets' features,
+    then the scaled covariates ``zc`` (T', J) of the same steps), ``future`` (N, H, J) (the
+    covariates of the horizon; only with covariates) and ``y`` (N, H) or (N, H, K)
+    (``with_targets``). Covariates must be known to ``origin + horizon``."""
+    inputs, targets = transform.windows(z, origins, window, horizon, with_targets)
+    x = inputs if inputs.ndim == 3 else inputs[..., None]  # (N, W, K)
+    out = {"x": x}
+    if zc is not None:
+        origins = np.asarray(origins, dtype=np.int64)
+        if len(origins) and origins.max() + horizon >= len(zc):
+            raise ValueError(f"covariates known for {len(zc)} points; a forecast from point "
+                             f"{origins.max()} reads them up to point {origins.max() + horizon}")
+        past = zc[origins[:, None] + np.arange(-window + 1, 1)[None, :]]  # (N, W, J)
+        out["x"] = np.concatenate([x, past], axis=-1)
+        out["future"] = zc[origins[:, None] + np.arange(1, horizon + 1)[None, :]]  # (N, H, J)
+    if with_targets:
+        out["y"] = targets
+    return out
 
 
 def train_origins(first: int, end: int, horizon: int) -> np.ndarray:
