@@ -403,3 +403,14 @@ def test_export_layer_equals_the_layer():
         close(got, want, type(layer).__name__)
         for g, w in zip(states_of(got_h), states_of(want_h)):
             close(g, w, "final state")
+
+
+def test_a_forecaster_with_covariates_is_refused_with_its_reason(tmp_path):
+    from rnnkit.export import ExportError, export_model, exportable
+    from rnnkit.models import Forecaster
+
+    model = Forecaster(input_size=3, output_size=1, horizon=4, covariates=2, hidden_size=8)
+    ok, reason = exportable(model)
+    assert not ok and "covariates" in reason
+    with pytest.raises(ExportError, match="covariates"):
+        export_model(model, tmp_path)
