@@ -402,9 +402,17 @@ def bench_tokenizers(args, tmp: Path) -> tuple[list[dict], dict]:
         return {f"{split} {k}": result.results[split][k] for split in ("val", "test")
                 for k in ("bleu", "chrf", "loss")}
 
-    return race({name: rnnkit_job("translate.toml", [f"task.tokenizer={tok}", *args.set],
-                                  args.minutes, tmp / tok, figures, args.clock)
-                 for name, tok in args.tokenizers}, args.threads)
+    variants = {"word": ("word vocabulary (task.tokenizer=word)", ["task.tokenizer=word"]),
+                "unigram": ("sentencepiece unigram (task.tokenizer=subword)",
+                            ["task.tokenizer=subword", "task.subword_model=unigram"]),
+                "spbpe": ("sentencepiece BPE (task.tokenizer=subword, subword_model=bpe)",
+                          ["task.tokenizer=subword", "task.subword_model=bpe"]),
+                "hfbpe": ("HF tokenizers byte-level BPE (task.tokenizer=bpe)",
+                          ["task.tokenizer=bpe"])}
+    which = args.which or ["word", "unigram", "hfbpe"]
+    return race({variants[k][0]: rnnkit_job("translate.toml", [*variants[k][1], *args.set],
+                                            args.minutes, tmp / k, figures, args.clock)
+                 for k in which}, args.threads)
 
 
 def bench_targets(args, tmp: Path) -> tuple[list[dict], dict]:
@@ -417,9 +425,10 @@ def bench_targets(args, tmp: Path) -> tuple[list[dict], dict]:
     jobs = {"fra->eng, examples/translate.toml with task.reverse=true": ["task.reverse=true"],
             "eng->fra, examples/translate.toml with task.tokenizer=subword":
                 ["task.tokenizer=subword"]}
-    return race({name: rnnkit_job("translate.toml", [*over, *args.set], args.minutes,
-                                  tmp / str(i), figures, args.clock, validate=True)
-                 for i, (name, over) in enumerate(jobs.items())}, args.threads)
+    keys = dict(zip(("fra-eng", "eng-fra"), jobs))
+    return race({keys[k]: rnnkit_job("translate.toml", [*jobs[keys[k]], *args.set],
+                                     args.minutes, tmp / k, figures, args.clock, validate=True)
+                 for k in args.which or list(keys)}, args.threads)
 
 
 def table(rows: list[dict]) -> str:
@@ -437,6 +446,9 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=8.0, help="training minutes per model")
     p.add_argument("--folds", type=int, default=0, help="sentiment: k-fold CV (0: 90/10)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--which", action="append", default=[],
+                   help="tokenizers: word, unigram, spbpe, hfbpe (default: word, unigram, "
+                   "hfbpe); targets: fra-eng, eng-fra (default both); repeatable")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="tokenizers, targets: training time as wall or the process's CPU time")
     p.add_argument("--jobs", type=int, default=1,
@@ -446,9 +458,6 @@ def main() -> None:
                    "(repeatable)")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = p.parse_args()
-    args.tokenizers = [("word vocabulary (task.tokenizer=word)", "word"),
-                       ("sentencepiece unigram (task.tokenizer=subword)", "subword"),
-                       ("HF tokenizers byte-level BPE (task.tokenizer=bpe)", "bpe")]
     torch.set_num_threads(args.threads)
     start = time.time()
     with tempfile.TemporaryDirectory() as tmp:

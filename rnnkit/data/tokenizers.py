@@ -168,9 +168,10 @@ class SubwordTokenizer:
         self.vocab = Vocabulary(pieces[len(SPECIALS):])
 
     @classmethod
-    def fit(cls, texts: Iterable[str], *, vocab_size: int = 8000,
-            lower: bool = False) -> SubwordTokenizer:
-        """Train on ``texts`` (deterministic: one thread, every sentence read)."""
+    def fit(cls, texts: Iterable[str], *, vocab_size: int = 8000, lower: bool = False,
+            model_type: str = "unigram") -> SubwordTokenizer:
+        """Train on ``texts`` (deterministic: one thread, every sentence read);
+        ``model_type``: ``unigram`` or ``bpe``."""
         spm = require("sentencepiece", "text")
         lines = [t for t in (normalize(t, lower) for t in texts) if t]
         if not lines:
@@ -178,7 +179,7 @@ class SubwordTokenizer:
         out = io.BytesIO()
         try:
             spm.SentencePieceTrainer.train(
-                sentence_iterator=iter(lines), model_writer=out, model_type="unigram",
+                sentence_iterator=iter(lines), model_writer=out, model_type=model_type,
                 vocab_size=vocab_size, hard_vocab_limit=False, byte_fallback=True,
                 character_coverage=0.9995, normalization_rule_name="identity",
                 pad_id=0, unk_id=1, bos_id=2, eos_id=3, pad_piece=PAD, unk_piece=UNK,

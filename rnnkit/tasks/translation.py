@@ -64,6 +64,7 @@ class TranslationConfig(DataFilesConfig, TaskConfig):
     val_sources: int = number(0, 0)  # and for validation (best checkpoint)
     tokenizer: str = choice("word", "word", "subword", "bpe")  # subword: any language
     vocab_size: int = number(8000, 300)  # subword: at most this many pieces per language
+    subword_model: str = choice("unigram", "unigram", "bpe")  # sentencepiece's algorithm
     min_freq: int = number(2, 1)  # word: rarer words become <unk> (both languages)
     max_vocab: int = number(0, 0)  # word: 0 = no limit
     lower_target: bool = False  # False: the target keeps its case (cased BLEU)

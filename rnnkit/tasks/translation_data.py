@@ -82,8 +82,10 @@ def fit_tokenizer(cfg, texts: list[str], lower: bool) -> Tokenizer:
     if cfg.tokenizer == "word":
         return WordTokenizer.fit(texts, min_freq=cfg.min_freq, max_size=cfg.max_vocab or None,
                                  lower=lower)
-    cls = SubwordTokenizer if cfg.tokenizer == "subword" else BPETokenizer
     try:
-        return cls.fit(texts, vocab_size=cfg.vocab_size, lower=lower)
+        if cfg.tokenizer == "bpe":
+            return BPETokenizer.fit(texts, vocab_size=cfg.vocab_size, lower=lower)
+        return SubwordTokenizer.fit(texts, vocab_size=cfg.vocab_size, lower=lower,
+                                    model_type=cfg.subword_model)
     except ValueError as e:
         raise TaskError(f"task.vocab_size = {cfg.vocab_size}: {e}") from None
