@@ -677,3 +677,17 @@ def test_fsdd_laid_out_as_folders_splits_as_the_builtin_task(tmp_path):
         assert [c.name for c in own.clips[split]] == [
             f"{r.digit}/{r.path.name}" for r in recs if split_of(r, builtin) == split]
     assert own.labels == [str(d) for d in range(10)]
+
+
+def test_an_audio_file_with_nan_samples_is_an_error_naming_it(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from rnnkit.data.audio import AudioError, read_audio
+
+    signal = np.zeros(800, dtype=np.float32)
+    signal[100:] = np.nan
+    sf.write(tmp_path / "nan.wav", signal, 8000, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"nan.wav: 700 of 800 samples are NaN or infinite "
+                                         r"\(the first at sample 100"):
+        read_audio(tmp_path / "nan.wav")

@@ -44,7 +44,7 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, *,
     Behaviour on unusual input (each an :class:`AudioError` naming the file, or as said):
 
     - a missing, empty (0 bytes) or non-audio file: error;
-    - a file with no samples: error;
+    - a file with no samples, or with NaN or infinite samples: error;
     - several channels (e.g. stereo): averaged to mono;
     - another sample rate (e.g. 44.1 kHz): resampled with soxr (librosa) when
       ``resample``, else an error naming both rates.
@@ -61,6 +61,11 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, *,
         raise AudioError(f"{path}: not a readable audio file (WAV, FLAC, OGG ...): {e}") from None
     if audio.shape[0] == 0:
         raise AudioError(f"{path}: the audio file holds no samples")
+    bad = ~np.isfinite(audio).all(axis=1)
+    if bad.any():  # float WAVs can hold NaN/inf; a transcript of them would mean nothing
+        first = int(np.argmax(bad))
+        raise AudioError(f"{path}: {int(bad.sum())} of {len(bad)} samples are NaN or infinite "
+                         f"(the first at sample {first}, {first / rate:.3f} s)")
     audio = audio.mean(axis=1)  # (n,)
     if rate != sample_rate:
         if not resample:
