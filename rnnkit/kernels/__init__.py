@@ -10,10 +10,6 @@
   it serves the tensors (CPU, float32/float64) and otherwise run their ATen formulas.
 - Cells with a whole-sequence ``scan`` (minGRU, minLSTM) are dispatched to it; on the CPU
   it runs compiled (:mod:`.scan`), elsewhere as a log-space parallel scan.
-- :mod:`.plans`: inference without gradients: a layer's weights packed once for the
-  compiled step (``csrc/step.h``), one call per time step for streaming (``layer.step``)
-  and the engine's loop over a whole sequence; :mod:`.linear`: the input projections on the
-  same packed products (``csrc/gemm.h``), so both paths compute the same numbers.
 
 This package imports torch only; cells are recognised by their class name.
 """

@@ -27,7 +27,6 @@ import torch
 from torch import Tensor
 
 from . import native
-from .linear import linear
 from .native import EMPTY
 
 
@@ -93,7 +92,7 @@ class ElmanFamily:
 def project_with_both_biases(cell, x: Tensor) -> Tensor:
     """``W_ih x + b_ih + b_hh`` (T, B, G): both biases in the one input product."""
     b = cell.bias_ih if cell.bias_hh is None else cell.bias_ih + cell.bias_hh
-    return linear(x, cell.weight_ih, b)
+    return torch.nn.functional.linear(x, cell.weight_ih, b)
 
 
 class LSTMFamily:
@@ -191,9 +190,6 @@ class GRUFamily:
 
     def params(self, cell):
         return [cell.weight_hh, cell.bias_hh]
-
-    def project(self, cell, x: Tensor) -> Tensor:
-        return linear(x, cell.weight_ih, cell.bias_ih)  # (T, B, 3H); b_hh stays apart
 
     def prepare(self, gx: Tensor, params, store: bool = True, whole: bool = False):
         W, b = params

@@ -27,7 +27,6 @@ from .families import (
     state_buffers,
     steps_buffer,
 )
-from .linear import linear
 
 _ln_backward = torch.ops.aten.native_layer_norm_backward
 EMPTY = native.EMPTY
@@ -77,7 +76,7 @@ def project_layer_norm(cell, x: Tensor) -> Tensor:
     nat = native.ops_for(x)
     if nat is None or torch.is_autocast_enabled("cpu"):
         return cell.input_projection(x)
-    raw = linear(x, cell.weight_ih)  # (T, B, G)
+    raw = torch.nn.functional.linear(x, cell.weight_ih)  # (T, B, G)
     return BlockLayerNorm.apply(nat, raw, cell.ln_ih_weight, cell.bias_ih, cell.blocks, cell.eps)
 
 

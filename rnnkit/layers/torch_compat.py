@@ -3,20 +3,16 @@
 They *are* torch.nn's classes (subclasses): the same constructor arguments and defaults, the
 same parameter names and shapes (so ``load_state_dict`` works both ways), the same return
 values for tensors and PackedSequences, and with default options a fused kernel: torch's,
-except where rnnkit's compiled kernel is the faster one on the CPU (``GRU`` always; ``LSTM``
-without ``proj_size`` when no gradient is recorded: the inference loop over packed weights;
-timings in benchmarks/RESULTS.md, from benchmarks/speed.py), with the same outputs and
-gradients within float32 rounding (tests/test_torch_compat.py). On top they take
-keyword-only extras (all off by default):
+except where rnnkit's compiled kernel is the faster one (``GRU`` on the CPU; timings in
+benchmarks/RESULTS.md, from benchmarks/speed.py), with the same outputs and gradients within
+float32 rounding (tests/test_torch_compat.py). On top they take keyword-only extras (all off
+by default):
 
 - ``forward(..., lengths=...)``: valid lengths per sequence (fused kernel via packing);
 - ``merge_mode``: ``"concat" | "sum" | "mean" | "mul"`` for bidirectional outputs;
 - ``layer_norm``, ``recurrent_dropout``, ``zoneout``: run the loop over rnnkit cells;
 - ``learn_initial_state``, ``forget_bias`` (LSTM), ``init``: change only parameters and
   initialisation, so the fused kernel still runs.
-
-``step(x_t, state=None) -> (y_t, state)`` runs one time step of a unidirectional layer, on
-a compiled path built for streaming at batch 1 (:meth:`rnnkit.layers.stepping.Stepping.step`).
 
 Extra parameters are named like torch's, after the cell's own name: ``ln_ih_weight_l0``,
 ``initial_h_l1_reverse``, ...
@@ -33,15 +29,13 @@ from torch.nn.utils.rnn import PackedSequence
 from ..cells import GRUCell, LayerNormGRUCell, LayerNormLSTMCell, LSTMCell, RNNCell
 from ..cells.base import INITS, Cell
 from ..kernels import get_engine, native
-from ..kernels.plans import needs_grad
 from .checks import check_input, check_merge_mode, check_probability
 from .loop import merge_directions, stack_states
 from .recurrent import check_hx, forward_grid
 from .sequences import SequenceBatch, pack_for_fused, to_batch, unpack_from_fused
-from .stepping import Stepping
 
 
-class _DropIn(Stepping):
+class _DropIn:
     """What the three drop-ins share; mixed in before the torch.nn class."""
 
     def _setup_extras(
@@ -112,13 +106,6 @@ class _DropIn(Stepping):
             or (self.recurrent_dropout > 0 and self.training)
         )
 
-    def _step_cells(self) -> list[Cell]:
-        self._bind()
-        return [row[0] for row in self._grid]
-
-    def _step_params(self) -> list:
-        return [p for p in self._parameters.values() if p is not None]
-
     def forward_loop(self, input, hx=None, *, lengths=None):
         """Run rnnkit's loop over cells whatever the options (reference and comparisons)."""
         self._bind()
@@ -142,22 +129,14 @@ class _DropIn(Stepping):
             out = self._merge_last(out)
         return out, h_n
 
-    # set per class from benchmarks/speed.py's timings: rnnkit's engine is the faster one on
-    # the CPU for training and inference, or for inference only (no gradient recorded)
-    engine_beats_fused_on_cpu = False
-    engine_beats_fused_in_inference = False
+    engine_beats_fused_on_cpu = False  # set per class from benchmarks/speed.py's timings
 
     def _engine_is_faster(self, input) -> bool:
         """Whether rnnkit's compiled kernel serves this input and beats torch's fused one."""
-        if get_engine() == "loop" or self.proj_size > 0:
+        if not self.engine_beats_fused_on_cpu or get_engine() == "loop":
             return False
         data = input.data if isinstance(input, PackedSequence) else input
         if not isinstance(data, torch.Tensor) or torch.is_autocast_enabled("cpu"):
-            return False
-        if not self.engine_beats_fused_on_cpu and not (
-            self.engine_beats_fused_in_inference
-            and not needs_grad((data, *self._parameters.values()))
-        ):
             return False
         return native.ops_for(data) is not None
 
@@ -229,7 +208,6 @@ class RNN(_DropIn, nn.RNN):
 
 class LSTM(_DropIn, nn.LSTM):
     __doc__ = nn.LSTM.__doc__
-    engine_beats_fused_in_inference = True
 
     def __init__(self, *args, merge_mode="concat", layer_norm=False, recurrent_dropout=0.0,
                  zoneout=0.0, learn_initial_state=False, forget_bias=None, init="torch",

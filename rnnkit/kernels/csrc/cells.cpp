@@ -8,9 +8,6 @@
 // layernorm.py, which remain the reference (and the fallback where this file cannot be
 // compiled).
 //
-// The recurrent matrix products of the whole loops run on weights packed once per call
-// (gemm.h); the input projections stay with the callers.
-//
 // Every tensor is contiguous, rows = batch, and of one floating dtype (float32 or float64);
 // per-step buffers (T, B, X) may instead be one slot expanded over T (stride 0, inference).
 // Rows are independent and split over torch's threads with at::parallel_for.
@@ -21,8 +18,6 @@
 
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
-
-#include "gemm.h"
 
 #include <algorithm>
 #include <bit>
@@ -319,24 +314,6 @@ void lstm_backward_impl(int64_t B, int64_t H, const T* dh, const T* dc, const T*
   pb.reduce();
 }
 
-// One row of a GRU step (see gru_forward_impl); the bias is a template argument so that both
-// loops vectorise well (a per-element `bias ? bias[j] : 0` made the step about 5x slower).
-template <typename T, bool Bias>
-inline void gru_row(int64_t H, const T* __restrict xr, const T* __restrict gr,
-                    const T* __restrict hpr, T* __restrict rr, T* __restrict nr,
-                    T* __restrict gnr, T* __restrict hr, const T* __restrict bias) {
-  _Pragma("omp simd")
-  for (int64_t j = 0; j < 2 * H; ++j) rr[j] = sigmoid(xr[j] + gr[j] + (Bias ? bias[j] : T(0)));
-  _Pragma("omp simd")
-  for (int64_t j = 0; j < H; ++j) {
-    const T ghj = gr[2 * H + j] + (Bias ? bias[2 * H + j] : T(0));
-    gnr[j] = ghj;
-    const T nj = tanh_(xr[2 * H + j] + rr[j] * ghj);
-    nr[j] = nj;
-    hr[j] = nj + rr[H + j] * (hpr[j] - nj);
-  }
-}
-
 // GRU step: r, z = σ(gx + gh) (first 2H), n = tanh(gx_n + r gh_n), h = n + z (h_prev - n),
 // with gh = g + bias (bias (3H) may be null). Stores rz (B, 2H), n (B, H), ghn = gh_n (B, H).
 template <typename T>
@@ -346,10 +323,15 @@ void gru_forward_impl(int64_t B, int64_t H, const T* x, const T* g, const T* hp,
     for (int64_t r = r0; r < r1; ++r) {
       const T *xr = x + r * 3 * H, *gr = g + r * 3 * H, *hpr = hp + r * H;
       T *rr = rz + r * 2 * H, *nr = n + r * H, *gnr = gn + r * H, *hr = h + r * H;
-      if (bias) {
-        gru_row<T, true>(H, xr, gr, hpr, rr, nr, gnr, hr, bias);
-      } else {
-        gru_row<T, false>(H, xr, gr, hpr, rr, nr, gnr, hr, nullptr);
+      _Pragma("omp simd")
+      for (int64_t j = 0; j < 2 * H; ++j) rr[j] = sigmoid(xr[j] + gr[j] + (bias ? bias[j] : T(0)));
+      _Pragma("omp simd")
+      for (int64_t j = 0; j < H; ++j) {
+        const T ghj = gr[2 * H + j] + (bias ? bias[2 * H + j] : T(0));
+        gnr[j] = ghj;
+        const T nj = tanh_(xr[2 * H + j] + rr[j] * ghj);
+        nr[j] = nj;
+        hr[j] = nj + rr[H + j] * (hpr[j] - nj);
       }
     }
   });
@@ -500,29 +482,29 @@ void lstm_loop_forward(const torch::Tensor& gx, const torch::Tensor& Wt, const t
   const int64_t T = gx.size(0), B = gx.size(1), H = hs.size(2);
   const bool ln = gain.numel() > 0, masked = mask.numel() > 0;
   torch::Tensor h_in = masked ? torch::empty_like(mask) : torch::Tensor();
-  const rnnkit_gemm::Packed W = rnnkit_gemm::pack(Wt.contiguous(), /*transposed=*/true);
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "lstm_loop_forward", [&] {
     using S = scalar_t;
     const S *x = ptr<S>(gx), *m = ptr<S>(mask);
     S *h = ptr<S>(hs), *c = ptr<S>(cs);
-    const int64_t BH = B * H, G = 4 * H, BG = B * G;
+    const int64_t BH = B * H, BG = B * 4 * H;
     for (int64_t t = 0; t < T; ++t) {
-      const S* h_prev = h + t * BH;
+      torch::Tensor h_prev = hs[t];
       if (masked) {
-        mul_into<S>(BH, h_prev, m, ptr<S>(h_in));
-        h_prev = ptr<S>(h_in);
+        mul_into<S>(BH, h + t * BH, m, ptr<S>(h_in));
+        h_prev = h_in;
       }
       S* a = step<S>(act, t);
       if (ln) {
-        S* raw = step<S>(ghr, t);
-        rnnkit_gemm::gemm<S>(B, h_prev, H, W, raw, G);
-        block_ln_forward_impl<S>(B, 4, H, eps, raw, ptr<S>(gain), x + t * BG, ptr<S>(bias), a,
-                                 step<S>(mean, t), step<S>(rstd, t));
+        auto raw = ghr[t];
+        at::mm_out(raw, h_prev, Wt);
+        block_ln_forward_impl<S>(B, 4, H, eps, ptr<S>(raw), ptr<S>(gain), x + t * BG,
+                                 ptr<S>(bias), a, step<S>(mean, t), step<S>(rstd, t));
       } else {
-        rnnkit_gemm::gemm<S>(B, h_prev, H, W, a, G, x + t * BG, G);  // gx[t] + h W_hh^T
+        auto out = act[t];
+        at::mm_out(out, h_prev, Wt);  // + gx[t], added inside lstm_forward_impl
       }
-      lstm_forward_impl<S>(B, H, eps, a, nullptr, c + t * BH, ptr<S>(wc), ptr<S>(bc),
-                           c + (t + 1) * BH, step<S>(tc, t), h + (t + 1) * BH,
+      lstm_forward_impl<S>(B, H, eps, a, ln ? nullptr : x + t * BG, c + t * BH, ptr<S>(wc),
+                           ptr<S>(bc), c + (t + 1) * BH, step<S>(tc, t), h + (t + 1) * BH,
                            step<S>(mean_c, t), step<S>(rstd_c, t));
     }
   });
@@ -545,7 +527,6 @@ std::vector<torch::Tensor> lstm_loop_backward(
   const int64_t T = act.size(0), B = act.size(1), H = hs.size(2);
   const bool ln = gain.numel() > 0, masked = mask.numel() > 0;
   torch::Tensor dh = dhT.clone(), dc = dcT.clone(), dc_prev = torch::empty_like(dcT);
-  const rnnkit_gemm::Packed Wp = rnnkit_gemm::pack(W.contiguous(), /*transposed=*/true);
   AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstm_loop_backward", [&] {
     using S = scalar_t;
     const S *y = ptr<S>(dy), *m = ptr<S>(mask), *c = ptr<S>(cs), *a = ptr<S>(act);
@@ -561,7 +542,7 @@ std::vector<torch::Tensor> lstm_loop_backward(
         block_ln_backward_impl<S>(B, 4, H, dgxt, ptr<S>(ghr) + t * BG, ptr<S>(mean) + t * B * 4,
                                   ptr<S>(rstd) + t * B * 4, ptr<S>(gain),
                                   ptr<S>(dgh) + t * BG, ptr<S>(dgain), ptr<S>(dbias));
-      rnnkit_gemm::gemm<S>(B, ptr<S>(dgh) + t * BG, 4 * H, Wp, ptr<S>(dh), H);  // d(gh) W_hh
+      at::mm_out(dh, dgh[t], W);
       if (masked) mul_into<S>(BH, ptr<S>(dh), m, ptr<S>(dh));
       std::swap(dc, dc_prev);
     }
@@ -580,29 +561,28 @@ void gru_loop_forward(const torch::Tensor& gx, const torch::Tensor& Wt, const to
   const bool ln = gain.numel() > 0, has_bias = bias.numel() > 0, masked = mask.numel() > 0;
   torch::Tensor gh = torch::empty({B, G}, gx.options());
   torch::Tensor h_in = masked ? torch::empty_like(mask) : torch::Tensor();
-  const rnnkit_gemm::Packed W = rnnkit_gemm::pack(Wt.contiguous(), /*transposed=*/true);
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "gru_loop_forward", [&] {
     using S = scalar_t;
     const S *x = ptr<S>(gx), *m = ptr<S>(mask);
     S* h = ptr<S>(hs);
     const int64_t BH = B * H;
     for (int64_t t = 0; t < T; ++t) {
-      const S* h_prev = h + t * BH;
+      torch::Tensor h_prev = hs[t];
       if (masked) {
-        mul_into<S>(BH, h_prev, m, ptr<S>(h_in));
-        h_prev = ptr<S>(h_in);
+        mul_into<S>(BH, h + t * BH, m, ptr<S>(h_in));
+        h_prev = h_in;
       }
       if (ln) {
-        S* raw = step<S>(ghr, t);
-        rnnkit_gemm::gemm<S>(B, h_prev, H, W, raw, G);
-        block_ln_forward_impl<S>(B, 3, H, eps, raw, ptr<S>(gain), nullptr, ptr<S>(bias),
-                                 ptr<S>(gh), step<S>(mean, t), step<S>(rstd, t));
-      } else {  // b_hh + h W_hh^T
-        rnnkit_gemm::gemm<S>(B, h_prev, H, W, ptr<S>(gh), G, has_bias ? ptr<S>(bias) : nullptr,
-                             0);
+        auto raw = ghr[t];
+        at::mm_out(raw, h_prev, Wt);
+        block_ln_forward_impl<S>(B, 3, H, eps, ptr<S>(raw), ptr<S>(gain), nullptr,
+                                 ptr<S>(bias), ptr<S>(gh), step<S>(mean, t), step<S>(rstd, t));
+      } else {
+        at::mm_out(gh, h_prev, Wt);  // + b_hh, added inside gru_forward_impl
       }
       gru_forward_impl<S>(B, H, x + t * B * G, ptr<S>(gh), h + t * BH, step<S>(rz, t),
-                          step<S>(n, t), step<S>(ghn, t), h + (t + 1) * BH);
+                          step<S>(n, t), step<S>(ghn, t), h + (t + 1) * BH,
+                          ln || !has_bias ? nullptr : ptr<S>(bias));
     }
   });
 }
@@ -625,7 +605,6 @@ torch::Tensor gru_loop_backward(const torch::Tensor& dy, const torch::Tensor& dh
   torch::Tensor dh = dhT.clone(), dh_prev = torch::empty_like(dhT);
   torch::Tensor through = masked ? torch::empty_like(dhT) : torch::Tensor();
   torch::Tensor dp = torch::empty({B, G}, dgx.options());  // this step's d(gh)
-  const rnnkit_gemm::Packed Wp = rnnkit_gemm::pack(W.contiguous(), /*transposed=*/true);
   AT_DISPATCH_FLOATING_TYPES(dgx.scalar_type(), "gru_loop_backward", [&] {
     using S = scalar_t;
     const S *y = ptr<S>(dy), *m = ptr<S>(mask), *h = ptr<S>(hs);
@@ -635,26 +614,27 @@ torch::Tensor gru_loop_backward(const torch::Tensor& dy, const torch::Tensor& dh
       gru_backward_impl<S>(B, H, ptr<S>(dh), ptr<S>(rz) + t * B * 2 * H, ptr<S>(n) + t * BH,
                            ptr<S>(ghn) + t * BH, h + t * BH, ptr<S>(dgx) + t * B * G,
                            ptr<S>(dp), ptr<S>(dh_prev));
-      const S* through_mm;  // the gradient that goes through W_hh this step (B, 3H)
+      torch::Tensor through_mm;  // the gradient that goes through W_hh this step
       if (ln) {
         block_ln_backward_impl<S>(B, 3, H, ptr<S>(dp), ptr<S>(ghr) + t * B * G,
                                   ptr<S>(mean) + t * B * 3, ptr<S>(rstd) + t * B * 3,
                                   ptr<S>(gain), ptr<S>(dgh) + t * B * G, ptr<S>(dgain),
                                   ptr<S>(dbias));
-        through_mm = ptr<S>(dgh) + t * B * G;
+        through_mm = dgh[t];
       } else {
         S *src = ptr<S>(dp), *dst = ptr<S>(dgh) + t * BH;
         for (int64_t r = 0; r < B; ++r)
           std::copy(src + r * G + 2 * H, src + (r + 1) * G, dst + r * H);
-        through_mm = ptr<S>(dp);
+        through_mm = dp;
       }
       if (masked) {
-        rnnkit_gemm::gemm<S>(B, through_mm, G, Wp, ptr<S>(through), H);
+        at::mm_out(through, through_mm, W);
         S *o = ptr<S>(dh), *p = ptr<S>(dh_prev), *q = ptr<S>(through);
         _Pragma("omp simd")
         for (int64_t j = 0; j < BH; ++j) o[j] = p[j] + q[j] * m[j];
-      } else {  // dh_prev + d(gh) W_hh
-        rnnkit_gemm::gemm<S>(B, through_mm, G, Wp, ptr<S>(dh), H, ptr<S>(dh_prev), H);
+      } else {
+        at::mm_out(dh, through_mm, W);
+        add_into<S>(BH, ptr<S>(dh_prev), ptr<S>(dh));
       }
     }
   });
@@ -807,32 +787,7 @@ std::vector<torch::Tensor> min_scan_backward(const torch::Tensor& gx, const torc
   return {dgx, dh0};
 }
 
-// out (M, N) = b + x (M, K) W^T (b may be empty), on W packed once: the input projection of
-// a whole sequence, with the same arithmetic as the inference plans' steps (step.h), so that
-// the engine's outputs with and without gradients are equal to the last bit.
-torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
-  check_all("linear", x, w, b);
-  TORCH_CHECK(x.dim() == 2 && w.dim() == 2 && x.size(1) == w.size(1), "linear: bad shapes");
-  const rnnkit_gemm::Packed W = rnnkit_gemm::pack(w, /*transposed=*/false);
-  auto out = torch::empty({x.size(0), w.size(0)}, x.options());
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "linear", [&] {
-    using S = scalar_t;
-    rnnkit_gemm::gemm<S>(x.size(0), x.data_ptr<S>(), x.size(1), W, out.data_ptr<S>(), w.size(0),
-                         b.numel() ? b.data_ptr<S>() : nullptr, 0);
-  });
-  return out;
-}
-
-#include "step.h"
-
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  pybind11::class_<StepPlan>(m, "StepPlan")
-      .def(pybind11::init<>())
-      .def("add_layer", &StepPlan::add_layer)
-      .def("step", &StepPlan::step)
-      .def("run", &StepPlan::run)
-      .def("num_layers", &StepPlan::num_layers);
-  m.def("linear", &linear);
   m.def("block_ln_forward", &block_ln_forward);
   m.def("block_ln_backward", &block_ln_backward);
   m.def("lstm_forward", &lstm_forward);
