@@ -179,3 +179,11 @@ def test_a_diverged_model_prints_strict_json_with_a_warning(run_dir, tmp_path, c
     (rec,) = p.predict([[[0.5, 1.0], [0.2, 0.0]]])
     assert rec["prediction"] is None and "prediction" in rec["warning"]
     json.loads(json.dumps(rec, allow_nan=False))  # strict JSON
+
+
+def test_strings_in_a_json_input_are_a_clear_error(run_dir, tmp_path, capsys):
+    (tmp_path / "in.json").write_text(json.dumps([[["0.5", "x"], [0.2, 0]]]))
+    capsys.readouterr()
+    assert main(["predict", str(run_dir), "--input", str(tmp_path / "in.json")]) == 1
+    err = capsys.readouterr().err
+    assert "in.json: cannot read inputs" in err and "Traceback" not in err
