@@ -1,7 +1,7 @@
-"""The subword tokenizer (sentencepiece): round trips on text it never saw (accents, CJK,
-emoji), specials where every model expects them, deterministic training, vocab_size as an
-upper bound, and model.json's JSON form (no pickle); the word and character tokenizers'
-saved form still loads."""
+"""The subword tokenizer (sentencepiece BPE and unigram): round trips on text it never saw
+(accents, CJK, emoji), specials where every model expects them, deterministic training,
+vocab_size as an upper bound, and model.json's JSON form (no pickle); the word and character
+tokenizers' saved form still loads."""
 
 import base64
 import json
@@ -28,9 +28,14 @@ UNSEEN = ["Élodie a mangé une crème brûlée à Noël, n'est-ce pas ?",
           "  spaces\tand\u00a0no-break\u202fspaces  ", "ÇA VA ! ça va ?", "Ωmega—dash…", "x"]
 
 
+@pytest.fixture(scope="module", params=["bpe", "unigram"])
+def model_type(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def tok():
-    return SubwordTokenizer.fit(TRAIN, vocab_size=300)
+def tok(model_type):
+    return SubwordTokenizer.fit(TRAIN, vocab_size=300, model_type=model_type)
 
 
 def test_normalize_is_nfc_with_whitespace_runs_as_one_space():
@@ -62,14 +67,16 @@ def test_lower_cases_what_it_reads():
     assert low.decode(low.encode("I AM COLD.")) == "i am cold."
 
 
-def test_training_is_deterministic_and_vocab_size_an_upper_bound(tok):
-    assert SubwordTokenizer.fit(TRAIN, vocab_size=300).model == tok.model
+def test_training_is_deterministic_and_vocab_size_an_upper_bound(tok, model_type):
+    assert SubwordTokenizer.fit(TRAIN, vocab_size=300, model_type=model_type).model == tok.model
     assert len(tok.vocab) <= 300
-    small = SubwordTokenizer.fit(TRAIN[:8], vocab_size=5000)  # as many as the text supports
+    # as many pieces as the text supports
+    small = SubwordTokenizer.fit(TRAIN[:8], vocab_size=5000, model_type=model_type)
     assert len(small.vocab) < 5000
     assert small.decode(small.encode("Où est la gare ?")) == "Où est la gare ?"
     with pytest.raises(ValueError, match="cannot train a subword model of 40 pieces"):
-        SubwordTokenizer.fit(TRAIN, vocab_size=40)  # fewer than the bytes and characters
+        # fewer than the bytes and characters
+        SubwordTokenizer.fit(TRAIN, vocab_size=40, model_type=model_type)
     with pytest.raises(ValueError, match="no text"):
         SubwordTokenizer.fit(["", "  "])
 

@@ -128,8 +128,6 @@ def tokenizer_from_dict(d: dict) -> CharTokenizer | WordTokenizer | SubwordToken
     """Rebuild a tokenizer saved with ``to_dict`` (as stored in model.json)."""
     if d["kind"] == "subword":
         return SubwordTokenizer.from_dict(d)
-    if d["kind"] == "bpe":
-        return BPETokenizer.from_dict(d)
     vocab = Vocabulary(d["tokens"])
     if d["kind"] == "char":
         return CharTokenizer(vocab)
@@ -146,7 +144,9 @@ def normalize(text: str, lower: bool = False) -> str:
 
 
 class SubwordTokenizer:
-    """Subword pieces of a sentencepiece unigram model (Kudo 2018) trained on the given texts.
+    """Subword pieces of a sentencepiece model trained on the given texts: byte-pair
+    encoding (``model_type = "bpe"``, Sennrich et al. 2016) or a unigram language model
+    (``"unigram"``, Kudo 2018).
 
     Works for any language and script: no word splitting by rules, and a character the
     model never saw is spelt as its UTF-8 bytes (``byte_fallback``), so ``decode(encode(t))
@@ -169,7 +169,7 @@ class SubwordTokenizer:
 
     @classmethod
     def fit(cls, texts: Iterable[str], *, vocab_size: int = 8000, lower: bool = False,
-            model_type: str = "unigram") -> SubwordTokenizer:
+            model_type: str = "bpe") -> SubwordTokenizer:
         """Train on ``texts`` (deterministic: one thread, every sentence read);
         ``model_type``: ``unigram`` or ``bpe``."""
         spm = require("sentencepiece", "text")
@@ -209,47 +209,3 @@ class SubwordTokenizer:
     @classmethod
     def from_dict(cls, d: dict) -> SubwordTokenizer:
         return cls(base64.b64decode(d["model"]), lower=d.get("lower", False))
-
-
-class BPETokenizer:
-    """Byte-level BPE of Hugging Face ``tokenizers`` (as GPT-2's), the same interface as
-    :class:`SubwordTokenizer`; saved as the library's own JSON."""
-
-    kind = "bpe"
-
-    def __init__(self, model: str, *, lower: bool = False):
-        tk = require("tokenizers", "text")
-        self.model, self.lower = model, lower
-        self.tk = tk.Tokenizer.from_str(model)
-        pieces = [self.tk.id_to_token(i) for i in range(self.tk.get_vocab_size())]
-        self.vocab = Vocabulary(pieces[len(SPECIALS):])
-
-    @classmethod
-    def fit(cls, texts: Iterable[str], *, vocab_size: int = 8000,
-            lower: bool = False) -> BPETokenizer:
-        tk = require("tokenizers", "text")
-        level = tk.pre_tokenizers.ByteLevel
-        tok = tk.Tokenizer(tk.models.BPE())
-        tok.pre_tokenizer = level(add_prefix_space=True)
-        tok.decoder = tk.decoders.ByteLevel()
-        trainer = tk.trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIALS),
-                                         initial_alphabet=level.alphabet(), show_progress=False)
-        tok.train_from_iterator([normalize(t, lower) for t in texts], trainer)
-        return cls(tok.to_str(), lower=lower)
-
-    def split(self, text: str, lower: bool | None = None) -> list[str]:
-        return self.tk.encode(normalize(text, self.lower)).tokens if text.strip() else []
-
-    def encode(self, text: str, *, bos: bool = False, eos: bool = False) -> list[int]:
-        ids = self.tk.encode(normalize(text, self.lower)).ids if text.strip() else []
-        return [self.vocab.stoi[BOS]] * bos + ids + [self.vocab.stoi[EOS]] * eos
-
-    def decode(self, ids: Iterable[int]) -> str:
-        return self.tk.decode(list(ids), skip_special_tokens=True).strip()
-
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, "lower": self.lower, "model": self.model}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> BPETokenizer:
-        return cls(d["model"], lower=d.get("lower", False))

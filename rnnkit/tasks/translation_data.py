@@ -9,13 +9,13 @@ from pathlib import Path
 
 from ..data.datasets import DataError
 from ..data.text import load_eng_fra, read_parallel, split_by_source
-from ..data.tokenizers import BPETokenizer, SubwordTokenizer, WordTokenizer
+from ..data.tokenizers import SubwordTokenizer, WordTokenizer
 from .base import TaskError
 from .datafiles import uses_own_data
 
 HELD_OUT = ("val", "test")
 ENG_FRA_HELD_OUT = {"test": 2000, "val": 500}  # eng-fra's test and validation sources
-Tokenizer = WordTokenizer | SubwordTokenizer | BPETokenizer
+Tokenizer = WordTokenizer | SubwordTokenizer
 Pairs = list[tuple[str, str]]
 Held = list[tuple[str, list[str]]]  # (source, every reference)
 
@@ -83,8 +83,6 @@ def fit_tokenizer(cfg, texts: list[str], lower: bool) -> Tokenizer:
         return WordTokenizer.fit(texts, min_freq=cfg.min_freq, max_size=cfg.max_vocab or None,
                                  lower=lower)
     try:
-        if cfg.tokenizer == "bpe":
-            return BPETokenizer.fit(texts, vocab_size=cfg.vocab_size, lower=lower)
         return SubwordTokenizer.fit(texts, vocab_size=cfg.vocab_size, lower=lower,
                                     model_type=cfg.subword_model)
     except ValueError as e:
