@@ -418,18 +418,21 @@ def bench_tokenizers(args, tmp: Path) -> tuple[list[dict], dict]:
 
 def bench_targets(args, tmp: Path) -> tuple[list[dict], dict]:
     """The issue's translation targets: fra->eng with the same config, eng->fra with
-    subwords, each ``--minutes`` of training (the best validation checkpoint scored)."""
+    subwords (and, with ``--which eng-fra-word``, the word-level config as it is, to compare
+    at the same budget), each ``--minutes`` of training (the best validation checkpoint
+    scored)."""
     def figures(result, model):
         return {"best step": result.state.best_step,
                 **{f"test {k}": result.results["test"][k] for k in ("bleu", "chrf", "loss")}}
 
     jobs = {"fra->eng, examples/translate.toml with task.reverse=true": ["task.reverse=true"],
             "eng->fra, examples/translate.toml with task.tokenizer=subword":
-                ["task.tokenizer=subword"]}
-    keys = dict(zip(("fra-eng", "eng-fra"), jobs))
+                ["task.tokenizer=subword"],
+            "eng->fra, examples/translate.toml as it is (word vocabulary)": []}
+    keys = dict(zip(("fra-eng", "eng-fra", "eng-fra-word"), jobs))
     return race({keys[k]: rnnkit_job("translate.toml", [*jobs[keys[k]], *args.set],
                                      args.minutes, tmp / k, figures, args.clock, validate=True)
-                 for k in args.which or list(keys)}, args.threads)
+                 for k in args.which or list(keys)[:2]}, args.threads)
 
 
 def table(rows: list[dict]) -> str:
@@ -449,7 +452,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--which", action="append", default=[],
                    help="tokenizers: word, bpe, unigram (default all); targets: fra-eng, "
-                   "eng-fra (default both); repeatable")
+                   "eng-fra (default both), eng-fra-word; repeatable")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="tokenizers, targets: training time as wall or the process's CPU time")
     p.add_argument("--jobs", type=int, default=1,
