@@ -10,6 +10,9 @@
   it serves the tensors (CPU, float32/float64) and otherwise run their ATen formulas.
 - Cells with a whole-sequence ``scan`` (minGRU, minLSTM) are dispatched to it; on the CPU
   it runs compiled (:mod:`.scan`), elsewhere as a log-space parallel scan.
+- :mod:`.plans`: inference without gradients: a stack of built-in cells with its weights
+  packed once for the compiled step (``csrc/step.h``, ``csrc/gemm.h``), one call per time
+  step for streaming (``layer.step``), and the engine's loop over whole sequences.
 
 This package imports torch only; cells are recognised by their class name.
 """

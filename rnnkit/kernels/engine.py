@@ -2,7 +2,9 @@
 
 ``find_kernel(cell, ...)`` is asked by the loop before it starts; it returns a callable
 ``kernel(x, state, lengths) -> (out, final_state)`` (x (T, B, I), time-major, already
-reversed by the caller for the backward direction) or None to run the generic loop.
+reversed by the caller for the backward direction) or None to run the generic loop. When no
+gradient will be asked for and no random mask is drawn, the kernel of a built-in cell runs
+the compiled inference loop on packed weights (:mod:`.plans`) instead of the BPTT kernel.
 
 Engines (``use_engine``/``set_engine``):
 
@@ -27,7 +29,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import Tensor
 
-from . import native
+from . import native, plans
 from .bptt import Masks, run_bptt
 from .scan import KINDS, min_scan
 
@@ -107,8 +109,14 @@ def _lookup(cell, recurrent_dropout: float, zoneout: float, training: bool):
     if entry is None or (entry[1] is not None and not entry[1](cell)):
         return None
     family = entry[0]
+    random_masks = recurrent_dropout > 0 or (zoneout > 0 and training)
 
     def kernel(x: Tensor, state, lengths: Tensor | None):
+        parts = state if isinstance(state, tuple) else (state,)
+        if not random_masks and not plans.needs_grad((x, *parts, *cell.parameters())):
+            fast = plans.run_sequence(cell, x, state, lengths, zoneout)  # packed, step by step
+            if fast is not None:
+                return fast
         masks = draw_masks(state, x.shape[0], lengths, recurrent_dropout, zoneout, training)
         return run_bptt(family(cell), cell, x, state, masks)
 

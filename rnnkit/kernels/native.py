@@ -1,10 +1,11 @@
-"""The compiled per-step cell arithmetic (``csrc/cells.cpp``), built on first use.
+"""The compiled per-step cell arithmetic (``csrc/cells.cpp``, with the packed matrix products
+of ``csrc/gemm.h`` and the streaming step of ``csrc/step.h``), built on first use.
 
 ``ops_for(tensor)`` returns the compiled module when it can serve that tensor (CPU,
 float32/float64) and the extension is available, else None; the families then run their
 ATen formulas, which stay the reference. The extension is compiled once per machine with
 ``torch.utils.cpp_extension.load`` (needs a C++ compiler and ninja; about 30 s) into
-torch's extension cache, under a name that includes a hash of the source, the flags and the
+torch's extension cache, under a name that includes a hash of the sources, the flags and the
 CPU model, so a cache shared between machines never loads code built for another CPU.
 
 ``RNNKIT_NATIVE=0`` turns it off; ``use_native(False)`` does the same in a block (tests
@@ -24,6 +25,7 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("csrc") / "cells.cpp"
+HEADERS = sorted(SOURCE.parent.glob("*.h"))  # included by cells.cpp: part of the hash
 # -fno-trapping-math and the `omp simd` pragmas let the compiler vectorise the element-wise
 # loops (nothing here relies on FP exceptions); -fopenmp makes at::parallel_for (inlined from
 # ATen's headers) split rows over torch's OpenMP threads, which it resolves to at load time.
@@ -45,7 +47,8 @@ def _cpu_model() -> str:
 
 
 def extension_name() -> str:
-    key = SOURCE.read_bytes() + " ".join(FLAGS).encode() + _cpu_model().encode()
+    key = b"".join(p.read_bytes() for p in (SOURCE, *HEADERS))
+    key += " ".join(FLAGS).encode() + _cpu_model().encode()
     key += torch.__version__.encode()
     return "rnnkit_cells_" + hashlib.sha256(key).hexdigest()[:12]
 

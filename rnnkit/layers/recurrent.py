@@ -11,9 +11,10 @@ from ..cells.base import State
 from .checks import check_dtype, check_merge_mode, check_probability, check_state
 from .loop import run_stack, stack_states, unstack_states
 from .sequences import SequenceBatch, to_batch
+from .stepping import Stepping
 
 
-class Recurrent(nn.Module):
+class Recurrent(Stepping, nn.Module):
     r"""Run any cell that follows the cell contract over sequences.
 
     ``cell_factory`` is a registered cell name (``"lstm"``, ``"gru"``, ``"lnlstm"``, ...; then
@@ -32,6 +33,9 @@ class Recurrent(nn.Module):
     ``h_n`` (None: each cell's :meth:`~rnnkit.cells.Cell.init_state`, zeros or learned);
     ``lengths`` (N,) gives each sequence's valid length: outputs past it are zero, ``h_n`` is
     the state at the last valid step, the reverse direction starts at the last valid step.
+
+    ``step(x_t, state=None) -> (y_t, state)`` runs one time step (unidirectional layers; see
+    :meth:`~rnnkit.layers.stepping.Stepping.step`).
 
     Example::
 
@@ -91,6 +95,15 @@ class Recurrent(nn.Module):
 
     def forward(self, input, hx: State | None = None, *, lengths=None):
         return forward_grid(self, self.layers, input, hx, lengths)
+
+    def _step_cells(self) -> list[Cell]:
+        return [row[0] for row in self.layers]
+
+    def _step_params(self) -> list:
+        # the cells' own parameters, read directly (parameters() walks every submodule: slow
+        # at the rate of a streaming step); a cell with submodules is never planned anyway
+        return [p for row in self.layers for cell in row for p in cell._parameters.values()
+                if p is not None]
 
     def extra_repr(self) -> str:
         return (

@@ -14,6 +14,9 @@ by default):
 - ``learn_initial_state``, ``forget_bias`` (LSTM), ``init``: change only parameters and
   initialisation, so the fused kernel still runs.
 
+``step(x_t, state=None) -> (y_t, state)`` runs one time step of a unidirectional layer, on
+a compiled path built for streaming at batch 1 (:meth:`rnnkit.layers.stepping.Stepping.step`).
+
 Extra parameters are named like torch's, after the cell's own name: ``ln_ih_weight_l0``,
 ``initial_h_l1_reverse``, ...
 """
@@ -33,9 +36,10 @@ from .checks import check_input, check_merge_mode, check_probability
 from .loop import merge_directions, stack_states
 from .recurrent import check_hx, forward_grid
 from .sequences import SequenceBatch, pack_for_fused, to_batch, unpack_from_fused
+from .stepping import Stepping
 
 
-class _DropIn:
+class _DropIn(Stepping):
     """What the three drop-ins share; mixed in before the torch.nn class."""
 
     def _setup_extras(
@@ -105,6 +109,13 @@ class _DropIn:
             self.layer_norm or self.zoneout > 0 or merge_late
             or (self.recurrent_dropout > 0 and self.training)
         )
+
+    def _step_cells(self) -> list[Cell]:
+        self._bind()
+        return [row[0] for row in self._grid]
+
+    def _step_params(self) -> list:
+        return [p for p in self._parameters.values() if p is not None]
 
     def forward_loop(self, input, hx=None, *, lengths=None):
         """Run rnnkit's loop over cells whatever the options (reference and comparisons)."""

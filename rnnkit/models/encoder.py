@@ -18,6 +18,9 @@ class SequenceEncoder(nn.Module):
 
     ``forward(x, lengths=None, hx=None) -> (output (B, T, D*H), h_n (L*D, B, H) or (h, c))``;
     ``lengths`` always reaches the layer, so padding never enters the states.
+    ``step(x_t, hx=None) -> (y_t (B, H), state)`` reads one step (ids (B,) or features
+    (B, input_size)) through the layer's step mode (unidirectional encoders), with the state
+    in ``h_n``'s layout, so ``forward`` and ``step`` can continue each other.
 
     Example::
 
@@ -75,6 +78,10 @@ class SequenceEncoder(nn.Module):
             # the models mask its outputs with the true lengths (the trainer resets its state)
             lengths = lengths.clamp_min(1)
         return self.rnn(self.embed(x), hx, lengths=lengths)
+
+    def step(self, x_t: Tensor, hx: State | None = None) -> tuple[Tensor, State]:
+        """One step: ids (B,) or features (B, input_size) -> (y_t (B, H), new state)."""
+        return self.rnn.step(self.embed(x_t), hx)
 
     def final_hidden(self, h_n: State) -> Tensor:
         """The top layer's final ``h``, directions concatenated: (B, D*H)."""

@@ -101,9 +101,13 @@ class LanguageModel(Model):
         return StepOutput(loss, metrics, count=count, state=detach_state(out.state))
 
     def step(self, token_ids: Tensor, state=None) -> tuple[Tensor, Any]:
-        """One step: ids (B,) and the state so far -> next-token logits (B, V), new state."""
-        out = self(token_ids.unsqueeze(1), state=state)  # logits (B, 1, V)
-        return out.logits[:, 0], out.state
+        """One step: ids (B,) and the state so far -> next-token logits (B, V), new state.
+
+        The layer's step mode (:meth:`rnnkit.layers.stepping.Stepping.step`): under
+        ``torch.no_grad()`` in evaluation one compiled call per step on the CPU; the state is
+        the one :meth:`forward` returns, so a prompt read by ``forward`` continues here."""
+        h, state = self.encoder.step(token_ids, state)  # (B, H)
+        return self.head(self.dropout(h)), state  # (B, V)
 
     @torch.no_grad()
     def iter_generate(

@@ -80,9 +80,10 @@ class PianoRollLM(Model):
         return StepOutput(loss, metrics, count=count, state=detach_state(out.state))
 
     def step(self, frame: Tensor, state=None) -> tuple[Tensor, Any]:
-        """One step: the frame (B, K) just played and the state -> next logits (B, K)."""
-        out = self(frame.unsqueeze(1), state=state)  # (B, 1, K)
-        return out.logits[:, 0], out.state
+        """One step: the frame (B, K) just played and the state -> next logits (B, K), new
+        state (the layer's step mode; the state is the one :meth:`forward` returns)."""
+        h, state = self.encoder.step(frame, state)  # (B, H)
+        return self.head(self.dropout(h)), state  # (B, K)
 
     @torch.no_grad()
     def iter_generate(self, steps: int, *, prime: Tensor | None = None,

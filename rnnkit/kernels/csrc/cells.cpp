@@ -8,6 +8,10 @@
 // layernorm.py, which remain the reference (and the fallback where this file cannot be
 // compiled).
 //
+// The inference plans (step.h: streaming steps, and whole sequences when no gradient is
+// recorded) run the same *_impl functions on weights packed once (gemm.h); the loops here keep
+// ATen's products, so training computes what it always has.
+//
 // Every tensor is contiguous, rows = batch, and of one floating dtype (float32 or float64);
 // per-step buffers (T, B, X) may instead be one slot expanded over T (stride 0, inference).
 // Rows are independent and split over torch's threads with at::parallel_for.
@@ -18,6 +22,8 @@
 
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
+
+#include "gemm.h"
 
 #include <algorithm>
 #include <bit>
@@ -314,6 +320,25 @@ void lstm_backward_impl(int64_t B, int64_t H, const T* dh, const T* dc, const T*
   pb.reduce();
 }
 
+// One row of a GRU step (see gru_forward_impl); the bias is a template argument so that both
+// loops vectorise well (a per-element `bias ? bias[j] : 0` made the step about 5x slower).
+// Each element's arithmetic is unchanged: the results are the same to the last bit.
+template <typename T, bool Bias>
+inline void gru_row(int64_t H, const T* __restrict xr, const T* __restrict gr,
+                    const T* __restrict hpr, T* __restrict rr, T* __restrict nr,
+                    T* __restrict gnr, T* __restrict hr, const T* __restrict bias) {
+  _Pragma("omp simd")
+  for (int64_t j = 0; j < 2 * H; ++j) rr[j] = sigmoid(xr[j] + gr[j] + (Bias ? bias[j] : T(0)));
+  _Pragma("omp simd")
+  for (int64_t j = 0; j < H; ++j) {
+    const T ghj = gr[2 * H + j] + (Bias ? bias[2 * H + j] : T(0));
+    gnr[j] = ghj;
+    const T nj = tanh_(xr[2 * H + j] + rr[j] * ghj);
+    nr[j] = nj;
+    hr[j] = nj + rr[H + j] * (hpr[j] - nj);
+  }
+}
+
 // GRU step: r, z = σ(gx + gh) (first 2H), n = tanh(gx_n + r gh_n), h = n + z (h_prev - n),
 // with gh = g + bias (bias (3H) may be null). Stores rz (B, 2H), n (B, H), ghn = gh_n (B, H).
 template <typename T>
@@ -323,15 +348,10 @@ void gru_forward_impl(int64_t B, int64_t H, const T* x, const T* g, const T* hp,
     for (int64_t r = r0; r < r1; ++r) {
       const T *xr = x + r * 3 * H, *gr = g + r * 3 * H, *hpr = hp + r * H;
       T *rr = rz + r * 2 * H, *nr = n + r * H, *gnr = gn + r * H, *hr = h + r * H;
-      _Pragma("omp simd")
-      for (int64_t j = 0; j < 2 * H; ++j) rr[j] = sigmoid(xr[j] + gr[j] + (bias ? bias[j] : T(0)));
-      _Pragma("omp simd")
-      for (int64_t j = 0; j < H; ++j) {
-        const T ghj = gr[2 * H + j] + (bias ? bias[2 * H + j] : T(0));
-        gnr[j] = ghj;
-        const T nj = tanh_(xr[2 * H + j] + rr[j] * ghj);
-        nr[j] = nj;
-        hr[j] = nj + rr[H + j] * (hpr[j] - nj);
+      if (bias) {
+        gru_row<T, true>(H, xr, gr, hpr, rr, nr, gnr, hr, bias);
+      } else {
+        gru_row<T, false>(H, xr, gr, hpr, rr, nr, gnr, hr, nullptr);
       }
     }
   });
@@ -787,7 +807,15 @@ std::vector<torch::Tensor> min_scan_backward(const torch::Tensor& gx, const torc
   return {dgx, dh0};
 }
 
+#include "step.h"
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  pybind11::class_<StepPlan>(m, "StepPlan")
+      .def(pybind11::init<>())
+      .def("add_layer", &StepPlan::add_layer)
+      .def("step", &StepPlan::step)
+      .def("run", &StepPlan::run)
+      .def("num_layers", &StepPlan::num_layers);
   m.def("block_ln_forward", &block_ln_forward);
   m.def("block_ln_backward", &block_ln_backward);
   m.def("lstm_forward", &lstm_forward);
