@@ -89,9 +89,10 @@ def test_compiled_loop_gradcheck_float64(name, dropout):
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_realistic_size_inference_and_training_agree(name):
-    """B=32, H=256, float32: outputs under no_grad (one reused slot per buffer) equal
-    training's exactly, and the compiled path is as accurate as the autograd loop against
-    the same computation in float64 (layer norm magnifies float32 rounding in both)."""
+    """B=32, H=256, float32: the compiled path with gradients (BPTT kernel) and without (the
+    inference plan, kernels/plans.py: other, packed products) are each as accurate as the
+    autograd loop against the same computation in float64 (layer norm magnifies float32
+    rounding in all of them)."""
     torch.manual_seed(2)
     cell = make_cell(name, 64, 256)
     x, state = _inputs(cell, 40, 32)
@@ -104,10 +105,11 @@ def test_realistic_size_inference_and_training_agree(name):
         exact, _ = run_direction(cell.double(), x.double(),
                                  tuple(s.double() for s in _parts(state))
                                  if isinstance(state, tuple) else state.double())
-    torch.testing.assert_close(out_eval, out.detach(), rtol=0, atol=0)
     error = (out.double() - exact).abs().max().item()
+    eval_error = (out_eval.double() - exact).abs().max().item()
     loop_error = (out_loop.double() - exact).abs().max().item()
     assert error <= max(2 * loop_error, 1e-5), (error, loop_error)
+    assert eval_error <= max(2 * loop_error, 1e-5), (eval_error, loop_error)
 
 
 def test_activations_accurate_over_the_whole_range():

@@ -129,9 +129,13 @@ def test_load_predict_equals_what_the_cli_prints(tiny, tiny_run, tmp_path, capsy
     assert set(plain[0]) == {"source", "translation"}
     # the records hold the beam search's output (the run's beam, task.beam = 3)
     (ref,) = translate(model, src, tgt, ["I am cold."], beam=3)
-    assert printed[0] == {"source": "I am cold.", "translation": ref.text,
-                          "source_tokens": ref.source_tokens,
-                          "target_tokens": ref.target_tokens, "attention": ref.attention}
+    record = dict(printed[0])
+    # the CLI decoded "I am cold." together with "We are late." (same length), translate()
+    # alone: the bridge's matrix product may differ in the last bit between 1 and 2 rows
+    attention = torch.tensor(record.pop("attention"))
+    torch.testing.assert_close(attention, torch.tensor(ref.attention), rtol=0, atol=1e-6)
+    assert record == {"source": "I am cold.", "translation": ref.text,
+                      "source_tokens": ref.source_tokens, "target_tokens": ref.target_tokens}
     assert printed[0]["translation"] == "J'ai froid."  # the model learnt its pairs
     assert printed[1] == {"source": "", "translation": None,
                           "error": "empty line: nothing to translate"}
