@@ -20,10 +20,11 @@ from . import (
     train,
     transcribe,
     translate,
+    tune,
 )
 
 COMMANDS = (train, evaluate, predict, generate, forecast, detect, translate, transcribe,
-            caption, export, diagnose, bench)
+            caption, export, diagnose, bench, tune)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -193,18 +193,25 @@ def _read_holder(path: Path) -> str:
 
 
 def train_run(cfg: RunConfig, run_dir: str | Path | None = None, *, resume: bool = False,
-              overwrite: bool = False, callbacks: list[Callback] = ()) -> RunResult:
-    """Train ``cfg`` into ``run_dir`` (default ``runs/<name>``), or continue it."""
+              overwrite: bool = False, callbacks: list[Callback] = (),
+              validation_only: bool = False) -> RunResult:
+    """Train ``cfg`` into ``run_dir`` (default ``runs/<name>``), or continue it.
+
+    ``validation_only``: the test split is never evaluated — the final figures are the
+    validation split's, and the task's report sections and after-training work (which read
+    the test split) are skipped. A tuning trial runs this way (``rnnkit tune``)."""
     run_dir = Path(run_dir) if run_dir is not None else Path("runs") / cfg.name
     info = distributed.init_distributed(pick_device(cfg.train.device).type)
     with contextlib.ExitStack() as stack:
         if info.is_main:
             _check_dir(run_dir, resume, overwrite)
             stack.enter_context(run_lock(run_dir))
-        return _train_locked(cfg, run_dir, info, resume, overwrite, callbacks)
+        return _train_locked(cfg, run_dir, info, resume, overwrite, callbacks,
+                             validation_only)
 
 
-def _train_locked(cfg, run_dir, info, resume, overwrite, callbacks) -> RunResult:
+def _train_locked(cfg, run_dir, info, resume, overwrite, callbacks,
+                  validation_only=False) -> RunResult:
     """Everything is built and checked against the data (metric, batch size ...) before the
     run directory is touched, so a config that cannot train writes nothing."""
     try:
@@ -240,10 +247,12 @@ def _train_locked(cfg, run_dir, info, resume, overwrite, callbacks) -> RunResult
         result = RunResult(run_dir, state)
         if info.is_main:
             best = _best_model(run_dir, cfg)
-            result.results = _final_figures(task, ctx, best, run_dir)
-            sections = task.report_sections(ctx, best)
+            splits = ("val",) if validation_only else ("val", "test")
+            result.results = _final_figures(task, ctx, best, run_dir, splits)
+            sections = [] if validation_only else task.report_sections(ctx, best)
             write_report(run_dir, cfg, state, result.results, model, sections)
-            task.after_training(ctx, best, run_dir)
+            if not validation_only:
+                task.after_training(ctx, best, run_dir)
         return result
     finally:
         distributed.shutdown(info)
@@ -281,12 +290,13 @@ def _best_model(run_dir: Path, cfg: RunConfig) -> Model:
     return build_model(ckpt).to(pick_device(cfg.train.device)).eval()
 
 
-def _final_figures(task: Task, ctx: Context, model: Model, run_dir: Path) -> dict[str, dict]:
-    """The best checkpoint on val and test, appended to metrics.jsonl."""
+def _final_figures(task: Task, ctx: Context, model: Model, run_dir: Path,
+                   splits=("val", "test")) -> dict[str, dict]:
+    """The best checkpoint on ``splits``, appended to metrics.jsonl."""
     step = load_checkpoint(run_dir / "checkpoints" / "best", training_state=False).info
     results = {}
     with MetricsWriter.for_run(run_dir, ctx.cfg.logging) as out:
-        for split in ("val", "test"):
+        for split in splits:
             figures = task.evaluate(ctx, model, split)
             results[split] = figures
             record = {"step": step["step"], "epoch": step.get("epoch"), "split": split,

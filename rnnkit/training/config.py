@@ -3,7 +3,9 @@
 A config has top-level ``name`` and ``seed``, ``[task]`` (its class depends on ``task.name``,
 see :mod:`rnnkit.tasks`), ``[model]`` (:class:`ModelConfig`: common keys plus any keyword the
 task's model accepts), ``[train]`` (:class:`TrainConfig`), and the optional ``[diagnostics]``
-(:class:`DiagnosticsConfig`) and ``[logging]`` (:class:`LoggingConfig`).
+(:class:`DiagnosticsConfig`) and ``[logging]`` (:class:`LoggingConfig`). A ``[tune]`` table
+(the search space of ``rnnkit tune``, :mod:`rnnkit.tasks.tuning`) is read by the tuner only:
+training ignores it and trains the values written in the other tables.
 
 Field metadata gives the allowed values: ``choices`` (strings) and ``min``/``max`` (numbers);
 :mod:`rnnkit.training.config_io` checks them, with the file and key in every message.

@@ -34,6 +34,9 @@ else:  # pragma: no cover
 
 # the tables of a run config; every other top-level key is a field of RunConfig itself
 SECTIONS = ("task", "model", "train", "diagnostics", "logging")
+# tables a config file may hold for other commands: training ignores them (a tuning config
+# trains as it is, from the values written outside its search space)
+OTHER_TABLES = {"tune": "rnnkit tune"}
 
 
 class ConfigError(ValueError):
@@ -91,6 +94,30 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, 
     return raw
 
 
+def set_values(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``raw`` with ``{"section.key": value}`` set (``train.steps`` and
+    ``train.epochs`` replace each other as with ``--set``)."""
+    raw = copy.deepcopy(raw)
+    train_keys = []
+    for key, value in values.items():
+        path, table = key.split("."), raw
+        for part in path[:-1]:
+            table = table.setdefault(part, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"{key}: {part!r} is not a section")
+        table[path[-1]] = value
+        if path[:1] == ["train"] and len(path) == 2:
+            train_keys.append(path[1])
+    if train_keys:
+        _steps_or_epochs(raw.setdefault("train", {}), train_keys)
+    return raw
+
+
+def nearest(key: str, allowed: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``allowed``, or ""."""
+    return _nearest(key, allowed)
+
+
 def _nearest(key: str, allowed: Iterable[str]) -> str:
     near = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.5)
     return f" (did you mean {near[0]!r}?)" if near else ""
@@ -120,6 +147,12 @@ def _check_value(f: dataclasses.Field, where: str, value: Any) -> tuple[Any, str
     if hi is not None and value > hi:
         return value, f"{where} = {value!r}: must be <= {hi}"
     return value, None
+
+
+def build_table(cls: type, table: Any, section: str, errors: list[str]):
+    """Dataclass ``cls`` filled from ``table`` (a TOML table named ``section``), its
+    fields checked as a config's are; problems are appended to ``errors``."""
+    return _build(cls, table, section, errors)[0]
 
 
 def _build(cls: type, table: Any, section: str, errors: list[str], extra=None):
@@ -171,7 +204,11 @@ def build_config(
     Raises :class:`ConfigError` naming ``source`` and every problem.
     """
     errors: list[str] = []
-    top, _ = _build(RunConfig, {k: v for k, v in raw.items() if k not in SECTIONS}, "", errors)
+    top, _ = _build(RunConfig, {k: v for k, v in raw.items()
+                                if k not in SECTIONS and k not in OTHER_TABLES}, "", errors)
+    for key, command in OTHER_TABLES.items():
+        if key in raw and not isinstance(raw[key], dict):
+            errors.append(f"{key} = {raw[key]!r}: expected a table [{key}] (read by {command})")
     task_table = raw.get("task", {})
     task_name = task_table.get("name", TaskConfig.name) if isinstance(task_table, dict) else ""
     if task_name not in task_configs:
