@@ -18,6 +18,7 @@ import copy
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import time
 import warnings
@@ -106,7 +107,8 @@ def prepare_tuning(path: str | Path, overrides: list[str] = (), *, name: str | N
 
 def _optuna():
     optuna = require("optuna", "tune")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per trial instead
+    # our own line per trial instead; errors that end a study are raised to the caller
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     return optuna
 
@@ -125,6 +127,7 @@ def open_study(t: Tuning, worker: int = 0):
     the number of trials already in the study and the worker's index (a rerun or a second
     worker does not repeat the first one's random start)."""
     optuna = _optuna()
+    t.root.mkdir(parents=True, exist_ok=True)
     storage = _storage(t)
     s = t.spec.settings
     pruner = {"median": lambda: optuna.pruners.MedianPruner(
@@ -192,7 +195,9 @@ class _Worker:
                     break
                 try:
                     study.optimize(self.objective, n_trials=1, callbacks=[self._said])
-                except TuneInterrupted:
+                except TuneInterrupted as e:
+                    say(f"trial {study.trials[-1].number} {e}: recorded as failed; the "
+                        "study is kept and the same command continues it")
                     self.stop = True
         finally:
             for s, h in old.items():
@@ -210,6 +215,7 @@ class _Worker:
         cfg = self.t.config(values, **{"train.progress": "off"})
         run_dir = self.t.root / "trials" / str(trial.number)
         trial.set_user_attr("run_dir", str(run_dir))
+        trial.set_user_attr("process", f"{socket.gethostname()}:{os.getpid()}")
         pruning = PruningCallback(trial, self.t.metric, lambda: self.stop)
         try:
             result = train_run(cfg, run_dir, overwrite=True, validation_only=True,
@@ -284,7 +290,6 @@ def run_tuning(t: Tuning, trials: int | None = None, timeout: float | None = Non
     deadline = time.time() + minutes * 60 if minutes else None
     if total < 1 or jobs < 1:
         raise ConfigError(f"--trials {total} --jobs {jobs}: both must be at least 1")
-    t.root.mkdir(parents=True, exist_ok=True)
     open_study(t)  # created once here, so workers never race to create it
     result = TuneResult(t.name, t.root, t.storage)
     if jobs == 1:
