@@ -53,15 +53,15 @@ def test_page_runs(page, tmp_path, monkeypatch):
 
     matplotlib.use("Agg")
     namespace = {"__name__": f"docs_{page.stem}"}
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the shared machine's load does not count
     for k, block in enumerate(python_blocks(text)):
         code = compile(block, f"{page.relative_to(ROOT)} [block {k + 1}]", "exec")
         try:
             exec(code, namespace)
         except ImportError as e:  # an extra the page needs is not installed
             pytest.skip(f"{page.name}: {e}")
-    seconds = time.perf_counter() - start
-    assert seconds < 90, f"{page.name} took {seconds:.0f} s: keep pages tiny"
+    seconds = time.process_time() - start
+    assert seconds < 60, f"{page.name} took {seconds:.0f} CPU s: keep pages tiny"
     for image in IMAGE.findall(text):
         made = tmp_path / Path(image).name
         assert made.is_file() and made.stat().st_size > 1000, \
