@@ -1,11 +1,14 @@
 """The loop over time: cells vs torch.nn cells, lengths, directions, options, initialisation."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
 
 import rnnkit
 from rnnkit.cells import Cell, GRUCell, LayerNormGRUCell, LayerNormLSTMCell, LSTMCell, RNNCell
+from rnnkit.kernels import native, use_engine
 from rnnkit.layers import Recurrent, reverse_padded
 from rnnkit.reference import GRU as RefGRU
 from rnnkit.reference import LSTM as RefLSTM
@@ -13,6 +16,20 @@ from rnnkit.reference import ElmanRNN
 
 I, H, T, B = 4, 6, 7, 3
 CELL_NAMES = ["rnn", "rnn_relu", "lstm", "gru", "lnlstm", "lngru"]
+# Each path of Recurrent run explicitly, not whichever ``auto`` picks on this machine: the
+# generic autograd loop, the engine's BPTT kernels (a gradient will be asked for) and its
+# compiled inference loop (no gradient). "kernel" raises where no kernel serves the cell.
+PATHS = ["loop", "kernel", "kernel-nograd"]
+
+
+@contextlib.contextmanager
+def on_path(path):
+    """Run the block on ``path`` (one of PATHS)."""
+    if path == "kernel-nograd" and native.load() is None:
+        pytest.skip("the compiled inference loop needs the native extension")
+    grad = torch.no_grad() if path == "kernel-nograd" else contextlib.nullcontext()
+    with use_engine("loop" if path == "loop" else "kernel"), grad:
+        yield
 
 
 @pytest.mark.parametrize("ours,theirs", [
@@ -82,11 +99,13 @@ def _hand_loop(cell, x, state):
     return torch.stack(outs), state
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("name", CELL_NAMES)
-def test_recurrent_equals_hand_loop_over_its_cell(name):
+def test_recurrent_equals_hand_loop_over_its_cell(name, path):
     layer = Recurrent(name, input_size=I, hidden_size=H)
     x = torch.randn(T, B, I)
-    out, h_n = layer(x)
+    with on_path(path):
+        out, h_n = layer(x)
     ref_out, ref_state = _hand_loop(layer.layers[0][0], x, layer.layers[0][0].init_state(B))
     torch.testing.assert_close(out, ref_out)
     first = h_n[0] if isinstance(h_n, tuple) else h_n
@@ -94,41 +113,49 @@ def test_recurrent_equals_hand_loop_over_its_cell(name):
     torch.testing.assert_close(first[0], ref_first)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("name", CELL_NAMES)
 @pytest.mark.parametrize("layers,bi", [(1, True), (2, True), (2, False)])
-def test_padded_batch_with_lengths_equals_each_sequence_alone(name, layers, bi):
+def test_padded_batch_with_lengths_equals_each_sequence_alone(name, layers, bi, path):
     layer = Recurrent(name, input_size=I, hidden_size=H, num_layers=layers, bidirectional=bi,
                       batch_first=True)
     lengths = torch.tensor([T, 2, 5])
     x = torch.randn(B, T, I)
     x[1, 2:] = 99.0  # padding must not matter
-    out, h_n = layer(x, lengths=lengths)
+    with on_path(path):
+        out, h_n = layer(x, lengths=lengths)
     # Batch of 3 vs batch of 1 changes the matrix products' rounding, which layer norm
     # magnifies (dividing by a block's deviation): float32 noise, far below a masking error.
     atol = 1e-5 if name.startswith("ln") else 1e-6
     for b in range(B):
         n = int(lengths[b])
-        alone, h_alone = layer(x[b : b + 1, :n])
+        with use_engine("loop"):
+            alone, h_alone = layer(x[b : b + 1, :n])
         torch.testing.assert_close(out[b, :n], alone[0], atol=atol, rtol=1e-5)
         assert torch.all(out[b, n:] == 0)
         for got, want in zip(_parts(h_n), _parts(h_alone)):
             torch.testing.assert_close(got[:, b], want[:, 0], atol=atol, rtol=1e-5)
 
 
+@pytest.mark.parametrize("path", ["fused", *PATHS])
 @pytest.mark.parametrize("cls", [rnnkit.RNN, rnnkit.LSTM, rnnkit.GRU])
-def test_dropin_lengths_equal_each_sequence_alone(cls):
+def test_dropin_lengths_equal_each_sequence_alone(cls, path):
+    """torch's fused kernel (packed) and each path of rnnkit's loop, against the sequences
+    run alone on the loop."""
     layer = cls(I, H, num_layers=2, bidirectional=True)
     lengths = torch.tensor([4, T, 1])
     x = torch.randn(T, B, I)
-    for run in (layer, layer.forward_loop):
+    with on_path("loop" if path == "fused" else path):
+        run = layer if path == "fused" else layer.forward_loop
         out, h_n = run(x, lengths=lengths)
-        for b in range(B):
-            n = int(lengths[b])
-            alone, h_alone = layer(x[:n, b : b + 1])
-            torch.testing.assert_close(out[:n, b], alone[:, 0], atol=1e-6, rtol=1e-5)
-            assert torch.all(out[n:, b] == 0)
-            for got, want in zip(_parts(h_n), _parts(h_alone)):
-                torch.testing.assert_close(got[:, b], want[:, 0], atol=1e-6, rtol=1e-5)
+    for b in range(B):
+        n = int(lengths[b])
+        with use_engine("loop"):
+            alone, h_alone = layer.forward_loop(x[:n, b : b + 1])
+        torch.testing.assert_close(out[:n, b], alone[:, 0], atol=1e-6, rtol=1e-5)
+        assert torch.all(out[n:, b] == 0)
+        for got, want in zip(_parts(h_n), _parts(h_alone)):
+            torch.testing.assert_close(got[:, b], want[:, 0], atol=1e-6, rtol=1e-5)
 
 
 def _parts(state):
@@ -260,24 +287,36 @@ def test_recurrent_dropout_in_eval_equals_plain_and_in_training_differs():
     assert not torch.allclose(dropped(x)[0], plain(x)[0])
 
 
-def test_zoneout_eval_is_the_expectation():
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("name", ["gru", "lstm"])
+def test_zoneout_eval_is_the_expectation(name, path):
+    """h_t = p h_{t-1} + (1 - p) h~_t (and c likewise) for every state part, with lengths."""
     p = 0.3
-    layer = Recurrent("gru", input_size=I, hidden_size=H, zoneout=p).eval()
+    layer = Recurrent(name, input_size=I, hidden_size=H, zoneout=p).eval()
     cell = layer.layers[0][0]
     x = torch.randn(T, B, I)
-    h = cell.init_state(B)
-    outs = []
-    for t in range(T):
-        _, new = cell(x[t], h)
-        h = p * h + (1 - p) * new
-        outs.append(h)
-    torch.testing.assert_close(layer(x)[0], torch.stack(outs))
+    lengths = torch.tensor([T, 3, 5])
+    outs = torch.zeros(T, B, H)
+    for b in range(B):
+        state = cell.init_state(1)
+        for t in range(int(lengths[b])):
+            _, new = cell(x[t, b : b + 1], state)
+            if isinstance(state, tuple):
+                state = tuple(p * s + (1 - p) * n for s, n in zip(state, new))
+            else:
+                state = p * state + (1 - p) * new
+            outs[t, b] = state[0][0] if isinstance(state, tuple) else state[0]
+    with on_path(path):
+        got = layer(x, lengths=lengths)[0]
+    torch.testing.assert_close(got, outs.detach())
 
 
-def test_zoneout_training_keeps_some_previous_units():
+@pytest.mark.parametrize("path", ["loop", "kernel"])
+def test_zoneout_training_keeps_some_previous_units(path):
     layer = Recurrent("lstm", input_size=I, hidden_size=32, zoneout=0.5).train()
     x = torch.randn(2, B, I)
-    out, _ = layer(x)
+    with on_path(path):
+        out, _ = layer(x)
     # at t=1 about half the units of h equal their value at t=0
     same = (out[1] == out[0]).float().mean()
     assert 0.3 < same < 0.7

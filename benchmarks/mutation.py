@@ -1,0 +1,213 @@
+"""Mutation testing: how many one-line bugs in a module does the test suite catch?
+
+Runs mutmut 3 (``pip install 'rnnkit[dev]'``) on one module at a time, each with its own
+fast selection of tests (``MODULES`` below), and prints per module: killed, survived,
+timeout, equivalent (listed in ``EQUIVALENT`` with a reason, excluded from the score) and the
+score killed / (killed + survived). A mutant that no selected test reaches ("no tests") is
+counted as survived: nothing would catch it. Survivors are listed with their diff.
+
+Each module runs in its own scratch copy of the package and tests (``--workdir``), so the
+working tree is never touched and the per-module settings (which file to mutate, which
+tests to run) are written into the copy's ``[tool.mutmut]`` section on top of the
+project's own. ``--minutes`` bounds each module's mutmut run; mutants not reached in time
+are reported as "not checked". CPU-heavy: run it under ``nice`` on a shared machine.
+
+    nice -n 10 python benchmarks/mutation.py                     # every module in MODULES
+    nice -n 10 python benchmarks/mutation.py metrics events --minutes 5
+    python benchmarks/mutation.py --list                         # the modules and their tests
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# module -> the pytest arguments that select its tests (kept fast: a few seconds in all).
+MODULES: dict[str, list[str]] = {
+    "rnnkit/tasks/timeseries/metrics.py": ["tests/test_timeseries_metrics.py"],
+    "rnnkit/tasks/timeseries/events.py": ["tests/test_timeseries_metrics.py"],
+    "rnnkit/tasks/timeseries/intervals.py": ["tests/test_timeseries_metrics.py"],
+    "rnnkit/tasks/timeseries/calibration.py": ["tests/test_timeseries_metrics.py"],
+    "rnnkit/models/beam.py": ["tests/test_models.py", "-k", "beam"],
+    "rnnkit/training/tbptt.py": ["tests/test_training.py", "-k", "tbptt or truncat"],
+    "rnnkit/training/checkpoint.py": ["tests/test_checkpoint_safety.py"],
+    "rnnkit/training/trainer.py": ["tests/test_training.py"],
+}
+
+# mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
+EQUIVALENT: dict[str, str] = {}
+
+STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
+          34: "skipped", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout",
+          255: "timeout", None: "not checked"}
+
+
+def short_name(module: str) -> str:
+    return Path(module).stem
+
+
+def resolve(names: list[str]) -> list[str]:
+    """Module paths for names given as paths or stems ("metrics", "rnnkit/models/beam.py")."""
+    if not names:
+        return list(MODULES)
+    out = []
+    for name in names:
+        hits = [m for m in MODULES if m == name or short_name(m) == name]
+        if not hits:
+            raise SystemExit(f"unknown module {name!r}; known: {', '.join(MODULES)}")
+        out += hits
+    return out
+
+
+def prepare(module: str, tests: list[str], work: Path, worktree: bool) -> None:
+    """A scratch copy of the package (as committed at HEAD, or the working tree's with
+    ``worktree``) and of the working tree's tests, whose pyproject mutates only ``module``."""
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "build")
+    if worktree:
+        shutil.copytree(ROOT / "rnnkit", work / "rnnkit", ignore=ignore)
+    else:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD", "rnnkit"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(work)], input=archive, check=True)
+    shutil.copytree(ROOT / "tests", work / "tests", ignore=ignore)
+    text = (ROOT / "pyproject.toml").read_text()
+    head, sep, tail = text.partition("[tool.mutmut]")
+    section, rest = (tail.split("\n[", 1) + [""])[:2] if sep else ("", "")
+    own = ("only_mutate", "pytest_add_cli_args_test_selection")
+    keep = [ln for ln in section.splitlines() if ln.split("=")[0].strip() not in own]
+    merged = "\n".join(["[tool.mutmut]", *[ln for ln in keep if ln.strip()],
+                         f"only_mutate = {json.dumps([module])}",
+                         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}"])
+    rest = "\n[" + rest if rest else ""
+    (work / "pyproject.toml").write_text(head + rest + "\n" + merged + "\n")
+
+
+def run_mutmut(work: Path, minutes: float, children: int) -> float:
+    """``mutmut run`` in ``work``, stopped with Ctrl-C after ``minutes`` (results so far are
+    kept: mutmut saves each verdict as it comes)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
+    env.pop("PYTHONPATH", None)
+    log = open(work / "mutmut.log", "w")
+    start = time.time()
+    proc = subprocess.Popen(["mutmut", "run", "--max-children", str(children)], cwd=work,
+                            env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        proc.wait(timeout=minutes * 60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    log.close()
+    return time.time() - start
+
+
+def verdicts(work: Path, module: str) -> dict[str, int | None]:
+    meta = work / "mutants" / (module + ".meta")
+    if not meta.exists():
+        tail = (work / "mutmut.log").read_text()[-3000:]
+        raise SystemExit(f"mutmut produced no results for {module}; log tail:\n{tail}")
+    return json.loads(meta.read_text())["exit_code_by_key"]
+
+
+def diff(work: Path, name: str) -> str:
+    out = subprocess.run(["mutmut", "show", name], cwd=work, capture_output=True, text=True)
+    lines = [ln for ln in out.stdout.splitlines() if ln[:1] in "+-" and ln[:3] not in "+++---"]
+    return " | ".join(ln.strip() for ln in lines) or out.stdout.strip()[-300:]
+
+
+def summarise(module: str, codes: dict[str, int | None], seconds: float) -> dict:
+    counts = {k: 0 for k in ("killed", "survived", "timeout", "equivalent", "not checked")}
+    survivors = []
+    for name, code in sorted(codes.items()):
+        status = STATUS.get(code, "suspicious")
+        if name in EQUIVALENT:
+            counts["equivalent"] += 1
+        elif status in ("survived", "no tests"):
+            counts["survived"] += 1
+            survivors.append((name, status))
+        elif status == "killed":
+            counts["killed"] += 1
+        elif status == "timeout":
+            counts["timeout"] += 1
+        elif status in ("skipped",):
+            counts["equivalent"] += 1
+        elif status == "not checked":
+            counts["not checked"] += 1
+        else:  # segfault, suspicious: the test run broke, i.e. the mutant was noticed
+            counts["killed"] += 1
+    scored = counts["killed"] + counts["survived"]
+    score = counts["killed"] / scored if scored else float("nan")
+    return dict(module=module, seconds=seconds, score=score, survivors=survivors, **counts)
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| module | mutants | killed | survived | timeout | equivalent | not checked "
+            "| score | minutes |\n|---|---|---|---|---|---|---|---|---|")
+    cols = ("killed", "survived", "timeout", "equivalent", "not checked")
+    body = [f"| {r['module']} | {sum(r[k] for k in cols)} | "
+            + " | ".join(str(r[k]) for k in cols)
+            + f" | {100 * r['score']:.1f}% | {r['seconds'] / 60:.1f} |" for r in rows]
+    return "\n".join([head, *body])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help="module paths or stems (default: all)")
+    parser.add_argument("--minutes", type=float, default=10.0,
+                        help="bound on each module's mutmut run (unreached mutants: not checked)")
+    parser.add_argument("--children", type=int, default=1,
+                        help="mutants tested in parallel (1 leaves a core free on 2 cores)")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/rnnkit-mutation"),
+                        help="where the scratch copies go (one folder per module)")
+    parser.add_argument("--worktree", action="store_true",
+                        help="mutate the working tree's package instead of HEAD's (HEAD: edits "
+                        "in progress elsewhere in the tree do not leak into the run)")
+    parser.add_argument("--no-diffs", action="store_true", help="list survivors without diffs")
+    parser.add_argument("--list", action="store_true", help="print MODULES and exit")
+    args = parser.parse_args(argv)
+    if shutil.which("mutmut") is None:
+        raise SystemExit("mutmut not found: pip install 'rnnkit[dev]'")
+    modules = resolve(args.modules)
+    if args.list:
+        for m in modules:
+            print(m, " ".join(MODULES[m]))
+        return 0
+    rows = []
+    for module in modules:
+        work = args.workdir / short_name(module)
+        prepare(module, MODULES[module], work, args.worktree)
+        print(f"# {module}: mutmut run (up to {args.minutes:g} min) in {work}", flush=True)
+        seconds = run_mutmut(work, args.minutes, args.children)
+        row = summarise(module, verdicts(work, module), seconds)
+        rows.append(row)
+        print(table([row]), flush=True)
+        for name, status in row["survivors"]:
+            text = "" if args.no_diffs else "  " + diff(work, name)
+            print(f"  {status}: {name}{text}", flush=True)
+    print()
+    print(table(rows))
+    equivalents = [n for n in EQUIVALENT if any(n.startswith(
+        m.replace("/", ".")[:-3]) for m in modules)]
+    for name in equivalents:
+        print(f"  equivalent: {name}: {EQUIVALENT[name]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,353 @@
+"""Forecast metrics, anomaly event scoring, prediction intervals and their calibration, each
+against a reference written out by hand (plain loops, closed forms, hand-made cases with
+their boundaries). Pure NumPy and fast: benchmarks/mutation.py runs these per mutant."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from rnnkit.data.timeseries import Scaler
+from rnnkit.tasks.timeseries import calibration as cal
+from rnnkit.tasks.timeseries import events as ev
+from rnnkit.tasks.timeseries import intervals as iv
+from rnnkit.tasks.timeseries import metrics as fm
+from rnnkit.tasks.timeseries.transform import Transform
+
+# -- metrics ------------------------------------------------------------------------------
+
+
+def test_point_metrics_match_hand_loops_and_warn_nothing_on_zero_targets():
+    y = [0.0, 2.0, -4.0, 5.0]
+    p = [1.0, 2.5, -1.0, 5.0]
+    train = [1.0, 3.0, 2.0, 6.0, 4.0]  # season 2: |2-1|, |6-3|, |4-2| -> 2
+    e = [b - a for a, b in zip(y, p)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the y = 0 point divides by zero, silently
+        m = fm.point_metrics(np.array(y), np.array(p), np.array(train), season=2)
+    assert m["rmse"] == pytest.approx(math.sqrt(sum(v * v for v in e) / 4))
+    assert m["mae"] == pytest.approx(sum(abs(v) for v in e) / 4)
+    apes = [abs(v) / abs(t) for v, t in zip(e, y) if t != 0]
+    assert m["mape"] == pytest.approx(100 * sum(apes) / len(apes))
+    sapes = [2 * abs(v) / (abs(t) + abs(q)) for v, t, q in zip(e, y, p)]
+    assert m["smape"] == pytest.approx(100 * sum(sapes) / 4)
+    assert m["mase"] == pytest.approx(m["mae"] / 2.0)
+
+
+def test_point_metrics_undefined_cases():
+    # every target 0: no MAPE; 0/0 in sMAPE counts as 0; a constant history: no MASE
+    m = fm.point_metrics(np.zeros(3), np.zeros(3), np.ones(4), season=1)
+    assert m["mape"] is None and m["smape"] == 0.0 and m["mase"] is None
+    # a scale below 1 still gives a MASE (only 0 does not)
+    m = fm.point_metrics(np.array([1.0]), np.array([2.0]), np.array([0.0, 0.5, 1.0]), 1)
+    assert m["mase"] == pytest.approx(1.0 / 0.5)
+
+
+def test_seasonal_naive_scale_falls_back_to_lag_one_on_short_history():
+    x = np.array([1.0, 4.0, 2.0, 8.0])
+    assert fm.seasonal_naive_scale(x, 2) == pytest.approx((1 + 4) / 2)
+    assert fm.seasonal_naive_scale(x, 4) == pytest.approx((3 + 2 + 6) / 3)  # 4 points: m=1
+    assert fm.seasonal_naive_scale(x, 7) == pytest.approx((3 + 2 + 6) / 3)
+
+
+def test_unsigned_integer_inputs_do_not_wrap_around():
+    u = np.array([5, 3, 9], dtype=np.uint8)
+    assert fm.seasonal_naive_scale(u, 1) == pytest.approx((2 + 6) / 2)
+    assert fm.pinball(np.array([1], np.uint8), np.array([3], np.uint8), 0.9) == \
+        pytest.approx(0.1 * 2)
+    np.testing.assert_allclose(fm.drift(np.array([9, 3], np.uint8), 2), [-3.0, -9.0])
+
+
+def test_coverage_counts_both_bounds_as_inside():
+    y = np.array([0.0, 1.0, 2.0, 3.0, -1.0])
+    assert fm.coverage(y, np.full(5, 0.0), np.full(5, 2.0)) == pytest.approx(3 / 5)
+
+
+@pytest.mark.parametrize("q", [0.1, 0.5, 0.8])
+def test_pinball_is_the_quantile_loss(q):
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    pred = np.array([1.5, 1.0, 3.0, 2.5])
+    ref = [q * (a - b) if a >= b else (1 - q) * (b - a) for a, b in zip(y, pred)]
+    assert fm.pinball(y, pred, q) == pytest.approx(sum(ref) / 4)
+
+
+def test_baselines():
+    h = np.array([1.0, 2.0, 5.0, 3.0, 4.0])
+    np.testing.assert_array_equal(fm.naive(h, 3), [4.0, 4.0, 4.0])
+    np.testing.assert_array_equal(fm.seasonal_naive(h, 5, season=2), [3.0, 4.0, 3.0, 4.0, 3.0])
+    np.testing.assert_allclose(fm.drift(h, 2), [4.75, 5.5])  # slope (4 - 1) / 4
+    np.testing.assert_allclose(fm.drift(np.array([1.0, 3.0]), 2), [5.0, 7.0])
+    np.testing.assert_allclose(fm.drift(np.array([2.0]), 2), [2.0, 2.0])
+
+
+# -- anomaly events -----------------------------------------------------------------------
+
+
+def test_events_boundaries():
+    a = np.array([1, 1, 0, 0, 1, 0, 1, 1, 1], dtype=bool)
+    assert ev.events(a) == [(0, 1), (4, 4), (6, 8)]
+    assert ev.events(np.zeros(4, bool)) == []
+    assert ev.events([True]) == [(0, 0)]
+
+
+def test_event_scores_on_hand_made_events_and_windows():
+    alarms = np.zeros(30, dtype=bool)
+    alarms[[2, 3]] = True          # event (2, 3): ends at window (3, 6)'s first point -> hit
+    alarms[10] = True              # (10, 10): one past window (7, 9)'s end -> false positive
+    alarms[[12, 13]] = True        # (12, 13): the last point of window (13, 15) -> hit
+    alarms[20] = True              # (20, 20): outside -> false positive
+    windows = [(3, 6), (7, 9), (13, 15), (25, 28)]
+    s = ev.event_scores(alarms, windows)
+    precision, recall = 2 / 4, 2 / 4
+    assert s["alarm_events"] == 4 and s["false_positives"] == 2
+    assert s["windows_detected"] == 2 and s["windows_total"] == 4
+    assert s["alarm_points_outside"] == 4  # 2, 10, 12, 20
+    assert s["precision"] == pytest.approx(precision) and s["recall"] == pytest.approx(recall)
+    # harmonic mean, not arithmetic: differ once precision != recall
+    s = ev.event_scores(alarms, windows[:1] + windows[2:3])
+    p, r = 2 / 4, 2 / 2
+    assert s["f1"] == pytest.approx(2 * p * r / (p + r))
+
+
+def test_event_scores_without_events_or_windows():
+    s = ev.event_scores(np.zeros(5, bool), [(1, 2)])
+    assert (s["precision"], s["recall"], s["f1"]) == (0.0, 0.0, 0.0)
+    s = ev.event_scores(np.array([0, 1, 0], bool), [])
+    assert (s["precision"], s["recall"], s["f1"], s["false_positives"]) == (0.0, 0.0, 0.0, 1)
+
+
+def test_one_event_over_two_windows_detects_both():
+    alarms = np.zeros(12, bool)
+    alarms[2:9] = True
+    s = ev.event_scores(alarms, [(1, 3), (8, 10)])
+    assert s["windows_detected"] == 2 and s["precision"] == 1.0 and s["f1"] == 1.0
+
+
+def test_window_indices_are_inclusive_and_drop_empty_windows():
+    t = np.datetime64("2020-01-01T00:00") + np.arange(6) * np.timedelta64(5, "m")
+    w = [(t[1], t[3]),                                             # exact points
+         (t[3] + np.timedelta64(1, "m"), t[4] + np.timedelta64(1, "m")),  # between points
+         (t[4] + np.timedelta64(1, "m"), t[4] + np.timedelta64(2, "m"))]  # holds no point
+    assert ev.window_indices(t, w) == [(1, 3), (4, 4)]
+
+
+def test_nab_windows_reads_the_labels(tmp_path, monkeypatch):
+    labels = {"realKnownCause/cpu.csv": [["2014-02-19 10:50:00", "2014-02-19 12:00:00"]]}
+    (tmp_path / "w.json").write_text(json.dumps(labels))
+    monkeypatch.setattr(ev, "fetch", lambda name: [tmp_path / "w.json"])
+    assert ev.nab_windows("cpu") == [(np.datetime64("2014-02-19T10:50:00"),
+                                      np.datetime64("2014-02-19T12:00:00"))]
+    with pytest.raises(ev.DataError, match="'disk'"):
+        ev.nab_windows("disk")
+
+
+def test_rolling_zscore_against_a_loop():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=40) * 3 + 10
+    x[20:26] = 4.0  # a flat stretch: std 0 -> z 0
+    w = 6
+    z = ev.rolling_zscore(x, w)
+    ref = np.zeros_like(x)
+    for t in range(w, len(x)):
+        prev = x[t - w:t]
+        sd = prev.std(ddof=1)
+        ref[t] = (x[t] - prev.mean()) / sd if sd > 1e-9 else 0.0
+    np.testing.assert_allclose(z, ref, atol=1e-6)
+
+
+# -- intervals ----------------------------------------------------------------------------
+
+def _bands():
+    point = np.array([[0.0, 1.0]])
+    lo = {80: np.array([[-1.0, 0.0]]), 95: np.array([[-3.0, -1.0]])}
+    hi = {80: np.array([[2.0, 1.5]]), 95: np.array([[4.0, 3.0]])}
+    return iv.Bands(point, lo, hi)
+
+
+def test_bands_widened_map_and_std():
+    b = _bands().widened({80: 2.0})
+    np.testing.assert_allclose(b.lower[80], [[-2.0, -1.0]])
+    np.testing.assert_allclose(b.upper[80], [[4.0, 2.0]])
+    np.testing.assert_allclose(b.lower[95], [[-3.0, -1.0]])  # factor absent: unchanged
+    np.testing.assert_allclose(b.upper[95], [[4.0, 3.0]])
+    m = _bands().map(lambda a: 2 * a + 1)
+    np.testing.assert_allclose(m.point, [[1.0, 3.0]])
+    np.testing.assert_allclose(m.lower[95], [[-5.0, -1.0]])
+    np.testing.assert_allclose(m.upper[80], [[5.0, 4.0]])
+    s80 = np.array([[3.0, 1.5]]) / (2 * 1.2815515655446004)
+    s95 = np.array([[7.0, 4.0]]) / (2 * 1.959963984540054)
+    np.testing.assert_allclose(_bands().std(), (s80 + s95) / 2)
+    flat = iv.Bands(np.zeros((1, 1)), {80: np.zeros((1, 1)), 95: np.zeros((1, 1))},
+                    {80: np.zeros((1, 1)), 95: np.zeros((1, 1))})
+    assert flat.std()[0, 0] == 1e-12
+
+
+def test_bands_from_sorts_crossed_quantiles_and_takes_their_median():
+    levels = [0.5, 0.975, 0.025, 0.9, 0.1]   # unsorted levels
+    q = np.array([[[9.0, 1.0, 5.0, 2.0, 3.0]]])  # values at those levels, crossed
+    b = iv.bands_from(np.array([[7.0]]), q, levels)
+    # reordered by level: [5, 3, 9, 2, 1] -> sorted [1, 2, 3, 5, 9]
+    assert b.point[0, 0] == 3.0
+    assert (b.lower[95][0, 0], b.lower[80][0, 0]) == (1.0, 2.0)
+    assert (b.upper[80][0, 0], b.upper[95][0, 0]) == (5.0, 9.0)
+    with pytest.raises(ValueError, match="levels"):
+        iv.bands_from(np.zeros((1, 1)), np.zeros((1, 1, 3)), [0.1, 0.5, 0.9])
+    with pytest.raises(ValueError, match="point forecaster"):
+        iv.bands_from(np.zeros((1, 1)))
+
+
+def test_bands_from_gaussian():
+    b = iv.bands_from(np.array([[1.0, 2.0]]), std=np.array([[0.5, 2.0]]))
+    np.testing.assert_allclose(b.upper[95], [[1 + 1.959963984540054 * 0.5,
+                                              2 + 1.959963984540054 * 2.0]])
+    np.testing.assert_allclose(b.lower[80], [[1 - 1.2815515655446004 * 0.5,
+                                              2 - 1.2815515655446004 * 2.0]])
+
+
+def test_conformal_factors_use_the_error_s_side_and_the_split_conformal_rank():
+    n = 19
+    point = np.zeros((n, 1))
+    lo = {c: -np.ones((n, 1)) for c in (80, 95)}
+    hi = {c: 4 * np.ones((n, 1)) for c in (80, 95)}
+    y = np.arange(1, n + 1, dtype=float)[:, None] * np.where(np.arange(n) % 2, 1, -1)[:, None]
+    ratios = sorted(abs(v) / (4.0 if v >= 0 else 1.0) for v in y.ravel())
+    f = iv.conformal_factors(iv.Bands(point, lo, hi), y)
+    assert f[80] == pytest.approx(ratios[math.ceil(20 * 0.80) - 1])  # the 16th smallest
+    assert f[95] == pytest.approx(ratios[min(math.ceil(20 * 0.95), n) - 1])  # the 19th
+
+
+def test_bounded_clips_and_warns():
+    with pytest.warns(UserWarning, match="cut"):
+        out = iv.bounded({80: 1e9, 95: -2.0})
+    assert out == {80: iv.MAX_FACTOR, 95: 0.0}
+    with pytest.warns(UserWarning):
+        assert iv.bounded({80: float("nan")}) == {80: 1.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert iv.bounded({80: 0.0, 95: iv.MAX_FACTOR}) == {80: 0.0, 95: iv.MAX_FACTOR}
+
+
+class _FakeForecaster(torch.nn.Module):
+    """predict(x) -> point = the window's last value + 1 per lead step, std = 0.5 + the
+    future covariate, recording each batch it was given."""
+
+    def __init__(self, horizon=2):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.horizon, self.calls = horizon, []
+
+    def predict(self, x, future=None):
+        self.calls.append((tuple(x.shape), None if future is None else tuple(future.shape)))
+        last = x[:, -1, :1]  # (B, 1)
+        point = last + torch.arange(1, self.horizon + 1, dtype=x.dtype)  # (B, H)
+        std = torch.full_like(point, 0.5)
+        if future is not None:
+            std = std + future[..., 0]
+        return SimpleNamespace(point=point, quantiles=None, levels=None, std=std)
+
+
+def test_predict_bands_batches_and_passes_the_future():
+    m = _FakeForecaster()
+    x = np.arange(10, dtype=float).reshape(5, 2)  # (N, W): last values 1, 3, 5, 7, 9
+    fut = np.ones((5, 2, 1))
+    b = iv.predict_bands(m, x, fut, batch_size=2)
+    assert [c[0][0] for c in m.calls] == [2, 2, 1] and m.calls[0][1] == (2, 2, 1)
+    np.testing.assert_allclose(b.point[:, 0], [2, 4, 6, 8, 10])
+    np.testing.assert_allclose(b.upper[80] - b.point, 1.5 * 1.2815515655446004, rtol=1e-6)
+    assert not m.training
+
+
+# -- calibration --------------------------------------------------------------------------
+
+
+def test_nested_widens_only_the_95_interval():
+    b = iv.Bands(np.zeros((1, 2)), {80: np.array([[-2.0, -1.0]]), 95: np.array([[-1.0, -3.0]])},
+                 {80: np.array([[1.0, 5.0]]), 95: np.array([[2.0, 4.0]])})
+    n = cal.nested(b)
+    np.testing.assert_array_equal(n.lower[95], [[-2.0, -3.0]])
+    np.testing.assert_array_equal(n.upper[95], [[2.0, 5.0]])
+    np.testing.assert_array_equal(n.lower[80], b.lower[80])
+
+
+def _weighted_quantile(ratios, weights, c):
+    order = sorted(range(len(ratios)), key=lambda i: ratios[i])
+    total, acc = sum(weights), 0.0
+    for i in order:
+        acc += weights[i]
+        if acc / total >= c - 1e-12:
+            return ratios[i]
+    return ratios[order[-1]]
+
+
+def test_backtest_factors_weight_every_lead_time_equally():
+    rng = np.random.default_rng(1)
+    x = rng.gamma(2.0, 1.0, size=30)  # skewed
+    origins = np.arange(10, 20)
+    H, end = 3, 22  # the late origins' far leads reach past `end`: dropped
+    point = np.full((len(origins), H), 2.0)
+    lo = {80: point - 0.5, 95: point - 1.0}
+    hi = {80: point + 2.0, 95: point + 3.0}
+    f = cal.backtest_factors(iv.Bands(point, lo, hi), x, origins, end)
+    for c in (80, 95):
+        ratios, leads = [], []
+        for i, o in enumerate(origins):
+            for h in range(1, H + 1):
+                if o + h < end:
+                    err = x[o + h] - point[i, h - 1]
+                    half = hi[c][i, h - 1] - point[i, h - 1] if err >= 0 else \
+                        point[i, h - 1] - lo[c][i, h - 1]
+                    ratios.append(abs(err) / half)
+                    leads.append(h)
+        w = [1.0 / leads.count(h) for h in leads]
+        assert f[c] == pytest.approx(_weighted_quantile(ratios, w, c / 100))
+
+
+def _identity_transform():
+    return Transform(Scaler("none"), season=1)
+
+
+def test_forecast_bands_widens_nests_and_maps_back():
+    tr = Transform(Scaler("standard", a=10.0, b=2.0), season=1)
+    z = np.arange(8, dtype=float)
+    model = _FakeForecaster(horizon=2)
+    b = cal.forecast_bands(model, tr, z, np.array([3, 5]), window=2,
+                           factors={80: 3.0, 95: 1.0})
+    np.testing.assert_allclose(b.point, 10 + 2 * np.array([[4.0, 5.0], [6.0, 7.0]]))
+    half80 = 3.0 * 0.5 * 1.2815515655446004 * 2  # factor * scaled half-width * scale
+    np.testing.assert_allclose(b.upper[80] - b.point, half80)
+    np.testing.assert_allclose(b.point - b.lower[95], half80)  # nested: 95 >= widened 80
+    plain = cal.forecast_bands(model, tr, z, np.array([3, 5]), window=2)
+    np.testing.assert_allclose(plain.upper[95] - plain.point, 0.5 * 1.959963984540054 * 2)
+
+
+def _ctx(calibrate=True, refit=False):
+    x = np.sin(np.arange(40) / 3.0) * 5 + 20
+    tr = _identity_transform()
+    return SimpleNamespace(task_cfg=SimpleNamespace(calibrate=calibrate, refit=refit, window=3),
+                           transform=tr, z=tr.scaled(x), zc=None, validation_factors={},
+                           series=SimpleNamespace(values=x), range=lambda name: (30, 40))
+
+
+def test_interval_factors_sources():
+    model = _FakeForecaster(horizon=2)
+    assert cal.interval_factors(model, _ctx(calibrate=False)) == {80: 1.0, 95: 1.0}
+    model.interval_factors = [2.0, 500.0]
+    with pytest.warns(UserWarning):
+        assert cal.interval_factors(model, _ctx()) == {80: 2.0, 95: iv.MAX_FACTOR}
+    model.interval_factors = None
+    with pytest.raises(cal.TaskError, match="refit"):
+        cal.interval_factors(model, _ctx(refit=True))
+    ctx = _ctx()
+    got = cal.interval_factors(model, ctx)
+    origins = np.arange(29, 39)
+    bands = cal.forecast_bands(model, ctx.transform, ctx.z, origins, 3)
+    assert got == cal.backtest_factors(bands, ctx.series.values, origins, 40)
+    assert len(ctx.validation_factors) == 1
+    ctx.validation_factors[next(iter(ctx.validation_factors))] = {80: -1.0}
+    assert cal.interval_factors(model, ctx) == {80: -1.0}  # kept per model
