@@ -243,3 +243,11 @@ def test_jobs_runs_worker_processes_on_one_study(tmp_path, monkeypatch, no_plots
     assert len({tr.user_attrs["process"] for tr in trials}) == 2
     assert all(pid.split(":")[1] != str(os.getpid())
                for pid in (tr.user_attrs["process"] for tr in trials))
+
+
+def test_no_trial_starts_after_the_timeout(tmp_path, monkeypatch, no_plots):
+    monkeypatch.chdir(tmp_path)
+    t = prepare_tuning(write(tmp_path))
+    result = run_tuning(t, trials=3, timeout=1e-9)
+    assert (result.finished, result.best_config) == (0, None)
+    assert "No complete trial yet." in result.report.read_text()
