@@ -259,6 +259,41 @@ def speed_shapes(rounds: int) -> str:
     return "\n".join(lines)
 
 
+def anomaly_per_point(run: str | None, points: int, rounds: int, work: Path) -> str:
+    """The anomaly detector's cost per streamed point: ``predictor.stream().push((t, v))``
+    over the first ``points`` points of the run's series (``run``: a trained anomaly run;
+    default: examples/anomaly-machine.toml trained for 20 steps here, the cost does not
+    depend on training), and the largest difference of the streamed scores from the batch
+    pass's."""
+    if run is None:
+        from rnnkit.cli.main import main as cli
+
+        run = str(work / "anomaly-machine")
+        example = Path(__file__).parent.parent / "examples" / "anomaly-machine.toml"
+        if cli(["train", str(example), "--run-dir", run, "--set", "train.steps=20",
+                "--set", "train.eval_every=10"]) != 0:
+            raise SystemExit("training the anomaly example failed (RNNKIT_DATA set?)")
+    p = rnnkit.load(run)
+    series = p.context.series
+    pts = list(zip(series.timestamps[:points], series.values[:points]))
+    (batch,) = p.predict([series.head(points)])
+
+    def stream():
+        s = p.stream()
+        return [s.push(pt)["score"] for pt in pts]
+
+    diff = max(abs(a - b) for a, b in zip(stream(), batch["columns"]["score"]))
+    (w, c), = side_by_side({"push": stream}, rounds).values()
+    cfg, rnn = p.config, p.model.encoder.rnn
+    return "\n".join([
+        f"#### Anomaly detector, per streamed point ({cfg.name}: {type(rnn).__name__} "
+        f"{rnn.num_layers}x{rnn.hidden_size}, smooth {cfg.task.smooth})", "",
+        "| variant | µs/point (wall) | µs/point (CPU) |", "|---|---:|---:|",
+        f"| predictor.stream().push((t, v)) | {w / points * 1e6:.1f} | {c / points * 1e6:.1f} |",
+        "", f"{points} points a round; max abs difference of the streamed scores from the "
+        f"batch pass's {diff:.1e}; target <= 500 µs/point."])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200, help="stream length per round")
@@ -267,6 +302,10 @@ def main(argv=None) -> int:
     parser.add_argument("--models", nargs="*", choices=list(CELLS), default=list(CELLS))
     parser.add_argument("--speed-shapes", action="store_true",
                         help="also the engine at every shape of benchmarks/speed.py")
+    parser.add_argument("--anomaly-run", help="a trained anomaly run for the per-point row "
+                        "(default: examples/anomaly-machine.toml trained for 20 steps)")
+    parser.add_argument("--anomaly-points", type=int, default=2000)
+    parser.add_argument("--no-anomaly", action="store_true", help="skip the per-point row")
     parser.add_argument("--markdown", help="also write the tables to this file")
     args = parser.parse_args(argv)
     if args.quick:
@@ -282,6 +321,10 @@ def main(argv=None) -> int:
             for table in run_model(name, CELLS[name], args, Path(tmp)):
                 tables.append(table)
                 print(table + "\n", flush=True)
+        if not args.no_anomaly:
+            tables.append(anomaly_per_point(args.anomaly_run, args.anomaly_points,
+                                            max(3, args.rounds // 3), Path(tmp)))
+            print(tables[-1] + "\n", flush=True)
     if args.speed_shapes:
         tables.append(speed_shapes(max(3, args.rounds // 3)))
         print(tables[-1] + "\n", flush=True)

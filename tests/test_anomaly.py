@@ -127,6 +127,24 @@ def test_streaming_scores_equal_batch_scores(ad_run):
     np.testing.assert_allclose(stream, batch[:300], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("smooth", [1, 7, 500])
+def test_streamed_scores_are_trailing_means_of_the_raw_scores(ad_run, smooth):
+    """The stream's running sums give the trailing mean over ``smooth`` points (fewer at
+    the start; 500 > the points pushed), written out here from the raw scores (smooth 1)
+    of the batch pass; and the per-sensor scores likewise."""
+    p = rnnkit.load(ad_run)
+    s = p.context.series
+    raw = batch_scores(p.model, features(s.head(200), p.scaler, True), 1)
+    expected = [raw[max(0, i + 1 - smooth):i + 1].mean() for i in range(200)]
+    det = StreamingDetector(p.model, p.scaler, True, smooth, threshold=1.0)
+    stream, sensors = [], []
+    for t, v in zip(s.timestamps[:200], s.values[:200]):
+        stream.append(det.update(t, v)[0])
+        sensors.append(det.sensors[0])
+    np.testing.assert_allclose(stream, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(sensors, expected, rtol=1e-4, atol=1e-5)
+
+
 def test_streaming_alarms_with_hysteresis_and_hold_equal_batch_alarms(ad_run):
     p = rnnkit.load(ad_run)
     t, v = _series()

@@ -292,6 +292,34 @@ def test_one_step_forecasts_equal_predict_on_windows_and_carry_the_state(members
         Forecaster(**{**config, "mode": "autoregressive"}).one_step(x)
 
 
+@pytest.mark.parametrize("cell,output,covariates", [("gru", "gaussian", 0),
+                                                     ("lstm", "quantile", 2)])
+def test_step_point_by_point_equals_one_step_over_the_whole_sequence(cell, output,
+                                                                     covariates):
+    """``Forecaster.step`` (the encoder's step mode) fed point by point, its state carried,
+    gives the raw outputs of ``forward`` on every prefix, and ``one_step`` at T = 1 (which
+    goes the same way) the forecasts of one pass."""
+    from rnnkit.models import Forecaster
+
+    torch.manual_seed(0)
+    model = Forecaster(horizon=2, input_size=3 + covariates, cell=cell, hidden_size=8,
+                       num_layers=2, output=output, covariates=covariates,
+                       quantiles=(0.1, 0.5, 0.9)).eval()
+    x = torch.randn(2, 7, 3 + covariates)
+    future = torch.randn(2, 7, 2, covariates) if covariates else None
+    whole, _ = model.one_step(x, future=future)
+    state, pieces = None, None
+    for t in range(7):
+        ahead = None if future is None else future[:, t]
+        params, state = model.step(x[:, t], state, ahead)
+        with torch.no_grad():  # forward on the prefix: an independent path (re-reads it)
+            ref = model(x[:, :t + 1], future=ahead)
+        torch.testing.assert_close(params, ref, rtol=1e-5, atol=1e-6)
+        f, pieces = model.one_step(x[:, t:t + 1], pieces,
+                                   None if future is None else future[:, t:t + 1])
+        torch.testing.assert_close(f.point[:, 0], whole.point[:, t], rtol=1e-5, atol=1e-6)
+
+
 def _cli_rows(capsys, args):
     capsys.readouterr()
     assert main(args) == 0

@@ -70,7 +70,7 @@ class SequenceEncoder(nn.Module):
             x = self.embedding(x)
         elif not x.is_floating_point():
             raise TypeError(f"this model takes float features, got dtype {x.dtype}")
-        return self.dropout(x)
+        return self.dropout(x) if self.training else x  # (eval: dropout is the identity)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, hx: State | None = None):
         if lengths is not None:

@@ -185,6 +185,26 @@ class Forecaster(Model):
         return f
 
     @torch.no_grad()
+    def step(self, x_t: Tensor, state=None, future: Tensor | None = None
+             ) -> tuple[Tensor, object]:
+        """One point of a stream: ``x_t`` (B, input_size) from ``state`` (None: a fresh
+        one) -> (the raw output parameters (B, horizon, output_size, n_params) of the
+        forecast made after it, the new state); ``future`` (B, horizon, J): the covariates
+        of its horizon. The numbers of :meth:`one_step` at T = 1 before the output's
+        ``summary``, without its per-call work: the encoder's step mode
+        (:meth:`SequenceEncoder.step`) and the head. ``mode="direct"`` only."""
+        if self.mode != "direct" or self.encoder.directions != 1:
+            raise ValueError("step needs mode='direct' and a unidirectional encoder")
+        h, state = self.encoder.step(x_t, state)  # (B, H)
+        if self.training:
+            h = self.dropout(h)
+        B = x_t.shape[0]
+        if self.covariates:
+            h = torch.cat([h, self._future(future, B).reshape(B, -1).to(h.dtype)], -1)
+        params = self.head(h)
+        return params.view(B, self.horizon, self.output_size, self.out.n_params), state
+
+    @torch.no_grad()
     def one_step(self, x: Tensor, state=None, future: Tensor | None = None
                  ) -> tuple[Forecast, object]:
         """The forecast made after each step of ``x`` (B, T, input_size), the state carried
@@ -193,16 +213,23 @@ class Forecaster(Model):
 
         The forecast after step t is what :meth:`predict` returns for a window ending at t
         read from the same state, without re-reading the window: fields (B, T, horizon,
-        output_size) (quantiles add Q). Feeding a sequence in pieces, each with the state
-        the previous piece returned, gives the forecasts of one pass over the whole.
+        output_size) (quantiles add Q). One step (T = 1) goes through the encoder's step
+        mode (:meth:`SequenceEncoder.step`), the fast path for a stream point by point.
+        Feeding a sequence in pieces, each with the state the previous piece returned,
+        gives the forecasts of one pass over the whole.
         ``mode="direct"`` only (an autoregressive decoder would have to be rolled out from
         every step)."""
         if self.mode != "direct":
             raise ValueError("one_step needs mode='direct'; an autoregressive forecaster "
                              "forecasts from windows (predict)")
         B, T = x.shape[:2]
-        out, state = self.encoder(x, hx=state)  # (B, T, H)
-        h = self.dropout(out.reshape(B * T, -1))
+        if T == 1 and self.encoder.directions == 1:  # one point of a stream: the step mode
+            h, state = self.encoder.step(x[:, 0], state)  # (B, H)
+        else:
+            out, state = self.encoder(x, hx=state)  # (B, T, H)
+            h = out.reshape(B * T, -1)
+        if self.training:
+            h = self.dropout(h)
         if self.covariates:
             ahead = None if future is None else future.reshape(B * T, *future.shape[2:])
             h = torch.cat([h, self._future(ahead, B * T).reshape(B * T, -1).to(h.dtype)], -1)

@@ -261,7 +261,11 @@ class CharStream(Stream):
         self.logits, self.state = self._read(self.tok.encode(LINE_START))[1:]
 
     def _read(self, ids: list[int]):
-        """Every step's next-token logits (n, V), the last one (V,), the new state."""
+        """Every step's next-token logits (n, V), the last one (V,), the new state; one
+        character goes through the model's step mode (one compiled call, no sequence)."""
+        if len(ids) == 1:
+            logits, state = self.model.step(torch.tensor(ids, device=self.device), self.state)
+            return logits, logits[0], state
         x = torch.tensor([ids], device=self.device)
         out = self.model(x, state=self.state)
         return out.logits[0], out.logits[0, -1], out.state

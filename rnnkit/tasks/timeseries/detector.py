@@ -35,22 +35,30 @@ if TYPE_CHECKING:
     from ..anomaly import AnomalyConfig, AnomalyContext
 
 DAY, WEEK = 86400.0, 7 * 86400.0
+_PERIODS = np.array([DAY, WEEK])
 
 
 def features(series: Series, scaler: Scaler, calendar: bool,
              covariates: Scaler | None = None) -> np.ndarray:
     """(N, F): the scaled values (K columns), the scaled covariates (with a
     ``covariates`` scaler), then (calendar) sin/cos of the time of day and week."""
-    v = scaler.transform(series.values)
-    cols = [v] if v.ndim == 1 else list(v.T)
+    cov = None if covariates is None else series.covariates[:len(series)]
+    return feature_rows(series.timestamps, series.values, cov, scaler, calendar, covariates)
+
+
+def feature_rows(timestamps: np.ndarray, values: np.ndarray, cov: np.ndarray | None,
+                 scaler: Scaler, calendar: bool, covariates: Scaler | None) -> np.ndarray:
+    """:func:`features` of raw arrays: timestamps (N,), values (N,) or (N, K), covariates
+    (N, J) or None (a stream's point reads these without building a Series)."""
+    v = scaler.transform(values)
+    cols = [v[:, None] if v.ndim == 1 else v]
     if covariates is not None:
-        cols += list(covariates.transform(series.covariates[:len(series)]).T)
+        cols.append(covariates.transform(cov))
     if calendar:
-        sec = (series.timestamps - np.datetime64(0, "s")).astype("timedelta64[s]")
-        sec = sec.astype(np.float64)
-        for period in (DAY, WEEK):
-            cols += [np.sin(2 * np.pi * sec / period), np.cos(2 * np.pi * sec / period)]
-    return np.stack(cols, axis=1)
+        sec = (timestamps - np.datetime64(0, "s")).astype("timedelta64[s]")
+        angle = (2 * np.pi * sec.astype(np.float64))[:, None] / _PERIODS  # (N, 2)
+        cols.append(np.stack([np.sin(angle), np.cos(angle)], axis=2).reshape(-1, 4))
+    return np.concatenate(cols, axis=1, dtype=np.float64)
 
 
 def raw_scores(forecast: Forecast, targets: np.ndarray) -> np.ndarray:
@@ -61,8 +69,14 @@ def raw_scores(forecast: Forecast, targets: np.ndarray) -> np.ndarray:
     def flat(v):
         return None if v is None else v.detach().cpu().numpy().astype(float).reshape(n, k, -1)
 
-    bands = bands_from(flat(forecast.point), flat(forecast.quantiles), forecast.levels,
-                       flat(forecast.std))
+    return raw_from(flat(forecast.point), flat(forecast.quantiles), forecast.levels,
+                    flat(forecast.std), targets)
+
+
+def raw_from(point: np.ndarray, quantiles: np.ndarray | None, levels, std: np.ndarray | None,
+             targets: np.ndarray) -> np.ndarray:
+    """:func:`raw_scores` of a forecast's arrays (N, K, 1 or Q), float64."""
+    bands = bands_from(point, quantiles, levels, std)
     if targets.ndim == 1:
         return np.abs(targets - bands.point[:, 0]) / bands.std()[:, 0]
     return np.abs(targets - bands.point) / bands.std()
@@ -136,7 +150,12 @@ class StreamingDetector:
     :func:`sensor_scores` and :meth:`Alarm.run`). ``update(timestamp, value, covariates)
     -> (score, is_anomaly)`` (``value``: K values for K sensors; ``covariates``: J values,
     with a ``covariates`` scaler); ``sensors`` then holds the per-sensor scores (K,);
-    ``alarm`` (default: plain ``score > threshold``) decides the alarms."""
+    ``alarm`` (default: plain ``score > threshold``) decides the alarms.
+
+    Each point is one step of the model (:meth:`Forecaster.one_step` at T = 1, the
+    encoder's step mode), and the trailing means are differences of running sums kept as
+    :func:`smooth_scores` keeps them (the same additions in the same order), so a point
+    costs the same however long ``smooth`` is."""
 
     def __init__(self, model, scaler: Scaler, calendar: bool, smooth: int, threshold: float,
                  alarm: Alarm | None = None, covariates: Scaler | None = None):
@@ -144,27 +163,55 @@ class StreamingDetector:
         self.covariates = covariates
         self.threshold, self.state, self.forecast = threshold, None, None
         self.alarm = alarm or Alarm(threshold)
-        self.window: deque[float] = deque(maxlen=smooth)
-        self.sensor_window: deque[np.ndarray] = deque(maxlen=smooth)
-        self.sensors = np.zeros(model.output_size)
+        k = model.output_size
+        # running sums of the combined and per-sensor raw scores, the last smooth + 1 kept:
+        # the trailing mean over the last n <= smooth points is (sums[-1] - sums[0]) / n
+        self.sums: deque[float] = deque([0.0], maxlen=smooth + 1)
+        self.sensor_sums: deque[np.ndarray] = deque([np.zeros(k)], maxlen=smooth + 1)
+        self.sensors = np.zeros(k)
+        self._device = _device(model)
+        self._shape = (1,) if k == 1 else (1, k)
+        # a direct Forecaster steps through its encoder's step mode (Forecaster.step); any
+        # other model (an ensemble) through one_step
+        self._step = getattr(model, "step", None) if getattr(model, "mode", "") == "direct" \
+            else None
 
     @torch.no_grad()
     def update(self, timestamp, value, covariates=None) -> tuple[float, bool]:
         k = self.model.output_size
-        values = np.array([value], dtype=np.float64).reshape((1,) if k == 1 else (1, k))
+        values = np.array([value], dtype=np.float64).reshape(self._shape)
         cov = None if covariates is None else np.asarray(covariates, np.float64).reshape(1, -1)
-        point = Series(np.array([timestamp]).astype("datetime64[s]"), values, covariates=cov)
-        feats = features(point, self.scaler, self.calendar, self.covariates)  # (1, F)
+        stamp = np.array([timestamp]).astype("datetime64[s]")
+        feats = feature_rows(stamp, values, cov, self.scaler, self.calendar,
+                             self.covariates)  # (1, F)
         raw = np.zeros((1, k))
         if self.forecast is not None:  # the forecast of this point, made after the last
-            raw = raw_scores(self.forecast, feats[:1, :k])
-        self.window.append(float(combined(raw)[0]))
-        self.sensor_window.append(raw[0])
-        x = torch.as_tensor(feats, dtype=torch.float32, device=_device(self.model))[None]
-        self.forecast, self.state = self.model.one_step(x, self.state)  # x (1, 1, F)
-        score = sum(self.window) / len(self.window)
-        self.sensors = sum(self.sensor_window) / len(self.sensor_window)
+            raw = raw_from(*self.forecast, feats[:1, :k]).reshape(1, k)
+        self.sums.append(self.sums[-1] + float(combined(raw)[0]))
+        self.sensor_sums.append(self.sensor_sums[-1] + raw[0])
+        n = len(self.sums) - 1
+        x = torch.from_numpy(feats.astype(np.float32))  # (1, F)
+        if self._device.type != "cpu":
+            x = x.to(self._device)
+        self.forecast, self.state = self._forecast(x)
+        score = (self.sums[-1] - self.sums[0]) / n
+        self.sensors = (self.sensor_sums[-1] - self.sensor_sums[0]) / n
         return score, self.alarm.update(score)
+
+    def _forecast(self, x: torch.Tensor) -> tuple[tuple, Any]:
+        """The forecast after point x (1, F) as :func:`raw_from`'s arrays, and the state."""
+        if self._step is not None:
+            params, state = self._step(x, self.state)  # (1, 1, K, P)
+            f = self.model.out.summary(params)
+        else:
+            f, state = self.model.one_step(x[None], self.state)
+
+        k = self.model.output_size
+
+        def flat(v):
+            return None if v is None else v.cpu().numpy().astype(float).reshape(1, k, -1)
+
+        return (flat(f.point), flat(f.quantiles), f.levels, flat(f.std)), state
 
 
 def alarm(cfg: AnomalyConfig, limit: float) -> Alarm:
