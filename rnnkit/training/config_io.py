@@ -77,34 +77,25 @@ def _steps_or_epochs(table: dict[str, Any], keys: Iterable[str]) -> None:
 
 def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
     """A copy of ``raw`` with each ``--set key=value`` applied."""
-    raw = copy.deepcopy(raw)
-    train_keys = []
-    for text in overrides:
-        path, value = parse_override(text)
-        table = raw
-        for part in path[:-1]:
-            table = table.setdefault(part, {})
-            if not isinstance(table, dict):
-                raise ConfigError(f"--set {text!r}: {part!r} is not a section")
-        table[path[-1]] = value
-        if path[:1] == ["train"] and len(path) == 2:
-            train_keys.append(path[1])
-    if train_keys:
-        _steps_or_epochs(raw.setdefault("train", {}), train_keys)
-    return raw
+    return _set_paths(raw, [(*parse_override(text), f"--set {text!r}") for text in overrides])
 
 
 def set_values(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``raw`` with ``{"section.key": value}`` set (``train.steps`` and
     ``train.epochs`` replace each other as with ``--set``)."""
+    return _set_paths(raw, [(key.split("."), value, key) for key, value in values.items()])
+
+
+def _set_paths(raw: dict[str, Any], items: list[tuple[list[str], Any, str]]) -> dict[str, Any]:
+    """A copy of ``raw`` with each (path, value, where) set; ``where`` names it in errors."""
     raw = copy.deepcopy(raw)
     train_keys = []
-    for key, value in values.items():
-        path, table = key.split("."), raw
+    for path, value, where in items:
+        table = raw
         for part in path[:-1]:
             table = table.setdefault(part, {})
             if not isinstance(table, dict):
-                raise ConfigError(f"{key}: {part!r} is not a section")
+                raise ConfigError(f"{where}: {part!r} is not a section")
         table[path[-1]] = value
         if path[:1] == ["train"] and len(path) == 2:
             train_keys.append(path[1])

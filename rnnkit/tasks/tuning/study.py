@@ -20,6 +20,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -179,7 +180,7 @@ class _Worker:
     def __init__(self, t: Tuning, total: int, deadline: float | None, worker: int,
                  callbacks: list[Callback] = ()):
         self.t, self.total, self.deadline, self.worker = t, total, deadline, worker
-        self.callbacks, self.stop = list(callbacks), False
+        self.callbacks, self.stop, self.current = list(callbacks), False, None
 
     def _on_signal(self, signum, frame):
         self.stop = True
@@ -188,7 +189,9 @@ class _Worker:
         """True when it ended by a signal."""
         optuna = _optuna()
         study = open_study(self.t, self.worker)
-        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        main = threading.current_thread() is threading.main_thread()
+        old = {s: signal.signal(s, self._on_signal)
+               for s in (signal.SIGINT, signal.SIGTERM) if main}
         try:
             while not self.stop and self._room(study, optuna):
                 if self.deadline is not None and time.time() >= self.deadline:
@@ -196,7 +199,7 @@ class _Worker:
                 try:
                     study.optimize(self.objective, n_trials=1, callbacks=[self._said])
                 except TuneInterrupted as e:
-                    say(f"trial {study.trials[-1].number} {e}: recorded as failed; the "
+                    say(f"trial {self.current} {e}: recorded as failed; the "
                         "study is kept and the same command continues it")
                     self.stop = True
         finally:
@@ -211,6 +214,7 @@ class _Worker:
 
     def objective(self, trial) -> float:
         optuna = _optuna()
+        self.current = trial.number
         values = {p.key: p.suggest(trial) for p in self.t.spec.space}
         cfg = self.t.config(values, **{"train.progress": "off"})
         run_dir = self.t.root / "trials" / str(trial.number)
