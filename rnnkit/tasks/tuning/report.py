@@ -68,13 +68,22 @@ def draw_plots(folder: Path, study) -> dict[str, str]:
         except (ValueError, RuntimeError, ZeroDivisionError):
             plt.close("all")
             continue
-        fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+        if name != "importances.png" and _wide(study):
+            ax.set_yscale("log")  # MSEs from 0.16 down to 1e-4 read only on a log axis
+        fig = ax.figure
         fig.set_size_inches(7, 4.5)
         fig.tight_layout()
-        fig.savefig(folder / name, dpi=100)
+        fig.savefig(folder / name, dpi=100, bbox_inches="tight")  # legends sit outside
         plt.close(fig)
         out[title] = name
     return out
+
+
+def _wide(study) -> bool:
+    """Whether the figures are positive and span more than two decades."""
+    values = [v for t in study.get_trials(deepcopy=False)
+              for v in [t.value, *t.intermediate_values.values()] if v is not None]
+    return bool(values) and min(values) > 0 and max(values) > 100 * min(values)
 
 
 def write_tune_report(t: Tuning, trials, result: TuneResult, plots: dict[str, str]) -> Path:
