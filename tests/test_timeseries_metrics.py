@@ -42,7 +42,9 @@ def test_point_metrics_match_hand_loops_and_warn_nothing_on_zero_targets():
 
 def test_point_metrics_undefined_cases():
     # every target 0: no MAPE; 0/0 in sMAPE counts as 0; a constant history: no MASE
-    m = fm.point_metrics(np.zeros(3), np.zeros(3), np.ones(4), season=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0/0 is expected here, not a warning
+        m = fm.point_metrics(np.zeros(3), np.zeros(3), np.ones(4), season=1)
     assert m["mape"] is None and m["smape"] == 0.0 and m["mase"] is None
     # a scale below 1 still gives a MASE (only 0 does not)
     m = fm.point_metrics(np.array([1.0]), np.array([2.0]), np.array([0.0, 0.5, 1.0]), 1)
@@ -84,6 +86,9 @@ def test_baselines():
     np.testing.assert_allclose(fm.drift(h, 2), [4.75, 5.5])  # slope (4 - 1) / 4
     np.testing.assert_allclose(fm.drift(np.array([1.0, 3.0]), 2), [5.0, 7.0])
     np.testing.assert_allclose(fm.drift(np.array([2.0]), 2), [2.0, 2.0])
+    ints = np.array([1, 2, 3])  # an integer history still gives float forecasts
+    for f in (fm.naive(ints, 2), fm.seasonal_naive(ints, 2, 2), fm.drift(ints, 2)):
+        assert f.dtype == np.float64
 
 
 # -- anomaly events -----------------------------------------------------------------------
@@ -94,6 +99,7 @@ def test_events_boundaries():
     assert ev.events(a) == [(0, 1), (4, 4), (6, 8)]
     assert ev.events(np.zeros(4, bool)) == []
     assert ev.events([True]) == [(0, 0)]
+    assert ev.events(np.array([0.0, 0.7, 0.2, 0.0, 1.0])) == [(1, 2), (4, 4)]  # scores: != 0
 
 
 def test_event_scores_on_hand_made_events_and_windows():
@@ -110,9 +116,18 @@ def test_event_scores_on_hand_made_events_and_windows():
     assert s["alarm_points_outside"] == 4  # 2, 10, 12, 20
     assert s["precision"] == pytest.approx(precision) and s["recall"] == pytest.approx(recall)
     # harmonic mean, not arithmetic: differ once precision != recall
-    s = ev.event_scores(alarms, windows[:1] + windows[2:3])
-    p, r = 2 / 4, 2 / 2
+    s = ev.event_scores(alarms, windows[:3])
+    p, r = 2 / 4, 2 / 3
     assert s["f1"] == pytest.approx(2 * p * r / (p + r))
+
+
+def test_an_event_starting_on_a_window_s_last_point_detects_it():
+    alarms = np.zeros(12, dtype=float)  # 0/1 floats are alarms too
+    alarms[[6, 7]] = 1.0  # (6, 7) starts on window (3, 6)'s last point
+    alarms[9] = 1.0       # inside window (9, 10)... on its first point
+    s = ev.event_scores(alarms, [(3, 6), (9, 10)])
+    assert s["windows_detected"] == 2 and s["false_positives"] == 0
+    assert s["alarm_points_outside"] == 1  # only 7: 6 is the window's last point
 
 
 def test_event_scores_without_events_or_windows():
@@ -140,7 +155,7 @@ def test_window_indices_are_inclusive_and_drop_empty_windows():
 def test_nab_windows_reads_the_labels(tmp_path, monkeypatch):
     labels = {"realKnownCause/cpu.csv": [["2014-02-19 10:50:00", "2014-02-19 12:00:00"]]}
     (tmp_path / "w.json").write_text(json.dumps(labels))
-    monkeypatch.setattr(ev, "fetch", lambda name: [tmp_path / "w.json"])
+    monkeypatch.setattr(ev, "fetch", lambda name: [tmp_path / {"nab-windows": "w.json"}[name]])
     assert ev.nab_windows("cpu") == [(np.datetime64("2014-02-19T10:50:00"),
                                       np.datetime64("2014-02-19T12:00:00"))]
     with pytest.raises(ev.DataError, match="'disk'"):
@@ -159,6 +174,11 @@ def test_rolling_zscore_against_a_loop():
         sd = prev.std(ddof=1)
         ref[t] = (x[t] - prev.mean()) / sd if sd > 1e-9 else 0.0
     np.testing.assert_allclose(z, ref, atol=1e-6)
+    small = x / 100  # std below 1: still scored
+    np.testing.assert_allclose(ev.rolling_zscore(small, w), ref, atol=1e-6)
+    counts = np.array([3, 200, 7, 9, 250, 4, 6, 255], dtype=np.uint8)  # no integer wrap-around
+    np.testing.assert_allclose(ev.rolling_zscore(counts, 3),
+                               ev.rolling_zscore(counts.astype(float), 3))
 
 
 # -- intervals ----------------------------------------------------------------------------
@@ -351,3 +371,120 @@ def test_interval_factors_sources():
     assert len(ctx.validation_factors) == 1
     ctx.validation_factors[next(iter(ctx.validation_factors))] = {80: -1.0}
     assert cal.interval_factors(model, ctx) == {80: -1.0}  # kept per model
+
+
+# -- cases added from mutation testing (benchmarks/mutation.py) ---------------------------
+
+
+def test_bands_from_flattens_several_targets():
+    rng = np.random.default_rng(2)
+    point = rng.normal(size=(3, 2, 2))  # (N, H, K)
+    q = np.sort(rng.normal(size=(3, 2, 2, 5)), axis=-1)
+    b = iv.bands_from(point, q, iv.LEVELS)
+    assert b.point.shape == (3, 4)
+    np.testing.assert_array_equal(b.upper[95], q[..., 4].reshape(3, 4))
+    np.testing.assert_array_equal(b.point, q[..., 2].reshape(3, 4))
+    g = iv.bands_from(point, std=np.ones((3, 2, 2)))
+    np.testing.assert_allclose(g.lower[80], point.reshape(3, 4) - 1.2815515655446004)
+
+
+def test_bands_from_needs_both_levels_of_each_interval():
+    with pytest.raises(ValueError, match="needs levels"):  # 0.025 missing, 0.975 there
+        iv.bands_from(np.zeros((1, 1)), np.zeros((1, 1, 4)), [0.1, 0.5, 0.9, 0.975])
+    with pytest.raises(ValueError, match='use output = "quantile" or "gaussian"'):
+        iv.bands_from(np.zeros((1, 1)))
+
+
+def test_bounded_warning_names_the_caller():
+    with pytest.warns(UserWarning, match=r"the 95% interval factor 1e\+09 is cut to 100: the "
+                      r"model's intervals are far off on the calibration backtest "
+                      r"\(under-trained\?\)") as record:
+        iv.bounded({95: 1e9})
+    assert record[0].filename == __file__
+
+
+def test_conformal_factors_with_an_offset_point_and_narrow_bands():
+    rng = np.random.default_rng(3)
+    n = 129  # (n + 1) * 0.8 and (n + 1) * 0.95 are whole: the rank is exact
+    point = np.full((n, 1), 5.0)
+    lo = {80: point - 0.3, 95: point - 0.6}
+    hi = {80: point + 0.2, 95: point + 0.5}
+    y = point + rng.normal(size=(n, 1))
+    f = iv.conformal_factors(iv.Bands(point, lo, hi), y)
+    for c in (80, 95):
+        ratios = sorted(abs(e) / ((hi[c][0, 0] - 5.0) if e >= 0 else (5.0 - lo[c][0, 0]))
+                        for e in (y - point).ravel())
+        assert f[c] == pytest.approx(ratios[math.ceil((n + 1) * c / 100) - 1])
+
+
+def test_backtest_factors_of_several_columns_pool_their_ratios():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(20, 2)) + 3.0  # (T, K)
+    origins, H, end = np.arange(4, 14), 3, 15
+    point = np.full((10, H, 2), 3.0)
+    lo = {80: point - [0.5, 1.0], 95: point - [1.0, 2.0]}
+    hi = {80: point + [0.8, 0.4], 95: point + [1.5, 0.9]}
+    f = cal.backtest_factors(iv.Bands(point, lo, hi), x, origins, end)
+    for c in (80, 95):
+        ratios, leads = [], []
+        for i, o in enumerate(origins):
+            for h in range(1, H + 1):
+                for k in range(2):
+                    if o + h < end:
+                        e = x[o + h, k] - 3.0
+                        half = hi[c][i, h - 1, k] - 3.0 if e >= 0 else 3.0 - lo[c][i, h - 1, k]
+                        ratios.append(abs(e) / half)
+                        leads.append(h)
+        w = [1.0 / leads.count(h) for h in leads]
+        assert f[c] == pytest.approx(_weighted_quantile(ratios, w, c / 100))
+
+
+def test_backtest_factors_weights_and_exact_quantile_ranks():
+    # one lead time, 20 points above the point: the 80% and 95% ranks fall exactly on the
+    # 16th and 19th ratios (not the next ones); only the upper half-width is read
+    x = np.concatenate([[0.0], 1.0 + np.arange(20) / 10])
+    point = np.zeros((20, 1))
+    lo = {80: point - 100.0, 95: point - 100.0}
+    hi = {80: point + 2.0, 95: point + 4.0}
+    f = cal.backtest_factors(iv.Bands(point, lo, hi), x, np.arange(20), 21)
+    assert f[80] == pytest.approx((1.0 + 15 / 10) / 2.0)
+    assert f[95] == pytest.approx((1.0 + 18 / 10) / 4.0)
+    # lead 1 has two ratios (1, 2), lead 2 one (3): weights 1/4, 1/4, 1/2, so the 80%
+    # quantile is 3 (weighting by the count instead, 2/5, 2/5, 1/5, would give 2)
+    x = np.array([0.0, 1.0, 2.0])
+    point = np.array([[0.0, -1.0], [0.0, 0.0]])
+    b = iv.Bands(point, {c: point - 1.0 for c in (80, 95)}, {c: point + 1.0 for c in (80, 95)})
+    f = cal.backtest_factors(b, x, np.arange(2), 3)
+    assert f[80] == pytest.approx(3.0) and f[95] == pytest.approx(3.0)
+
+
+def test_forecast_bands_reads_the_covariates():
+    tr = Transform(Scaler("none"), season=1)
+    z = np.arange(10, dtype=float)
+    zc = np.linspace(0.0, 0.9, 10)[:, None]  # (T, J)
+    model = _FakeForecaster(horizon=2)
+    b = cal.forecast_bands(model, tr, z, np.array([3, 5]), window=2, zc=zc)
+    assert model.calls[-1] == ((2, 2, 2), (2, 2, 1))  # x holds the covariate; the horizon's
+    std = 0.5 + zc[np.array([[4, 5], [6, 7]]), 0]
+    np.testing.assert_allclose(b.upper[80] - b.point, 1.2815515655446004 * std, rtol=1e-6)
+
+
+def test_validation_factors_forecast_every_origin_of_the_validation_range():
+    ctx = _ctx()
+    ctx.range = lambda name: {"val": (30, 40)}[name]
+    ctx.zc = np.zeros((41, 1))  # known one step past the series
+    model = _FakeForecaster(horizon=2)
+    cal.validation_factors(model, ctx)
+    assert model.calls[-1] == ((10, 3, 2), (10, 2, 1))  # origins 29 .. 38, with covariates
+
+
+def test_validation_factors_are_kept_per_model_and_per_weights():
+    ctx = _ctx()
+    a, b = _FakeForecaster(horizon=2), _FakeForecaster(horizon=3)
+    fa, fb = cal.interval_factors(a, ctx), cal.interval_factors(b, ctx)
+    assert fa == cal.validation_factors(a, _ctx()) and fb == cal.validation_factors(b, _ctx())
+    assert fa != fb and len(ctx.validation_factors) == 2
+    with torch.no_grad():
+        a.w.add_(1.0)  # new weights: measured again
+    cal.interval_factors(a, ctx)
+    assert len(ctx.validation_factors) == 3
