@@ -251,3 +251,28 @@ def test_no_trial_starts_after_the_timeout(tmp_path, monkeypatch, no_plots):
     result = run_tuning(t, trials=3, timeout=1e-9)
     assert (result.finished, result.best_config) == (0, None)
     assert "No complete trial yet." in result.report.read_text()
+
+
+def test_a_trial_is_never_pruned_at_its_last_validation():
+    from types import SimpleNamespace
+
+    from rnnkit.tasks.tuning import PruningCallback
+
+    class AlwaysPrune:
+        reported = []
+
+        def report(self, value, step):
+            self.reported.append((step, value))
+
+        def should_prune(self):
+            return True
+
+    stops = []
+    trainer = SimpleNamespace(state=SimpleNamespace(step=10), total_steps=10,
+                              stop=stops.append)
+    cb = PruningCallback(AlwaysPrune(), "mse")
+    cb.on_eval_end(trainer, {"mse": 0.5}, False)
+    assert (cb.pruned_at, stops, AlwaysPrune.reported) == (None, [], [(10, 0.5)])
+    trainer.state.step = 4
+    cb.on_eval_end(trainer, {"mse": 0.7}, False)
+    assert (cb.pruned_at, stops) == (4, ["pruned by the tuner at step 4"])

@@ -152,8 +152,9 @@ def _exists(storage, name: str) -> bool:
 
 class PruningCallback(Callback):
     """Reports the validation ``metric`` to the trial at each validation (step = optimizer
-    steps) and stops the run when the pruner says so; stops it too once ``stop_requested()``
-    (Ctrl-C between trials' signal handlers)."""
+    steps) and stops the run when the pruner says so (never at the last validation: the
+    trial has then cost all it will and counts as complete); stops it too once
+    ``stop_requested()`` (Ctrl-C between trials' signal handlers)."""
 
     def __init__(self, trial, metric: str, stop_requested=lambda: False):
         self.trial, self.metric, self.stop_requested = trial, metric, stop_requested
@@ -168,6 +169,8 @@ class PruningCallback(Callback):
         if value is None:
             return
         self.trial.report(float(value), trainer.state.step)
+        if trainer.state.step >= trainer.total_steps:
+            return  # the last validation: stopping now would save nothing, keep the trial
         if self.trial.should_prune():
             self.pruned_at = trainer.state.step
             trainer.stop(f"pruned by the tuner at step {trainer.state.step}")
