@@ -37,7 +37,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_timeseries_metrics.py", "tests/test_oracle_timeseries.py",
         "-k", "not threshold_is_read"]  # (that one trains a detector: 100 s)
        for name in ("metrics", "events", "intervals", "calibration")},
-    "rnnkit/models/beam.py": ["tests/test_models.py", "-k", "beam"],
+    "rnnkit/models/beam.py": ["tests/test_beam.py",
+                              "tests/test_models.py::test_beam_size_1_equals_greedy"],
     "rnnkit/training/tbptt.py": ["tests/test_tbptt.py", "tests/test_training.py",
                                  "tests/test_oracle_training.py",
                                  "-k", "not resume and not eta and not optimizer"],

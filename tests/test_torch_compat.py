@@ -7,6 +7,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import rnnkit
+from rnnkit.kernels import use_engine
 
 I, H, P, T, B = 5, 7, 4, 6, 3
 TOL = 1e-5
@@ -92,15 +93,20 @@ def test_unbatched_input_matches_torch():
         torch.testing.assert_close(t1, t2)
 
 
+@pytest.mark.parametrize("engine", ["loop", "kernel"])
 @pytest.mark.parametrize("cls", [rnnkit.RNN, rnnkit.LSTM, rnnkit.GRU])
 @pytest.mark.parametrize("layers,bi", [(1, False), (2, True), (3, True)])
-def test_loop_path_equals_fused_path(cls, layers, bi):
+def test_loop_path_equals_fused_path(cls, layers, bi, engine):
+    """torch's fused kernel (``auto`` could pick the engine for both sides) against the
+    generic loop and the engine's kernels, each chosen explicitly."""
     layer = cls(I, H, num_layers=layers, bidirectional=bi, batch_first=True)
     x = torch.randn(B, T, I, dtype=torch.float32, requires_grad=True)
     lengths = torch.tensor([T, 1, 4])
-    fused = _flat(layer(x, lengths=lengths))
+    with use_engine("loop"):  # the drop-in's own forward: torch's fused kernel
+        fused = _flat(layer(x, lengths=lengths))
     grads_fused = torch.autograd.grad(sum(t.sum() for t in fused), [x, *layer.parameters()])
-    loop = _flat(layer.forward_loop(x, lengths=lengths))
+    with use_engine(engine):
+        loop = _flat(layer.forward_loop(x, lengths=lengths))
     grads_loop = torch.autograd.grad(sum(t.sum() for t in loop), [x, *layer.parameters()])
     for t1, t2 in zip(fused + list(grads_fused), loop + list(grads_loop)):
         torch.testing.assert_close(t1, t2, atol=TOL, rtol=0)
