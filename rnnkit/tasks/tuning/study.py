@@ -181,12 +181,17 @@ class _Worker:
     signal asks to stop (after the trial in progress, which the trainer ends cleanly)."""
 
     def __init__(self, t: Tuning, total: int, deadline: float | None, worker: int,
-                 callbacks: list[Callback] = ()):
+                 callbacks: list[Callback] = (), stop_event=None):
         self.t, self.total, self.deadline, self.worker = t, total, deadline, worker
-        self.callbacks, self.stop, self.current = list(callbacks), False, None
+        self.callbacks, self.current = list(callbacks), None
+        self.event, self._stop = stop_event, False  # the event: set by the parent's Ctrl-C
+
+    @property
+    def stop(self) -> bool:
+        return self._stop or (self.event is not None and self.event.is_set())
 
     def _on_signal(self, signum, frame):
-        self.stop = True
+        self._stop = True
 
     def run(self) -> bool:
         """True when it ended by a signal."""
@@ -204,7 +209,7 @@ class _Worker:
                 except TuneInterrupted as e:
                     say(f"trial {self.current} {e}: recorded as failed; the "
                         "study is kept and the same command continues it")
-                    self.stop = True
+                    self._stop = True
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
@@ -271,17 +276,19 @@ def _short(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def _work(t: Tuning, total: int, deadline: float | None, worker: int, threads: int) -> int:
-    """A worker process: exit 0 done, 130 stopped by a signal, 1 error (printed)."""
+def _work(t: Tuning, total: int, deadline: float | None, worker: int, threads: int,
+          stop_event) -> None:
+    """A worker process: exit status 0 done, 130 stopped by a signal, 1 error (printed)."""
     import torch
 
     if threads:
         torch.set_num_threads(threads)
     try:
-        return 130 if _Worker(t, total, deadline, worker).run() else 0
+        code = 130 if _Worker(t, total, deadline, worker, stop_event=stop_event).run() else 0
     except Exception as e:  # noqa: BLE001 - reported by the parent as this worker's error
         say(f"rnnkit tune: worker {worker}: error: {e}")
-        return 1
+        code = 1
+    sys.exit(code)  # a process target's return value is not its exit status
 
 
 def run_tuning(t: Tuning, trials: int | None = None, timeout: float | None = None,
@@ -311,17 +318,24 @@ def run_tuning(t: Tuning, trials: int | None = None, timeout: float | None = Non
 
 
 def _run_processes(t: Tuning, total: int, deadline, jobs: int) -> tuple[bool, list[str]]:
-    """``jobs`` spawned processes (fresh interpreters: no forked torch state); Ctrl-C
-    reaches them all (one process group) and each ends its trial cleanly."""
+    """``jobs`` spawned processes (fresh interpreters: no forked torch state). Ctrl-C
+    reaches them all (one process group): a worker in a trial ends it cleanly; one still
+    starting up ignores the signal (inherited SIG_IGN) and sees the parent's event instead."""
     threads = t.base.train.threads or max(1, (os.cpu_count() or 1) // jobs)
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_work, args=(copy.deepcopy(t), total, deadline, i, threads))
-             for i in range(jobs)]
-    old = signal.signal(signal.SIGINT, lambda *a: say("rnnkit tune: stopping after the "
-                                                      "trials in progress ..."))
+    stop = ctx.Event()
+    procs = [ctx.Process(target=_work, args=(copy.deepcopy(t), total, deadline, i, threads,
+                                             stop)) for i in range(jobs)]
+
+    def on_signal(signum, frame):
+        stop.set()
+        say("rnnkit tune: stopping after the trials in progress ...")
+
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         for p in procs:
             p.start()
+        signal.signal(signal.SIGINT, on_signal)
         for p in procs:
             while p.is_alive():
                 p.join(0.5)
