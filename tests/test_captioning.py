@@ -232,7 +232,24 @@ def test_train_evaluate_and_caption_shapes(tmp_path, capsys):
     run = tmp_path / "run"
     train_run(cfg, run)
     figures = evaluate_run(run, "test")
-    assert 0 <= figures["bleu"] <= 100 and 0 <= figures["exact_attribute_accuracy"] <= 1
+    # the same figures from the saved run's greedy captions of the test images, scored here
+    sacrebleu = pytest.importorskip("sacrebleu")
+    split = shapes.make_split("test", 16, cfg.task.data_seed, cfg.task.max_objects)
+    files = []
+    for k, pixels in enumerate(split.images):
+        files.append(str(tmp_path / f"test{k}.png"))
+        Image.fromarray(pixels.transpose(1, 2, 0)).save(files[-1])
+    # evaluation decodes up to 5 tokens past the longest reference (+ eos); the predictor up
+    # to task.max_tokens: greedy decoding is prefix-stable, so cut to the evaluation's length
+    n = max(len(SHAPES_TOKENIZER.encode(c)[:cfg.task.max_tokens]) + 1
+            for caps in split.captions for c in caps) + 5
+    caps = [SHAPES_TOKENIZER.decode(SHAPES_TOKENIZER.encode(r["caption"])[:n])
+            for r in rnnkit.load(run).predict(files, beam=1)]
+    R = max(map(len, split.captions))
+    refs = [[c[k] if k < len(c) else None for c in split.captions] for k in range(R)]
+    assert figures["bleu"] == pytest.approx(sacrebleu.corpus_bleu(caps, refs).score)
+    right = [shapes.caption_correct(c, s) for c, s in zip(caps, split.scenes)]
+    assert figures["exact_attribute_accuracy"] == pytest.approx(sum(right) / 16)
     image = scene_image(tmp_path)
     plot = tmp_path / "attn.png"
     capsys.readouterr()
