@@ -152,6 +152,10 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, info: dict[str, A
     _write_json(tmp / "manifest.json", manifest)
     old = path.parent / f".old-{path.name}-{os.getpid()}"
     if path.exists():
+        # a copy left by a save of this pid that died after its first rename (a restarted
+        # container often gets the same pid): stale now that ``path`` is in place, and the
+        # rename below cannot replace a folder that is not empty
+        shutil.rmtree(old, ignore_errors=True)
         os.replace(path, old)
     os.replace(tmp, path)
     shutil.rmtree(old, ignore_errors=True)
