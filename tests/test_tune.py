@@ -232,6 +232,7 @@ def test_two_processes_share_one_sqlite_study(tmp_path):
     assert len({t.user_attrs["process"] for t in trials}) == 2
 
 
+@pytest.mark.slow
 def test_jobs_runs_worker_processes_on_one_study(tmp_path, monkeypatch, no_plots):
     """--jobs 2: two spawned processes, one study, no trial number twice, both ran trials."""
     monkeypatch.chdir(tmp_path)
