@@ -206,14 +206,29 @@ def tone_frames():
     return {"x": x, "lengths": lengths, "y": torch.tensor([0, 1, 2])}
 
 
-def test_confusion_plot_and_errors(tmp_path):
+def test_confusion_plot_and_errors(tmp_path, monkeypatch):
+    import rnnkit.tasks.speech_digits as sd
+
     data = tone_frames()
     model = SequenceClassifier(num_classes=10, input_size=39, cell="gru", hidden_size=8).eval()
+    drawn = []
+    plot = sd.plot_confusion
+    monkeypatch.setattr(sd, "plot_confusion", lambda counts, *a: drawn.append((counts, a[1]))
+                        or plot(counts, *a))
     path = confusion_plot(model, data, tmp_path)
-    assert path == tmp_path / "plots" / "confusion.png" and path.stat().st_size > 0
-    task, ctx = digits_context({"test": data})
+    assert path == tmp_path / "plots" / "confusion.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with torch.no_grad():
-        wrong = int((model(data["x"], data["lengths"]).logits.argmax(-1) != data["y"]).sum())
+        pred = model(data["x"], data["lengths"]).logits.argmax(-1)
+    expected = np.zeros((10, 10), dtype=np.int64)  # rows: true class, columns: predicted
+    for t, p in zip(data["y"].tolist(), pred.tolist()):
+        expected[t, p] += 1
+    (counts, title), = drawn
+    np.testing.assert_array_equal(counts, expected)
+    right = int(np.trace(expected))
+    assert title == f"test: {right / len(pred):.2%} of {len(pred)} correct"
+    task, ctx = digits_context({"test": data})
+    wrong = int((pred != data["y"]).sum())
     assert task.extra_metrics(ctx, model, "test")["errors"] == wrong
 
 
