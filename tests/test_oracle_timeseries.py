@@ -259,3 +259,41 @@ def test_the_threshold_is_read_on_the_calibration_range_only(tmp_path, monkeypat
                   scores[FIT_END:TRAIN_END - 1], scores[FIT_END:TRAIN_END + 2]):
         assert abs(1.5 * other.max() - want) > 1e-3 * want
     assert threshold(model, ctx) == pytest.approx(want, rel=1e-5)
+
+
+# -- calibration by replays ------------------------------------------------------------------
+
+def test_replay_factors_score_each_replay_on_the_points_it_forecasts(tmp_path, monkeypatch):
+    """Each replay's forecast (stubbed: the true values minus known skewed errors) is scored
+    on ``[origin, origin + horizon)``; the factors are the smallest reaching 80%/95% of the
+    pooled errors. Scoring against the points one step off gives other factors."""
+    from rnnkit.tasks.runner import config_from_raw
+    from rnnkit.tasks.timeseries import replays
+
+    monkeypatch.chdir(tmp_path)
+    months = np.arange("2000-01", "2012-01", dtype="datetime64[M]")
+    x = 100 + np.random.default_rng(4).normal(0, 5, len(months)).cumsum()
+    (tmp_path / "s.csv").write_text("month,value\n" + "".join(
+        f"{m},{v:.6f}\n" for m, v in zip(months, x)))
+    cfg = config_from_raw({
+        "name": "r", "task": {"name": "forecast", "data": "s.csv", "test_size": 24,
+                              "window": 12, "horizon": 24, "refit": True},
+        "model": {"cell": "gru", "hidden_size": 4, "output": "quantile"},
+        "train": {"steps": 5, "batch_size": 4, "eval_every": 5, "progress": "off"}}, "test")
+    rng = np.random.default_rng(5)
+    errors = {}
+
+    def replay_bands(rcfg, origin, run_dir):
+        e = np.where(rng.random(24) < 0.7, rng.exponential(1.5, 24), -rng.exponential(0.8, 24))
+        errors[origin] = e
+        point = (x[origin:origin + 24] - e)[None]  # (1, H): y - point = e
+        return Bands(point, {c: point - LO_HALF[c] for c in (80, 95)},
+                     {c: point + HI_HALF[c] for c in (80, 95)})
+
+    monkeypatch.setattr(replays, "replay_bands", replay_bands)
+    factors = replays.calibrate_by_replays(cfg)
+    assert sorted(errors) == [84, 90, 96]  # 3 replays 6 apart, the last at the val start
+    e = np.concatenate([errors[o] for o in sorted(errors)])
+    for c, share in ((80, 0.80), (95, 0.95)):
+        want = _smallest_factor(share, e, 0.0, LO_HALF[c], HI_HALF[c], np.ones(len(e)))
+        assert factors[c] == pytest.approx(want, rel=1e-6)
