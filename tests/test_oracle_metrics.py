@@ -1,0 +1,59 @@
+"""Forecast accuracy, coverage and the classical baselines on numbers worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from rnnkit.tasks.timeseries import metrics as fm
+
+
+def test_point_metrics_by_hand():
+    """y = (1, 2, 4), forecast (2, 2, 1): errors (1, 0, -3)."""
+    train = np.array([1.0, 3.0, 2.0, 6.0])
+    m = fm.point_metrics(np.array([1.0, 2.0, 4.0]), np.array([2.0, 2.0, 1.0]), train, 2)
+    assert m["rmse"] == pytest.approx(math.sqrt(10 / 3))
+    assert m["mae"] == pytest.approx(4 / 3)
+    assert m["mape"] == pytest.approx(100 * (1 / 1 + 0 / 2 + 3 / 4) / 3)
+    assert m["smape"] == pytest.approx(100 * (2 * 1 / 3 + 0 + 2 * 3 / 5) / 3)
+    # seasonal-naive MAE in sample, m = 2: |2 - 1|, |6 - 3| -> 2
+    assert m["mase"] == pytest.approx((4 / 3) / 2)
+
+
+def test_mase_scale_falls_back_to_the_naive_lag_on_a_short_history():
+    train = np.array([1.0, 3.0, 2.0, 6.0])
+    assert fm.seasonal_naive_scale(train, 1) == pytest.approx((2 + 1 + 4) / 3)
+    assert fm.seasonal_naive_scale(train, 4) == pytest.approx((2 + 1 + 4) / 3)  # m >= len
+    assert fm.seasonal_naive_scale(train, 3) == pytest.approx(5 / 1)  # |6 - 1|
+    flat = fm.point_metrics(np.array([1.0]), np.array([2.0]), np.ones(5), 1)
+    assert flat["mase"] is None  # a constant history has no scale
+
+
+def test_mape_skips_zero_targets_and_smape_counts_both_zero_as_exact():
+    m = fm.point_metrics(np.array([0.0, 2.0, 0.0]), np.array([1.0, 3.0, 0.0]),
+                         np.array([0.0, 1.0]), 1)
+    assert m["mape"] == pytest.approx(100 * 0.5)  # only y = 2: |1| / 2
+    assert m["smape"] == pytest.approx(100 * (2 * 1 / 1 + 2 * 1 / 5 + 0) / 3)
+    assert fm.point_metrics(np.zeros(2), np.ones(2), np.arange(3.0), 1)["mape"] is None
+
+
+def test_coverage_counts_both_bounds_as_inside():
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    lower, upper = np.array([1.0, 0.0, 3.5, 0.0]), np.array([2.0, 1.0, 4.0, 4.0])
+    assert fm.coverage(y, lower, upper) == 0.5  # 1 on its lower bound, 4 on its upper
+
+
+def test_pinball_weighs_under_and_over_forecasts_by_the_level():
+    y, q = np.array([1.0, 5.0]), np.array([2.0, 2.0])  # one over by 1, one under by 3
+    assert fm.pinball(y, q, 0.9) == pytest.approx((0.1 * 1 + 0.9 * 3) / 2)
+    assert fm.pinball(y, q, 0.1) == pytest.approx((0.9 * 1 + 0.1 * 3) / 2)
+
+
+def test_baselines_by_hand():
+    assert fm.naive(np.array([1.0, 2.0, 7.0]), 3).tolist() == [7, 7, 7]
+    assert fm.seasonal_naive(np.array([1.0, 2, 3, 4, 5]), 5, 2).tolist() == [4, 5, 4, 5, 4]
+    assert fm.seasonal_naive(np.array([1.0, 2, 3, 4, 5, 6]), 4, 3).tolist() == [4, 5, 6, 4]
+    assert fm.drift(np.array([1.0, 3.0, 9.0]), 2).tolist() == [13, 17]  # slope (9 - 1) / 2
+    assert fm.drift(np.array([5.0]), 2).tolist() == [5, 5]
