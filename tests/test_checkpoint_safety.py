@@ -389,3 +389,28 @@ def test_fuzz_manifests(pristine, data):
         path = _copy(pristine, root)
         (path / "manifest.json").write_text(json.dumps(data.draw(manifests(path))))
         _outcome(path)
+
+
+def test_a_config_error_quotes_the_first_line_and_the_one_key_it_names(tmp_path):
+    ckpt = ck.Checkpoint(tmp_path, {"model_class": "SequenceTagger"}, {})
+    cfg = {"hidden_size": "x" * 200, "num_tags": 3}
+    head = f"checkpoint {tmp_path}: model.json: "
+    msg = str(ck._config_error(ckpt, cfg, ValueError("hidden_size is bad\nsecond line")))
+    assert msg == (f"{head}model_config['hidden_size'] = {repr('x' * 200)[:80]} does not "
+                   "build a SequenceTagger: hidden_size is bad")
+    msg = str(ck._config_error(ckpt, cfg, KeyError()))  # no text: the exception's type
+    assert msg == f"{head}model_config does not build a SequenceTagger: KeyError"
+    msg = str(ck._config_error(ckpt, cfg, ValueError("num_tags and hidden_size disagree")))
+    assert msg.startswith(f"{head}model_config does not build")  # two keys: none singled out
+
+
+def test_alive_probes_with_signal_0(monkeypatch):
+    sent = []
+    monkeypatch.setattr(ck.os, "kill", lambda pid, sig: sent.append((pid, sig)))
+    assert ck._alive(12345) and sent == [(12345, 0)]  # signal 0: nothing is delivered
+    for error, alive in ((PermissionError, True), (ProcessLookupError, False),
+                         (OverflowError, False)):
+        def kill(pid, sig, error=error):
+            raise error()
+        monkeypatch.setattr(ck.os, "kill", kill)
+        assert ck._alive(7) is alive
