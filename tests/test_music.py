@@ -157,9 +157,13 @@ def test_generate_shapes_temperature_and_files(run, tmp_path):
     g = torch.Generator().manual_seed(0)
     roll = model.generate(10, generator=g)
     assert roll.shape == (10, NUM_KEYS) and set(roll.unique().tolist()) <= {0.0, 1.0}
-    greedy = model.generate(5, prime=torch.zeros(3, NUM_KEYS), temperature=0)
-    torch.testing.assert_close(greedy, model.generate(5, prime=torch.zeros(3, NUM_KEYS),
-                                                      temperature=0))
+    prime = torch.randint(0, 2, (3, NUM_KEYS)).float()
+    greedy = model.generate(5, prime=prime, temperature=0)
+    seq = torch.cat([torch.zeros(1, NUM_KEYS), prime])  # greedy by hand: the whole sequence
+    with torch.no_grad():  # read again at every step, each unit on where its logit > 0
+        for _ in range(5):
+            seq = torch.cat([seq, (model(seq[None]).logits[0, -1] > 0).float()[None]])
+    torch.testing.assert_close(greedy, seq[4:])
     p = rnnkit.load(run)
     out = p.generate(max_new=12, temperature=0.5, seed=1, prime=0,
                      output=str(tmp_path / "c.mid"), plot=str(tmp_path / "c.png"))
