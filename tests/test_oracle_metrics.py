@@ -57,3 +57,34 @@ def test_baselines_by_hand():
     assert fm.seasonal_naive(np.array([1.0, 2, 3, 4, 5, 6]), 4, 3).tolist() == [4, 5, 6, 4]
     assert fm.drift(np.array([1.0, 3.0, 9.0]), 2).tolist() == [13, 17]  # slope (9 - 1) / 2
     assert fm.drift(np.array([5.0]), 2).tolist() == [5, 5]
+
+
+def test_gaussian_bands_use_the_normal_quantiles_and_give_back_their_std():
+    from statistics import NormalDist
+
+    from rnnkit.tasks.timeseries.intervals import bands_from
+
+    point, std = np.array([[1.0, -2.0]]), np.array([[0.5, 3.0]])
+    bands = bands_from(point, std=std)
+    for c, q in ((80, 0.90), (95, 0.975)):
+        z = NormalDist().inv_cdf(q)
+        np.testing.assert_allclose(bands.upper[c], point + z * std, rtol=1e-12)
+        np.testing.assert_allclose(bands.lower[c], point - z * std, rtol=1e-12)
+    np.testing.assert_allclose(bands.std(), std, rtol=1e-12)
+
+
+def test_quantile_bands_are_uncrossed_and_centred_on_their_median():
+    from rnnkit.tasks.timeseries.intervals import LEVELS, bands_from
+
+    levels = list(LEVELS)[::-1]  # given in any order
+    q = np.array([[[9.0, 1.0, 5.0, 2.0, 0.0]]])  # at 0.975, 0.9, 0.5, 0.1, 0.025: crossed
+    bands = bands_from(np.zeros((1, 1)), q, levels)
+    # sorted: 0, 1, 2, 5, 9 at 0.025, 0.1, 0.5, 0.9, 0.975
+    assert bands.point.tolist() == [[2.0]]
+    assert (bands.lower[80].item(), bands.upper[80].item()) == (1.0, 5.0)
+    assert (bands.lower[95].item(), bands.upper[95].item()) == (0.0, 9.0)
+    # the matched Gaussian: the mean of the stds the two intervals imply
+    from statistics import NormalDist
+
+    s80, s95 = 4 / (2 * NormalDist().inv_cdf(0.9)), 9 / (2 * NormalDist().inv_cdf(0.975))
+    assert bands.std().item() == pytest.approx((s80 + s95) / 2)
