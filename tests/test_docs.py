@@ -210,3 +210,12 @@ def test_field_comments_read_from_the_source():
 
     assert gen_reference.field_comments(Example) == {
         "a": "the first line of an explanation and its second beside a", "c": "beside c"}
+
+
+def test_pages_render_in_headless_chromium(site, tmp_path):
+    import render_check
+
+    if render_check.chromium() is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
+    problems = render_check.main(site, tmp_path)
+    assert not problems, "\n".join(problems)
