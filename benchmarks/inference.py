@@ -259,6 +259,47 @@ def speed_shapes(rounds: int) -> str:
     return "\n".join(lines)
 
 
+def ort_variants(kind: str, rounds: int, work: Path) -> str:
+    """onnxruntime's whole-sequence graph (B=32, T=128) in its variants against torch eager:
+    the recurrences as ONNX's own LSTM/GRU op or as a Loop over the cell step, graph
+    optimisation basic or all, intra-op spinning on or off (one thread each)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from rnnkit.export.layer import use_native_ops
+
+    torch.manual_seed(0)
+    model = SequenceTagger(num_tags=TAGS, input_size=I, cell=kind, hidden_size=H,
+                           num_layers=LAYERS).eval()
+    export_model(model, work / f"{kind}-native")
+    with use_native_ops(False):
+        export_model(model, work / f"{kind}-loop")
+    x = torch.randn(32, 128, I)
+    feed = {"x": x.numpy(), "lengths": np.full((32,), 128, dtype=np.int64)}
+    ref, head = torch_layer(kind, model.encoder.rnn), model.head
+    levels = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+              "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+    variants: dict[str, Callable] = {"torch eager": lambda: head(ref(x)[0])}
+    for graph, level, spin in (("native", "basic", "1"), ("native", "all", "1"),
+                               ("native", "all", "0"), ("loop", "all", "1")):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.graph_optimization_level = levels[level]
+        options.add_session_config_entry("session.intra_op.allow_spinning", spin)
+        sess = ort.InferenceSession(str(work / f"{kind}-{graph}" / "sequence.onnx"), options,
+                                    providers=["CPUExecutionProvider"])
+        name = (f"onnxruntime {'LSTM/GRU op' if graph == 'native' else 'Loop graph'}, "
+                f"{level}" + ("" if spin == "1" else ", no spinning"))
+        variants[name] = lambda sess=sess: torch.from_numpy(sess.run(None, feed)[0])
+    with torch.no_grad():
+        outs = {k: fn()[:, -1] for k, fn in variants.items()}
+        outs["rnnkit"] = outs.pop("torch eager")
+        parity = check(outs).replace("rnnkit's", "torch eager's")
+        times = side_by_side(variants, rounds)
+    return ratio_table(f"{kind.upper()} {LAYERS}x{H}: onnxruntime variants, whole sequences "
+                       "B=32 T=128", times, 1e3, "ms", ["torch eager"]) + f"\n\n{parity}."
+
+
 def anomaly_per_point(run: str | None, points: int, rounds: int, work: Path) -> str:
     """The anomaly detector's cost per streamed point: ``predictor.stream().push((t, v))``
     over the first ``points`` points of the run's series (``run``: a trained anomaly run;
@@ -306,6 +347,8 @@ def main(argv=None) -> int:
                         "(default: examples/anomaly-machine.toml trained for 20 steps)")
     parser.add_argument("--anomaly-points", type=int, default=2000)
     parser.add_argument("--no-anomaly", action="store_true", help="skip the per-point row")
+    parser.add_argument("--ort-variants", action="store_true",
+                        help="also onnxruntime's whole-sequence variants (LSTM, GRU)")
     parser.add_argument("--markdown", help="also write the tables to this file")
     args = parser.parse_args(argv)
     if args.quick:
@@ -321,6 +364,10 @@ def main(argv=None) -> int:
             for table in run_model(name, CELLS[name], args, Path(tmp)):
                 tables.append(table)
                 print(table + "\n", flush=True)
+        if args.ort_variants:
+            for kind in ("lstm", "gru"):
+                tables.append(ort_variants(kind, args.rounds, Path(tmp)))
+                print(tables[-1] + "\n", flush=True)
         if not args.no_anomaly:
             tables.append(anomaly_per_point(args.anomaly_run, args.anomaly_points,
                                             max(3, args.rounds // 3), Path(tmp)))

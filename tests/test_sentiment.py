@@ -54,6 +54,14 @@ def test_padding_never_changes_a_prediction():
     assert float(out.weights[0, 3:].detach().abs().sum()) == 0.0  # no attention on padding
 
 
+def test_pad_ids_pads_each_row_to_the_longest_and_counts_empty_rows_as_one():
+    ids, lengths = pad_ids([[3, 4], [], [5, 6, 7]], pad=9)
+    assert ids.tolist() == [[3, 4, 9], [9, 9, 9], [5, 6, 7]] and ids.dtype == torch.long
+    assert lengths.tolist() == [2, 1, 3]
+    ids, lengths = pad_ids([])
+    assert ids.shape == (0, 1) and lengths.shape == (0,)
+
+
 def _context(**task):
     cfg = config_from_raw({"task": {"name": "sentiment", **task}}, "test")
     return TASKS["sentiment"].setup(cfg)
@@ -138,3 +146,21 @@ def test_predict_text_stdin_explain_and_edge_cases(run_dir, monkeypatch, capsys)
     assert records[1]["label"] is None and "empty" in records[1]["error"]
     assert "UTF-8" in records[2]["warning"] and records[2]["label"] is not None
     assert "400 of 3000" in records[3]["truncated"]
+
+
+def test_batched_predict_equals_each_text_alone_in_input_order(run_dir):
+    """Texts run sorted by length in padded batches (here 3 a batch), records in input
+    order, equal to predicting each text alone."""
+    p = rnnkit.load(run_dir)
+    p.batch_size = 3
+    texts = ["dull", "a gripping , beautifully acted film that never lets go", "",
+             "ok then", "the plot is thin but the acting is superb", "bad bad bad",
+             "an overlong and tedious mess", "fun"]
+    batched = p.predict(texts, explain=True)
+    alone = [p.predict([t], explain=True)[0] for t in texts]
+    assert [r["text"] for r in batched] == texts
+    for b, a in zip(batched, alone):
+        assert b["label"] == a["label"] and b.get("tokens") == a.get("tokens")
+        if a["label"] is not None:
+            assert b["probability"] == pytest.approx(a["probability"], abs=2e-6)
+            assert b["weights"] == pytest.approx(a["weights"], abs=2e-6)

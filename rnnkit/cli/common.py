@@ -7,6 +7,8 @@ import csv
 import functools
 import json
 import sys
+import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +45,21 @@ def say(*parts) -> None:
     print(*parts, file=sys.stderr, flush=True)
 
 
-def print_records(records: list[dict[str, Any]]) -> None:
-    """One JSON object a line on stdout, flushed as each is written."""
+def print_records(records: Iterable[dict[str, Any]], every: float = 0.1) -> None:
+    """One JSON object a line on stdout. Lines are written in blocks, flushed at least
+    every ``every`` seconds and at the end (a reader of a pipe sees records as they come,
+    without one system call a record)."""
+    dumps, out, block = json.JSONEncoder(ensure_ascii=False).encode, sys.stdout, []
+    last = time.monotonic()
     for record in records:
-        print(json.dumps(record, ensure_ascii=False), flush=True)
+        block.append(dumps(record))
+        if len(block) >= 256 or time.monotonic() - last >= every:
+            out.write("\n".join(block) + "\n")
+            out.flush()
+            block, last = [], time.monotonic()
+    if block:
+        out.write("\n".join(block) + "\n")
+    out.flush()
 
 
 def write_columns(path: str | Path | None, columns: dict[str, list]) -> str:

@@ -177,7 +177,23 @@ def _strict_json(predict):
     return wrapper
 
 
+def _all_finite(value) -> bool:
+    """Whether no float in ``value`` (nested dicts, lists, tuples) is NaN or infinite."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, (list, tuple)):
+        return True
+    for v in value:
+        if not isinstance(v, str) and not _all_finite(v):
+            return False
+    return True
+
+
 def _finite_record(record: dict[str, Any]) -> dict[str, Any]:
+    if _all_finite(record):  # the usual case: the record as it is, without a copy
+        return record
     bad: list[str] = []
 
     def clean(value, where):

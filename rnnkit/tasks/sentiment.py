@@ -210,21 +210,25 @@ class SentimentPredictor(Predictor):
         labels = self.info.get("labels", list(LABELS))
         limit = self.config.task.max_tokens
         lines = as_lines(inputs)
-        tokens = [tok.split(line.text, tok.lower) for line in lines]
-        ids = [clip_tokens(tok.vocab.encode(t), limit)[0] for t in tokens]
-        probs: dict[int, torch.Tensor] = {}
-        weights: dict[int, torch.Tensor | None] = {}
+        lower, encode = tok.lower, tok.vocab.encode
+        tokens = [tok.split(line.text, lower) for line in lines]
+        ids = [encode(t[:limit]) for t in tokens]
+        probs: list[list[float] | None] = [None] * len(lines)
+        weights: list[list[float] | None] = [None] * len(lines)
         order = sorted((i for i in range(len(lines)) if tokens[i]), key=lambda i: len(ids[i]))
         for start in range(0, len(order), self.batch_size):
             chunk = order[start:start + self.batch_size]
             x, lengths = pad_ids([ids[i] for i in chunk])
             result = self.model(x.to(self.device), lengths)
-            p = torch.softmax(result.logits.float(), -1).cpu()  # (B, C)
+            # one conversion a batch: the records read Python floats, not tensor elements
+            p = torch.softmax(result.logits.float(), -1).cpu().tolist()  # (B, C)
+            w = None if not explain or result.weights is None \
+                else result.weights.float().cpu().tolist()  # (B, T)
             for row, i in enumerate(chunk):
                 probs[i] = p[row]
-                weights[i] = (None if result.weights is None
-                              else result.weights[row, :len(ids[i])].cpu())
-        return [self._record(lines[i], tokens[i], probs.get(i), weights.get(i), labels, limit,
+                if w is not None:
+                    weights[i] = w[row][:len(ids[i])]
+        return [self._record(lines[i], tokens[i], probs[i], weights[i], labels, limit,
                              explain) for i in range(len(lines))]
 
     @staticmethod
@@ -234,18 +238,16 @@ class SentimentPredictor(Predictor):
             record.update(label=None, probability=None, probabilities=None,
                           error="empty line: no words to classify")
         else:
-            label = int(probs.argmax())
-            record.update(label=labels[label], probability=round(float(probs[label]), 6),
-                          probabilities={name: round(float(p), 6)
-                                         for name, p in zip(labels, probs)})
+            label = max(range(len(probs)), key=probs.__getitem__)  # the first of a tie
+            record.update(label=labels[label], probability=round(probs[label], 6),
+                          probabilities={name: round(p, 6) for name, p in zip(labels, probs)})
             if len(tokens) > limit:
                 record["truncated"] = f"read the first {limit} of {len(tokens)} tokens"
         if line.problem:
             record["warning"] = line.problem
         if explain and probs is not None:
             record["tokens"] = tokens[:limit]
-            record["weights"] = (None if weights is None
-                                 else [round(float(w), 6) for w in weights])
+            record["weights"] = None if weights is None else [round(w, 6) for w in weights]
         return record
 
 

@@ -28,11 +28,12 @@ def model_keys_except(model_class: str, fixed: set[str]) -> set[str]:
 
 def pad_ids(seqs: list[list[int]], pad: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Id lists -> (ids (N, T) padded with ``pad``, lengths (N,)); empty lists count as 1."""
-    lengths = torch.tensor([max(len(s), 1) for s in seqs], dtype=torch.long)
-    ids = torch.full((len(seqs), int(lengths.max()) if seqs else 1), pad, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, :len(s)] = torch.tensor(s, dtype=torch.long)
-    return ids, lengths
+    sizes = [max(len(s), 1) for s in seqs]
+    width = max(sizes, default=1)
+    # padded rows as Python lists, one tensor made from them (not one tensor per row)
+    rows = [list(s) + [pad] * (width - len(s)) for s in seqs]
+    ids = torch.tensor(rows, dtype=torch.long) if rows else torch.full((0, 1), pad)
+    return ids, torch.tensor(sizes, dtype=torch.long)
 
 
 def saved_tokenizer(info: dict[str, Any], key: str = "tokenizer") -> Tokenizer:
