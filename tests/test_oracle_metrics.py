@@ -88,3 +88,50 @@ def test_quantile_bands_are_uncrossed_and_centred_on_their_median():
 
     s80, s95 = 4 / (2 * NormalDist().inv_cdf(0.9)), 9 / (2 * NormalDist().inv_cdf(0.975))
     assert bands.std().item() == pytest.approx((s80 + s95) / 2)
+
+
+def _forecast_context(tmp_path, x, **task):
+    from rnnkit.tasks import TASKS
+    from rnnkit.tasks.runner import config_from_raw
+
+    months = np.datetime64("2000-01", "M") + np.arange(len(x))
+    (tmp_path / "s.csv").write_text("month,value\n" + "".join(
+        f"{m},{v:.6f}\n" for m, v in zip(months, x)))
+    cfg = config_from_raw({
+        "name": "b", "task": {"name": "forecast", "data": str(tmp_path / "s.csv"),
+                              "test_size": 6, "window": 8, "horizon": 6, "season": 4, **task},
+        "model": {"cell": "gru", "hidden_size": 4, "output": "quantile"},
+        "train": {"progress": "off"}}, "test")
+    return TASKS["forecast"].setup(cfg)
+
+
+@pytest.mark.parametrize("evaluation", ["multistep", "rolling"])
+def test_baseline_intervals_are_the_textbook_ones(tmp_path, evaluation):
+    """FPP3 5.5: from the in-sample residual sd σ of each method, the h-step half-width is
+    z σ sqrt(h) (naive) and z σ sqrt(floor((h - 1) / m) + 1) (seasonal naive, m = 4)."""
+    from statistics import NormalDist
+
+    from rnnkit.tasks.timeseries.scoring import baseline_bands
+
+    x = 50 + np.random.default_rng(6).normal(0, 2, 60).cumsum()
+    ctx = _forecast_context(tmp_path, x, evaluation=evaluation)
+    start, end = ctx.range("test")
+    assert (start, end) == (54, 60)
+    train = x[:start]
+    bands = baseline_bands(ctx, "test")
+    for name, lag in (("persistence", 1), ("seasonal_naive", 4)):
+        res = train[lag:] - train[:-lag]
+        sigma = math.sqrt(np.mean((res - res.mean()) ** 2))
+        if evaluation == "multistep":  # one forecast of the 6 test points from 53
+            h = np.arange(1, 7)
+            point = x[53] if lag == 1 else x[50:54][(h - 1) % 4]
+        else:  # one step ahead from 53 .. 58
+            h = np.ones(6, int)
+            point = x[53:59] if lag == 1 else x[50:56]
+        k = h if lag == 1 else (h - 1) // 4 + 1
+        b = bands[name]
+        np.testing.assert_allclose(b.point, point, rtol=1e-6)
+        for c, q in ((80, 0.9), (95, 0.975)):
+            half = NormalDist().inv_cdf(q) * sigma * np.sqrt(k)
+            np.testing.assert_allclose(b.upper[c] - b.point, half, rtol=1e-6)
+            np.testing.assert_allclose(b.point - b.lower[c], half, rtol=1e-6)
