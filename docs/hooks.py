@@ -5,12 +5,16 @@
 - ``reference/benchmarks.md``: ``benchmarks/RESULTS.md``;
 - ``experiments.md``: ``experiments/README.md`` and its figures.
 
+and one clean-up of the rendered docstrings: their Sphinx roles (``:class:`~a.B```) show as
+the code span alone (``B``'s path), not as a literal ``:class:`` before it.
+
 They are added to the build as generated files (nothing is written into ``docs/``), so
 ``mkdocs serve`` does not rebuild in a loop and the pages can never go stale.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -37,3 +41,10 @@ def on_files(files, config):
     for png in sorted((gen.ROOT / "experiments" / "figures").glob("*.png")):
         files.append(File.generated(config, f"figures/{png.name}", content=png.read_bytes()))
     return files
+
+
+_ROLE = re.compile(r":(?:mod|func|class|meth|attr|data|exc|obj|math):(<code[^>]*>)~?")
+
+
+def on_page_content(html, page, config, files):
+    return _ROLE.sub(r"\1", html)
