@@ -59,8 +59,9 @@ def _data():
 
 
 def _cfg(**kw):
-    return TrainConfig(steps=1, batch_size=N, optimizer="sgd", lr=0.1, device="cpu",
-                       progress="off", eval_every=1, **{"clip_norm": 0.0, **kw})
+    return TrainConfig(**{"steps": 1, "batch_size": N, "optimizer": "sgd", "lr": 0.1,
+                          "device": "cpu", "progress": "off", "eval_every": 1,
+                          "clip_norm": 0.0, **kw})
 
 
 def _one_step(**kw):
@@ -154,3 +155,29 @@ def test_sgd_step_with_value_then_norm_clipping():
     before, after = _one_step(clip_value=v, clip_norm=clip)
     for b, a, g in zip(before, after, cut):
         torch.testing.assert_close(b - a, 0.1 * g * (clip / norm), rtol=1e-5, atol=1e-12)
+
+
+def test_streamed_batches_carry_the_state_across_steps_and_reset_it_each_epoch():
+    """``batching = "stream"``: each step starts from the previous step's final state
+    (detached), from zeros at an epoch's first step; replayed here step by step with plain
+    SGD over the same batches, 13 steps (11 a epoch: one reset)."""
+    data = {**_data(), "w": torch.ones(N, T, dtype=torch.float64)}
+    torch.manual_seed(0)
+    model = LinearRNN()
+    trainer = Trainer(model, _cfg(steps=13, batch_size=2, tbptt=2, batching="stream"), data)
+    stream = trainer.stream
+    assert stream.steps_per_epoch == 11
+    hand = LinearRNN()
+    carried = None
+    for step in range(13):
+        batch = stream.batch(step)
+        h = torch.zeros(2, H, dtype=torch.float64) if stream.starts_epoch(step) else carried
+        sse, count, h = hand.sse(batch, h)
+        grads = torch.autograd.grad(sse / count, list(hand.parameters()))
+        with torch.no_grad():
+            for p, g in zip(hand.parameters(), grads):
+                p -= 0.1 * g
+        carried = h.detach()
+    trainer.fit()
+    for a, b in zip(model.parameters(), hand.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
