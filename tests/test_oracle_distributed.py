@@ -75,6 +75,8 @@ def _free_port() -> int:
 
 
 @pytest.mark.distributed
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
+                    reason="needs the fork start method (Linux, macOS)")
 def test_two_processes_end_with_the_weights_of_one_on_the_union_batch():
     single = {k: _train(k) for k in (0, 2)}  # first: the forked processes inherit its imports
     # fork: the processes start in well under a second (spawn re-imports torch in each)
