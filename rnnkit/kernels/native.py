@@ -5,8 +5,9 @@ of ``csrc/gemm.h`` and the streaming step of ``csrc/step.h``), built on first us
 float32/float64) and the extension is available, else None; the families then run their
 ATen formulas, which stay the reference. The extension is compiled once per machine with
 ``torch.utils.cpp_extension.load`` (needs a C++ compiler and ninja; about 30 s) into
-torch's extension cache, under a name that includes a hash of the sources, the flags and the
-CPU model, so a cache shared between machines never loads code built for another CPU.
+torch's extension cache, under a name that includes a hash of the sources, their path, the
+flags and the CPU model, so a cache shared between machines never loads code built for
+another CPU and two checkouts never rebuild each other's module.
 
 ``RNNKIT_NATIVE=0`` turns it off; ``use_native(False)`` does the same in a block (tests
 compare both ways). A failed build warns once and falls back.
@@ -50,6 +51,9 @@ def extension_name() -> str:
     key = b"".join(p.read_bytes() for p in (SOURCE, *HEADERS))
     key += " ".join(FLAGS).encode() + _cpu_model().encode()
     key += torch.__version__.encode()
+    # torch's build files name the source path: two checkouts sharing one name would each
+    # rebuild the other's module on every first use
+    key += str(SOURCE.resolve()).encode()
     return "rnnkit_cells_" + hashlib.sha256(key).hexdigest()[:12]
 
 
