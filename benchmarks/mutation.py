@@ -51,7 +51,8 @@ MODULES: dict[str, list[str]] = {
             "checkpoint_round_trips_model_optimizer_and_rng",
             "damaged_checkpoint_gives_a_clear_error",
             "checkpoint_swap_is_atomic_and_survives_a_crash_between_renames"))],
-    "rnnkit/training/trainer.py": ["tests/test_training.py", "tests/test_oracle_training.py",
+    "rnnkit/training/trainer.py": ["tests/test_trainer_units.py", "tests/test_training.py",
+                                   "tests/test_oracle_training.py",
                                    "-k", _SLOW_TRAINING_TESTS],
 }
 
@@ -106,6 +107,8 @@ EQUIVALENT: dict[str, str] = {
         "rnn is only read for its device and dtype, which h and c share",
     "rnnkit.models.beam.x_beam_search_one__mutmut_48":
         "the first step's rows all index row 0 of attn, so a second row is never read",
+    "rnnkit.models.beam.x_beam_search_one__mutmut_98":
+        "log_softmax over dim +1 of a (k, V) tensor is dim -1",
     "rnnkit.models.beam.x_beam_search_one__mutmut_109":
         "each of the k rows has one eos, so the top 2k candidates already hold k live ones",
 }
