@@ -361,7 +361,9 @@ def test_interval_factors_sources():
     with pytest.warns(UserWarning):
         assert cal.interval_factors(model, _ctx()) == {80: 2.0, 95: iv.MAX_FACTOR}
     model.interval_factors = None
-    with pytest.raises(cal.TaskError, match="refit"):
+    with pytest.raises(cal.TaskError, match=r"^a refit model is trained on the validation "
+                       r"range: its intervals need the replay factors recorded at training "
+                       r"\(interval_factors\)$"):
         cal.interval_factors(model, _ctx(refit=True))
     ctx = _ctx()
     got = cal.interval_factors(model, ctx)
