@@ -37,7 +37,8 @@ _SLOW_TRAINING_TESTS = ("not test_resume_ and not test_progress_eta_ and not tes
 # module -> the pytest arguments that select its tests (kept fast: a few seconds in all).
 MODULES: dict[str, list[str]] = {
     **{f"rnnkit/tasks/timeseries/{name}.py": [
-        "tests/test_timeseries_metrics.py", "tests/test_oracle_timeseries.py",
+        "tests/test_timeseries_metrics.py", "tests/test_intervals.py",
+        "tests/test_oracle_timeseries.py",
         "-k", "not threshold_is_read"]  # (that one trains a detector: 100 s)
        for name in ("metrics", "events", "intervals", "calibration")},
     "rnnkit/models/beam.py": ["tests/test_beam.py",
