@@ -158,8 +158,10 @@ def test_every_cli_command_is_in_the_reference(site):
     for name, sub in commands.items():
         assert f'id="rnnkit-{name}"' in html, name
         for action in sub._actions:
-            for option in action.option_strings:
-                assert option in html, f"rnnkit {name} {option}"
+            if isinstance(action, argparse._HelpAction):
+                continue
+            for option in action.option_strings:  # in the table, not only the usage line
+                assert f"<code>{option}</code>" in html, f"rnnkit {name} {option}"
 
 
 def test_cli_markdown_follows_the_parser():
@@ -169,10 +171,12 @@ def test_cli_markdown_follows_the_parser():
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     extra = sub.add_parser("frobnicate", help="Frobnicate a run.", description="Frobnicate.")
     extra.add_argument("--knob", type=int, default=7, choices=[7, 8], help="how far")
+    extra.add_argument("--dry", action="store_true", help="say, do not do")
     text = gen_reference.cli_markdown(parser)
     assert "[`frobnicate`](#rnnkit-frobnicate) | Frobnicate a run." in text
     assert "## rnnkit frobnicate {#rnnkit-frobnicate}" in text
     assert "| `--knob` `KNOB` | how far | `7` | `7`, `8` |" in text
+    assert "| `--dry` | say, do not do |  |  |" in text
 
 
 def test_config_reference_has_every_key_with_its_limits():
