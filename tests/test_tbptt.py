@@ -60,6 +60,12 @@ def test_the_gradient_is_the_count_weighted_mean_over_chunks():
     assert metrics == pytest.approx({"x": sum(counted) / 4, "one": 1.0})
 
 
+def test_two_chunks_are_averaged_too():
+    model = _Scalar()
+    _run(model, _batch([1.0, 3.0]), 1)  # two one-step chunks
+    assert len(model.calls) == 2 and model.w.grad.item() == pytest.approx((1.0 + 3.0) / 2)
+
+
 def test_a_total_count_of_one_is_not_halved():
     model = _Scalar()
     loss, metrics, total, _ = _run(model, _batch([3.0, 5.0], m=[1, 0]), 1)  # counts 1, 0
