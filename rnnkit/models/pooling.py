@@ -53,7 +53,9 @@ class AttentionPooling(nn.Module):
     def __init__(self, size: int, directions: int):
         super().__init__()
         self.proj = nn.Linear(size, size)
-        self.query = nn.Parameter(torch.randn(size) / size**0.5)
+        # divided in place: the same numbers as `randn / sqrt(size)`, and on the meta device
+        # (a checkpoint's size check) no Python reference op, whose first use costs seconds
+        self.query = nn.Parameter(torch.randn(size).div_(size**0.5))
 
     def forward(self, output: Tensor, h_n: State, mask: Tensor):
         scores = torch.tanh(self.proj(output)) @ self.query  # (B, T)
