@@ -52,7 +52,8 @@ MODULES: dict[str, list[str]] = {
             "checkpoint_round_trips_model_optimizer_and_rng",
             "damaged_checkpoint_gives_a_clear_error",
             "checkpoint_swap_is_atomic_and_survives_a_crash_between_renames"))],
-    "rnnkit/training/trainer.py": ["tests/test_trainer_units.py", "tests/test_training.py",
+    "rnnkit/training/trainer.py": ["tests/test_trainer_units.py", "tests/test_trainer_mutants.py",
+                                   "tests/test_training.py",
                                    "tests/test_oracle_training.py",
                                    "-k", _SLOW_TRAINING_TESTS],
 }
