@@ -5,8 +5,10 @@
 - ``reference/benchmarks.md``: ``benchmarks/RESULTS.md``;
 - ``experiments.md``: ``experiments/README.md`` and its figures.
 
-and one clean-up of the rendered docstrings: their Sphinx roles (``:class:`~a.B```) show as
-the code span alone (``B``'s path), not as a literal ``:class:`` before it.
+and two clean-ups of the rendered docstrings: their Sphinx roles (``:class:`~a.B```) show as
+the code span alone (``B``'s path), not as a literal ``:class:`` before it; and their
+``.. math::`` blocks (the cells' and models' equations) become display maths for MathJax
+(``aligned`` when the lines align on ``&=``), not a paragraph of raw TeX.
 
 They are added to the build as generated files (nothing is written into ``docs/``), so
 ``mkdocs serve`` does not rebuild in a loop and the pages can never go stale.
@@ -46,5 +48,15 @@ def on_files(files, config):
 _ROLE = re.compile(r":(?:mod|func|class|meth|attr|data|exc|obj|math):(<code[^>]*>)~?")
 
 
+_MATH = re.compile(r"<p>\.\. math::\s*(.*?)\s*</p>", re.S)
+
+
+def _display_math(match: re.Match) -> str:
+    body = match.group(1)
+    if "&amp;" in body:  # rows aligned on &=, separated by \\
+        body = rf"\begin{{aligned}}{body}\end{{aligned}}"
+    return f'<div class="arithmatex">\\[{body}\\]</div>'
+
+
 def on_page_content(html, page, config, files):
-    return _ROLE.sub(r"\1", html)
+    return _MATH.sub(_display_math, _ROLE.sub(r"\1", html))

@@ -103,6 +103,19 @@ def test_mkdocs_build_strict(site):
         assert (site / page).is_file(), page
 
 
+def test_docstring_equations_render_as_display_maths(site):
+    """The cells' ``.. math::`` blocks reach MathJax as display maths, not raw TeX."""
+    import rnnkit.cells
+
+    html = (site / "reference/api/cells/index.html").read_text(encoding="utf-8")
+    assert ".. math::" not in html
+    blocks = re.findall(r'<div class="arithmatex">\\\[(.*?)\\\]</div>', html, re.S)
+    expected = sum(".. math::" in (c.__doc__ or "") for c in vars(rnnkit.cells).values()
+                   if isinstance(c, type))
+    assert expected and len(blocks) >= expected
+    assert any(r"\begin{aligned}" in b and r"\sigma" in b for b in blocks)
+
+
 def _ids(html_file: Path) -> set[str]:
     return set(re.findall(r'id="([^"]+)"', html_file.read_text(encoding="utf-8")))
 
