@@ -217,7 +217,16 @@ def config_markdown() -> str:
                     "(e.g. `embedding_dim`, `pooling`, `attention`): see the model classes in "
                     "the [models API](api/models.md)."]
         out.append("")
-    out += ["## [task]", "", "The keys depend on `task.name`:", ""]
+    from rnnkit.tasks.tuning.space import TuneSettings
+
+    out += ["## [tune]", "", "Read only by `rnnkit tune` (`rnnkit train` ignores the table). "
+            "Besides the settings below, every other key names a config key and its search "
+            "space: a list is a choice (`\"model.hidden_size\" = [32, 64, 128]`), a table a "
+            "range (`\"train.lr\" = {low = 1e-4, high = 1e-2, log = true}`, ints for an int "
+            "range, `step` optional). See `examples/adding-tune.toml`.", "",
+            _doc(TuneSettings), ""]
+    out += config_table(TuneSettings, "tune")
+    out += ["", "## [task]", "", "The keys depend on `task.name`:", ""]
     out += [f"- [`{n}`](#task-{n})" for n in TASKS]
     for name, task in TASKS.items():
         cls = task.config_class

@@ -199,8 +199,11 @@ def test_config_reference_has_every_key_with_its_limits():
     from rnnkit.training import config as C
 
     text = gen_reference.config_markdown()
+    from rnnkit.tasks.tuning.space import TuneSettings
+
     for section, cls in (("model", C.ModelConfig), ("train", C.TrainConfig),
-                         ("diagnostics", C.DiagnosticsConfig), ("logging", C.LoggingConfig)):
+                         ("diagnostics", C.DiagnosticsConfig), ("logging", C.LoggingConfig),
+                         ("tune", TuneSettings)):
         for f in dataclasses.fields(cls):
             if f.name != "options":
                 assert f"| `{section}.{f.name}` |" in text, f"{section}.{f.name}"
