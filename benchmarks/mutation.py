@@ -56,6 +56,14 @@ MODULES: dict[str, list[str]] = {
                                    "tests/test_training.py",
                                    "tests/test_oracle_training.py",
                                    "-k", _SLOW_TRAINING_TESTS],
+    "rnnkit/data/tables.py": [
+        "tests/test_tables_mutants.py", "tests/test_classify.py::test_malformed_long_tables",
+        "tests/test_classify.py::test_long_table_groups_by_id_and_orders_by_time",
+        "tests/test_fuzz_readers.py::test_table_reader_gives_rows_or_a_data_error",
+        *(f"tests/test_text_classification.py::test_{name}" for name in (
+            "separate_files_in_tsv_and_jsonl_read_to_exactly_the_rows",
+            "malformed_tables_name_the_file_line_and_column", "non_utf8_and_unknown_formats",
+            "a_label_only_the_test_part_has_is_an_error"))],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
@@ -116,6 +124,9 @@ EQUIVALENT: dict[str, str] = {
         "log_softmax over dim +1 of a (k, V) tensor is dim -1",
     "rnnkit.models.beam.x_beam_search_one__mutmut_109":
         "each of the k rows has one eos, so the top 2k candidates already hold k live ones",
+    "rnnkit.data.tables.x__read_jsonl__mutmut_3":
+        "the columns given to Table are replaced by the keys seen before the table is returned",
+    "rnnkit.data.tables.x_read_table__mutmut_12": "Python's codec names ignore case",
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
