@@ -47,7 +47,8 @@ MODULES: dict[str, list[str]] = {
                                  "tests/test_oracle_training.py",
                                  "-k", _SLOW_TRAINING_TESTS],
     "rnnkit/training/checkpoint.py": [  # (the hypothesis fuzz tests: minutes per mutant)
-        "tests/test_checkpoint_safety.py", "tests/test_checkpoint_mutants.py", "-k", "not fuzz",
+        "tests/test_checkpoint_safety.py", "tests/test_checkpoint_mutants.py",
+        "tests/test_checkpoint_writer_mutants.py", "-k", "not fuzz",
         *(f"tests/test_training.py::test_{name}" for name in (
             "checkpoint_round_trips_model_optimizer_and_rng",
             "damaged_checkpoint_gives_a_clear_error",
