@@ -65,6 +65,13 @@ MODULES: dict[str, list[str]] = {
             "separate_files_in_tsv_and_jsonl_read_to_exactly_the_rows",
             "malformed_tables_name_the_file_line_and_column", "non_utf8_and_unknown_formats",
             "a_label_only_the_test_part_has_is_an_error"))],
+    "rnnkit/data/keywords.py": [  # (not the one that reads every clip's audio: 3.5 s)
+        "tests/test_keywords_mutants.py",
+        *(f"tests/test_speech.py::test_{name}" for name in (
+            "file_lists_name_the_validation_and_test_recordings",
+            "speech_commands_names_split_by_speaker",
+            "split_by_file_is_seeded_disjoint_and_complete",
+            "malformed_keyword_folders_name_the_file"))],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
@@ -128,6 +135,7 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.data.tables.x__read_jsonl__mutmut_3":
         "the columns given to Table are replaced by the keys seen before the table is returned",
     "rnnkit.data.tables.x_read_table__mutmut_12": "Python's codec names ignore case",
+    "rnnkit.data.keywords.x_read_file_list__mutmut_8": "Python's codec names ignore case",
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
