@@ -65,6 +65,14 @@ def test_a_save_over_an_existing_checkpoint_replaces_it(tmp_path):
     assert load_checkpoint(empty).tensors == {} and load_checkpoint(empty).state == {}
 
 
+def test_a_stale_previous_copy_of_this_pid_is_replaced(tmp_path):
+    _save(tmp_path / "ck", step=1)
+    _save(tmp_path / "x", step=0).rename(tmp_path / f".old-ck-{os.getpid()}")  # a crash's
+    _save(tmp_path / "ck", step=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]
+    assert load_checkpoint(tmp_path / "ck").info["step"] == 2
+
+
 def test_json_files_are_sorted_and_one_entry_per_line(tmp_path):
     a = save_checkpoint(tmp_path / "a", nn.Linear(1, 1), {"x": 1, "b": {"z": 1, "y": 2}})
     b = save_checkpoint(tmp_path / "b", nn.Linear(1, 1), {"b": {"y": 2, "z": 1}, "x": 1})
@@ -105,7 +113,7 @@ def test_leftover_cleaning_keeps_what_is_not_a_crashed_save_s(tmp_path):
 
 def test_a_leftover_removed_meanwhile_by_another_save_is_no_error(tmp_path, monkeypatch):
     pid = _dead_pid()
-    crashed = _save(tmp_path / f".tmp-ck-{pid}")
+    crashed = _save(tmp_path / "x").rename(tmp_path / f".tmp-ck-{pid}")  # a crashed save's
     real = ck.shutil.rmtree
 
     def racing(path, *args, **kwargs):  # another process's cleaning gets there first
