@@ -72,6 +72,11 @@ MODULES: dict[str, list[str]] = {
             "speech_commands_names_split_by_speaker",
             "split_by_file_is_seeded_disjoint_and_complete",
             "malformed_keyword_folders_name_the_file"))],
+    "rnnkit/data/manifests.py": [
+        "tests/test_manifests_mutants.py",
+        *(f"tests/test_transcription.py::test_{name}" for name in (
+            "a_manifest_reads_to_exactly_its_utterances", "a_malformed_line_is_an_error_naming_it",
+            "unreadable_files_and_encodings", "unreadable_audio_and_durations_name_the_line"))],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
@@ -136,6 +141,9 @@ EQUIVALENT: dict[str, str] = {
         "the columns given to Table are replaced by the keys seen before the table is returned",
     "rnnkit.data.tables.x_read_table__mutmut_12": "Python's codec names ignore case",
     "rnnkit.data.keywords.x_read_file_list__mutmut_8": "Python's codec names ignore case",
+    "rnnkit.data.manifests.x_read_manifest__mutmut_13": "Python's codec names ignore case",
+    "rnnkit.data.manifests.x__utterance__mutmut_60":
+        "pathlib's folder / an absolute path is that absolute path",
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
