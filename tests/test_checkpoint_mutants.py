@@ -189,6 +189,15 @@ def test_cuda_states_are_restored_in_device_order_when_saved(monkeypatch):
     assert [s.tolist() for s in fake.set_calls[0]] == [[1, 2], [3, 4]]
 
 
+def test_more_than_ten_cuda_states_are_restored_in_device_order(monkeypatch):
+    """Device 10 comes after device 9, not after device 1 (the keys sort as text)."""
+    tensors, meta = rng_to_files()
+    fake = _FakeCuda(monkeypatch, available=True, initialized=True)
+    states = {f"rng.cuda.{i}": torch.tensor([i], dtype=torch.uint8) for i in range(12)}
+    rng_from_files({**tensors, **states}, meta)
+    assert [s.item() for s in fake.set_calls[0]] == list(range(12))
+
+
 # -- finding the checkpoint ---------------------------------------------------------------
 
 def test_of_two_copies_left_by_crashes_the_newest_is_read(tmp_path):

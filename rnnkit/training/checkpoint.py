@@ -124,7 +124,8 @@ def rng_to_files() -> tuple[dict[str, Tensor], dict]:
 def rng_from_files(tensors: dict[str, Tensor], meta: dict) -> None:
     """Restore what :func:`rng_to_files` captured."""
     torch.set_rng_state(tensors["rng.torch"])
-    cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+    cuda = [tensors[k] for k in sorted((k for k in tensors if k.startswith("rng.cuda.")),
+                                       key=lambda k: int(k.rsplit(".", 1)[1]))]  # device order
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda)
     version, inner, gauss = meta["python"]
