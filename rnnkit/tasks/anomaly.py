@@ -69,6 +69,7 @@ from .timeseries.source import (
     source_errors,
     time_labels,
 )
+from .timeseries.transform import saved_covariate_scaler, saved_value_columns
 
 
 @dataclass
@@ -241,12 +242,11 @@ class AnomalyPredictor(Predictor):
 
     @cached_property
     def covariate_scaler(self) -> Scaler | None:
-        d = self.info.get("covariate_scaler")
-        return None if d is None else Scaler.from_dict(d)
+        return saved_covariate_scaler(self.info)
 
     @property
     def sensors(self) -> list[str]:
-        return self.info.get("columns", {}).get("values", ["value"])
+        return saved_value_columns(self.info)
 
     @cached_property
     def threshold(self) -> float:

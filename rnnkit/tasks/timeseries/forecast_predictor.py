@@ -17,7 +17,7 @@ from .calibration import interval_factors
 from .forecasting import COLUMNS, covariates_needed, forecast_history
 from .report import forecast_section, plot_forecast
 from .source import History, as_series, future_times, parse_times, read_input, time_labels
-from .transform import Transform
+from .transform import Transform, saved_covariate_scaler, saved_value_columns
 
 
 class ForecastPredictor(Predictor):
@@ -42,13 +42,12 @@ class ForecastPredictor(Predictor):
 
     @cached_property
     def covariate_scaler(self) -> Scaler | None:
-        d = self.info.get("covariate_scaler")
-        return None if d is None else Scaler.from_dict(d)
+        return saved_covariate_scaler(self.info)
 
     @property
     def targets(self) -> list[str]:
         """The value columns the model forecasts."""
-        return self.info.get("columns", {}).get("values", ["value"])
+        return saved_value_columns(self.info)
 
     @cached_property
     def factors(self) -> dict[int, float]:

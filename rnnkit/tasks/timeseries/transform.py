@@ -133,6 +133,17 @@ class Transform:
         return self.scaler.inverse(y + a)
 
 
+def saved_covariate_scaler(info: dict) -> Scaler | None:
+    """The covariates' scaler a run saved in model.json (None: the run has no covariates)."""
+    d = info.get("covariate_scaler")
+    return None if d is None else Scaler.from_dict(d)
+
+
+def saved_value_columns(info: dict) -> list[str]:
+    """The value columns (targets, sensors) a run saved in model.json."""
+    return info.get("columns", {}).get("values", ["value"])
+
+
 def _columns_last(a: np.ndarray, z: np.ndarray) -> np.ndarray:
     """(K, N, ...) -> (N, ..., K) where ``z`` holds K columns (K, T); else ``a`` itself."""
     return np.moveaxis(a, 0, -1) if z.ndim > 1 else a
