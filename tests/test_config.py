@@ -141,3 +141,15 @@ def test_time_clock_without_a_time_limit_is_a_config_error(tmp_path):
     (tmp_path / "c.toml").write_text(BASE)
     with pytest.raises(ConfigError, match="set train.max_minutes > 0"):
         load_config(tmp_path / "c.toml", ["train.schedule_clock=time"])
+
+
+def test_an_unknown_model_key_lists_each_allowed_key_once(tmp_path):
+    """[model] keys come from the config and from the model class; shared ones (hidden_size,
+    cell ...) are named once in the error."""
+    path = tmp_path / "c.toml"
+    path.write_text('[task]\nname = "sine"\n[model]\nhiden_size = 8\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    line = next(s for s in str(err.value).splitlines() if "hiden_size" in s)
+    allowed = line.split("allowed: ")[1].split(", ")
+    assert "hidden_size" in allowed and len(allowed) == len(set(allowed)), allowed

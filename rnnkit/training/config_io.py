@@ -163,7 +163,7 @@ def _build(cls: type, table: Any, section: str, errors: list[str], extra=None):
         elif extra is not None and extra(key):
             unknown[key] = value
         else:
-            allowed = sorted(fields) + sorted(extra.allowed if extra is not None else ())
+            allowed = sorted({*fields, *(extra.allowed if extra is not None else ())})
             errors.append(f"unknown key {prefix + key!r}{_nearest(key, allowed)}; "
                           f"allowed: {', '.join(allowed)}")
     return cls(**values), unknown
