@@ -127,6 +127,18 @@ def open_study(t: Tuning, worker: int = 0):
     """The study (created on first use), with a TPE sampler seeded from the config's seed,
     the number of trials already in the study and the worker's index (a rerun or a second
     worker does not repeat the first one's random start)."""
+    for attempt in range(5):
+        try:
+            return _open_study(t, worker)
+        except Exception as e:  # noqa: BLE001 - only the database's own errors are retried
+            # processes opening a new storage together race to create its tables (one gets
+            # an IntegrityError on alembic_version); the tables exist when it tries again
+            if not type(e).__module__.startswith("sqlalchemy") or attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+
+
+def _open_study(t: Tuning, worker: int):
     optuna = _optuna()
     t.root.mkdir(parents=True, exist_ok=True)
     storage = _storage(t)
