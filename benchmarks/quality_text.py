@@ -329,7 +329,7 @@ def bench_sentiment(args, tmp: Path) -> tuple[list[dict], None]:
 
 # -- translation ----------------------------------------------------------------------------
 
-def transformer_job(cfg, minutes: float):
+def transformer_job(cfg, minutes: float, clock: str = "wall"):
     """A racing job: ``TransformerMT`` on the task's training pairs (the same bucketed
     batches of 128 as rnnkit's models), test loss and beam-search BLEU. The data are built
     here, before the fork, so the child starts with them."""
@@ -357,7 +357,7 @@ def transformer_job(cfg, minutes: float):
 
         gate.start()
         info = train_for(model, stream.batch, loss, minutes, lr=1e-3, weight_decay=0.01,
-                         betas=(0.9, 0.98), warmup=100, floor=0.05)
+                         betas=(0.9, 0.98), warmup=100, floor=0.05, clock=clock)
         gate.end()
         model.eval()
         test = data["test"]
@@ -387,15 +387,18 @@ def bench_translation(args, tmp: Path) -> tuple[list[dict], dict]:
     def test_figures(result, model):
         return {k: result.results["test"][k] for k in ("bleu", "chrf", "loss")}
 
-    return race({
-        "rnnkit Seq2Seq BiGRU/GRU 256 + Bahdanau attention": rnnkit_job(
-            "translate.toml", [], args.minutes, tmp / "attention", test_figures),
-        "rnnkit Seq2Seq BiGRU/GRU 256, no attention": rnnkit_job(
-            "translate.toml", ["model.attention=none"], args.minutes, tmp / "none",
-            test_figures),
-        "torch.nn.Transformer 2+2 layers, width 256, 4 heads, ff 256": transformer_job(
-            cfg, args.minutes),
-    }, args.threads)
+    models = {
+        "attention": ("rnnkit Seq2Seq BiGRU/GRU 256 + Bahdanau attention", lambda: rnnkit_job(
+            "translate.toml", list(args.set), args.minutes, tmp / "attention", test_figures,
+            args.clock)),
+        "none": ("rnnkit Seq2Seq BiGRU/GRU 256, no attention", lambda: rnnkit_job(
+            "translate.toml", [*args.set, "model.attention=none"], args.minutes, tmp / "none",
+            test_figures, args.clock)),
+        "transformer": ("torch.nn.Transformer 2+2 layers, width 256, 4 heads, ff 256",
+                        lambda: transformer_job(cfg, args.minutes, args.clock)),
+    }
+    return race({models[k][0]: models[k][1]() for k in args.which or list(models)},
+                args.threads)
 
 
 def bench_tokenizers(args, tmp: Path) -> tuple[list[dict], dict]:
@@ -451,14 +454,17 @@ def main() -> None:
     p.add_argument("--folds", type=int, default=0, help="sentiment: k-fold CV (0: 90/10)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--which", action="append", default=[],
-                   help="tokenizers: word, bpe, unigram (default all); targets: fra-eng, "
-                   "eng-fra (default both), eng-fra-word; repeatable")
+                   help="translation: attention, none, transformer (default all); tokenizers: "
+                   "word, bpe, unigram (default all); targets: fra-eng, eng-fra (default "
+                   "both), eng-fra-word; repeatable")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                   help="tokenizers, targets: training time as wall or the process's CPU time")
+                   help="translation, tokenizers, targets: training time as wall or the "
+                   "process's CPU time")
     p.add_argument("--jobs", type=int, default=1,
                    help="sentiment: folds trained in this many parallel processes")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="sentiment, tokenizers: override a key of the example config "
+                   help="sentiment, translation, tokenizers: override a key of the rnnkit "
+                   "example config (the transformer keeps the example's data settings) "
                    "(repeatable)")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = p.parse_args()
