@@ -77,6 +77,32 @@ MODULES: dict[str, list[str]] = {
         *(f"tests/test_transcription.py::test_{name}" for name in (
             "a_manifest_reads_to_exactly_its_utterances", "a_malformed_line_is_an_error_naming_it",
             "unreadable_files_and_encodings", "unreadable_audio_and_durations_name_the_line"))],
+    "rnnkit/training/callbacks.py": ["tests/test_training.py", "tests/test_trainer_units.py",
+                                     "tests/test_tensorboard.py",
+                                     "tests/test_oracle_checkpoint.py",
+                                     "-k", _SLOW_TRAINING_TESTS],
+    "rnnkit/training/optim.py": ["tests/test_training.py", "tests/test_trainer_units.py",
+                                 "-k", _SLOW_TRAINING_TESTS],
+    "rnnkit/models/ctc_beam.py": [
+        "tests/test_speech.py::test_ctc_greedy_decoding_of_a_hand_made_posteriorgram",
+        "tests/test_speech.py::test_ctc_beam_sums_over_paths_where_greedy_does_not"],
+    "rnnkit/models/sampling.py": ["tests/test_models.py", "-k", "sampling or generate"],
+    "rnnkit/models/seq2seq.py": [
+        "tests/test_oracle_decoding.py", "tests/test_models.py",
+        "-k", "seq2seq or greedy or beam or decoder or get_config"],
+    "rnnkit/data/batches.py": [
+        "tests/test_batches_mutants.py",
+        "tests/test_charlm.py::test_streams_continue_each_row_across_batches",
+        "tests/test_sentiment.py::test_bucketed_batches_have_similar_lengths_and_no_spare_padding",
+        "tests/test_sentiment.py::test_trim_keeps_targets_with_their_own_lengths",
+        "tests/test_oracle_training.py::test_streamed_batches_carry_the_state_across_steps_and_"
+        "reset_it_each_epoch"],
+    "rnnkit/data/text.py": [
+        "tests/test_text_mutants.py", "tests/test_data.py",
+        *(f"tests/test_translation.py::test_{name}" for name in (
+            "tsv_is_read_to_exactly_the_pairs", "malformed_lines_name_the_file_and_line",
+            "a_file_without_pairs_is_an_error",
+            "own_file_is_split_by_source_with_all_references"))],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
@@ -144,6 +170,8 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.data.manifests.x_read_manifest__mutmut_13": "Python's codec names ignore case",
     "rnnkit.data.manifests.x__utterance__mutmut_60":
         "pathlib's folder / an absolute path is that absolute path",
+    **{f"rnnkit.data.text.x_{name}": "Python's codec names ignore case" for name in (
+        "load_shakespeare__mutmut_11", "load_rt_polarity__mutmut_15", "read_parallel__mutmut_30")},
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
