@@ -103,6 +103,12 @@ MODULES: dict[str, list[str]] = {
             "tsv_is_read_to_exactly_the_pairs", "malformed_lines_name_the_file_and_line",
             "a_file_without_pairs_is_an_error",
             "own_file_is_split_by_source_with_all_references"))],
+    "rnnkit/data/tokenizers.py": [
+        "tests/test_subwords.py",
+        "tests/test_oracle_decoding.py::test_unknown_target_words_copy_the_attended_source_word",
+        *(f"tests/test_data.py::test_{name}" for name in (
+            "char_tokenizer_round_trips", "word_tokenizer_splits_and_round_trips",
+            "word_vocabulary_min_freq_and_max_size"))],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).

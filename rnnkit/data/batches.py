@@ -40,7 +40,7 @@ class BatchStream:
         if self.steps_per_epoch == 0:
             raise ValueError(f"batch_size {batch_size} exceeds the {num_samples(data)} "
                              "training samples")
-        self._epoch, self._order = -1, None
+        self._epoch, self._order = None, None  # the epoch whose permutation is cached
 
     def order(self, epoch: int) -> Tensor:
         """The permutation of the samples in ``epoch``."""
@@ -52,9 +52,9 @@ class BatchStream:
     def batch(self, step: int) -> Data:
         """This process's part of the global batch read at optimizer step ``step``."""
         epoch, i = divmod(step, self.steps_per_epoch)
-        rows = self.order(epoch)[i * self.batch_size:(i + 1) * self.batch_size]
         local = self.batch_size // self.world_size
-        return take(self.data, rows[self.rank * local:(self.rank + 1) * local])
+        start = i * self.batch_size + self.rank * local
+        return take(self.data, self.order(epoch)[start:start + local])
 
 
 def batches(data: Data, batch_size: int):
@@ -72,10 +72,9 @@ def trim_padding(batch: Data) -> Data:
     if "lengths" in batch and "x" in batch and batch["x"].dim() >= 2:
         width, n = batch["x"].shape[1], int(batch["lengths"].max())
         for k, v in batch.items():
-            own = k == "y" and "y_lengths" in batch
-            if v.dim() >= 2 and v.shape[1] == width and not own and k != "lengths":
+            if v.dim() >= 2 and v.shape[1] == width and k != "lengths":
                 out[k] = v[:, :n]
-    if "y_lengths" in batch and "y" in batch:
+    if "y_lengths" in batch and "y" in batch:  # (y with its own lengths: cut to those instead)
         out["y"] = batch["y"][:, : int(batch["y_lengths"].max())]
     return out
 
