@@ -91,7 +91,7 @@ def clip_gradients(params: Iterable[Tensor], clip_norm: float, clip_value: float
     """Clip by value (each element to [-v, v]) then by global norm; returns the global norm
     before norm clipping (0 settings switch a clip off)."""
     params = [p for p in params if p.grad is not None]
-    if clip_value > 0:
+    if clip_value > 0 and params:  # (torch's clip_grad_value_ fails on an empty list)
         torch.nn.utils.clip_grad_value_(params, clip_value)
     if clip_norm > 0:
         return float(torch.nn.utils.clip_grad_norm_(params, clip_norm))
