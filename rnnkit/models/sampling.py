@@ -21,6 +21,8 @@ def sample_logits(
     probability reaches ``top_p`` (always at least one token), and sampled with
     ``generator`` (a fixed seed repeats exactly).
     """
+    if logits.dim() != 2:
+        raise ValueError(f"logits must be (batch, vocabulary), got shape {tuple(logits.shape)}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if top_k is not None and top_k < 1:
