@@ -245,6 +245,7 @@ def test_a_seed_repeats_and_low_precision_logits_are_sampled_in_float32():
 ])
 def test_settings_out_of_range_are_errors(kw, message):
     with pytest.raises(ValueError, match=f"^{message}$"):
+        kw = dict(kw)  # (the parameters are shared by repeated runs)
         sample_logits(kw.pop("logits", torch.zeros(1, 3)), **kw)
 
 
@@ -446,3 +447,16 @@ def test_config_round_trip_and_the_ids():
     rebuilt = Seq2Seq(**model.get_config())
     assert {k: v.shape for k, v in rebuilt.state_dict().items()} == \
         {k: v.shape for k, v in model.state_dict().items()}
+
+
+def test_beam_search_attention_covers_each_source_and_greedy_stops_at_100_tokens():
+    model = s2s("luong", 2, scale=5.0, cell="gru", num_layers=2)
+    x, lengths = pad(SOURCES)
+    got = model.beam_search(x, lengths, beam_size=2, max_len=8)
+    assert [a.shape for a in got.attention] == [(len(t), n) for t, n in
+                                                zip(got.tokens, lengths.tolist())]
+    whole = model.beam_search(x, beam_size=2, max_len=8)  # no lengths: the whole rows
+    assert [a.shape[1] for a in whole.attention] == [6] * 5
+    assert s2s("none").beam_search(x, lengths, beam_size=2, max_len=3).attention is None
+    endless = s2s(eos_bias=-100.0)
+    assert [len(t) for t in endless.greedy(x[:1], lengths[:1]).tokens] == [100]
