@@ -305,7 +305,7 @@ def pad(sources):
 
 @pytest.mark.parametrize("attention, cell", [("bahdanau", "lstm"), ("luong", "gru"),
                                              ("none", "gru")])
-def test_greedy_decodes_each_sentence_as_the_step_loop_by_hand(attention, cell):
+def test_seq2seq_greedy_decodes_each_sentence_as_the_step_loop_by_hand(attention, cell):
     for seed in range(20):  # a model whose sentences end at different steps
         model = s2s(attention, seed, scale=5.0, cell=cell, num_layers=2)
         refs = [greedy_by_hand(model, s, 8) for s in SOURCES]
@@ -333,7 +333,7 @@ def test_greedy_decodes_each_sentence_as_the_step_loop_by_hand(attention, cell):
             torch.testing.assert_close(att, torch.stack(rows)[:, :n], atol=1e-6, rtol=0)
 
 
-def test_greedy_stops_at_the_first_eos_and_without_lengths_reads_the_whole_source():
+def test_seq2seq_greedy_stops_at_the_first_eos_and_without_lengths_reads_the_whole_source():
     model = s2s(eos_bias=20.0)  # eos first for every sentence
     x, lengths = pad(SOURCES)
     got = model.greedy(x, lengths, max_len=5)
@@ -349,7 +349,7 @@ def test_greedy_stops_at_the_first_eos_and_without_lengths_reads_the_whole_sourc
     torch.testing.assert_close(a.log_probs, b.log_probs)
 
 
-def test_greedy_stops_once_every_sentence_has_ended():
+def test_seq2seq_greedy_stops_once_every_sentence_has_ended():
     model = s2s("bahdanau", 5, scale=5.0, cell="lstm", num_layers=2)
     refs = [greedy_by_hand(model, s, 20) for s in SOURCES]
     ends = [len(r[0]) + 1 for r in refs]  # steps to each eos
@@ -364,7 +364,7 @@ def test_greedy_stops_once_every_sentence_has_ended():
 # ---------------------------------------------------------------- seq2seq encode and loss
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_the_bridge_joins_each_layer_s_two_directions(cell):
+def test_seq2seq_the_bridge_joins_each_layer_s_two_directions(cell):
     """Decoder state of layer l = tanh(W [forward final of l; backward final of l] + b),
     per state tensor (h, and c for the LSTM); the memory is the encoder's outputs with the
     padding masked."""
@@ -384,7 +384,7 @@ def test_the_bridge_joins_each_layer_s_two_directions(cell):
     assert torch.equal(state.feed, torch.zeros(5, 8))
 
 
-def test_a_unidirectional_encoder_hands_its_state_over_as_it_is():
+def test_seq2seq_a_unidirectional_encoder_hands_its_state_over_as_it_is():
     model = s2s(cell="lstm", num_layers=2, bidirectional_encoder=False)
     assert model.bridge is None
     x, lengths = pad(SOURCES)
@@ -392,7 +392,7 @@ def test_a_unidirectional_encoder_hands_its_state_over_as_it_is():
     assert torch.equal(h, h_n) and torch.equal(c, c_n)
 
 
-def test_loss_accuracy_and_perplexity_by_hand():
+def test_seq2seq_loss_accuracy_and_perplexity_by_hand():
     """Cross-entropy of y[:, 1:] given y[:, :-1], over the tokens before each y_length (the
     garbage after it is not counted), accuracy of the argmax on the same tokens."""
     model = s2s(seed=4, attention="luong", cell="gru", scale=3.0)
@@ -423,14 +423,14 @@ def test_loss_accuracy_and_perplexity_by_hand():
     assert big.metrics["accuracy"] == 0.0
 
 
-def test_targets_that_are_all_padding_have_zero_accuracy():
+def test_seq2seq_targets_that_are_all_padding_have_zero_accuracy():
     model = s2s()
     x, lengths = pad(SOURCES[:2])
     out = model.compute_loss({"x": x, "lengths": lengths, "y": torch.tensor([[2, 0], [2, 0]])})
     assert out.count == 0 and out.metrics["accuracy"] == 0.0
 
 
-def test_config_round_trip_and_the_ids():
+def test_seq2seq_config_round_trip_and_the_ids():
     model = s2s(cell="gru", num_layers=2, bos_id=1, eos_id=6, pad_id=5, dropout=0.25,
                 teacher_forcing=0.5)
     model.teacher_forcing = 0.75  # a schedule changed it: the config says so
@@ -449,7 +449,7 @@ def test_config_round_trip_and_the_ids():
         {k: v.shape for k, v in model.state_dict().items()}
 
 
-def test_beam_search_attention_covers_each_source_and_greedy_stops_at_100_tokens():
+def test_seq2seq_beam_search_attention_covers_each_source_and_greedy_stops_at_100_tokens():
     model = s2s("luong", 2, scale=5.0, cell="gru", num_layers=2)
     x, lengths = pad(SOURCES)
     got = model.beam_search(x, lengths, beam_size=2, max_len=8)
