@@ -119,13 +119,12 @@ def test_pruning_skips_unlikely_classes_but_never_the_best():
 
 
 def test_a_class_at_exactly_the_threshold_is_kept():
-    """prune = 0.25 with uniform rows over 4 classes: every class is kept (>=)."""
-    probs = np.full((2, 4), 0.25)
-    probs[1] = [0.2, 0.3, 0.25, 0.25]
-    best, _ = path_beam(probs, 64, prune=0.25)
-    scores = torch.zeros(1, 2, 4)  # logits: log_softmax gives exactly log(0.25) on row 0
-    scores[0, 1] = torch.tensor(probs[1]).log()
-    assert tuple(ctc_beam_decode(scores, beam_size=64, prune=0.25)[0]) == best
+    """prune = 0.25 keeps the classes of probability exactly 0.25 (exact in float32): the
+    answer is (2,), where skipping them would give (2, 2)."""
+    probs = np.array([[0.25, 0.25, 0.5], [0.5, 0.25, 0.25], [0.25, 0.25, 0.5]])
+    assert path_beam(probs, 64, prune=0.25)[0] == (2,)
+    assert path_beam(probs, 64, prune=0.2500001)[0] == (2, 2)
+    assert decode(probs, beam_size=64, prune=0.25) == (2,)
 
 
 def test_logits_are_normalised_per_frame_and_lengths_cut_each_example():
