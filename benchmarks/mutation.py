@@ -107,6 +107,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_oracle_training.py::test_streamed_batches_carry_the_state_across_steps_and_"
         "reset_it_each_epoch"],
     "rnnkit/data/sequences.py": [
+        "tests/test_sequences_mutants.py",
         *(f"tests/test_classify.py::test_{name}" for name in (
             "ts_reads_multivariate_variable_length_with_missing_values",
             "ts_without_labels_and_regression_targets", "malformed_ts_names_file_and_line",
@@ -210,6 +211,15 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.models.ctc_beam.x__beam_one__mutmut_2":
         "the empty prefix's log p_b 1 instead of 0 adds 1 to every prefix's log-probability "
         "(all paths start there): the same ranking, the same answer",
+    **{f"rnnkit.models.sampling.x_sample_logits__mutmut_{n}":
+       "logits are checked to be 2-D (B, V): dim +1 is dim -1" for n in (
+           28, 35, 42, 64, 69, 74, 85, 97, 107)},
+    **{f"rnnkit.models.sampling.x_sample_logits__mutmut_{n}": "torch's default dim is -1"
+       for n in (41, 62)},
+    **{f"rnnkit.models.sampling.x_sample_logits__mutmut_{n}": "float('-INF') is -inf"
+       for n in (54, 94)},
+    "rnnkit.models.sampling.x_sample_logits__mutmut_34":
+        "top_k = V: the k-th largest is the smallest logit, nothing lies below it",
     **{f"rnnkit.data.text.x_{name}": "Python's codec names ignore case" for name in (
         "load_shakespeare__mutmut_11", "load_rt_polarity__mutmut_15", "read_parallel__mutmut_30")},
     "rnnkit.data.tokenizers.xǁSubwordTokenizerǁto_dict__mutmut_14":
