@@ -177,6 +177,10 @@ EQUIVALENT: dict[str, str] = {
         "rnnkit.training.checkpoint.x_load_checkpoint__mutmut_52")},
     "rnnkit.training.checkpoint.x__plain_name__mutmut_13":
         "'/' is os.sep on POSIX and os.altsep on Windows, both checked on the same line",
+    "rnnkit.training.distributed.x_any_across__mutmut_14":
+        "the flags are 0 or 1: their sum (all_reduce's default) is > 0 exactly when their max is",
+    "rnnkit.training.distributed.x_any_across__mutmut_9":
+        "a raised flag of 2 instead of 1 is > 0 all the same",
     "rnnkit.training.trainer.xǁTrainerǁvalidate__mutmut_21": "evaluate's split defaults to 'val'",
     "rnnkit.training.trainer.xǁTrainerǁ__init____mutmut_68":
         "_stop_request is only read through bool() and `or`: None is falsy like ''",
