@@ -19,6 +19,7 @@ the CLI reads those, never the task's name.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
@@ -140,6 +141,12 @@ class Task:
 
     def build_model(self, ctx: Context) -> Model:
         return MODELS[self.model_class](**self.model_args(ctx), **self._model_kwargs(ctx.cfg))
+
+    def pretrain(self, ctx: Context, model: Model, run_dir: Path,
+                 say: Callable[[str], None] = print) -> None:
+        """A stage before training proper, on a new run only (a resumed run's weights come
+        from its checkpoint): e.g. language-model pretraining of a text classifier's
+        encoder. ``say`` shows progress. Default: nothing."""
 
     def loss(self, ctx: Context, model: Model, batch: Data, state: Any = None) -> StepOutput:
         """The training and evaluation loss of one batch: the model's own

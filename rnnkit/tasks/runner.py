@@ -16,6 +16,7 @@ import random
 import re
 import shutil
 import socket
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,6 +244,9 @@ def _train_locked(cfg, run_dir, info, resume, overwrite, callbacks,
             ckpt = load_checkpoint(run_dir / "checkpoints" / "last")
             _load_resumed_weights(model, ckpt)
             trainer.load_training_state(ckpt)
+        else:  # every rank runs the same seeded stage, so the replicas stay equal
+            task.pretrain(ctx, model, run_dir,
+                          say=_say if info.is_main and cfg.train.progress != "off" else _quiet)
         state = trainer.fit()
         result = RunResult(run_dir, state)
         if info.is_main:
@@ -256,6 +260,14 @@ def _train_locked(cfg, run_dir, info, resume, overwrite, callbacks,
         return result
     finally:
         distributed.shutdown(info)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _quiet(line: str) -> None:
+    pass
 
 
 def _load_resumed_weights(model: Model, ckpt) -> None:

@@ -26,9 +26,11 @@ is that of the predicted label); ``--explain`` adds ``tokens`` and their attenti
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -40,9 +42,10 @@ from ..data.text import Labelled, load_rt_polarity, split_rt_polarity
 from ..data.tokenizers import WordTokenizer
 from ..training.config import TaskConfig, number
 from .base import Context, Task, TaskError, register
-from .datafiles import DataFilesConfig, data_errors, load_splits, uses_own_data
+from .datafiles import DataFilesConfig, data_errors, load_splits, path_field, uses_own_data
 from .predictor import Predictor
-from .text_common import TextLine, as_lines, clip_tokens, pad_ids, saved_tokenizer
+from .text_common import TextLine, as_lines, clip_tokens, pad_ids, read_lines, saved_tokenizer
+from .text_pretrain import pretrain_encoder
 
 LABELS = ("negative", "positive")
 
@@ -57,6 +60,13 @@ class SentimentConfig(DataFilesConfig, TaskConfig):
     min_freq: int = number(1, 1)  # words seen fewer times in training become <unk>
     max_vocab: int = number(0, 0)  # 0 = no limit
     max_tokens: int = number(400, 1)  # longer inputs are cut (predict says so)
+    # the pretrain stage: the encoder first learns to predict each next (and, bidirectional,
+    # previous) word of the training texts and of `unlabelled_data`, then the classifier is
+    # fine-tuned from it (Dai & Le 2015; ULMFiT). 0 epochs = no stage.
+    pretrain_epochs: int = number(0, 0)
+    pretrain_lr: float = number(3e-3, 0.0)  # AdamW, cosine to 0 over the stage
+    unlabelled_data: str = path_field()  # more text for the stage: a .txt (one text a line)
+    # or the task.text_column of a .csv/.tsv/.jsonl table; its words join the vocabulary
 
 
 class SentimentContext(Context):
@@ -123,10 +133,30 @@ class SentimentContext(Context):
         return out
 
     @cached_property
+    def unlabelled(self) -> list[str]:
+        """The texts of ``task.unlabelled_data`` (none when unset), for the pretrain stage."""
+        path = self.task_cfg.unlabelled_data
+        if not path:
+            return []
+        if path.rsplit(".", 1)[-1].lower() in ("csv", "tsv", "jsonl"):
+            column = self.task_cfg.text_column
+            try:
+                texts = [row[column] for row in read_table(path, [column]).rows]
+            except DataError as e:
+                raise TaskError(str(e)) from None
+        else:
+            texts = [line.text for line in read_lines(path)]
+        texts = [t.strip() for t in texts if t.strip()]
+        if not texts:
+            raise TaskError(f"task.unlabelled_data = {path!r}: no text in it")
+        return texts
+
+    @cached_property
     def tokenizer(self) -> WordTokenizer:
+        """Fitted on the training texts and the unlabelled ones."""
         cfg = self.task_cfg
-        return WordTokenizer.fit([s.text for s in self.items["train"]], min_freq=cfg.min_freq,
-                                 max_size=cfg.max_vocab or None)
+        return WordTokenizer.fit([s.text for s in self.items["train"]] + self.unlabelled,
+                                 min_freq=cfg.min_freq, max_size=cfg.max_vocab or None)
 
 
 def to_tensors(items: list[Labelled], tok: WordTokenizer, limit: int) -> dict[str, torch.Tensor]:
@@ -151,10 +181,34 @@ class SentimentTask(Task):
 
     def check(self, cfg) -> list[str]:
         errors = super().check(cfg) + data_errors(cfg.task)
+        if cfg.task.unlabelled_data and not cfg.task.pretrain_epochs:
+            errors.append("task.unlabelled_data is read by the pretrain stage only: set "
+                          "task.pretrain_epochs (e.g. 5), or drop it")
         if cfg.task.folds and uses_own_data(cfg.task):
             errors.append("task.folds: cross-validation folds apply to rt-polarity; with your "
                           "own data, split by task.split_seed and task.test_fraction")
         return errors
+
+    def pretrain(self, ctx: SentimentContext, model, run_dir, say=print) -> None:
+        """The pretrain stage (``task.pretrain_epochs``): the encoder as a language model on
+        the training texts and ``task.unlabelled_data``; the losses go to pretrain.json."""
+        cfg = ctx.task_cfg
+        if not cfg.pretrain_epochs:
+            return
+        texts = [clip_tokens(ctx.tokenizer.encode(t), cfg.max_tokens)[0]
+                 for t in [s.text for s in ctx.items["train"]] + ctx.unlabelled]
+
+        def on_epoch(epoch, loss, seconds):
+            say(f"pretrain epoch {epoch + 1}/{cfg.pretrain_epochs}: language-model loss "
+                f"{loss:.3f} nats a word ({seconds:.0f} s)")
+
+        losses = pretrain_encoder(model.encoder, texts, epochs=cfg.pretrain_epochs,
+                                  lr=cfg.pretrain_lr, batch_size=ctx.cfg.train.batch_size,
+                                  seed=ctx.cfg.seed, dropout=ctx.cfg.model.dropout,
+                                  on_epoch=on_epoch)
+        record = {"epochs": cfg.pretrain_epochs, "texts": len(texts),
+                  "unlabelled_texts": len(ctx.unlabelled), "loss": losses}
+        (Path(run_dir) / "pretrain.json").write_text(json.dumps(record, indent=1) + "\n")
 
     def info(self, ctx: SentimentContext, model):
         return {**super().info(ctx, model), "tokenizer": ctx.tokenizer.to_dict(),
