@@ -120,6 +120,7 @@ def test_time_clock_cosine_and_warmup_with_constant_and_step_schedules():
     assert s.factor(0, 45.0) == pytest.approx(0.5 * (0.5 + 0.25 * (1 + math.sqrt(0.5))))
     assert s.factor(7, 135.0) == pytest.approx(0.5 + 0.25 * (1 - math.sqrt(0.5)))
     assert s.factor(7, 500.0) == pytest.approx(0.5)
+    assert s.factor(7) == 1.0 and s.apply(7) == 1e-3  # no time given: none has passed
     const, _ = schedule(warmup_steps=3)
     assert [const.factor(k) for k in range(5)] == pytest.approx([1 / 3, 2 / 3, 1, 1, 1])
     step, _ = schedule(schedule="step", step_size=3, gamma=0.1, warmup_steps=2)
