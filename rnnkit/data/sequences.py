@@ -36,6 +36,7 @@ import math
 import shutil
 import sys
 import warnings
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -115,10 +116,9 @@ def _ts_header(path: Path, lines: list[str]) -> tuple[dict, int]:
                                 "@targetLabel true before @data")
             return head, i + 1
         if key in _BOOLEANS or key == "classlabel":
-            flag = args[0].lower() if args else ""
-            if flag not in ("true", "false"):
+            if not args or args[0].lower() not in ("true", "false"):
                 raise DataError(f"{path}:{n}: @{tokens[0][1:]} needs true or false")
-            head[key] = flag == "true"
+            head[key] = args[0].lower() == "true"
             if key == "classlabel":
                 head["classes"] = args[1:]
                 if head[key] and not args[1:]:
@@ -172,18 +172,15 @@ def _values(path: Path, n: int, channel: int, text: str) -> np.ndarray:
     parts = text.split(",")
     if not text.strip():
         raise DataError(f"{path}:{n}: channel {channel + 1} holds no values")
-    out = np.empty(len(parts))
+    out = []
     for j, v in enumerate(parts):
         v = v.strip()
-        if v == "?":
-            out[j] = math.nan
-            continue
         try:
-            out[j] = float(v)
+            out.append(math.nan if v == "?" else float(v))
         except ValueError:
             raise DataError(f"{path}:{n}: channel {channel + 1}, value {j + 1}: {v!r} is not "
                             "a number (missing values are written '?')") from None
-    return out
+    return np.array(out)  # (floats: float64)
 
 
 def _ts_label(path: Path, n: int, label: str, head: dict) -> str:
@@ -196,11 +193,9 @@ def _ts_label(path: Path, n: int, label: str, head: dict) -> str:
         except ValueError:
             raise DataError(f"{path}:{n}: target {label!r} is not a number "
                             "(@targetLabel true)") from None
-    elif head["classes"] and label not in head["classes"]:
-        lowered = {c.lower() for c in head["classes"]}
-        if label.lower() not in lowered:
-            raise DataError(f"{path}:{n}: label {label!r} is not one of the @classLabel "
-                            f"values {head['classes']}")
+    elif label.lower() not in {c.lower() for c in head["classes"]}:  # (aeon: any case)
+        raise DataError(f"{path}:{n}: label {label!r} is not one of the @classLabel "
+                        f"values {head['classes']}")
     return label
 
 
@@ -227,7 +222,7 @@ def read_npz(path: str | Path) -> list[Sequence]:
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except ValueError as e:
+    except (ValueError, zipfile.BadZipFile) as e:
         if "pickle" in str(e):
             raise DataError(f"{path}: holds an object array; ragged X is not read (pickle can "
                             "run code from the file): pad X to (N, T_max, F) and give "
@@ -238,13 +233,15 @@ def read_npz(path: str | Path) -> list[Sequence]:
     if "X" not in arrays:
         raise DataError(f"{path}: no array 'X' (it holds {sorted(arrays) or 'nothing'})")
     X = arrays["X"]
-    if X.dtype.kind not in "fiub" or X.ndim not in (2, 3):
+    if X.dtype.kind not in ("f", "i", "u", "b") or X.ndim not in (2, 3):
         raise DataError(f"{path}: X must be numbers of shape (N, T, F) or (N, T), got "
                         f"{X.dtype} {X.shape}")
-    X = X.astype(np.float64)[..., None] if X.ndim == 2 else X.astype(np.float64)
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 2:  # one feature
+        X = X[..., None]
     N, T = X.shape[:2]
     lengths = arrays.get("lengths", np.full(N, T))
-    if lengths.shape != (N,) or lengths.dtype.kind not in "iu":
+    if lengths.shape != (N,) or lengths.dtype.kind not in ("i", "u"):
         raise DataError(f"{path}: lengths must be N = {N} whole numbers, got {lengths.dtype} "
                         f"{lengths.shape}")
     for i, n in enumerate(lengths):
@@ -259,7 +256,7 @@ def read_npz(path: str | Path) -> list[Sequence]:
 
 
 def _npz_label(path: Path, i: int, value) -> str:
-    label = str(value.item() if hasattr(value, "item") else value).strip()
+    label = str(value.item()).strip()  # (y[i] of an array: a NumPy scalar)
     if not label or label == "nan":
         raise DataError(f"{path}: y[{i}] is empty: every sequence needs a label")
     return label
@@ -325,11 +322,18 @@ def _ordered(path: Path, table, rows: list[int], column: str) -> list[int]:
         try:
             keys = [datetime.fromisoformat(t) for t in texts]
         except ValueError:
-            bad = next(r for r, t in zip(rows, texts) if not _is_time(t))
+            bad = next((r for r, t in zip(rows, texts) if not _is_time(t)), None)
+            if bad is None:  # each is a number or a date, but not all the same kind
+                raise DataError(f"{path}:{table.lines[rows[0]]}: column {column!r}: the "
+                                "sequence mixes numbers and dates") from None
             raise DataError(f"{path}:{table.lines[bad]}: column {column!r}: "
                             f"{table.rows[bad][column]!r} is neither a number nor an ISO "
                             "date/time") from None
-    order = sorted(range(len(rows)), key=lambda i: keys[i])
+    try:
+        order = sorted(range(len(rows)), key=lambda i: keys[i])
+    except TypeError:  # dates with and without a UTC offset cannot be compared
+        raise DataError(f"{path}:{table.lines[rows[0]]}: column {column!r}: the sequence "
+                        "mixes times with and without a UTC offset") from None
     for a, b in zip(order, order[1:]):
         if keys[a] == keys[b]:
             raise DataError(f"{path}:{table.lines[rows[b]]}: {column!r} = {texts[b]!r} repeats "
