@@ -271,6 +271,19 @@ EQUIVALENT: dict[str, str] = {
        for n in (54, 94)},
     "rnnkit.models.sampling.x_sample_logits__mutmut_34":
         "top_k = V: the k-th largest is the smallest logit, nothing lies below it",
+    "rnnkit.training.callbacks.xǁEarlyStoppingǁon_eval_end__mutmut_2":
+        "patience is a whole number: floor(x) >= patience exactly when x >= patience",
+    **{f"rnnkit.training.callbacks.xǁProgressǁ__init____mutmut_{n}":
+       "on_train_start sets the sample count and the clock again before anything reads them "
+       "(a line needs _start, which only on_train_start sets)" for n in (2, 3)},
+    **{f"rnnkit.training.callbacks.xǁProgressǁ__init____mutmut_{n}":
+       "_timed is read only when there is a bar, and setting the bar up sets it"
+       for n in (4, 5)},
+    **{f"rnnkit.training.callbacks.xǁProgressǁon_train_start__mutmut_{n}":
+       "no column shows the task's description (the name column is the text 'train')"
+       for n in (38, 46, 47)},
+    "rnnkit.training.callbacks.xǁProgressǁon_train_start__mutmut_11":
+        "rich reads transient as a truth value: None is False",
     **{f"rnnkit.data.text.x_{name}": "Python's codec names ignore case" for name in (
         "load_shakespeare__mutmut_11", "load_rt_polarity__mutmut_15", "read_parallel__mutmut_30")},
     "rnnkit.data.tokenizers.xǁSubwordTokenizerǁto_dict__mutmut_14":
