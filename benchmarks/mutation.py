@@ -147,6 +147,7 @@ MODULES: dict[str, list[str]] = {
             "folder_is_searched_recursively_and_split_by_file",
             "midi_without_notes_is_skipped_and_named", "bad_folders_and_files_name_the_file"))],
     "rnnkit/data/audio.py": [
+        "tests/test_audio_mutants.py",
         *(f"tests/test_speech.py::test_{name}" for name in (
             "read_mono_8k", "stereo_44k_is_mixed_down_and_resampled",
             "bad_files_give_clear_errors", "feature_shape_and_frame_rate",
