@@ -359,3 +359,7 @@ def test_run_stack_defaults_concatenate_without_dropout_or_zoneout():
     torch.testing.assert_close(out, h)
     for got, want in zip(finals, want_finals, strict=True):
         torch.testing.assert_close(got, want)
+    # evaluation by default: dropout and recurrent dropout asked for change nothing
+    out_eval, _ = loop_module.run_stack(grid, x, states, lengths=lengths, dropout=0.9,
+                                        recurrent_dropout=0.9)
+    torch.testing.assert_close(out_eval, h)
