@@ -118,9 +118,10 @@ MODULES: dict[str, list[str]] = {
             "long_table_groups_by_id_and_orders_by_time", "malformed_long_tables"))],
     "rnnkit/data/timeseries.py": [  # (not the hypothesis fuzz test: 10 s a run; the examples
         # are not in the scratch copy)
-        "tests/test_data.py", "tests/test_timeseries_data.py",
+        "tests/test_timeseries_mutants.py", "tests/test_data.py", "tests/test_timeseries_data.py",
         "-k", "not any_file_reads and not example_config"],
-    "rnnkit/data/datasets.py": ["tests/test_data.py"],  # (RNNKIT_DATA set: the shared files too)
+    "rnnkit/data/datasets.py": [  # (RNNKIT_DATA set: the shared files' hashes too)
+        "tests/test_datasets_mutants.py", "tests/test_data.py"],
     "rnnkit/data/synthetic.py": ["tests/test_synthetic_mutants.py"],
     "rnnkit/data/shapes.py": [
         *(f"tests/test_captioning.py::test_{name}" for name in (
@@ -156,10 +157,12 @@ MODULES: dict[str, list[str]] = {
             "an_audio_file_with_nan_samples_is_an_error_naming_it",
             "fsdd_release_and_official_split"))],
     "rnnkit/data/flickr.py": [
+        "tests/test_flickr_mutants.py",
         *(f"tests/test_captioning.py::test_flickr_loader_{name}" for name in (
             "reads_a_generated_folder", "rejects_a_missing_image", "rejects_a_malformed_line"))],
-    "rnnkit/layers/loop.py": ["tests/test_layers.py", "tests/test_kernels.py",
-                              "tests/test_mingru.py", "tests/test_oracle_cells.py"],
+    "rnnkit/layers/loop.py": ["tests/test_loop_mutants.py", "tests/test_layers.py",
+                              "tests/test_kernels.py", "tests/test_mingru.py",
+                              "tests/test_oracle_cells.py"],
     **{f"rnnkit/cells/{name}.py": [
         "tests/test_oracle_cells.py", "tests/test_mingru.py", "tests/test_cell_contract.py",
         "-k", "mingru or minlstm or MinGRU or MinLSTM or stable or gates or zoneout"]

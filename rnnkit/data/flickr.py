@@ -80,10 +80,11 @@ def read_image(path: str | Path, size: int) -> np.ndarray:
 
 
 def _line_numbers(path: Path) -> dict[str, int]:
-    """The first line of each image in the captions file (for error messages)."""
+    """The first line of each image in the captions file (for error messages); the name is
+    read as :func:`read_captions` reads it (up to the last ``#`` before the tab)."""
     first: dict[str, int] = {}
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        first.setdefault(line.partition("#")[0].strip(), n)
+        first.setdefault(line.partition("\t")[0].strip().rpartition("#")[0], n)
     return first
 
 
