@@ -15,8 +15,9 @@ def g(x: Tensor) -> Tensor:
 
 
 def log_g(x: Tensor) -> Tensor:
-    """``log g(x)``, stable for any x."""
-    return torch.where(x >= 0, torch.log(F.relu(x) + 0.5), -F.softplus(-x))
+    """``log g(x)``, stable for any x. (The clamp keeps the unused branch finite; unlike
+    relu, its gradient at x = 0 is 1, so (log g)'(0) = 2 as g'(0) = 1 in the step mode.)"""
+    return torch.where(x >= 0, torch.log(x.clamp(min=0) + 0.5), -F.softplus(-x))
 
 
 def linear_scan(log_a: Tensor, log_b: Tensor, h0: Tensor, chunk: int = 32) -> Tensor:
