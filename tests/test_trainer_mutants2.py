@@ -273,7 +273,7 @@ def test_a_parameter_without_gradient_in_a_step_is_not_moved_by_momentum():
     t.train_step({"x": torch.ones(2), "flag": torch.zeros(2)})  # b: 1 - 0.5 * 1
     t.train_step({"x": torch.ones(2), "flag": torch.ones(2)})  # a only: b's grad is None
     assert t.model.b.grad is None
-    assert (float(t.model.a), float(t.model.b)) == (0.5, 0.5)  # zeros + momentum: b = 0.05
+    assert (t.model.a.item(), t.model.b.item()) == (0.5, 0.5)  # zeros + momentum: b = 0.05
 
 
 class _Sqrt(nn.Module):
