@@ -153,3 +153,25 @@ def test_scan_gradient_equals_the_step_loops_at_zero_pre_activations(cls):
             out = torch.stack(steps)
         grads.append(torch.autograd.grad(out.sum(), cell.linear.bias)[0])
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [MinGRUCell, MinLSTMCell])
+def test_one_unbatched_step_equals_the_batched_step(cls):
+    """Like torch.nn's cells, a step takes one unbatched sample x (I,), h (H,)."""
+    cell = cls(2, 3)
+    x, h = torch.randn(2), torch.randn(3)
+    y, new = cell(x, h)
+    y_b, _ = cell(x[None], h[None])
+    assert y.shape == (3,) and torch.equal(y, new)
+    torch.testing.assert_close(y, y_b[0])
+
+
+@pytest.mark.parametrize("cls", [MinGRUCell, MinLSTMCell])
+def test_the_scan_runs_on_another_device(cls):
+    """Every tensor the scan makes goes on the input's device (the meta device here: a
+    tensor left on the CPU cannot meet it); lengths come from the CPU, as users pass them."""
+    cell = cls(2, 3).to("meta")
+    x, h0 = torch.empty(40, 2, 2, device="meta"), torch.empty(2, 3, device="meta")
+    out, h = cell.scan(x, h0, torch.tensor([40, 7]))
+    assert out.device.type == h.device.type == "meta"
+    assert out.shape == (40, 2, 3) and h.shape == (2, 3)
