@@ -164,7 +164,8 @@ MODULES: dict[str, list[str]] = {
                               "tests/test_oracle_cells.py"],
     **{f"rnnkit/cells/{name}.py": [
         "tests/test_oracle_cells.py", "tests/test_mingru.py", "tests/test_cell_contract.py",
-        "-k", "mingru or minlstm or MinGRU or MinLSTM or stable or gates or zoneout"]
+        "tests/test_mingru_mutants.py",
+        "-k", "mingru or minlstm or MinGRU or MinLSTM or stable or gates or zoneout or mutants"]
        for name in ("mingru", "minlstm")},
 }
 
@@ -301,6 +302,11 @@ EQUIVALENT: dict[str, str] = {
        for n in (54, 94)},
     "rnnkit.models.sampling.x_sample_logits__mutmut_34":
         "top_k = V: the k-th largest is the smallest logit, nothing lies below it",
+    **{f"rnnkit.models.seq2seq.xǁSeq2Seqǁcompute_loss__mutmut_{n}":
+       "length_mask reads its batch size only when lengths is None; y_lengths is given here"
+       for n in (12, 23)},
+    "rnnkit.models.seq2seq.xǁSeq2Seqǁforward__mutmut_18":
+        "the decoder's step outputs are (B, V): argmax over dim +1 is over dim -1",
     "rnnkit.training.callbacks.xǁEarlyStoppingǁon_eval_end__mutmut_2":
         "patience is a whole number: floor(x) >= patience exactly when x >= patience",
     **{f"rnnkit.training.callbacks.xǁProgressǁ__init____mutmut_{n}":

@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from rnnkit.models import Seq2Seq, ctc_beam_decode, sample_logits
+from rnnkit.models import seq2seq as seq2seq_module
 
 # ---------------------------------------------------------------- CTC prefix beam search
 
@@ -459,3 +460,31 @@ def test_seq2seq_beam_search_attention_covers_each_source_and_greedy_stops_at_10
     assert s2s("none").beam_search(x, lengths, beam_size=2, max_len=3).attention is None
     endless = s2s(eos_bias=-100.0)
     assert [len(t) for t in endless.greedy(x[:1], lengths[:1]).tokens] == [100]
+
+
+def test_seq2seq_pad_embeddings_stay_zero_and_masks_follow_the_input_s_device(monkeypatch):
+    """pad_id 5: its embedding rows (source and target) are zeros and get no gradient; the
+    masks are made on the batch's device."""
+    model = s2s(pad_id=5, bos_id=2, eos_id=3)
+    x, lengths = pad(SOURCES[:2])
+    y = torch.tensor([[2, 4, 5, 3], [2, 5, 5, 5]])
+    model.compute_loss({"x": x.masked_fill(x == 0, 5), "lengths": lengths, "y": y}).loss.backward()
+    for emb in (model.encoder.embedding, model.decoder.embedding):
+        assert torch.equal(emb.weight[5], torch.zeros(6))
+        assert torch.equal(emb.weight.grad[5], torch.zeros(6))
+    seen = []
+    real = seq2seq_module.length_mask
+    monkeypatch.setattr(seq2seq_module, "length_mask",
+                        lambda *a, **kw: seen.append(a[3] if len(a) > 3 else kw.get("device"))
+                        or real(*a, **kw))
+    model.compute_loss({"x": x, "lengths": lengths, "y": y, "y_lengths": torch.tensor([4, 2])})
+    assert seen == [x.device, y.device]
+
+
+def test_seq2seq_accuracy_of_a_single_target_token():
+    """With a single target token predicted right, accuracy is 1 (not a mean over 2)."""
+    model = s2s(seed=4, attention="luong", cell="gru", scale=3.0)
+    x, lengths = pad(SOURCES[:1])
+    first = int(model(x, lengths, torch.tensor([[2]])).outputs[0, 0].argmax())
+    out = model.compute_loss({"x": x, "lengths": lengths, "y": torch.tensor([[2, first]])})
+    assert first != 0 and out.count == 1 and out.metrics["accuracy"] == 1.0
