@@ -282,3 +282,19 @@ def test_silence_gets_noise_scaled_by_the_peak():
         assert silence.dtype == np.float32
         assert abs(silence.std() / floor - 1) < 0.05 and abs(silence.mean()) < floor * 0.05
     assert [len(a) for a in audio] == [len(a) for a in hushed]  # the same draws
+
+
+def test_silence_gives_the_log_floor():
+    """A silent signal: every mel energy is 0, so every log-mel value is log(1e-6)."""
+    got = features(np.zeros(800, np.float32), "logmel", normalize=False)
+    np.testing.assert_allclose(got, np.full((11, 40), np.log(1e-6)), rtol=1e-6)
+
+
+def test_features_without_librosa_name_the_extra(monkeypatch):
+    import sys
+
+    from rnnkit._optional import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "librosa", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'rnnkit\[audio\]'"):
+        features(np.zeros(800, np.float32))

@@ -5,6 +5,8 @@ and the splits checked by their sizes, partition, seeds and Flickr8k's own lists
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -151,10 +153,33 @@ def test_load_keeps_file_order_and_the_first_images(tmp_path):
 
 
 def test_a_missing_image_names_its_first_line(tmp_path):
-    root = _folder(tmp_path, ["a.png"], ["a.png#0\tx", "", "p#1.png#0\ty", "p#1.png#1\tz"])
+    root = _folder(tmp_path, ["a.png"], ["a.png#0\tx", "", "p#1.png#0\tsee #2\tand a tab",
+                                         "p#1.png#1\tz"])
     assert _error(load_flickr, root) == (
         f"{root / 'Flickr8k.token.txt'}, line 3: image 'p#1.png' not found in {root / 'Images'}")
     assert load_flickr(root, max_images=1)[0] == ["a.png"]
+
+
+class _NoLocaleRead(type(Path())):
+    """A path that refuses to be read with the locale's encoding (cp1252 on Windows)."""
+
+    def read_text(self, encoding=None, errors=None):
+        assert encoding is not None, "read with the locale's encoding"
+        return super().read_text(encoding=encoding, errors=errors)
+
+
+def test_the_captions_file_is_read_as_utf8_whatever_the_locale(tmp_path, monkeypatch):
+    import rnnkit.data.flickr as flickr
+
+    root = _folder(tmp_path, ["a.png"], ["a.png#0\tun café", "b.png#0\tmissing"])
+    real = flickr.find_layout
+
+    def find_layout(*args):
+        cap, images = real(*args)
+        return _NoLocaleRead(cap), images
+
+    monkeypatch.setattr(flickr, "find_layout", find_layout)
+    assert _error(load_flickr, root).startswith(f"{root / 'Flickr8k.token.txt'}, line 2: ")
 
 
 # -- splits ---------------------------------------------------------------------------------

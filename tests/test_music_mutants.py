@@ -110,7 +110,8 @@ def test_jsb_reads_each_split_by_the_files_names(monkeypatch, tmp_path):
                                                (3, (480, 160)), (7, (3360, 480)),
                                                (960, (960, 1)), (64, (960, 15))])
 def test_midi_ticks_is_the_least_multiple_of_480(per_quarter, want):
-    assert midi_ticks(per_quarter) == want
+    got = midi_ticks(per_quarter)
+    assert got == want and all(type(t) is int for t in got)  # MIDI ticks are whole numbers
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -230,14 +231,15 @@ def test_pitch_range_and_drums_are_counted_at_their_edges(tmp_path):
         ("note_on", 0, 64, 0), ("note_off", 0, 64, 96),  # lowest + keys: out
         ("note_on", 9, 61, 96), ("note_off", 9, 61, 192),  # drums
         ("note_on", 8, 62, 96), ("note_off", 8, 62, 192),  # channel 9 (counted from 1)
+        ("note_on", 9, 35, 96), ("note_off", 9, 35, 192),  # drums, out of range too
     ]])
     read = read_midi_roll(path, lowest=60, keys=4)
     np.testing.assert_array_equal(read.roll, _roll(2, 4, [(0, 0, 1), (3, 0, 1), (2, 1, 2)]))
-    assert (read.notes, read.out_of_range, read.drums) == (3, 2, 1)
-    assert read.note(60, 4) == ("2 note(s) outside pitches 60..63 and 1 percussion note(s) "
+    assert (read.notes, read.out_of_range, read.drums) == (3, 2, 2)
+    assert read.note(60, 4) == ("2 note(s) outside pitches 60..63 and 2 percussion note(s) "
                                 "(channel 10) left out")
     drums = read_midi_roll(path, lowest=60, keys=4, drums=True)
-    assert (drums.notes, drums.out_of_range, drums.drums) == (4, 2, 0)
+    assert (drums.notes, drums.out_of_range, drums.drums) == (4, 3, 0)
     assert drums.roll[1, 1] == 1
 
 
@@ -359,17 +361,23 @@ def _drawn(monkeypatch, roll, path, **kw):
 
 
 def test_plot_draws_the_roll_pitch_up_with_the_prime_marked(monkeypatch, tmp_path):
-    roll = _roll(30, 20, [(5, 0, 4), (12, 10, 30)])
-    fig, close = _drawn(monkeypatch, roll, tmp_path / "p/roll.png", title="T", prime=7, lowest=50,
-                 step="eighth note")
-    assert _png_size(tmp_path / "p/roll.png") == (600, 400)  # at least 6 x 4 inches
+    roll = _roll(30, 20, [(5, 0, 4), (12, 10, 30), (8, 3, 5)])
+    fig, close = _drawn(monkeypatch, roll, tmp_path / "p/q/roll.png", title="T", prime=7,
+                        lowest=50, step="eighth note")
+    assert _png_size(tmp_path / "p/q/roll.png") == (600, 400)  # at least 6 x 4 inches
     (ax,) = fig.axes
     (image,) = ax.images
     np.testing.assert_array_equal(image.get_array(), roll.T)
     assert list(image.get_extent()) == [0, 30, 49.5, 69.5] and image.origin == "lower"
+    # sounding keys dark on white, one crisp cell per step and key, filling the axes
+    assert tuple(image.cmap(1.0))[:3] < (0.1, 0.1, 0.1) and tuple(image.cmap(0.0)) == (
+        1.0, 1.0, 1.0, 1.0)
+    assert image.get_interpolation() == "nearest" and ax.get_aspect() == "auto"
     assert ax.get_ylim() == (52, 65)  # three pitches beyond the lowest and highest used
     (line,) = ax.lines
     assert list(line.get_xdata()) == [7, 7] and line.get_label() == "end of prime (7 steps)"
+    assert line.get_color() == "tab:red" and line.get_linewidth() == 1
+    assert ax.get_legend()._loc == 1  # upper right
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["end of prime (7 steps)"]
     assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == (
         "step (eighth note)", "MIDI pitch", "T")
@@ -385,3 +393,55 @@ def test_plot_defaults_a_long_and_an_empty_roll(monkeypatch, tmp_path):
     assert list(ax.images[0].get_extent()) == [0, 90, 20.5, 108.5]
     assert ax.get_ylim() == (20.5, 108.5)  # nothing used: the whole range
     close(fig)
+
+
+def test_plot_size_does_not_depend_on_the_users_dpi_setting(monkeypatch, tmp_path):
+    mpl = pytest.importorskip("matplotlib")
+    with mpl.rc_context({"figure.dpi": 50, "savefig.dpi": "figure"}):
+        fig, close = _drawn(monkeypatch, np.ones((10, 4), np.uint8), tmp_path / "d.png")
+    assert _png_size(tmp_path / "d.png") == (600, 400)
+    close(fig)
+
+
+def test_velocity_zero_note_on_ends_a_note_and_velocity_one_starts_one(tmp_path):
+    path = write_midi(tmp_path / "v.mid", [[
+        ("note_on", 0, 60, 0), ("note_on0", 0, 60, 96),  # ends at step 1
+        ("note_on", 0, 61, 192), ("note_off", 0, 61, 288)]])
+    mid = mido.MidiFile(str(path))
+    mid.tracks[0].insert(0, mido.Message("note_on", note=62, velocity=1, time=0))
+    mid.tracks[0].insert(1, mido.Message("note_off", note=62, velocity=0, time=0))
+    mid.tracks[0][2].time = 0
+    mid.save(str(path))
+    assert [(m.type, getattr(m, "velocity", None)) for m in mid.tracks[0]][:3] == [
+        ("note_on", 1), ("note_off", 0), ("note_on", 64)]
+    read = read_midi_roll(path, lowest=60, keys=3)
+    np.testing.assert_array_equal(read.roll, _roll(3, 3, [(0, 0, 1), (1, 2, 3), (2, 0, 1)]))
+
+
+def test_a_file_without_notes_or_ticks_has_no_steps(tmp_path):
+    path = write_midi(tmp_path / "e.mid", [[], []])
+    assert read_midi_roll(path, ticks_per_step=1).roll.shape == (0, 88)
+
+
+def test_reading_without_mido_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    from rnnkit._optional import MissingExtraError
+
+    path = _one_note(tmp_path / "a.mid", 60)
+    monkeypatch.setitem(sys.modules, "mido", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'rnnkit\[music\]'"):
+        read_midi_roll(path)
+    with pytest.raises(MissingExtraError, match=r"pip install 'rnnkit\[music\]'"):
+        roll_to_midi(np.ones((2, 88)), tmp_path / "b.mid")
+
+
+def test_the_folder_warning_points_at_the_caller(tmp_path):
+    import os
+
+    _one_note(tmp_path / "a.mid", 60)
+    write_midi(tmp_path / "b.mid", [[]])
+    with pytest.warns(UserWarning) as caught:
+        read_midi_folder(tmp_path)
+    if "MUTANT_UNDER_TEST" not in os.environ:  # mutmut's trampoline adds frames
+        assert caught[0].filename == __file__
