@@ -167,6 +167,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_mingru_mutants.py",
         "-k", "mingru or minlstm or MinGRU or MinLSTM or stable or gates or zoneout or mutants"]
        for name in ("mingru", "minlstm")},
+    "rnnkit/cells/base.py": ["tests/test_base_mutants.py", "tests/test_cell_contract.py",
+                             "tests/test_layers.py"],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
