@@ -312,6 +312,11 @@ def test_make_split_is_the_documented_draws():
     assert shapes.make_split("train", 3).scenes == shapes.make_split("train", 3, seed=0).scenes
 
 
+def test_signature_names_the_axis_and_each_object_in_order():
+    assert Scene((A, C), "v").signature() == "v|small red circle|small blue circle"
+    assert Scene((B,)).signature() == "h|large red square"
+
+
 def test_scene_arrays_round_trip_and_recover_the_axis():
     h = Scene((A, B), "h")
     v = Scene((_v(A, 10), _v(C, 30)), "v")

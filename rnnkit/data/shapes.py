@@ -303,11 +303,9 @@ def parse_caption(caption: str) -> Parsed:
     return parsed
 
 
-def _before(a: Obj, b: Obj, axis: str | None) -> bool:
-    """``a`` clearly comes before ``b`` along ``axis`` (None: along either)."""
+def _before(a: Obj, b: Obj, axis: str) -> bool:
+    """``a`` clearly comes before ``b`` along ``axis`` ("h" or "v")."""
     dx, dy = b.x - a.x, b.y - a.y
-    if axis is None:
-        return _before(a, b, "h") or _before(a, b, "v")
     return dx > abs(dy) if axis == "h" else dy > abs(dx)
 
 
