@@ -188,6 +188,10 @@ EQUIVALENT: dict[str, str] = {
         "Generator.integers(n) draws from [0, n) with the same stream as integers(0, n)",
     **{f"rnnkit.data.audio.x_features__mutmut_{n}":
        "power_spectrogram converts the signal to float32 itself" for n in (18, 20)},
+    "rnnkit.data.audio.x_features__mutmut_53": "librosa.feature.delta's default order is 1",
+    "rnnkit.data.audio.x_power_spectrogram__mutmut_23":
+        "rfft's default axis is the last: axis 1 of the (T, n_fft) frames",
+    "rnnkit.data.audio.x_stack_frames__mutmut_24": _NEGATIVE,
     "rnnkit.data.audio.x_features__mutmut_38":
         "einsum reads upper-case subscripts the same way: the same contraction",
     **{f"rnnkit.data.music.x_roll_to_midi__mutmut_{n}": reason for n, reason in (

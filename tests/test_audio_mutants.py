@@ -94,10 +94,12 @@ def test_another_rate_is_resampled_to_the_same_sine(tmp_path):
 
 @pytest.mark.parametrize("rate, want", [(8000, (256, 200, 80)), (16000, (512, 400, 160)),
                                         (22050, (1024, 551, 220)), (44100, (2048, 1102, 441)),
-                                        (6400, (256, 160, 64)), (12800, (512, 320, 128))])
+                                        (6400, (256, 160, 64)), (12800, (512, 320, 128)),
+                                        (10240, (256, 256, 102)), (10280, (512, 257, 103))])
 def test_frame_sizes_are_25_and_10_ms_with_the_next_power_of_two(rate, want):
     # 22050: 551.25 -> 551, 220.5 -> 220 (halves to even); 44100: 1102.5 -> 1102
     # 6400: a 160-sample window is below 256 but above 128; 12800: 320 -> 512
+    # 10240: a window of exactly 256 samples fits 256; 10280: 257 samples need 512
     assert frame_sizes(rate) == want
     assert frame_sizes() == (256, 200, 80)
 
@@ -298,3 +300,25 @@ def test_features_without_librosa_name_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "librosa", None)
     with pytest.raises(MissingExtraError, match=r"pip install 'rnnkit\[audio\]'"):
         features(np.zeros(800, np.float32))
+
+
+def test_reading_without_the_extras_names_them(tmp_path, monkeypatch):
+    import sys
+
+    from rnnkit._optional import MissingExtraError
+
+    sf.write(tmp_path / "a.wav", np.zeros(100, np.float32), 16000)
+    monkeypatch.setitem(sys.modules, "librosa", None)  # needed to resample only
+    assert read_audio(tmp_path / "a.wav", 16000).shape == (100,)
+    with pytest.raises(MissingExtraError, match=r"pip install 'rnnkit\[audio\]'"):
+        read_audio(tmp_path / "a.wav")
+    monkeypatch.setitem(sys.modules, "soundfile", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'rnnkit\[audio\]'"):
+        read_audio(tmp_path / "a.wav", 16000)
+
+
+def test_a_float64_signal_gives_the_spectrogram_of_its_float32_samples():
+    """Arrays passed in memory (often float64) give the features of the same samples read
+    from a float32 file: the spectrogram is computed on float32 samples."""
+    x = np.random.default_rng(3).normal(0, 0.3, 1000)
+    np.testing.assert_array_equal(power_spectrogram(x), power_spectrogram(x.astype(np.float32)))
