@@ -274,6 +274,10 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.data.keywords.x_read_file_list__mutmut_8": "Python's codec names ignore case",
     "rnnkit.data.manifests.x_read_manifest__mutmut_13": "Python's codec names ignore case",
     "rnnkit.data.sequences.x__text_lines__mutmut_8": "Python's codec names ignore case",
+    **{f"rnnkit.data.shapes.x_scene_array__mutmut_{n}":
+       "np.full with the int fill -1 is int64 already (64-bit Linux)" for n in (4, 7)},
+    "rnnkit.data.shapes.x_caption_correct__mutmut_60":
+        "_before reads every axis but 'h' as 'v'",
     **{f"rnnkit.data.datasets.x_{name}":
        "the read block size (or one read of everything): the same bytes in the same order"
        for name in ("sha256_of__mutmut_13", "sha256_of__mutmut_15", "sha256_of__mutmut_16",

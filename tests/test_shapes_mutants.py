@@ -178,6 +178,12 @@ def test_captions_are_checked_against_the_scene():
     assert caption_correct("a red circle, a red square and a blue circle from top to bottom", v)
     assert not caption_correct("a red circle, a red square and a blue circle from left to "
                                "right", v)
+    # the square is last, not between: neither order along the row has it in the middle
+    outside = Scene((A, Obj("small", "blue", "circle", 30, 30, 5), Obj("large", "red",
+                                                                       "square", 50, 30, 11)))
+    assert not caption_correct("a large red square between a blue circle and a red circle",
+                               outside)
+    assert caption_correct("a blue circle between a large red square and a red circle", outside)
     two = Scene((A, Obj("small", "blue", "square", 30, 30, 6)), "h")
     assert not caption_correct("a red circle and a red circle", two)  # a kind named twice
     assert not caption_correct("a red circle and a blue square and", two)
