@@ -274,6 +274,8 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.data.keywords.x_read_file_list__mutmut_8": "Python's codec names ignore case",
     "rnnkit.data.manifests.x_read_manifest__mutmut_13": "Python's codec names ignore case",
     "rnnkit.data.sequences.x__text_lines__mutmut_8": "Python's codec names ignore case",
+    "rnnkit.data.timeseries.x_window_starts__mutmut_6":
+        "when last < start, np.arange(start, last + 1) is an empty int64 array too",
     **{f"rnnkit.data.shapes.x_scene_array__mutmut_{n}":
        "np.full with the int fill -1 is int64 already (64-bit Linux)" for n in (4, 7)},
     "rnnkit.data.shapes.x_caption_correct__mutmut_60":
@@ -317,6 +319,7 @@ EQUIVALENT: dict[str, str] = {
        for n in (12, 23)},
     "rnnkit.models.seq2seq.xǁSeq2Seqǁforward__mutmut_18":
         "the decoder's step outputs are (B, V): argmax over dim +1 is over dim -1",
+    "rnnkit.training.callbacks.xǁMetricsLoggerǁon_step_end__mutmut_16": "float('NAN') is nan",
     "rnnkit.training.callbacks.xǁEarlyStoppingǁon_eval_end__mutmut_2":
         "patience is a whole number: floor(x) >= patience exactly when x >= patience",
     **{f"rnnkit.training.callbacks.xǁProgressǁ__init____mutmut_{n}":
