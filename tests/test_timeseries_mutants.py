@@ -307,6 +307,9 @@ def test_per_column_scalers_and_their_round_trip():
     assert s.scale_only([1.0, 2.0]).tolist() == [7.0, 40.0]
     one = Scaler("standard").fit(X).to_dict()
     assert type(one["a"]) is float and Scaler.from_dict(one).a == 4.0
+    assert type(Scaler.from_dict(one).a) is float  # a number stays a number
+    ints = Scaler.from_dict({"kind": "minmax", "a": [1, 2], "b": [3, 4]})  # hand-written JSON
+    assert ints.a.dtype == ints.b.dtype == np.float64
 
 
 def test_scaler_errors():
@@ -335,6 +338,10 @@ def test_window_starts_and_windows_by_hand():
     assert window_starts(2, 10, 3, 2, stride=2).tolist() == [2, 4]
     assert window_starts(5, 10, 3, 2).tolist() == [5]
     assert window_starts(6, 10, 3, 2).tolist() == []
+    none = window_starts(6, 10, 3, 2)
+    assert none.dtype.kind == "i"  # window starts index arrays, even when there are none
+    inputs, targets = make_windows(np.arange(10.0), none, 3, 2)
+    assert inputs.shape == (0, 3) and targets.shape == (0, 2)
     x = np.arange(10.0) * 10
     inputs, targets = make_windows(x, np.array([1, 4]), 3, 2)
     assert inputs.tolist() == [[10, 20, 30], [40, 50, 60]]
