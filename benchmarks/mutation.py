@@ -188,6 +188,10 @@ EQUIVALENT: dict[str, str] = {
         "Generator.integers(n) draws from [0, n) with the same stream as integers(0, n)",
     **{f"rnnkit.data.audio.x_features__mutmut_{n}":
        "power_spectrogram converts the signal to float32 itself" for n in (18, 20)},
+    **{f"rnnkit.data.flickr.x_load_flickr__mutmut_{n}":
+       "_line_numbers reads each name exactly as read_captions does, so every name has a "
+       "line: the default of lines.get is never used" for n in (20, 22, 23)},
+    "rnnkit.data.flickr.x__line_numbers__mutmut_8": "Python's codec names ignore case",
     "rnnkit.data.audio.x_features__mutmut_53": "librosa.feature.delta's default order is 1",
     "rnnkit.data.audio.x_power_spectrogram__mutmut_23":
         "rfft's default axis is the last: axis 1 of the (T, n_fft) frames",
@@ -333,6 +337,8 @@ EQUIVALENT: dict[str, str] = {
        for n in (38, 46, 47)},
     "rnnkit.training.callbacks.xǁProgressǁon_train_start__mutmut_11":
         "rich reads transient as a truth value: None is False",
+    "rnnkit.training.callbacks.xǁProgressǁon_train_start__mutmut_18":
+        "rich's Progress defaults to transient=False",
     **{f"rnnkit.data.text.x_{name}": "Python's codec names ignore case" for name in (
         "load_shakespeare__mutmut_11", "load_rt_polarity__mutmut_15", "read_parallel__mutmut_30")},
     "rnnkit.data.tokenizers.xǁSubwordTokenizerǁto_dict__mutmut_14":
