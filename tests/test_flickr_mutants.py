@@ -213,3 +213,10 @@ def test_flickr8k_lists_are_used_when_all_three_are_present(tmp_path):
     assert sorted(sum(random.values(), [])) == list(range(5))
     (tmp_path / "Flickr_8k.testImages.txt").write_text("b.jpg")
     assert split_names(tmp_path, names) == {"train": [0, 3], "val": [2], "test": [1]}
+
+
+def test_load_reads_the_captions_file_it_is_given(tmp_path):
+    root = _folder(tmp_path, ["a.png", "b.png"], ["a.png#0\tfrom the usual file"])
+    (root / "mine.txt").write_text("b.png#0\tfrom mine\n")
+    names, _, captions, path = load_flickr(root, size=2, captions_file="mine.txt")
+    assert (names, captions, path) == (["b.png"], [["from mine"]], root / "mine.txt")
