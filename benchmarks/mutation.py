@@ -359,6 +359,9 @@ EQUIVALENT: dict[str, str] = {
         "boundaries either way, so the same recurrence; only the last bits of rounding differ",
     "rnnkit.cells.mingru.x_linear_scan__mutmut_32":
         "torch.cat of a one-element list has that element's values",
+    "rnnkit.layers.loop.x_run_stack__mutmut_53":
+        "dropout >= 0: torch's dropout with p = 0 returns its input without a random draw",
+    "rnnkit.layers.loop.x_run_stack__mutmut_64": "F.dropout's training defaults to True",
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",

@@ -134,8 +134,9 @@ def test_an_unknown_merge_mode_is_named():
 
 @pytest.mark.parametrize("layers", [1, 3])
 def test_dropout_between_layers_only_and_only_in_training(layers):
-    """Dropout on every layer's output but the last: the same draws, made by hand."""
-    p = 0.5
+    """Dropout on every layer's output but the last: the same draws, made by hand (p = 0.3,
+    not torch's default 0.5, so that the rate given is seen to be the rate used)."""
+    p = 0.3
     layer = Recurrent("rnn", input_size=I, hidden_size=H, num_layers=layers, dropout=p)
     x = torch.randn(T, B, I)
     torch.manual_seed(7)
