@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import os
 import platform
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,6 +58,30 @@ def extension_name() -> str:
     return "rnnkit_cells_" + hashlib.sha256(key).hexdigest()[:12]
 
 
+# a build takes about 30 s (minutes on a loaded machine); a lock much older than that was
+# left by a build that was killed, and torch would wait for it forever without a word
+STALE_LOCK_SECONDS = 900
+
+
+def clear_stale_lock(name: str, max_age: float = STALE_LOCK_SECONDS) -> Path | None:
+    """Remove the build lock of extension ``name`` when it is older than ``max_age`` seconds
+    (left by a killed build), with a warning naming it; returns the path removed."""
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+
+        lock = Path(_get_build_directory(name, verbose=False)) / "lock"
+        age = time.time() - lock.stat().st_mtime
+    except Exception:  # no lock (the usual case), or torch's private helper moved
+        return None
+    if age < max_age:
+        return None
+    warnings.warn(f"rnnkit: removing {lock}, a build lock {age / 60:.0f} minutes old left by a "
+                  "build that was stopped (torch would otherwise wait for it forever)",
+                  RuntimeWarning, stacklevel=3)
+    lock.unlink(missing_ok=True)
+    return lock
+
+
 def load():
     """The compiled module, building it on first call; None where it cannot be built."""
     global _module, _tried
@@ -65,6 +90,8 @@ def load():
     _tried = True
     try:
         from torch.utils.cpp_extension import load as load_extension
+
+        clear_stale_lock(extension_name())
 
         _module = load_extension(name=extension_name(), sources=[str(SOURCE)],
                                  extra_cflags=FLAGS, verbose=False)
