@@ -172,7 +172,8 @@ MODULES: dict[str, list[str]] = {
     # the classic cells: against torch.nn's cells and the NumPy reference (layer tests copy
     # torch.nn's weights into each engine)
     **{f"rnnkit/cells/{name}.py": ["tests/test_cell_contract.py", "tests/test_oracle_cells.py",
-                                   "tests/test_layers.py", "tests/test_kernels.py"]
+                                   "tests/test_layers.py", "tests/test_kernels.py",
+                                   "tests/test_gate_activations.py"]
        for name in ("lstm", "gru", "rnn", "layernorm")},
     "rnnkit/layers/recurrent.py": ["tests/test_layers.py", "tests/test_loop_mutants.py",
                                    "tests/test_cell_contract.py"],
