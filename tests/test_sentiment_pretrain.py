@@ -141,3 +141,16 @@ def test_unlabelled_text_without_the_stage_is_a_config_error(tmp_path):
     (tmp_path / "pre.toml").write_text(CONFIG.replace("pretrain_epochs = 2", "pretrain_epochs = 0"))
     with pytest.raises(Exception, match="pretrain_epochs"):
         load_config(tmp_path / "pre.toml")
+
+
+@pytest.mark.parametrize("name, content", [("more.tsv", "text\tsource\nfine words\tweb\n"),
+                                           ("more.tab", "text\tsource\nfine words\tweb\n"),
+                                           ("more.jsonl", '{"text": "fine words"}\n')])
+def test_unlabelled_tables_give_their_text_column(tmp_path, name, content):
+    from rnnkit.tasks import TASKS
+
+    _data(tmp_path)
+    (tmp_path / name).write_text(content)
+    (tmp_path / "pre.toml").write_text(CONFIG.replace("more.txt", name))
+    cfg = load_config(tmp_path / "pre.toml")
+    assert TASKS["sentiment"].setup(cfg).unlabelled == ["fine words"]

@@ -138,7 +138,8 @@ class SentimentContext(Context):
         path = self.task_cfg.unlabelled_data
         if not path:
             return []
-        if path.rsplit(".", 1)[-1].lower() in ("csv", "tsv", "jsonl"):
+        suffix = Path(path).suffix.lower()
+        if suffix in FORMATS and suffix != ".txt":  # the tables read_file reads, too
             column = self.task_cfg.text_column
             try:
                 texts = [row[column] for row in read_table(path, [column]).rows]
