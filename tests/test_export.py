@@ -255,6 +255,10 @@ CASES = {  # name -> (model factory, input maker, check)
         lambda: Seq2Seq(src_vocab_size=15, tgt_vocab_size=12, cell="gru", hidden_size=6,
                         attention="luong", bidirectional_encoder=False),
         lambda: tokens(15, B, T), check_seq2seq),
+    "seq2seq-gru-tied": (
+        lambda: Seq2Seq(src_vocab_size=15, tgt_vocab_size=12, cell="gru", hidden_size=6,
+                        embedding_dim=4, tie_embeddings=True),
+        lambda: tokens(15, B, T), check_seq2seq),
     "generator-gru": (
         lambda: ConditionalGenerator(condition_size=4, vocab_size=10, cell="gru",
                                      hidden_size=6, eos_id=3),

@@ -78,9 +78,14 @@ class Decoder(nn.Module):
         self, cell: str, hidden_size: int, output_size: int, *, vocab_size: int | None = None,
         input_size: int | None = None, embedding_dim: int | None = None, num_layers: int = 1,
         dropout: float = 0.0, attention: str = "none", memory_size: int | None = None,
-        padding_idx: int | None = None,
+        padding_idx: int | None = None, tie_embeddings: bool = False,
     ):
         super().__init__()
+        if tie_embeddings and (vocab_size is None or vocab_size != output_size):
+            raise ValueError(
+                f"tie_embeddings needs token inputs from the output vocabulary, got vocab_size "
+                f"{vocab_size} and output_size {output_size}"
+            )
         if vocab_size is not None:
             self.embedding = nn.Embedding(
                 vocab_size, embedding_dim or hidden_size, padding_idx=padding_idx
@@ -97,8 +102,21 @@ class Decoder(nn.Module):
             dropout=dropout if num_layers > 1 else 0.0,
         )
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size, output_size)
+        self.project = None
+        if tie_embeddings:
+            dim = self.embedding.embedding_dim
+            self.project = nn.Linear(hidden_size, dim, bias=False) if dim != hidden_size \
+                else nn.Identity()
+            self.head = nn.Linear(dim, output_size)
+            self.head.weight = self.embedding.weight
+        else:
+            self.head = nn.Linear(hidden_size, output_size)
         self.hidden_size = hidden_size
+
+    def output(self, h: Tensor) -> Tensor:
+        """Output scores (..., O) from the top hidden vectors (..., H)."""
+        h = self.dropout(h)
+        return self.head(self.project(h) if self.project is not None else h)
 
     def start(self, rnn_state) -> DecoderState:
         """The first state: the layer's state (None: zeros), zero input feeding."""
@@ -128,7 +146,7 @@ class Decoder(nn.Module):
         if self.attention is not None:
             context, weights = self.attention(h, memory.keys, memory.mask, memory.cache)
             h = torch.tanh(self.combine(torch.cat([h, context], dim=-1)))  # (B, H)
-        out = self.head(self.dropout(h))  # (B, O)
+        out = self.output(h)  # (B, O)
         return out, DecoderState(rnn, h if self.attention is not None else None), weights
 
     def forward(
@@ -140,7 +158,7 @@ class Decoder(nn.Module):
         ``feedback(previous output)`` (detached); step 0 always reads ``inputs[:, 0]``."""
         if self.attention is None and teacher_forcing >= 1.0:  # one call over all steps
             h, rnn = self.rnn(self._embed(inputs), state.rnn)  # (B, T, H)
-            return DecoderOutput(self.head(self.dropout(h)), DecoderState(rnn))
+            return DecoderOutput(self.output(h), DecoderState(rnn))
         outs, weights, out = [], [], None
         for t in range(inputs.shape[1]):
             x = inputs[:, t]

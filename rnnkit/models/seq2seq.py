@@ -42,6 +42,11 @@ class Seq2Seq(Model):
     probability ``1 - teacher_forcing`` (an attribute a schedule may change; 1.0 = always
     teacher forcing) a step reads the model's own previous argmax instead. Loss:
     cross-entropy over target tokens, pad ignored; metrics: accuracy, perplexity.
+    ``label_smoothing`` (Szegedy et al. 2016; Vaswani et al. 2017 use 0.1) spreads that share
+    of each target's probability evenly over the vocabulary in the training loss only: in
+    evaluation mode the loss is the plain cross-entropy, so validation losses stay comparable
+    across settings. ``tie_embeddings`` shares the decoder's input embedding with its output
+    layer (see :class:`~rnnkit.models.decoder.Decoder`).
 
     Decoding: :meth:`greedy` and :meth:`beam_search` return :class:`DecodeResult`.
 
@@ -58,8 +63,11 @@ class Seq2Seq(Model):
         hidden_size: int = 128, num_layers: int = 1, embedding_dim: int | None = None,
         attention: str = "bahdanau", bidirectional_encoder: bool = True, dropout: float = 0.0,
         bos_id: int = 2, eos_id: int = 3, pad_id: int = 0, teacher_forcing: float = 1.0,
+        label_smoothing: float = 0.0, tie_embeddings: bool = False,
     ):
         super().__init__()
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         self.encoder = SequenceEncoder(
             cell, hidden_size, vocab_size=src_vocab_size, embedding_dim=embedding_dim,
             num_layers=num_layers, bidirectional=bidirectional_encoder, dropout=dropout,
@@ -74,7 +82,9 @@ class Seq2Seq(Model):
             cell, hidden_size, tgt_vocab_size, vocab_size=tgt_vocab_size,
             embedding_dim=embedding_dim, num_layers=num_layers, dropout=dropout,
             attention=attention, memory_size=self.encoder.output_size, padding_idx=pad_id,
+            tie_embeddings=tie_embeddings,
         )
+        self.label_smoothing = label_smoothing
         self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
         self.teacher_forcing = teacher_forcing
         self.num_layers = num_layers
@@ -83,7 +93,8 @@ class Seq2Seq(Model):
             hidden_size=hidden_size, num_layers=num_layers,
             embedding_dim=self.encoder.embedding_dim, attention=attention,
             bidirectional_encoder=bidirectional_encoder, dropout=dropout, bos_id=bos_id,
-            eos_id=eos_id, pad_id=pad_id,
+            eos_id=eos_id, pad_id=pad_id, label_smoothing=label_smoothing,
+            tie_embeddings=tie_embeddings,
         )
 
     def get_config(self) -> dict:
@@ -118,7 +129,8 @@ class Seq2Seq(Model):
             targets = targets.masked_fill(~valid, self.pad_id)
         logits = self(batch["x"], batch.get("lengths"), y[:, :-1]).outputs  # (B, T-1, V)
         loss = F.cross_entropy(
-            logits.flatten(0, 1), targets.flatten(), ignore_index=self.pad_id
+            logits.flatten(0, 1), targets.flatten(), ignore_index=self.pad_id,
+            label_smoothing=self.label_smoothing if self.training else 0.0,
         )
         valid = targets != self.pad_id
         count = int(valid.sum())
