@@ -3,6 +3,7 @@
     python benchmarks/quality_text.py charlm --minutes 8
     python benchmarks/quality_text.py sentiment --folds 10 [--jobs 2]
     python benchmarks/quality_text.py translation --minutes 8
+    python benchmarks/quality_text.py levers --minutes 20 --clock cpu
     python benchmarks/quality_text.py tokenizers --minutes 8 --clock cpu
     python benchmarks/quality_text.py targets --minutes 30 --clock cpu
 
@@ -26,6 +27,9 @@ regression on the same fold(s): test accuracy, mean and std over folds.
 translation: rnnkit Seq2Seq with attention (examples/translate.toml) vs the same without
 attention vs a ``torch.nn.Transformer`` of similar parameter count: test BLEU/chrF (beam 5,
 GNMT length normalisation, the same beam-search code, all references) and loss.
+levers: the attention GRU as it is, with label smoothing, with label smoothing and tied decoder
+embeddings, and the transformer with and without label smoothing, validation and test
+figures for each (choose on validation).
 tokenizers: examples/translate.toml with each ``task.tokenizer`` (word vocabulary,
 sentencepiece BPE or unigram pieces): validation and test BLEU/chrF and loss (choose on
 validation). Hugging Face ``tokenizers`` (byte-level BPE) was raced too and lost to
@@ -329,15 +333,17 @@ def bench_sentiment(args, tmp: Path) -> tuple[list[dict], None]:
 
 # -- translation ----------------------------------------------------------------------------
 
-def transformer_job(cfg, minutes: float, clock: str = "wall"):
+def transformer_job(cfg, minutes: float, clock: str = "wall", label_smoothing: float = 0.0,
+                    splits: tuple[str, ...] = ("test",)):
     """A racing job: ``TransformerMT`` on the task's training pairs (the same bucketed
-    batches of 128 as rnnkit's models), test loss and beam-search BLEU. The data are built
-    here, before the fork, so the child starts with them."""
+    batches of 128 as rnnkit's models), loss and beam-search BLEU on ``splits`` (keys
+    prefixed with the split when there are several). ``label_smoothing`` applies to the
+    training loss only. The data are built here, before the fork, so the child starts with
+    them."""
     task = cfg.task
     ctx = TASKS["translation"].setup(cfg)
     data = ctx.splits
     src, tgt = ctx.source_tokenizer, ctx.target_tokenizer
-    sources, references = ctx.bleu_set("test")
     pad, bos, eos = (tgt.vocab.stoi[t] for t in (PAD, BOS, EOS))
 
     def loss_of(model, b):
@@ -352,18 +358,29 @@ def transformer_job(cfg, minutes: float, clock: str = "wall"):
         stream = BucketStream(data["train"], cfg.train.batch_size, seed=cfg.seed)
 
         def loss(b):
-            total, count = loss_of(model, b)
-            return total / count
+            x, y = b["x"][:, :int(b["lengths"].max())], b["y"][:, :int(b["y_lengths"].max())]
+            return F.cross_entropy(model(x, y[:, :-1]).flatten(0, 1), y[:, 1:].flatten(),
+                                   ignore_index=pad, label_smoothing=label_smoothing)
 
         gate.start()
         info = train_for(model, stream.batch, loss, minutes, lr=1e-3, weight_decay=0.01,
                          betas=(0.9, 0.98), warmup=100, floor=0.05, clock=clock)
         gate.end()
         model.eval()
-        test = data["test"]
+        out = {"params": sum(p.numel() for p in model.parameters()), "steps": info["steps"],
+               "train_min": info["minutes"]}
+        for split in splits:
+            figures = evaluate(model, split)
+            out.update(figures if len(splits) == 1 else
+                       {f"{split} {k}": v for k, v in figures.items()})
+        return out
+
+    def evaluate(model, split: str) -> dict:
+        held = data[split]
+        sources, references = ctx.bleu_set(split)
         with torch.no_grad():
-            sums = [loss_of(model, {k: v[i:i + 256] for k, v in test.items()})
-                    for i in range(0, len(test["x"]), 256)]
+            sums = [loss_of(model, {k: v[i:i + 256] for k, v in held.items()})
+                    for i in range(0, len(held["x"]), 256)]
         order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
         hyps = [""] * len(order)
         for start in range(0, len(order), 64):
@@ -374,9 +391,7 @@ def transformer_job(cfg, minutes: float, clock: str = "wall"):
                                         beam=task.beam, length_penalty=task.length_penalty)
             for i, toks in zip(chunk, out):  # <unk> dropped (no attention to copy from)
                 hyps[i] = detokenize([t for t in tgt.vocab.decode(toks) if t != UNK])
-        figures = bleu_chrf(hyps, references)
-        return {"params": sum(p.numel() for p in model.parameters()), "steps": info["steps"],
-                "train_min": info["minutes"], **figures,
+        return {**bleu_chrf(hyps, references),
                 "loss": float(sum(s for s, _ in sums)) / sum(c for _, c in sums)}
     return job
 
@@ -399,6 +414,41 @@ def bench_translation(args, tmp: Path) -> tuple[list[dict], dict]:
     }
     return race({models[k][0]: models[k][1]() for k in args.which or list(models)},
                 args.threads)
+
+
+def bench_levers(args, tmp: Path) -> tuple[list[dict], dict]:
+    """Issue 21's translation levers raced at equal time, each figure on the validation
+    and the test split (choose on validation): the attention GRU as it is, with label
+    smoothing 0.1, and with label smoothing and tied decoder embeddings; the transformer
+    with and without label smoothing 0.1 (its usual setting), so the peer gets the same
+    lever."""
+    cfg = load_config(ROOT / "examples" / "translate.toml", list(args.set))
+
+    def figures(result, model):
+        return {f"{split} {k}": result.results[split][k] for split in ("val", "test")
+                for k in ("bleu", "chrf", "loss")}
+
+    rnn = {"gru": ("attention GRU (examples/translate.toml)", []),
+           "gru-ls": ("attention GRU, model.label_smoothing=0.1",
+                      ["model.label_smoothing=0.1"]),
+           "gru-ls-tied": ("attention GRU, label_smoothing=0.1, tie_embeddings=true",
+                           ["model.label_smoothing=0.1", "model.tie_embeddings=true"]),
+           "gru-tied": ("attention GRU, model.tie_embeddings=true",
+                        ["model.tie_embeddings=true"])}
+    peers = {"transformer": ("torch.nn.Transformer 2+2, width 256", 0.0),
+             "transformer-ls": ("torch.nn.Transformer 2+2, width 256, label smoothing 0.1",
+                                0.1)}
+    jobs = {}
+    for key in args.which or ["gru", "gru-ls", "gru-ls-tied", "transformer", "transformer-ls"]:
+        if key in rnn:
+            name, extra = rnn[key]
+            jobs[name] = rnnkit_job("translate.toml", [*args.set, *extra], args.minutes,
+                                    tmp / key, figures, args.clock)
+        else:
+            name, eps = peers[key]
+            jobs[name] = transformer_job(cfg, args.minutes, args.clock, label_smoothing=eps,
+                                         splits=("val", "test"))
+    return race(jobs, args.threads)
 
 
 def bench_tokenizers(args, tmp: Path) -> tuple[list[dict], dict]:
@@ -448,13 +498,14 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("task", choices=("charlm", "sentiment", "translation", "tokenizers",
-                                    "targets"))
+    p.add_argument("task", choices=("charlm", "sentiment", "translation", "levers",
+                                    "tokenizers", "targets"))
     p.add_argument("--minutes", type=float, default=8.0, help="training minutes per model")
     p.add_argument("--folds", type=int, default=0, help="sentiment: k-fold CV (0: 90/10)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--which", action="append", default=[],
-                   help="translation: attention, none, transformer (default all); tokenizers: "
+                   help="translation: attention, none, transformer (default all); levers: gru, "
+                   "gru-ls, gru-ls-tied, gru-tied, transformer, transformer-ls; tokenizers: "
                    "word, bpe, unigram (default all); targets: fra-eng, eng-fra (default "
                    "both), eng-fra-word; repeatable")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
@@ -472,7 +523,7 @@ def main() -> None:
     start = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         rows, load = {"charlm": bench_charlm, "sentiment": bench_sentiment,
-                      "translation": bench_translation,
+                      "translation": bench_translation, "levers": bench_levers,
                       "tokenizers": bench_tokenizers,
                       "targets": bench_targets}[args.task](args, Path(tmp))
     print(f"# {args.task}: {' '.join(sys.argv[1:])} ({(time.time() - start) / 60:.1f} min wall)")
