@@ -190,7 +190,7 @@ def check_hx(hx: State, cell: Cell, count: int, batch: SequenceBatch) -> State:
                     f"hx ({name}) must be 2-D (num_layers * num_directions, size) for an "
                     f"unbatched input, got shape {tuple(part.shape)}"
                 )
-        parts = tuple(p.unsqueeze(1) for p in parts)
+        parts = tuple(p.unsqueeze(1) if isinstance(p, Tensor) else p for p in parts)
     for name, part, size in zip(names, parts, sizes):
         check_state(f"hx ({name})", part, (count, batch.batch_size, size), batch.x)
     return parts if isinstance(hx, tuple) else parts[0]
