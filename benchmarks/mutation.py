@@ -139,6 +139,10 @@ MODULES: dict[str, list[str]] = {
         *(f"tests/test_data.py::test_{name}" for name in (
             "char_tokenizer_round_trips", "word_tokenizer_splits_and_round_trips",
             "word_vocabulary_min_freq_and_max_size"))],
+    "rnnkit/tasks/translation.py": [  # (not the two that read eng-fra: 10 s and 3.5 s)
+        "tests/test_translation_mutants.py", "tests/test_translation.py",
+        "tests/test_oracle_decoding.py::test_unknown_target_words_copy_the_attended_source_word",
+        "-k", "not test_run_evaluates_ and not test_context_splits_hold_out_"],
     "rnnkit/data/music.py": [  # (not the ones that train a model: 3 s of fixtures)
         "tests/test_music_mutants.py",
         *(f"tests/test_music.py::test_{name}" for name in (
@@ -175,8 +179,8 @@ MODULES: dict[str, list[str]] = {
                                    "tests/test_layers.py", "tests/test_kernels.py",
                                    "tests/test_gate_activations.py"]
        for name in ("lstm", "gru", "rnn", "layernorm")},
-    "rnnkit/layers/recurrent.py": ["tests/test_layers.py", "tests/test_loop_mutants.py",
-                                   "tests/test_cell_contract.py"],
+    "rnnkit/layers/recurrent.py": ["tests/test_recurrent_mutants.py", "tests/test_layers.py",
+                                   "tests/test_loop_mutants.py", "tests/test_cell_contract.py"],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
