@@ -178,7 +178,11 @@ MODULES: dict[str, list[str]] = {
     **{f"rnnkit/cells/{name}.py": ["tests/test_cell_contract.py", "tests/test_oracle_cells.py",
                                    "tests/test_layers.py", "tests/test_kernels.py",
                                    "tests/test_gate_activations.py"]
-       for name in ("lstm", "gru", "rnn", "layernorm")},
+       for name in ("lstm", "gru")},
+    **{f"rnnkit/cells/{name}.py": [
+        "tests/test_cells_mutants.py", "tests/test_cell_contract.py", "tests/test_oracle_cells.py",
+        "tests/test_layers.py", "tests/test_kernels.py", "tests/test_gate_activations.py"]
+       for name in ("rnn", "layernorm")},
     "rnnkit/layers/recurrent.py": ["tests/test_recurrent_mutants.py", "tests/test_layers.py",
                                    "tests/test_loop_mutants.py", "tests/test_cell_contract.py"],
 }
@@ -374,6 +378,19 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.layers.loop.x_run_stack__mutmut_53":
         "dropout >= 0: torch's dropout with p = 0 returns its input without a random draw",
     "rnnkit.layers.loop.x_run_stack__mutmut_64": "F.dropout's training defaults to True",
+    "rnnkit.cells.rnn.xǁRNNCellǁgate_activations__mutmut_16":
+        "recurrence returns (h_new, h_new): the output and the new state are one tensor",
+    "rnnkit.cells.layernorm.xǁ_LayerNormCellǁreset_parameters__mutmut_1":
+        "named_parameters only tests recurse for truth: None lists what False lists",
+    "rnnkit.cells.layernorm.xǁ_LayerNormCellǁreset_parameters__mutmut_2":
+        "the layer-norm cells have no child modules: recurse=True lists their own parameters",
+    **{f"rnnkit.tasks.translation.x{name}":
+       "require's extra defaults to EXTRAS['sacrebleu'], which is 'text'"
+       for name in ("_bleu_chrf__mutmut_5", "_bleu_chrf__mutmut_7",
+                    "ǁTranslationTaskǁextra_metrics__mutmut_3",
+                    "ǁTranslationTaskǁextra_metrics__mutmut_5")},
+    "rnnkit.tasks.translation.xǁTranslationTaskǁinfo__mutmut_2":
+        "Task.info reads only ctx (the config); the model argument is unused",
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
