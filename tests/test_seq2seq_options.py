@@ -6,6 +6,7 @@ import copy
 import pytest
 import torch
 
+import rnnkit
 from rnnkit.models.decoder import Decoder
 from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.training.checkpoint import build_model, load_checkpoint, save_checkpoint
@@ -122,3 +123,56 @@ def test_tying_needs_token_inputs_from_the_output_vocabulary():
         Decoder("gru", 8, 5, input_size=3, tie_embeddings=True)
     with pytest.raises(ValueError, match="tie_embeddings"):
         Decoder("gru", 8, 5, vocab_size=6, tie_embeddings=True)
+
+
+def _toy_config(tmp_path, model_lines: str):
+    (tmp_path / "pairs.tsv").write_text("".join(f"a{i % 7} b{i % 5} .\tx{i % 7} y{i % 5} .\n"
+                                                for i in range(35)))
+    (tmp_path / "t.toml").write_text(f"""
+name = "t"
+[task]
+name = "translation"
+data = "pairs.tsv"
+min_freq = 1
+test_fraction = 0.2
+val_fraction = 0.2
+[model]
+cell = "gru"
+hidden_size = 8
+{model_lines}
+[train]
+steps = 2
+batch_size = 4
+progress = "off"
+""")
+    return tmp_path / "t.toml"
+
+
+@pytest.mark.parametrize("line,message", [
+    ('tie_embeddings = "yes"', "model.tie_embeddings = 'yes' is not of type bool"),
+    ("label_smoothing = 1.5", "model: label_smoothing must be in [0, 1), got 1.5"),
+    ("label_smoothing = -0.1", "model: label_smoothing must be in [0, 1), got -0.1"),
+])
+def test_bad_options_are_config_errors_before_anything_is_written(tmp_path, monkeypatch,
+                                                                 line, message):
+    from rnnkit.tasks import load_config, train_run
+    from rnnkit.training.config_io import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as e:
+        train_run(load_config(_toy_config(tmp_path, line)))
+    assert message in str(e.value)
+    assert not (tmp_path / "runs" / "t" / "config.toml").exists()
+
+
+def test_options_reach_the_model_from_the_config(tmp_path, monkeypatch):
+    from rnnkit.tasks import load_config, train_run
+
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(_toy_config(tmp_path, "label_smoothing = 0.2\ntie_embeddings = true\n"
+                                            "embedding_dim = 4"))
+    result = train_run(cfg)
+    model = rnnkit.load(result.run_dir).model
+    assert model.label_smoothing == 0.2
+    assert model.decoder.head.weight is model.decoder.embedding.weight
+    assert model.decoder.project.weight.shape == (4, 8)

@@ -99,16 +99,30 @@ class Model(nn.Module):
                     raise ModelConfigError(key, f"model_config lacks {key!r}, which {name} "
                                                 "requires")
                 continue
-            hint = hints.get(key, _hint_from_default(p.default))
-            value = config[key]
-            if not _fits(value, hint):
-                shown = p.annotation if isinstance(p.annotation, str) else _describe(hint)
-                raise ModelConfigError(key, f"model_config[{key!r}] = {_short(value)} is not "
-                                            f"of type {shown}")
-            problem = _range_problem(key, value)
+            problem = cls.value_problem(key, config[key], hints)
             if problem:
-                raise ModelConfigError(key, f"model_config[{key!r}] = {_short(value)}: "
+                raise ModelConfigError(key, f"model_config[{key!r}] = {_short(config[key])}"
                                             f"{problem}")
+
+    @classmethod
+    def value_problem(cls, key: str, value: Any, hints: dict | None = None) -> str:
+        """What is wrong with ``value`` for constructor keyword ``key`` by the rules of
+        :meth:`check_config` (type and generic range), as text that follows the value
+        (`` is not of type bool``, ``: must be >= 0``), or '' (also for unknown keys)."""
+        p = inspect.signature(cls).parameters.get(key)
+        if p is None or p.kind not in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
+            return ""
+        if hints is None:
+            try:
+                hints = typing.get_type_hints(cls.__init__)
+            except Exception:  # an annotation that does not evaluate: fall back on defaults
+                hints = {}
+        hint = hints.get(key, _hint_from_default(p.default))
+        if not _fits(value, hint):
+            shown = p.annotation if isinstance(p.annotation, str) else _describe(hint)
+            return f" is not of type {shown}"
+        problem = _range_problem(key, value)
+        return f": {problem}" if problem else ""
 
 
 def _hint_from_default(default: Any) -> Any:

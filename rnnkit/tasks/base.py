@@ -105,9 +105,12 @@ class Task:
     def check(self, cfg: RunConfig) -> list[str]:
         """Cross-field problems of a config for this task (messages, empty if fine); runs
         before anything is written or loaded."""
-        params = inspect.signature(MODELS[self.model_class]).parameters
+        cls = MODELS[self.model_class]
+        params = inspect.signature(cls).parameters
         return [f"model.{k} = {v!r}: {self.model_class} (task {self.name!r}) does not take it"
-                for k, v in self._model_kwargs(cfg).items() if k not in params]
+                if k not in params else f"model.{k} = {v!r}{problem}"
+                for k, v in self._model_kwargs(cfg).items()
+                if k not in params or (problem := cls.value_problem(k, v))]
 
     def model_keys(self) -> set[str]:
         """The ``[model]`` keys a config may set beyond the common ones: every keyword of

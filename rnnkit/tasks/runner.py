@@ -222,7 +222,10 @@ def _train_locked(cfg, run_dir, info, resume, overwrite, callbacks,
         task = TASKS[cfg.task.name]
         ctx = task.setup(cfg)
         data = task.batches(ctx)
-        model = task.build_model(ctx)
+        try:
+            model = task.build_model(ctx)
+        except ValueError as e:  # a range the model's constructor checks (label_smoothing ...)
+            raise ConfigError(f"model: {e}; change [model]") from None
         _check_metric(task, ctx, model, data["val"])
         cbs = default_callbacks(cfg.train, run_dir, lambda: _model_info(task, ctx, model),
                                 logging=cfg.logging)
