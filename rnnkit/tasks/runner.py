@@ -128,15 +128,42 @@ def is_run_dir(path: Path) -> bool:
         (path / "checkpoints").glob("*/manifest.json"))
 
 
+# what a run writes before its first checkpoint (the config, data fingerprints, a pretrain
+# stage's record, the first metrics lines)
+_EARLY_NAMES = frozenset({"config.toml", "data.json", "pretrain.json", "metrics.jsonl",
+                          "checkpoints"})
+
+
+def stopped_before_first_checkpoint(path: Path) -> bool:
+    """Whether ``path`` holds a run that ended (was interrupted, or failed) before it saved
+    any checkpoint, e.g. during a pretrain stage: its config.toml, no checkpoint manifest,
+    and nothing but what such a run writes. There is nothing to resume; ``--overwrite``
+    starts it again."""
+    return ((path / "config.toml").is_file()
+            and not any((path / "checkpoints").glob("*/manifest.json"))
+            and all(p.name in _EARLY_NAMES for p in path.iterdir()))
+
+
+_START_AGAIN = ("the run stopped before its first checkpoint (e.g. interrupted during its "
+                "pretrain stage): start it again with --overwrite")
+
+
 def _check_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     """Refuse what would lose or mix data, before anything is written."""
     if resume:
         if not checkpoint_exists(run_dir / "checkpoints" / "last"):
-            raise ConfigError(f"{run_dir}: nothing to resume (no checkpoints/last)")
+            early = run_dir.is_dir() and stopped_before_first_checkpoint(run_dir)
+            raise ConfigError(f"{run_dir}: nothing to resume (no checkpoints/last)"
+                              + (f"; {_START_AGAIN}" if early else ""))
         return
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"{run_dir} is a file, not a run directory")
     if (run_dir / "checkpoints").exists() or (run_dir / "config.toml").exists():
+        if stopped_before_first_checkpoint(run_dir):
+            if not overwrite:
+                raise ConfigError(f"{run_dir}: {_START_AGAIN}, or pass --run-dir DIR or "
+                                  "--set name=NEW")
+            return
         if not overwrite:
             raise ConfigError(f"{run_dir} already holds a run: continue it with "
                               f"`rnnkit train --resume {run_dir}`, or pass --overwrite, "
@@ -152,7 +179,8 @@ def _check_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
 
 def _prepare_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     _check_dir(run_dir, resume, overwrite)
-    if not resume and overwrite and is_run_dir(run_dir):
+    if not resume and overwrite and (is_run_dir(run_dir)
+                                     or stopped_before_first_checkpoint(run_dir)):
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
 
