@@ -432,18 +432,20 @@ def test_seq2seq_targets_that_are_all_padding_have_zero_accuracy():
 
 def test_seq2seq_config_round_trip_and_the_ids():
     model = s2s(cell="gru", num_layers=2, bos_id=1, eos_id=6, pad_id=5, dropout=0.25,
-                teacher_forcing=0.5)
+                teacher_forcing=0.5, label_smoothing=0.1, tie_embeddings=True)
     model.teacher_forcing = 0.75  # a schedule changed it: the config says so
     want = dict(src_vocab_size=9, tgt_vocab_size=7, cell="gru", hidden_size=8, num_layers=2,
                 embedding_dim=6, attention="bahdanau", bidirectional_encoder=True, dropout=0.25,
-                bos_id=1, eos_id=6, pad_id=5, teacher_forcing=0.75)
+                bos_id=1, eos_id=6, pad_id=5, teacher_forcing=0.75, label_smoothing=0.1,
+                tie_embeddings=True)
     assert model.get_config() == want
     assert (model.bos_id, model.eos_id, model.pad_id) == (1, 6, 5)
     default = Seq2Seq(src_vocab_size=9, tgt_vocab_size=7, hidden_size=8).get_config()
     assert default == dict(src_vocab_size=9, tgt_vocab_size=7, cell="lstm", hidden_size=8,
                            num_layers=1, embedding_dim=8, attention="bahdanau",
                            bidirectional_encoder=True, dropout=0.0, bos_id=2, eos_id=3,
-                           pad_id=0, teacher_forcing=1.0)
+                           pad_id=0, teacher_forcing=1.0, label_smoothing=0.0,
+                           tie_embeddings=False)
     rebuilt = Seq2Seq(**model.get_config())
     assert {k: v.shape for k, v in rebuilt.state_dict().items()} == \
         {k: v.shape for k, v in model.state_dict().items()}
