@@ -52,6 +52,10 @@ CASES = {  # name -> model factory: each int8 path once
     "seq2seq-lstm-bahdanau": lambda: Seq2Seq(
         src_vocab_size=15, tgt_vocab_size=12, cell="lstm", hidden_size=8,
         attention="bahdanau"),
+    # the decoder's embedding shared by its Gather and its output MatMul
+    "seq2seq-gru-tied": lambda: Seq2Seq(
+        src_vocab_size=15, tgt_vocab_size=12, cell="gru", hidden_size=8, embedding_dim=6,
+        tie_embeddings=True),
     # Conv -> ConvInteger in the image encoder
     "captioner-lstm": lambda: ImageCaptioner(
         vocab_size=10, image_size=16, channels=(4, 8), feature_size=8, cell="lstm",
