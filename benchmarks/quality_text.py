@@ -1,7 +1,7 @@
 """Text applications against their peers, same split, same run, same training-time budget.
 
     python benchmarks/quality_text.py charlm --minutes 8
-    python benchmarks/quality_text.py sentiment --folds 10 [--jobs 2]
+    python benchmarks/quality_text.py sentiment --folds 10 [--jobs 2] [--seeds 3]
     python benchmarks/quality_text.py translation --minutes 8
     python benchmarks/quality_text.py levers --minutes 20 --clock cpu
     python benchmarks/quality_text.py tokenizers --minutes 8 --clock cpu
@@ -297,38 +297,66 @@ def bench_charlm(args, tmp: Path) -> tuple[list[dict], dict]:
 
 # -- sentiment ------------------------------------------------------------------------------
 
-def sentiment_fold(args, tmp: Path, k: int) -> tuple[float, float]:
-    """Test accuracy of rnnkit's model and of the peer on fold ``k`` (both on its split)."""
+def sentiment_member(args, tmp: Path, k: int, i: int) -> dict:
+    """rnnkit's model with seed ``seed + i`` on fold ``k``: its test accuracy and its test
+    class probabilities (for the seed ensemble)."""
     torch.set_num_threads(args.threads)
     over = [f"task.folds={args.folds}", f"task.fold={k}", "train.progress=off",
             "diagnostics.every=0", *args.set]
     cfg = load_config(ROOT / "examples" / "sentiment.toml", over)
+    cfg = load_config(ROOT / "examples" / "sentiment.toml", [*over, f"seed={cfg.seed + i}"])
     start = time.perf_counter()
-    result = train_run(cfg, tmp / f"fold{k}", overwrite=True)
-    ours = result.results["test"]["accuracy"]
-    parts = TASKS["sentiment"].setup(cfg).items  # the run's own split
-    peer = tfidf_logreg(parts["train"], parts["val"], parts["test"])["accuracy"]
-    say(f"  fold {k}: rnnkit {ours:.4f}, tf-idf+LR {peer:.4f} "
+    result = train_run(cfg, tmp / f"fold{k}-seed{i}", overwrite=True)
+    test = TASKS["sentiment"].setup(cfg).splits["test"]
+    model = rnnkit.load(result.run_dir).model.cpu().eval()
+    probs = model.predict_proba(test["x"], test.get("lengths"))
+    acc = float((probs.argmax(-1) == test["y"]).float().mean())
+    say(f"  fold {k}, seed {cfg.seed}: rnnkit {acc:.4f} "
         f"({(time.perf_counter() - start) / 60:.1f} min)")
-    return ours, peer
+    return {"fold": k, "accuracy": acc, "probs": probs, "y": test["y"]}
+
+
+def sentiment_peer(args, k: int) -> float:
+    """TF-IDF + logistic regression's test accuracy on fold ``k`` (the runs' own split)."""
+    cfg = load_config(ROOT / "examples" / "sentiment.toml",
+                      [f"task.folds={args.folds}", f"task.fold={k}", *args.set])
+    parts = TASKS["sentiment"].setup(cfg).items
+    return tfidf_logreg(parts["train"], parts["val"], parts["test"])["accuracy"]
 
 
 def bench_sentiment(args, tmp: Path) -> tuple[list[dict], None]:
+    """Per fold: rnnkit's model (``--seeds N``: N seeds, and their seed ensemble, the
+    members' test probabilities averaged) and the peer, all on the fold's split."""
     load_rt_polarity()  # fail early without data
     folds = list(range(args.folds)) if args.folds else [0]
-    if args.jobs > 1:  # folds in parallel processes, ``threads`` each
+    work = [(args, tmp, k, i) for k in folds for i in range(args.seeds)]
+    if args.jobs > 1:  # runs in parallel processes, ``threads`` each
         with mp.get_context("fork").Pool(args.jobs) as pool:
-            pairs = pool.starmap(sentiment_fold, [(args, tmp, k) for k in folds])
+            members = pool.starmap(sentiment_member, work)
     else:
-        pairs = [sentiment_fold(args, tmp, k) for k in folds]
-    ours, peer = [a for a, _ in pairs], [b for _, b in pairs]
+        members = [sentiment_member(*w) for w in work]
+    peer = [sentiment_peer(args, k) for k in folds]
+    by_fold = {k: [m for m in members if m["fold"] == k] for k in folds}
+    first = [by_fold[k][0]["accuracy"] for k in folds]
+    mean_single = [statistics.mean(m["accuracy"] for m in by_fold[k]) for k in folds]
+    ensemble = []
+    for k in folds:  # the split does not depend on the seed: the same test rows
+        assert all(torch.equal(m["y"], by_fold[k][0]["y"]) for m in by_fold[k])
+        probs = torch.stack([m["probs"] for m in by_fold[k]]).mean(0)
+        ensemble.append(float((probs.argmax(-1) == by_fold[k][0]["y"]).float().mean()))
 
     def row(name, accs):
         return {"model": name, "folds": len(accs), "accuracy": statistics.mean(accs),
-                "std": statistics.stdev(accs) if len(accs) > 1 else 0.0, "per_fold": accs}
+                "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+                "per_fold": [round(a, 4) for a in accs]}
     label = "rnnkit BiLSTM + attention (examples/sentiment.toml" + (
         f" with {', '.join(args.set)})" if args.set else ")")
-    return [row(label, ours), row("TF-IDF 1-2-grams + logistic regression", peer)], None
+    rows = [row(label, first)]
+    if args.seeds > 1:
+        rows += [row(f"{label}, mean of {args.seeds} seeds", mean_single),
+                 row(f"{label}, seed ensemble of {args.seeds} (probabilities averaged)",
+                     ensemble)]
+    return [*rows, row("TF-IDF 1-2-grams + logistic regression", peer)], None
 
 
 # -- translation ----------------------------------------------------------------------------
@@ -512,7 +540,10 @@ def main() -> None:
                    help="translation, tokenizers, targets: training time as wall or the "
                    "process's CPU time")
     p.add_argument("--jobs", type=int, default=1,
-                   help="sentiment: folds trained in this many parallel processes")
+                   help="sentiment: runs trained in this many parallel processes")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="sentiment: seeds per fold (seed, seed+1, ...), also scored as a seed "
+                   "ensemble")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="sentiment, translation, tokenizers: override a key of the rnnkit "
                    "example config (the transformer keeps the example's data settings) "
@@ -532,6 +563,9 @@ def main() -> None:
               f", min {load['min']:.2f}, max {load['max']:.2f} (2 cores; training spanned "
               f"{load['train_wall_min']:.1f} min of wall time)")
     print(table(rows))
+    for r in rows:
+        if "per_fold" in r:
+            print(f"per fold, {r['model']}: {r['per_fold']}")
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "load": load}, indent=1))
 
