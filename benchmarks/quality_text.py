@@ -47,6 +47,7 @@ Needs RNNKIT_DATA (the real data) and scikit-learn (``pip install -e '.[dev]'``)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import multiprocessing as mp
@@ -304,7 +305,7 @@ def sentiment_member(args, tmp: Path, k: int, i: int) -> dict:
     over = [f"task.folds={args.folds}", f"task.fold={k}", "train.progress=off",
             "diagnostics.every=0", *args.set]
     cfg = load_config(ROOT / "examples" / "sentiment.toml", over)
-    cfg = load_config(ROOT / "examples" / "sentiment.toml", [*over, f"seed={cfg.seed + i}"])
+    cfg = dataclasses.replace(cfg, seed=cfg.seed + i)
     start = time.perf_counter()
     result = train_run(cfg, tmp / f"fold{k}-seed{i}", overwrite=True)
     test = TASKS["sentiment"].setup(cfg).splits["test"]
