@@ -15,7 +15,7 @@ EXTRAS = {
     "librosa": "audio", "soundfile": "audio", "scipy": "audio", "jiwer": "audio",
     "mido": "music",
     "PIL": "vision",
-    "sacrebleu": "text",
+    "sacrebleu": "text", "sentencepiece": "text",
     "matplotlib": "plots",
     "rich": "plots",
     "onnx": "export", "onnxruntime": "export",

@@ -45,7 +45,8 @@ def _extra(name: str) -> set[str]:
 
 
 def _imports() -> dict[str, list[str]]:
-    """Top-level module -> the rnnkit files importing it (absolute imports only)."""
+    """Top-level module -> the rnnkit files importing it (absolute imports and
+    ``require("module")`` calls)."""
     found: dict[str, list[str]] = {}
     for path in sorted((ROOT / "rnnkit").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -54,6 +55,9 @@ def _imports() -> dict[str, list[str]]:
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names = [node.module]
+            elif (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "require"
+                  and node.args and isinstance(node.args[0], ast.Constant)):
+                names = [node.args[0].value]  # an optional import: require("module", extra)
             for name in names:
                 found.setdefault(name.split(".")[0], []).append(str(path.relative_to(ROOT)))
     return found
