@@ -266,6 +266,8 @@ RAW = st.text(alphabet=st.sampled_from(list("0123456789-,.:eEinfa\n T\"")), max_
                                                    "ignore-gaps", "keep-order",
                                                    "invalid-as-missing"]), max_size=3),
                   covariates=st.booleans())
+@hypothesis.example(text="2020-01-01,0.0,0.0\n2020-01-02,0.0,0.0\n,0.0,0.0\n",
+                    repair=["interpolate"], covariates=False)  # an empty time: NaT
 def test_any_file_reads_to_a_series_or_a_data_error(tmp_path, text, repair, covariates):
     """Whatever the rows, the reader returns a series of finite values within the limit,
     or raises a DataError: never another exception."""
@@ -280,6 +282,14 @@ def test_any_file_reads_to_a_series_or_a_data_error(tmp_path, text, repair, cova
     assert (np.abs(s.values) <= MAX_ABS).all()
     if covariates:
         assert len(s.covariates) >= len(s) and (np.abs(s.covariates) <= MAX_ABS).all()
+
+
+@pytest.mark.parametrize("cell", ["", "NaT"])
+def test_a_row_without_a_time_is_a_data_error_naming_its_line(tmp_path, cell):
+    path = _write(tmp_path, f"t,v\n2020-01-01,1\n2020-01-02,2\n{cell},3\n")
+    for repair in ([], ["interpolate"], ["sort", "ignore-gaps"]):
+        with pytest.raises(DataError, match=r"s\.csv:4: cannot read a time"):
+            read_csv(path, repair=repair)
 
 
 def test_a_user_file_without_test_size_tests_on_its_last_test_fraction(tmp_path):

@@ -93,7 +93,10 @@ def load_series(name: str, root: Path | None = None) -> Series:
 
 
 def _parse_time(text: str) -> np.datetime64:
-    return np.datetime64(text.strip().replace(" ", "T").rstrip("Z"))
+    value = np.datetime64(text.strip().replace(" ", "T").rstrip("Z"))
+    if np.isnat(value):  # an empty cell (or "NaT") parses to not-a-time, which sorts nowhere
+        raise ValueError(f"no time in {text!r}")
+    return value
 
 
 def read_csv(path, time_column: str | None = None, value_column: str | None = None,
