@@ -315,6 +315,7 @@ _VALID = {  # a small valid config per model class, for the fuzzer to perturb
     "ConditionalGenerator": {"condition_size": 4, "vocab_size": 9, "hidden_size": 8},
     "ImageCaptioner": {"vocab_size": 9, "channels": [4], "feature_size": 8, "hidden_size": 8},
     "SequenceClassifier": {"num_classes": 3, "vocab_size": 9, "hidden_size": 8},
+    "ClassifierEnsemble": {"members": 2, "num_classes": 3, "vocab_size": 9, "hidden_size": 8},
     "SequenceRegressor": {"input_size": 3, "hidden_size": 8},
     "Forecaster": {"horizon": 3, "hidden_size": 8, "output": "quantile"},
     "ForecastEnsemble": {"members": 2, "horizon": 3, "hidden_size": 8},

@@ -21,6 +21,7 @@ from rnnkit.cells import CELLS, RNNCell, register_cell  # noqa: E402
 from rnnkit.export import PLANS, ExportError, export_model, exportable  # noqa: E402
 from rnnkit.models import (  # noqa: E402
     MODELS,
+    ClassifierEnsemble,
     ConditionalGenerator,
     FeedForward,
     ForecastEnsemble,
@@ -106,7 +107,8 @@ def states_of(state) -> tuple:
 
 def check_pooled(model, files, x):
     out = model(x, LENGTHS)
-    name = "logits" if isinstance(model, SequenceClassifier) else "predictions"
+    name = "logits" if isinstance(model, (SequenceClassifier, ClassifierEnsemble)) \
+        else "predictions"
     got = Graph(files, "sequence")(x=x, lengths=LENGTHS)
     close(got[name], out.logits, "sequence")
     if out.weights is not None:
@@ -209,6 +211,14 @@ CASES = {  # name -> (model factory, input maker, check)
     "classifier-lnlstm-mean": (
         lambda: SequenceClassifier(num_classes=3, input_size=4, cell="lnlstm", hidden_size=6,
                                    pooling="mean"),
+        lambda: torch.randn(B, T, 4), check_pooled),
+    "classifier-ensemble-lstm-attention": (
+        lambda: ClassifierEnsemble(members=2, seed=0, num_classes=3, vocab_size=20,
+                                   cell="lstm", hidden_size=5, pooling="attention"),
+        lambda: tokens(20, B, T), check_pooled),
+    "classifier-ensemble-bigru-mean": (
+        lambda: ClassifierEnsemble(members=3, seed=1, num_classes=2, input_size=4, cell="gru",
+                                   hidden_size=4, bidirectional=True, pooling="mean"),
         lambda: torch.randn(B, T, 4), check_pooled),
     "classifier-gru2-last": (
         lambda: SequenceClassifier(num_classes=2, vocab_size=20, cell="gru", hidden_size=5,

@@ -1,5 +1,6 @@
-"""The plans of the models that read one sequence: classifier and regressor, tagger,
-language models, forecasters (and their ensemble), and the feed-forward baseline.
+"""The plans of the models that read one sequence: classifier and regressor (and the
+classifiers' ensemble), tagger, language models, forecasters (and their ensemble), and the
+feed-forward baseline.
 
 Each writes ``sequence`` (the whole sequence with ``lengths``) and, where the model can be
 run one step at a time (unidirectional), ``step``: one step with the recurrent state in and
@@ -8,11 +9,13 @@ out, so that iterating it over a sequence gives the sequence graph's outputs.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import torch
 from torch import Tensor
 
+from ..models.classifier import PooledOutput
 from .graphs import (
     LENGTHS,
     Graph,
@@ -113,6 +116,61 @@ def pooled_plan(model, *, output: str, meaning: str) -> Plan:
     return Plan(graphs)
 
 
+def classifier_ensemble_plan(model) -> Plan:
+    """:class:`~rnnkit.models.ClassifierEnsemble`: ``logits`` are the log of the members'
+    mean class probabilities (as the model's ``forward``); the step graph carries every
+    member's state, its ports prefixed ``m<i>.``."""
+    first = model.members[0]
+    pooling, size = first.get_config()["pooling"], first.head.out_features
+    seq = prepared(model, "sequence")
+    meaning = "log of the members' mean class probabilities (class scores)"
+    outputs = [Port("logits", ("batch", size), meaning=meaning)]
+    if pooling == "attention":
+        outputs.append(Port("weights", ("batch", "time"),
+                            meaning="the members' mean attention pooling weights over the "
+                                    "steps (0 past each length)"))
+
+    def run(m, x, lengths):
+        out = m(x, lengths)
+        return (out.logits, out.weights) if pooling == "attention" else (out.logits,)
+
+    graphs = [Graph("sequence", Wrapper(seq, run),
+                    [sequence_input(seq.members[0].encoder), LENGTHS], outputs,
+                    f"{meaning} of whole sequences ({pooling} pooling)")]
+    if first.encoder.directions > 1:
+        return Plan(graphs, {"step": BIDIRECTIONAL})
+    step = prepared(model, "step")
+    pool_step = POOL_STEPS[pooling]
+    ports = []  # per member: (its rnn ports, its pool ports)
+    for i, member in enumerate(step.members):
+        rnn = state_ports(member.encoder.rnn, f"m{i}.", f"the encoder of member {i}")
+        pool = [dataclasses.replace(p, name=f"m{i}.{p.name}")
+                for p in _pool_ports(pooling, member.encoder.output_size)]
+        ports.append((rnn, pool))
+
+    def run_step(m, x_t, *states):
+        outs, new, k = [], [], 0
+        for member, (rnn_ports, pool_ports) in zip(m.members, ports):
+            n, p = len(rnn_ports), len(pool_ports)
+            out, rnn = member.encoder(x_t.unsqueeze(1), None, state_from(states[k:k + n]))
+            pooled, pool = pool_step(member.pool, out[:, 0], states[k + n:k + n + p])
+            outs.append(PooledOutput(member.head(member.dropout(pooled))))
+            new += [*parts(rnn), *pool]
+            k += n + p
+        return (m._combine(outs).logits, *new)
+
+    state = [p for rnn, pool in ports for p in (*rnn, *pool)]
+    graphs.append(Graph(
+        "step", Wrapper(step, run_step),
+        [sequence_input(step.members[0].encoder, "x", step=True), *state],
+        [Port("logits", ("batch", size), meaning=f"{meaning} of the sequence so far"),
+         *outputs_for(state, "after this step")],
+        f"one step: {meaning} of the sequence read so far, every member's state carried in "
+        "and out"))
+    return Plan(graphs)
+
+
+register_plan("ClassifierEnsemble", classifier_ensemble_plan)
 register_plan("SequenceClassifier", functools.partial(
     pooled_plan, output="logits", meaning="class scores"))
 register_plan("SequenceRegressor", functools.partial(

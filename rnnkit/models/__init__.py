@@ -8,7 +8,7 @@ from .classifier import PooledOutput, SequenceClassifier, SequenceRegressor
 from .ctc_beam import ctc_beam_decode
 from .decoder import Decoder, DecoderOutput, DecoderState, Memory
 from .encoder import SequenceEncoder
-from .ensemble import ForecastEnsemble
+from .ensemble import ClassifierEnsemble, ForecastEnsemble
 from .feedforward import FeedForward
 from .forecast_outputs import Forecast, gaussian_nll, pinball_loss
 from .forecaster import Forecaster
@@ -21,7 +21,8 @@ from .seq2seq import DecodeResult, Seq2Seq
 from .tagger import SequenceTagger, TaggerOutput, ctc_greedy_decode
 
 __all__ = [
-    "MODELS", "AttentionPooling", "BahdanauAttention", "ConditionalGenerator", "DecodeResult",
+    "MODELS", "AttentionPooling", "BahdanauAttention", "ClassifierEnsemble", "ConditionalGenerator",
+    "DecodeResult",
     "Decoder", "DecoderOutput", "DecoderState", "FeedForward", "Forecast", "ForecastEnsemble",
     "Forecaster",
     "ImageCaptioner",

@@ -1,11 +1,15 @@
-"""``ForecastEnsemble``: N :class:`Forecaster` members trained side by side, one forecast out."""
+"""Seed ensembles trained side by side: ``ForecastEnsemble`` (N :class:`Forecaster`
+members, one forecast out) and ``ClassifierEnsemble`` (N :class:`SequenceClassifier`
+members, their class probabilities averaged)."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .base import Model, StepOutput
+from .classifier import PooledOutput, SequenceClassifier
 from .forecast_outputs import Forecast
 from .forecaster import Forecaster
 
@@ -41,7 +45,8 @@ class ForecastEnsemble(Model):
         if members < 1:
             raise ValueError(f"members must be >= 1, got {members}")
         self.seed = seed
-        self.members = nn.ModuleList([self._member(config, i) for i in range(members)])
+        self.members = nn.ModuleList([_member(Forecaster, config, seed, i)
+                                      for i in range(members)])
         self.horizon = self.members[0].horizon
         self.output_size = self.members[0].output_size
         self.covariates = self.members[0].covariates
@@ -50,13 +55,6 @@ class ForecastEnsemble(Model):
     def interval_factors(self) -> list[float] | None:
         """The members' recorded interval factors (one config, so the same for all)."""
         return self.members[0].interval_factors
-
-    def _member(self, config: dict, i: int) -> Forecaster:
-        if self.seed is None:
-            return Forecaster(**config)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed + i)
-            return Forecaster(**config)
 
     def get_config(self) -> dict:
         return {"members": len(self.members), "seed": self.seed,
@@ -84,6 +82,78 @@ class ForecastEnsemble(Model):
         states = state if state is not None else [None] * len(self.members)
         steps = [m.one_step(x, s, future) for m, s in zip(self.members, states)]
         return _average([f for f, _ in steps]), [s for _, s in steps]
+
+
+class ClassifierEnsemble(Model):
+    r"""A seed ensemble of ``members`` text or sequence classifiers with one config.
+
+    Member :math:`i` is a :class:`SequenceClassifier` built right after
+    ``torch.manual_seed(seed + i)`` (``seed=None``: the members draw from the current RNG in
+    turn), so the members differ in their initial weights and, while training, in their
+    dropout masks; they see the same batches.
+
+    Training: the loss is the mean of the members' cross-entropies,
+    :math:`L = \frac1N \sum_i L_i(\theta_i)`: each member learns as it would alone (Adam
+    does not see the :math:`1/N`). The ``accuracy`` metric is the ensemble's, so the best
+    checkpoint is the ensemble's best.
+
+    Output: the members' class probabilities averaged,
+    :math:`\bar p = \frac1N \sum_i \operatorname{softmax}(z_i)`; ``forward`` returns
+    ``logits`` :math:`= \log \bar p` (a softmax of them gives :math:`\bar p` back) and the
+    members' attention ``weights`` averaged (attention pooling, else None).
+
+    Example::
+
+        model = ClassifierEnsemble(members=3, seed=0, num_classes=2, vocab_size=1000,
+                                   bidirectional=True, pooling="attention")
+        model.predict_proba(ids, lengths)   # (B, 2): the mean of 3 members' probabilities
+    """
+
+    def __init__(self, *, members: int = 2, seed: int | None = None, **config):
+        super().__init__()
+        if members < 1:
+            raise ValueError(f"members must be >= 1, got {members}")
+        self.seed = seed
+        self.members = nn.ModuleList([_member(SequenceClassifier, config, seed, i)
+                                      for i in range(members)])
+
+    def get_config(self) -> dict:
+        return {"members": len(self.members), "seed": self.seed,
+                **self.members[0].get_config()}
+
+    def _combine(self, outs: list[PooledOutput]) -> PooledOutput:
+        probs = torch.stack([torch.softmax(o.logits.float(), -1) for o in outs]).mean(0)
+        weights = None if outs[0].weights is None else \
+            torch.stack([o.weights for o in outs]).mean(0)
+        return PooledOutput(probs.clamp_min(torch.finfo(probs.dtype).tiny).log(), weights)
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> PooledOutput:
+        """``logits`` (B, C): the log of the members' mean probabilities; ``weights``
+        (B, T): their mean attention weights (or None)."""
+        return self._combine([m(x, lengths) for m in self.members])
+
+    def compute_loss(self, batch: dict[str, Tensor], state=None) -> StepOutput:
+        """The mean of the members' cross-entropies; ``accuracy``: the ensemble's."""
+        outs = [m(batch["x"], batch.get("lengths")) for m in self.members]
+        y = batch["y"]
+        loss = torch.stack([F.cross_entropy(o.logits, y) for o in outs]).mean()
+        accuracy = (self._combine(outs).logits.argmax(-1) == y).float().mean()
+        return StepOutput(loss, {"accuracy": accuracy.item()}, count=y.shape[0])
+
+    @torch.no_grad()
+    def predict_proba(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """Class probabilities (B, num_classes): the members' mean."""
+        return torch.stack([m.predict_proba(x, lengths) for m in self.members]).mean(0)
+
+
+def _member(cls: type[Model], config: dict, seed: int | None, i: int) -> Model:
+    """Member ``i``: ``cls(**config)`` built right after ``torch.manual_seed(seed + i)``
+    (the caller's RNG state is kept), or from the current RNG when ``seed`` is None."""
+    if seed is None:
+        return cls(**config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed + i)
+        return cls(**config)
 
 
 def _average(parts: list[Forecast]) -> Forecast:

@@ -16,7 +16,11 @@ the class names.
 
 Model: a (bidirectional) ``SequenceClassifier`` over word ids with attention pooling;
 ``lengths`` reach the layers, and ``train.batching = "bucket"`` batches sentences of similar
-length. ``evaluate --json`` reports ``accuracy`` and ``loss`` (cross-entropy, nats).
+length. ``task.ensemble = N``: N such classifiers trained side by side from seeds
+``seed .. seed+N-1``, their class probabilities averaged (a
+:class:`~rnnkit.models.ClassifierEnsemble`); the best checkpoint is the ensemble's, and
+``evaluate``, ``predict`` (``--explain``: the members' mean weights) and ``export`` see the
+ensemble. ``evaluate --json`` reports ``accuracy`` and ``loss`` (cross-entropy, nats).
 
 ``rnnkit predict RUN --text "..."`` / ``--input FILE`` prints
 ``{"text", "label", "probability", "probabilities": {class: p}}`` per line (``probability``
@@ -40,6 +44,7 @@ from ..data.datasets import DataError
 from ..data.tables import FORMATS, read_table
 from ..data.text import Labelled, load_rt_polarity, split_rt_polarity
 from ..data.tokenizers import WordTokenizer
+from ..models import MODELS, ClassifierEnsemble, Model
 from ..training.config import TaskConfig, number
 from .base import Context, Task, TaskError, register
 from .datafiles import DataFilesConfig, data_errors, load_splits, path_field, uses_own_data
@@ -65,6 +70,8 @@ class SentimentConfig(DataFilesConfig, TaskConfig):
     # fine-tuned from it (Dai & Le 2015; ULMFiT). 0 epochs = no stage.
     pretrain_epochs: int = number(0, 0)
     pretrain_lr: float = number(3e-3, 0.0)  # AdamW, cosine to 0 over the stage
+    ensemble: int = number(1, 1)  # members trained with seeds seed..seed+N-1, probabilities
+    # averaged (N times the training time)
     unlabelled_data: str = path_field()  # more text for the stage: a .txt (one text a line)
     # or the task.text_column of a .csv/.tsv/.jsonl table; its words join the vocabulary
 
@@ -180,6 +187,14 @@ class SentimentTask(Task):
     def model_args(self, ctx: SentimentContext) -> dict[str, Any]:
         return {"num_classes": len(ctx.labels), "vocab_size": len(ctx.tokenizer.vocab)}
 
+    def build_model(self, ctx: SentimentContext) -> Model:
+        """A ``SequenceClassifier``, or with ``task.ensemble = N > 1`` a
+        :class:`ClassifierEnsemble` of N whose member i starts as seed ``seed + i`` would."""
+        args = {**self.model_args(ctx), **self._model_kwargs(ctx.cfg)}
+        if ctx.task_cfg.ensemble == 1:
+            return MODELS[self.model_class](**args)
+        return ClassifierEnsemble(members=ctx.task_cfg.ensemble, seed=ctx.cfg.seed, **args)
+
     def check(self, cfg) -> list[str]:
         errors = super().check(cfg) + data_errors(cfg.task)
         if cfg.task.unlabelled_data and not cfg.task.pretrain_epochs:
@@ -192,23 +207,30 @@ class SentimentTask(Task):
 
     def pretrain(self, ctx: SentimentContext, model, run_dir, say=print) -> None:
         """The pretrain stage (``task.pretrain_epochs``): the encoder as a language model on
-        the training texts and ``task.unlabelled_data``; the losses go to pretrain.json."""
+        the training texts and ``task.unlabelled_data`` (an ensemble's members each, member
+        i with seed ``seed + i``); the losses go to pretrain.json (a list per member for an
+        ensemble)."""
         cfg = ctx.task_cfg
         if not cfg.pretrain_epochs:
             return
         texts = [clip_tokens(ctx.tokenizer.encode(t), cfg.max_tokens)[0]
                  for t in [s.text for s in ctx.items["train"]] + ctx.unlabelled]
+        members = list(model.members) if isinstance(model, ClassifierEnsemble) else [model]
+        losses = []
+        for i, member in enumerate(members):
+            which = f" (member {i + 1}/{len(members)})" if len(members) > 1 else ""
 
-        def on_epoch(epoch, loss, seconds):
-            say(f"pretrain epoch {epoch + 1}/{cfg.pretrain_epochs}: language-model loss "
-                f"{loss:.3f} nats a word ({seconds:.0f} s)")
+            def on_epoch(epoch, loss, seconds, which=which):
+                say(f"pretrain epoch {epoch + 1}/{cfg.pretrain_epochs}{which}: language-model "
+                    f"loss {loss:.3f} nats a word ({seconds:.0f} s)")
 
-        losses = pretrain_encoder(model.encoder, texts, epochs=cfg.pretrain_epochs,
-                                  lr=cfg.pretrain_lr, batch_size=ctx.cfg.train.batch_size,
-                                  seed=ctx.cfg.seed, dropout=ctx.cfg.model.dropout,
-                                  on_epoch=on_epoch)
+            losses.append(pretrain_encoder(
+                member.encoder, texts, epochs=cfg.pretrain_epochs, lr=cfg.pretrain_lr,
+                batch_size=ctx.cfg.train.batch_size, seed=ctx.cfg.seed + i,
+                dropout=ctx.cfg.model.dropout, on_epoch=on_epoch))
         record = {"epochs": cfg.pretrain_epochs, "texts": len(texts),
-                  "unlabelled_texts": len(ctx.unlabelled), "loss": losses}
+                  "unlabelled_texts": len(ctx.unlabelled),
+                  "loss": losses[0] if len(members) == 1 else losses}
         (Path(run_dir) / "pretrain.json").write_text(json.dumps(record, indent=1) + "\n")
 
     def info(self, ctx: SentimentContext, model):
