@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import rnnkit
 from rnnkit.cli.main import main
@@ -379,6 +380,31 @@ def test_config_and_data_errors(tmp_path):
                                     "test_data": str(tmp_path / "c.ts")}}, "t")
     with pytest.raises(TaskError, match=r"c.ts:4: target 'x' is not a finite number"):
         _ = TASKS["classify"].setup(cfg).sequences
+
+
+def test_an_ensemble_trains_and_predicts_the_members_mean(tmp_path):
+    from rnnkit.models import ClassifierEnsemble
+
+    write_long(tmp_path / "train.csv", waves(24, 0))
+    write_long(tmp_path / "val.csv", waves(6, 1), ids=100)
+    write_long(tmp_path / "test.csv", waves(6, 2), ids=200)
+    (tmp_path / "w.toml").write_text(CONFIG.replace("steps = 60", "steps = 4").replace(
+        'label_column = "kind"', 'label_column = "kind"\nensemble = 3'))
+    assert main(["train", str(tmp_path / "w.toml"), "--run-dir", str(tmp_path / "run")]) == 0
+    p = rnnkit.load(tmp_path / "run")
+    model = p.model.cpu().eval()
+    assert isinstance(model, ClassifierEnsemble) and len(model.members) == 3
+    x = waves(1, 5)[0][0]
+    record = p.predict([x])[0]
+    scaled = (x - np.array(p.info["scaler"]["mean"])) / np.array(p.info["scaler"]["std"])
+    xt = torch.tensor(scaled, dtype=torch.float32)[None]
+    with torch.no_grad():
+        want = sum(torch.softmax(m(xt).logits, -1)[0] for m in model.members) / 3
+    got = [record["probabilities"][c] for c in ("sine", "square")]
+    np.testing.assert_allclose(got, want.numpy(), atol=1e-5)
+    with pytest.raises(ConfigError, match="task.ensemble = 2: ensembles average class"):
+        config_from_raw({"task": {"name": "classify", "target": "value", "ensemble": 2,
+                                  "data": str(tmp_path / "train.csv")}}, "t")
 
 
 def test_a_class_only_the_test_part_has_is_an_error(tmp_path):

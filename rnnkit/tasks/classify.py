@@ -19,6 +19,10 @@ training mean (0 after scaling) and are counted in a warning. With ``target = "v
 targets are standardised the same way. Mean, std, class names and feature names are stored
 in model.json, so a predictor reads no training data.
 
+Model: a ``SequenceClassifier`` (``SequenceRegressor`` for values); ``task.ensemble = N``
+trains N classifiers side by side from seeds ``seed .. seed+N-1`` and averages their class
+probabilities (a :class:`~rnnkit.models.ClassifierEnsemble`; classes only).
+
 Classes: the training part's labels, sorted (as numbers when every label is one); a label
 only validation or test has is an error. ``evaluate`` reports ``accuracy`` and ``loss``
 (cross-entropy, nats) — or ``loss``/``mse`` on the scaled targets and ``rmse``/``mae`` in
@@ -48,8 +52,8 @@ import torch
 from ..data.batches import batches
 from ..data.datasets import DataError
 from ..data.sequences import UEA_SETS, Sequence, read_sequences, uea_files
-from ..models import MODELS
-from ..training.config import TaskConfig, choice
+from ..models import MODELS, ClassifierEnsemble
+from ..training.config import TaskConfig, choice, number
 from .base import Context, Task, TaskError, register
 from .datafiles import DataFilesConfig, data_errors, load_splits, uses_own_data
 from .predictor import Predictor, read_arrays
@@ -67,6 +71,8 @@ class ClassifyConfig(DataFilesConfig, TaskConfig):
     value_columns: list[str] = field(default_factory=list)  # the features ([] = the rest)
     # channel: each feature standardised by the training part's mean and std | none
     scaling: str = choice("channel", "channel", "none")
+    ensemble: int = number(1, 1)  # classifiers trained with seeds seed..seed+N-1, their
+    # probabilities averaged (N times the training time; target "class" only)
 
 
 def sort_labels(names: set[str]) -> list[str]:
@@ -221,6 +227,9 @@ class ClassifyTask(Task):
         if not t.dataset and not uses_own_data(t):
             errors.append("classify needs data: task.data (one file), task.train_data and "
                           f"task.test_data, or task.dataset (one of {sorted(UEA_SETS)})")
+        if t.ensemble > 1 and t.target == "value":
+            errors.append(f"task.ensemble = {t.ensemble}: ensembles average class "
+                          'probabilities; use task.target = "class", or task.ensemble = 1')
         if t.dataset and t.target == "value":
             errors.append(f'task.dataset = {t.dataset!r} is a classification set; task.target '
                           '= "value" needs your own data')
@@ -251,7 +260,10 @@ class ClassifyTask(Task):
 
     def build_model(self, ctx: ClassifyContext):
         name = "SequenceRegressor" if ctx.task_cfg.target == "value" else self.model_class
-        return MODELS[name](**self.model_args(ctx), **self._model_kwargs(ctx.cfg))
+        args = {**self.model_args(ctx), **self._model_kwargs(ctx.cfg)}
+        if ctx.task_cfg.ensemble > 1:
+            return ClassifierEnsemble(members=ctx.task_cfg.ensemble, seed=ctx.cfg.seed, **args)
+        return MODELS[name](**args)
 
     def info(self, ctx: ClassifyContext, model):
         return {**super().info(ctx, model), "labels": list(ctx.labels),
