@@ -2,6 +2,7 @@
 
     python benchmarks/quality_text.py charlm --minutes 8
     python benchmarks/quality_text.py sentiment --folds 10 [--jobs 2] [--seeds 3]
+        [--set task.ensemble=5]
     python benchmarks/quality_text.py translation --minutes 8
     python benchmarks/quality_text.py levers --minutes 20 --clock cpu
     python benchmarks/quality_text.py tokenizers --minutes 8 --clock cpu
@@ -23,7 +24,9 @@ read from a fresh state / empty context, nanoGPT's way and the issue's peer figu
 ``full`` (every character with the most context the model can use: the LSTM reads the text
 as 16 contiguous streams, the transformer slides its 64-character context by 32).
 sentiment: rnnkit BiLSTM (examples/sentiment.toml) vs TF-IDF 1-2-grams + logistic
-regression on the same fold(s): test accuracy, mean and std over folds.
+regression on the same fold(s): test accuracy, mean and std over folds. ``--seeds N`` runs
+N independent seeds and scores their probabilities averaged here; ``--set task.ensemble=N``
+trains the library's seed ensemble (``ClassifierEnsemble``) as one run per fold instead.
 translation: rnnkit Seq2Seq with attention (examples/translate.toml) vs the same without
 attention vs a ``torch.nn.Transformer`` of similar parameter count: test BLEU/chrF (beam 5,
 GNMT length normalisation, the same beam-search code, all references) and loss.
@@ -312,9 +315,13 @@ def sentiment_member(args, tmp: Path, k: int, i: int) -> dict:
     model = rnnkit.load(result.run_dir).model.cpu().eval()
     probs = model.predict_proba(test["x"], test.get("lengths"))
     acc = float((probs.argmax(-1) == test["y"]).float().mean())
-    say(f"  fold {k}, seed {cfg.seed}: rnnkit {acc:.4f} "
+    members = [float((m.predict_proba(test["x"], test.get("lengths")).argmax(-1)
+                      == test["y"]).float().mean())
+               for m in getattr(model, "members", [])]  # task.ensemble: each member alone
+    alone = f" (members alone: {', '.join(f'{a:.4f}' for a in members)})" if members else ""
+    say(f"  fold {k}, seed {cfg.seed}: rnnkit {acc:.4f}{alone} "
         f"({(time.perf_counter() - start) / 60:.1f} min)")
-    return {"fold": k, "accuracy": acc, "probs": probs, "y": test["y"]}
+    return {"fold": k, "accuracy": acc, "probs": probs, "y": test["y"], "members": members}
 
 
 def sentiment_peer(args, k: int) -> float:
@@ -353,6 +360,9 @@ def bench_sentiment(args, tmp: Path) -> tuple[list[dict], None]:
     label = "rnnkit BiLSTM + attention (examples/sentiment.toml" + (
         f" with {', '.join(args.set)})" if args.set else ")")
     rows = [row(label, first)]
+    if by_fold[folds[0]][0]["members"]:  # task.ensemble: the members' mean accuracy
+        rows.append(row(f"{label}, its members alone (mean)",
+                        [statistics.mean(by_fold[k][0]["members"]) for k in folds]))
     if args.seeds > 1:
         rows += [row(f"{label}, mean of {args.seeds} seeds", mean_single),
                  row(f"{label}, seed ensemble of {args.seeds} (probabilities averaged)",
