@@ -157,7 +157,7 @@ def classifier_ensemble_plan(model) -> Plan:
             outs.append(PooledOutput(member.head(member.dropout(pooled))))
             new += [*parts(rnn), *pool]
             k += n + p
-        return (m._combine(outs).logits, *new)
+        return (m.combine(outs).logits, *new)
 
     state = [p for rnn, pool in ports for p in (*rnn, *pool)]
     graphs.append(Graph(

@@ -21,8 +21,8 @@ from .seq2seq import DecodeResult, Seq2Seq
 from .tagger import SequenceTagger, TaggerOutput, ctc_greedy_decode
 
 __all__ = [
-    "MODELS", "AttentionPooling", "BahdanauAttention", "ClassifierEnsemble", "ConditionalGenerator",
-    "DecodeResult",
+    "MODELS", "AttentionPooling", "BahdanauAttention", "ClassifierEnsemble",
+    "ConditionalGenerator", "DecodeResult",
     "Decoder", "DecoderOutput", "DecoderState", "FeedForward", "Forecast", "ForecastEnsemble",
     "Forecaster",
     "ImageCaptioner",

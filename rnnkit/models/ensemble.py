@@ -121,7 +121,9 @@ class ClassifierEnsemble(Model):
         return {"members": len(self.members), "seed": self.seed,
                 **self.members[0].get_config()}
 
-    def _combine(self, outs: list[PooledOutput]) -> PooledOutput:
+    def combine(self, outs: list[PooledOutput]) -> PooledOutput:
+        """The members' outputs as one: ``logits`` the log of their mean softmax,
+        ``weights`` their mean (None without attention pooling)."""
         probs = torch.stack([torch.softmax(o.logits.float(), -1) for o in outs]).mean(0)
         weights = None if outs[0].weights is None else \
             torch.stack([o.weights for o in outs]).mean(0)
@@ -130,14 +132,14 @@ class ClassifierEnsemble(Model):
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> PooledOutput:
         """``logits`` (B, C): the log of the members' mean probabilities; ``weights``
         (B, T): their mean attention weights (or None)."""
-        return self._combine([m(x, lengths) for m in self.members])
+        return self.combine([m(x, lengths) for m in self.members])
 
     def compute_loss(self, batch: dict[str, Tensor], state=None) -> StepOutput:
         """The mean of the members' cross-entropies; ``accuracy``: the ensemble's."""
         outs = [m(batch["x"], batch.get("lengths")) for m in self.members]
         y = batch["y"]
         loss = torch.stack([F.cross_entropy(o.logits, y) for o in outs]).mean()
-        accuracy = (self._combine(outs).logits.argmax(-1) == y).float().mean()
+        accuracy = (self.combine(outs).logits.argmax(-1) == y).float().mean()
         return StepOutput(loss, {"accuracy": accuracy.item()}, count=y.shape[0])
 
     @torch.no_grad()
