@@ -124,9 +124,9 @@ class ClassifierEnsemble(Model):
     def combine(self, outs: list[PooledOutput]) -> PooledOutput:
         """The members' outputs as one: ``logits`` the log of their mean softmax,
         ``weights`` their mean (None without attention pooling)."""
-        probs = torch.stack([torch.softmax(o.logits.float(), -1) for o in outs]).mean(0)
+        probs = torch.stack([torch.softmax(o.logits.float(), -1) for o in outs]).mean(0)  # (B, C)
         weights = None if outs[0].weights is None else \
-            torch.stack([o.weights for o in outs]).mean(0)
+            torch.stack([o.weights for o in outs]).mean(0)  # (B, T)
         return PooledOutput(probs.clamp_min(torch.finfo(probs.dtype).tiny).log(), weights)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> PooledOutput:
