@@ -2,14 +2,15 @@
 the int8 graphs load and run in onnxruntime with the float graphs' inputs and outputs, stay
 close to float, really are int8, and export.json records them; unknown modes are refused.
 
-The bound: dynamic quantisation rounds each weight to a step of 1/127 of its tensor's
-largest magnitude and each activation to 1/255 of its range per call, so one quantised
-product is off by about 1/127 + 1/255 (1.2%) of its operands' scale, a few times that in
-the worst row. Gates and layer norms do not amplify it much over the few steps of these
-tests: the models here measure at most 2.4% of an output's largest magnitude (a
-layer-normalised GRU tagger). The tests allow 10% (floor: 0.01 absolute, for outputs
-near 0), a 4x margin, while a graph with a wrong weight, gate order or bias is off by the
-output's whole scale. A difference of exactly 0 fails too: the graph would not be int8.
+The bound: dynamic quantisation rounds each weight to a step of 1/63 of its tensor's
+largest magnitude (7-bit weights, ``reduce_range``, so that CPUs without VNNI do not
+saturate) and each activation to 1/255 of its range per call, so one quantised product is
+off by about 1/63 + 1/255 (2%) of its operands' scale, a few times that in the worst
+row. Gates and layer norms do not amplify it much over the few steps of these tests (with
+8-bit weights on a CPU with VNNI the models here measured at most 2.4% of an output's
+largest magnitude). The tests allow 10% (floor: 0.01 absolute, for outputs near 0), while
+a graph with a wrong weight, gate order or bias is off by the output's whole scale. A
+difference of exactly 0 fails too: the graph would not be int8.
 """
 
 from __future__ import annotations
