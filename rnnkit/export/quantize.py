@@ -64,7 +64,8 @@ def needs_loop(proto) -> bool:
 
 def constants_to_initializers(proto):
     """A copy of ``proto`` whose float ``Constant`` tensors of rank >= 2 (weights) are
-    initializers, which is where the quantiser looks for weights."""
+    initializers, which is where the quantiser looks for weights, each read by one node of
+    the top-level graph (:func:`_unshare_initializers`)."""
     onnx = require("onnx", "export")
     out = onnx.ModelProto()
     out.CopyFrom(proto)
