@@ -92,6 +92,16 @@ def say(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
+def finished(result):
+    """``result`` of a run that trained to its end: a run stopped by a signal (the trainer
+    ends SIGINT/SIGTERM cleanly, e.g. when a pool of folds is killed) raises instead of
+    being scored as if it had finished."""
+    if result.interrupted:
+        raise RuntimeError(f"{result.run_dir}: {result.state.stop_reason} at step "
+                           f"{result.state.step}; not scored")
+    return result
+
+
 def load1() -> float:
     return os.getloadavg()[0]
 
@@ -226,7 +236,7 @@ def rnnkit_job(example: str, overrides: list[str], minutes: float, out: Path, fi
     def job(gate: Gate) -> dict:
         cbs = [GateCallback(gate), *([CPUClock()] if clock == "cpu" else []),
                *([ValidateLast()] if validate else [])]
-        result = train_run(cfg, out, overwrite=True, callbacks=cbs)
+        result = finished(train_run(cfg, out, overwrite=True, callbacks=cbs))
         model = rnnkit.load(result.run_dir, "best" if validate else "last").model.cpu()
         return {"params": sum(p.numel() for p in model.parameters()),
                 "steps": result.state.step, "train_min": result.state.elapsed / 60,
@@ -310,7 +320,7 @@ def sentiment_member(args, tmp: Path, k: int, i: int) -> dict:
     cfg = load_config(ROOT / "examples" / "sentiment.toml", over)
     cfg = dataclasses.replace(cfg, seed=cfg.seed + i)
     start = time.perf_counter()
-    result = train_run(cfg, tmp / f"fold{k}-seed{i}", overwrite=True)
+    result = finished(train_run(cfg, tmp / f"fold{k}-seed{i}", overwrite=True))
     test = TASKS["sentiment"].setup(cfg).splits["test"]
     model = rnnkit.load(result.run_dir).model.cpu().eval()
     probs = model.predict_proba(test["x"], test.get("lengths"))

@@ -77,3 +77,24 @@ def test_race_reports_a_failing_model():
         raise ValueError("boom")
     with pytest.raises(RuntimeError, match="boom"):
         quality_text.race({"a": _sleeper(0.1, 1), "b": broken}, threads=1)
+
+
+def test_an_interrupted_run_is_not_scored(tmp_path):
+    """A fold whose training a signal cut short (the pool killed) raises; a run trained to
+    its end passes through."""
+    from test_training import _adding_cfg
+
+    from rnnkit.tasks import train_run
+    from rnnkit.training import Callback
+
+    class Stop(Callback):
+        def on_step_end(self, trainer, record):
+            if trainer.state.step == 2:
+                trainer.stop("interrupted by SIGTERM")
+
+    cfg = _adding_cfg()
+    whole = train_run(cfg, tmp_path / "whole")
+    assert quality_text.finished(whole) is whole
+    cut = train_run(cfg, tmp_path / "cut", callbacks=[Stop()])
+    with pytest.raises(RuntimeError, match="interrupted by SIGTERM at step 2; not scored"):
+        quality_text.finished(cut)
