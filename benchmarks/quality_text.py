@@ -5,6 +5,7 @@
         [--set task.ensemble=5]
     python benchmarks/quality_text.py translation --minutes 8
     python benchmarks/quality_text.py levers --minutes 20 --clock cpu
+        [--variant NAME:KEY=VALUE,... --which NAME ...]
     python benchmarks/quality_text.py tokenizers --minutes 8 --clock cpu
     python benchmarks/quality_text.py targets --minutes 30 --clock cpu
 
@@ -487,6 +488,11 @@ def bench_levers(args, tmp: Path) -> tuple[list[dict], dict]:
     peers = {"transformer": ("torch.nn.Transformer 2+2, width 256", 0.0),
              "transformer-ls": ("torch.nn.Transformer 2+2, width 256, label smoothing 0.1",
                                 0.1)}
+    for spec in args.variant:  # "NAME:KEY=VALUE,KEY=VALUE": one more GRU in the race
+        key, _, sets = spec.partition(":")
+        if not key or not sets:
+            raise SystemExit(f"--variant {spec!r}: expected NAME:KEY=VALUE[,KEY=VALUE...]")
+        rnn[key] = (f"attention GRU, {sets}", sets.split(","))
     jobs = {}
     for key in args.which or ["gru", "gru-ls", "gru-ls-tied", "transformer", "transformer-ls"]:
         if key in rnn:
@@ -569,6 +575,9 @@ def main() -> None:
                    help="sentiment, translation, tokenizers: override a key of the rnnkit "
                    "example config (the transformer keeps the example's data settings) "
                    "(repeatable)")
+    p.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
+                   help="levers: one more GRU variant, the example config with these overrides, "
+                   "raced when --which NAME is given (repeatable)")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
