@@ -10,7 +10,9 @@ flags and the CPU model, so a cache shared between machines never loads code bui
 another CPU and two checkouts never rebuild each other's module.
 
 ``RNNKIT_NATIVE=0`` turns it off; ``use_native(False)`` does the same in a block (tests
-compare both ways). A failed build warns once and falls back.
+compare both ways). A failed build warns once and falls back. A build killed midway
+(Ctrl-C, SIGKILL) leaves torch's lock file behind; the next build removes it instead of
+waiting forever (``build_lock``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import contextlib
 import hashlib
 import os
 import platform
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,28 +59,35 @@ def extension_name() -> str:
     return "rnnkit_cells_" + hashlib.sha256(key).hexdigest()[:12]
 
 
-# a build takes about 30 s (minutes on a loaded machine); a lock much older than that was
-# left by a build that was killed, and torch would wait for it forever without a word
-STALE_LOCK_SECONDS = 900
+@contextlib.contextmanager
+def build_lock(name: str, timeout: float = -1) -> Iterator[None]:
+    """Held around a build of extension ``name``: an OS file lock (``filelock``), which the
+    operating system releases when its process dies, however it dies.
 
-
-def clear_stale_lock(name: str, max_age: float = STALE_LOCK_SECONDS) -> Path | None:
-    """Remove the build lock of extension ``name`` when it is older than ``max_age`` seconds
-    (left by a killed build), with a warning naming it; returns the path removed."""
+    torch's own build lock is a plain file that a killed build leaves behind, and torch then
+    waits for it forever without a word. Every rnnkit build holds this lock while torch's
+    file exists, so whoever holds it and still finds torch's file knows that file's builder
+    is gone: it is removed at once, with a warning naming it. A build in progress in another
+    process is waited for (``timeout`` seconds; -1: as long as it takes), as torch would.
+    """
     try:
         from torch.utils.cpp_extension import _get_build_directory
 
-        lock = Path(_get_build_directory(name, verbose=False)) / "lock"
-        age = time.time() - lock.stat().st_mtime
-    except Exception:  # no lock (the usual case), or torch's private helper moved
-        return None
-    if age < max_age:
-        return None
-    warnings.warn(f"rnnkit: removing {lock}, a build lock {age / 60:.0f} minutes old left by a "
-                  "build that was stopped (torch would otherwise wait for it forever)",
-                  RuntimeWarning, stacklevel=3)
-    lock.unlink(missing_ok=True)
-    return lock
+        directory = Path(_get_build_directory(name, verbose=False))
+        directory.mkdir(parents=True, exist_ok=True)
+    except Exception:  # torch's private helper moved: torch's own locking only
+        yield
+        return
+    from filelock import FileLock
+
+    with FileLock(str(directory / "rnnkit-build.lock"), timeout=timeout):
+        stale = directory / "lock"
+        if stale.exists():
+            warnings.warn(f"rnnkit: removing {stale}, a build lock left by a build that was "
+                          "stopped (torch would otherwise wait for it forever)",
+                          RuntimeWarning, stacklevel=3)
+            stale.unlink(missing_ok=True)
+        yield
 
 
 def load():
@@ -91,10 +99,10 @@ def load():
     try:
         from torch.utils.cpp_extension import load as load_extension
 
-        clear_stale_lock(extension_name())
-
-        _module = load_extension(name=extension_name(), sources=[str(SOURCE)],
-                                 extra_cflags=FLAGS, verbose=False)
+        name = extension_name()
+        with build_lock(name):
+            _module = load_extension(name=name, sources=[str(SOURCE)], extra_cflags=FLAGS,
+                                     verbose=False)
     except Exception as error:  # no compiler, no ninja, a build error: the ATen path runs
         warnings.warn(f"rnnkit: the compiled cell kernels are unavailable ({error}); "
                       "using the slower ATen formulas. Set RNNKIT_NATIVE=0 to silence this.",
