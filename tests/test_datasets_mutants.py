@@ -29,6 +29,18 @@ def test_data_root_from_the_environment_or_the_home_cache(monkeypatch, tmp_path)
     assert data_root() == tmp_path / "home" / ".cache" / "rnnkit"
 
 
+def test_a_relative_data_root_is_made_absolute_from_the_working_directory(monkeypatch,
+                                                                         tmp_path):
+    """RNNKIT_DATA=../shared/data (the README's): the files' paths must not depend on the
+    directory they are later used from (a symlink to one, a run's stored config)."""
+    (tmp_path / "repo").mkdir()
+    monkeypatch.chdir(tmp_path / "repo")
+    monkeypatch.setenv("RNNKIT_DATA", "../shared/data")
+    root = data_root()
+    assert root.is_absolute()
+    assert root.resolve() == (tmp_path / "shared" / "data").resolve()
+
+
 def test_sha256_of_a_file_of_several_read_blocks(tmp_path):
     data = bytes(range(256)) * (10 * 1024 + 3)  # 2.5 MiB: three reads of 1 MiB
     (tmp_path / "f").write_bytes(data)

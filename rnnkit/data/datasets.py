@@ -78,9 +78,11 @@ class DataError(RuntimeError):
 
 
 def data_root() -> Path:
-    """``$RNNKIT_DATA`` if set, else ``~/.cache/rnnkit``."""
+    """``$RNNKIT_DATA`` if set, else ``~/.cache/rnnkit``, as an absolute path: a relative
+    ``RNNKIT_DATA=../shared/data`` (the README's) is taken from the working directory now,
+    so the files' paths stay valid when written into a run, a link or another directory."""
     env = os.environ.get("RNNKIT_DATA")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "rnnkit"
+    return Path(env).expanduser().absolute() if env else Path.home() / ".cache" / "rnnkit"
 
 
 def sha256_of(path: Path) -> str:
