@@ -564,3 +564,29 @@ def test_a_relative_data_path_follows_the_config_file_not_the_current_folder(
     assert json.loads(capsys.readouterr().out) == here  # the same file from either folder
     (p,) = rnnkit.load(run).default_inputs()
     assert p.values[0] == pytest.approx(values[0], abs=1e-3)  # not the decoy's 5x
+
+
+@pytest.mark.parametrize("rows, refit, code", [(72, True, 0), (71, True, 1), (72, False, 1)])
+def test_refit_needs_one_horizon_less_history(tmp_path, monkeypatch, capsys, rows, refit,
+                                              code):
+    """A refit model trains on the validation range, so its training windows may end in it:
+    window 12 after a season of differences (24 points) and horizon 24 need 24 + 24 before
+    the test range and 24 to test (72), not a separate validation range on top (96)."""
+    monkeypatch.chdir(tmp_path)
+    months = np.arange("2000-01", "2012-01", dtype="datetime64[M]")
+    values = 100 + 10 * np.sin(2 * np.pi * np.arange(rows) / 12) + np.arange(rows)
+    (tmp_path / "short.csv").write_text("month,passengers\n" + "".join(
+        f"{m},{v:.3f}\n" for m, v in zip(months[:rows], values)))
+    toml = (SHORT.format(csv="short.csv").replace("eval_every = 10", "eval_every = 2")
+            .replace("batch_size = 8", "batch_size = 1"))  # refit at 72: one window
+    if refit:
+        toml = toml.replace('difference = true', 'difference = true\nrefit = true\n'
+                            'calibrate = false')
+    (tmp_path / "short.toml").write_text(toml)
+    assert main(["train", "short.toml"]) == code
+    err = capsys.readouterr().err
+    if code:
+        assert f"{rows} points; window 12 and horizon 24 need at least {72 if refit else 96}" \
+            in err
+    else:
+        assert (tmp_path / "runs" / "tiny-fc").is_dir(), err

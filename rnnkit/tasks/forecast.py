@@ -121,13 +121,16 @@ class ForecastContext(Context):
         cfg, n = self.task_cfg, len(self.series)
         parts = {} if cfg.cutoff else self.source[1]
         first = self.shape.first_origin(cfg.window)
-        need = first + 1 + 3 * cfg.horizon
+        # refit trains on the validation range too: its windows' targets may lie in it
+        need = first + 1 + (2 if cfg.refit else 3) * cfg.horizon
         if n < need:
+            within = " (task.refit: the validation range is trained on)" if cfg.refit else ""
             raise TaskError(
                 f"{source_name(cfg)}: {n} points; window {cfg.window} and horizon "
                 f"{cfg.horizon} need at least {need}: {first + 1 + cfg.horizon} to train on "
                 f"(a window{' after a season of differences' if self.shape.lag else ''} and "
-                f"its horizon), and a validation and a test range of {cfg.horizon} each")
+                f"its horizon), and a validation and a test range of {cfg.horizon} "
+                f"each{within}")
         if cfg.test_size or "test" not in parts:  # a named series: its README range
             named = not uses_own_data(cfg) and cfg.series in SERIES
             test = test_points(n, cfg.test_size,
@@ -138,12 +141,19 @@ class ForecastContext(Context):
             val = test_points(n - test, cfg.val_size or test, 0)
         else:
             val = parts["val"]
-        if n - test - val < first + 1 + cfg.horizon or min(test, val) < cfg.horizon:
+        if cfg.refit:  # the training windows may reach into the validation range
+            short = n - test < first + 1 + cfg.horizon or n - test - val < first + 1
+            before = (f"{first + 1 + cfg.horizon} points before the test range (task.refit "
+                      f"trains on the validation range), {first + 1} before the validation "
+                      "range")
+        else:
+            short = n - test - val < first + 1 + cfg.horizon
+            before = f"{first + 1 + cfg.horizon} points before the validation range"
+        if short or min(test, val) < cfg.horizon:
             raise TaskError(
                 f"{source_name(cfg)}: {n} points, of which {val} validate and {test} test: "
-                f"window {cfg.window} and horizon {cfg.horizon} need {first + 1 + cfg.horizon}"
-                f" points before the validation range and at least {cfg.horizon} in each of "
-                "the validation and test ranges")
+                f"window {cfg.window} and horizon {cfg.horizon} need {before} and at least "
+                f"{cfg.horizon} in each of the validation and test ranges")
         multistep = cfg.evaluation == "multistep" or (cfg.evaluation == "auto"
                                                      and cfg.horizon >= test)
         if multistep and max(val, test) > cfg.horizon:
