@@ -185,6 +185,12 @@ MODULES: dict[str, list[str]] = {
        for name in ("rnn", "layernorm")},
     "rnnkit/layers/recurrent.py": ["tests/test_recurrent_mutants.py", "tests/test_layers.py",
                                    "tests/test_loop_mutants.py", "tests/test_cell_contract.py"],
+    # the heads: against their formulas from the modules' own weights (not the models'
+    # training runs: seconds per mutant)
+    **{f"rnnkit/models/{name}.py": [
+        "tests/test_heads_reference.py", "tests/test_models.py",
+        "-k", "not overfits and not fits_a_noiseless and not outputs_train"]
+       for name in ("attention", "masking", "pooling", "forecast_outputs")},
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
@@ -391,6 +397,17 @@ EQUIVALENT: dict[str, str] = {
                     "ǁTranslationTaskǁextra_metrics__mutmut_5")},
     "rnnkit.tasks.translation.xǁTranslationTaskǁinfo__mutmut_2":
         "Task.info reads only ctx (the config); the model argument is unused",
+    **{f"rnnkit.models.attention.xǁ{name}":
+       "nn.Linear reads bias as a truth value: None adds no bias, as False does"
+       for name in ("BahdanauAttentionǁ__init____mutmut_6", "BahdanauAttentionǁ__init____mutmut_19",
+                    "LuongAttentionǁ__init____mutmut_19")},
+    "rnnkit.models.attention.xǁBahdanauAttentionǁforward__mutmut_3":
+        "the cache is prepare(keys) by contract: computing it again gives the same numbers",
+    "rnnkit.models.masking.x_masked_mean__mutmut_2":
+        "a bool mask: x * mask promotes to x's dtype, and the count divides as a float",
+    "rnnkit.models.masking.x_masked_softmax__mutmut_13": "float('-INF') is -inf",
+    "rnnkit.models.masking.x_masked_softmax__mutmut_14":
+        "scores are (B, S): dim +1 is dim -1",
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",

@@ -81,8 +81,7 @@ class QuantileOutput:
 
     def summary(self, params: Tensor) -> Forecast:
         """Quantiles sorted (at ``sorted_levels``), the point their median."""
-        q = params if self.order == list(range(self.n_params)) else params[..., self.order]
-        q = torch.sort(q, dim=-1).values  # (..., Q), non-decreasing
+        q = torch.sort(params, dim=-1).values  # (..., Q), non-decreasing: at sorted_levels
         return Forecast(q[..., self.sorted_median], q, self.sorted_levels)
 
 
