@@ -129,8 +129,9 @@ def test_make_attention_names_and_bad_arguments():
     assert make_attention("none", 4, 3) is None
     with pytest.raises(ValueError, match="attention must be one of"):
         make_attention("luong_general", 4, 3)
-    with pytest.raises(ValueError, match="query_size == key_size.*use method='general'"):
+    with pytest.raises(ValueError, match="query_size == key_size") as err:
         LuongAttention(4, 3, "dot")
+    assert str(err.value).endswith("; use method='general'")
     assert LuongAttention(4, 3).method == "general"  # the default
     with pytest.raises(ValueError, match="method must be one of"):
         LuongAttention(4, 4, "concat")
