@@ -191,18 +191,21 @@ MODULES: dict[str, list[str]] = {
         "tests/test_heads_reference.py", "tests/test_models.py",
         "-k", "not overfits and not fits_a_noiseless and not outputs_train"]
        for name in ("attention", "masking", "pooling", "forecast_outputs")},
-    "rnnkit/kernels/scan.py": ["tests/test_mingru.py", "tests/test_mingru_mutants.py",
-                               "tests/test_kernels.py"],
-    "rnnkit/layers/sequences.py": ["tests/test_layers.py", "tests/test_torch_compat.py",
-                                   "tests/test_loop_mutants.py", "tests/test_streaming.py"],
-    "rnnkit/layers/stepping.py": ["tests/test_streaming.py", "tests/test_cell_contract.py"],
+    "rnnkit/kernels/scan.py": ["tests/test_layers_io_mutants.py", "tests/test_mingru.py",
+                               "tests/test_mingru_mutants.py", "tests/test_kernels.py"],
+    "rnnkit/layers/sequences.py": ["tests/test_layers_io_mutants.py", "tests/test_layers.py",
+                                   "tests/test_torch_compat.py", "tests/test_loop_mutants.py",
+                                   "tests/test_streaming.py", "tests/test_errors.py"],
+    "rnnkit/layers/stepping.py": ["tests/test_layers_io_mutants.py", "tests/test_streaming.py",
+                                  "tests/test_cell_contract.py"],
     "rnnkit/models/states.py": [
-        "tests/test_streaming.py", "tests/test_loop_mutants.py", "tests/test_base_mutants.py",
+        "tests/test_layers_io_mutants.py", "tests/test_streaming.py",
+        "tests/test_loop_mutants.py", "tests/test_base_mutants.py",
         "tests/test_heads_reference.py", "tests/test_models.py",
         "-k", "not overfits and not fits_a_noiseless and not outputs_train"],
-    "rnnkit/diagnostics/flow.py": ["tests/test_diagnostics.py"],
+    "rnnkit/diagnostics/flow.py": ["tests/test_flow_mutants.py", "tests/test_diagnostics.py"],
     "rnnkit/tasks/timeseries/scoring.py": [
-        "tests/test_timeseries_metrics.py", "tests/test_intervals.py",
+        "tests/test_scoring_mutants.py", "tests/test_timeseries_metrics.py", "tests/test_intervals.py",
         "tests/test_oracle_timeseries.py", "tests/test_oracle_metrics.py",
         "-k", "not threshold_is_read"],
 }
@@ -420,6 +423,32 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.models.masking.x_masked_mean__mutmut_2":
         "a bool mask: x * mask promotes to x's dtype, and the count divides as a float",
     "rnnkit.models.masking.x_masked_softmax__mutmut_13": "float('-INF') is -inf",
+    "rnnkit.kernels.scan.x_min_scan__mutmut_18":
+        "the compiled scan serves CPU tensors only, and lengths reach it on the CPU",
+    "rnnkit.layers.sequences.x_pack_for_fused__mutmut_4":
+        "pack_padded_sequence reads enforce_sorted as a truth value: None sorts, as False does",
+    **{f"rnnkit.layers.sequences.x_repack_like__mutmut_{n}":
+       "the lengths are in sorted order here already: packing sorts nothing either way"
+       for n in (18, 21, 22)},
+    "rnnkit.layers.sequences.x_repack_like__mutmut_8":
+        "on the CPU .to(None) and .to(out.device) are the same tensor",
+    **{f"rnnkit.layers.sequences.x_to_batch__mutmut_{n}":
+       "a packed batch is restored by repacking before batch_first or unbatched is read, "
+       "and unbatched is read as a truth value" for n in (20, 21)},
+    **{f"rnnkit.layers.stepping.x__checked__mutmut_{n}":
+       "the guard only skips check_state for a state that passes it: calling it for a good "
+       "state raises nothing either" for n in (28, 29)},
+    "rnnkit.models.states.x_top_hidden__mutmut_9": "h is (B, H): dim +1 is dim -1",
+    "rnnkit.diagnostics.flow.xǁGradientFlowRecorderǁ__exit____mutmut_4":
+        "__enter__ set forward on every drop-in: pop always finds it",
+    "rnnkit.diagnostics.flow.xǁGradientFlowRecorderǁ__init____mutmut_10":
+        "_engine is set by __enter__ before anything reads it",
+    "rnnkit.diagnostics.flow.xǁGradientFlowRecorderǁ_observe__mutmut_37":
+        "h0 serves as a template of shape, dtype and device: an LSTM's c has h's",
+    **{f"rnnkit.diagnostics.flow.xǁGradientFlowRecorderǁflow__mutmut_{n}":
+       "the per-step norms only enter grad_norms, the norm over batch and units together: "
+       "taking the units' norm first or the batch's gives the same" for n in (18, 19)},
+    "rnnkit.diagnostics.flow.xǁ_Segmentǁstore__mutmut_5": "grad is (B, H): dim +1 is dim -1",
     "rnnkit.models.forecast_outputs.xǁQuantileOutputǁsummary__mutmut_5":
         "torch.sort sorts along the last dimension by default",
     "rnnkit.models.masking.x_masked_softmax__mutmut_14":

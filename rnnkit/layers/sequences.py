@@ -38,7 +38,7 @@ def to_batch(input, input_size: int, batch_first: bool, lengths=None) -> Sequenc
     if isinstance(input, PackedSequence):
         if lengths is not None:
             raise ValueError("pass either a PackedSequence or lengths=, not both")
-        check_input(input.data.unsqueeze(0), input_size, batch_first=False)
+        check_packed(input, input_size)
         x, lens = pad_packed_sequence(input)  # (T, B, I), original batch order
         return SequenceBatch(x, lens.long(), input, batch_first, unbatched=False)
     check_input(input, input_size, batch_first)
@@ -47,6 +47,17 @@ def to_batch(input, input_size: int, batch_first: bool, lengths=None) -> Sequenc
     if lengths is not None:
         lengths = check_lengths(lengths, x.shape[1], x.shape[0])
     return SequenceBatch(x, lengths, None, batch_first, unbatched)
+
+
+def check_packed(packed: PackedSequence, input_size: int) -> None:
+    """A PackedSequence's data must be floating point, (steps, input_size)."""
+    data = packed.data
+    if not data.is_floating_point():
+        raise TypeError(f"input must be a floating-point PackedSequence, got dtype {data.dtype};"
+                        " pack a float tensor (input.float())")
+    if data.dim() != 2 or data.shape[1] != input_size:
+        raise ValueError(f"a PackedSequence's data must have shape (steps, input_size="
+                         f"{input_size}), got {tuple(data.shape)}")
 
 
 def repack_like(out: Tensor, lengths: Tensor, packed: PackedSequence) -> PackedSequence:

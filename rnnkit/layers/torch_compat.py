@@ -32,10 +32,16 @@ from torch.nn.utils.rnn import PackedSequence
 from ..cells import GRUCell, LayerNormGRUCell, LayerNormLSTMCell, LSTMCell, RNNCell
 from ..cells.base import INITS, Cell
 from ..kernels import get_engine, native
-from .checks import check_input, check_merge_mode, check_probability
+from .checks import check_merge_mode, check_probability
 from .loop import merge_directions, stack_states
 from .recurrent import check_hx, forward_grid
-from .sequences import SequenceBatch, pack_for_fused, to_batch, unpack_from_fused
+from .sequences import (
+    SequenceBatch,
+    check_packed,
+    pack_for_fused,
+    to_batch,
+    unpack_from_fused,
+)
 from .stepping import Stepping
 
 
@@ -191,7 +197,7 @@ def _packed_batch(packed: PackedSequence, input_size: int, lengths) -> SequenceB
     """Batch size, device and dtype of a packed input, for checking hx (no unpacking)."""
     if lengths is not None:
         raise ValueError("pass either a PackedSequence or lengths=, not both")
-    check_input(packed.data.unsqueeze(0), input_size, batch_first=False)
+    check_packed(packed, input_size)
     x = packed.data.new_empty(1, int(packed.batch_sizes[0]), packed.data.shape[-1])
     return SequenceBatch(x, None, packed, batch_first=False, unbatched=False)
 

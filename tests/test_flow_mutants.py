@@ -1,0 +1,125 @@
+"""The gradient-flow recorder's bookkeeping (rnnkit/diagnostics/flow.py) where the tests
+against autograd do not reach: the vanishing ratio's directions and edge cases, steps no
+gradient reaches, the default of keeping only norms, cells run by hand, and gate saturation
+counted on valid steps only (found by mutation testing, benchmarks/mutation.py)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import rnnkit
+from rnnkit.cells import make_cell
+from rnnkit.diagnostics import GradientFlowRecorder
+from rnnkit.diagnostics.flow import GradientFlow
+from rnnkit.layers import run_direction
+
+
+def _flow(norms, reverse=False):
+    return GradientFlow(grad_norms={"l": torch.tensor(norms)}, reverse={"l": reverse})
+
+
+def test_ratio_reads_the_first_step_the_layer_reads_over_its_last():
+    assert _flow([8.0, 3.0, 5.0, 2.0]).ratio("l") == pytest.approx(4.0)  # t0 / t(T-1)
+    assert _flow([8.0, 3.0, 5.0, 2.0], reverse=True).ratio("l") == pytest.approx(0.25)
+    assert _flow([0.5, 3.0, 5.0, 0.25]).ratio("l") == pytest.approx(2.0)  # last below 1
+    assert _flow([3.0, 0.0]).ratio("l") == math.inf  # nothing left at the last step
+    assert _flow([0.0, 3.0], reverse=True).ratio("l") == math.inf
+    assert math.isnan(_flow([0.0, 0.0]).ratio("l"))  # no gradient at all
+    assert _flow([0.0, 2.0]).ratio("l") == 0.0
+
+
+def test_steps_no_gradient_reaches_are_zero_and_norms_are_the_default():
+    """A loss on step 2 of 6: steps 3-5 get no gradient (their hooks never fire) and read
+    0. Without keep_grads only the norms are kept, and they equal those of the kept
+    gradients. B != H, so a zero of the wrong shape cannot pass."""
+    torch.manual_seed(0)
+    for cls in (rnnkit.GRU, rnnkit.LSTM):
+        layer = cls(3, 5, num_layers=2).double()
+        x = torch.randn(6, 2, 3, dtype=torch.double)
+        runs = {}
+        for keep in (False, True):
+            rec = GradientFlowRecorder(layer, keep_grads=True) if keep else \
+                GradientFlowRecorder(layer)
+            with rec:
+                out, _ = layer(x)
+                out[2].sum().backward()
+            runs[keep] = rec.flow()
+        plain, kept = runs[False], runs[True]
+        assert plain.grads == {} and set(kept.grads) == {"l0", "l1"}
+        for name in ("l0", "l1"):
+            assert plain.grad_norms[name].shape == (6,)
+            assert torch.all(plain.grad_norms[name][3:] == 0)
+            assert torch.all(plain.grad_norms[name][:3] > 0)
+            torch.testing.assert_close(plain.grad_norms[name], kept.grad_norms[name])
+            assert kept.grads[name].shape == (6, 2, 5)
+            torch.testing.assert_close(kept.grad_norms[name],
+                                       kept.grads[name].flatten(1).norm(dim=1))
+
+
+def test_a_single_step_sequence_is_recorded():
+    layer = rnnkit.LSTM(3, 4)
+    with GradientFlowRecorder(layer) as rec:
+        out, _ = layer(torch.randn(1, 2, 3))
+        out.sum().backward()
+    flow = rec.flow()
+    assert flow.grad_norms["l0"].shape == (1,) and flow.grad_norms["l0"][0] > 0
+
+
+def test_the_reverse_direction_is_marked_and_its_ratio_reads_backwards():
+    torch.manual_seed(1)
+    layer = rnnkit.GRU(2, 4, bidirectional=True)
+    with GradientFlowRecorder(layer) as rec:
+        out, _ = layer(torch.randn(8, 3, 2))
+        out.square().sum().backward()
+    flow = rec.flow()
+    assert flow.reverse == {"l0": False, "l0_reverse": True}
+    norms = flow.grad_norms["l0_reverse"]
+    assert flow.ratio("l0_reverse") == pytest.approx(float(norms[-1] / norms[0]))
+    norms = flow.grad_norms["l0"]
+    assert flow.ratio("l0") == pytest.approx(float(norms[0] / norms[-1]))
+
+
+def test_a_cell_run_by_hand_is_named_once_and_its_saturation_adds_up():
+    """A cell the model does not hold as a layer is named cell0, and keeps that name (and
+    one record) however often it runs; its saturation counts every run."""
+    torch.manual_seed(2)
+    cell = make_cell("lstm", 3, 4)
+    x_calm, x_wild = torch.randn(5, 2, 3) * 0.1, torch.randn(5, 2, 3) * 100.0
+
+    def record(*inputs):
+        with GradientFlowRecorder(torch.nn.Module()) as rec:
+            total = 0.0
+            for x in inputs:
+                out, _ = run_direction(cell, x, cell.init_state(2))
+                total = total + out.sum()
+            total.backward()
+        return rec.flow()
+
+    both, calm, wild = record(x_calm, x_wild), record(x_calm), record(x_wild)
+    assert set(both.grad_norms) == {"cell0"}
+    assert both.grad_norms["cell0"].shape == (10,)  # two runs of 5 steps
+    for gate, fraction in both.saturation["cell0"].items():
+        lo, hi = sorted((calm.saturation["cell0"][gate], wild.saturation["cell0"][gate]))
+        assert lo <= fraction <= hi
+    assert both.saturation["cell0"] != calm.saturation["cell0"]
+
+
+def test_saturation_counts_only_the_steps_within_each_length():
+    """Padding of huge values past a length saturates every gate it reaches: with the
+    lengths honoured the fractions equal those with zero padding."""
+    torch.manual_seed(3)
+    layer = rnnkit.LSTM(3, 4)
+    x = torch.randn(6, 2, 3)
+    lengths = torch.tensor([6, 2])
+    results = []
+    for pad in (0.0, 1e3):
+        xp = x.clone()
+        xp[2:, 1] = pad
+        with GradientFlowRecorder(layer) as rec:
+            out, _ = layer(xp, lengths=lengths)
+            out.sum().backward()
+        results.append(rec.flow().saturation["l0"])
+    assert results[0] == pytest.approx(results[1])
