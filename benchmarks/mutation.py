@@ -205,9 +205,9 @@ MODULES: dict[str, list[str]] = {
         "-k", "not overfits and not fits_a_noiseless and not outputs_train"],
     "rnnkit/diagnostics/flow.py": ["tests/test_flow_mutants.py", "tests/test_diagnostics.py"],
     "rnnkit/tasks/timeseries/scoring.py": [
-        "tests/test_scoring_mutants.py", "tests/test_timeseries_metrics.py", "tests/test_intervals.py",
-        "tests/test_oracle_timeseries.py", "tests/test_oracle_metrics.py",
-        "-k", "not threshold_is_read"],
+        "tests/test_scoring_mutants.py", "tests/test_timeseries_metrics.py",
+        "tests/test_intervals.py", "tests/test_oracle_timeseries.py",
+        "tests/test_oracle_metrics.py", "-k", "not threshold_is_read"],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
