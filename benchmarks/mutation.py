@@ -208,6 +208,16 @@ MODULES: dict[str, list[str]] = {
         "tests/test_scoring_mutants.py", "tests/test_timeseries_metrics.py",
         "tests/test_intervals.py", "tests/test_oracle_timeseries.py",
         "tests/test_oracle_metrics.py", "-k", "not threshold_is_read"],
+    "rnnkit/models/ensemble.py": ["tests/test_forecast_ensemble.py",
+                                  "tests/test_classifier_ensemble.py"],
+    "rnnkit/export/quantize.py": ["tests/test_quantize.py"],
+    "rnnkit/tasks/tuning/space.py": [
+        "tests/test_tune.py", "-k", "space or ignores_the_tune or never_pruned"],
+    "rnnkit/tasks/timeseries/transform.py": [
+        "tests/test_timeseries_data.py", "tests/test_scoring_mutants.py",
+        "tests/test_intervals.py", "tests/test_forecast.py", "-k",
+        "not test_forecast.py or transform_inverts or level_normalisation or training_windows "
+        "or metrics_and_baselines or backtest_factors"],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
@@ -434,7 +444,10 @@ EQUIVALENT: dict[str, str] = {
         "on the CPU .to(None) and .to(out.device) are the same tensor",
     **{f"rnnkit.layers.sequences.x_to_batch__mutmut_{n}":
        "a packed batch is restored by repacking before batch_first or unbatched is read, "
-       "and unbatched is read as a truth value" for n in (20, 21)},
+       "and unbatched is read as a truth value" for n in (15, 16)},
+    **{f"rnnkit.layers.sequences.x_repack_like__mutmut_{n}":
+       "PackedSequence computes unsorted_indices from sorted_indices when it is not given"
+       for n in (26, 30)},
     **{f"rnnkit.layers.stepping.x__checked__mutmut_{n}":
        "the guard only skips check_state for a state that passes it: calling it for a good "
        "state raises nothing either" for n in (28, 29)},
@@ -449,6 +462,18 @@ EQUIVALENT: dict[str, str] = {
        "the per-step norms only enter grad_norms, the norm over batch and units together: "
        "taking the units' norm first or the batch's gives the same" for n in (18, 19)},
     "rnnkit.diagnostics.flow.xǁ_Segmentǁstore__mutmut_5": "grad is (B, H): dim +1 is dim -1",
+    "rnnkit.tasks.timeseries.scoring.x_baseline_bands__mutmut_18":
+        "the horizon only passes range_origins' check that it covers the range",
+    "rnnkit.tasks.timeseries.scoring.x_range_forecasts__mutmut_30":
+        "a multistep range is exactly horizon long (at least and at most): a larger slice "
+        "keeps the same steps",
+    "rnnkit.tasks.timeseries.scoring.x_range_forecasts__mutmut_40": _NEGATIVE,
+    "rnnkit.tasks.timeseries.scoring.x_figures__mutmut_21": "float('NAN') is nan",
+    **{f"rnnkit.diagnostics.flow.xǁGradientFlowǁratio__mutmut_{n}":
+       "the norms are tensors: first / last is inf for last = 0 < first and nan for 0 / 0, "
+       "as the branches give" for n in (12, 15)},
+    **{f"rnnkit.diagnostics.flow.xǁGradientFlowǁratio__mutmut_{n}":
+       "float() reads 'INF' and 'NAN' in any case" for n in (21, 26)},
     "rnnkit.models.forecast_outputs.xǁQuantileOutputǁsummary__mutmut_5":
         "torch.sort sorts along the last dimension by default",
     "rnnkit.models.masking.x_masked_softmax__mutmut_14":

@@ -27,6 +27,7 @@ def test_ratio_reads_the_first_step_the_layer_reads_over_its_last():
     assert _flow([0.5, 3.0, 5.0, 0.25]).ratio("l") == pytest.approx(2.0)  # last below 1
     assert _flow([3.0, 0.0]).ratio("l") == math.inf  # nothing left at the last step
     assert _flow([0.0, 3.0], reverse=True).ratio("l") == math.inf
+    assert _flow([0.5, 0.0]).ratio("l") == math.inf  # whatever the size of the first
     assert math.isnan(_flow([0.0, 0.0]).ratio("l"))  # no gradient at all
     assert _flow([0.0, 2.0]).ratio("l") == 0.0
 
@@ -59,13 +60,49 @@ def test_steps_no_gradient_reaches_are_zero_and_norms_are_the_default():
                                        kept.grads[name].flatten(1).norm(dim=1))
 
 
-def test_a_single_step_sequence_is_recorded():
-    layer = rnnkit.LSTM(3, 4)
+@pytest.mark.parametrize("cls", [rnnkit.LSTM, rnnkit.GRU])
+def test_a_single_step_sequence_is_recorded(cls):
+    layer = cls(3, 4)
     with GradientFlowRecorder(layer) as rec:
         out, _ = layer(torch.randn(1, 2, 3))
         out.sum().backward()
     flow = rec.flow()
     assert flow.grad_norms["l0"].shape == (1,) and flow.grad_norms["l0"][0] > 0
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_layer_the_loss_does_not_reach_reads_zero(keep):
+    """The loss reads only the first layer's final state: no hook of the second layer
+    fires, and its record is zeros of the right shape (B = 2, H = 5, T = 6)."""
+    torch.manual_seed(4)
+    layer = rnnkit.GRU(3, 5, num_layers=2)
+    with GradientFlowRecorder(layer, keep_grads=keep) as rec:
+        _, h_n = layer(torch.randn(6, 2, 3))
+        h_n[0].sum().backward()
+    flow = rec.flow()
+    assert flow.grad_norms["l1"].shape == (6,) and torch.all(flow.grad_norms["l1"] == 0)
+    assert torch.all(flow.grad_norms["l0"] > 0)
+    if keep:
+        assert flow.grads["l1"].shape == (6, 2, 5) and torch.all(flow.grads["l1"] == 0)
+
+
+def test_steps_without_a_gradient_are_zero_between_those_with_one():
+    """Steps whose hook never fired read 0 beside those that did (B = 2, H = 3)."""
+    from rnnkit.diagnostics.flow import _Segment
+
+    like = torch.zeros(2, 3)
+    g = torch.tensor([[3.0, 4.0, 0.0], [0.0, 0.0, 1.0]])
+    for keep in (False, True):
+        seg = _Segment(3, None, reverse=False, keep=keep)
+        seg.store(1, g)
+        rec = GradientFlowRecorder(torch.nn.Module(), keep_grads=keep)
+        rec._segments, rec._like = {"x": [seg]}, {"x": like}
+        flow = rec.flow()
+        torch.testing.assert_close(flow.grad_norms["x"],
+                                   torch.tensor([0.0, float(g.norm()), 0.0]))
+        if keep:
+            torch.testing.assert_close(flow.grads["x"][1], g)
+            assert torch.all(flow.grads["x"][[0, 2]] == 0)
 
 
 def test_the_reverse_direction_is_marked_and_its_ratio_reads_backwards():
@@ -105,6 +142,7 @@ def test_a_cell_run_by_hand_is_named_once_and_its_saturation_adds_up():
         lo, hi = sorted((calm.saturation["cell0"][gate], wild.saturation["cell0"][gate]))
         assert lo <= fraction <= hi
     assert both.saturation["cell0"] != calm.saturation["cell0"]
+    assert both.saturation["cell0"] != wild.saturation["cell0"]  # the first run counts too
 
 
 def test_saturation_counts_only_the_steps_within_each_length():

@@ -21,7 +21,7 @@ from rnnkit.tasks.timeseries.scoring import (
 )
 
 
-def _context(tmp_path, columns=1, evaluation="multistep", **task):
+def _context(tmp_path, columns=1, evaluation="multistep", covariates=False, **task):
     rng = np.random.default_rng(0)
     n = 72
     months = np.datetime64("2000-01", "M") + np.arange(n)
@@ -29,10 +29,15 @@ def _context(tmp_path, columns=1, evaluation="multistep", **task):
     values = [100 + 10 * np.sin(2 * np.pi * t / 12) + 0.5 * t + rng.normal(0, 2, n) + 40 * k
               for k in range(columns)]
     names = [f"v{k}" for k in range(columns)]
+    if covariates:  # a calendar covariate known in advance
+        values.append(np.cos(2 * np.pi * t / 12))
+        names.append("cal")
     (tmp_path / "s.csv").write_text("month," + ",".join(names) + "\n" + "".join(
         f"{m}," + ",".join(f"{v[i]:.4f}" for v in values) + "\n"
         for i, m in enumerate(months)))
-    extra = {"value_columns": names} if columns > 1 else {}
+    extra = {"value_columns": names[:columns]} if columns > 1 else {}
+    if covariates:
+        extra = {"value_columns": names[:columns], "covariate_columns": ["cal"]}
     cfg = config_from_raw({
         "name": "s", "task": {"name": "forecast", "data": str(tmp_path / "s.csv"),
                               "test_size": 6, "window": 8, "horizon": 6, "season": 12,
@@ -60,8 +65,9 @@ def _by_hand(y, point, lower, upper, train, season):
 @pytest.mark.parametrize("evaluation", ["multistep", "rolling"])
 @pytest.mark.parametrize("split", ["val", "test"])
 def test_evaluate_split_equals_the_figures_by_hand(tmp_path, evaluation, split):
+    # rolling scores the first of 3 steps (multistep ranges are exactly horizon long)
     ctx, model = _context(tmp_path, evaluation=evaluation, horizon=6 if evaluation ==
-                          "multistep" else 1)
+                          "multistep" else 3)
     start, end = ctx.range(split)
     x = ctx.series.values
     origins = np.array([start - 1]) if evaluation == "multistep" else np.arange(start - 1,
@@ -86,12 +92,16 @@ def test_evaluate_split_equals_the_figures_by_hand(tmp_path, evaluation, split):
 
 
 def test_several_columns_are_scored_each_and_averaged(tmp_path):
-    ctx, model = _context(tmp_path, columns=2)
+    ctx, model = _context(tmp_path, columns=2, covariates=True)
+    assert ctx.zc is not None
     got = evaluate_split(model, ctx, "val")
     start, end = ctx.range("val")
     x = ctx.series.values  # (N, 2)
     bands = forecast_bands(model, ctx.transform, ctx.z, np.array([start - 1]),
-                           ctx.task_cfg.window)  # (1, H, 2)
+                           ctx.task_cfg.window, zc=ctx.zc)  # (1, H, 2)
+    blind = forecast_bands(model, ctx.transform, ctx.z, np.array([start - 1]),
+                           ctx.task_cfg.window, zc=ctx.zc * 0 + 5.0)
+    assert not np.allclose(blind.point, bands.point)  # the covariates matter
     assert set(got["columns"]) == {"v0", "v1"}
     for k, name in enumerate(("v0", "v1")):
         col = bands.map(lambda a, k=k: a[0, :, k])
@@ -112,6 +122,21 @@ def test_several_columns_are_scored_each_and_averaged(tmp_path):
 
 
 def test_figures_format_as_one_line_and_means_are_per_key():
-    f = Figures({"seasonal_naive": {"rmse": 1.23456, "note": "text"}, "bias": 2.5})
-    assert f"{f:.4g}" == "seasonal_naive: rmse 1.235; bias 2.5"
+    f = Figures({"seasonal_naive": {"rmse": 1.23456, "note": "text", "mae": 2}, "bias": 2.5})
+    assert f"{f:.4g}" == "seasonal_naive: rmse 1.235 mae 2; bias 2.5"
     assert mean_figures([{"a": 1.0, "b": 4.0}, {"a": 3.0, "b": 8.0}]) == {"a": 2.0, "b": 6.0}
+    assert mean_figures([{"a": 1.5}]) == {"a": 1.5}
+
+
+def test_figures_that_cannot_be_computed_are_nan():
+    """A flat training range (seasonal-naive MAE 0: no MASE) and a target of zeros (no
+    MAPE) give NaN, not None, so tables and JSON keep one type."""
+    from rnnkit.tasks.timeseries.intervals import Bands
+    from rnnkit.tasks.timeseries.scoring import figures
+
+    y, p = np.zeros(4), np.array([0.5, -0.5, 1.0, 0.0])
+    out = figures(y, Bands(p, {80: p - 1, 95: p - 2}, {80: p + 1, 95: p + 2}),
+                  np.full(30, 7.0), 12)
+    assert np.isnan(out["mase"]) and np.isnan(out["mape"])
+    assert out["rmse"] == pytest.approx(np.sqrt(np.mean(p**2)))
+    assert out["coverage_80"] == 1.0

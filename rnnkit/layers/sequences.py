@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
@@ -80,7 +79,3 @@ def unpack_from_fused(out: PackedSequence, batch: SequenceBatch) -> Tensor:
     """Fused packed output -> time-major (T, B, O) zero-padded to the input's length."""
     padded, _ = pad_packed_sequence(out, total_length=batch.x.shape[0])
     return padded
-
-
-def full_lengths(batch: SequenceBatch) -> Tensor:
-    return torch.full((batch.batch_size,), batch.x.shape[0], dtype=torch.long)
