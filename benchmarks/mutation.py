@@ -208,16 +208,18 @@ MODULES: dict[str, list[str]] = {
         "tests/test_scoring_mutants.py", "tests/test_timeseries_metrics.py",
         "tests/test_intervals.py", "tests/test_oracle_timeseries.py",
         "tests/test_oracle_metrics.py", "-k", "not threshold_is_read"],
-    "rnnkit/models/ensemble.py": ["tests/test_forecast_ensemble.py",
+    "rnnkit/models/ensemble.py": ["tests/test_ensemble_mutants.py",
+                                  "tests/test_forecast_ensemble.py",
                                   "tests/test_classifier_ensemble.py"],
-    "rnnkit/export/quantize.py": ["tests/test_quantize.py"],
+    "rnnkit/export/quantize.py": ["tests/test_quantize_units.py", "tests/test_quantize.py"],
     "rnnkit/tasks/tuning/space.py": [
-        "tests/test_tune.py", "-k", "space or ignores_the_tune or never_pruned"],
+        "tests/test_tune_space_mutants.py", "tests/test_tune.py", "-k",
+        "not test_tune.py or space or ignores_the_tune or never_pruned"],
     "rnnkit/tasks/timeseries/transform.py": [
         "tests/test_timeseries_data.py", "tests/test_scoring_mutants.py",
         "tests/test_intervals.py", "tests/test_forecast.py", "-k",
-        "not test_forecast.py or transform_inverts or level_normalisation or training_windows "
-        "or metrics_and_baselines or backtest_factors"],
+        "(not test_forecast.py or transform_inverts or level_normalisation or training_windows "
+        "or metrics_and_baselines or backtest_factors) and not example_config"],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
@@ -469,6 +471,12 @@ EQUIVALENT: dict[str, str] = {
         "keeps the same steps",
     "rnnkit.tasks.timeseries.scoring.x_range_forecasts__mutmut_40": _NEGATIVE,
     "rnnkit.tasks.timeseries.scoring.x_figures__mutmut_21": "float('NAN') is nan",
+    "rnnkit.models.ensemble.x__member__mutmut_2":
+        "fork_rng(devices=None) forks every CUDA device, as the list of all of them does",
+    "rnnkit.models.ensemble.xǁClassifierEnsembleǁcombine__mutmut_8":
+        "logits are (B, C): softmax over dim +1 is over dim -1",
+    "rnnkit.models.ensemble.xǁClassifierEnsembleǁcompute_loss__mutmut_23":
+        "logits are (B, C): argmax over dim +1 is over dim -1",
     **{f"rnnkit.diagnostics.flow.xǁGradientFlowǁratio__mutmut_{n}":
        "the norms are tensors: first / last is inf for last = 0 < first and nan for 0 / 0, "
        "as the branches give" for n in (12, 15)},

@@ -72,18 +72,20 @@ def test_a_single_step_sequence_is_recorded(cls):
 
 @pytest.mark.parametrize("keep", [False, True])
 def test_a_layer_the_loss_does_not_reach_reads_zero(keep):
-    """The loss reads only the first layer's final state: no hook of the second layer
-    fires, and its record is zeros of the right shape (B = 2, H = 5, T = 6)."""
+    """Two GRUs run, the loss reads only the first: no hook of the second fires, and its
+    record is zeros of the right shape (B = 2, H = 5, T = 6)."""
     torch.manual_seed(4)
-    layer = rnnkit.GRU(3, 5, num_layers=2)
-    with GradientFlowRecorder(layer, keep_grads=keep) as rec:
-        _, h_n = layer(torch.randn(6, 2, 3))
-        h_n[0].sum().backward()
+    model = torch.nn.ModuleDict({"a": rnnkit.GRU(3, 5), "b": rnnkit.GRU(3, 5)})
+    x = torch.randn(6, 2, 3)
+    with GradientFlowRecorder(model, keep_grads=keep) as rec:
+        out, _ = model["a"](x)
+        model["b"](x)
+        out.sum().backward()
     flow = rec.flow()
-    assert flow.grad_norms["l1"].shape == (6,) and torch.all(flow.grad_norms["l1"] == 0)
-    assert torch.all(flow.grad_norms["l0"] > 0)
+    assert flow.grad_norms["b.l0"].shape == (6,) and torch.all(flow.grad_norms["b.l0"] == 0)
+    assert torch.all(flow.grad_norms["a.l0"] > 0)
     if keep:
-        assert flow.grads["l1"].shape == (6, 2, 5) and torch.all(flow.grads["l1"] == 0)
+        assert flow.grads["b.l0"].shape == (6, 2, 5) and torch.all(flow.grads["b.l0"] == 0)
 
 
 def test_steps_without_a_gradient_are_zero_between_those_with_one():

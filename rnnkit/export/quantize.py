@@ -66,7 +66,7 @@ def constants_to_initializers(proto):
     """A copy of ``proto`` whose float ``Constant`` tensors of rank >= 2 (weights) are
     initializers, which is where the quantiser looks for weights, each read by one node of
     the top-level graph (:func:`_unshare_initializers`)."""
-    onnx = require("onnx", "export")
+    onnx = require("onnx")
     out = onnx.ModelProto()
     out.CopyFrom(proto)
     graph, nodes = out.graph, []
@@ -93,7 +93,7 @@ def _unshare_initializers(graph) -> None:
     node it met first: a table shared by an embedding ``Gather`` and a tied output
     ``Gemm`` (``transB``) came out as the wrong one for the other node (onnxruntime 1.31:
     "Incompatible dimensions"). Subgraph bodies keep reading the original."""
-    onnx = require("onnx", "export")
+    onnx = require("onnx")
     weights = {t.name: t for t in graph.initializer if len(t.dims) >= 2}
     seen: set[str] = set()
     for node in graph.node:
@@ -131,7 +131,7 @@ def _quiet():
 
 def int8_dynamic(proto, path) -> None:
     """Write the dynamically quantised int8 version of ``proto`` (float) to ``path``."""
-    quantization = require("onnxruntime.quantization", "export")
+    quantization = require("onnxruntime.quantization")
     with _quiet():
         quantization.quantize_dynamic(
             constants_to_initializers(proto), str(path), op_types_to_quantize=list(OP_TYPES),
@@ -141,7 +141,7 @@ def int8_dynamic(proto, path) -> None:
 
 def _graphs(graph):
     """``graph`` and every subgraph in it (Loop bodies)."""
-    onnx = require("onnx", "export")
+    onnx = require("onnx")
     yield graph
     for node in graph.node:
         for a in node.attribute:
@@ -159,7 +159,7 @@ def int8_ops(proto) -> dict[str, int]:
 def int8_share(proto) -> float:
     """The share of the weights' elements (initializers and constants of more than one
     element, float or 8-bit) that ``proto`` stores in 8 bits."""
-    onnx = require("onnx", "export")
+    onnx = require("onnx")
     P = onnx.TensorProto
     sizes = {P.FLOAT: 0, P.INT8: 0, P.UINT8: 0}
     for g in _graphs(proto.graph):
@@ -176,7 +176,7 @@ def int8_share(proto) -> float:
 def output_diffs(float_path, int8_path, inputs: dict, names: list[str]) -> dict[str, dict]:
     """Per output: the max abs difference int8 vs float in onnxruntime on ``inputs`` (torch
     tensors by name), and the float output's max abs value (its scale)."""
-    ort = require("onnxruntime", "export")
+    ort = require("onnxruntime")
     feed = {k: v.numpy() for k, v in inputs.items()}
     runs = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, feed)
             for p in (float_path, int8_path)]

@@ -153,7 +153,8 @@ def _member(cls: type[Model], config: dict, seed: int | None, i: int) -> Model:
     (the caller's RNG state is kept), or from the current RNG when ``seed`` is None."""
     if seed is None:
         return cls(**config)
-    with torch.random.fork_rng(devices=[]):
+    # manual_seed seeds every CUDA device too: fork them all, so the caller's are kept
+    with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
         torch.manual_seed(seed + i)
         return cls(**config)
 
