@@ -88,10 +88,12 @@ def test_int8_share_counts_weight_elements_in_every_graph():
          _const("one", np.ones(1, np.float32))],  # a single element: not a weight
         [numpy_helper.from_array(np.ones((3, 4), np.float32), name="wf"),  # 12 float
          numpy_helper.from_array(np.ones(8, np.int8), name="wi"),  # 8 int8
+         numpy_helper.from_array(np.ones(2, np.int8), name="w2"),  # 2 int8: the smallest
          numpy_helper.from_array(np.array(5, np.int8), name="scalar"),  # rank 0: no
          numpy_helper.from_array(np.ones(7, np.int64), name="shape")])  # other type: no
     assert P.INT8 != P.UINT8
-    assert q.int8_share(_model(graph)) == pytest.approx((10 + 6 + 8) / (10 + 6 + 8 + 4 + 12))
+    eight_bit, float_ = 10 + 6 + 8 + 2, 4 + 12
+    assert q.int8_share(_model(graph)) == pytest.approx(eight_bit / (eight_bit + float_))
     assert q.int8_share(_model(_graph([]))) == 0.0
     only_float = _graph([], [numpy_helper.from_array(np.ones((2, 2), np.float32), name="w")])
     assert q.int8_share(_model(only_float)) == 0.0
