@@ -225,9 +225,10 @@ MODULES: dict[str, list[str]] = {
             "backtest_factors_weigh_lead_times_equally_and_read_nothing_after_the_end"))],
     "rnnkit/tasks/timeseries/source.py": [
         "tests/test_timeseries_data.py", "tests/test_forecast_multivariate.py",
-        "-k", "not example_config"],
+        "-k", "not example_config and not example_data"],  # (no examples/ in the copy)
     "rnnkit/tasks/timeseries/replays.py": [
-        "tests/test_forecast_refit.py", "tests/test_oracle_timeseries.py",
+        "tests/test_replays_mutants.py", "tests/test_forecast_refit.py",
+        "tests/test_oracle_timeseries.py",
         "-k", "replay or refit"],
 }
 
@@ -495,6 +496,25 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.export.quantize.x_int8_share__mutmut_23": "the product of no dims is 1",
     "rnnkit.export.quantize.x_int8_share__mutmut_32":
         "every size negated leaves the share (a ratio of sums of them) as it is",
+    **{f"rnnkit.tasks.timeseries.transform.xǁTransformǁfit__mutmut_{n}":
+       "the scaler's statistics are NumPy reductions: float64, or exact integers for the "
+       "min and max of integers, the same numbers either way" for n in (13, 15)},
+    **{f"rnnkit.tasks.timeseries.transform.xǁTransformǁfrom_dict__mutmut_{n}":
+       "bool(None) is False" for n in (20, 22)},
+    **{f"rnnkit.tasks.timeseries.transform.xǁTransformǁscaled__mutmut_{n}":
+       "Scaler.transform returns float64 for any input" for n in (4, 6)},
+    **{f"rnnkit.tasks.timeseries.transform.xǁTransformǁscaled__mutmut_{n}":
+       "a 1-D array's transpose is itself" for n in (8, 9)},
+    "rnnkit.tasks.timeseries.transform.xǁTransformǁfeatures__mutmut_4":
+        "full_like of a float array with None fills NaN",
+    "rnnkit.tasks.timeseries.transform.xǁTransformǁfirst_origin__mutmut_9":
+        "lag + window >= 1, so max(..., 1) is max(..., 0)",
+    "rnnkit.tasks.timeseries.transform.x_train_origins__mutmut_6":
+        "an arange from first to below it is empty and int64, as the zeros are",
+    **{f"rnnkit.tasks.timeseries.replays.x_replay_origins__mutmut_{n}":
+       "the last origin is the validation start, and the context refuses a validation range "
+       "shorter than the horizon: the test-range half of the check cannot fire"
+       for n in (9, 10, 11, 12)},
     "rnnkit.models.ensemble.x__member__mutmut_2":
         "fork_rng(devices=None) forks every CUDA device, as the list of all of them does",
     "rnnkit.models.ensemble.xǁClassifierEnsembleǁcombine__mutmut_8":
