@@ -74,7 +74,10 @@ def test_a_replay_config_cuts_trains_like_the_deployed_model_and_caps_the_batch(
     """difference: first origin 12 + 6 - 1 = 17; level: max(6, 12) - 1 = 11. At origin 40
     with horizon 12 the training windows are the origins first .. 40 - 1 - 12."""
     task = {"difference": anchor == "difference", "level": anchor == "level"}
-    cfg = _config(tmp_path, _series(96), **task)
+    # a base config unlike a replay's in every field the replay sets
+    cfg = _config(tmp_path, _series(96), **task, refit=False, calibrate=True,
+                  evaluation="rolling", test_size=20.0)
+    cfg = replace(cfg, train=replace(cfg.train, progress="on"))
     r = replay_config(cfg, 40)
     assert r.name == "r-replay-40"
     assert (r.task.cutoff, r.task.test_size, r.task.val_size) == (52, 12.0, 12.0)
