@@ -224,7 +224,7 @@ MODULES: dict[str, list[str]] = {
             "metrics_and_baselines",
             "backtest_factors_weigh_lead_times_equally_and_read_nothing_after_the_end"))],
     "rnnkit/tasks/timeseries/source.py": [
-        "tests/test_timeseries_data.py", "tests/test_forecast_multivariate.py",
+        "tests/test_source_mutants.py", "tests/test_timeseries_data.py", "tests/test_forecast_multivariate.py",
         "-k", "not example"],  # (the examples/ folder is not in the scratch copy)
     "rnnkit/kernels/families.py": ["tests/test_kernels.py", "tests/test_native.py"],
     "rnnkit/diagnostics/gates.py": ["tests/test_flow_mutants.py", "tests/test_diagnostics.py"],
@@ -519,6 +519,8 @@ EQUIVALENT: dict[str, str] = {
        for n in (9, 10, 11, 12)},
     "rnnkit.tasks.timeseries.replays.x_replay_config__mutmut_21":
         "the shape's first origin reads the season, differencing and level, not the scaler",
+    "rnnkit.diagnostics.gates.x_states_read__mutmut_3":
+        "a step's old and new states have one structure: either tells tuple from tensor",
     "rnnkit.models.ensemble.x__member__mutmut_2":
         "fork_rng(devices=None) forks every CUDA device, as the list of all of them does",
     "rnnkit.models.ensemble.xǁClassifierEnsembleǁcombine__mutmut_8":

@@ -163,3 +163,91 @@ def test_saturation_counts_only_the_steps_within_each_length():
             out.sum().backward()
         results.append(rec.flow().saturation["l0"])
     assert results[0] == pytest.approx(results[1])
+
+
+def test_saturation_adds_counts_key_by_key():
+    from rnnkit.diagnostics.gates import Saturation
+
+    a = Saturation({"update": 1.0, "reset": 2.0}, {"update": 4.0, "reset": 8.0})
+    b = Saturation({"update": 3.0}, {"update": 4.0})
+    both = a + b
+    assert both.saturated == {"update": 4.0, "reset": 2.0}
+    assert both.total == {"update": 8.0, "reset": 8.0}
+    assert both.fractions() == {"update": 0.5, "reset": 0.25}
+    assert a.saturated == {"update": 1.0, "reset": 2.0}  # the operands are unchanged
+    assert Saturation({"x": 0.0}, {"x": 0.0}).fractions() == {}  # no units: no fraction
+
+
+def test_gru_saturation_equals_the_gates_by_hand_from_the_state_each_step_read():
+    """The gates of step t read h_{t-1}: recomputed here from the layer's weights (torch's
+    r, z, n layout), counted with the documented thresholds."""
+    torch.manual_seed(5)
+    layer = rnnkit.GRU(3, 4)
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.mul_(4.0)  # large weights: many units saturate, and the state matters
+    x = torch.randn(6, 2, 3)
+    with GradientFlowRecorder(layer) as rec:
+        out, _ = layer(x)
+        out.sum().backward()
+    got = rec.flow().saturation["l0"]
+    w_ih, w_hh = layer.weight_ih_l0.detach(), layer.weight_hh_l0.detach()
+    b_ih, b_hh = layer.bias_ih_l0.detach(), layer.bias_hh_l0.detach()
+    h = torch.zeros(2, 4)
+    r_all, z_all, n_all = [], [], []
+    with torch.no_grad():
+        for t in range(6):
+            gi, gh = x[t] @ w_ih.T + b_ih, h @ w_hh.T + b_hh
+            r = torch.sigmoid(gi[:, :4] + gh[:, :4])
+            z = torch.sigmoid(gi[:, 4:8] + gh[:, 4:8])
+            n = torch.tanh(gi[:, 8:] + r * gh[:, 8:])
+            h = (1 - z) * n + z * h
+            r_all.append(r)
+            z_all.append(z)
+            n_all.append(n)
+
+    def sig(v):
+        v = torch.stack(v)
+        return ((v < 0.05) | (v > 0.95)).sum().item(), v.numel()
+
+    def tanh(v):
+        v = torch.stack(v)
+        return (v.abs() > 0.95).sum().item(), v.numel()
+
+    counts = {"reset": sig(r_all), "update": sig(z_all), "candidate": tanh(n_all)}
+    for name, (s, n) in counts.items():
+        assert got[name] == pytest.approx(s / n), name
+    s_sig = counts["reset"][0] + counts["update"][0]
+    assert got["sigmoid"] == pytest.approx(s_sig / (counts["reset"][1] + counts["update"][1]))
+    assert got["tanh"] == pytest.approx(counts["candidate"][0] / counts["candidate"][1])
+    assert 0 < got["update"] < 1  # the check can fail either way
+
+
+def test_lstm_saturation_reads_the_state_tuple_each_step_read():
+    torch.manual_seed(6)
+    layer = rnnkit.LSTM(3, 4)
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.mul_(3.0)
+    x = torch.randn(5, 2, 3)
+    with GradientFlowRecorder(layer) as rec:
+        out, _ = layer(x)
+        out.sum().backward()
+    got = rec.flow().saturation["l0"]
+    w_ih, w_hh = layer.weight_ih_l0.detach(), layer.weight_hh_l0.detach()
+    b = (layer.bias_ih_l0 + layer.bias_hh_l0).detach()
+    h, c = torch.zeros(2, 4), torch.zeros(2, 4)
+    gates = {"input": [], "forget": [], "candidate": [], "output": []}
+    with torch.no_grad():
+        for t in range(5):
+            g = x[t] @ w_ih.T + h @ w_hh.T + b
+            i, f = torch.sigmoid(g[:, :4]), torch.sigmoid(g[:, 4:8])
+            cand, o = torch.tanh(g[:, 8:12]), torch.sigmoid(g[:, 12:])
+            c = f * c + i * cand
+            h = o * torch.tanh(c)
+            for name, v in zip(gates, (i, f, cand, o)):
+                gates[name].append(v)
+    for name, values in gates.items():
+        v = torch.stack(values)
+        hit = (v.abs() > 0.95) if name == "candidate" else ((v < 0.05) | (v > 0.95))
+        assert got[name] == pytest.approx(hit.float().mean().item()), name

@@ -138,10 +138,10 @@ def _join(series: Series, last: Series, part: Series, key: str, repair) -> Serie
         step = time_step(np.concatenate([series.timestamps, part.timestamps]))
         if gap <= np.timedelta64(0) or (gap != step and not {"ignore-gaps", "keep-order"}
                                          & set(repair)):
-            raise TaskError(f"{key} ({part.name}) starts at {part.timestamps[0]}, "
-                            f"{'not after' if gap <= np.timedelta64(0) else 'not one step'}"
-                            f" after the part before it ends ({series.timestamps[-1]}): the "
-                            "parts must be consecutive pieces of one series")
+            where = "not after" if gap <= np.timedelta64(0) else "not one step after"
+            raise TaskError(f"{key} ({part.name}) starts at {part.timestamps[0]}, {where} the "
+                            f"part before it ends ({series.timestamps[-1]}): the parts must "
+                            "be consecutive pieces of one series")
     cov = None
     if part.covariates is not None:
         cov = np.concatenate([series.covariates, part.covariates])
