@@ -224,7 +224,8 @@ MODULES: dict[str, list[str]] = {
             "metrics_and_baselines",
             "backtest_factors_weigh_lead_times_equally_and_read_nothing_after_the_end"))],
     "rnnkit/tasks/timeseries/source.py": [
-        "tests/test_source_mutants.py", "tests/test_timeseries_data.py", "tests/test_forecast_multivariate.py",
+        "tests/test_source_mutants.py", "tests/test_timeseries_data.py",
+        "tests/test_forecast_multivariate.py",
         "-k", "not example"],  # (the examples/ folder is not in the scratch copy)
     "rnnkit/kernels/families.py": ["tests/test_kernels.py", "tests/test_native.py"],
     "rnnkit/diagnostics/gates.py": ["tests/test_flow_mutants.py", "tests/test_diagnostics.py"],

@@ -102,7 +102,8 @@ def test_one_file_read_by_the_configured_columns(tmp_path):
     cfg = ForecastConfig(name="forecast", data=path, time_column="when",
                          value_columns=["sales"], covariate_columns=["promo"])
     series, parts = load_source(cfg)
-    assert parts == {} and list(series.columns) == ["sales"] and list(series.covariate_columns) == ["promo"]
+    assert parts == {} and list(series.columns) == ["sales"]
+    assert list(series.covariate_columns) == ["promo"]
     assert series.values.tolist() == [10.0 + i for i in range(12)]
     assert str(series.timestamps[0]).startswith("2000-01")
     assert column_names(series, cfg) == {"time": "when", "values": ["sales"],
