@@ -522,6 +522,10 @@ EQUIVALENT: dict[str, str] = {
         "the shape's first origin reads the season, differencing and level, not the scaler",
     "rnnkit.diagnostics.gates.x_states_read__mutmut_3":
         "a step's old and new states have one structure: either tells tuple from tensor",
+    **{f"rnnkit.kernels.families.xǁElmanFamilyǁprepare__mutmut_{n}":
+       "the one caller (bptt.py) passes store and whole" for n in (1, 2)},
+    "rnnkit.kernels.families.xǁElmanFamilyǁstep_back__mutmut_5":
+        "(h > 0) stays bool, and a bool tensor multiplies a float one as 1.0 / 0.0",
     "rnnkit.models.ensemble.x__member__mutmut_2":
         "fork_rng(devices=None) forks every CUDA device, as the list of all of them does",
     "rnnkit.models.ensemble.xǁClassifierEnsembleǁcombine__mutmut_8":
