@@ -526,6 +526,22 @@ EQUIVALENT: dict[str, str] = {
        "the one caller (bptt.py) passes store and whole" for n in (1, 2)},
     "rnnkit.kernels.families.xǁElmanFamilyǁstep_back__mutmut_5":
         "(h > 0) stays bool, and a bool tensor multiplies a float one as 1.0 / 0.0",
+    **{f"rnnkit.tasks.timeseries.source.x__header__mutmut_{n}":
+       "newline=None differs from '' only inside a quoted field holding a line break"
+       for n in (2, 5)},
+    "rnnkit.tasks.timeseries.source.x__header__mutmut_9": "Python's codec names ignore case",
+    "rnnkit.tasks.timeseries.source.x_as_series__mutmut_15": _NEGATIVE,
+    "rnnkit.tasks.timeseries.source.x_parse_times__mutmut_13":
+        "NumPy reads a space between date and time as it reads a T",
+    "rnnkit.tasks.timeseries.source.x_parse_times__mutmut_4":
+        "lstrip('XX-XX') strips X as well as -, and a time label never starts with an X",
+    **{f"rnnkit.tasks.timeseries.source.x_read_input__mutmut_{n}":
+       "read_csv's default value columns are the same ones: every column but the time and "
+       "the covariates (too few of them give the same width error)" for n in (32, 33)},
+    "rnnkit.tasks.timeseries.source.x_read_input__mutmut_5":
+        "'' and None both fall through to the configured columns",
+    "rnnkit.tasks.timeseries.source.x_time_step__mutmut_14":
+        "the median of the steps as float64 truncates to the same integer",
     "rnnkit.models.ensemble.x__member__mutmut_2":
         "fork_rng(devices=None) forks every CUDA device, as the list of all of them does",
     "rnnkit.models.ensemble.xǁClassifierEnsembleǁcombine__mutmut_8":

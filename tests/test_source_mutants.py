@@ -335,3 +335,48 @@ def test_covariates_in_memory_are_checked():
     with pytest.raises(TaskError, match="the run reads 1 covariate column"):
         as_series(wide, "h", covariates=1)
     assert as_series(wide, "h", covariates=2) is wide
+
+
+def test_a_byte_order_mark_before_the_first_column(tmp_path):
+    """The recorded names are found in a header whose first column carries a BOM."""
+    timed = ForecastConfig(name="forecast", series="airline-passengers", time_column="month")
+    path = tmp_path / "bom-first.csv"
+    path.write_bytes("\ufeffa,month,b\n".encode() + "".join(
+        f"{m},2000-{m:02d},{-m}\n" for m in range(1, 7)).encode())
+    got = read_input(str(path), timed, {"values": ["a"]})
+    assert list(got.columns) == ["a"] and got.values.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0,
+                                                                   6.0]
+
+
+def test_an_empty_part_joins_without_a_step_check(tmp_path):
+    train = _csv(tmp_path / "a.csv", _months("2000-01", 24))
+    empty = _csv(tmp_path / "v.csv", [])
+    test = _csv(tmp_path / "c.csv", _months("2002-01", 6))
+    series, parts = load_source(ForecastConfig(name="forecast", train_data=train,
+                                               val_data=empty, test_data=test))
+    assert parts == {"val": 0, "test": 6} and len(series) == 30
+
+
+def test_a_part_one_unit_late_on_a_two_unit_step_is_not_one_step_after(tmp_path):
+    days = np.datetime64("2000-01-01") + 2 * np.arange(10)
+    train = _csv(tmp_path / "a.csv", [f"{d},{i}" for i, d in enumerate(days)], "day,v")
+    late = _csv(tmp_path / "b.csv", [f"{days[-1] + 1 + 2 * i},{i}" for i in range(3)], "day,v")
+    with pytest.raises(TaskError) as err:
+        load_source(ForecastConfig(name="forecast", train_data=train, test_data=late))
+    assert "starts at 2000-01-20, not one step after the part before it ends (2000-01-19)" \
+        in str(err.value)
+
+
+def test_small_cases_of_ranges_widths_columns_and_steps():
+    with pytest.raises(TaskError) as err:
+        range_points(100, 0, 0)
+    assert str(err.value) == "a test range of 0 points does not fit a series of 100"
+    with pytest.raises(TaskError) as err:
+        as_series(np.ones((3, 2, 1)), "h", width=2)
+    assert str(err.value) == ("h: 2 value column(s); the run reads 2 (values of shape "
+                              "(N, 2))")
+    cfg = ForecastConfig(name="forecast", series="airline-passengers")
+    assert column_names(Series(np.arange(3), np.ones(3)), cfg)["values"] == ["value"]
+    months = np.arange("2000-01", "2000-04", dtype="datetime64[M]")
+    assert time_step(months).dtype == np.dtype("m8[M]")
+    assert time_step(months[:1]).dtype == np.dtype("m8[M]")
