@@ -227,6 +227,15 @@ MODULES: dict[str, list[str]] = {
         "tests/test_source_mutants.py", "tests/test_timeseries_data.py",
         "tests/test_forecast_multivariate.py",
         "-k", "not example"],  # (the examples/ folder is not in the scratch copy)
+    "rnnkit/models/classifier.py": [
+        "tests/test_heads_reference.py", "tests/test_models.py",
+        "-k", "not overfits and not fits_a_noiseless and not outputs_train"],
+    "rnnkit/models/language_model.py": [
+        "tests/test_charlm.py", "tests/test_models.py",
+        "-k", "not overfits and not fits_a_noiseless and not outputs_train"],
+    "rnnkit/models/decoder.py": [
+        "tests/test_decoding_mutants.py", "tests/test_oracle_decoding.py", "tests/test_models.py",
+        "-k", "seq2seq and not overfits or beam_size_1_equals or get_config_round_trip"],
     "rnnkit/kernels/families.py": ["tests/test_kernels.py", "tests/test_native.py"],
     "rnnkit/diagnostics/gates.py": ["tests/test_flow_mutants.py", "tests/test_diagnostics.py"],
     "rnnkit/tasks/timeseries/replays.py": [
