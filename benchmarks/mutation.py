@@ -228,7 +228,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_forecast_multivariate.py",
         "-k", "not example"],  # (the examples/ folder is not in the scratch copy)
     "rnnkit/models/classifier.py": [
-        "tests/test_heads_reference.py", "tests/test_models.py",
+        "tests/test_classifier_mutants.py", "tests/test_heads_reference.py", "tests/test_models.py",
         "-k", "not overfits and not fits_a_noiseless and not outputs_train"],
     "rnnkit/models/language_model.py": [
         "tests/test_charlm.py", "tests/test_models.py",
@@ -551,6 +551,8 @@ EQUIVALENT: dict[str, str] = {
         "'' and None both fall through to the configured columns",
     "rnnkit.tasks.timeseries.source.x_time_step__mutmut_14":
         "the median of the steps as float64 truncates to the same integer",
+    "rnnkit.models.classifier.xǁSequenceClassifierǁcompute_loss__mutmut_21":
+        "logits are (B, C): argmax over dim +1 is over dim -1",
     "rnnkit.models.ensemble.x__member__mutmut_2":
         "fork_rng(devices=None) forks every CUDA device, as the list of all of them does",
     "rnnkit.models.ensemble.xǁClassifierEnsembleǁcombine__mutmut_8":
