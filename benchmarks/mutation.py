@@ -234,8 +234,10 @@ MODULES: dict[str, list[str]] = {
         "tests/test_charlm.py", "tests/test_models.py",
         "-k", "not overfits and not fits_a_noiseless and not outputs_train"],
     "rnnkit/models/decoder.py": [
-        "tests/test_decoding_mutants.py", "tests/test_oracle_decoding.py", "tests/test_models.py",
-        "-k", "seq2seq and not overfits or beam_size_1_equals or get_config_round_trip"],
+        "tests/test_decoder_mutants.py", "tests/test_decoding_mutants.py",
+        "tests/test_oracle_decoding.py", "tests/test_models.py", "-k",
+        "decoder_mutants or seq2seq and not overfits or beam_size_1_equals or "
+        "get_config_round_trip"],
     "rnnkit/kernels/families.py": ["tests/test_kernels.py", "tests/test_native.py"],
     "rnnkit/diagnostics/gates.py": ["tests/test_flow_mutants.py", "tests/test_diagnostics.py"],
     "rnnkit/tasks/timeseries/replays.py": [
@@ -553,6 +555,27 @@ EQUIVALENT: dict[str, str] = {
         "the median of the steps as float64 truncates to the same integer",
     "rnnkit.models.classifier.xǁSequenceClassifierǁcompute_loss__mutmut_21":
         "logits are (B, C): argmax over dim +1 is over dim -1",
+    **{f"rnnkit.models.decoder.xǁDecoderǁforward__mutmut_{n}":
+       "teacher forcing >= 1 takes every given input on either path: the loop of steps "
+       "gives what the one call over all steps gives" for n in (1, 4, 5, 24, 25)},
+    **{f"rnnkit.models.decoder.xǁDecoderǁforward__mutmut_{n}":
+       "on the CPU torch.rand's device=None is x's device" for n in (28, 30)},
+    "rnnkit.models.decoder.xǁDecoderǁforward__mutmut_32":
+        "torch.rand equals teacher_forcing exactly with probability 0 (2^-24 at 0.0)",
+    "rnnkit.models.decoder.xǁDecoderǁforward__mutmut_50":
+        "feedback returns the inputs' dtype here (ids from argmax, frames as floats)",
+    **{f"rnnkit.models.decoder.x{name}":
+       "the cache is attention.prepare(keys) by contract: without it the attention "
+       "computes the same" for name in (
+           "ǁDecoderǁmemory__mutmut_1", "ǁDecoderǁmemory__mutmut_2",
+           "ǁDecoderǁmemory__mutmut_8", "ǁDecoderǁmemory__mutmut_11",
+           "ǁMemoryǁindex_select__mutmut_1", "ǁMemoryǁindex_select__mutmut_3",
+           "ǁMemoryǁindex_select__mutmut_12", "ǁMemoryǁindex_select__mutmut_15",
+           "ǁDecoderǁstep__mutmut_26", "ǁDecoderǁstep__mutmut_30")},
+    "rnnkit.models.decoder.xǁDecoderǁstart__mutmut_6":
+        "an LSTM's h and c have one shape: either gives the batch size",
+    **{f"rnnkit.models.decoder.xǁDecoderǁstep__mutmut_{n}":
+       "the tensors are (B, E): dim +1 is dim -1" for n in (9, 38)},
     "rnnkit.models.ensemble.x__member__mutmut_2":
         "fork_rng(devices=None) forks every CUDA device, as the list of all of them does",
     "rnnkit.models.ensemble.xǁClassifierEnsembleǁcombine__mutmut_8":
