@@ -231,7 +231,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_classifier_mutants.py", "tests/test_heads_reference.py", "tests/test_models.py",
         "-k", "not overfits and not fits_a_noiseless and not outputs_train"],
     "rnnkit/models/language_model.py": [
-        "tests/test_charlm.py", "tests/test_models.py",
+        "tests/test_language_model_mutants.py", "tests/test_charlm.py", "tests/test_models.py",
         "-k", "not overfits and not fits_a_noiseless and not outputs_train"],
     "rnnkit/models/decoder.py": [
         "tests/test_decoder_mutants.py", "tests/test_decoding_mutants.py",
@@ -576,6 +576,12 @@ EQUIVALENT: dict[str, str] = {
         "an LSTM's h and c have one shape: either gives the batch size",
     **{f"rnnkit.models.decoder.xǁDecoderǁstep__mutmut_{n}":
        "the tensors are (B, E): dim +1 is dim -1" for n in (9, 38)},
+    **{f"rnnkit.models.language_model.xǁLanguageModelǁcompute_loss__mutmut_{n}":
+       "on the CPU length_mask's device=None is the logits' device" for n in (26, 30)},
+    "rnnkit.models.language_model.xǁLanguageModelǁcompute_loss__mutmut_47":
+        "cross_entropy's ignore_index defaults to -100",
+    **{f"rnnkit.models.classifier.xǁ_PooledModelǁforward__mutmut_{n}":
+       "on the CPU length_mask's device=None is the output's device" for n in (10, 14)},
     "rnnkit.models.ensemble.x__member__mutmut_2":
         "fork_rng(devices=None) forks every CUDA device, as the list of all of them does",
     "rnnkit.models.ensemble.xǁClassifierEnsembleǁcombine__mutmut_8":
