@@ -582,6 +582,8 @@ EQUIVALENT: dict[str, str] = {
         "cross_entropy's ignore_index defaults to -100",
     **{f"rnnkit.models.classifier.xǁ_PooledModelǁforward__mutmut_{n}":
        "on the CPU length_mask's device=None is the output's device" for n in (10, 14)},
+    "rnnkit.models.decoder.xǁDecoderǁ__init____mutmut_65":
+        "nn.Linear reads bias as a truth value: None adds no bias, as False does",
     "rnnkit.models.ensemble.x__member__mutmut_2":
         "fork_rng(devices=None) forks every CUDA device, as the list of all of them does",
     "rnnkit.models.ensemble.xǁClassifierEnsembleǁcombine__mutmut_8":

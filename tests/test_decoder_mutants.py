@@ -99,7 +99,7 @@ def test_options_shape_the_decoder():
     plain = Decoder("lstm", 6, 9, vocab_size=9)
     assert plain.embedding.embedding_dim == 6 and plain.dropout.p == 0.0
     assert plain.embedding.padding_idx is None and plain.attention is None
-    assert plain.rnn.dropout == 0.0 and plain.project is None
+    assert plain.rnn.dropout == 0.0 and plain.project is None and plain.rnn.num_layers == 1
     deep = Decoder("lstm", 6, 9, vocab_size=9, num_layers=2, dropout=0.3, embedding_dim=4)
     assert deep.rnn.dropout == 0.3 and deep.dropout.p == 0.3
     assert deep.embedding.embedding_dim == 4 and deep.rnn.input_size == 4

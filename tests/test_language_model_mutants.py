@@ -33,16 +33,21 @@ def test_loss_and_metrics_by_hand_over_the_valid_steps():
     torch.manual_seed(0)
     lm = LanguageModel(vocab_size=7, cell="gru", hidden_size=6).eval()
     x = torch.randint(0, 7, (3, 5))
-    y = torch.randint(0, 7, (3, 5))
     lengths = torch.tensor([5, 2, 3])
-    out = lm.compute_loss({"x": x, "y": y, "lengths": lengths})
     logits = lm(x, lengths).logits
-    assert not torch.allclose(logits, lm(x).logits)  # the lengths reach the encoder
+    y = torch.randint(0, 7, (3, 5))
+    y[:, ::2] = logits.argmax(-1)[:, ::2]  # some right, some (likely) wrong
+    out = lm.compute_loss({"x": x, "y": y, "lengths": lengths})
+    whole = lm(x)
+    for a, b in zip(out.state, lm(x, lengths).state):  # the state at each sequence's end
+        torch.testing.assert_close(a, b)
+    assert not torch.allclose(out.state[0], whole.state[0])
     valid = torch.arange(5)[None] < lengths[:, None]
     nll = F.cross_entropy(logits[valid], y[valid], reduction="sum") / 10
     assert out.loss.item() == pytest.approx(nll.item(), rel=1e-6)
     assert out.count == 10
     acc = (logits.argmax(-1)[valid] == y[valid]).float().mean().item()
+    assert 0.3 < acc < 1  # so that a wrong divisor or index shows
     assert out.metrics["accuracy"] == pytest.approx(acc)
     assert out.metrics["perplexity"] == pytest.approx(math.exp(nll.item()), rel=1e-6)
     assert out.metrics["bits_per_token"] == pytest.approx(nll.item() / math.log(2), rel=1e-6)
