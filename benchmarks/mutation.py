@@ -239,7 +239,8 @@ MODULES: dict[str, list[str]] = {
         "decoder_mutants or seq2seq and not overfits or beam_size_1_equals or "
         "get_config_round_trip"],
     "rnnkit/training/config_io.py": [
-        "tests/test_config.py", "tests/test_tune_space_mutants.py", "-k", "not example"],
+        "tests/test_config_io_mutants.py", "tests/test_config.py",
+        "tests/test_tune_space_mutants.py", "-k", "not example"],
     "rnnkit/kernels/families.py": ["tests/test_kernels.py", "tests/test_native.py"],
     "rnnkit/diagnostics/gates.py": ["tests/test_flow_mutants.py", "tests/test_diagnostics.py"],
     "rnnkit/tasks/timeseries/replays.py": [

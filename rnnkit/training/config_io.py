@@ -213,9 +213,11 @@ def build_config(
     model, options = _build(ModelConfig, raw.get("model", {}), "model", errors,
                             extra=_ModelExtras(model_keys(task_name)))
     model.options = options
-    train_table = dict(raw.get("train", {})) if isinstance(raw.get("train"), dict) else {}
-    if "epochs" in train_table and "steps" not in train_table:
-        train_table["steps"] = 0
+    train_table = raw.get("train", {})  # not a table: _build names it
+    if isinstance(train_table, dict):
+        train_table = dict(train_table)
+        if "epochs" in train_table and "steps" not in train_table:
+            train_table["steps"] = 0
     train, _ = _build(TrainConfig, train_table, "train", errors)
     diagnostics, _ = _build(DiagnosticsConfig, raw.get("diagnostics", {}), "diagnostics", errors)
     logging, _ = _build(LoggingConfig, raw.get("logging", {}), "logging", errors)
