@@ -41,6 +41,17 @@ def test_a_config_with_no_tables_is_the_default_task_and_sections():
     assert cfg.diagnostics.every == 7 and cfg.logging.tensorboard is True
 
 
+def test_no_train_table_trains_with_the_defaults():
+    cfg = config_from_raw({"task": {"name": "adding"}}, "c.toml")
+    assert cfg.train.steps > 0 and cfg.train.lr > 0
+
+
+def test_options_is_not_a_model_key_a_config_may_set():
+    with pytest.raises(ConfigError, match="unknown key 'model.options'"):
+        build_config({"model": {"options": {"a": 1}}, "train": {"steps": 1}}, source="c",
+                     task_configs={"adding": TaskConfig}, model_keys=lambda task: ["bar"])
+
+
 def test_sections_that_are_not_tables_are_named():
     assert _problems({**BASE, "diagnostics": 5}) == [
         "diagnostics = 5: expected a table [diagnostics]"]
