@@ -587,12 +587,12 @@ EQUIVALENT: dict[str, str] = {
        "on the CPU length_mask's device=None is the output's device" for n in (10, 14)},
     "rnnkit.models.decoder.xǁDecoderǁ__init____mutmut_65":
         "nn.Linear reads bias as a truth value: None adds no bias, as False does",
-    **{f"rnnkit.training.config_io.x_check_value__mutmut_{n}":
+    **{f"rnnkit.training.config_io.x__check_value__mutmut_{n}":
        "every config field's type is a string (postponed annotations), and a real type has "
        "a __name__: the fallback is never read" for n in (2, 6, 9, 12)},
-    **{f"rnnkit.training.config_io.x_nearest__mutmut_{n}":
+    **{f"rnnkit.training.config_io.x__nearest__mutmut_{n}":
        "more close matches change nothing: only the first is named" for n in (8, 11)},
-    **{f"rnnkit.training.config_io.x_set_paths__mutmut_{n}":
+    **{f"rnnkit.training.config_io.x__set_paths__mutmut_{n}":
        "a train key was just set, so raw['train'] exists" for n in (32, 34)},
     "rnnkit.training.config_io.x_build_config__mutmut_5":
         "section None and '' both give no key prefix, and the top-level table is a dict",
