@@ -242,7 +242,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_config_io_mutants.py", "tests/test_config.py",
         "tests/test_tune_space_mutants.py", "-k", "not example"],
     "rnnkit/tasks/datafiles.py": [
-        "tests/test_source_mutants.py", "tests/test_config.py", "tests/test_config_io_mutants.py",
+        "tests/test_datafiles_mutants.py", "tests/test_source_mutants.py", "tests/test_config.py",
+        "tests/test_config_io_mutants.py",
         "tests/test_text_classification.py", "-k", "not example"],
     "rnnkit/kernels/families.py": ["tests/test_kernels.py", "tests/test_native.py"],
     "rnnkit/diagnostics/gates.py": ["tests/test_flow_mutants.py", "tests/test_diagnostics.py"],
