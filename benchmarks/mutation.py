@@ -600,6 +600,13 @@ EQUIVALENT: dict[str, str] = {
        "a train key was just set, so raw['train'] exists" for n in (32, 34)},
     "rnnkit.training.config_io.x_build_config__mutmut_5":
         "section None and '' both give no key prefix, and the top-level table is a dict",
+    **{f"rnnkit.tasks.datafiles.x_path_field__mutmut_{n}":
+       "path_field runs while the config classes are defined, at import, before mutmut "
+       "switches a mutant on: no test can reach its mutants" for n in range(1, 9)},
+    **{f"rnnkit.tasks.datafiles.x_split_items__mutmut_{n}":
+       "any shuffle name but 'torch' takes Python's random" for n in (1, 2)},
+    **{f"rnnkit.tasks.datafiles.x_fingerprint__mutmut_{n}":
+       "the block size of the reads does not change the hash" for n in (26, 28, 29)},
     "rnnkit.models.ensemble.x__member__mutmut_2":
         "fork_rng(devices=None) forks every CUDA device, as the list of all of them does",
     "rnnkit.models.ensemble.xǁClassifierEnsembleǁcombine__mutmut_8":

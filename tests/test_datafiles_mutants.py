@@ -134,6 +134,16 @@ def test_load_splits_from_one_file_or_from_parts(tmp_path):
     assert str(err.value) == ("the val part holds no sentences: give more data, or raise "
                               "task.val_fraction / task.test_fraction")
 
+    def nothing_in(name):
+        return lambda path: [] if path.name == name else read(path)
+
+    for name, split in (("a", "train"), ("c", "test")):
+        with pytest.raises(TaskError) as err:
+            load_splits(Cfg(train_data=str(tmp_path / "a"), val_data=str(tmp_path / "b"),
+                            test_data=str(tmp_path / "c")), nothing_in(name))
+        assert str(err.value) == (f"the {split} part holds no items: give more data, or "
+                                  "raise task.val_fraction / task.test_fraction")
+
 
 def test_fingerprints_of_a_file_and_a_folder(tmp_path):
     f = tmp_path / "a.csv"
@@ -160,7 +170,9 @@ def test_changed_or_missing_data_warns_after_training(tmp_path):
     b.write_text("2")
     write_fingerprints(run, Cfg(train_data=str(a), test_data=str(b),
                                 extra_path=str(tmp_path / "none")))
-    record = json.loads((run / "data.json").read_text())
+    text = (run / "data.json").read_text()
+    assert text == json.dumps(json.loads(text), indent=1) + "\n"  # indented, one last newline
+    record = json.loads(text)
     assert record == {"files": [
         {"key": "task.train_data", "path": str(a), "sha256": fingerprint(a)},
         {"key": "task.test_data", "path": str(b), "sha256": fingerprint(b)}]}
@@ -174,6 +186,7 @@ def test_changed_or_missing_data_warns_after_training(tmp_path):
         "are not those of the data the run trained on",
         f"task.test_data = {str(b)!r} no longer exists"]
     assert [str(w.message) for w in caught] == out
+    assert {w.filename for w in caught} == {__file__}  # attributed to the caller
     empty = tmp_path / "empty"
     empty.mkdir()
     write_fingerprints(empty, Cfg())

@@ -110,8 +110,8 @@ def files_not_needed():
         _CHECK_FILES.reset(token)
 
 
-def split_items(items: Sequence[T], seed: int, fraction: float, what: str = "items",
-                *, shuffle: str = "python") -> tuple[list[T], list[T]]:
+def split_items(items: Sequence[T], seed: int, fraction: float, *,
+                shuffle: str = "python") -> tuple[list[T], list[T]]:
     """(rest, held out): ``round(fraction * n)`` of ``items`` held out, by a shuffle that
     depends only on ``seed``; both parts come in the shuffled order. ``shuffle`` picks the
     generator: ``"python"`` (``random.Random(seed)``, the test split) or ``"torch"``
