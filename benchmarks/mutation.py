@@ -246,7 +246,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_config_io_mutants.py",
         "tests/test_text_classification.py", "-k", "not example"],
     "rnnkit/models/forecaster.py": [
-        "tests/test_models.py", "tests/test_forecast_ensemble.py", "tests/test_heads_reference.py",
+        "tests/test_forecaster_mutants.py", "tests/test_models.py",
+        "tests/test_forecast_ensemble.py", "tests/test_heads_reference.py",
         "-k", "forecast or pinball or quantile or gaussian or Forecast"],
     "rnnkit/kernels/families.py": ["tests/test_kernels.py", "tests/test_native.py"],
     "rnnkit/diagnostics/gates.py": ["tests/test_flow_mutants.py", "tests/test_diagnostics.py"],
