@@ -611,6 +611,16 @@ EQUIVALENT: dict[str, str] = {
        "any shuffle name but 'torch' takes Python's random" for n in (1, 2)},
     **{f"rnnkit.tasks.datafiles.x_fingerprint__mutmut_{n}":
        "the block size of the reads does not change the hash" for n in (26, 28, 29)},
+    **{f"rnnkit.models.forecaster.x{name}": "the tensors are 2-D: dim +1 is dim -1"
+       for name in ("ǁForecasterǁforward__mutmut_32", "ǁForecasterǁ_roll_out__mutmut_12")},
+    **{f"rnnkit.models.forecaster.x{name}": "on the CPU device=None is x's device"
+       for name in ("ǁForecasterǁ_roll_out__mutmut_32", "ǁForecasterǁ_roll_out__mutmut_35",
+                    *(f"ǁForecasterǁforward__mutmut_{n}" for n in (48, 53, 56, 62, 64)))},
+    "rnnkit.models.forecaster.xǁForecasterǁ_roll_out__mutmut_37":
+        "torch.rand equals teacher_forcing exactly with probability 0",
+    "rnnkit.models.forecaster.xǁForecasterǁforward__mutmut_69":
+        "teacher forcing 0 with the truth given feeds back the model's own forecast at every "
+        "step, as without it",
     "rnnkit.models.ensemble.x__member__mutmut_2":
         "fork_rng(devices=None) forks every CUDA device, as the list of all of them does",
     "rnnkit.models.ensemble.xǁClassifierEnsembleǁcombine__mutmut_8":

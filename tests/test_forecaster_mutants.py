@@ -128,3 +128,57 @@ def test_config_and_messages():
             cov(torch.zeros(4, 5, 2), future=future)
         assert str(err.value) == ("this forecaster reads 1 covariate(s) over its horizon: "
                                   f"give future of shape (4, 3, 1), got {got}")
+
+
+def test_the_encoder_gets_its_layers_and_dropout():
+    m = Forecaster(horizon=2, input_size=2, num_layers=2, dropout=0.25, cell="gru")
+    assert m.encoder.rnn.num_layers == 2 and m.encoder.rnn.dropout == 0.25
+
+
+def test_partial_teacher_forcing_draws_per_sequence_and_step():
+    torch.manual_seed(4)
+    m = Forecaster(horizon=5, input_size=3, output_size=2, covariates=1, cell="gru",
+                   hidden_size=4, mode="autoregressive", teacher_forcing=0.5).train()
+    x, y, future = _x(B=6, seed=4), torch.randn(6, 5, 2), torch.randn(6, 5, 1)
+    torch.manual_seed(7)
+    got = m(x, y=y, future=future)
+    torch.manual_seed(7)
+    B, P = 6, m.out.n_params
+    _, h_n = m.encoder(x)
+    prev, state, outs = x[:, -1, :2], m.decoder.start(h_n), []
+    for h in range(5):
+        out, state, _ = m.decoder.step(torch.cat([prev, future[:, h]], -1), state)
+        outs.append(out)
+        prev = m.out.point(out.detach().view(B, 2, P))
+        use = torch.rand(B, 1) < 0.5
+        prev = torch.where(use, y[:, h], prev)
+    torch.testing.assert_close(got, torch.stack(outs, 1).view(B, 5, 2, P))
+
+
+def test_compute_loss_passes_the_targets_and_the_future():
+    torch.manual_seed(5)
+    m = Forecaster(horizon=4, input_size=3, output_size=2, covariates=1, cell="gru",
+                   hidden_size=4, mode="autoregressive", teacher_forcing=1.0).train()
+    x, y, future = _x(B=3, seed=5), torch.randn(3, 4, 2), torch.randn(3, 4, 1)
+    out = m.compute_loss({"x": x, "y": y, "future": future})
+    pred = _rolled(m, x, None, future, truth=y)[..., 0]
+    assert out.loss.item() == pytest.approx(((pred - y) ** 2).mean().item(), rel=1e-6)
+    assert out.count == 3 and out.loss.dtype == torch.float32
+    with pytest.raises(ValueError, match="give future of shape"):
+        m.compute_loss({"x": x, "y": y})
+
+
+def test_inputs_of_another_float_dtype_are_cast_to_the_model_s():
+    torch.manual_seed(6)
+    m = Forecaster(horizon=3, input_size=2, covariates=1, cell="gru", hidden_size=4,
+                   mode="autoregressive", teacher_forcing=1.0).train()
+    x, y = _x(B=2, I=2, seed=6), torch.randn(2, 3, dtype=torch.float64)
+    future = torch.randn(2, 3, 1, dtype=torch.float64)
+    params = m(x, y=y, future=future)
+    assert params.dtype == torch.float32
+    out = m.compute_loss({"x": x, "y": y, "future": future})
+    assert out.loss.dtype == torch.float32
+    direct = Forecaster(horizon=3, input_size=2, covariates=1, hidden_size=4).eval()
+    assert direct(x, future=future).dtype == torch.float32
+    m.eval()
+    assert m(x, future=future).dtype == torch.float32
