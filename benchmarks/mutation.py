@@ -250,7 +250,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_forecast_ensemble.py", "tests/test_heads_reference.py",
         "-k", "forecast or pinball or quantile or gaussian or Forecast"],
     "rnnkit/models/tagger.py": [
-        "tests/test_models.py",
+        "tests/test_tagger_mutants.py", "tests/test_models.py",
         "-k", "not overfits and not fits_a_noiseless and not outputs_train"],
     "rnnkit/kernels/families.py": ["tests/test_kernels.py", "tests/test_native.py"],
     "rnnkit/diagnostics/gates.py": ["tests/test_flow_mutants.py", "tests/test_diagnostics.py"],
