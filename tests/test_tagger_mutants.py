@@ -64,3 +64,32 @@ def test_greedy_decoding_of_full_length_rows():
     assert ctc_greedy_decode(scores) == [[1, 2], [2, 2, 1]]
     assert ctc_greedy_decode(scores, torch.tensor([2, 3])) == [[1], [2, 2]]
     assert ctc_greedy_decode(scores, blank=2) == [[1, 0], [0, 1]]
+
+
+def test_cross_entropy_over_the_valid_steps_by_hand():
+    torch.manual_seed(1)
+    t = SequenceTagger(num_tags=4, input_size=3, cell="gru", hidden_size=5).eval()
+    x, lengths = torch.randn(3, 6, 3), torch.tensor([6, 2, 4])
+    logits = t(x, lengths).logits
+    y = torch.randint(0, 4, (3, 6))
+    y[:, ::2] = logits.argmax(-1)[:, ::2]  # some right
+    y[0, 5] = -100  # an ignored tag inside the length
+    out = t.compute_loss({"x": x, "y": y, "lengths": lengths})
+    valid = (torch.arange(6)[None] < lengths[:, None]) & (y != -100)
+    assert out.count == int(valid.sum()) == 11
+    want = F.cross_entropy(logits[valid], y[valid], reduction="sum") / 11
+    assert out.loss.item() == pytest.approx(want.item(), rel=1e-6)
+    acc = (logits.argmax(-1)[valid] == y[valid]).float().mean().item()
+    assert 0.3 < acc < 1 and out.metrics == {"accuracy": pytest.approx(acc)}
+    torch.testing.assert_close(out.state, t(x, lengths).state)  # each sequence's end
+    assert not torch.allclose(out.state, t(x).state)
+    one = t.compute_loss({"x": x[:1], "y": logits.argmax(-1)[:1], "lengths": torch.tensor([1])})
+    assert one.count == 1 and one.metrics["accuracy"] == 1.0
+    assert one.loss.item() == pytest.approx(
+        F.cross_entropy(logits[:1, 0], logits.argmax(-1)[:1, 0]).item(), rel=1e-5)
+
+
+def test_greedy_decoding_with_more_rows_than_steps():
+    scores = torch.zeros(4, 2, 3)
+    scores[:, 0, 1] = scores[:, 1, 2] = 1.0
+    assert ctc_greedy_decode(scores) == [[1, 2]] * 4
