@@ -624,6 +624,16 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.models.forecaster.xǁForecasterǁforward__mutmut_69":
         "teacher forcing 0 with the truth given feeds back the model's own forecast at every "
         "step, as without it",
+    "rnnkit.models.tagger.x_ctc_greedy_decode__mutmut_6":
+        "without lengths each row is sliced to [None] * B: the whole row, as to T",
+    **{f"rnnkit.models.tagger.xǁSequenceTaggerǁ_ctc_loss__mutmut_{n}":
+       "torch.full with an int fill is int64 already" for n in (18, 21)},
+    "rnnkit.models.tagger.xǁSequenceTaggerǁ_ctc_loss__mutmut_35":
+        "ctc_loss's reduction defaults to 'mean'",
+    **{f"rnnkit.models.tagger.xǁSequenceTaggerǁcompute_loss__mutmut_{n}":
+       "on the CPU length_mask's device=None is the logits' device" for n in (35, 39)},
+    "rnnkit.models.tagger.xǁSequenceTaggerǁcompute_loss__mutmut_56":
+        "cross_entropy's ignore_index defaults to -100",
     "rnnkit.models.ensemble.x__member__mutmut_2":
         "fork_rng(devices=None) forks every CUDA device, as the list of all of them does",
     "rnnkit.models.ensemble.xǁClassifierEnsembleǁcombine__mutmut_8":

@@ -93,3 +93,18 @@ def test_greedy_decoding_with_more_rows_than_steps():
     scores = torch.zeros(4, 2, 3)
     scores[:, 0, 1] = scores[:, 1, 2] = 1.0
     assert ctc_greedy_decode(scores) == [[1, 2]] * 4
+
+
+def test_ctc_with_another_blank_and_the_recorded_input_size():
+    torch.manual_seed(2)
+    t = SequenceTagger(num_tags=5, input_size=3, cell="gru", hidden_size=4, loss="ctc",
+                       blank=4).eval()
+    assert t.get_config()["input_size"] == 3 and t.get_config()["vocab_size"] is None
+    x = torch.randn(2, 6, 3)
+    y, target_lengths = torch.tensor([[0, 1, 2], [3, 0, 0]]), torch.tensor([3, 1])
+    out = t.compute_loss({"x": x, "y": y, "target_lengths": target_lengths})
+    log_probs = t(x).logits.log_softmax(-1).transpose(0, 1)
+    want = F.ctc_loss(log_probs, y, torch.tensor([6, 6]), target_lengths, blank=4)
+    assert out.loss.item() == pytest.approx(want.item(), rel=1e-6)
+    assert out.loss.item() != pytest.approx(
+        F.ctc_loss(log_probs, y, torch.tensor([6, 6]), target_lengths, blank=0).item())
