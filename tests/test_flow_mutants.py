@@ -178,19 +178,24 @@ def test_saturation_adds_counts_key_by_key():
     assert Saturation({"x": 0.0}, {"x": 0.0}).fractions() == {}  # no units: no fraction
 
 
+def _recorded_saturation(layer, x, scale):
+    """The recorder's gate saturation of ``layer`` over ``x`` after its weights are scaled
+    by ``scale`` (large weights: many units saturate, and the state matters)."""
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.mul_(scale)
+    with GradientFlowRecorder(layer) as rec:
+        out, _ = layer(x)
+        out.sum().backward()
+    return rec.flow().saturation["l0"]
+
+
 def test_gru_saturation_equals_the_gates_by_hand_from_the_state_each_step_read():
     """The gates of step t read h_{t-1}: recomputed here from the layer's weights (torch's
     r, z, n layout), counted with the documented thresholds."""
     torch.manual_seed(5)
-    layer = rnnkit.GRU(3, 4)
-    with torch.no_grad():
-        for p in layer.parameters():
-            p.mul_(4.0)  # large weights: many units saturate, and the state matters
-    x = torch.randn(6, 2, 3)
-    with GradientFlowRecorder(layer) as rec:
-        out, _ = layer(x)
-        out.sum().backward()
-    got = rec.flow().saturation["l0"]
+    layer, x = rnnkit.GRU(3, 4), torch.randn(6, 2, 3)
+    got = _recorded_saturation(layer, x, 4.0)
     w_ih, w_hh = layer.weight_ih_l0.detach(), layer.weight_hh_l0.detach()
     b_ih, b_hh = layer.bias_ih_l0.detach(), layer.bias_hh_l0.detach()
     h = torch.zeros(2, 4)
@@ -225,15 +230,8 @@ def test_gru_saturation_equals_the_gates_by_hand_from_the_state_each_step_read()
 
 def test_lstm_saturation_reads_the_state_tuple_each_step_read():
     torch.manual_seed(6)
-    layer = rnnkit.LSTM(3, 4)
-    with torch.no_grad():
-        for p in layer.parameters():
-            p.mul_(3.0)
-    x = torch.randn(5, 2, 3)
-    with GradientFlowRecorder(layer) as rec:
-        out, _ = layer(x)
-        out.sum().backward()
-    got = rec.flow().saturation["l0"]
+    layer, x = rnnkit.LSTM(3, 4), torch.randn(5, 2, 3)
+    got = _recorded_saturation(layer, x, 3.0)
     w_ih, w_hh = layer.weight_ih_l0.detach(), layer.weight_hh_l0.detach()
     b = (layer.bias_ih_l0 + layer.bias_hh_l0).detach()
     h, c = torch.zeros(2, 4), torch.zeros(2, 4)
