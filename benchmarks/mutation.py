@@ -258,6 +258,17 @@ MODULES: dict[str, list[str]] = {
         "tests/test_replays_mutants.py", "tests/test_forecast_refit.py",
         "tests/test_oracle_timeseries.py",
         "-k", "replay or refit"],
+    "rnnkit/kernels/bptt.py": ["tests/test_kernels.py", "tests/test_native.py"],
+    "rnnkit/layers/torch_compat.py": ["tests/test_torch_compat.py", "tests/test_kernels.py",
+                                      "tests/test_layers_io_mutants.py", "tests/test_layers.py",
+                                      "tests/test_errors.py", "tests/test_streaming.py",
+                                      "tests/test_torch_compat_mutants.py"],
+    **{f"rnnkit/kernels/{name}.py": ["tests/test_kernels.py", "tests/test_native.py",
+                                     "tests/test_streaming.py", "tests/test_mingru.py",
+                                     "tests/test_torch_compat.py"]
+       for name in ("engine", "plans", "layernorm")},
+    **{f"rnnkit/reference/{name}.py": ["tests/test_reference.py"]
+       for name in ("base", "elman", "gru", "lstm", "gradcheck")},
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
@@ -649,6 +660,27 @@ EQUIVALENT: dict[str, str] = {
         "torch.sort sorts along the last dimension by default",
     "rnnkit.models.masking.x_masked_softmax__mutmut_14":
         "scores are (B, S): dim +1 is dim -1",
+    **{f"rnnkit.layers.torch_compat.x__packed_batch__mutmut_{n}":
+       "only the batch size (dim 1), device and dtype of the stand-in input are read: its "
+       "other sizes, packed, batch_first and unbatched are not (a packed input goes to torch "
+       "as it is)" for n in (16, 17, 20, 21, 23, 24, 25, 31)},
+    **{f"rnnkit.layers.torch_compat.xǁ{cls}ǁ_cell_factory__mutmut_{n}":
+       "_make(cls, n, hidden_size=h) calls cls(n, h): the same as cls(n, hidden_size=h)"
+       for cls, n in (("GRU", 10), ("LSTM", 19), ("LSTM", 25), ("RNN", 12))},
+    **{f"rnnkit.layers.torch_compat.xǁ_DropInǁ_adopt__mutmut_{n}":
+       "cells hold their parameters directly (no submodules): recurse makes no difference"
+       for n in (3, 4)},
+    "rnnkit.layers.torch_compat.xǁ_DropInǁ_engine_is_faster__mutmut_9":
+        "a tensor's .data is the same values, device and dtype",
+    **{f"rnnkit.layers.torch_compat.xǁ_DropInǁ_fused_hx__mutmut_{n}":
+       "a learned initial state has the parameters' dtype, which torch's fused kernel "
+       "requires the input to have" for n in (21, 24)},
+    **{f"rnnkit.layers.torch_compat.xǁ_DropInǁforward__mutmut_{n}":
+       "merging the two halves by 'concat' gives the output back" for n in (50, 51)},
+    "rnnkit.layers.torch_compat.xǁ_DropInǁ_fused_hx__mutmut_20":
+        "a cell's init_state(device=None) is on the parameters' device, the input's",
+    "rnnkit.layers.torch_compat.xǁ_DropInǁ_fused_hx__mutmut_23":
+        "a cell's init_state(device=None) is on the parameters' device, the input's",
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",

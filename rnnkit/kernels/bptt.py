@@ -53,9 +53,6 @@ class Masks:
             raw = tuple(torch.where(self.valid[t], n, o) for n, o in zip(raw, old))
         return raw
 
-    def empty(self) -> bool:
-        return self.valid is None and self.recurrent is None and self.zoneout is None
-
     def step_share(self, dtype: torch.dtype) -> Tensor | float | None:
         """``a_t = v_t (1 - k_t)``: the share of a state's gradient that goes to the step.
 

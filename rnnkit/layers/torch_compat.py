@@ -52,8 +52,7 @@ class _DropIn(Stepping):
         self, *, merge_mode, layer_norm, recurrent_dropout, zoneout, learn_initial_state,
         forget_bias, init,
     ) -> None:
-        check_merge_mode(merge_mode)
-        check_probability("dropout", self.dropout)
+        check_merge_mode(merge_mode)  # (dropout: checked before torch.nn's __init__)
         check_probability("recurrent_dropout", recurrent_dropout)
         check_probability("zoneout", zoneout)
         if init not in INITS:
