@@ -267,7 +267,9 @@ MODULES: dict[str, list[str]] = {
                                      "tests/test_streaming.py", "tests/test_mingru.py",
                                      "tests/test_torch_compat.py"]
        for name in ("engine", "plans", "layernorm")},
-    **{f"rnnkit/reference/{name}.py": ["tests/test_reference.py"]
+    "rnnkit/tasks/predictor.py": ["tests/test_contract.py", "tests/test_synthetic_predictors.py"],
+    "rnnkit/tasks/base.py": ["tests/test_contract.py", "tests/test_synthetic_predictors.py"],
+    **{f"rnnkit/reference/{name}.py": ["tests/test_reference.py", "tests/test_reference_mutants.py"]
        for name in ("base", "elman", "gru", "lstm", "gradcheck")},
 }
 
@@ -677,6 +679,12 @@ EQUIVALENT: dict[str, str] = {
        "requires the input to have" for n in (21, 24)},
     **{f"rnnkit.layers.torch_compat.xǁ_DropInǁforward__mutmut_{n}":
        "merging the two halves by 'concat' gives the output back" for n in (50, 51)},
+    **{f"rnnkit.layers.torch_compat.xǁ_DropInǁ_merge_last__mutmut_{n}":
+       "PackedSequence() derives unsorted_indices from sorted_indices when it is not given"
+       for n in (6, 10)},
+    **{f"rnnkit.reference.base.xǁReferenceRNNǁ_check_state__mutmut_{n}":
+       "the state enters only float64 arithmetic, which promotes ints and float32 exactly"
+       for n in (5, 7)},
     "rnnkit.layers.torch_compat.xǁ_DropInǁ_fused_hx__mutmut_20":
         "a cell's init_state(device=None) is on the parameters' device, the input's",
     "rnnkit.layers.torch_compat.xǁ_DropInǁ_fused_hx__mutmut_23":

@@ -141,7 +141,10 @@ def test_merged_directions_on_the_fused_path(cls, merge_mode, packed):
             out, h = layer(pack_padded_sequence(x, lengths, enforce_sorted=False))
             ref, ref_h = plain(pack_padded_sequence(x, lengths, enforce_sorted=False))
             assert type(out) is type(ref)
-            torch.testing.assert_close(out.batch_sizes, ref.batch_sizes)
+            for a, b in [(out.batch_sizes, ref.batch_sizes),
+                         (out.sorted_indices, ref.sorted_indices),
+                         (out.unsorted_indices, ref.unsorted_indices)]:
+                assert torch.equal(a, b)
             out, ref = pad_packed_sequence(out)[0], pad_packed_sequence(ref)[0]
         else:
             out, h = layer(x)
