@@ -265,7 +265,8 @@ MODULES: dict[str, list[str]] = {
                                       "tests/test_torch_compat_mutants.py"],
     **{f"rnnkit/kernels/{name}.py": ["tests/test_kernels.py", "tests/test_native.py",
                                      "tests/test_streaming.py", "tests/test_mingru.py",
-                                     "tests/test_torch_compat.py"]
+                                     "tests/test_torch_compat.py", "tests/test_engine_registry.py",
+                                     "tests/test_plans_cache.py"]
        for name in ("engine", "plans", "layernorm")},
     "rnnkit/tasks/predictor.py": ["tests/test_contract.py", "tests/test_synthetic_predictors.py"],
     "rnnkit/tasks/base.py": ["tests/test_contract.py", "tests/test_synthetic_predictors.py"],
@@ -685,6 +686,22 @@ EQUIVALENT: dict[str, str] = {
     **{f"rnnkit.reference.base.xǁReferenceRNNǁ_check_state__mutmut_{n}":
        "the state enters only float64 arithmetic, which promotes ints and float32 exactly"
        for n in (5, 7)},
+    **{f"rnnkit.kernels.plans.x_params_key__mutmut_{n}":
+       "any constant marks an inference tensor; the branch is reached when the parameters "
+       "were made in inference mode, and then all of them are inference tensors"
+       for n in (4, 5, 6)},
+    "rnnkit.kernels.plans.x_plan_for__mutmut_8":
+        "a cell's parameters share one dtype (nn.Module.to converts all of them)",
+    "rnnkit.kernels.plans.xǁPlanǁ__init____mutmut_95":
+        "eps is read by the compiled step of the layer-norm cells only, which all have one",
+    **{f"rnnkit.kernels.plans.xǁPlanǁinitial__mutmut_{n}":
+       "plans serve CPU tensors only: device=None is the CPU (no GPU to tell them apart)"
+       for n in (8, 13)},
+    **{f"rnnkit.kernels.plans.xǁPlanǁrun__mutmut_{n}":
+       "lengths arrive as int64 (check_lengths) on the CPU, where plans run (no GPU here to "
+       "put them elsewhere)" for n in (5, 6, 7, 8)},
+    "rnnkit.kernels.plans.xǁPlanǁstep__mutmut_5":
+        "without a cell state c is the empty tensor, and the compiled step leaves c_out alone",
     "rnnkit.layers.torch_compat.xǁ_DropInǁ_fused_hx__mutmut_20":
         "a cell's init_state(device=None) is on the parameters' device, the input's",
     "rnnkit.layers.torch_compat.xǁ_DropInǁ_fused_hx__mutmut_23":

@@ -94,3 +94,10 @@ def test_the_relative_error_is_the_documented_ratio_for_small_gradients():
     assert result.max_rel_error == result.rel_errors["W"]
     assert result.rel_errors["U"] < 1e-6
     assert not result.passed() and result.passed(tol=0.01)
+
+
+def test_passed_is_strictly_below_the_tolerance():
+    xs, ys = _data(1)
+    result = gradient_check(_SmallScaled(I, H, O, seed=3), xs, ys)
+    assert not result.passed(tol=result.max_rel_error)
+    assert result.passed(tol=np.nextafter(result.max_rel_error, 1.0))
