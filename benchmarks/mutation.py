@@ -268,8 +268,9 @@ MODULES: dict[str, list[str]] = {
                                      "tests/test_torch_compat.py", "tests/test_engine_registry.py",
                                      "tests/test_plans_cache.py"]
        for name in ("engine", "plans", "layernorm")},
-    "rnnkit/tasks/predictor.py": ["tests/test_contract.py", "tests/test_synthetic_predictors.py"],
-    "rnnkit/tasks/base.py": ["tests/test_contract.py", "tests/test_synthetic_predictors.py"],
+    **{f"rnnkit/tasks/{name}.py": ["tests/test_predictor_units.py", "tests/test_contract.py",
+                                   "tests/test_synthetic_predictors.py"]
+       for name in ("predictor", "base")},
     **{f"rnnkit/reference/{name}.py": ["tests/test_reference.py", "tests/test_reference_mutants.py"]
        for name in ("base", "elman", "gru", "lstm", "gradcheck")},
 }
