@@ -182,7 +182,15 @@ def _range_problem(key: str, value: Any) -> str:
 
 
 def _describe(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+    """A type hint as a message shows it: ``int``, ``tuple[int, ...]``, ``Module | None``."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_describe(a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return "None"
+    if origin is None and hasattr(hint, "__name__"):
+        return hint.__name__
+    return str(hint).replace("typing.", "")
 
 
 def _short(value: Any, limit: int = 60) -> str:
