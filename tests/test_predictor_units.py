@@ -229,7 +229,7 @@ def test_predict_file_reads_the_tasks_format(sine_run, tmp_path):
 
 class _Bare(Predictor):
     def predict(self, inputs, **options):
-        return [{"n": len(inputs)}]
+        return [{"n": len(inputs), **options}]
 
 
 def _bare(capabilities=frozenset(), info=None):
@@ -259,6 +259,7 @@ def test_text_tasks_read_a_line_per_input(tmp_path):
     lines = p.read_file(tmp_path / "in.txt")
     assert lines == [TextLine("good film"), TextLine("bad film")]
     assert p.predict_file(tmp_path / "in.txt") == [{"n": 2}]
+    assert p.predict_file(tmp_path / "in.txt", top=3) == [{"n": 2, "top": 3}]
     texts = p.read_texts(["a b", "c"])
     assert texts == [TextLine("a b"), TextLine("c")]
 
@@ -273,13 +274,18 @@ def test_export_writes_preprocessing_beside_the_graphs(tmp_path, monkeypatch):
 
     monkeypatch.setattr(rnnkit.export, "export_model", fake_export)
     info = {"format": "rnnkit", "format_version": 1, "model_config": {}, "step": 3, "epoch": 1,
-            "labels": ["neg", "pos"], "scaler": {"mean": 0.5}}
+            "labels": ["négatif", "pos"], "scaler": {"mean": 0.5}}
+    _bare(info=info).export(tmp_path / "default")
+    assert seen == {"verify": True, "quantize": None, "device": torch.device("cpu")}
     paths = _bare(info=info).export(tmp_path / "out", verify=False, quantize="dynamic")
     assert seen == {"verify": False, "quantize": "dynamic", "device": torch.device("cpu")}
+    assert paths["preprocessing"].read_text(encoding="utf-8") == (
+        '{\n "labels": [\n  "négatif",\n  "pos"\n ],\n "scaler": {\n  "mean": 0.5\n },\n'
+        ' "graphs": {\n  "sequence": "sequence.onnx"\n }\n}\n')  # readable: indented, UTF-8
     assert paths["preprocessing"] == tmp_path / "out" / "preprocessing.json"
     assert paths["sequence"] == tmp_path / "out" / "sequence.onnx"
     written = json.loads(paths["preprocessing"].read_text())
-    assert written == {"labels": ["neg", "pos"], "scaler": {"mean": 0.5},
+    assert written == {"labels": ["négatif", "pos"], "scaler": {"mean": 0.5},
                        "graphs": {"sequence": "sequence.onnx"}}
 
 
@@ -335,6 +341,10 @@ def test_model_keys_and_their_checks():
     kwargs = task._model_kwargs(cfg)
     assert kwargs["hidden_size"] == 12
     assert "bidirectional" not in kwargs  # a common key the model lacks, at its default
+    cfg.model.options = {"colour": None}  # an option key the model lacks: kept, and refused
+    assert task._model_kwargs(cfg)["colour"] is None
+    assert task.check(cfg) == ["model.colour = None: Forecaster (task 'sine') does not take it"]
+    cfg.model.options = {}
     cfg.model.bidirectional, cfg.model.hidden_size = True, 0
     assert task.check(cfg) == [
         "model.hidden_size = 0: a count or size must be >= 1",
@@ -361,3 +371,29 @@ def test_evaluate_unknown_split_and_the_generic_loss(sine_run):
         out = task.loss(ctx, p.model, data)
     assert figures["loss"] == pytest.approx(float(out.loss), rel=1e-5)
     assert task.info(ctx, p.model) == {"task": p.info["task"]}
+
+
+def test_evaluate_uses_the_tasks_own_loss(sine_run):
+    p = load(sine_run)
+    base = TASKS["sine"]
+    seen = []
+
+    class Doubled(type(base)):
+        def loss(self, ctx, model, batch, state=None):
+            seen.append(ctx)
+            out = super().loss(ctx, model, batch, state)
+            return type(out)(out.loss * 2, out.metrics, out.count, out.state)
+
+    plain = base.evaluate(p.context, p.model, "val")["loss"]
+    assert Doubled().evaluate(p.context, p.model, "val")["loss"] == pytest.approx(2 * plain)
+    assert seen and all(ctx is p.context for ctx in seen)
+
+
+def test_the_default_loss_is_the_models_with_the_carried_state():
+    class Recorder:
+        def compute_loss(self, batch, state):
+            return ("loss of", batch, state)
+
+    assert Task().loss(None, Recorder(), {"x": 1}, state="carried") == ("loss of", {"x": 1},
+                                                                       "carried")
+    assert Task().loss(None, Recorder(), {"x": 1}) == ("loss of", {"x": 1}, None)
