@@ -268,6 +268,9 @@ MODULES: dict[str, list[str]] = {
                                      "tests/test_torch_compat.py", "tests/test_engine_registry.py",
                                      "tests/test_plans_cache.py"]
        for name in ("engine", "plans", "layernorm")},
+    **{f"rnnkit/export/{name}.py": ["tests/test_export.py"]
+       for name in ("layer", "loops", "graphs", "onnx", "sequence_models", "decoder_models",
+                    "native")},
     "rnnkit/models/base.py": ["tests/test_model_config_check.py",
                               "tests/test_checkpoint_safety.py"],
     **{f"rnnkit/tasks/{name}.py": ["tests/test_predictor_units.py", "tests/test_contract.py",
