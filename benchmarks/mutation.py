@@ -721,6 +721,15 @@ EQUIVALENT: dict[str, str] = {
        for name in ("x_open_checkpoint__mutmut_32", "xǁPredictorǁexport__mutmut_22")},
     **{f"rnnkit.tasks.base.xǁTaskǁevaluate__mutmut_{n}":
        "evaluate_model always passes state None to the loss" for n in (23, 27)},
+    "rnnkit.tasks.predictor.xǁPredictorǁexport__mutmut_47":
+        "ensure_ascii is only tested for truth: None and False are both false",
+    **{f"rnnkit.models.base.xǁModelǁcheck_config__mutmut_{n}":
+       "value_problem works the hints out itself when given None: the same hints, again"
+       for n in (9, 11, 38, 41)},
+    "rnnkit.models.base.x__range_problem__mutmut_2":
+        "value_problem reads the problem for truth only: None and '' both mean none",
+    "rnnkit.tasks.base.xǁTaskǁevaluate__mutmut_12":
+        "on a CPU-only machine batches moved .to(None) stay on the CPU, the model's device",
     "rnnkit.tasks.base.xǁTaskǁevaluate__mutmut_6":
         "on a CPU-only machine batches moved .to(None) stay on the CPU, the model's device",
     "rnnkit.layers.torch_compat.xǁ_DropInǁ_fused_hx__mutmut_20":

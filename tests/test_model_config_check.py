@@ -3,6 +3,7 @@ from JSON (a checkpoint's model.json, a [model] table) is refused with the key a
 reason before any model is built. Each rule on a toy model, message in full."""
 
 import re
+from typing import Any
 
 import pytest
 import torch
@@ -10,6 +11,8 @@ from torch import nn
 
 from rnnkit.models import MODELS
 from rnnkit.models.base import Model, ModelConfigError
+
+_MARKER = object()  # a default JSON cannot hold: any value passes the type check
 
 
 class _Toy(Model):
@@ -19,7 +22,8 @@ class _Toy(Model):
                  labels: list[str] | None = None, seed: int = 0, module: nn.Module | None = None,
                  num_layers=1, widths=(1.5, 2), counts=(1, 2), mixed=(1, "a"), anything=None,
                  kernel_dim=3, embedding_sizes=(4,), horizon=1, members=1, channels=1,
-                 size=1, offset=0):
+                 size=1, offset=0, single: tuple[int] = (1,), extras: list[Any] = (),
+                 marker=_MARKER):
         super().__init__()
 
 
@@ -59,7 +63,7 @@ def test_not_an_object_or_wrong_keys():
                        "input_size, hidden_size, dropout, cell, bidirectional, sizes, pair, "
                        "options, labels, seed, module, num_layers, widths, counts, mixed, "
                        "anything, kernel_dim, embedding_sizes, horizon, members, channels, "
-                       "size, offset)")
+                       "size, offset, single, extras, marker)")
     assert _refused({"hidden_size": 4}) == (
         "input_size", "model_config lacks 'input_size', which _Toy requires")
     _Open.check_config({**GOOD, "colour": "red"})  # **kwargs: passed on, checked by building
@@ -86,6 +90,9 @@ def test_not_an_object_or_wrong_keys():
     ("widths", ["a"], " is not of type list[float]"),
     ("counts", [1.5], " is not of type list[int]"),
     ("mixed", "ab", " is not of type list"),
+    ("single", [1, 2], " is not of type tuple[int]"),  # exactly one
+    ("single", [], " is not of type tuple[int]"),
+    ("extras", "x", " is not of type list[Any]"),
     ("input_size", 0, ": a count or size must be >= 1"),
     ("hidden_size", -1, ": a count or size must be >= 1"),
     ("num_layers", 0, ": a count or size must be >= 1"),
@@ -110,7 +117,8 @@ def test_each_value_rule_names_the_key(key, value, reason):
 
 def test_rules_that_let_values_through():
     for key, value in [("offset", 0), ("seed", -1), ("num_layers", 1), ("input_size", 2**63 - 1),
-                       ("dropout", 2), ("anything", [object()]), ("mixed", [1, "a", None])]:
+                       ("dropout", 2), ("anything", [object()]), ("mixed", [1, "a", None]),
+                       ("single", [5]), ("extras", [1, "a"]), ("marker", "anything")]:
         assert _Toy.value_problem(key, value) == "", key
     assert _Toy.value_problem("colour", 1) == ""  # not a keyword: someone else's to report
     assert _Open.value_problem("kwargs", {"x": 1}) == ""
@@ -137,7 +145,10 @@ def test_long_values_are_shortened_in_the_message():
 
 
 def test_public_subclasses_are_registered_by_name_private_ones_not():
-    assert "_Toy" not in MODELS
+    class _Hidden(Model):
+        pass
+
+    assert "_Hidden" not in MODELS and "_Toy" not in MODELS
 
     class Registered(Model):
         pass

@@ -126,9 +126,8 @@ class Model(nn.Module):
 
 
 def _hint_from_default(default: Any) -> Any:
-    """The type an unannotated keyword's default implies (a tuple: a list of its kind)."""
-    if default is inspect.Parameter.empty or default is None:
-        return Any
+    """The type an unannotated keyword's default implies (a tuple: a list of its kind);
+    ``Any`` for no default, None or a value JSON cannot hold."""
     if isinstance(default, (tuple, list)):
         kinds = {type(v) for v in default}
         return list[float] if float in kinds else list[int] if kinds == {int} else list
@@ -156,7 +155,7 @@ def _fits(value: Any, hint: Any) -> bool:
         return isinstance(value, dict)
     if hint in (list, tuple) or origin in (list, tuple):
         items = [a for a in args if a is not Ellipsis]
-        if origin is tuple and len(items) > 1 and Ellipsis not in args:  # fixed length
+        if origin is tuple and items and Ellipsis not in args:  # fixed length
             return (isinstance(value, (list, tuple)) and len(value) == len(items)
                     and all(_fits(v, a) for v, a in zip(value, items)))
         item = items[0] if items else Any
