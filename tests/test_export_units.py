@@ -22,7 +22,8 @@ def test_refusals_have_their_messages():
         layer_grid(nn.Linear(2, 2))
     with pytest.raises(ValueError, match=r"^mode must be 'sequence' or 'step', got 'steps'$"):
         ExportLayer(GRU(2, 3), "steps")
-    with pytest.raises(ValueError, match=r"^a bidirectional layer has no step mode"):
+    with pytest.raises(ValueError, match=r"^a bidirectional layer has no step mode \(the "
+                                         r"backward direction reads the whole sequence\)$"):
         ExportLayer(GRU(2, 3, bidirectional=True), "step")(torch.randn(1, 2, 2))
 
 
@@ -74,3 +75,63 @@ def test_without_zoneout_plain_cells_take_the_native_operators():
     assert exported.native == [[True], [True]]
     assert ExportLayer(Recurrent("lngru", input_size=3, hidden_size=4), "sequence").native \
         == [[False]]
+
+
+def _states(h):
+    return h if isinstance(h, tuple) else (h,)
+
+
+def _random_hx(layer, batch):
+    cells = [cell for row in layer_grid(layer) for cell in row]
+    parts = [torch.stack([torch.randn(batch, size) for _ in cells])
+             for size in cells[0].state_sizes]
+    return tuple(parts) if len(parts) > 1 else parts[0]
+
+
+@pytest.mark.parametrize("layer", [
+    LSTM(3, 4, num_layers=2, bidirectional=True),
+    GRU(3, 4, num_layers=3, batch_first=True),
+    Recurrent("lngru", input_size=3, hidden_size=4, num_layers=2, bidirectional=True),
+    Recurrent("lnlstm", input_size=3, hidden_size=4, num_layers=2, batch_first=True),
+    LSTM(3, 4, num_layers=2, proj_size=2),
+], ids=["lstm2-bi", "gru3-bf", "lngru2-bi", "lnlstm2-bf", "lstm2-proj"])
+@pytest.mark.parametrize("with_lengths", [False, True])
+def test_sequence_mode_with_a_given_state_equals_the_layer(layer, with_lengths):
+    """Every layer and direction starts from its own part of hx."""
+    layer.eval()
+    T, B = 5, 3
+    x = torch.randn(B, T, 3) if layer.batch_first else torch.randn(T, B, 3)
+    hx = _random_hx(layer, B)
+    lengths = LENGTHS if with_lengths else None
+    with torch.no_grad():
+        want, want_h = layer(x, hx, lengths=lengths)
+        got, got_h = ExportLayer(layer, "sequence")(x, hx, lengths=lengths)
+    assert got.shape == want.shape
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+    assert type(got_h) is type(want_h)
+    for g, w in zip(_states(got_h), _states(want_h)):
+        torch.testing.assert_close(g, w, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("layer", [
+    LSTM(3, 4, num_layers=2, zoneout=0.25),
+    GRU(3, 4, num_layers=2, batch_first=True),
+    Recurrent("lnlstm", input_size=3, hidden_size=4, zoneout=0.1, batch_first=True),
+], ids=["lstm2-zoneout", "gru2-bf", "lnlstm-zoneout-bf"])
+def test_step_mode_stepped_over_time_equals_the_layer(layer):
+    layer.eval()
+    T, B = 4, 2
+    x = torch.randn(B, T, 3) if layer.batch_first else torch.randn(T, B, 3)
+    step = ExportLayer(layer, "step")
+    with torch.no_grad():
+        want, want_h = layer(x)
+        h, outs = None, []
+        for t in range(T):
+            x_t = x[:, t:t + 1] if layer.batch_first else x[t:t + 1]
+            y, h = step(x_t, h)
+            assert y.shape == ((B, 1, 4) if layer.batch_first else (1, B, 4))
+            outs.append(y)
+    got = torch.cat(outs, dim=1 if layer.batch_first else 0)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+    for g, w in zip(_states(h), _states(want_h)):
+        torch.testing.assert_close(g, w, atol=1e-5, rtol=0)
