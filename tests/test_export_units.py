@@ -1,7 +1,9 @@
-"""The export layer's own checks and choices, without running onnxruntime: its messages,
-the qualified names ``swap_layers`` asks modes for, and zoneout, which ONNX's own RNN
-operators cannot express, taking the loop on layers that otherwise would use them. (What
-mutation testing of rnnkit/export/layer.py found unchecked.)"""
+"""The export layer and the graph descriptions, without running onnxruntime: the layer's
+messages, the qualified names ``swap_layers`` asks modes for, zoneout (which ONNX's own RNN
+operators cannot express) taking the loop, the layer from a given state and stepped over
+time against the layer itself; and what export.json says about each port, the ports'
+example inputs and the graphs' checks. (What mutation testing of rnnkit/export/layer.py and
+graphs.py found unchecked.)"""
 
 import pytest
 import torch
@@ -11,8 +13,19 @@ pytest.importorskip("onnx", reason="ONNX export needs the export extra: "
                                    "pip install 'rnnkit[export]'")
 
 from rnnkit.export import ExportLayer  # noqa: E402
+from rnnkit.export.graphs import (  # noqa: E402
+    PLANS,
+    Graph,
+    Port,
+    outputs_for,
+    prepared,
+    register_plan,
+    sequence_input,
+    state_ports,
+)
 from rnnkit.export.layer import layer_grid, swap_layers  # noqa: E402
 from rnnkit.layers import GRU, LSTM, Recurrent  # noqa: E402
+from rnnkit.models.encoder import SequenceEncoder  # noqa: E402
 
 LENGTHS = torch.tensor([5, 1, 3])
 
@@ -135,3 +148,124 @@ def test_step_mode_stepped_over_time_equals_the_layer(layer):
     torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
     for g, w in zip(_states(h), _states(want_h)):
         torch.testing.assert_close(g, w, atol=1e-5, rtol=0)
+
+
+# --- what export.json says about each graph (rnnkit/export/graphs.py) ----------------------
+
+def test_state_ports_in_torch_nn_layout():
+    layer = ExportLayer(LSTM(3, 4, num_layers=2, bidirectional=True), "sequence")
+    h, c = state_ports(layer)
+    assert h == Port("h", (4, "batch", 4), meaning="h of the recurrent layer (layer by layer, "
+                     "forward then backward)", initial="zeros")
+    assert c.name == "c" and c.shape == (4, "batch", 4) and c.initial == "zeros"
+    [h] = state_ports(ExportLayer(GRU(3, 5, num_layers=3), "step"), "dec_", "the decoder")
+    assert h == Port("dec_h", (3, "batch", 5), meaning="h of the decoder (one row per layer)",
+                     initial="zeros")
+    learned = LSTM(3, 4, num_layers=2, learn_initial_state=True, proj_size=2)
+    with torch.no_grad():
+        for p in learned.parameters():
+            p.normal_()
+    h, c = state_ports(ExportLayer(learned, "step"))
+    assert h.shape == (2, "batch", 2) and c.shape == (2, "batch", 4)
+    torch.testing.assert_close(torch.tensor(h.initial), torch.stack(
+        [learned.initial_h_l0, learned.initial_h_l1]))
+    torch.testing.assert_close(torch.tensor(c.initial), torch.stack(
+        [learned.initial_c_l0, learned.initial_c_l1]))
+
+
+def test_output_ports_of_new_states():
+    ports = [Port("h", (2, "batch", 4), meaning="h of x", initial="zeros"),
+             Port("n", ("batch",), "int64", "count", values=(0, 9))]
+    assert outputs_for(ports, "after the step") == [
+        Port("h_out", (2, "batch", 4), "float32", "h of x, after the step"),
+        Port("n_out", ("batch",), "int64", "count, after the step")]
+
+
+def test_port_json():
+    assert Port("x", ("batch", "time", 3)).to_json() == {
+        "name": "x", "shape": ["batch", "time", 3], "dtype": "float32", "meaning": ""}
+    assert Port("lengths", ("batch",), "int64", "valid steps", values=(1, "time"),
+                initial=[[0.5]]).to_json() == {
+        "name": "lengths", "shape": ["batch"], "dtype": "int64", "meaning": "valid steps",
+        "values": [1, "time"], "initial": [[0.5]]}
+
+
+def test_sequence_input_ports():
+    tokens = SequenceEncoder("gru", 4, vocab_size=11)
+    assert sequence_input(tokens) == Port("x", ("batch", "time"), "int64", "token ids",
+                                          values=(0, 10))
+    assert sequence_input(tokens, "src", step=True) == Port("src", ("batch",), "int64",
+                                                            "token ids", values=(0, 10))
+    features = SequenceEncoder("lstm", 4, input_size=6)
+    assert sequence_input(features) == Port("x", ("batch", "time", 6), "float32",
+                                            "input features")
+    assert sequence_input(features, step=True).shape == ("batch", 6)
+
+
+def test_port_samples():
+    sizes = {"batch": 4, "time": 7}
+    g = torch.Generator().manual_seed(0)
+    x = Port("x", ("batch", "time", 2)).sample(sizes, g)
+    assert x.shape == (4, 7, 2) and x.dtype == torch.float32 and (x < 0).any()
+    pos = Port("s", ("batch",), positive=True).sample(sizes, g)
+    assert ((pos >= 1) & (pos < 2)).all()
+    assert Port("m", ("batch", 3), "bool").sample(sizes, g).all()
+    img = Port("img", (2, 50), "uint8").sample(sizes, g)
+    assert img.dtype == torch.uint8 and int(img.max()) > 200  # the whole byte range
+    lengths = Port("lengths", ("batch",), "int64", values=(1, "time")).sample(sizes, g)
+    assert lengths.dtype == torch.int64 and lengths[:2].tolist() == [7, 1]  # longest, shortest
+    assert ((lengths >= 1) & (lengths <= 7)).all()
+    ids = Port("ids", ("batch", "time"), "int64", values=(3, 5)).sample(sizes, g)
+    assert set(ids.unique().tolist()) == {3, 4, 5}
+    flags = Port("flags", (200,), "int64").sample(sizes, g)  # no range given: 0 or 1
+    assert set(flags.unique().tolist()) == {0, 1}
+    one = Port("lengths", (1,), "int64", values=(2, 4)).sample(sizes, g)
+    assert 2 <= int(one) <= 4
+    a = Port("x", (3,)).sample(sizes, torch.Generator().manual_seed(5))
+    torch.testing.assert_close(a, Port("x", (3,)).sample(sizes, torch.Generator().manual_seed(5)))
+
+
+def test_graph_examples_and_checks():
+    with pytest.raises(ValueError, match=r"^the step graph repeats a port name: \['x', 'h', "
+                                         r"'h'\]$"):
+        Graph("step", nn.Identity(), [Port("x", (1,)), Port("h", (1,))], [Port("h", (1,))], "")
+    graph = Graph("seq", nn.Identity(), [Port("x", ("batch", "time"))], [Port("y", (1,))], "")
+    first, again = graph.example(), graph.example()
+    torch.testing.assert_close(first["x"], again["x"])  # seeded: the same every time
+    torch.testing.assert_close(first["x"], torch.randn(3, 5, generator=torch.Generator()
+                                                       .manual_seed(0)))
+    other = graph.example({"time": 2}, torch.Generator().manual_seed(1))["x"]
+    torch.testing.assert_close(other, torch.randn(3, 2, generator=torch.Generator()
+                                                  .manual_seed(1)))
+    seen = []
+    custom = Graph("dec", nn.Identity(), [Port("x", (1,))], [Port("y", (1,))], "",
+                   sample=lambda sizes, gen: seen.append((sizes, gen)) or {"x": torch.ones(1)})
+    gen = torch.Generator()
+    assert custom.example({"batch": 2}, gen) == {"x": torch.ones(1)}
+    assert seen == [({"batch": 2, "time": 5, "source": 4}, gen)]
+    custom.example()
+    assert isinstance(seen[1][1], torch.Generator)
+    assert graph.to_json() == {"file": "seq.onnx", "about": "",
+                               "inputs": [{"name": "x", "shape": ["batch", "time"],
+                                           "dtype": "float32", "meaning": ""}],
+                               "outputs": [{"name": "y", "shape": [1], "dtype": "float32",
+                                            "meaning": ""}]}
+
+
+def test_register_plan_and_prepared_copies():
+    def plan(model):
+        return None
+
+    try:
+        register_plan("MyModel", plan)
+        assert PLANS["MyModel"] is plan
+    finally:
+        PLANS.pop("MyModel", None)
+    model = nn.Sequential()
+    model.add_module("rnn", GRU(3, 4))
+    model.double().train()
+    copy = prepared(model, "step")
+    assert isinstance(copy.rnn, ExportLayer) and copy.rnn.mode == "step"
+    assert not copy.training and model.training  # the original is left as it was
+    assert all(p.dtype == torch.float32 and p.device.type == "cpu" for p in copy.parameters())
+    assert all(p.dtype == torch.float64 for p in model.parameters())
