@@ -739,6 +739,12 @@ EQUIVALENT: dict[str, str] = {
     **{f"rnnkit.export.layer.xǁExportLayerǁ_sequence__mutmut_{n}":
        "on a CPU-only machine device=None and the input's device are both the CPU"
        for n in (13, 15, 21)},
+    **{f"rnnkit.export.layer.xǁExportLayerǁ_sequence__mutmut_{n}":
+       "the state parts are (B, size): dim +1 is dim -1" for n in (56, 84)},
+    **{f"rnnkit.export.layer.xǁExportLayerǁforward__mutmut_{n}":
+       "a cell's init_state defaults to its parameters' device and dtype, which are the "
+       "input's: export runs a float32 CPU copy of the model (graphs.prepared)"
+       for n in (14, 15, 17, 18)},
     "rnnkit.tasks.base.xǁTaskǁevaluate__mutmut_6":
         "on a CPU-only machine batches moved .to(None) stay on the CPU, the model's device",
     "rnnkit.layers.torch_compat.xǁ_DropInǁ_fused_hx__mutmut_20":
