@@ -745,6 +745,13 @@ EQUIVALENT: dict[str, str] = {
        "a cell's init_state defaults to its parameters' device and dtype, which are the "
        "input's: export runs a float32 CPU copy of the model (graphs.prepared)"
        for n in (14, 15, 17, 18)},
+    **{f"rnnkit.export.graphs.x_prepared__mutmut_{n}":
+       "on a CPU-only machine .to(None) and .to('cpu') leave the copy on the CPU"
+       for n in (2, 4)},
+    "rnnkit.export.graphs.x_state_ports__mutmut_29":
+        "a learned initial state is one row broadcast over the batch: row 0 of 1 or of 2",
+    "rnnkit.export.graphs.xǁPortǁsample__mutmut_36":
+        "torch.randint(256, shape) draws from [0, 256) too",
     "rnnkit.tasks.base.xǁTaskǁevaluate__mutmut_6":
         "on a CPU-only machine batches moved .to(None) stay on the CPU, the model's device",
     "rnnkit.layers.torch_compat.xǁ_DropInǁ_fused_hx__mutmut_20":

@@ -221,8 +221,16 @@ def test_port_samples():
     assert set(flags.unique().tolist()) == {0, 1}
     one = Port("lengths", (1,), "int64", values=(2, 4)).sample(sizes, g)
     assert 2 <= int(one) <= 4
-    a = Port("x", (3,)).sample(sizes, torch.Generator().manual_seed(5))
-    torch.testing.assert_close(a, Port("x", (3,)).sample(sizes, torch.Generator().manual_seed(5)))
+    two = Port("lengths", ("batch",), "int64", values=(1, "time")).sample({"batch": 2, "time": 9},
+                                                                          g)
+    assert two.tolist() == [9, 1]
+    assert int(Port("img", (4000,), "uint8").sample(sizes, g).min()) == 0
+    for port in [Port("x", (3,)), Port("s", (3,), positive=True), Port("img", (3,), "uint8"),
+                 Port("ids", (3,), "int64", values=(0, 1000))]:  # the generator decides
+        torch.manual_seed(0)
+        a = port.sample(sizes, torch.Generator().manual_seed(5))
+        torch.manual_seed(1)
+        torch.testing.assert_close(a, port.sample(sizes, torch.Generator().manual_seed(5)))
 
 
 def test_graph_examples_and_checks():
