@@ -277,3 +277,34 @@ def test_register_plan_and_prepared_copies():
     assert not copy.training and model.training  # the original is left as it was
     assert all(p.dtype == torch.float32 and p.device.type == "cpu" for p in copy.parameters())
     assert all(p.dtype == torch.float64 for p in model.parameters())
+
+
+@pytest.mark.parametrize("cell", ["lngru", "lnlstm"])
+def test_layer_norm_epsilon_reaches_the_onnx_graph(cell, tmp_path):
+    """A layer-norm cell's own eps (here far from ONNX's default 1e-5) is the graph's:
+    onnxruntime's numbers would differ from the model's without it (verify=True)."""
+    import onnx
+
+    from rnnkit.export import export_model
+    from rnnkit.models import SequenceTagger
+
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    model = SequenceTagger(num_tags=3, input_size=3, cell=cell, hidden_size=4).eval()
+    cells = [c for row in layer_grid(model.encoder.rnn) for c in row]
+    assert cells and all(hasattr(c, "ln_hh_weight") for c in cells)
+    for c in cells:
+        c.eps = 0.75
+    files = export_model(model, tmp_path / "ln", native_ops=False, verify=True)
+    graph = onnx.load(str(files["sequence"])).graph
+    epsilons = {round(a.f, 6) for n in _all_nodes(graph) if n.op_type == "LayerNormalization"
+                for a in n.attribute if a.name == "epsilon"}
+    assert epsilons == {0.75}
+
+
+def _all_nodes(graph):
+    for node in graph.node:
+        yield node
+        for a in node.attribute:
+            if a.g is not None and len(a.g.node):
+                yield from _all_nodes(a.g)
