@@ -308,3 +308,25 @@ def _all_nodes(graph):
         for a in node.attribute:
             if a.g is not None and len(a.g.node):
                 yield from _all_nodes(a.g)
+
+
+@pytest.mark.parametrize("cell,native_ops", [("lngru", False), ("gru", True), ("lstm", False)])
+def test_zoneout_reaches_the_exported_loop(cell, native_ops, tmp_path):
+    """Zoneout's evaluation-time expectation runs inside the ONNX Loop's step (and keeps a
+    plain cell off ONNX's own operators): onnxruntime gives the model's numbers."""
+    import json
+
+    import onnx
+
+    from rnnkit.export import export_model
+    from rnnkit.models import SequenceTagger
+
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    model = SequenceTagger(num_tags=3, input_size=3, cell=cell, hidden_size=4).eval()
+    model.encoder.rnn.zoneout = 0.4
+    files = export_model(model, tmp_path / cell, native_ops=native_ops, verify=True)
+    manifest = json.loads(files["manifest"].read_text())
+    assert max(manifest["verified"]["max_abs_diff"].values()) <= 1e-4
+    ops = {n.op_type for n in onnx.load(str(files["sequence"])).graph.node}
+    assert "Loop" in ops and not ops & {"GRU", "LSTM", "RNN"}
