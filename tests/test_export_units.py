@@ -330,3 +330,68 @@ def test_zoneout_reaches_the_exported_loop(cell, native_ops, tmp_path):
     assert max(manifest["verified"]["max_abs_diff"].values()) <= 1e-4
     ops = {n.op_type for n in onnx.load(str(files["sequence"])).graph.node}
     assert "Loop" in ops and not ops & {"GRU", "LSTM", "RNN"}
+
+
+# --- export_model's checks and what exportable says (rnnkit/export/onnx.py) ---------------
+
+def test_what_exportable_says():
+    from rnnkit.export import exportable
+    from rnnkit.export.graphs import PLANS as plans
+    from rnnkit.models import SequenceClassifier
+
+    ok, text = exportable(SequenceClassifier(num_classes=2, input_size=3, hidden_size=4))
+    assert ok and text == "writes sequence.onnx, step.onnx"
+    ok, text = exportable(SequenceClassifier(num_classes=2, input_size=3, hidden_size=4,
+                                             bidirectional=True))
+    assert ok and text.startswith("writes sequence.onnx; no step graph: ")
+    ok, text = exportable(nn.Linear(2, 2))
+    assert not ok and text == (f"no ONNX export for Linear: rnnkit exports "
+                               f"{', '.join(sorted(plans))} (register one with "
+                               "rnnkit.export.register_plan)")
+    model = SequenceClassifier(num_classes=2, input_size=3, hidden_size=4)
+    model.encoder.rnn = nn.LSTM(3, 4, batch_first=True)
+    ok, text = exportable(model)
+    assert not ok and text == ("encoder.rnn is a torch.nn.LSTM, whose ONNX export ignores "
+                               "lengths; build the layer with rnnkit.layers.build_layer")
+
+
+def test_export_model_refusals(tmp_path):
+    from rnnkit.export import ExportError, export_model
+    from rnnkit.models import SequenceClassifier
+
+    model = SequenceClassifier(num_classes=2, input_size=3, hidden_size=4)
+    with pytest.raises(ValueError, match=r"^opset must be >= 17 \(LayerNormalization\), got 16$"):
+        export_model(model, tmp_path, opset=16)
+    with pytest.raises(ExportError, match=r"^no ONNX export for Linear"):
+        export_model(nn.Linear(2, 2), tmp_path / "linear")
+    assert not (tmp_path / "linear").exists()  # refused before anything is written
+
+
+def test_verify_graph_measures_and_refuses(tmp_path):
+    import onnx
+
+    from rnnkit.export import ExportError, export_model
+    from rnnkit.export.graphs import PLANS as plans
+    from rnnkit.export.onnx import TOLERANCE, verify_graph
+    from rnnkit.models import SequenceClassifier
+
+    torch.manual_seed(0)
+    model = SequenceClassifier(num_classes=2, input_size=3, hidden_size=4).eval()
+    files = export_model(model, tmp_path)
+    proto = onnx.load(str(files["sequence"]))
+    [graph] = [g for g in plans["SequenceClassifier"](model).graphs if g.name == "sequence"]
+    diff = verify_graph(graph, proto)
+    assert 0.0 <= diff <= TOLERANCE
+    with torch.no_grad():  # the torch side changes after the export: the graph is now wrong
+        for p in graph.module.parameters():
+            p.add_(0.5)
+    with pytest.raises(ExportError, match=r"^the sequence graph differs from torch by "
+                                          r"[0-9.e+-]+ in onnxruntime \(tolerance 0.0001\)$"):
+        verify_graph(graph, proto)
+
+
+def test_first_lines_of_errors():
+    from rnnkit.export.onnx import _first_line
+
+    assert _first_line(ValueError("\n\n  first line\nsecond")) == "ValueError: first line"
+    assert _first_line(RuntimeError("")) == "RuntimeError: "
