@@ -395,3 +395,30 @@ def test_first_lines_of_errors():
 
     assert _first_line(ValueError("\n\n  first line\nsecond")) == "ValueError: first line"
     assert _first_line(RuntimeError("")) == "RuntimeError: "
+
+
+def test_the_manifest_in_full(tmp_path):
+    import json
+
+    from rnnkit.export import export_model
+    from rnnkit.models import SequenceClassifier
+
+    torch.manual_seed(0)
+    model = SequenceClassifier(num_classes=2, input_size=3, hidden_size=4).eval()
+    files = export_model(model, tmp_path / "a", verify=True, opset=18)
+    text = files["manifest"].read_text()
+    assert text.startswith('{\n  "format": "rnnkit-onnx",\n  "version": 1,\n')
+    manifest = json.loads(text)
+    verified = manifest.pop("verified")
+    assert verified["tolerance"] == 1e-4 and set(verified["max_abs_diff"]) == {"sequence",
+                                                                                "step"}
+    assert all(0.0 <= d <= 1e-4 for d in verified["max_abs_diff"].values())
+    assert set(manifest.pop("graphs")) == {"sequence", "step"}
+    assert manifest == {
+        "format": "rnnkit-onnx", "version": 1, "opset": 18,
+        "model": {"class": "SequenceClassifier", "config": model.get_config()},
+        "not_exported": {},
+        "semantics": "float32, evaluation mode (no dropout); recurrent states in torch.nn's "
+                     "(layers*directions, batch, size) layout"}
+    assert "verified" not in json.loads(export_model(model, tmp_path / "b")["manifest"]
+                                        .read_text())
