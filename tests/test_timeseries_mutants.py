@@ -120,9 +120,9 @@ def test_header_only_and_short_rows(tmp_path):
     assert s.values.shape == (0,)
     path = _write(tmp_path, "t,a,b\n2020-01-01,1\n2020-01-02,2,3\n")
     assert _error(read_csv, path) == (f"{path}:2: missing value in column 'b'; pass "
-                                      "repair=['interpolate'] (--repair interpolate) to fill it")
+                                      "repair=['interpolate'] to fill it")
     path = _write(tmp_path, "a,t\n1\n")
-    assert _error(read_csv, path, "t") == f"{path}:2: cannot read a time from ['1']"
+    assert _error(read_csv, path, "t") == f"{path}:2: no time in column 't' (row ['1'])"
 
 
 def test_unreadable_files(tmp_path):
@@ -140,8 +140,8 @@ def test_unreadable_files(tmp_path):
 def test_invalid_values_messages(tmp_path):
     path = _write(tmp_path, "t,v\n2020-01-01,1\n2020-01-02,-inf\n")
     assert _error(read_csv, path) == (
-        f"{path}:3: value -inf in column 'v' is not finite; correct it, or pass repair="
-        "['invalid-as-missing', 'interpolate'] to fill it from its neighbours")
+        f"{path}:3: value -inf in column 'v' is not finite; pass repair="
+        "['invalid-as-missing', 'interpolate'] to fill it from its neighbours (or correct it)")
     path = _write(tmp_path, "t,v\n2020-01-01,1\n2020-01-02,-2e15\n")
     assert _error(read_csv, path).startswith(
         f"{path}:3: value -2e+15 in column 'v' is beyond +-1e+15, too large to scale safely; ")
@@ -224,7 +224,8 @@ def test_gaps_error_name_the_step_and_fill_rows_reported_as_gaps(tmp_path):
                             "2020-01-01 05:00,5\n")
     assert _error(read_csv, path) == (
         f"{path}:4: gap before 2020-01-01T04:00 (the series steps by 60 minutes); pass "
-        "repair=['interpolate'] to fill gaps or ['ignore-gaps']")
+        "repair=['interpolate'] to fill the gaps, or pass repair=['ignore-gaps'] to take the "
+        "points as consecutive")
     with pytest.warns(UserWarning) as w:
         s = read_csv(path, repair=["interpolate"])
     assert s.values.tolist() == [0, 1, 2, 3, 4, 5]
@@ -247,7 +248,7 @@ def test_a_missing_value_in_a_gap_row_says_so(tmp_path):
         timeseries._checked(path, np.array([[1.0], [math.nan], [3.0]]), np.array([2, 0, 3]),
                             ["v"], 3, 1, [])
     assert str(e.value) == (f"{path}: row 2 (a gap): missing value in column 'v'; pass "
-                            "repair=['interpolate'] (--repair interpolate) to fill it")
+                            "repair=['interpolate'] to fill it")
 
 
 def test_blank_line_reports_list_ten_lines_then_dots(tmp_path):
@@ -317,7 +318,8 @@ def test_scaler_errors():
         Scaler("robust")
     assert str(e.value) == ("scaler must be one of ('standard', 'minmax', 'log', 'none'), "
                             "got 'robust'")
-    with pytest.raises(ValueError, match="^the log scaler needs values > -1$"):
+    with pytest.raises(ValueError, match=r"^the log scaler \(log1p\) needs values > -1, and "
+                       r"the smallest is -1; use the 'standard' scaler for such a series$"):
         Scaler("log").fit(np.array([0.0, -1.0]))
     Scaler("log").fit(np.array([0.0, -0.5]))
     Scaler("standard").fit(np.array([-1.0, -5.0]))  # only log needs > -1

@@ -14,6 +14,7 @@ import csv
 import math
 import warnings
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,27 @@ REPAIRS = ("sort", "drop-duplicates", "interpolate", "ignore-gaps", "keep-order"
 # step, and a value this far out is a sentinel or a typo far more often than a measurement;
 # below it the scalers' sums of squares stay far from overflow.
 MAX_ABS = 1e15
+# Time formats read without being named, tried when a time column is not ISO 8601
+# (2024-01-31, 2024-01-31 13:45:00, 2024-01); a column that two of them read in every row
+# (all days <= 12) is ambiguous and needs ``time_format``.
+TIME_FORMATS = tuple(date + clock for date in ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d",
+                                               "%d-%m-%Y", "%m-%d-%Y")
+                     for clock in ("", " %H:%M", " %H:%M:%S"))
+
+
+class NeedsRepair(DataError):
+    """A series file breaks a rule that a ``read_csv`` repair fixes: ``problem`` says what
+    and where, ``options`` the ways to fix it, each (repairs used together, what they do).
+    The message names them as ``read_csv``'s ``repair`` argument; a task names its config
+    key instead (:meth:`hint`)."""
+
+    def __init__(self, problem: str, options: list[tuple[list[str], str]]):
+        self.problem, self.options = problem, options
+        super().__init__(f"{problem}; {self.hint(lambda r: f'pass repair={r}')}")
+
+    def hint(self, form) -> str:
+        """How to fix it, each option's repairs written by ``form`` (a list -> text)."""
+        return ", or ".join(f"{form(repairs)} {effect}" for repairs, effect in self.options)
 
 
 @dataclass
@@ -101,10 +123,13 @@ def _parse_time(text: str) -> np.datetime64:
 
 def read_csv(path, time_column: str | None = None, value_column: str | None = None,
              repair: list[str] | tuple[str, ...] = (), *, value_columns=None,
-             covariate_columns=()) -> Series:
+             covariate_columns=(), time_format: str | None = None) -> Series:
     """Read a series from a CSV with a header: ``time_column`` (default: the first column),
     ``value_columns`` (or one ``value_column``; default: every other column but the
-    covariates) and ``covariate_columns`` (default: none).
+    covariates) and ``covariate_columns`` (default: none). Fields are separated by commas,
+    or by semicolons or tabs where the header has no comma. Times are ISO 8601, else in the
+    one of :data:`TIME_FORMATS` that reads the whole column, else in ``time_format`` (a
+    ``strptime`` format such as ``"%d/%m/%Y"``).
 
     Errors name the file, the row (1 = the header) and the column: missing column,
     unparsable time, non-numeric, missing, non-finite or too large (beyond :data:`MAX_ABS`)
@@ -135,8 +160,7 @@ def read_csv(path, time_column: str | None = None, value_column: str | None = No
     if twice:
         raise DataError(f"{path}: column(s) {twice} named twice (time, value and covariate "
                         "columns are distinct)")
-    t = np.array([_time(path, row, tcol, n) for row, n in zip(rows, lines)]
-                 or np.zeros(0, dtype="datetime64[s]"))
+    t = _times(path, rows, tcol, header[tcol], lines, time_format)
     table = np.array([[_number(path, header, row, c, n) for c in vcols + ccols]
                       for row, n in zip(rows, lines)], dtype=np.float64)
     table = table.reshape(len(rows), len(vcols) + len(ccols))
@@ -161,7 +185,7 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
     """(header, data rows, their line numbers); blank lines skipped with a warning."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
+            reader = csv.reader(f, delimiter=delimiter_of(f))
             rows, lines, blank = [], [], []
             for row in reader:
                 if any(cell.strip() for cell in row):
@@ -189,11 +213,78 @@ def _report(path, what: str, lines) -> None:
                       f"{' ...' if len(lines) > 10 else ''})", stacklevel=4)
 
 
-def _time(path, row, col, line) -> np.datetime64:
+def delimiter_of(f) -> str:
+    """The field separator, from the first non-blank line (``f`` is rewound): a comma, else
+    a semicolon or a tab where the line has one and no comma."""
+    first = next((line for line in f if line.strip()), "")
+    f.seek(0)
+    if "," not in first:
+        for d in (";", "\t"):
+            if d in first:
+                return d
+    return ","
+
+
+def _times(path, rows, col, name: str, lines, time_format: str | None) -> np.ndarray:
+    """The time column as datetime64: ISO 8601, else ``time_format``, else the one format
+    of :data:`TIME_FORMATS` that reads every row."""
+    cells = [row[col] if col < len(row) else "" for row in rows]
+    if not cells:
+        return np.zeros(0, dtype="datetime64[s]")
+    if time_format:
+        return _coarsest(np.array([_strptime(path, cell, time_format, n, rows[i])
+                                   for i, (cell, n) in enumerate(zip(cells, lines))]))
     try:
-        return _parse_time(row[col])
-    except (ValueError, IndexError):
-        raise DataError(f"{path}:{line}: cannot read a time from {row!r}") from None
+        return np.array([_parse_time(c) for c in cells])
+    except ValueError:
+        pass
+    fits = [f for f in TIME_FORMATS if _reads_all(cells, f)]
+    if len(fits) == 1:
+        return _coarsest(np.array([np.datetime64(datetime.strptime(c.strip(), fits[0]))
+                                   for c in cells]))
+    if len(fits) > 1:
+        raise DataError(f"{path}: the times ({cells[0]!r} ...) read in more than one way "
+                        f"({' or '.join(fits)}); name the format with time_format "
+                        "(task.time_format in a task config)")
+    for i, (cell, n) in enumerate(zip(cells, lines)):
+        if not cell.strip():
+            raise DataError(f"{path}:{n}: no time in column {name!r} (row {rows[i]!r})")
+        try:
+            _parse_time(cell)
+        except ValueError:
+            raise DataError(f"{path}:{n}: cannot read a time from {cell!r} (row {rows[i]!r}); "
+                            "write ISO 8601 times (2024-01-31, 2024-01-31 13:45:00, 2024-01), "
+                            "or name their format with time_format (task.time_format in a "
+                            "task config; a strptime format such as '%d/%m/%Y')") from None
+    raise AssertionError("unreachable: some cell failed to parse")
+
+
+def _coarsest(t: np.ndarray) -> np.ndarray:
+    """Times in the coarsest unit that holds them exactly (years, months, days, hours,
+    minutes, seconds), as ISO 8601 text parses to: first-of-month dates are a monthly
+    series, whose steps are one month, not 28-31 days."""
+    for unit in ("Y", "M", "D", "h", "m", "s"):
+        coarse = t.astype(f"datetime64[{unit}]")
+        if (coarse == t).all():
+            return coarse
+    return t
+
+
+def _reads_all(cells: list[str], fmt: str) -> bool:
+    try:
+        for c in cells:
+            datetime.strptime(c.strip(), fmt)
+    except ValueError:
+        return False
+    return True
+
+
+def _strptime(path, cell: str, fmt: str, line: int, row) -> np.datetime64:
+    try:
+        return np.datetime64(datetime.strptime(cell.strip(), fmt))
+    except ValueError:
+        raise DataError(f"{path}:{line}: time {cell!r} does not match time_format {fmt!r} "
+                        f"(row {row!r})") from None
 
 
 def _number(path, header, row, col, line) -> float:
@@ -201,8 +292,16 @@ def _number(path, header, row, col, line) -> float:
     try:
         return float(cell) if cell.strip() else math.nan
     except ValueError:
+        hint = ""
+        if "," in cell:
+            try:
+                float(cell.replace(",", "."))
+                hint = " (a decimal comma? write a decimal point: " \
+                       f"{cell.replace(',', '.')!r})"
+            except ValueError:
+                pass
         raise DataError(f"{path}:{line}: value {cell!r} in column {header[col]!r} is not a "
-                        "number") from None
+                        f"number{hint}") from None
 
 
 def _checked(path, table, lines, names, n, k, repair) -> np.ndarray:
@@ -221,10 +320,9 @@ def _checked(path, table, lines, names, n, k, repair) -> np.ndarray:
             r, c = np.argwhere(invalid)[0]
             what = "is not finite" if not np.isfinite(table[r, c]) else \
                 f"is beyond +-{MAX_ABS:g}, too large to scale safely"
-            raise DataError(f"{path}:{lines[r]}: value {table[r, c]:g} in column "
-                            f"{names[c]!r} {what}; correct it, or pass repair="
-                            "['invalid-as-missing', 'interpolate'] to fill it from its "
-                            "neighbours")
+            raise NeedsRepair(f"{path}:{lines[r]}: value {table[r, c]:g} in column "
+                              f"{names[c]!r} {what}", [(["invalid-as-missing", "interpolate"],
+                                "to fill it from its neighbours (or correct it)")])
         _report(path, "took {} non-finite or too large value(s) as missing",
                 lines[np.argwhere(invalid)[:, 0]])
         table[invalid] = math.nan
@@ -233,8 +331,8 @@ def _checked(path, table, lines, names, n, k, repair) -> np.ndarray:
         if "interpolate" not in repair:
             r, c = np.argwhere(missing)[0]
             where = f"{path}:{lines[r]}" if lines[r] else f"{path}: row {r + 1} (a gap)"
-            raise DataError(f"{where}: missing value in column {names[c]!r}; pass "
-                            "repair=['interpolate'] (--repair interpolate) to fill it")
+            raise NeedsRepair(f"{where}: missing value in column {names[c]!r}",
+                              [(["interpolate"], "to fill it")])
         _report(path, "filled {} missing value(s) by interpolation",
                 lines[np.argwhere(missing)[:, 0]])
         for c in range(table.shape[1]):
@@ -261,16 +359,16 @@ def _check_order(path, t, table, lines, repair):
     if (diffs < np.timedelta64(0)).any():
         if "sort" not in repair:
             i = int(np.argmax(diffs < np.timedelta64(0))) + 1
-            raise DataError(f"{path}:{lines[i]}: timestamp {t[i]} comes before the previous "
-                            "one; pass repair=['sort'] to sort the rows")
+            raise NeedsRepair(f"{path}:{lines[i]}: timestamp {t[i]} comes before the "
+                              "previous one", [(["sort"], "to sort the rows")])
         order = np.argsort(t, kind="stable")
         t, table, lines = t[order], table[order], lines[order]
         diffs = np.diff(t)
     if (diffs == np.timedelta64(0)).any():
         if "drop-duplicates" not in repair:
             i = int(np.argmax(diffs == np.timedelta64(0))) + 1
-            raise DataError(f"{path}:{lines[i]}: duplicated timestamp {t[i]}; pass "
-                            "repair=['drop-duplicates'] to keep the first")
+            raise NeedsRepair(f"{path}:{lines[i]}: duplicated timestamp {t[i]}",
+                              [(["drop-duplicates"], "to keep the first")])
         keep = np.concatenate([[True], diffs != np.timedelta64(0)])
         _report(path, "dropped {} row(s) with a duplicated timestamp", lines[~keep])
         t, table, lines = t[keep], table[keep], lines[keep]
@@ -287,9 +385,10 @@ def _check_gaps(path, t, table, lines, repair):
         return t, table, lines
     if "interpolate" not in repair:
         i = int(np.argmax(gaps)) + 1
-        raise DataError(f"{path}:{lines[i]}: gap before {t[i]} (the series steps by "
-                        f"{np.timedelta64(step, np.datetime_data(t.dtype)[0])}); pass "
-                        "repair=['interpolate'] to fill gaps or ['ignore-gaps']")
+        raise NeedsRepair(f"{path}:{lines[i]}: gap before {t[i]} (the series steps by "
+                          f"{np.timedelta64(step, np.datetime_data(t.dtype)[0])})",
+                          [(["interpolate"], "to fill the gaps"),
+                           (["ignore-gaps"], "to take the points as consecutive")])
     unit = np.datetime_data(t.dtype)[0]
     full = np.arange(t[0], t[-1] + np.timedelta64(step, unit), np.timedelta64(step, unit))
     at = (t - t[0]).astype(np.int64) // step
@@ -320,7 +419,8 @@ class Scaler:
 
     def fit(self, x: np.ndarray) -> Scaler:
         if self.kind == "log" and (x <= -1).any():
-            raise ValueError("the log scaler needs values > -1")
+            raise ValueError(f"the log scaler (log1p) needs values > -1, and the smallest is "
+                             f"{np.min(x):g}; use the 'standard' scaler for such a series")
         fx = self._f(x)
         if fx.ndim > 1:  # one scale per column
             if self.kind == "minmax":

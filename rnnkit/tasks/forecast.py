@@ -186,9 +186,10 @@ class ForecastContext(Context):
     @cached_property
     def transform(self) -> Transform:
         cfg, shape = self.task_cfg, self.shape
+        fitted_on = self.series.values[:self.test_start]  # (its own errors are not the scaler's)
         try:
-            return Transform.fit(self.series.values[:self.test_start], cfg.scaler, cfg.season,
-                                 shape.difference, shape.level)
+            return Transform.fit(fitted_on, cfg.scaler, cfg.season, shape.difference,
+                                 shape.level)
         except ValueError as e:
             raise TaskError(f"task.scaler = {cfg.scaler!r}: {e}") from None
 

@@ -13,7 +13,15 @@ from pathlib import Path
 import numpy as np
 
 from ...data.datasets import DataError
-from ...data.timeseries import MAX_ABS, REPAIRS, Series, load_series, read_csv
+from ...data.timeseries import (
+    MAX_ABS,
+    REPAIRS,
+    NeedsRepair,
+    Series,
+    delimiter_of,
+    load_series,
+    read_csv,
+)
 from ...training.config import TaskConfig
 from ..base import TaskError
 from ..datafiles import DataFilesConfig, data_errors, path_field, uses_own_data
@@ -28,7 +36,9 @@ class SeriesSourceConfig(DataFilesConfig, TaskConfig):
     ``value_columns`` (default: every other column but the covariates; several = a
     multivariate series), ``covariate_columns`` (values known in advance, e.g. calendar or a
     temperature forecast; rows at the end of a file with the values blank and the
-    covariates given are their known future). ``repair``: comma-separated read_csv repairs.
+    covariates given are their known future). ``repair``: comma-separated read_csv repairs;
+    ``time_format``: a ``strptime`` format for times that are not ISO 8601 and not in a
+    layout read_csv finds by itself (``TIME_FORMATS``).
     A series is split by time, never shuffled: ``split_seed`` and ``val_fraction`` are not
     read. The former keys ``csv`` (= ``data``) and ``value_column`` (= a one-column
     ``value_columns``) are still read, and written back under the new names."""
@@ -40,6 +50,7 @@ class SeriesSourceConfig(DataFilesConfig, TaskConfig):
     value_column: str = ""  # the former name of a one-column value_columns
     covariate_columns: list[str] = field(default_factory=list)  # known in advance
     repair: str = ""  # comma-separated read_csv repairs: sort, drop-duplicates, interpolate ...
+    time_format: str = ""  # "" = ISO 8601 or a common day/month/year layout found by reading
 
     def __post_init__(self):
         if self.csv and not (self.data or self.train_data):
@@ -102,7 +113,8 @@ def _read(path, cfg: SeriesSourceConfig, value_columns=None, repair=None) -> Ser
     return read_csv(path, cfg.time_column or None,
                     value_columns=value_columns or cfg.value_columns or None,
                     covariate_columns=cfg.covariate_columns,
-                    repair=parse_repair(cfg.repair if repair is None else repair))
+                    repair=parse_repair(cfg.repair if repair is None else repair),
+                    time_format=cfg.time_format or None)
 
 
 def load_source(cfg: SeriesSourceConfig) -> tuple[Series, dict[str, int]]:
@@ -116,12 +128,24 @@ def load_source(cfg: SeriesSourceConfig) -> tuple[Series, dict[str, int]]:
             return _read(cfg.data, cfg), {}
         parts = [(k, _read(getattr(cfg, f"{k}_data"), cfg)) for k in ("train", "val", "test")
                  if getattr(cfg, f"{k}_data")]
+    except NeedsRepair as e:
+        raise TaskError(f"{e.problem}; {e.hint(_config_repair)}") from None
     except (DataError, OSError) as e:
         raise TaskError(str(e)) from None
     series = parts[0][1]
     for (_, a), (key, b) in zip(parts, parts[1:]):
         series = _join(series, a, b, f"task.{key}_data", parse_repair(cfg.repair))
     return series, {k: len(s) for k, s in parts if k != "train"}
+
+
+def _config_repair(repairs: list[str]) -> str:
+    """A repair as a config sets it: ``task.repair = "sort, interpolate"``."""
+    return f'set task.repair = "{", ".join(repairs)}"'
+
+
+def _option_repair(repairs: list[str]) -> str:
+    """A repair as a predictor's ``read_file`` (and the CLI's ``--repair``) takes it."""
+    return f'pass repair="{",".join(repairs)}" (--repair {",".join(repairs)})'
 
 
 def _join(series: Series, last: Series, part: Series, key: str, repair) -> Series:
@@ -171,6 +195,8 @@ def read_input(path: str | Path, cfg: SeriesSourceConfig, columns: dict | None =
             names = rest[:width] if len(rest) >= width else None
     try:
         series = _read(path, cfg, names, repair)
+    except NeedsRepair as e:
+        raise TaskError(f"{e.problem}; {e.hint(_option_repair)}") from None
     except (DataError, OSError) as e:
         raise TaskError(str(e)) from None
     series.name = str(path)
@@ -183,7 +209,7 @@ def read_input(path: str | Path, cfg: SeriesSourceConfig, columns: dict | None =
 def _header(path) -> list[str]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            return [h.strip() for h in next(csv.reader(f), [])]
+            return [h.strip() for h in next(csv.reader(f, delimiter=delimiter_of(f)), [])]
     except (OSError, UnicodeDecodeError, csv.Error):
         return []  # read_csv names the problem
 

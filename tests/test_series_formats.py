@@ -1,0 +1,174 @@
+"""Series CSVs as spreadsheets write them: semicolon or tab separators, day/month/year or
+month/day/year times, a named ``time_format``, decimal commas (refused with a hint), and the
+repair a bad file needs named the way each caller sets it (``read_csv``'s argument, a task
+config's ``task.repair``, a predictor's ``repair=`` / ``--repair``). Each file is compared
+with the same series written as a plain ISO 8601, comma-separated CSV."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from rnnkit.data.datasets import DataError
+from rnnkit.data.timeseries import TIME_FORMATS, NeedsRepair, read_csv
+from rnnkit.tasks import TaskError
+from rnnkit.tasks.forecast import ForecastConfig
+from rnnkit.tasks.timeseries.source import load_source, read_input
+
+
+def _days(n: int, start=date(2023, 1, 27)) -> list[date]:
+    return [start + timedelta(days=i) for i in range(n)]
+
+
+def _write(path, header, rows, sep=","):
+    path.write_text(sep.join(header) + "\n" + "".join(sep.join(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def series(tmp_path):
+    """(ISO comma CSV, its days, its values (n, 2)): 40 days crossing a month end."""
+    rng = np.random.default_rng(0)
+    days = _days(40)
+    values = rng.normal(10, 3, (40, 2)).round(3)
+    rows = [[d.isoformat(), f"{a}", f"{b}"] for d, (a, b) in zip(days, values)]
+    return _write(tmp_path / "iso.csv", ["day", "a", "b"], rows), days, values
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_semicolon_and_tab_separated_files_read_like_the_comma_one(tmp_path, series, sep):
+    iso, days, values = series
+    rows = [line.split(",") for line in iso.read_text().splitlines()]
+    other = _write(tmp_path / "other.csv", rows[0], rows[1:], sep)
+    a, b = read_csv(iso), read_csv(other)
+    assert b.columns == ("a", "b")
+    np.testing.assert_array_equal(b.values, values)
+    np.testing.assert_array_equal(b.timestamps, a.timestamps)
+
+
+def test_a_comma_in_the_header_keeps_commas_as_the_separator(tmp_path):
+    # semicolons inside a quoted comma-separated header do not switch the separator
+    path = _write(tmp_path / "s.csv", ["t", '"load; MW"'], [["2020-01-01", "1"],
+                                                              ["2020-01-02", "2"]])
+    assert read_csv(path).columns == ("load; MW",)
+
+
+@pytest.mark.parametrize("fmt", ["%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d",
+                                 "%d/%m/%Y %H:%M"])
+def test_day_month_year_layouts_are_found_by_reading_the_column(tmp_path, series, fmt):
+    iso, days, values = series
+    rows = [[datetime(d.year, d.month, d.day).strftime(fmt), f"{a}", f"{b}"]
+            for d, (a, b) in zip(days, values)]
+    s = read_csv(_write(tmp_path / "d.csv", ["day", "a", "b"], rows))
+    np.testing.assert_array_equal(s.timestamps, read_csv(iso).timestamps)
+    assert s.timestamps.dtype == np.dtype("datetime64[D]")
+    np.testing.assert_array_equal(s.values, values)
+
+
+def test_a_column_two_layouts_read_is_refused_until_its_format_is_named(tmp_path):
+    firsts = [date(2021, m, 1) for m in range(1, 13)]  # 01/01 .. 01/12: day/month or month/day
+    rows = [[d.strftime("%d/%m/%Y"), str(i)] for i, d in enumerate(firsts)]
+    path = _write(tmp_path / "m.csv", ["month", "v"], rows)
+    with pytest.raises(DataError) as err:
+        read_csv(path)
+    assert "'01/01/2021'" in str(err.value)
+    assert "%d/%m/%Y or %m/%d/%Y" in str(err.value) and "time_format" in str(err.value)
+    s = read_csv(path, time_format="%d/%m/%Y")
+    # first-of-month dates are a monthly series, as the ISO "2021-01" text would be
+    np.testing.assert_array_equal(s.timestamps, np.arange("2021-01", "2022-01",
+                                                          dtype="datetime64[M]"))
+    s = read_csv(path, time_format="%m/%d/%Y")
+    np.testing.assert_array_equal(s.timestamps, np.arange("2021-01-01", "2021-01-13",
+                                                          dtype="datetime64[D]"))
+
+
+def test_a_time_that_misses_the_named_format_names_its_line(tmp_path):
+    path = _write(tmp_path / "t.csv", ["t", "v"], [["01/02/2021", "1"], ["2021-02-02", "2"]])
+    with pytest.raises(DataError) as err:
+        read_csv(path, time_format="%d/%m/%Y")
+    assert str(err.value).startswith(f"{path}:3: time '2021-02-02' does not match time_format "
+                                     "'%d/%m/%Y'")
+
+
+def test_an_unreadable_time_names_its_line_and_the_way_out(tmp_path):
+    path = _write(tmp_path / "t.csv", ["t", "v"], [["2021-02-01", "1"], ["Feb 2nd", "2"]])
+    with pytest.raises(DataError) as err:
+        read_csv(path)
+    assert str(err.value).startswith(f"{path}:3: cannot read a time from 'Feb 2nd'")
+    assert "ISO 8601" in str(err.value) and "time_format" in str(err.value)
+
+
+def test_every_listed_layout_reads_a_date_it_wrote():
+    when = datetime(2022, 11, 23, 17, 5, 9)
+    for fmt in TIME_FORMATS:
+        text = when.strftime(fmt)
+        back = datetime.strptime(text, fmt)
+        assert back.date() == when.date(), fmt
+
+
+def test_a_decimal_comma_is_refused_with_the_fix(tmp_path):
+    path = _write(tmp_path / "c.csv", ["t", "v"], [["2021-01-01", "10,5"]], sep=";")
+    with pytest.raises(DataError) as err:
+        read_csv(path)
+    assert str(err.value) == (f"{path}:2: value '10,5' in column 'v' is not a number (a "
+                              "decimal comma? write a decimal point: '10.5')")
+    path = _write(tmp_path / "d.csv", ["t", "v"], [["2021-01-01", "ten"]])
+    with pytest.raises(DataError) as err:
+        read_csv(path)
+    assert str(err.value) == f"{path}:2: value 'ten' in column 'v' is not a number"
+
+
+# ------------------------------------------------------------- the repair, named per caller
+
+def _gappy(tmp_path):
+    days = _days(30)
+    rows = [[d.isoformat(), str(i)] for i, d in enumerate(days) if i != 10]
+    return _write(tmp_path / "g.csv", ["t", "v"], rows)
+
+
+def test_read_csv_names_the_repair_as_its_argument(tmp_path):
+    with pytest.raises(NeedsRepair) as err:
+        read_csv(_gappy(tmp_path))
+    assert err.value.options == [(["interpolate"], "to fill the gaps"),
+                                 (["ignore-gaps"], "to take the points as consecutive")]
+    assert str(err.value).endswith("; pass repair=['interpolate'] to fill the gaps, or pass "
+                                   "repair=['ignore-gaps'] to take the points as consecutive")
+
+
+def test_a_task_config_is_told_its_task_repair_key(tmp_path):
+    path = _gappy(tmp_path)
+    cfg = ForecastConfig(name="forecast", data=str(path))
+    with pytest.raises(TaskError) as err:
+        load_source(cfg)
+    after = _days(12)[11]  # the first day after the missing 11th
+    assert str(err.value) == (f"{path}:12: gap before {after} (the series steps by 1 days); "
+                              'set task.repair = "interpolate" to fill the gaps, or set '
+                              'task.repair = "ignore-gaps" to take the points as consecutive')
+    cfg.repair = "interpolate"
+    series, _ = load_source(cfg)
+    assert len(series) == 30 and series.values[10] == 10.0  # filled halfway between 9 and 11
+
+
+def test_a_predictor_input_is_told_the_repair_option(tmp_path):
+    path = _write(tmp_path / "u.csv", ["t", "v"], [["2021-01-02", "1"], ["2021-01-01", "2"]])
+    cfg = ForecastConfig(name="forecast", data=str(path))
+    with pytest.raises(TaskError) as err:
+        read_input(path, cfg)
+    assert str(err.value) == (f"{path}:3: timestamp 2021-01-01 comes before the previous one; "
+                              'pass repair="sort" (--repair sort) to sort the rows')
+    assert read_input(path, cfg, repair="sort").values.tolist() == [2.0, 1.0]
+
+
+def test_a_task_reads_the_time_format_it_is_given(tmp_path):
+    firsts = [date(2021, m, 1) for m in range(1, 13)]
+    path = _write(tmp_path / "m.csv", ["month", "v"],
+                  [[d.strftime("%m/%d/%Y"), str(i)] for i, d in enumerate(firsts)])
+    cfg = ForecastConfig(name="forecast", data=str(path))
+    with pytest.raises(TaskError, match="read in more than one way"):
+        load_source(cfg)
+    cfg.time_format = "%m/%d/%Y"
+    series, _ = load_source(cfg)
+    assert str(series.timestamps[-1]) == "2021-12"
+    assert read_input(path, cfg).timestamps.dtype == np.dtype("datetime64[M]")
