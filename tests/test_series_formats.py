@@ -172,3 +172,33 @@ def test_a_task_reads_the_time_format_it_is_given(tmp_path):
     series, _ = load_source(cfg)
     assert str(series.timestamps[-1]) == "2021-12"
     assert read_input(path, cfg).timestamps.dtype == np.dtype("datetime64[M]")
+
+
+# ------------------------------------------------------- tables (text, long-format sequences)
+
+def test_a_semicolon_table_reads_like_the_comma_one(tmp_path):
+    from rnnkit.data.tables import read_table
+
+    rows = [["a fine film, truly", "pos"], ["dull; and long", "neg"]]
+    comma = tmp_path / "c.csv"
+    comma.write_text('text,label\n"a fine film, truly",pos\ndull; and long,neg\n')
+    semi = tmp_path / "s.csv"
+    semi.write_text('text;label\na fine film, truly;pos\n"dull; and long";neg\n')
+    for path in (comma, semi):
+        table = read_table(path, ["text", "label"])
+        assert [[r["text"], r["label"]] for r in table.rows] == rows, path
+    bad = tmp_path / "b.csv"
+    bad.write_text("text;label\ndull; and long;neg\n")
+    with pytest.raises(DataError) as err:
+        read_table(bad, ["text", "label"])
+    assert str(err.value) == (f"{bad}:2: 3 fields, the header has 2 (a semicolon inside a "
+                              "value needs quotes)")
+
+
+def test_sniff_delimiter_prefers_the_comma():
+    from rnnkit.data.tables import sniff_delimiter
+
+    assert sniff_delimiter("t,v;w\n") == ","
+    assert sniff_delimiter("t;v\tw\n") == ";"
+    assert sniff_delimiter("t\tv\n") == "\t"
+    assert sniff_delimiter("text\n") == ","

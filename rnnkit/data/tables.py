@@ -78,8 +78,23 @@ def read_table(path: str | Path, required: list[str]) -> Table:
     return table
 
 
+_SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+def sniff_delimiter(first_line: str) -> str:
+    """A CSV's field separator from its header line: a comma, else a semicolon or a tab
+    where the line has one and no comma (spreadsheets set to a decimal comma write
+    semicolons)."""
+    if "," not in first_line:
+        for d in (";", "\t"):
+            if d in first_line:
+                return d
+    return ","
+
+
 def _read_delimited(path: Path, text: str, fmt: str) -> Table:
-    delimiter = "\t" if fmt == "tsv" else ","
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = "\t" if fmt == "tsv" else sniff_delimiter(first)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = [h.strip() for h in next(reader)]
@@ -106,8 +121,7 @@ def _read_delimited(path: Path, text: str, fmt: str) -> Table:
             continue
         if len(row) != len(header):
             raise DataError(f"{path}:{line}: {len(row)} fields, the header has {len(header)} "
-                            f"(a {'tab' if fmt == 'tsv' else 'comma'} inside a value needs "
-                            "quotes)")
+                            f"(a {_SEPARATORS[delimiter]} inside a value needs quotes)")
         table.rows.append(dict(zip(header, row)))
         table.lines.append(line)
     return table

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import DataError, fetch
+from .tables import sniff_delimiter
 
 # named series: (data set, test range: an int count of points or a float fraction)
 SERIES = {
@@ -214,15 +215,11 @@ def _report(path, what: str, lines) -> None:
 
 
 def delimiter_of(f) -> str:
-    """The field separator, from the first non-blank line (``f`` is rewound): a comma, else
-    a semicolon or a tab where the line has one and no comma."""
+    """The field separator of the open file ``f`` (rewound), from its first non-blank line
+    (:func:`~rnnkit.data.tables.sniff_delimiter`)."""
     first = next((line for line in f if line.strip()), "")
     f.seek(0)
-    if "," not in first:
-        for d in (";", "\t"):
-            if d in first:
-                return d
-    return ","
+    return sniff_delimiter(first)
 
 
 def _times(path, rows, col, name: str, lines, time_format: str | None) -> np.ndarray:
