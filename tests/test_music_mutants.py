@@ -260,6 +260,15 @@ def test_an_unreadable_file_is_named(tmp_path):
                         str(e.value))
 
 
+@pytest.mark.parametrize("data", [b"", b"MThd garbage"])
+def test_a_file_that_ends_too_early_says_so(tmp_path, data):
+    path = tmp_path / "cut.mid"  # mido's error for these is an EOFError with no text
+    path.write_bytes(data)
+    with pytest.raises(DataError) as e:
+        read_midi_roll(path)
+    assert str(e.value) == f"{path}: not a readable MIDI file (the file ends too early)"
+
+
 # -- folders ---------------------------------------------------------------------------------
 
 def _one_note(path: Path, pitch: int, channel: int = 0) -> Path:

@@ -130,7 +130,9 @@ def read_midi_roll(path: str | Path, *, steps_per_quarter: int = 1,
     try:
         mid = mido.MidiFile(str(path))
     except Exception as e:  # mido raises many kinds on a corrupt file; all mean unreadable
-        raise DataError(f"{path}: not a readable MIDI file ({e})") from None
+        why = str(e) or ("the file ends too early" if isinstance(e, EOFError)
+                         else type(e).__name__)
+        raise DataError(f"{path}: not a readable MIDI file ({why})") from None
     step = ticks_per_step or mid.ticks_per_beat / steps_per_quarter
     notes: list[tuple[int, int, int, int]] = []  # (channel, pitch, start tick, end tick)
     last_tick = 0
