@@ -11,7 +11,7 @@ import torch
 import rnnkit
 from rnnkit.cli.main import main
 from rnnkit.data.timeseries import Series
-from rnnkit.tasks import TASKS
+from rnnkit.tasks import TASKS, TaskError
 from rnnkit.tasks.timeseries.detector import Alarm, StreamingDetector, batch_scores, features
 from rnnkit.tasks.timeseries.events import event_scores, events, rolling_zscore, window_indices
 
@@ -368,3 +368,21 @@ def test_the_multi_sensor_example_trains_end_to_end(tmp_path, capsys):
     assert main(["detect", str(run)]) == 0
     rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
     assert len(rows) == 21 * 96 and "score_vibration" in rows[0]
+
+
+@pytest.mark.parametrize("bad, message", [
+    (("2020-01-01 00:00", "x"), "push: 'x' is not a number"),
+    (("2020-01-01 00:00", float("inf")), "push: inf: a value is NaN, infinite"),
+    (("2020-01-01 00:00", [1.0, 2.0]), "push: [1.0, 2.0]: the run reads 1 value(s) a step"),
+    (("not a time", 1.0), "push: 'not a time' is not a time"),
+    (("2020-01-01 00:00",), "push: ('2020-01-01 00:00',): give (timestamp, value"),
+])
+def test_a_bad_push_to_a_detector_is_a_task_error(ad_run, bad, message):
+    p = rnnkit.load(ad_run)
+    s = p.stream()
+    first = s.push(("2020-01-01 00:00", 1.0))
+    with pytest.raises(TaskError) as err:
+        s.push(bad)
+    assert str(err.value).startswith(message)
+    s.reset()
+    assert s.push(("2020-01-01 00:00", 1.0)) == first

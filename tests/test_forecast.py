@@ -13,7 +13,7 @@ import torch
 import rnnkit
 from rnnkit.cli.main import main
 from rnnkit.data.timeseries import Scaler
-from rnnkit.tasks import TASKS, evaluate_run
+from rnnkit.tasks import TASKS, TaskError, evaluate_run
 from rnnkit.tasks.timeseries import metrics as fm
 from rnnkit.tasks.timeseries.calibration import backtest_factors
 from rnnkit.tasks.timeseries.intervals import conformal_factors, predict_bands
@@ -590,3 +590,34 @@ def test_refit_needs_one_horizon_less_history(tmp_path, monkeypatch, capsys, row
             in err
     else:
         assert (tmp_path / "runs" / "tiny-fc").is_dir(), err
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("x", "push: 'x' is not a number"),
+    (None, "push: None is not a number"),
+    (float("nan"), "push: nan: a value is NaN, infinite or beyond +-1e+15"),
+    (np.ones(2), "push: array([1., 1.]): the run reads 1 value(s) a step, got 2"),
+    ((1.0,), "push: (1.0,): give (timestamp, value) or the value alone"),
+    (("2000-13-45", 1.0), "push: '2000-13-45' is not a time (ISO 8601"),
+    (("2000-01", "y"), "push: 'y' is not a number"),
+])
+def test_a_bad_push_is_a_task_error_and_leaves_the_stream_as_it_was(fc_run, bad, message):
+    p = rnnkit.load(fc_run)
+    timed = isinstance(bad, tuple)  # (a stream takes times with every value, or never)
+    s = p.stream()
+    assert s.push(("2000-01", 100.0) if timed else 100.0)["needs"] == p.min_points - 1
+    with pytest.raises(TaskError) as err:
+        s.push(bad)
+    assert str(err.value).startswith(message)
+    after = s.push(("2000-02", 101.0) if timed else 101.0)
+    assert after["needs"] == p.min_points - 2  # nothing half-appended
+
+
+def test_a_history_of_two_columns_is_refused_by_a_one_column_run(fc_run):
+    p = rnnkit.load(fc_run)
+    values = 100 + np.arange(60.0)
+    with pytest.raises(TaskError, match=r"values of shape \(30, 2\); the run reads one value "
+                                        "column"):
+        p.predict([values.reshape(30, 2)])
+    # one column given as (N, 1) is that column
+    assert p.predict([values[:, None]]) == p.predict([values])

@@ -65,6 +65,8 @@ from .timeseries.source import (
     column_names,
     load_source,
     parse_times,
+    pushed_time,
+    pushed_value,
     read_input,
     source_errors,
     time_labels,
@@ -370,13 +372,19 @@ class AnomalyStream(Stream):
         many = p.model.output_size > 1
         cov = None
         if isinstance(x_t, tuple) or (isinstance(x_t, list) and not many):
+            if len(x_t) not in (2, 3):
+                raise TaskError(f"push: {x_t!r}: give (timestamp, value[, covariates]) or the "
+                                "value alone")
             t, value, *rest = x_t
             cov = rest[0] if rest else None
+            if p.config.task.calendar:
+                t = pushed_time(t)
             label = time_labels([t])[0]
         elif p.config.task.calendar:
             raise TaskError("the run reads calendar features: push (timestamp, value)")
         else:  # no calendar features: the time is never read
             t, value, label = np.datetime64(self.points, "s"), x_t, str(self.points)
+        value = pushed_value(value, len(p.sensors) if many else 1)
         score, on, sensors = self.detector_update(t, value, cov)
         out: dict[str, Any] = {"timestamp": label}
         if many:

@@ -16,7 +16,16 @@ from ..predictor import Predictor, Stream
 from .calibration import interval_factors
 from .forecasting import COLUMNS, covariates_needed, forecast_history
 from .report import forecast_section, plot_forecast
-from .source import History, as_series, future_times, parse_times, read_input, time_labels
+from .source import (
+    History,
+    as_series,
+    future_times,
+    parse_times,
+    pushed_time,
+    pushed_value,
+    read_input,
+    time_labels,
+)
 from .transform import Transform, saved_covariate_scaler, saved_value_columns
 
 
@@ -192,9 +201,14 @@ class ForecastStream(Stream):
         if self.values and timed != bool(self.times):
             raise TaskError("push (timestamp, value) pairs or values alone, not both")
         if timed:
+            if len(x_t) != 2:
+                raise TaskError(f"push: {x_t!r}: give (timestamp, value) or the value alone")
             t, x_t = x_t
-            self.times.append(np.datetime64(t))
-        self.values.append(float(x_t) if width == 1 else np.asarray(x_t, float))
+            t = pushed_time(t)
+        value = pushed_value(x_t, width)
+        if timed:
+            self.times.append(t)
+        self.values.append(value)
         n = len(self.values)
         if n < self.predictor.min_points:
             return {"points": n, "needs": self.predictor.min_points - n, "columns": None}

@@ -261,6 +261,34 @@ def parse_times(labels: list[str]) -> np.ndarray:
     return np.array([np.datetime64(s.strip().replace(" ", "T")) for s in labels])
 
 
+def pushed_value(x, width: int):
+    """One observation a stream is pushed, checked: a finite number (``width`` 1) or
+    ``width`` of them (an array (width,))."""
+    try:
+        if x is None or isinstance(x, (str, bytes)):
+            raise TypeError
+        v = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TaskError(f"push: {x!r} is not a number") from None
+    if v.size != width or (width == 1 and v.ndim > 1):
+        raise TaskError(f"push: {x!r}: the run reads {width} value(s) a step, got {v.size}")
+    if not (np.abs(v) <= MAX_ABS).all():
+        raise TaskError(f"push: {x!r}: a value is NaN, infinite or beyond +-{MAX_ABS:g}")
+    return float(v.reshape(-1)[0]) if width == 1 else v.reshape(width)
+
+
+def pushed_time(t) -> np.datetime64:
+    """A timestamp a stream is pushed (``datetime64``, ``datetime`` or ISO 8601 text)."""
+    try:
+        value = np.datetime64(t.strip().replace(" ", "T") if isinstance(t, str) else t)
+    except (TypeError, ValueError):
+        value = np.datetime64("NaT")
+    if np.isnat(value):
+        raise TaskError(f"push: {t!r} is not a time (ISO 8601 text such as '2024-01-31 "
+                        "13:45', a datetime or a numpy datetime64)")
+    return value
+
+
 def as_series(data, what: str, width: int = 1, covariates: int = 0) -> Series:
     """A :class:`Series` as it is, or values alone (a sequence of numbers, or of rows of
     ``width`` numbers) as a series whose timestamps are the positions 0, 1, ...; checked:
@@ -271,7 +299,11 @@ def as_series(data, what: str, width: int = 1, covariates: int = 0) -> Series:
             values = np.asarray(data, dtype=np.float64)
         except (TypeError, ValueError) as e:
             raise TaskError(f"{what}: not a sequence of numbers ({e})") from None
-        values = values.reshape(-1) if width == 1 else values
+        if width == 1 and values.ndim == 2 and values.shape[1] == 1:
+            values = values.reshape(-1)  # one column
+        if width == 1 and values.ndim != 1:
+            raise TaskError(f"{what}: values of shape {values.shape}; the run reads one "
+                            "value column (a sequence of numbers)")
         data = Series(np.arange(len(values)), values)
     if data.width != width or (width > 1 and data.values.ndim != 2):
         raise TaskError(f"{what}: {data.width} value column(s); the run reads {width} "
