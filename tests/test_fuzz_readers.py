@@ -62,7 +62,8 @@ def test_set_overrides_give_a_config_or_a_config_error(tmp_path, overrides):
 
 cells = st.one_of(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8),
                   st.sampled_from(["", "1", "-2.5", "nan", "inf", "1e300", "2020-01-01",
-                                   "2020-01-01 00:05:00", '"', ",", "\t"]))
+                                   "2020-01-01 00:05:00", '"', ",", "\t", ";", "01/02/2020",
+                                   "13/01/2020", "2020/01/13", "31.12.2020 23:59", "1,5"]))
 rows = st.lists(st.lists(cells, min_size=0, max_size=4), max_size=8)
 
 
@@ -90,15 +91,18 @@ def test_table_reader_gives_rows_or_a_data_error(tmp_path, header, body, raw, su
 @FUZZ
 @given(body=rows, raw=st.binary(max_size=60), as_bytes=st.booleans(),
        repair=st.lists(st.sampled_from(["sort", "drop-duplicates", "interpolate",
-                                        "ignore-gaps", "keep-order"]), max_size=2, unique=True))
-def test_series_reader_gives_a_series_or_a_data_error(tmp_path, body, raw, as_bytes, repair):
+                                        "ignore-gaps", "keep-order"]), max_size=2, unique=True),
+       sep=st.sampled_from([",", ";", "\t"]),
+       time_format=st.sampled_from([None, "%d/%m/%Y", "%Y-%m-%d %H:%M"]))
+def test_series_reader_gives_a_series_or_a_data_error(tmp_path, body, raw, as_bytes, repair,
+                                                       sep, time_format):
     path = tmp_path / "s.csv"
     if as_bytes:
         path.write_bytes(raw)
     else:
-        path.write_text(_csv(["time", "value"], body), encoding="utf-8")
+        path.write_text(_csv(["time", "value"], body, sep), encoding="utf-8")
     try:
-        series = read_csv(path, repair=repair)
+        series = read_csv(path, repair=repair, time_format=time_format)
     except (DataError, ValueError):
         return  # ValueError: read_csv's documented error for bad arguments and rows
     assert len(series.values) == len(series.timestamps)
