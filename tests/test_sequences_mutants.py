@@ -240,10 +240,11 @@ def test_long_table_times_that_cannot_be_ordered(tmp_path):
     path = tmp_path / "l.csv"
     path.write_text("id,t,a\nq,0,1\nq,1,2\nq,1pm,3\n")
     assert _error(read_long_table, path) == (f"{path}:4: column 't': '1pm' is neither a "
-                                             "number nor an ISO date/time")
+                                             "number nor a date/time (ISO 8601, or "
+                                             "day/month/year as in 31/01/2024)")
     path.write_text("id,t,a\nq,3,1\nq,2024-01-01,2\n")
     assert _error(read_long_table, path) == (f"{path}:2: column 't': the sequence mixes "
-                                             "numbers and dates")
+                                             "numbers and dates, or date layouts")
     path.write_text("id,t,a\nq,2024-01-01T00:00,1\nq,2024-01-02T00:00+01:00,2\n")
     assert _error(read_long_table, path) == (f"{path}:2: column 't': the sequence mixes times "
                                              "with and without a UTC offset")

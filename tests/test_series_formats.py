@@ -202,3 +202,54 @@ def test_sniff_delimiter_prefers_the_comma():
     assert sniff_delimiter("t;v\tw\n") == ";"
     assert sniff_delimiter("t\tv\n") == "\t"
     assert sniff_delimiter("text\n") == ","
+
+
+def _long(tmp_path, times, name="l.csv"):
+    """A long table of one sequence 's' whose value at each row is its row number."""
+    path = tmp_path / name
+    path.write_text("id,t,v\n" + "".join(f"s,{t},{i}\n" for i, t in enumerate(times)))
+    return path
+
+
+def test_a_long_table_orders_day_month_year_times_like_iso_ones(tmp_path):
+    from rnnkit.data.sequences import read_long_table
+
+    days = _days(40)
+    order = np.random.default_rng(1).permutation(40)  # rows shuffled in the file
+    iso = [days[i].isoformat() for i in order]
+    dmy = [days[i].strftime("%d/%m/%Y") for i in order]
+    (a,) = read_long_table(_long(tmp_path, iso, "a.csv"))
+    (b,) = read_long_table(_long(tmp_path, dmy, "b.csv"))
+    np.testing.assert_array_equal(a.x[:, 0], np.argsort(order))  # each day's row, in day order
+    np.testing.assert_array_equal(b.x, a.x)
+
+
+def test_a_long_table_refuses_times_two_layouts_order_differently(tmp_path):
+    from rnnkit.data.sequences import read_long_table
+
+    path = _long(tmp_path, ["01/02/2024", "02/01/2024", "03/01/2024"])
+    with pytest.raises(DataError) as err:
+        read_long_table(path)
+    assert str(err.value) == (f"{path}:2: column 't': the times ('01/02/2024' ...) read as "
+                              "%d/%m/%Y or %m/%d/%Y, which order them differently; write ISO "
+                              "8601 times (2024-01-31)")
+    # two layouts that agree on the order are fine: only the order is used
+    (s,) = read_long_table(_long(tmp_path, ["02/01/2024", "01/01/2024"], "ok.csv"))
+    assert s.x[:, 0].tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize("times, message", [
+    (["1", "noon"], "3: column 't': 'noon' is neither a number nor a date/time (ISO 8601, or "
+                    "day/month/year as in 31/01/2024)"),
+    (["1", "2024-01-01"], "2: column 't': the sequence mixes numbers and dates, or date "
+                          "layouts"),
+    (["2024-01-02", "31/01/2024"], "2: column 't': the sequence mixes numbers and dates, or "
+                                   "date layouts"),
+])
+def test_a_long_table_names_a_time_it_cannot_order(tmp_path, times, message):
+    from rnnkit.data.sequences import read_long_table
+
+    path = _long(tmp_path, times)
+    with pytest.raises(DataError) as err:
+        read_long_table(path)
+    assert str(err.value) == f"{path}:{message}"

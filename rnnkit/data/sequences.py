@@ -314,7 +314,8 @@ def _cell(path: Path, table, r: int, column: str) -> float:
 
 
 def _ordered(path: Path, table, rows: list[int], column: str) -> list[int]:
-    """``rows`` sorted by their time (numbers, else ISO dates); a repeated time is an error."""
+    """``rows`` sorted by their time (numbers, else ISO dates, else day/month/year dates);
+    a repeated time is an error."""
     texts = [table.rows[r][column].strip() for r in rows]
     try:
         keys: list = [float(t) for t in texts]
@@ -322,13 +323,15 @@ def _ordered(path: Path, table, rows: list[int], column: str) -> list[int]:
         try:
             keys = [datetime.fromisoformat(t) for t in texts]
         except ValueError:
+            keys = _spreadsheet_times(path, table, rows, column, texts)
+        if keys is None:
             bad = next((r for r, t in zip(rows, texts) if not _is_time(t)), None)
             if bad is None:  # each is a number or a date, but not all the same kind
                 raise DataError(f"{path}:{table.lines[rows[0]]}: column {column!r}: the "
-                                "sequence mixes numbers and dates") from None
+                                "sequence mixes numbers and dates, or date layouts") from None
             raise DataError(f"{path}:{table.lines[bad]}: column {column!r}: "
-                            f"{table.rows[bad][column]!r} is neither a number nor an ISO "
-                            "date/time") from None
+                            f"{table.rows[bad][column]!r} is neither a number nor a date/time "
+                            "(ISO 8601, or day/month/year as in 31/01/2024)") from None
     try:
         order = sorted(range(len(rows)), key=lambda i: keys[i])
     except TypeError:  # dates with and without a UTC offset cannot be compared
@@ -341,6 +344,28 @@ def _ordered(path: Path, table, rows: list[int], column: str) -> list[int]:
     return [rows[i] for i in order]
 
 
+def _spreadsheet_times(path: Path, table, rows: list[int], column: str,
+                       texts: list[str]) -> list[datetime] | None:
+    """One sequence's times in the layout of :data:`~rnnkit.data.timeseries.TIME_FORMATS`
+    that reads them all (None: none does). Two layouts that read them all but order them
+    differently (01/02 and 02/01) are an error: only the order is used."""
+    from .timeseries import TIME_FORMATS
+
+    readings = []
+    for fmt in TIME_FORMATS:
+        try:
+            keys = [datetime.strptime(t, fmt) for t in texts]
+        except ValueError:
+            continue
+        readings.append((fmt, keys))
+    orders = {tuple(sorted(range(len(k)), key=k.__getitem__)) for _, k in readings}
+    if len(orders) > 1:
+        raise DataError(f"{path}:{table.lines[rows[0]]}: column {column!r}: the times "
+                        f"({texts[0]!r} ...) read as {' or '.join(f for f, _ in readings)}, "
+                        "which order them differently; write ISO 8601 times (2024-01-31)")
+    return readings[0][1] if readings else None
+
+
 def _is_time(text: str) -> bool:
     try:
         float(text)
@@ -350,7 +375,17 @@ def _is_time(text: str) -> bool:
             datetime.fromisoformat(text)
             return True
         except ValueError:
-            return False
+            from .timeseries import TIME_FORMATS
+
+            return any(_strptime_ok(text, fmt) for fmt in TIME_FORMATS)
+
+
+def _strptime_ok(text: str, fmt: str) -> bool:
+    try:
+        datetime.strptime(text, fmt)
+        return True
+    except ValueError:
+        return False
 
 
 def _group_label(path: Path, table, rows: list[int], column: str) -> str:
