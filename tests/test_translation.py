@@ -147,6 +147,40 @@ def test_load_predict_equals_what_the_cli_prints(tiny, tiny_run, tmp_path, capsy
         p.predict(["I am cold."], beam=0)
 
 
+def test_a_file_in_the_training_layout_translates_its_sources(tiny, tiny_run, tmp_path):
+    pairs = PAIRS[:3]
+    path = tmp_path / "pairs.tsv"
+    path.write_text("".join(f"{en}\t{fr}\tCC-BY 2.0 (France)\r\n" for en, fr in pairs)
+                    + "We are late.\n")
+    p = rnnkit.load(tiny_run)
+    records = p.predict_file(path)
+    # the same as predicting the sources alone, with each pair's target as its reference
+    expected = p.predict([en for en, _ in pairs] + ["We are late."])
+    for record, (_, fr) in zip(expected, pairs):
+        record["reference"] = fr
+    assert records == expected
+    assert "reference" not in records[-1]  # a line without a tab is a sentence alone
+    assert [r["translation"] for r in records[:3]] == [fr for _, fr in pairs]  # learnt
+
+
+def test_a_reversed_run_reads_the_second_column_as_its_source(tiny, tmp_path):
+    model, src, tgt, _ = tiny  # (trained en -> fr; only which column is read matters here)
+    run = _save_run(tmp_path / "rev", model, src, tgt, hidden_size=32, embedding_dim=16,
+                    attention="bahdanau")
+    text = (run / "config.toml").read_text()
+    assert text.count("reverse = false") == 1
+    (run / "config.toml").write_text(text.replace("reverse = false", "reverse = true"))
+    p = rnnkit.load(run)
+    assert p.config.task.reverse is True
+    (line,) = p.read_file(_write(tmp_path / "p.tsv", "J'ai froid.\tI am cold.\n"))
+    assert (line.text, line.reference) == ("I am cold.", "J'ai froid.")
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
 def test_plot_draws_the_attention_of_a_record(tiny_run, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     p = rnnkit.load(tiny_run)

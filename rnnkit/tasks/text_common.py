@@ -61,11 +61,13 @@ def as_lines(inputs: Any) -> list[TextLine]:
 
 @dataclass
 class TextLine:
-    """One line of user input: ``text`` (decoded) and ``problem`` (why it cannot be used
-    as it is: empty, invalid UTF-8 replaced, ...; "" when fine)."""
+    """One line of user input: ``text`` (decoded), ``problem`` (why it cannot be used as it
+    is: empty, invalid UTF-8 replaced, ...; "" when fine) and ``reference`` (what the file
+    gives as the expected output, e.g. a parallel corpus's target; None: nothing)."""
 
     text: str
     problem: str = ""
+    reference: str | None = None
 
 
 def read_lines(path: str) -> list[TextLine]:

@@ -34,8 +34,10 @@ Predictor (``rnnkit.load(run)``): ``predict(sentences, beam=None, explain=False)
 ``{"source", "translation"}`` per sentence (``error`` instead for an empty one), with
 ``explain=True`` also ``source_tokens``, ``target_tokens`` and ``attention`` (one row of
 weights over the source tokens per target token; None for a model without attention);
-``plot(record, path)`` draws that attention. ``rnnkit translate RUN "I am cold." [--beam 5]
-[--attention-plot FILE.png]`` prints one translation.
+``plot(record, path)`` draws that attention. ``predict_file(path)`` reads a sentence a
+line, or the training layout: a line with a tab is ``source<TAB>target`` (swapped with
+``task.reverse``), and its record adds the target as ``reference``. ``rnnkit translate RUN
+"I am cold." [--beam 5] [--attention-plot FILE.png]`` prints one translation.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from ..training.config import TaskConfig, choice, number
 from .base import Context, Task, TaskError, register
 from .datafiles import DataFilesConfig, data_errors
 from .predictor import Predictor
-from .text_common import as_lines, clip_tokens, pad_ids, saved_tokenizer
+from .text_common import TextLine, as_lines, clip_tokens, pad_ids, read_lines, saved_tokenizer
 from .translation_data import HELD_OUT, Tokenizer, fit_tokenizer, split_pairs
 
 
@@ -256,6 +258,19 @@ class TranslationPredictor(Predictor):
     def source_tokenizer(self) -> Tokenizer:
         return saved_tokenizer(self.info, "source_tokenizer")
 
+    def read_file(self, path, **options) -> list[TextLine]:
+        """A sentence a line; a line with a tab is a pair in the training layout
+        (``source<TAB>target[<TAB>ignored...]``, the columns swapped by ``task.reverse``):
+        its source is translated and its target kept as the record's ``reference``."""
+        out = []
+        for line in read_lines(str(path)):
+            if "\t" in line.text:
+                first, second = line.text.split("\t")[:2]
+                source, target = (second, first) if self.config.task.reverse else (first, second)
+                line = TextLine(source, line.problem, target)
+            out.append(line)
+        return out
+
     @cached_property
     def target_tokenizer(self) -> Tokenizer:
         return saved_tokenizer(self.info, "target_tokenizer")
@@ -280,6 +295,8 @@ class TranslationPredictor(Predictor):
         out = []
         for i, line in enumerate(lines):
             record: dict[str, Any] = {"source": line.text}
+            if line.reference is not None:
+                record["reference"] = line.reference
             if line.problem:
                 record["warning"] = line.problem
             if i not in by_line:
