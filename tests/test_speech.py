@@ -672,6 +672,27 @@ def test_run_on_a_keyword_folder_predicts_as_the_cli_prints(keywords_run, tmp_pa
     assert json.loads(capsys.readouterr().out) == printed[1]
 
 
+def test_a_keyword_folder_predicts_each_recording_with_its_label(keywords_run, tmp_path):
+    import shutil
+
+    p = rnnkit.load(keywords_run / "run")
+    root = keywords_run / "kw"
+    records = p.predict_file(root)
+    files = [str(f) for label in ("high", "low", "mid") for f in sorted((root / label).iterdir())]
+    assert [r["file"] for r in records] == files
+    assert records == [{**r, "reference": Path(f).parent.name}
+                       for r, f in zip(p.predict(files), files)]
+    flat = tmp_path / "flat"  # a folder of recordings alone: no reference
+    flat.mkdir()
+    for f in files[:2]:
+        shutil.copy(f, flat / Path(f).name)
+    (flat / "notes.txt").write_text("not audio")
+    assert p.predict_file(flat) == p.predict(sorted(str(f) for f in flat.glob("*.wav")))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TaskError, match="no audio file .* and no label folder"):
+        p.predict_file(tmp_path / "empty")
+
+
 @needs_data
 def test_fsdd_laid_out_as_folders_splits_as_the_builtin_task(tmp_path):
     """FSDD as root/<digit>/*.wav with the official split written as list files: the same

@@ -325,6 +325,23 @@ def test_predict_equals_transcribe_json(run, capsys):
 
 
 @needs_jiwer
+def test_a_manifest_transcribes_its_utterances_with_their_texts(run, tmp_path, capsys):
+    manifest = run / "data" / "test.jsonl"
+    p = rnnkit.load(run / "run")
+    files = [str(run / f"data/audio/test.jsonl-{i}.wav") for i in range(3)]
+    records = p.predict_file(manifest)
+    # each utterance as its file alone would be, plus the manifest's text as the reference
+    assert records == [{**r, "reference": t}
+                       for r, t in zip(p.predict(files), ["cab", "a c", "bb"])]
+    capsys.readouterr()
+    assert main(["transcribe", str(run / "run"), str(manifest), files[0], "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"] == records + p.predict(files[:1])
+    (tmp_path / "bad.jsonl").write_text('{"audio_filepath": "gone.wav", "text": "a"}\n')
+    with pytest.raises(TaskError, match=r"bad\.jsonl:1: .*gone\.wav"):
+        p.predict_file(tmp_path / "bad.jsonl")
+
+
+@needs_jiwer
 def test_evaluate_reports_cer_and_wer_of_the_transcripts(run, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(run / "run"), "--json"]) == 0

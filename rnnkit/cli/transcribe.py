@@ -1,5 +1,7 @@
 """``rnnkit transcribe RUN_DIR FILE.wav [FILE.wav ...] [--beam N] [--json]``: what is spoken
-in audio files; a thin shell over ``rnnkit.load(RUN_DIR).predict(files, beam=...)``.
+in audio files; a thin shell over ``rnnkit.load(RUN_DIR).predict(files, beam=...)``, each
+argument read by the predictor's ``read_file`` (an audio file, or a manifest or folder of
+them, whose records then hold the reference text or label).
 
 A missing, empty or non-audio file gets a one-line error on stderr naming the file; the
 other files are still transcribed, and the exit status is then 1.
@@ -18,7 +20,9 @@ def register(sub) -> None:
     p = add_command(sub, "transcribe", "Print what is spoken in audio files (speech tasks).",
                     "rnnkit transcribe runs/speech-ctc-bigru one.wav two.wav", run)
     p.add_argument("run_dir", help="a run directory whose task transcribes audio")
-    p.add_argument("files", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, OGG ...)")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="audio files (WAV, FLAC, OGG ...), JSON-lines manifests (.jsonl) or "
+                        "folders (root/<label>/*.wav, or audio files alone)")
     p.add_argument("--beam", type=int, default=None,
                    help="beam size where the task decodes by beam search (0 = greedy; "
                         "default the run's beam_size)")
@@ -31,7 +35,7 @@ def run(args) -> int:
     p = load(args.run_dir, args.checkpoint)
     p.require("transcribe", "transcribe audio; use a run of a speech task")
     options = {} if args.beam is None else {"beam": args.beam}
-    results = p.predict(args.files, **options)
+    results = p.predict([x for f in args.files for x in p.read_file(f)], **options)
     if args.json:
         print(json.dumps({"results": results}))
     for item in results:
