@@ -312,13 +312,11 @@ def _outputs(model, data: dict[str, torch.Tensor], batch_size: int) -> torch.Ten
 class ClassifyPredictor(Predictor):
     """Inputs: sequences (T, F) — arrays, nested lists, or the :class:`Sequence` items
     :meth:`read_file` returns. Records: ``{"label", "probability", "probabilities"}`` or
-    ``{"value"}``; ``source`` (file and line) for items read from a file, and ``reference``
-    (the label the file gives, as text) where it gives one."""
+    ``{"value"}``; ``source`` (file and line) for items read from a file."""
 
     def read_file(self, path, **options) -> list[Any]:
-        """The run's training formats (.ts, .npz, long .csv/.tsv/.jsonl; a label becomes
-        the record's ``reference``), or ``.npy``/``.json`` arrays (one sequence, or a list
-        of them)."""
+        """The run's training formats (.ts, .npz, long .csv/.tsv/.jsonl; labels ignored),
+        or ``.npy``/``.json`` arrays (one sequence, or a list of them)."""
         if Path(path).suffix.lower() in (".npy", ".json"):
             return read_arrays(path)
         named = self.config.task.value_columns or self.info.get("features") or []
@@ -328,7 +326,7 @@ class ClassifyPredictor(Predictor):
     def predict(self, inputs, explain: bool = False, **options) -> list[dict[str, Any]]:
         scaler, labels = self.info["scaler"], self.info.get("labels", [])
         mean, std = np.array(scaler["mean"]), np.array(scaler["std"])
-        arrays, sources, references = self._arrays(inputs, len(mean))
+        arrays, sources = self._arrays(inputs, len(mean))
         out = []
         for start in range(0, len(arrays), 256):
             x, lengths, _ = encode(arrays[start:start + 256], mean, std)
@@ -337,9 +335,6 @@ class ClassifyPredictor(Predictor):
                 i = start + j
                 record = {} if sources[i] is None else {"source": sources[i]}
                 record.update(self._record(result.logits[j], labels, scaler))
-                if references[i] is not None:  # a number for a regression run
-                    record["reference"] = (references[i] if labels
-                                           else _number_or_text(references[i]))
                 missing = int(np.isnan(arrays[i]).sum())
                 if missing:
                     record["warning"] = (f"{missing} missing value(s) filled with the training "
@@ -361,15 +356,13 @@ class ClassifyPredictor(Predictor):
                 "probabilities": {n: round(float(p), 6) for n, p in zip(labels, probs)}}
 
     @staticmethod
-    def _arrays(inputs, width: int
-                ) -> tuple[list[np.ndarray], list[str | None], list[str | None]]:
-        """Inputs as (T, F) float64 arrays, where each came from and the label its file
-        gives it (None: given as an array, or no label)."""
+    def _arrays(inputs, width: int) -> tuple[list[np.ndarray], list[str | None]]:
+        """Inputs as (T, F) float64 arrays, and where each came from (None: given)."""
         if isinstance(inputs, (np.ndarray, torch.Tensor)) and np.ndim(inputs) == 3:
             inputs = list(inputs)
         if isinstance(inputs, Sequence) or not isinstance(inputs, (list, tuple)) or not inputs:
             raise TaskError("classify: give a non-empty list of sequences, each (T, F)")
-        arrays, sources, references = [], [], []
+        arrays, sources = [], []
         for i, item in enumerate(inputs):
             source = item.where if isinstance(item, Sequence) else None
             try:
@@ -385,15 +378,7 @@ class ClassifyPredictor(Predictor):
                 raise TaskError(f"{source or f'input {i}'}: holds infinite values")
             arrays.append(a)
             sources.append(source)
-            references.append(item.label if isinstance(item, Sequence) else None)
-        return arrays, sources, references
-
-
-def _number_or_text(label: str) -> float | str:
-    try:
-        return float(label)
-    except ValueError:
-        return label
+        return arrays, sources
 
 
 register(ClassifyTask())

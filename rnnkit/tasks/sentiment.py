@@ -265,8 +265,7 @@ class SentimentPredictor(Predictor):
 
     def read_file(self, path, **options):
         """One text a line (``-`` = stdin), or the text column of a .csv/.tsv/.jsonl table
-        (the run's ``task.text_column``); where the table has the label column too, each
-        record adds its label as ``reference``."""
+        (the run's ``task.text_column``)."""
         suffix = str(path).rsplit(".", 1)[-1].lower() if "." in str(path) else ""
         if path != "-" and f".{suffix}" in FORMATS and suffix != "txt":
             column = self.config.task.text_column
@@ -274,9 +273,7 @@ class SentimentPredictor(Predictor):
                 table = read_table(path, [column])
             except DataError as e:
                 raise TaskError(str(e)) from None
-            label = self.config.task.label_column
-            return [TextLine(row[column], reference=_label_text(row.get(label)))
-                    for row in table.rows]
+            return [TextLine(row[column]) for row in table.rows]
         return super().read_file(path, **options)
 
     batch_size = 256  # texts run together, sorted by length (padding + lengths)
@@ -314,8 +311,6 @@ class SentimentPredictor(Predictor):
     @staticmethod
     def _record(line, tokens, probs, weights, labels, limit, explain) -> dict[str, Any]:
         record: dict[str, Any] = {"text": line.text}
-        if line.reference is not None:
-            record["reference"] = line.reference
         if probs is None:
             record.update(label=None, probability=None, probabilities=None,
                           error="empty line: no words to classify")
@@ -331,12 +326,6 @@ class SentimentPredictor(Predictor):
             record["tokens"] = tokens[:limit]
             record["weights"] = None if weights is None else [round(w, 6) for w in weights]
         return record
-
-
-def _label_text(value) -> str | None:
-    """A table cell as the label training reads (stripped text); None: blank or absent."""
-    text = "" if value is None else str(value).strip()
-    return text or None
 
 
 register(SentimentTask())
