@@ -672,7 +672,7 @@ def test_run_on_a_keyword_folder_predicts_as_the_cli_prints(keywords_run, tmp_pa
     assert json.loads(capsys.readouterr().out) == printed[1]
 
 
-def test_a_keyword_folder_predicts_each_recording_with_its_label(keywords_run, tmp_path):
+def test_a_keyword_folder_predicts_each_recording(keywords_run, tmp_path):
     import shutil
 
     p = rnnkit.load(keywords_run / "run")
@@ -680,9 +680,8 @@ def test_a_keyword_folder_predicts_each_recording_with_its_label(keywords_run, t
     records = p.predict_file(root)
     files = [str(f) for label in ("high", "low", "mid") for f in sorted((root / label).iterdir())]
     assert [r["file"] for r in records] == files
-    assert records == [{**r, "reference": Path(f).parent.name}
-                       for r, f in zip(p.predict(files), files)]
-    flat = tmp_path / "flat"  # a folder of recordings alone: no reference
+    assert records == p.predict(files)
+    flat = tmp_path / "flat"  # a folder of recordings alone
     flat.mkdir()
     for f in files[:2]:
         shutil.copy(f, flat / Path(f).name)

@@ -10,7 +10,6 @@ its input an ``{"file", "error"}`` record and the others are still transcribed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -65,21 +64,11 @@ def pad(frames: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return x, lengths
 
 
-@dataclass(frozen=True)
-class Labelled:
-    """An audio file and what its data set says is in it (a manifest's text, a label
-    folder's name): the record adds it as ``"reference"``."""
-
-    path: str
-    reference: str
-
-
 class SpeechPredictor(Predictor):
     """Inputs: audio file paths, 1-D arrays (a mono signal at :attr:`sample_rate`) or 2-D
     arrays (T, F), the model's input frames as the run computes them. One record per input
     with ``"file"`` (the path; None for an array) and what the task heard, or ``{"file",
-    "error"}`` for a file that cannot be read. Files read from a manifest or a labelled
-    folder (:meth:`read_file`) add ``"reference"``."""
+    "error"}`` for a file that cannot be read."""
 
     @property
     def sample_rate(self) -> int:
@@ -98,14 +87,14 @@ class SpeechPredictor(Predictor):
     def read_file(self, path, **options) -> list[Any]:
         """An audio file is one input (its path); ``.npy``/``.json``/``.csv`` hold arrays.
         The data sets' layouts: a JSON-lines manifest (``.jsonl``, ``{"audio_filepath",
-        "text"}`` a line) is its utterances, a folder of label folders (``root/<label>/
-        *.wav``) its recordings, each with its text or label as the reference; a folder of
-        audio files alone is those files."""
+        "text"}`` a line) is its utterances' files, a folder of label folders
+        (``root/<label>/*.wav``) its recordings, a folder of audio files alone those files;
+        the records are those of ``predict`` on the files."""
         path = Path(path)
         try:
             if path.is_dir():
                 if any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir()):
-                    return [Labelled(str(c.path), c.label) for c in scan_labels(path).clips]
+                    return [str(c.path) for c in scan_labels(path).clips]
                 files = sorted(str(p) for p in path.iterdir()
                                if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
                 if not files:
@@ -114,8 +103,7 @@ class SpeechPredictor(Predictor):
                 return files
             if path.suffix.lower() == ".jsonl":
                 lowercase = getattr(self.config.task, "lowercase", True)
-                return [Labelled(str(u.audio), u.text)
-                        for u in read_manifest(path, lowercase).items]
+                return [str(u.audio) for u in read_manifest(path, lowercase).items]
         except DataError as e:
             raise TaskError(str(e)) from None
         if path.suffix.lower() in ARRAY_SUFFIXES:
@@ -127,16 +115,12 @@ class SpeechPredictor(Predictor):
                 ) -> list[dict[str, Any]]:
         """Each input read and framed, then ``heard(x (1, T, F))`` -> the record's fields,
         one input at a time (no padding: a result never depends on the other inputs)."""
-        if isinstance(inputs, (str, Path, Labelled)):
+        if isinstance(inputs, (str, Path)):
             inputs = [inputs]
         out = []
         for i, item in enumerate(inputs):
-            if isinstance(item, Labelled):
-                record: dict[str, Any] = {"file": item.path, "reference": item.reference}
-                item = item.path
-            elif isinstance(item, (str, Path)):
-                record = {"file": str(item)}
             if isinstance(item, (str, Path)):
+                record: dict[str, Any] = {"file": str(item)}
                 try:
                     frames = self.frames(read_audio(item, self.sample_rate))
                 except AudioError as e:

@@ -35,8 +35,9 @@ Predictor (``rnnkit.load(run)``): ``predict(sentences, beam=None, explain=False)
 ``explain=True`` also ``source_tokens``, ``target_tokens`` and ``attention`` (one row of
 weights over the source tokens per target token; None for a model without attention);
 ``plot(record, path)`` draws that attention. ``predict_file(path)`` reads a sentence a
-line, or the training layout: a line with a tab is ``source<TAB>target`` (swapped with
-``task.reverse``), and its record adds the target as ``reference``. ``rnnkit translate RUN
+line, or the training layout: of a line with a tab (``source<TAB>target``, swapped with
+``task.reverse``) the source is translated, the record the same as ``predict([source])``
+gives. ``rnnkit translate RUN
 "I am cold." [--beam 5] [--attention-plot FILE.png]`` prints one translation.
 """
 
@@ -261,7 +262,8 @@ class TranslationPredictor(Predictor):
     def read_file(self, path, **options) -> list[TextLine]:
         """A sentence a line; a line with a tab is a pair in the training layout
         (``source<TAB>target[<TAB>ignored...]``, the columns swapped by ``task.reverse``):
-        its source is translated and its target kept as the record's ``reference``."""
+        its source is read (the target is kept as the line's ``reference``, not
+        translated)."""
         out = []
         for line in read_lines(str(path)):
             if "\t" in line.text:
@@ -295,8 +297,6 @@ class TranslationPredictor(Predictor):
         out = []
         for i, line in enumerate(lines):
             record: dict[str, Any] = {"source": line.text}
-            if line.reference is not None:
-                record["reference"] = line.reference
             if line.problem:
                 record["warning"] = line.problem
             if i not in by_line:
