@@ -318,6 +318,21 @@ def test_attention_plot_and_a_model_without_attention(tmp_path, capsys):
     (record,) = p.predict([image])
     assert p.plot(record, tmp_path / "attn.png").stat().st_size > 0
     assert p.predict_file(image) == [record]
+    # a folder: its images in name order (a Flickr data folder: its image folder's)
+    data = tmp_path / "flickr"
+    (data / "Images").mkdir(parents=True)
+    images = [scene_image(data / "Images", k) for k in (2, 0)]
+    (data / "Images" / "readme.txt").write_text("not an image")
+    (data / "captions.txt").write_text("")
+    names = sorted(str(f) for f in images)
+    assert p.read_file(data) == names == p.read_file(data / "Images")
+    assert p.predict_file(data) == p.predict(names)
+    capsys.readouterr()
+    assert main(["caption", str(run), str(data), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"] == p.predict(names)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(rnnkit.tasks.TaskError, match=r"empty: no image file \(\.jpg"):
+        p.predict_file(tmp_path / "empty")
 
     flat = write_run(tmp_path / "b", ["model.attention=none"])
     (record,) = rnnkit.load(flat).predict([image])

@@ -541,6 +541,17 @@ def test_run_on_a_folder_predicts_as_the_cli_prints(folder_run, capsys):
     assert printed[0]["nll_per_step"] == pytest.approx(p.predict([roll])[0]["nll_per_step"])
 
 
+def test_a_folder_of_midi_files_predicts_each_piece(folder_run, tmp_path):
+    p = rnnkit.load(folder_run / "run")
+    songs = folder_run / "songs"
+    files = sorted(str(f) for f in songs.iterdir() if f.suffix == ".mid")
+    assert len(files) > 1
+    assert p.predict_file(songs) == p.predict(files)  # every piece, in name order
+    (tmp_path / "notes.txt").write_text("no music here")
+    with pytest.raises(TaskError, match=r"no MIDI file \(\.mid, \.midi\) in it"):
+        p.predict_file(tmp_path)
+
+
 def test_generate_primed_with_a_users_midi_file(folder_run, tmp_path, capsys):
     """``prime`` as a MIDI path primes with all of it; the output is at the run's
     resolution and pitches, and reads back as prime + the generated pitches."""

@@ -22,7 +22,8 @@ def register(sub) -> None:
                     "rnnkit caption runs/captioning-shapes scene.png --beam 5 "
                     "--attention-plot attention.png", run)
     p.add_argument("run_dir", help="a run directory whose task captions images")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG ...)")
+    p.add_argument("images", nargs="+", metavar="IMAGE",
+                   help="image files (PNG, JPEG ...) or folders of them")
     p.add_argument("--beam", type=int, default=None,
                    help="beam size (1 = greedy; default the run's task.beam_size)")
     p.add_argument("--attention-plot", metavar="FILE.png", default=None,
@@ -40,7 +41,7 @@ def _plot_path(base: str, k: int, n: int) -> Path:
 def run(args) -> int:
     p = load(args.run_dir, args.checkpoint)
     p.require("caption", "caption images; use a captioning run")
-    results = p.predict(args.images, beam=args.beam)
+    results = p.predict([x for f in args.images for x in p.read_file(f)], beam=args.beam)
     for k, item in enumerate(results, 1):
         if "error" in item:
             say(f"rnnkit caption: error: {item['error']}")

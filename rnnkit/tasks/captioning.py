@@ -36,7 +36,14 @@ import torch
 from .._optional import pyplot, require
 from ..data import shapes
 from ..data.batches import batches
-from ..data.flickr import FlickrError, load_flickr, read_image, split_names
+from ..data.flickr import (
+    IMAGE_DIRS,
+    IMAGE_SUFFIXES,
+    FlickrError,
+    load_flickr,
+    read_image,
+    split_names,
+)
 from ..data.tokenizers import SPECIALS, Vocabulary, WordTokenizer
 from ..models import captioner  # noqa: F401  (registers ImageCaptioner)
 from ..training.config import TaskConfig, number
@@ -219,8 +226,17 @@ class CaptioningPredictor(Predictor):
     ``task.image_size`` squared, as in training)."""
 
     def read_file(self, path, **options) -> list[Any]:
-        """An image file is one input."""
-        return [str(path)]
+        """An image file is one input; a folder (a Flickr image folder, or the data folder
+        holding one) its image files in name order."""
+        path = Path(path)
+        if not path.is_dir():
+            return [str(path)]
+        folder = next((path / d for d in IMAGE_DIRS if (path / d).is_dir()), path)
+        files = sorted(str(p) for p in folder.iterdir()
+                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise TaskError(f"{folder}: no image file ({', '.join(IMAGE_SUFFIXES)}) in it")
+        return files
 
     @torch.no_grad()
     def predict(self, inputs, beam: int | None = None, **options) -> list[dict[str, Any]]:

@@ -241,8 +241,16 @@ class MusicPredictor(Predictor):
         return num_keys(self.config.task)
 
     def read_file(self, path, **options) -> list[Any]:
-        """A MIDI file is one input (its path); ``.npy``/``.json``/``.csv`` hold rolls."""
-        if Path(path).suffix.lower() in MIDI_SUFFIXES:
+        """A MIDI file is one input (its path), a folder of them (the training layout) its
+        MIDI files in name order; ``.npy``/``.json``/``.csv`` hold rolls."""
+        path = Path(path)
+        if path.is_dir():
+            files = sorted(str(p) for p in path.iterdir()
+                           if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES)
+            if not files:
+                raise TaskError(f"{path}: no MIDI file ({', '.join(MIDI_SUFFIXES)}) in it")
+            return files
+        if path.suffix.lower() in MIDI_SUFFIXES:
             return [str(path)]
         return super().read_file(path, **options)
 
