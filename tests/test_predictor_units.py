@@ -397,3 +397,16 @@ def test_the_default_loss_is_the_models_with_the_carried_state():
     assert Task().loss(None, Recorder(), {"x": 1}, state="carried") == ("loss of", {"x": 1},
                                                                        "carried")
     assert Task().loss(None, Recorder(), {"x": 1}) == ("loss of", {"x": 1}, None)
+
+
+def test_files_in_lists_a_folders_files_of_the_suffixes_in_name_order(tmp_path):
+    from rnnkit.tasks.predictor import files_in
+
+    for name in ("b.WAV", "a.wav", "c.flac", "notes.txt"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "sub.wav").mkdir()  # a folder is not a file, whatever its name
+    assert files_in(tmp_path, (".wav", ".flac"), "audio") == [
+        str(tmp_path / n) for n in ("a.wav", "b.WAV", "c.flac")]
+    with pytest.raises(TaskError) as err:
+        files_in(tmp_path, (".mid", ".midi"), "MIDI", " and no label folder")
+    assert str(err.value) == f"{tmp_path}: no MIDI file (.mid, .midi) and no label folder in it"

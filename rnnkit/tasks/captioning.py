@@ -48,7 +48,7 @@ from ..data.tokenizers import SPECIALS, Vocabulary, WordTokenizer
 from ..models import captioner  # noqa: F401  (registers ImageCaptioner)
 from ..training.config import TaskConfig, number
 from .base import Context, Task, TaskError, register
-from .predictor import Predictor
+from .predictor import Predictor, files_in
 from .text_common import saved_tokenizer
 
 BOS, EOS = SPECIALS.index("<bos>"), SPECIALS.index("<eos>")
@@ -232,11 +232,7 @@ class CaptioningPredictor(Predictor):
         if not path.is_dir():
             return [str(path)]
         folder = next((path / d for d in IMAGE_DIRS if (path / d).is_dir()), path)
-        files = sorted(str(p) for p in folder.iterdir()
-                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise TaskError(f"{folder}: no image file ({', '.join(IMAGE_SUFFIXES)}) in it")
-        return files
+        return files_in(folder, IMAGE_SUFFIXES, "image")
 
     @torch.no_grad()
     def predict(self, inputs, beam: int | None = None, **options) -> list[dict[str, Any]]:

@@ -71,7 +71,7 @@ from ..models import piano_roll  # noqa: F401  (registers PianoRollLM)
 from ..training.config import TaskConfig, number
 from .base import Context, Task, TaskError, register
 from .datafiles import DataFilesConfig, data_errors, load_splits, uses_own_data
-from .predictor import Predictor, Stream
+from .predictor import Predictor, Stream, files_in
 
 
 @dataclass
@@ -245,11 +245,7 @@ class MusicPredictor(Predictor):
         MIDI files in name order; ``.npy``/``.json``/``.csv`` hold rolls."""
         path = Path(path)
         if path.is_dir():
-            files = sorted(str(p) for p in path.iterdir()
-                           if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES)
-            if not files:
-                raise TaskError(f"{path}: no MIDI file ({', '.join(MIDI_SUFFIXES)}) in it")
-            return files
+            return files_in(path, MIDI_SUFFIXES, "MIDI")
         if path.suffix.lower() in MIDI_SUFFIXES:
             return [str(path)]
         return super().read_file(path, **options)

@@ -214,6 +214,17 @@ def _finite_record(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def files_in(folder: Path, suffixes: tuple[str, ...], what: str, also: str = "") -> list[str]:
+    """The files directly in ``folder`` whose suffix is one of ``suffixes`` (any case), in
+    name order; none is a :class:`TaskError` naming ``what`` they would be (``also``: what
+    else the folder could have held)."""
+    files = sorted(str(p) for p in folder.iterdir()
+                   if p.is_file() and p.suffix.lower() in suffixes)
+    if not files:
+        raise TaskError(f"{folder}: no {what} file ({', '.join(suffixes)}){also} in it")
+    return files
+
+
 def read_arrays(path: str | Path) -> list[np.ndarray]:
     """Numeric sequences from ``.npy`` / ``.json`` (a list of sequences, or one) / ``.csv``
     (one sequence: a row per step, a column per feature). An array of rank 3 is a batch of

@@ -22,7 +22,7 @@ from ..data.datasets import DataError
 from ..data.keywords import AUDIO_SUFFIXES, scan_labels
 from ..data.manifests import read_manifest
 from .base import Context, TaskError
-from .predictor import Predictor, read_arrays
+from .predictor import Predictor, files_in, read_arrays
 
 ARRAY_SUFFIXES = (".npy", ".json", ".csv")
 
@@ -95,12 +95,7 @@ class SpeechPredictor(Predictor):
             if path.is_dir():
                 if any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir()):
                     return [str(c.path) for c in scan_labels(path).clips]
-                files = sorted(str(p) for p in path.iterdir()
-                               if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
-                if not files:
-                    raise TaskError(f"{path}: no audio file ({', '.join(AUDIO_SUFFIXES)}) "
-                                    "and no label folder in it")
-                return files
+                return files_in(path, AUDIO_SUFFIXES, "audio", " and no label folder")
             if path.suffix.lower() == ".jsonl":
                 lowercase = getattr(self.config.task, "lowercase", True)
                 return [str(u.audio) for u in read_manifest(path, lowercase).items]
