@@ -269,13 +269,22 @@ MODULES: dict[str, list[str]] = {
                                      "tests/test_plans_cache.py"]
        for name in ("engine", "plans", "layernorm")},
     **{f"rnnkit/export/{name}.py": ["tests/test_export.py", "tests/test_export_units.py"]
-       for name in ("layer", "loops", "graphs", "onnx", "sequence_models", "decoder_models",
+       for name in ("layer", "loops", "graphs", "sequence_models", "decoder_models",
                     "native")},
+    "rnnkit/export/onnx.py": [  # (not tests/test_quantize.py: its int8 exports take minutes)
+        "tests/test_export.py", "tests/test_export_units.py", "tests/test_onnx_int8_units.py"],
     "rnnkit/models/base.py": ["tests/test_model_config_check.py",
                               "tests/test_checkpoint_safety.py"],
     **{f"rnnkit/tasks/{name}.py": ["tests/test_predictor_units.py", "tests/test_contract.py",
                                    "tests/test_synthetic_predictors.py"]
        for name in ("predictor", "base")},
+    "rnnkit/tasks/runner.py": [  # (not the example configs, which are not in the scratch
+        # copy, nor test_run_dirs.py's CLI runs that draw plots or start a second Python:
+        # seconds each, and test_runner_mutants.py checks the same in-process)
+        "tests/test_runner_mutants.py", "tests/test_run_dirs.py", "tests/test_config.py",
+        "tests/test_tensorboard.py::test_tensorboard_holds_the_scalars_of_metrics_jsonl",
+        "-k", "not example and not overwrite_deletes and not locked_run and not "
+        "config_toml_was_edited"],
     **{f"rnnkit/reference/{name}.py": ["tests/test_reference.py", "tests/test_reference_mutants.py"]
        for name in ("base", "elman", "gru", "lstm", "gradcheck")},
 }
@@ -544,6 +553,40 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.export.quantize.x_int8_share__mutmut_23": "the product of no dims is 1",
     "rnnkit.export.quantize.x_int8_share__mutmut_32":
         "every size negated leaves the share (a ratio of sums of them) as it is",
+    **{f"rnnkit.export.onnx.x_{name}":
+       "require's extra defaults to EXTRAS' entry for the top module: 'export' for onnx and "
+       "onnxruntime" for name in (
+           "exportable__mutmut_5", "exportable__mutmut_7", "export_model__mutmut_6",
+           "export_model__mutmut_8", "export_model__mutmut_15", "export_model__mutmut_17",
+           "run_onnx__mutmut_3", "run_onnx__mutmut_5", "_write_int8__mutmut_3",
+           "_write_int8__mutmut_5")},
+    **{f"rnnkit.export.onnx.x__write_int8__mutmut_{n}":
+       "export_model has imported onnx (the same require) before it calls _write_int8: this "
+       "extra's name is never shown" for n in (8, 9)},
+    **{f"rnnkit.export.onnx.x__write_int8__mutmut_{n}":
+       "max's default is for no outputs, and every graph has one" for n in (68, 70, 73)},
+    **{f"rnnkit.export.onnx.x_run_onnx__mutmut_{n}":
+       "onnxruntime's CPU package has the CPU provider only: no list, another list or an "
+       "unknown name all run on it (an unknown one after a printed fallback)"
+       for n in (16, 18, 19, 20, 21)},
+    **{f"rnnkit.export.onnx.x__to_onnx__mutmut_{n}":
+       "placeholders only declares the rnnkit domain to torch.onnx.export: Recur nodes "
+       "export without it and expand_recurrences replaces them, the same operators and "
+       "outputs either way (checked; torch's value names may differ by a counter); declared "
+       "and unused, torch prints a C++ warning" for n in (6, 9, 10, 11, 19, 26)},
+    **{f"rnnkit.export.onnx.x__trial_step__mutmut_{n}":
+       "the trial trace is only run to see that it succeeds: its input and output names, "
+       "dynamic axes and declared domains are never read" for n in (
+           30, 31, 32, 34, 41, 43, 44, 45, 46, 47, 48, 49, 50, 51)},
+    **{f"rnnkit.export.onnx.x__trial_step__mutmut_{n}":
+       "input_projection maps any leading shape (..., I) -> (..., G) (the cell contract): "
+       "the width is the last size of any of them" for n in (11, 13, 14)},
+    "rnnkit.export.onnx.x__trial_step__mutmut_6":
+        "zoneout 1.0 adds a Lerp (it exports) that still reads every output of the cell's "
+        "traced ops: the trial fails or succeeds as with 0.0",
+    "rnnkit.export.onnx.x__static_problem__mutmut_11": "getattr's default None is falsy as 0 is",
+    "rnnkit.export.onnx.xǁ_LoopPlanǁsource__mutmut_6":
+        "ExportLayer reads the flag as a truth value: None is False",
     **{f"rnnkit.tasks.timeseries.transform.xǁTransformǁfit__mutmut_{n}":
        "the scaler's statistics are NumPy reductions: float64, or exact integers for the "
        "min and max of integers, the same numbers either way" for n in (13, 15)},
@@ -758,6 +801,27 @@ EQUIVALENT: dict[str, str] = {
         "a cell's init_state(device=None) is on the parameters' device, the input's",
     "rnnkit.layers.torch_compat.xǁ_DropInǁ_fused_hx__mutmut_23":
         "a cell's init_state(device=None) is on the parameters' device, the input's",
+    **{f"rnnkit.tasks.runner.x__absolute_paths__mutmut_{n}":
+       "a [task] table without a name is the adding task, which has no path fields: nothing "
+       "to resolve either way" for n in (9, 11, 14, 15)},
+    **{f"rnnkit.tasks.runner.x_{name}":
+       "the best checkpoint holds its training state too (verified with the rest): reading it "
+       "as well changes neither the rebuilt model nor model.json" for name in (
+           "_best_model__mutmut_3", "_best_model__mutmut_5", "_best_model__mutmut_12",
+           "_final_figures__mutmut_3", "_final_figures__mutmut_5", "_final_figures__mutmut_12")},
+    "rnnkit.tasks.runner.x__best_model__mutmut_13":
+        "on a CPU-only machine .to(None) and .to(the run's device) leave the model on the CPU",
+    **{f"rnnkit.tasks.runner.x__prepare_dir__mutmut_{n}":
+       "run_lock has made the run folder's parent already: parents= makes no difference"
+       for n in (14, 16, 18)},
+    **{f"rnnkit.tasks.runner.x__say__mutmut_{n}":
+       "sys.stderr is line-buffered (Python >= 3.9): a printed line is flushed either way"
+       for n in (3, 6, 7)},
+    "rnnkit.tasks.runner.x__train_locked__mutmut_1":
+        "train_run, the one caller, always passes validation_only: the default is never read",
+    **{f"rnnkit.tasks.runner.x__train_locked__mutmut_{n}":
+       "a DiagnosticsCallback with every = 0 records nothing and draws nothing (due() and "
+       "on_train_end both require every > 0)" for n in (38, 39)},
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
