@@ -132,3 +132,28 @@ def test_lengths_on_fused_path_equal_torch_packed():
                                                          total_length=T)
     torch.testing.assert_close(out, ref_out)
     torch.testing.assert_close(h, ref_h)
+
+
+@pytest.mark.parametrize("ours_cls, theirs_cls", [(rnnkit.RNN, torch.nn.RNN),
+                                                  (rnnkit.LSTM, torch.nn.LSTM),
+                                                  (rnnkit.GRU, torch.nn.GRU)])
+@pytest.mark.parametrize("layers, bi", [(1, False), (2, True)])
+def test_an_empty_batch_runs_forward_and_backward_as_torch_nn(ours_cls, theirs_cls, layers, bi):
+    """A batch of no sequences (T, 0, I): the same empty outputs and states as torch.nn,
+    and zero gradients (rnnkit's compiled GRU backward once failed to reshape it)."""
+    torch.manual_seed(0)
+    ours, theirs = _pair(ours_cls, theirs_cls, num_layers=layers, bidirectional=bi)
+    results = []
+    for layer in (ours, theirs):
+        x = torch.randn(T, 0, I, requires_grad=True)
+        out, state = layer(x)
+        h = state[0] if isinstance(state, tuple) else state
+        (out.sum() + h.sum()).backward()
+        grads = [p.grad for p in layer.parameters()]
+        results.append((out.shape, h.shape, x.grad.shape, grads))
+    (o_out, o_h, o_dx, o_grads), (t_out, t_h, t_dx, t_grads) = results
+    assert (o_out, o_h, o_dx) == (t_out, t_h, t_dx) == ((T, 0, H * (1 + bi)),
+                                                        (layers * (1 + bi), 0, H), (T, 0, I))
+    for a, b in zip(o_grads, t_grads):
+        torch.testing.assert_close(a, b)
+        assert not a.any()

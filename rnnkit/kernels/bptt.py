@@ -146,7 +146,7 @@ class BPTT(torch.autograd.Function):
                 dh_in = dgh @ W
                 d[0] = _add(d[0], dh_in if m is None else dh_in * m)
         hin = ctx.hs[:-1] if m is None else ctx.hs[:-1] * m  # (T, B, H)
-        dW = dGH.reshape(T * B, G).t().mm(hin.reshape(T * B, -1))  # (G, H)
+        dW = dGH.reshape(T * B, G).t().mm(hin.reshape(T * B, hin.shape[-1]))  # (G, H)
         dparams = family.param_grads(run, dGX, dGH, rest)
         dc0 = d[1] if ctx.has_c else None
         return (None, None, None, dGX, d[0], dc0, dW, *dparams)
@@ -167,7 +167,7 @@ def _native_backward(ctx, W: Tensor, rest, hs: Tensor, dy: Tensor | None, dfinal
     if hasattr(family, "native_weight_grads"):
         dW, dparams = family.native_weight_grads(run, dGX, dGH, hin, rest)
     else:
-        dW = dGH.reshape(T * B, G).t().mm(hin.reshape(T * B, -1))  # (G, H)
+        dW = dGH.reshape(T * B, G).t().mm(hin.reshape(T * B, hin.shape[-1]))  # (G, H)
         dparams = family.param_grads(run, dGX, dGH, rest)
     return (None, None, None, dGX, d0[0], d0[1] if ctx.has_c else None, dW, *dparams)
 

@@ -222,7 +222,7 @@ class GRUFamily:
         """W_hh's and b_hh's gradients from dGX's r, z blocks and dGH (T, B, H), the n block."""
         T, B, H = dGH.shape
         flat_h = hin.reshape(T * B, H)
-        rz = dGX.reshape(T * B, -1)[:, : 2 * H]
+        rz = dGX.reshape(T * B, dGX.shape[-1])[:, : 2 * H]
         n = dGH.reshape(T * B, H)
         dW = torch.cat([rz.t().mm(flat_h), n.t().mm(flat_h)])  # (3H, H)
         db = None if rest[0] is None else torch.cat([rz.sum(0), n.sum(0)])
