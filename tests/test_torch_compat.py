@@ -157,3 +157,34 @@ def test_an_empty_batch_runs_forward_and_backward_as_torch_nn(ours_cls, theirs_c
     for a, b in zip(o_grads, t_grads):
         torch.testing.assert_close(a, b)
         assert not a.any()
+
+
+@pytest.mark.parametrize("ours_cls, theirs_cls", [(rnnkit.RNN, torch.nn.RNN),
+                                                  (rnnkit.LSTM, torch.nn.LSTM),
+                                                  (rnnkit.GRU, torch.nn.GRU)])
+def test_bad_inputs_raise_what_torch_nn_raises(ours_cls, theirs_cls):
+    """Code written against torch.nn catches the error type torch.nn raises; each of the
+    drop-ins' errors is that type too (and still the ValueError/TypeError it documents)."""
+    ours, theirs = _pair(ours_cls, theirs_cls)
+    lstm = theirs_cls is torch.nn.LSTM
+
+    def state(*shape, dtype=torch.float32):
+        h = torch.zeros(*shape, dtype=dtype)
+        return (h, h) if lstm else h
+
+    cases = [
+        (torch.randn(T, B, I + 1),),  # features
+        (torch.randn(T, B, I), state(2, B, H)),  # a state's shape
+        (torch.randn(T, B, I), state(1, B, H, dtype=torch.float64)),  # a state's dtype
+        (torch.ones(T, B, I, dtype=torch.long),),  # an integer input
+        (torch.randn(T, B, I, dtype=torch.float64),),  # not the weights' dtype
+        (torch.randn(T, I), state(1, 1, H)),  # a batched state for one sequence
+    ]
+    for args in cases:
+        with pytest.raises(Exception) as theirs_error:
+            theirs(*args)
+        with pytest.raises(type(theirs_error.value)):
+            ours(*args)
+    from rnnkit.layers.checks import DtypeError, ShapeError
+
+    assert issubclass(ShapeError, ValueError) and issubclass(DtypeError, TypeError)

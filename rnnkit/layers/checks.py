@@ -8,6 +8,18 @@ from torch import Tensor
 MERGE_MODES = ("concat", "sum", "mean", "mul")
 
 
+class ShapeError(ValueError, RuntimeError):
+    """An input or state of the wrong shape. A ValueError, and also the RuntimeError that
+    torch.nn's recurrent layers raise for it, so code written against torch.nn that
+    catches it keeps working with the drop-ins."""
+
+
+class DtypeError(TypeError, ValueError, RuntimeError):
+    """An input or state of a dtype the layer cannot run: a TypeError, and also what
+    torch.nn's recurrent layers raise for it (a ValueError for the input, a RuntimeError
+    for a state)."""
+
+
 def check_probability(name: str, p: float) -> None:
     if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p < 1.0:
         raise ValueError(f"{name} must be a number in [0, 1), got {p!r}")
@@ -23,7 +35,7 @@ def check_input(x: Tensor, input_size: int, batch_first: bool) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"input must be a torch.Tensor or PackedSequence, got {type(x).__name__}")
     if not x.is_floating_point():
-        raise TypeError(
+        raise DtypeError(
             f"input must be a floating-point tensor, got dtype {x.dtype}; "
             "convert it with input.float()"
         )
@@ -34,7 +46,7 @@ def check_input(x: Tensor, input_size: int, batch_first: bool) -> None:
             f"got {x.dim()} dimensions with shape {tuple(x.shape)}"
         )
     if x.shape[-1] != input_size:
-        raise ValueError(
+        raise ShapeError(
             f"input.size(-1) must equal input_size={input_size}, got {x.shape[-1]} "
             f"(input shape {tuple(x.shape)}, expected {layout})"
         )
@@ -82,11 +94,11 @@ def check_state(name: str, h: Tensor, shape: tuple[int, ...], like: Tensor) -> N
     if not isinstance(h, Tensor):
         raise TypeError(f"{name} must be a tensor, got {type(h).__name__}")
     if tuple(h.shape) != tuple(shape):
-        raise ValueError(
+        raise ShapeError(
             f"{name} must have shape {tuple(shape)} (num_layers * num_directions, batch, size), "
             f"got {tuple(h.shape)}"
         )
     if h.device != like.device:
         raise ValueError(f"{name} is on {h.device} but the input is on {like.device}")
     if h.dtype != like.dtype:
-        raise TypeError(f"{name} has dtype {h.dtype} but the input has dtype {like.dtype}")
+        raise DtypeError(f"{name} has dtype {h.dtype} but the input has dtype {like.dtype}")

@@ -8,7 +8,13 @@ from torch import Tensor, nn
 
 from ..cells import Cell, make_cell
 from ..cells.base import State
-from .checks import check_dtype, check_merge_mode, check_probability, check_state
+from .checks import (
+    ShapeError,
+    check_dtype,
+    check_merge_mode,
+    check_probability,
+    check_state,
+)
 from .loop import run_stack, stack_states, unstack_states
 from .sequences import SequenceBatch, to_batch
 from .stepping import Stepping
@@ -186,7 +192,7 @@ def check_hx(hx: State, cell: Cell, count: int, batch: SequenceBatch) -> State:
     if batch.unbatched:
         for name, part in zip(names, parts):
             if isinstance(part, Tensor) and part.dim() != 2:
-                raise ValueError(
+                raise ShapeError(
                     f"hx ({name}) must be 2-D (num_layers * num_directions, size) for an "
                     f"unbatched input, got shape {tuple(part.shape)}"
                 )
