@@ -382,3 +382,27 @@ def test_an_input_of_another_dtype_names_both_dtypes_on_the_loop_paths(make):
         layer(torch.randn(5, 2, 4, dtype=torch.float64))
     out, _ = layer.double()(torch.randn(5, 2, 4, dtype=torch.float64))  # converted: works
     assert out.dtype == torch.float64
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "rnn", "lngru", "mingru"])
+def test_a_layer_is_captured_by_export_and_trace_with_its_own_numbers(cell):
+    """torch.export and torch.jit.trace (with its re-run check) record the layer's plain ops,
+    never the compiled kernels they cannot see into, and the captured graph gives the
+    eager layer's outputs (trace: at the traced length, its loop being unrolled)."""
+    import warnings
+
+    torch.manual_seed(0)
+    layer = Recurrent(cell, input_size=3, hidden_size=4, batch_first=True, num_layers=2,
+                      bidirectional=True).eval()
+    x, other = torch.randn(2, 6, 3), torch.randn(2, 6, 3)
+    exported = torch.export.export(layer, (x,)).module()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the tracer's notes on shape checks)
+        traced = torch.jit.trace(layer, (x,))
+    for captured in (exported, traced):
+        got, want = captured(other), layer(other)
+        torch.testing.assert_close(got[0], want[0], rtol=1e-5, atol=1e-6)
+        want_h = want[1] if isinstance(want[1], tuple) else (want[1],)
+        got_h = got[1] if isinstance(got[1], tuple) else (got[1],)
+        for a, b in zip(got_h, want_h):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

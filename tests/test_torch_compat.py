@@ -188,3 +188,25 @@ def test_bad_inputs_raise_what_torch_nn_raises(ours_cls, theirs_cls):
     from rnnkit.layers.checks import DtypeError, ShapeError
 
     assert issubclass(ShapeError, ValueError) and issubclass(DtypeError, TypeError)
+
+
+@pytest.mark.parametrize("ours_cls, theirs_cls", [(rnnkit.RNN, torch.nn.RNN),
+                                                  (rnnkit.LSTM, torch.nn.LSTM),
+                                                  (rnnkit.GRU, torch.nn.GRU)])
+def test_traced_and_exported_drop_ins_compute_what_torch_nn_does(ours_cls, theirs_cls):
+    """torch.jit.trace (with its re-run check) and torch.export capture the drop-ins as they
+    capture torch.nn's layers, and the captured graphs give torch.nn's outputs on a new
+    input. (rnnkit's compiled GRU kernel is opaque to both: under capture the fused op
+    runs.)"""
+    import warnings
+
+    torch.manual_seed(0)
+    ours, theirs = _pair(ours_cls, theirs_cls, num_layers=2, bidirectional=True)
+    x, new = torch.randn(T, B, I), torch.randn(T + 2, B, I)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the tracer's notes on shape checks)
+        traced = torch.jit.trace(ours, (x,))
+    exported = torch.export.export(ours, (x,)).module()
+    for captured, inputs in ((traced, new), (exported, x)):
+        torch.testing.assert_close(_flat(captured(inputs)), _flat(theirs(inputs)), rtol=TOL,
+                                   atol=TOL)

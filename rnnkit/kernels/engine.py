@@ -9,7 +9,9 @@ the compiled inference loop on packed weights (:mod:`.plans`) instead of the BPT
 Engines (``use_engine``/``set_engine``):
 
 - ``"auto"`` (default): a kernel wherever one exists for the cell and its options;
-- ``"loop"``: always the generic autograd loop (the reference the kernels are tested against);
+- ``"loop"``: always the generic autograd loop (the reference the kernels are tested against;
+  also what runs while ``torch.jit.trace`` or ``torch.export`` captures a graph, whatever
+  the engine);
 - ``"kernel"``: a kernel or an error, so tests and benchmarks know which path ran.
 
 Kernels are registered by the cell's exact class (``module.QualName``), so a subclass that
@@ -73,8 +75,10 @@ def class_key(cell) -> str:
 
 def find_kernel(cell, *, recurrent_dropout: float = 0.0, zoneout: float = 0.0,
                 training: bool = False) -> Callable | None:
-    """A fused implementation of ``run_direction`` for this cell and options, or None."""
-    if _engine == "loop":
+    """A fused implementation of ``run_direction`` for this cell and options, or None (and
+    None while a graph is captured: the kernels write into buffers, which ``torch.export``
+    and ``torch.jit.trace`` cannot record, so the loop's plain ops run)."""
+    if _engine == "loop" or native.capturing():
         return None
     kernel = _lookup(cell, recurrent_dropout if training else 0.0, zoneout, training)
     if kernel is None and _engine == "kernel":

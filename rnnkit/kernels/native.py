@@ -116,10 +116,22 @@ def available() -> bool:
 
 
 def ops_for(t: torch.Tensor):
-    """The compiled module if it serves ``t``'s device and dtype, else None."""
+    """The compiled module if it serves ``t``'s device and dtype, else None (and None while
+    a graph is captured: :func:`capturing`)."""
     if not _enabled or t.device.type != "cpu" or t.dtype not in (torch.float32, torch.float64):
         return None
+    if capturing():
+        return None
     return load()
+
+
+def capturing() -> bool:
+    """Whether the running code is being captured as one graph (``torch.jit.trace``,
+    ``torch.export``). The compiled module's ops are opaque to those (export fails on them,
+    trace's check re-runs them on buffers it never filled), so they are not used then.
+    ``torch.compile`` is not a capture here: it runs an op it cannot see into as it is."""
+    exporting = getattr(torch.compiler, "is_exporting", lambda: False)
+    return torch.jit.is_tracing() or exporting()
 
 
 def set_native(enabled: bool) -> None:
