@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from rnnkit.data.datasets import DataError
-from rnnkit.data.timeseries import TIME_FORMATS, NeedsRepair, read_csv
+from rnnkit.data.times import TIME_FORMATS
+from rnnkit.data.timeseries import NeedsRepair, read_csv
 from rnnkit.tasks import TaskError
 from rnnkit.tasks.forecast import ForecastConfig
 from rnnkit.tasks.timeseries.source import load_source, read_input

@@ -45,6 +45,7 @@ import numpy as np
 
 from .datasets import DataError, data_root, sha256_of
 from .tables import FORMATS, read_table
+from .times import is_spreadsheet_time, readings
 
 
 @dataclass(frozen=True)
@@ -346,24 +347,16 @@ def _ordered(path: Path, table, rows: list[int], column: str) -> list[int]:
 
 def _spreadsheet_times(path: Path, table, rows: list[int], column: str,
                        texts: list[str]) -> list[datetime] | None:
-    """One sequence's times in the layout of :data:`~rnnkit.data.timeseries.TIME_FORMATS`
-    that reads them all (None: none does). Two layouts that read them all but order them
+    """One sequence's times in the layout of :data:`~rnnkit.data.times.TIME_FORMATS` that
+    reads them all (None: none does). Two layouts that read them all but order them
     differently (01/02 and 02/01) are an error: only the order is used."""
-    from .timeseries import TIME_FORMATS
-
-    readings = []
-    for fmt in TIME_FORMATS:
-        try:
-            keys = [datetime.strptime(t, fmt) for t in texts]
-        except ValueError:
-            continue
-        readings.append((fmt, keys))
-    orders = {tuple(sorted(range(len(k)), key=k.__getitem__)) for _, k in readings}
+    found = readings(texts)
+    orders = {tuple(sorted(range(len(k)), key=k.__getitem__)) for _, k in found}
     if len(orders) > 1:
         raise DataError(f"{path}:{table.lines[rows[0]]}: column {column!r}: the times "
-                        f"({texts[0]!r} ...) read as {' or '.join(f for f, _ in readings)}, "
+                        f"({texts[0]!r} ...) read as {' or '.join(f for f, _ in found)}, "
                         "which order them differently; write ISO 8601 times (2024-01-31)")
-    return readings[0][1] if readings else None
+    return found[0][1] if found else None
 
 
 def _is_time(text: str) -> bool:
@@ -375,17 +368,7 @@ def _is_time(text: str) -> bool:
             datetime.fromisoformat(text)
             return True
         except ValueError:
-            from .timeseries import TIME_FORMATS
-
-            return any(_strptime_ok(text, fmt) for fmt in TIME_FORMATS)
-
-
-def _strptime_ok(text: str, fmt: str) -> bool:
-    try:
-        datetime.strptime(text, fmt)
-        return True
-    except ValueError:
-        return False
+            return is_spreadsheet_time(text)
 
 
 def _group_label(path: Path, table, rows: list[int], column: str) -> str:

@@ -14,13 +14,13 @@ import csv
 import math
 import warnings
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from .datasets import DataError, fetch
 from .tables import sniff_delimiter
+from .times import column_times
 
 # named series: (data set, test range: an int count of points or a float fraction)
 SERIES = {
@@ -37,12 +37,6 @@ REPAIRS = ("sort", "drop-duplicates", "interpolate", "ignore-gaps", "keep-order"
 # step, and a value this far out is a sentinel or a typo far more often than a measurement;
 # below it the scalers' sums of squares stay far from overflow.
 MAX_ABS = 1e15
-# Time formats read without being named, tried when a time column is not ISO 8601
-# (2024-01-31, 2024-01-31 13:45:00, 2024-01); a column that two of them read in every row
-# (all days <= 12) is ambiguous and needs ``time_format``.
-TIME_FORMATS = tuple(date + clock for date in ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d",
-                                               "%d-%m-%Y", "%m-%d-%Y")
-                     for clock in ("", " %H:%M", " %H:%M:%S"))
 
 
 class NeedsRepair(DataError):
@@ -115,13 +109,6 @@ def load_series(name: str, root: Path | None = None) -> Series:
     return series
 
 
-def _parse_time(text: str) -> np.datetime64:
-    value = np.datetime64(text.strip().replace(" ", "T").rstrip("Z"))
-    if np.isnat(value):  # an empty cell (or "NaT") parses to not-a-time, which sorts nowhere
-        raise ValueError(f"no time in {text!r}")
-    return value
-
-
 def read_csv(path, time_column: str | None = None, value_column: str | None = None,
              repair: list[str] | tuple[str, ...] = (), *, value_columns=None,
              covariate_columns=(), time_format: str | None = None) -> Series:
@@ -161,7 +148,7 @@ def read_csv(path, time_column: str | None = None, value_column: str | None = No
     if twice:
         raise DataError(f"{path}: column(s) {twice} named twice (time, value and covariate "
                         "columns are distinct)")
-    t = _times(path, rows, tcol, header[tcol], lines, time_format)
+    t = column_times(path, rows, tcol, header[tcol], lines, time_format)
     table = np.array([[_number(path, header, row, c, n) for c in vcols + ccols]
                       for row, n in zip(rows, lines)], dtype=np.float64)
     table = table.reshape(len(rows), len(vcols) + len(ccols))
@@ -220,68 +207,6 @@ def delimiter_of(f) -> str:
     first = next((line for line in f if line.strip()), "")
     f.seek(0)
     return sniff_delimiter(first)
-
-
-def _times(path, rows, col, name: str, lines, time_format: str | None) -> np.ndarray:
-    """The time column as datetime64: ISO 8601, else ``time_format``, else the one format
-    of :data:`TIME_FORMATS` that reads every row."""
-    cells = [row[col] if col < len(row) else "" for row in rows]
-    if not cells:
-        return np.zeros(0, dtype="datetime64[s]")
-    if time_format:
-        return _coarsest(np.array([_strptime(path, cell, time_format, n, rows[i])
-                                   for i, (cell, n) in enumerate(zip(cells, lines))]))
-    try:
-        return np.array([_parse_time(c) for c in cells])
-    except ValueError:
-        pass
-    fits = [f for f in TIME_FORMATS if _reads_all(cells, f)]
-    if len(fits) == 1:
-        return _coarsest(np.array([np.datetime64(datetime.strptime(c.strip(), fits[0]))
-                                   for c in cells]))
-    if len(fits) > 1:
-        raise DataError(f"{path}: the times ({cells[0]!r} ...) read in more than one way "
-                        f"({' or '.join(fits)}); name the format with time_format "
-                        "(task.time_format in a task config)")
-    for i, (cell, n) in enumerate(zip(cells, lines)):
-        if not cell.strip():
-            raise DataError(f"{path}:{n}: no time in column {name!r} (row {rows[i]!r})")
-        try:
-            _parse_time(cell)
-        except ValueError:
-            raise DataError(f"{path}:{n}: cannot read a time from {cell!r} (row {rows[i]!r}); "
-                            "write ISO 8601 times (2024-01-31, 2024-01-31 13:45:00, 2024-01), "
-                            "or name their format with time_format (task.time_format in a "
-                            "task config; a strptime format such as '%d/%m/%Y')") from None
-    raise AssertionError("unreachable: some cell failed to parse")
-
-
-def _coarsest(t: np.ndarray) -> np.ndarray:
-    """Times in the coarsest unit that holds them exactly (years, months, days, hours,
-    minutes, seconds), as ISO 8601 text parses to: first-of-month dates are a monthly
-    series, whose steps are one month, not 28-31 days."""
-    for unit in ("Y", "M", "D", "h", "m", "s"):
-        coarse = t.astype(f"datetime64[{unit}]")
-        if (coarse == t).all():
-            return coarse
-    return t
-
-
-def _reads_all(cells: list[str], fmt: str) -> bool:
-    try:
-        for c in cells:
-            datetime.strptime(c.strip(), fmt)
-    except ValueError:
-        return False
-    return True
-
-
-def _strptime(path, cell: str, fmt: str, line: int, row) -> np.datetime64:
-    try:
-        return np.datetime64(datetime.strptime(cell.strip(), fmt))
-    except ValueError:
-        raise DataError(f"{path}:{line}: time {cell!r} does not match time_format {fmt!r} "
-                        f"(row {row!r})") from None
 
 
 def _number(path, header, row, col, line) -> float:

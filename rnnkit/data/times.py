@@ -1,0 +1,96 @@
+"""Times in the text of delimited files: ISO 8601, or the day/month/year layouts that
+spreadsheets write, found by reading a whole column (a series CSV's time column, one
+sequence's rows of a long table)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+
+from .datasets import DataError
+
+# Time formats read without being named, tried when a time column is not ISO 8601
+# (2024-01-31, 2024-01-31 13:45:00, 2024-01); a column that two of them read in every row
+# (all days <= 12) is ambiguous and needs ``time_format``.
+TIME_FORMATS = tuple(date + clock for date in ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d",
+                                               "%d-%m-%Y", "%m-%d-%Y")
+                     for clock in ("", " %H:%M", " %H:%M:%S"))
+
+
+def parse_iso(text: str) -> np.datetime64:
+    """One ISO 8601 time (``2024-01-31``, ``2024-01-31 13:45``, ``2024-01``, a trailing
+    ``Z``); a ValueError for anything else, an empty cell included."""
+    value = np.datetime64(text.strip().replace(" ", "T").rstrip("Z"))
+    if np.isnat(value):  # an empty cell (or "NaT") parses to not-a-time, which sorts nowhere
+        raise ValueError(f"no time in {text!r}")
+    return value
+
+
+def column_times(path, rows, col, name: str, lines, time_format: str | None) -> np.ndarray:
+    """The time column as datetime64: ISO 8601, else ``time_format``, else the one format
+    of :data:`TIME_FORMATS` that reads every row."""
+    cells = [row[col] if col < len(row) else "" for row in rows]
+    if not cells:
+        return np.zeros(0, dtype="datetime64[s]")
+    if time_format:
+        return coarsest(np.array([_strptime(path, cell, time_format, n, rows[i])
+                                  for i, (cell, n) in enumerate(zip(cells, lines))]))
+    try:
+        return np.array([parse_iso(c) for c in cells])
+    except ValueError:
+        pass
+    fits = readings(cells)
+    if len(fits) == 1:
+        return coarsest(np.array([np.datetime64(t) for t in fits[0][1]]))
+    if len(fits) > 1:
+        raise DataError(f"{path}: the times ({cells[0]!r} ...) read in more than one way "
+                        f"({' or '.join(f for f, _ in fits)}); name the format with "
+                        "time_format (task.time_format in a task config)")
+    for i, (cell, n) in enumerate(zip(cells, lines)):
+        if not cell.strip():
+            raise DataError(f"{path}:{n}: no time in column {name!r} (row {rows[i]!r})")
+        try:
+            parse_iso(cell)
+        except ValueError:
+            raise DataError(f"{path}:{n}: cannot read a time from {cell!r} (row {rows[i]!r}); "
+                            "write ISO 8601 times (2024-01-31, 2024-01-31 13:45:00, 2024-01), "
+                            "or name their format with time_format (task.time_format in a "
+                            "task config; a strptime format such as '%d/%m/%Y')") from None
+    raise AssertionError("unreachable: some cell failed to parse")
+
+
+def coarsest(t: np.ndarray) -> np.ndarray:
+    """Times in the coarsest unit that holds them exactly (years, months, days, hours,
+    minutes, seconds), as ISO 8601 text parses to: first-of-month dates are a monthly
+    series, whose steps are one month, not 28-31 days."""
+    for unit in ("Y", "M", "D", "h", "m", "s"):
+        coarse = t.astype(f"datetime64[{unit}]")
+        if (coarse == t).all():
+            return coarse
+    return t
+
+
+def _strptime(path, cell: str, fmt: str, line: int, row) -> np.datetime64:
+    try:
+        return np.datetime64(datetime.strptime(cell.strip(), fmt))
+    except ValueError:
+        raise DataError(f"{path}:{line}: time {cell!r} does not match time_format {fmt!r} "
+                        f"(row {row!r})") from None
+
+
+def readings(texts: list[str]) -> list[tuple[str, list[datetime]]]:
+    """Each layout of :data:`TIME_FORMATS` that reads every one of ``texts``, with what it
+    reads them as."""
+    out = []
+    for fmt in TIME_FORMATS:
+        try:
+            out.append((fmt, [datetime.strptime(t.strip(), fmt) for t in texts]))
+        except ValueError:
+            continue
+    return out
+
+
+def is_spreadsheet_time(text: str) -> bool:
+    """Whether one layout of :data:`TIME_FORMATS` reads ``text``."""
+    return bool(readings([text]))
