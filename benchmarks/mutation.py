@@ -287,6 +287,29 @@ MODULES: dict[str, list[str]] = {
         "config_toml_was_edited"],
     **{f"rnnkit/reference/{name}.py": ["tests/test_reference.py", "tests/test_reference_mutants.py"]
        for name in ("base", "elman", "gru", "lstm", "gradcheck")},
+    "rnnkit/tasks/classify.py": [  # (not the example configs: not in the scratch copy)
+        "tests/test_classify_task_mutants.py", "tests/test_classify.py",
+        "tests/test_classifier_ensemble.py", "-k", "not example"],
+    "rnnkit/tasks/sentiment.py": [  # (not test_sentiment.py's run_dir tests: they train
+        # from examples/, which is not in the scratch copy)
+        "tests/test_sentiment_task_mutants.py", "tests/test_sentiment.py",
+        "tests/test_text_classification.py", "tests/test_classifier_ensemble.py",
+        "tests/test_sentiment_pretrain.py", "-k", "not example and not evaluate_and_reload "
+        "and not what_the_cli_prints and not predict_text_stdin and not "
+        "batched_predict_equals_each"],
+    "rnnkit/tasks/forecast.py": [  # (not the tests that train a run: seconds each, and
+        # test_forecast_task_mutants.py checks the same by hand; the examples/ folder is not
+        # in the scratch copy)
+        "tests/test_forecast_task_mutants.py", "tests/test_scoring_mutants.py",
+        "tests/test_source_mutants.py", "tests/test_forecast_multivariate.py",
+        "-k", "not example",
+        *(f"tests/test_forecast.py::test_{name}" for name in (
+            "training_windows_never_read_the_validation_or_test_range",
+            "real_series_ranges_match_the_readme",
+            "a_header_only_or_too_short_file_says_how_many_points_are_needed"))],
+    "rnnkit/tasks/timeseries/forecast_predictor.py": [
+        "tests/test_forecast_task_mutants.py", "tests/test_forecast_multivariate.py",
+        "tests/test_source_mutants.py", "-k", "not example"],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
@@ -295,6 +318,15 @@ _ZERO_ERROR = "y == point gives a ratio of 0 on either side"
 _NEGATIVE = "NumPy takes any negative size in reshape as the inferred one"
 _SORTED = "the quantiles are sorted along the last axis afterwards: ties cannot matter"
 EQUIVALENT: dict[str, str] = {
+    **{f"rnnkit.tasks.classify.x__outputs__mutmut_{n}":
+       "on a CPU-only machine .to(None) and .to(the model's device) leave the batch on the CPU"
+       for n in (1, 8)},
+    "rnnkit.tasks.classify.x_encode__mutmut_24":
+        "the float64 row is cast to float32 by the assignment into the float32 tensor x",
+    "rnnkit.tasks.classify.x_fit_scaler__mutmut_6":
+        "nanmean and nanstd, the only calls in the block, warn RuntimeWarnings only",
+    "rnnkit.tasks.classify.xǁClassifyTaskǁinfo__mutmut_2":
+        "Task.info reads only the context's config: the model argument is not used",
     **{f"rnnkit.tasks.timeseries.metrics.x_{name}": _PROMOTED for name in (
         "coverage__mutmut_3", "coverage__mutmut_5", "pinball__mutmut_4", "pinball__mutmut_6",
         "pinball__mutmut_8", "pinball__mutmut_10", "point_metrics__mutmut_3",
@@ -630,6 +662,21 @@ EQUIVALENT: dict[str, str] = {
         "'' and None both fall through to the configured columns",
     "rnnkit.tasks.timeseries.source.x_time_step__mutmut_14":
         "the median of the steps as float64 truncates to the same integer",
+    "rnnkit.tasks.forecast.x_check_covariates_ahead__mutmut_12":
+        "multistep needs the test range exactly horizon long (bounds), so it reads 0 points "
+        "past the series: -1 does not raise either",
+    **{f"rnnkit.tasks.forecast.x_check_covariates_ahead__mutmut_{n}":
+       "the multistep message is never raised: a multistep test range is exactly horizon "
+       "long (bounds), so its forecast reads no covariate past the series" for n in (26, 32)},
+    "rnnkit.tasks.forecast.xǁForecastTaskǁinfo__mutmut_3":
+        "Task.info reads only ctx (the config); the model argument is unused",
+    **{f"rnnkit.tasks.timeseries.forecast_predictor.xǁForecastPredictorǁpredict__mutmut_{n}":
+       "Forecaster and ForecastEnsemble always set covariates (0 without): getattr's default "
+       "is never used" for n in (21, 24, 27)},
+    "rnnkit.tasks.timeseries.forecast_predictor.xǁForecastPredictorǁstream__mutmut_8":
+        "the 1 only stands in for the model's horizon (>= 1) in check_counts: 2 passes too",
+    "rnnkit.tasks.timeseries.forecast_predictor.xǁForecastStreamǁpush__mutmut_43":
+        "Series' covariates default to None: Series(t, values, covariates=None) is the same",
     "rnnkit.models.classifier.xǁSequenceClassifierǁcompute_loss__mutmut_21":
         "logits are (B, C): argmax over dim +1 is over dim -1",
     **{f"rnnkit.models.decoder.xǁDecoderǁforward__mutmut_{n}":
