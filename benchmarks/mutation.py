@@ -310,6 +310,12 @@ MODULES: dict[str, list[str]] = {
     "rnnkit/tasks/timeseries/forecast_predictor.py": [
         "tests/test_forecast_task_mutants.py", "tests/test_forecast_multivariate.py",
         "tests/test_source_mutants.py", "-k", "not example"],
+    "rnnkit/tasks/anomaly.py": [  # (not test_anomaly.py's tests that train a run: seconds
+        # each, and test_anomaly_task_mutants.py checks the same on untrained models)
+        "tests/test_anomaly_task_mutants.py",
+        "tests/test_anomaly.py::test_anomaly_training_on_a_too_short_file_says_the_minimum",
+        "tests/test_oracle_timeseries.py::test_the_threshold_is_read_on_the_calibration_range_"
+        "only"],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
@@ -327,6 +333,24 @@ EQUIVALENT: dict[str, str] = {
         "nanmean and nanstd, the only calls in the block, warn RuntimeWarnings only",
     "rnnkit.tasks.classify.xǁClassifyTaskǁinfo__mutmut_2":
         "Task.info reads only the context's config: the model argument is not used",
+    "rnnkit.tasks.classify.xǁClassifyTaskǁmake_splits__mutmut_37":
+        "stacklevel 3 instead of 2: under mutmut's trampoline both point into mutmut; outside "
+        "it tests/test_classify_task_mutants.py checks the warning is at the caller's line",
+    **{f"rnnkit.tasks.sentiment.xǁSentimentPredictorǁread_file__mutmut_{n}":
+       "the last part after a '.' is the same whatever the number of splits" for n in (8, 12)},
+    "rnnkit.tasks.sentiment.xǁSentimentPredictorǁread_file__mutmut_13":
+        "with a '.' in the path, rsplit('.', 1) has exactly two parts: [+1] is [-1]",
+    "rnnkit.tasks.sentiment.xǁSentimentPredictorǁread_file__mutmut_18":
+        "'.XXXX' is no table suffix either: a path without a '.' is read as lines either way",
+    "rnnkit.tasks.sentiment.xǁSentimentPredictorǁread_file__mutmut_22":
+        "'-' has no '.', so its suffix is '' and '.' is not in FORMATS: lines either way",
+    "rnnkit.tasks.sentiment.xǁSentimentTaskǁinfo__mutmut_2":
+        "Task.info reads only the context's config: the model argument is not used",
+    "rnnkit.tasks.sentiment.xǁSentimentPredictorǁread_file__mutmut_38":
+        "Predictor.read_file takes **options but reads none of them",
+    "rnnkit.tasks.sentiment.xǁSentimentContextǁ_read__mutmut_28":
+        "stacklevel 3 instead of 2: under mutmut's trampoline both point into mutmut; outside "
+        "it tests/test_sentiment_task_mutants.py checks the warning is not at sentiment.py",
     **{f"rnnkit.tasks.timeseries.metrics.x_{name}": _PROMOTED for name in (
         "coverage__mutmut_3", "coverage__mutmut_5", "pinball__mutmut_4", "pinball__mutmut_6",
         "pinball__mutmut_8", "pinball__mutmut_10", "point_metrics__mutmut_3",
@@ -869,6 +893,45 @@ EQUIVALENT: dict[str, str] = {
     **{f"rnnkit.tasks.runner.x__train_locked__mutmut_{n}":
        "a DiagnosticsCallback with every = 0 records nothing and draws nothing (due() and "
        "on_train_end both require every > 0)" for n in (38, 39)},
+    **{f"rnnkit.tasks.anomaly.x_min_points__mutmut_{n}":
+       "with train_size >= 1 and no test file ranges() does not read the length: any length "
+       "gives the same ranges" for n in (8, 13, 15)},
+    **{f"rnnkit.tasks.anomaly.x_min_points__mutmut_{n}":
+       "train_size in [1, 2) trains on 1 point (a count) or on >= n points (a fraction): no "
+       "length fits either way" for n in (4, 5)},
+    **{f"rnnkit.tasks.anomaly.x_min_points__mutmut_{n}":
+       "start is only a lower bound and the range ahead of it holds the shortest length: a "
+       "lower start, an earlier or a later end finds the same first length (the same answer "
+       "on 100000 random configs; test_min_points_matches_trying_every_length_on_a_grid)"
+       for n in (35, 38, 43, 49, 52, 58, 59)},
+    "rnnkit.tasks.anomaly.x_min_points__mutmut_69":
+        "train_end = int(n * train_size) < n for a fraction below 1: <= n is the same test",
+    **{f"rnnkit.tasks.anomaly.xǁAnomalyPredictorǁ_record__mutmut_{n}":
+       "Alarm.update returns Python bools: the array is bool without dtype=" for n in (28, 30)},
+    **{f"rnnkit.tasks.anomaly.xǁAnomalyPredictorǁ_record__mutmut_{n}": _NEGATIVE
+       for n in (40, 84)},
+    **{f"rnnkit.tasks.anomaly.xǁAnomalyPredictorǁ_record__mutmut_{n}":
+       "one sensor: a one-name list either way, and its column is \"value\" whatever the name"
+       for n in (87, 88, 89)},
+    **{f"rnnkit.tasks.anomaly.xǁAnomalyPredictorǁplot__mutmut_{n}":
+       "a record's is_anomaly holds bools (never null): the array is bool without dtype="
+       for n in (62, 64)},
+    **{f"rnnkit.tasks.anomaly.xǁAnomalyStreamǁpush__mutmut_{n}":
+       "without calendar features the detector never reads the time (NaT or None alike)"
+       for n in (26, 27, 37)},
+    "rnnkit.tasks.anomaly.xǁAnomalyStreamǁpush__mutmut_50":
+        "one sensor: len(p.sensors) is 1",
+    **{f"rnnkit.tasks.anomaly.xǁAnomalyStreamǁpush__mutmut_{n}":
+       "pushed_value returns K sensors' values as a float64 array (K,) already"
+       for n in (63, 65, 67)},
+    "rnnkit.tasks.anomaly.xǁAnomalyStreamǁpush__mutmut_69": _NEGATIVE,
+    "rnnkit.tasks.anomaly.xǁAnomalyStreamǁreset__mutmut_9":
+        "StreamingDetector reads threshold only to make the default alarm, and one is given",
+    **{f"rnnkit.tasks.anomaly.xǁAnomalyTaskǁcheck__mutmut_{n}":
+       "a missing model.output is refused the same whatever the default: it is neither "
+       "\"gaussian\" nor \"quantile\"" for n in (15, 17, 20, 21)},
+    "rnnkit.tasks.anomaly.xǁAnomalyTaskǁinfo__mutmut_3":
+        "Task.info reads only the context's config: the model argument is not used",
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",

@@ -158,9 +158,12 @@ def min_points(cfg, parts: dict[str, int]) -> int | None:
         fit_end, train_end = ranges(cfg, int(cfg.train_size) + 1, parts)
         return train_end + 1 if cfg.window < fit_end < train_end else None
     share = cfg.train_size * (1 - cfg.calib_size)  # fit_end is about n * share
-    if share <= 0:
+    if share <= 0 or cfg.calib_size <= 0:
         return None
-    start = max(cfg.window + 3, int((cfg.window - 1) / share))
+    # no shorter series: fit_end > window, and one point to calibrate (train_end * calib_size
+    # >= 1)
+    start = max(cfg.window + 3, int((cfg.window - 1) / share),
+                int(1 / (cfg.train_size * cfg.calib_size)) - 1)
     for n in range(start, start + int(3 / share) + 10):
         fit_end, train_end = ranges(cfg, n, parts)
         if cfg.window < fit_end < train_end < n:
@@ -380,6 +383,8 @@ class AnomalyStream(Stream):
             if p.config.task.calendar:
                 t = pushed_time(t)
             label = time_labels([t])[0]
+            if not p.config.task.calendar:  # the time is shown, never read
+                t = np.datetime64(self.points, "s")
         elif p.config.task.calendar:
             raise TaskError("the run reads calendar features: push (timestamp, value)")
         else:  # no calendar features: the time is never read
