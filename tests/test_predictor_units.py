@@ -110,7 +110,7 @@ def test_csv_is_one_sequence_a_row_per_step(tmp_path, suffix):
 
 
 def test_unknown_suffixes_and_missing_files_are_named(tmp_path):
-    for name in ("x.parquet", "x.CSV", "x.NPY", "x"):
+    for name in ("x.parquet", "x.tsv", "x"):  # (upper-case known suffixes are read)
         with pytest.raises(TaskError, match=re.escape(
                 f"{tmp_path / name}: unknown input format {Path(name).suffix!r} "
                 "(use .npy, .json or .csv)") + "$"):
@@ -410,3 +410,19 @@ def test_files_in_lists_a_folders_files_of_the_suffixes_in_name_order(tmp_path):
     with pytest.raises(TaskError) as err:
         files_in(tmp_path, (".mid", ".midi"), "MIDI", " and no label folder")
     assert str(err.value) == f"{tmp_path}: no MIDI file (.mid, .midi) and no label folder in it"
+
+
+@pytest.mark.parametrize("name", ["X.NPY", "x.Json", "x.CSV"])
+def test_read_arrays_reads_a_suffix_in_any_case(tmp_path, name):
+    x = np.arange(6.0).reshape(3, 2)
+    path = tmp_path / name
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        np.save(tmp_path / "tmp.npy", x)
+        (tmp_path / "tmp.npy").rename(path)
+    elif suffix == ".json":
+        path.write_text(json.dumps(x.tolist()))
+    else:
+        path.write_text("\n".join(",".join(str(v) for v in row) for row in x) + "\n")
+    [got] = read_arrays(path)
+    np.testing.assert_array_equal(got, x)

@@ -231,10 +231,11 @@ def read_arrays(path: str | Path) -> list[np.ndarray]:
     sequences (N, T, F), lower ranks one sequence; a JSON list of sequences of different
     lengths gives one array each."""
     path = Path(path)
+    suffix = path.suffix.lower()  # (X.NPY is an .npy file)
     try:
-        if path.suffix == ".npy":
+        if suffix == ".npy":
             array = np.load(path, allow_pickle=False)
-        elif path.suffix == ".json":
+        elif suffix == ".json":
             raw = json.loads(path.read_text())
             try:
                 array = np.asarray(raw, dtype=np.float64)
@@ -242,7 +243,7 @@ def read_arrays(path: str | Path) -> list[np.ndarray]:
                 if not isinstance(raw, list):
                     raise
                 return [np.asarray(seq, dtype=np.float64) for seq in raw]
-        elif path.suffix in (".csv", ".txt"):
+        elif suffix in (".csv", ".txt"):
             array = np.loadtxt(path, delimiter=",", ndmin=2)[None]
         else:
             raise TaskError(f"{path}: unknown input format {path.suffix!r} "
