@@ -316,6 +316,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_anomaly.py::test_anomaly_training_on_a_too_short_file_says_the_minimum",
         "tests/test_oracle_timeseries.py::test_the_threshold_is_read_on_the_calibration_range_"
         "only"],
+    "rnnkit/tasks/charlm.py": [  # (its tiny training run takes about a second)
+        "tests/test_charlm_task_mutants.py", "tests/test_charlm.py"],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
@@ -932,6 +934,26 @@ EQUIVALENT: dict[str, str] = {
        "\"gaussian\" nor \"quantile\"" for n in (15, 17, 20, 21)},
     "rnnkit.tasks.anomaly.xǁAnomalyTaskǁinfo__mutmut_3":
         "Task.info reads only the context's config: the model argument is not used",
+    "rnnkit.tasks.charlm.x_read_text__mutmut_6": "Python's codec names are case-insensitive",
+    **{f"rnnkit.tasks.charlm.x_sample_text__mutmut_{n}":
+       "on a CPU-only machine device=None and the model's device are both the CPU"
+       for n in (3, 7, 10, 12)},
+    **{f"rnnkit.tasks.charlm.xǁCharStreamǁ{name}__mutmut_{n}":
+       "on a CPU-only machine device=None and the model's device are both the CPU"
+       for name, n in (("__init__", 3), ("_read", 9), ("_read", 11), ("_read", 15),
+                       ("_read", 17))},
+    **{f"rnnkit.tasks.charlm.xǁCharLMTaskǁmake_splits__mutmut_{n}":
+       "tok.encode gives Python ints: torch.tensor infers int64 (torch.long) anyway"
+       for n in (9, 11, 19, 21)},
+    **{f"rnnkit.tasks.charlm.xǁCharLMTaskǁmake_splits__mutmut_{n}":
+       "rows ignores n when a width (task.window) is given" for n in (26, 31)},
+    "rnnkit.tasks.charlm.xǁCharLMTaskǁinfo__mutmut_2":
+        "Task.info reads only the context's config: the model argument is not used",
+    "rnnkit.tasks.charlm.xǁCharLMPredictorǁgenerate__mutmut_43":
+        "top_p = float(top_p or 1.0) is never 0 (0 and -0.0 become 1.0)",
+    **{f"rnnkit.tasks.charlm.xǁCharLMPredictorǁgenerate__mutmut_{n}":
+       "top_p is <= 1 here (checked above), and sample_logits treats top_p=1.0 as None (off)"
+       for n in (78, 79, 80)},
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
