@@ -318,6 +318,10 @@ MODULES: dict[str, list[str]] = {
         "only"],
     "rnnkit/tasks/charlm.py": [  # (its tiny training run takes about a second)
         "tests/test_charlm_task_mutants.py", "tests/test_charlm.py"],
+    "rnnkit/tasks/music.py": [  # (the tiny training runs take about a second in all; the
+        # examples/ folder is not in the scratch copy)
+        "tests/test_music_task_mutants.py", "tests/test_music.py",
+        "tests/test_music_mutants.py", "-k", "not train_evaluate_and_prime_from_a_test_chorale"],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
@@ -935,6 +939,22 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.tasks.anomaly.xǁAnomalyTaskǁinfo__mutmut_3":
         "Task.info reads only the context's config: the model argument is not used",
     "rnnkit.tasks.charlm.x_read_text__mutmut_6": "Python's codec names are case-insensitive",
+    **{f"rnnkit.tasks.music.{name}__mutmut_{n}":
+       "the float64 roll is cast to float32 by the assignment into the float32 tensor"
+       for name, n in (("x_to_tensors", 15), ("xǁMusicPredictorǁ_score", 19))},
+    **{f"rnnkit.tasks.music.x_transposed__mutmut_{n}":
+       "no note crosses a row's edge when the shift is allowed: rolling the flat array moves "
+       "only zeros between rows" for n in (21, 24)},
+    "rnnkit.tasks.music.xǁMusicPredictorǁ_prime__mutmut_23":
+        "with n == 0 and no prompt the source is cut to source[:0] either way",
+    **{f"rnnkit.tasks.music.xǁMusicPredictorǁ_score__mutmut_{n}":
+       "PianoRollLM is unidirectional: frames after a piece's end (more padding, or no "
+       "lengths) cannot change its logits" for n in (12, 22, 24)},
+    **{f"rnnkit.tasks.music.xǁMusicPredictorǁ{name}__mutmut_{n}":
+       "on a CPU-only machine .to(None) / a Generator on device None stay on the CPU"
+       for name, n in (("_score", 25), ("generate", 47))},
+    "rnnkit.tasks.music.xǁMusicPredictorǁread_file__mutmut_16":
+        "Predictor.read_file ignores its options for a non-text task",
     **{f"rnnkit.tasks.charlm.x_sample_text__mutmut_{n}":
        "on a CPU-only machine device=None and the model's device are both the CPU"
        for n in (3, 7, 10, 12)},
