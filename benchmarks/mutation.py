@@ -322,6 +322,12 @@ MODULES: dict[str, list[str]] = {
         # examples/ folder is not in the scratch copy)
         "tests/test_music_task_mutants.py", "tests/test_music.py",
         "tests/test_music_mutants.py", "-k", "not train_evaluate_and_prime_from_a_test_chorale"],
+    "rnnkit/tasks/captioning.py": [  # (examples/ is not in the scratch copy: not the tests
+        # that load examples/captioning.toml; not the 2 s overfitting run)
+        "tests/test_captioning_task_mutants.py", "tests/test_captioning.py",
+        "tests/test_flickr_mutants.py", "-k",
+        "not train_evaluate_and_caption_shapes and not predict_equals_caption_json and not "
+        "attention_plot_and and not missing_extra and not train_on_a_flickr and not overfits"],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
@@ -974,6 +980,21 @@ EQUIVALENT: dict[str, str] = {
     **{f"rnnkit.tasks.charlm.xǁCharLMPredictorǁgenerate__mutmut_{n}":
        "top_p is <= 1 here (checked above), and sample_logits treats top_p=1.0 as None (off)"
        for n in (78, 79, 80)},
+    **{f"rnnkit.tasks.captioning.x_caption_figures__mutmut_{n}":
+       "without a tokenizer the texts are word ids and spaces, which 13a (sacrebleu's "
+       "default) leaves as they are, as \"none\" does" for n in (50, 53, 55)},
+    **{f"rnnkit.tasks.captioning.x_corpus_bleu__mutmut_{n}":
+       "require falls back to EXTRAS, which gives sacrebleu the 'text' extra" for n in (5, 7)},
+    "rnnkit.tasks.captioning.x_plot_attention__mutmut_42":
+        "Axes.axis lower-cases its string argument",
+    "rnnkit.tasks.captioning.x_plot_attention__mutmut_54":
+        "images are read square (image_size x image_size): shape[0] == shape[1]",
+    **{f"rnnkit.tasks.captioning.x_plot_attention__mutmut_{n}":
+       "interpolate treats align_corners=None as False (no warning)" for n in (66, 70)},
+    "rnnkit.tasks.captioning.x_plot_attention__mutmut_105":
+        "plt.close(None) closes the current figure, which is fig (made just above)",
+    "rnnkit.tasks.captioning.xǁCaptioningTaskǁinfo__mutmut_2":
+        "Task.info reads only the context's config: the model argument is not used",
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
