@@ -82,6 +82,11 @@ MODULES: dict[str, list[str]] = {
         *(f"tests/test_transcription.py::test_{name}" for name in (
             "a_manifest_reads_to_exactly_its_utterances", "a_malformed_line_is_an_error_naming_it",
             "unreadable_files_and_encodings", "unreadable_audio_and_durations_name_the_line"))],
+    "rnnkit/tasks/speech_common.py": ["tests/test_speech_common_mutants.py"],
+    "rnnkit/tasks/transcription.py": [  # (not the trained run's tests: a training each)
+        "tests/test_speech_common_mutants.py", "tests/test_transcription.py",
+        "-k", "not example and not predict_equals and not transcribes_its and not evaluate_"
+              "reports and not records_the_manifests and not without_jiwer"],
     "rnnkit/training/callbacks.py": ["tests/test_callbacks_mutants.py", "tests/test_training.py",
                                      "tests/test_trainer_units.py", "tests/test_tensorboard.py",
                                      "tests/test_oracle_checkpoint.py",
@@ -336,6 +341,14 @@ _ZERO_ERROR = "y == point gives a ratio of 0 on either side"
 _NEGATIVE = "NumPy takes any negative size in reshape as the inferred one"
 _SORTED = "the quantiles are sorted along the last axis afterwards: ties cannot matter"
 EQUIVALENT: dict[str, str] = {
+    **{f"rnnkit.tasks.speech_common.xǁSpeechPredictorǁread_file__mutmut_{n}":
+       "lowercase only changes the manifest's texts; read_file keeps only the audio paths"
+       for n in (26, 27, 29, 33, 34, 35, 38, 40)},
+    "rnnkit.tasks.transcription.xǁManifestDataǁframes_and_labels__mutmut_8":
+        "read_audio's sample_rate defaults to SAMPLE_RATE, the value given",
+    "rnnkit.tasks.transcription.xǁManifestDataǁread__mutmut_12":
+        "stacklevel 3 instead of 2: under mutmut's trampoline 3 is the test's line; outside it "
+        "tests/test_speech_common_mutants.py checks the warning is at the caller's line",
     **{f"rnnkit.tasks.classify.x__outputs__mutmut_{n}":
        "on a CPU-only machine .to(None) and .to(the model's device) leave the batch on the CPU"
        for n in (1, 8)},
