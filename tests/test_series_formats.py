@@ -254,3 +254,22 @@ def test_a_long_table_names_a_time_it_cannot_order(tmp_path, times, message):
     with pytest.raises(DataError) as err:
         read_long_table(path)
     assert str(err.value) == f"{path}:{message}"
+
+
+def test_a_series_too_short_is_not_blamed_on_the_scaler(tmp_path):
+    """The transform reads the ranges first: their own error comes out as it is, not under
+    'task.scaler = ...' (which once prefixed every error raised while fitting)."""
+    from rnnkit.tasks import TASKS
+    from rnnkit.tasks.runner import config_from_raw
+
+    path = _write(tmp_path / "s.csv", ["t", "v"], [[d.isoformat(), "1"] for d in _days(10)])
+    cfg = config_from_raw({"task": {"name": "forecast", "data": str(path), "window": 4,
+                                    "horizon": 3, "scaler": "log"},
+                           "model": {"cell": "gru", "hidden_size": 4, "output": "quantile"}},
+                          "t")
+    with pytest.raises(TaskError) as bounds:
+        TASKS["forecast"].setup(cfg).bounds  # noqa: B018
+    with pytest.raises(TaskError) as transform:
+        TASKS["forecast"].setup(cfg).transform  # noqa: B018
+    assert str(transform.value) == str(bounds.value)
+    assert str(bounds.value).startswith(f"{path}: 10 points")
