@@ -92,6 +92,14 @@ def sniff_delimiter(first_line: str) -> str:
     return ","
 
 
+def delimiter_of(f) -> str:
+    """The field separator of the open text file ``f`` (rewound after), by
+    :func:`sniff_delimiter` on its first non-blank line."""
+    first = next((line for line in f if line.strip()), "")
+    f.seek(0)
+    return sniff_delimiter(first)
+
+
 def _read_delimited(path: Path, text: str, fmt: str) -> Table:
     first = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = "\t" if fmt == "tsv" else sniff_delimiter(first)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import DataError, fetch
-from .tables import sniff_delimiter
+from .tables import delimiter_of
 from .times import column_times
 
 # named series: (data set, test range: an int count of points or a float fraction)
@@ -199,14 +199,6 @@ def _report(path, what: str, lines) -> None:
         shown = ", ".join(str(n) if n else "a gap" for n in lines[:10])
         warnings.warn(f"{path}: {what.format(len(lines))} (line {shown}"
                       f"{' ...' if len(lines) > 10 else ''})", stacklevel=4)
-
-
-def delimiter_of(f) -> str:
-    """The field separator of the open file ``f`` (rewound), from its first non-blank line
-    (:func:`~rnnkit.data.tables.sniff_delimiter`)."""
-    first = next((line for line in f if line.strip()), "")
-    f.seek(0)
-    return sniff_delimiter(first)
 
 
 def _number(path, header, row, col, line) -> float:

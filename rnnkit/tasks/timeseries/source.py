@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from ...data.datasets import DataError
+from ...data.tables import delimiter_of
+from ...data.times import parse_iso
 from ...data.timeseries import (
     MAX_ABS,
     REPAIRS,
     NeedsRepair,
     Series,
-    delimiter_of,
     load_series,
     read_csv,
 )
@@ -280,7 +281,7 @@ def pushed_value(x, width: int):
 def pushed_time(t) -> np.datetime64:
     """A timestamp a stream is pushed (``datetime64``, ``datetime`` or ISO 8601 text)."""
     try:
-        value = np.datetime64(t.strip().replace(" ", "T") if isinstance(t, str) else t)
+        value = parse_iso(t) if isinstance(t, str) else np.datetime64(t)
     except (TypeError, ValueError):
         value = np.datetime64("NaT")
     if np.isnat(value):
