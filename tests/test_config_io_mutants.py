@@ -183,3 +183,10 @@ def test_overrides():
     assert str(err.value) == "--set 'train.lr.x=1': 'lr' is not a section"
     assert nearest("hiden_size", ["hidden_size", "cell"]) == " (did you mean 'hidden_size'?)"
     assert nearest("zzz", ["hidden_size"]) == ""
+
+
+def test_a_task_name_that_is_not_text_is_named_not_a_type_error():
+    # (found by the config fuzz test: a list was looked up as a dict key)
+    for name in ([], {"a": 1}, 3):
+        problems = _problems({"task": {"name": name}})
+        assert problems[0] == f"task.name = {name!r}: must be one of " + _task_names()

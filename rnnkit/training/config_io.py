@@ -202,11 +202,12 @@ def build_config(
             errors.append(f"{key} = {raw[key]!r}: expected a table [{key}] (read by {command})")
     task_table = raw.get("task", {})
     task_name = task_table.get("name", TaskConfig.name) if isinstance(task_table, dict) else ""
-    if task_name not in task_configs:
+    if not isinstance(task_name, str) or task_name not in task_configs:
         names = ", ".join(map(repr, sorted(task_configs)))
         errors.append(f"task.name = {task_name!r}: must be one of {names}"
                       f"{_nearest(str(task_name), task_configs)}")
         task_cls = TaskConfig
+        task_name = task_name if isinstance(task_name, str) else ""  # (a list is no key)
     else:
         task_cls = task_configs[task_name]
     task, _ = _build(task_cls, task_table, "task", errors)
