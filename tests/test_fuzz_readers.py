@@ -2,6 +2,7 @@
 readers and the text readers gives either a result or an rnnkit error — never another
 exception type. Bounded example counts keep them quick in CI."""
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -47,6 +48,26 @@ def test_config_file_text_gives_a_config_or_a_config_error(tmp_path, text):
         load_config(path, [])
     except ConfigError:
         pass
+
+
+@FUZZ
+@given(raw=st.binary(max_size=80), head=st.sampled_from([b"", b'[task]\nname = "adding"\n']))
+def test_config_file_bytes_give_a_config_or_a_config_error(tmp_path, raw, head):
+    path = tmp_path / "c.toml"
+    path.write_bytes(head + raw)
+    try:
+        load_config(path, [])
+    except ConfigError:
+        pass
+
+
+def test_a_config_that_is_a_folder_or_not_utf8_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"is a folder; give a config file \(.toml\)"):
+        load_config(tmp_path, [])
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('name = "café"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1.toml: not valid UTF-8 \(byte 0xe9 at offset"):
+        load_config(path, [])
 
 
 @FUZZ

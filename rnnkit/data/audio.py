@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .._optional import require
-from .datasets import DataError, data_root
+from .datasets import DataError, data_root, is_file
 
 SAMPLE_RATE = 8000  # FSDD's rate, the default
 USER_SAMPLE_RATE = 16000  # the rate a user's recordings are read at unless a run says so
@@ -51,7 +51,7 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, *,
     """
     sf = require("soundfile", "audio")
     path = Path(path)
-    if not path.is_file():
+    if not is_file(path):
         raise AudioError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: the file is empty (0 bytes), not audio")

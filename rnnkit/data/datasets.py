@@ -77,12 +77,30 @@ class DataError(RuntimeError):
     """A data set is missing, corrupt or malformed; the message says how to fix it."""
 
 
+def expand_home(path: str | Path) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded; left as written when that home
+    folder is unknown (Path.expanduser raises then), so the caller's "not found" names it."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        return Path(path)
+
+
+def is_file(path: str | Path) -> bool:
+    """Whether ``path`` is a file; False also where the system refuses the name (too long,
+    unencodable), which Path.is_file raises on."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def data_root() -> Path:
     """``$RNNKIT_DATA`` if set, else ``~/.cache/rnnkit``, as an absolute path: a relative
     ``RNNKIT_DATA=../shared/data`` (the README's) is taken from the working directory now,
     so the files' paths stay valid when written into a run, a link or another directory."""
     env = os.environ.get("RNNKIT_DATA")
-    return Path(env).expanduser().absolute() if env else Path.home() / ".cache" / "rnnkit"
+    return expand_home(env).absolute() if env else Path.home() / ".cache" / "rnnkit"
 
 
 def sha256_of(path: Path) -> str:

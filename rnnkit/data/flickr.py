@@ -76,8 +76,8 @@ def read_image(path: str | Path, size: int) -> np.ndarray:
         with Image.open(path) as im:
             im = im.convert("RGB").resize((size, size), Image.BILINEAR)
             return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1).copy()
-    except (OSError, Image.UnidentifiedImageError) as e:
-        raise FlickrError(f"{path}: cannot read the image: {e}") from None
+    except Exception as e:  # (PIL raises many kinds on a damaged file: OSError, SyntaxError ...)
+        raise FlickrError(f"{path}: cannot read the image: {e or type(e).__name__}") from None
 
 
 def _line_numbers(path: Path) -> dict[str, int]:

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .datasets import DataError
+from .datasets import DataError, is_file
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")  # what soundfile reads
 IGNORED_FOLDERS = ("_background_noise_",)
@@ -82,12 +82,22 @@ def read_file_list(path: Path, known: set[str]) -> list[str]:
     lines ignored), in its order; a name that is not one of ``known`` is a
     :class:`DataError` naming the file and line."""
     out = []
-    for line, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        where = raw[:e.start].count(b"\n") + 1
+        raise DataError(f"{path}:{where}: not valid UTF-8 (byte {raw[e.start]:#04x}); save the "
+                        "list as UTF-8") from None
+    for line, text in enumerate(content.splitlines(), 1):
         name = text.strip().replace("\\", "/").removeprefix("./")
         if not name:
             continue
         if name not in known:
-            exists = (path.parent / name).is_file()
+            exists = is_file(path.parent / name)
             why = ("is not a recording of a label folder" if exists else "no such file")
             raise DataError(f"{path}:{line}: {name!r}: {why} (names are relative to "
                             f"{path.parent}, e.g. yes/0a7c2a8d_nohash_0.wav)")

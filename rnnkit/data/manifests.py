@@ -23,7 +23,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .datasets import DataError
+from .datasets import DataError, expand_home, is_file
 
 REQUIRED = ("audio_filepath", "text")
 
@@ -117,11 +117,11 @@ def _utterance(path: Path, n: int, line: str, lowercase: bool) -> Utterance:
                                  or not math.isfinite(duration) or duration < 0):
         raise DataError(f"{where}: 'duration' must be a number of seconds >= 0, got "
                         f"{json.dumps(duration)}")
-    audio = Path(obj["audio_filepath"]).expanduser()
+    audio = expand_home(obj["audio_filepath"])
     if not obj["audio_filepath"].strip():
         raise DataError(f"{where}: empty 'audio_filepath'")
     audio = audio if audio.is_absolute() else path.parent / audio
-    if not audio.is_file():
+    if not is_file(audio):
         raise DataError(f"{where}: audio file {str(audio)!r} not found (a relative "
                         "audio_filepath is read from the manifest's folder)")
     speaker = obj.get("speaker")

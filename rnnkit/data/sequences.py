@@ -36,7 +36,6 @@ import math
 import shutil
 import sys
 import warnings
-import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -147,6 +146,9 @@ def read_ts(path: str | Path) -> list[Sequence]:
             continue
         fields = line.split(":")
         label = fields.pop().strip() if labelled else None
+        if not fields:
+            raise DataError(f"{path}:{n}: no values, only a label {label!r} (a series line is "
+                            "values:values:...:label)")
         if channels is None:
             channels = len(fields)
         if len(fields) != channels:
@@ -221,16 +223,19 @@ def read_npz(path: str | Path) -> list[Sequence]:
     """The sequences of an ``.npz`` file with ``X``, optional ``lengths`` and ``y``."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (ValueError, zipfile.BadZipFile) as e:
-        if "pickle" in str(e):
-            raise DataError(f"{path}: holds an object array; ragged X is not read (pickle can "
-                            "run code from the file): pad X to (N, T_max, F) and give "
-                            "`lengths`") from None
-        raise DataError(f"{path}: not a readable .npz file ({e})") from None
+        loaded = np.load(path, allow_pickle=False)
     except OSError as e:
         raise DataError(f"{path}: cannot read: {e}") from None
+    except Exception as e:  # zipfile and NumPy raise many kinds on a damaged file
+        raise _npz_error(path, e) from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):  # (the bytes of one .npy array)
+        raise DataError(f"{path}: holds one .npy array, not an .npz archive of named arrays: "
+                        "save with np.savez(path, X=..., y=...)")
+    try:
+        with loaded as z:
+            arrays = {k: z[k] for k in z.files}
+    except Exception as e:  # zipfile, zlib and NumPy raise many kinds on a damaged member
+        raise _npz_error(path, e) from None
     if "X" not in arrays:
         raise DataError(f"{path}: no array 'X' (it holds {sorted(arrays) or 'nothing'})")
     X = arrays["X"]
@@ -254,6 +259,13 @@ def read_npz(path: str | Path) -> list[Sequence]:
         raise DataError(f"{path}: y must have shape ({N},) like X's first axis, got {y.shape}")
     return [Sequence(X[i, :lengths[i]], None if y is None else _npz_label(path, i, y[i]),
                      f"{path}: X[{i}]") for i in range(N)]
+
+
+def _npz_error(path: Path, e: Exception) -> DataError:
+    if "pickle" in str(e):
+        return DataError(f"{path}: holds an object array; ragged X is not read (pickle can "
+                         "run code from the file): pad X to (N, T_max, F) and give `lengths`")
+    return DataError(f"{path}: not a readable .npz file ({e or type(e).__name__})")
 
 
 def _npz_label(path: Path, i: int, value) -> str:

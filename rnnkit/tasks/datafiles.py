@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import torch
 
+from ..data.datasets import expand_home
 from ..training.config import number
 from .base import TaskError
 
@@ -62,10 +63,10 @@ def resolve_paths(cfg: Any, base: Path) -> Any:
     changes = {}
     for name in path_fields(cfg):
         value = getattr(cfg, name)
-        if value and not Path(value).expanduser().is_absolute():
-            changes[name] = str((base / Path(value).expanduser()).resolve())
+        if value and not expand_home(value).is_absolute():
+            changes[name] = str((base / expand_home(value)).resolve())
         elif value:
-            changes[name] = str(Path(value).expanduser())
+            changes[name] = str(expand_home(value))
     return dataclasses.replace(cfg, **changes) if changes else cfg
 
 

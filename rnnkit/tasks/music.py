@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.batches import batches
-from ..data.datasets import DataError
+from ..data.datasets import DataError, is_file
 from ..data.music import (
     LOWEST_PITCH,
     MIDI_SUFFIXES,
@@ -115,7 +115,7 @@ def read_midi(path: str | Path, cfg: MusicConfig | None = None, what: str = ""):
     naming it (``what``: how the user gave it, e.g. ``--prompt``)."""
     cfg = cfg or MusicConfig()
     name = f"{what} {path}".strip()
-    if not Path(path).is_file():
+    if not is_file(path):
         raise TaskError(f"{name}: no such MIDI file")
     try:
         return read_midi_roll(path, steps_per_quarter=cfg.steps_per_quarter,

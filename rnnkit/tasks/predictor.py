@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import numbers
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -173,7 +174,15 @@ class Predictor:
 def _strict_json(predict):
     @functools.wraps(predict)
     def wrapper(self, *args, **kwargs):
-        return [_finite_record(r) for r in predict(self, *args, **kwargs)]
+        try:
+            records = predict(self, *args, **kwargs)
+        except TypeError:  # (iterating over None or a number: the task said nothing better)
+            inputs = args[0] if args else kwargs.get("inputs", [])
+            if inputs is None or isinstance(inputs, numbers.Number):
+                raise TaskError("predict takes a list of inputs (texts, files, sequences), "
+                                f"got {inputs!r}") from None
+            raise
+        return [_finite_record(r) for r in records]
     return wrapper
 
 
@@ -285,6 +294,14 @@ def load(run_dir: str | Path, checkpoint: str = "best") -> Predictor:
     return task.predictor(ctx, model, ckpt.info, Path(run_dir))
 
 
+def _ndim(value: Any) -> int:
+    """np.ndim, or -1 for what is no array (ragged nested lists: NumPy raises)."""
+    try:
+        return np.ndim(value)
+    except (TypeError, ValueError):
+        return -1
+
+
 def as_sequences(inputs: Any, features: int | None, what: str,
                  dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """A list of sequences (each (T, F), or with ``features`` = 1 also (T,), an (N, T)
@@ -297,10 +314,12 @@ def as_sequences(inputs: Any, features: int | None, what: str,
     seqs = []
     items = []
     for seq in inputs:  # with one feature, an (N, T) array holds N sequences (.json, .npy)
-        if features == 1 and np.ndim(seq) == 2 and np.shape(seq)[1] != 1:
+        if features == 1 and _ndim(seq) == 2 and np.shape(seq)[1] != 1:
             items.extend(list(np.asarray(seq)))
         else:
             items.append(seq)
+    if not items:
+        raise TaskError(f"{what}: no sequences (an array with no rows)")
     for i, seq in enumerate(items):
         try:
             a = torch.as_tensor(np.asarray(seq, dtype=np.float64), dtype=dtype)

@@ -27,6 +27,7 @@ import torch
 
 from .. import __version__
 from ..cells import CELLS
+from ..data.datasets import expand_home
 from ..diagnostics.callback import DiagnosticsCallback
 from ..models.base import Model
 from ..training import distributed
@@ -79,8 +80,8 @@ def _absolute_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
              if f.metadata.get("path")}
     for key in names & set(table):
         value = table[key]
-        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
-            table[key] = str((base / Path(value).expanduser()).resolve())
+        if isinstance(value, str) and value and not expand_home(value).is_absolute():
+            table[key] = str((base / expand_home(value)).resolve())
     return raw
 
 

@@ -5,6 +5,7 @@ user text (files, stdin) into lines with defined results for empty, long and non
 from __future__ import annotations
 
 import inspect
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +45,13 @@ def saved_tokenizer(info: dict[str, Any], key: str = "tokenizer") -> Tokenizer:
     return tokenizer_from_dict(info[key])
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def as_lines(inputs: Any) -> list[TextLine]:
-    """Texts given to a predictor (str, :class:`TextLine`, or a list of them)."""
+    """Texts given to a predictor (str, :class:`TextLine`, or a list of them). Lone
+    surrogates (a str that is not text: no encoding can write it) become U+FFFD, and the
+    line's ``problem`` says so."""
     if isinstance(inputs, (str, TextLine)):
         inputs = [inputs]
     out = []
@@ -53,7 +59,9 @@ def as_lines(inputs: Any) -> list[TextLine]:
         if isinstance(item, TextLine):
             out.append(item)
         elif isinstance(item, str):
-            out.append(TextLine(item))
+            text, replaced = _SURROGATES.subn("\ufffd", item)
+            out.append(TextLine(text, f"{replaced} lone surrogate(s) (not text) replaced by "
+                                      "U+FFFD" if replaced else ""))
         else:
             raise TaskError(f"input {i}: expected a text (str), got {type(item).__name__}")
     return out

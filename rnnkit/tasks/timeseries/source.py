@@ -300,6 +300,8 @@ def as_series(data, what: str, width: int = 1, covariates: int = 0) -> Series:
             values = np.asarray(data, dtype=np.float64)
         except (TypeError, ValueError) as e:
             raise TaskError(f"{what}: not a sequence of numbers ({e})") from None
+        if values.ndim == 0:
+            raise TaskError(f"{what}: one number ({data!r}); give a sequence of numbers")
         if width == 1 and values.ndim == 2 and values.shape[1] == 1:
             values = values.reshape(-1)  # one column
         if width == 1 and values.ndim != 1:
