@@ -120,10 +120,10 @@ class PianoRollLM(Model):
     def generate(self, steps: int, **options) -> Tensor:
         """``steps`` new frames: (steps, K) for an unbatched or absent prime, else
         (B, steps, K). Options as :meth:`iter_generate`."""
-        prime = options.get("prime")
+        prime, batch_size = options.get("prime"), options.get("batch_size", 1)
         frames = list(self.iter_generate(steps, **options))
         K = self.head.out_features
-        B = 1 if prime is None or prime.dim() == 2 else prime.shape[0]
+        B = batch_size if prime is None else 1 if prime.dim() == 2 else prime.shape[0]
         roll = torch.stack(frames, dim=1) if frames else torch.zeros(B, 0, K)  # (B, S, K)
         unbatched = prime is None or prime.dim() == 2
-        return roll[0] if unbatched and options.get("batch_size", 1) == 1 else roll
+        return roll[0] if unbatched and batch_size == 1 else roll
