@@ -124,7 +124,10 @@ MODULES: dict[str, list[str]] = {
     "rnnkit/data/timeseries.py": [  # (not the hypothesis fuzz test: 10 s a run; the examples
         # are not in the scratch copy)
         "tests/test_timeseries_mutants.py", "tests/test_data.py", "tests/test_timeseries_data.py",
-        "-k", "not any_file_reads and not example_config"],
+        "tests/test_series_formats.py", "-k", "not any_file_reads and not example_config"],
+    "rnnkit/data/times.py": [
+        "tests/test_times_mutants.py", "tests/test_series_formats.py",
+        "tests/test_sequences_mutants.py", "tests/test_timeseries_mutants.py"],
     "rnnkit/data/datasets.py": [  # (RNNKIT_DATA set: the shared files' hashes too)
         "tests/test_datasets_mutants.py", "tests/test_data.py"],
     "rnnkit/data/synthetic.py": ["tests/test_synthetic_mutants.py"],
@@ -259,6 +262,22 @@ MODULES: dict[str, list[str]] = {
         "-k", "not overfits and not fits_a_noiseless and not outputs_train"],
     "rnnkit/kernels/families.py": ["tests/test_kernels.py", "tests/test_native.py"],
     "rnnkit/diagnostics/gates.py": ["tests/test_flow_mutants.py", "tests/test_diagnostics.py"],
+    "rnnkit/layers/checks.py": ["tests/test_checks_mutants.py", "tests/test_errors.py",
+                                "tests/test_torch_compat.py",
+                                "tests/test_torch_compat_mutants.py",
+                                "tests/test_layers_io_mutants.py"],
+    "rnnkit/layers/factory.py": ["tests/test_factory_mutants.py", "tests/test_mingru.py",
+                                 "tests/test_export_units.py"],
+    "rnnkit/diagnostics/weights.py": ["tests/test_weights_mutants.py", "tests/test_diagnostics.py",
+                                      "tests/test_flow_mutants.py"],
+    **{f"rnnkit/diagnostics/{name}.py": [  # (of test_diagnostics.py only `rnnkit diagnose`)
+        "tests/test_summary_mutants.py",
+        "tests/test_diagnostics.py::test_plots_written_and_diagnose_command"]
+       for name in ("summary", "records")},
+    "rnnkit/diagnostics/snapshot.py": ["tests/test_snapshot_mutants.py",
+                                       "tests/test_diagnostics.py", "tests/test_flow_mutants.py"],
+    "rnnkit/diagnostics/callback.py": ["tests/test_diagnostics_callback_mutants.py",
+                                       "tests/test_diagnostics.py"],
     "rnnkit/tasks/timeseries/replays.py": [
         "tests/test_replays_mutants.py", "tests/test_forecast_refit.py",
         "tests/test_oracle_timeseries.py",
@@ -274,8 +293,13 @@ MODULES: dict[str, list[str]] = {
                                      "tests/test_plans_cache.py"]
        for name in ("engine", "plans", "layernorm")},
     **{f"rnnkit/export/{name}.py": ["tests/test_export.py", "tests/test_export_units.py"]
-       for name in ("layer", "loops", "graphs", "sequence_models", "decoder_models",
-                    "native")},
+       for name in ("layer", "loops", "graphs")},
+    "rnnkit/export/native.py": ["tests/test_export.py", "tests/test_export_units.py",
+                                "tests/test_export_native_mutants.py"],
+    "rnnkit/export/decoder_models.py": ["tests/test_export.py", "tests/test_export_units.py",
+                                        "tests/test_export_decoder_models_mutants.py"],
+    "rnnkit/export/sequence_models.py": ["tests/test_export.py", "tests/test_export_units.py",
+                                         "tests/test_export_sequence_models_mutants.py"],
     "rnnkit/export/onnx.py": [  # (not tests/test_quantize.py: its int8 exports take minutes)
         "tests/test_export.py", "tests/test_export_units.py", "tests/test_onnx_int8_units.py"],
     "rnnkit/models/base.py": ["tests/test_model_config_check.py",
@@ -333,6 +357,61 @@ MODULES: dict[str, list[str]] = {
         "tests/test_flickr_mutants.py", "-k",
         "not train_evaluate_and_caption_shapes and not predict_equals_caption_json and not "
         "attention_plot_and and not missing_extra and not train_on_a_flickr and not overfits"],
+    # the model classes: not test_models.py's overfitting runs nor test_captioning.py's
+    # training runs (seconds per mutant), nor what reads examples/ (not in the scratch copy)
+    "rnnkit/models/encoder.py": [
+        "tests/test_encoder_mutants.py", "tests/test_models.py", "tests/test_streaming.py",
+        "-k", "not overfits and not fits_a_noiseless and not outputs_train"],
+    "rnnkit/models/feedforward.py": [
+        "tests/test_feedforward_mutants.py", "tests/test_models.py",
+        "-k", "not overfits and not fits_a_noiseless and not outputs_train"],
+    **{f"rnnkit/models/{name}.py": [
+        *tests, "tests/test_models.py", "tests/test_captioning.py", "-k",
+        "not overfits and not fits_a_noiseless and not outputs_train and not "
+        "train_evaluate_and_caption_shapes and not predict_equals_caption_json and not "
+        "attention_plot_and and not missing_extra and not train_on_a_flickr"]
+       for name, tests in (
+           ("generator", ["tests/test_generator_mutants.py"]),
+           ("captioner", ["tests/test_captioner_mutants.py"]),
+           ("image_encoder", ["tests/test_image_encoder_mutants.py"]))},
+    "rnnkit/models/piano_roll.py": [
+        "tests/test_piano_roll_mutants.py", "tests/test_music.py", "tests/test_streaming.py",
+        "-k", "not train_evaluate_and_prime_from_a_test_chorale"],
+    "rnnkit/tasks/translation_data.py": [  # (not the two that read eng-fra: 10 s and 3.5 s)
+        "tests/test_translation_data_mutants.py", "tests/test_translation_mutants.py",
+        "tests/test_translation.py",
+        "-k", "not test_run_evaluates_ and not test_context_splits_hold_out_"],
+    "rnnkit/tasks/text_pretrain.py": [  # (not the CLI run that pretrains and trains: 5 s)
+        "tests/test_text_pretrain_mutants.py", "tests/test_sentiment_pretrain.py",
+        "-k", "not a_run_pretrains_once"],
+    # the speech tasks: not the tests that train (the tiny CTC model, the keyword run), nor
+    # those that read every FSDD clip's audio or examples/ (not in the scratch copy)
+    "rnnkit/tasks/speech_ctc.py": [
+        "tests/test_speech_ctc_mutants.py",
+        *(f"tests/test_speech.py::test_{name}" for name in (
+            "edit_distance_and_rates", "ctc_min_digits_above_max_is_a_config_error",
+            "ctc_splits_and_figures", "transcribe_cli", "ctc_predict_equals_transcribe_json",
+            "arrays_equal_files", "a_missing_extra_names_it")),
+        *(f"tests/test_transcription.py::test_{name}" for name in (
+            "frames_labels_and_alphabet_come_from_the_manifests",
+            "unseen_characters_are_counted_and_reported",
+            "unreadable_audio_and_durations_name_the_line", "too_short_for_ctc_is_warned",
+            "a_file_in_training_and_test_is_warned",
+            "one_manifest_splits_by_speaker_when_every_line_names_one",
+            "without_speakers_the_split_is_by_utterance_or_an_error", "config_errors",
+            "without_jiwer_training_stops_before_it_starts"))],
+    "rnnkit/tasks/speech_digits.py": [
+        "tests/test_speech_digits_mutants.py",
+        *(f"tests/test_speech.py::test_{name}" for name in (
+            "confusion_plot_and_errors", "after_training_draws_confusion_and_links_it",
+            "digits_predict_equals_transcribe_json", "arrays_equal_files",
+            "fsdd_release_and_official_split", "digits_splits_follow_the_recordings",
+            "keyword_folder_reads_to_exactly_the_expected_tensors",
+            "file_lists_name_the_validation_and_test_recordings",
+            "speech_commands_names_split_by_speaker",
+            "split_by_file_is_seeded_disjoint_and_complete",
+            "malformed_keyword_folders_name_the_file", "keyword_config_errors",
+            "fsdd_laid_out_as_folders_splits_as_the_builtin_task"))],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
@@ -341,6 +420,49 @@ _ZERO_ERROR = "y == point gives a ratio of 0 on either side"
 _NEGATIVE = "NumPy takes any negative size in reshape as the inferred one"
 _SORTED = "the quantiles are sorted along the last axis afterwards: ties cannot matter"
 EQUIVALENT: dict[str, str] = {
+    **{f"rnnkit.export.sequence_models.x__last_valid__mutmut_{n}":
+       "the graphs run on a CPU copy (prepared) with CPU inputs: arange's default device is "
+       "the inputs' device" for n in (2, 4)},
+    **{f"rnnkit.export.sequence_models.x_{name}__mutmut_{n}":
+       "sequence_input's name defaults to 'x'" for name, n in (
+           ("classifier_ensemble_plan", 172), ("pooled_plan", 140), ("stepwise_plan", 107))},
+    **{f"rnnkit.export.native.x__blocks__mutmut_{n}":
+       "torch.cat and Tensor.chunk default to dim 0" for n in (4, 8)},
+    "rnnkit.export.native.x_native_symbolic__mutmut_12":
+        "a slot reaches the native symbolic only when native_op(cell, zoneout) is not None, "
+        "i.e. without zoneout, which the default 0.0 gives too",
+    "rnnkit.export.native.x_native_symbolic__mutmut_69":
+        "Split into 2 outputs without sizes splits evenly: [H, H] for the (B, 2H) state",
+    "rnnkit.export.native.x_native_symbolic__mutmut_156":
+        "a Concat of one input is that input",
+    "rnnkit.export.native.x_native_symbolic__mutmut_171":
+        "the declared sizes are only a hint: onnxruntime infers the output's shape",
+    "rnnkit.export.decoder_models.x__decoder_step__mutmut_102":
+        "the scores are 2-D (B, V): log_softmax over dim 1 is over dim -1",
+    **{f"rnnkit.export.decoder_models.x_seq2seq_plan__mutmut_{n}":
+       "the encoder graph never runs the decoder's recurrent layer (encode only makes its "
+       "first state and memory), so its mode cannot matter" for n in (16, 21, 22)},
+    **{f"rnnkit.export.decoder_models.xǁ_DecoderPortsǁ__init____mutmut_{n}":
+       "only the last axis of the cache made from the dummy keys is read (the projection "
+       "size), which any batch or source size gives" for n in (38, 39, 41, 42)},
+    "rnnkit.export.decoder_models.x_captioner_plan__mutmut_21":
+        "ConditionalGenerator.encode reads memory only when the decoder attends",
+    **{f"rnnkit.export.decoder_models.x_generator_plan__mutmut_{n}":
+       "an attention without a cache (Luong): the placeholder memory only satisfies encode(); "
+       "the encoder graph returns the decoder's first state, which does not read it"
+       for n in (45, 46, 47, 48, 49)},
+    "rnnkit.export.decoder_models.xǁ_DecoderPortsǁrebuild__mutmut_11":
+        "two memory inputs mean an attention without a cache (Luong), which ignores cache",
+    "rnnkit.export.sequence_models.x__pool_attention__mutmut_6":
+        "the score is 1-D (B,): unsqueeze(1) and unsqueeze(-1) both make (B, 1)",
+    **{f"rnnkit.export.sequence_models.x_feedforward_plan__mutmut_{n}":
+       "FeedForward has no recurrent layer, so prepared never asks for a layer's mode"
+       for n in (63, 66, 67)},
+    "rnnkit.data.times.x_column_times__mutmut_42":
+        "a column exactly one layout reads has returned just above: len(fits) >= 1 is > 1 here",
+    **{f"rnnkit.data.times.x_column_times__mutmut_{n}":
+       "unreachable: the ISO reading above failed on some cell and parse_iso is deterministic, "
+       "so the loop before it raises first" for n in (68, 69, 70)},
     **{f"rnnkit.tasks.speech_common.xǁSpeechPredictorǁread_file__mutmut_{n}":
        "lowercase only changes the manifest's texts; read_file keeps only the audio paths"
        for n in (26, 27, 29, 33, 34, 35, 38, 40)},
@@ -397,6 +519,22 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.data.audio.x_stack_frames__mutmut_24": _NEGATIVE,
     "rnnkit.data.audio.x_features__mutmut_38":
         "einsum reads upper-case subscripts the same way: the same contraction",
+    "rnnkit.diagnostics.weights.x_layer_of__mutmut_25":
+        "rsplit('.', 1)[0] of a name without a '.' is the name itself",
+    "rnnkit.diagnostics.weights.x_recurrent_spectral_radii__mutmut_17":
+        "rows % n == 0 here, so rows / n is a whole float, and dict.get(4.0) is dict.get(4)",
+    **{f"rnnkit.diagnostics.weights.x_spectral_radius__mutmut_{n}":
+       "on a CPU-only machine .to(None, float64) and .to(float64) leave the matrix on the CPU"
+       for n in (11, 13)},
+    **{f"rnnkit.diagnostics.summary.x_summarize__mutmut_{n}":
+       "radii is only read under `if radii:`, and None is as falsy as {}" for n in (81, 83)},
+    "rnnkit.diagnostics.records.x_series__mutmut_23": "float() reads 'NAN' as 'nan': any case",
+    **{f"rnnkit.diagnostics.snapshot.x_take_snapshot__mutmut_{n}":
+       "on a CPU-only machine no parameter is on CUDA and fork_rng has no GPU to fork: the "
+       "devices are [] either way (tests/test_snapshot_mutants.py checks the GPU's random "
+       "state where there is one)" for n in (3, 5, 6, 8, 9, 10)},
+    "rnnkit.diagnostics.callback.xǁDiagnosticsCallbackǁon_step_end__mutmut_11":
+        "on a CPU-only machine .to(None) and .to(the trainer's device) leave the batch on the CPU",
     **{f"rnnkit.data.music.x_roll_to_midi__mutmut_{n}": reason for n, reason in (
         (36, "mido's MidiFile type defaults to 1"),
         (47, "a mido message's time defaults to 0"), (58, "a mido message's time defaults to 0"),
@@ -479,6 +617,41 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.data.sequences.x__text_lines__mutmut_8": "Python's codec names ignore case",
     "rnnkit.data.timeseries.x_window_starts__mutmut_6":
         "when last < start, np.arange(start, last + 1) is an empty int64 array too",
+    "rnnkit.data.timeseries.x__check_gaps__mutmut_12":
+        "np.median takes the mean of its middle elements in float64: int64 diffs are converted "
+        "to float64 there either way, giving the same step",
+    **{f"rnnkit.data.timeseries.x__check_gaps__mutmut_{n}":
+       "a timedelta64 without a unit takes the unit of the datetime64 it meets (t's)"
+       for n in (60, 64)},
+    "rnnkit.data.timeseries.x__check_order__mutmut_33":
+        "NumPy reads sort kinds case-insensitively: 'STABLE' is 'stable'",
+    "rnnkit.data.timeseries.x__checked__mutmut_11":
+        "np.abs and <= on NaN and inf raise no floating-point 'invalid' error (none even under "
+        "errstate(invalid='raise')): the errstate changes nothing",
+    "rnnkit.data.timeseries.x__checked__mutmut_55":
+        "None assigned into a float64 array is stored as NaN",
+    **{f"rnnkit.data.timeseries.x__checked__mutmut_{n}":
+       "a value column is missing in every row past n (that is how n was found), so "
+       "interpolating it over every row gives the same first n values and the same "
+       "'no value' check" for n in (90, 91)},
+    **{f"rnnkit.data.timeseries.x_{name}__mutmut_{n}":
+       "column names given are never None (value_columns, covariate_columns: lists of names), "
+       "so _column's default is read for the time column alone, and a header holds at least "
+       "one name (a file without one is 'empty')"
+       for name, n in (("_column", 2), ("_column", 3), ("read_csv", 26), ("read_csv", 33),
+                       ("read_csv", 41), ("read_csv", 48))},
+    "rnnkit.data.timeseries.x__read_rows__mutmut_9": "Python's codec names ignore case",
+    **{f"rnnkit.data.timeseries.x__report__mutmut_{n}":
+       "stacklevel: under mutmut's trampoline (two more frames a call, in trampoline.py) "
+       "levels 1, 4 and 5 all point into mutmut's files; outside mutmut "
+       "tests/test_timeseries_mutants.py's test_read_warnings_point_at_the_caller checks the "
+       "caller's file" for n in (15, 23)},
+    **{f"rnnkit.data.timeseries.x_read_csv__mutmut_{n}":
+       "the line numbers are Python ints, which np.array makes int64 (with no rows the empty "
+       "array is never indexed)" for n in (108, 110)},
+    **{f"rnnkit.data.timeseries.x_read_csv__mutmut_{n}":
+       "_number returns Python floats, which np.array makes float64 (an empty list too)"
+       for n in (82, 84)},
     **{f"rnnkit.data.shapes.x_scene_array__mutmut_{n}":
        "np.full with the int fill -1 is int64 already (64-bit Linux)" for n in (4, 7)},
     "rnnkit.data.shapes.x_caption_correct__mutmut_60":
@@ -505,6 +678,60 @@ EQUIVALENT: dict[str, str] = {
        "np.load's allow_pickle defaults to False, and None is falsy" for n in (4, 6)},
     "rnnkit.data.manifests.x__utterance__mutmut_60":
         "pathlib's folder / an absolute path is that absolute path",
+    "rnnkit.models.encoder.xǁSequenceEncoderǁembed__mutmut_8":
+        "nn.Dropout is the identity in eval mode: applying it there changes nothing",
+    "rnnkit.models.feedforward.xǁFeedForwardǁcompute_loss__mutmut_19":
+        "the logits are (B, classes): argmax over dim +1 is over dim -1",
+    **{f"rnnkit.models.{name}": "device dropped: every tensor is on the CPU here "
+       "(tests/test_cuda.py has GPUs)" for name in (
+           *(f"generator.xǁConditionalGeneratorǁ{m}" for m in (
+               "_first_input__mutmut_7", "_first_input__mutmut_11", "_first_input__mutmut_14",
+               "_first_input__mutmut_17", "compute_loss__mutmut_25", "compute_loss__mutmut_29",
+               "encode__mutmut_36", "encode__mutmut_40", "forward__mutmut_11")),
+           "piano_roll.xǁPianoRollLMǁcompute_loss__mutmut_19",
+           "piano_roll.xǁPianoRollLMǁcompute_loss__mutmut_23",
+           *(f"captioner.xǁImageCaptionerǁ{m}" for m in (
+               "_draw_references__mutmut_5", "_draw_references__mutmut_8",
+               "compute_loss__mutmut_42", "compute_loss__mutmut_44", "compute_loss__mutmut_82",
+               "compute_loss__mutmut_86")),
+           *(f"image_encoder.x_coordinate_channels__mutmut_{n}" for n in (14, 19, 39, 44)))},
+    **{f"rnnkit.models.generator.xǁConditionalGeneratorǁ_first_input__mutmut_{n}":
+       "dtype= dropped: torch.full with an int fill is int64 (torch.long) anyway" for n in (6, 10)},
+    "rnnkit.models.generator.xǁConditionalGeneratorǁ_feedback__mutmut_5":
+        "the decoder's step outputs are (B, O): argmax over dim +1 is over dim -1",
+    **{f"rnnkit.models.piano_roll.xǁPianoRollLMǁgenerate__mutmut_{n}":
+       "an unbatched prime's roll is returned as roll[0]: the batch size of its empty "
+       "(0 steps) roll is never seen" for n in (22, 24)},
+    "rnnkit.models.captioner.xǁImageCaptionerǁ__init____mutmut_36":
+        "a batch of 2 zero images instead of 1 (in eval mode) gives the same h and w",
+    **{f"rnnkit.models.captioner.xǁImageCaptionerǁ__init____mutmut_{n}":
+       "memory_size is read only with attention: the Decoder ignores it for 'none' and the "
+       "captioner's config drops it" for n in (65, 67, 68)},
+    "rnnkit.models.captioner.xǁImageCaptionerǁ__init____mutmut_97":
+        "ConditionalGenerator's config already holds the same vocab_size",
+    "rnnkit.models.captioner.xǁImageCaptionerǁ_draw_references__mutmut_18":
+        "the noise is in [0, 1): empty slots at -1 or -2 rank last all the same",
+    "rnnkit.models.captioner.xǁImageCaptionerǁ_draw_references__mutmut_23":
+        "the noise is (B, R): topk's default dim -1 is dim 1",
+    "rnnkit.models.captioner.xǁImageCaptionerǁcompute_loss__mutmut_21":
+        "references_per_step == R draws every caption in another order: the same tokens "
+        "averaged (only the random numbers used differ)",
+    **{f"rnnkit.models.captioner.xǁImageCaptionerǁcompute_loss__mutmut_{n}":
+       "keeping the empty slots' rows adds rows without a valid step: nothing to the loss, "
+       "the count or the accuracy (dropping them only saves work)" for n in (33, 34, 36)},
+    "rnnkit.models.captioner.xǁImageCaptionerǁcompute_loss__mutmut_59":
+        "a model without attention ignores the memory it is given",
+    **{f"rnnkit.models.image_encoder.x_coordinate_channels__mutmut_{n}":
+       "without the leading 1, expand(B, 1, H, W) broadcasts the 3-D view to the same values"
+       for n in (7, 8, 32, 33, 34)},
+    **{f"rnnkit.models.image_encoder.x_normalise_images__mutmut_{n}":
+       "(3, 1, 1) broadcasts against the (B, 3, H, W) images as (1, 3, 1, 1) does"
+       for n in (12, 26)},
+    "rnnkit.models.image_encoder.xǁConvEncoderǁ__init____mutmut_15":
+        "nn.Conv2d reads bias=None as falsy: no bias, like bias=False",
+    **{f"rnnkit.models.image_encoder.xǁConvEncoderǁ__init____mutmut_{n}":
+       "ReLU in place or not: the same values and gradients (batch norm's output is not reused)"
+       for n in (26, 27)},
     "rnnkit.models.ctc_beam.x__beam_one__mutmut_2":
         "the empty prefix's log p_b 1 instead of 0 adds 1 to every prefix's log-probability "
         "(all paths start there): the same ranking, the same answer",
@@ -1007,6 +1234,56 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.tasks.captioning.x_plot_attention__mutmut_105":
         "plt.close(None) closes the current figure, which is fig (made just above)",
     "rnnkit.tasks.captioning.xǁCaptioningTaskǁinfo__mutmut_2":
+        "Task.info reads only the context's config: the model argument is not used",
+    **{f"rnnkit.tasks.translation_data.x_{name}":
+       "stacklevel 3 instead of 2: under mutmut's trampoline 3 is the test's line; outside it "
+       "tests/test_translation_data_mutants.py checks the warning is at the caller's line"
+       for name in ("read_pairs__mutmut_12", "split_pairs__mutmut_86")},
+    "rnnkit.tasks.text_pretrain.x_pretrain_encoder__mutmut_82":
+        "on a CPU-only machine .to(None) and .to(the encoder's device) leave the batch on the "
+        "CPU",
+    **{f"rnnkit.tasks.text_pretrain.x_pretrain_encoder__mutmut_{n}":
+       "every parameter takes part in every step's loss, so backward writes a gradient for "
+       "each: added to zeros or to None, the same gradient" for n in (83, 84)},
+    "rnnkit.tasks.text_pretrain.x_pretrain_encoder__mutmut_92":
+        "cos is even: the learning rate at step -k equals the one at step k",
+    **{f"rnnkit.tasks.text_pretrain.xǁ_Headsǁloss__mutmut_{n}":
+       "a 0-dim int64 zero plus the first direction's 0-dim float loss promotes to the loss's "
+       "dtype: the same sum" for n in (31, 33)},
+    **{f"rnnkit.tasks.speech_ctc.x_to_tensors__mutmut_{n}":
+       "the labels are lists of Python ints, which torch.tensor makes int64 anyway (an empty "
+       "list assigns nothing)" for n in (20, 22)},
+    **{f"rnnkit.tasks.speech_ctc.xǁSpeechCTCTaskǁbatches__mutmut_{n}":
+       "without an extra named, require looks jiwer's up in EXTRAS: 'audio'" for n in (3, 5)},
+    **{f"rnnkit.tasks.speech_ctc.xǁSpeechCTCTaskǁextra_metrics__mutmut_{n}":
+       "each digit occurs once in DIGITS: rindex is index" for n in (29, 31)},
+    "rnnkit.tasks.speech_ctc.xǁSpeechCTCTaskǁinfo__mutmut_2":
+        "Task.info reads only the context's config: the model argument is not used",
+    **{f"rnnkit.tasks.speech_ctc.xǁSpeechCTCTaskǁreport_sections__mutmut_{n}":
+       "zip stops at the shorter list: 12 references and 13 transcripts (or the reverse) "
+       "give the same 12 rows" for n in (5, 15)},
+    "rnnkit.tasks.speech_ctc.xǁSpeechCTCTaskǁreport_sections__mutmut_8":
+        "decode tests the beam width for truth: None decodes greedily as 0 does",
+    **{f"rnnkit.tasks.speech_digits.x_confusion__mutmut_{n}":
+       "on a CPU-only machine .to(None) and .to(the model's device) leave the batch on the CPU"
+       for n in (2, 19)},
+    "rnnkit.tasks.speech_digits.x_confusion__mutmut_24":
+        "the logits are (B, C): argmax over dim 1 is argmax over dim -1",
+    "rnnkit.tasks.speech_digits.x_confusion_plot__mutmut_1":
+        "the default batch size does not change the counts: each recording is classified on "
+        "its own length, in eval mode",
+    "rnnkit.tasks.speech_digits.x_read_clips__mutmut_5":
+        "whether the note is empty depends on the skipped files alone; the root only goes "
+        "into its words",
+    **{f"rnnkit.tasks.speech_digits.x_read_clips__mutmut_{n}":
+       "stacklevel: under mutmut's trampoline (one more frame a call) levels 1, 3 and 4 all "
+       "point into speech_digits.py or mutmut; outside mutmut "
+       "tests/test_speech_digits_mutants.py's test_skipped_files_are_warned_at_the_caller "
+       "checks the caller's file" for n in (10, 13)},
+    **{f"rnnkit.tasks.speech_digits.x_split_clips__mutmut_{n}":
+       "split_items shuffles with random.Random for any value but 'torch'"
+       for n in (62, 67, 68)},
+    "rnnkit.tasks.speech_digits.xǁSpeechDigitsTaskǁinfo__mutmut_2":
         "Task.info reads only the context's config: the model argument is not used",
 }
 
