@@ -12,6 +12,12 @@ BPTT kernels / parallel scan).
     python benchmarks/speed.py                 # all shapes
     python benchmarks/speed.py --quick --no-compile
     python benchmarks/speed.py --markdown /tmp/speed.md   # then paste into RESULTS.md
+    python benchmarks/speed.py --device cuda --no-compile # on a GPU, against cuDNN
+
+On CUDA the fused rows are cuDNN's kernels, the times are taken after
+``torch.cuda.synchronize()`` and the peak memory is ``torch.cuda.max_memory_allocated``
+above what was allocated before the step. Issue 9's targets are CPU targets: on CUDA the
+ratios are printed without them.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ import torch
 import rnnkit
 from rnnkit.kernels import use_engine
 from rnnkit.layers import Recurrent
+
+DEVICE = torch.device("cpu")  # set by --device
 
 SHAPES = {  # name: (B, T, I, H)
     "B32-T256-I128-H256": (32, 256, 128, 256),
@@ -97,14 +105,28 @@ def infer(module, x):
         module(x)
 
 
+def synchronize() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
+
+
 def time_once(fn: Callable, *args) -> float:
+    synchronize()
     start = time.perf_counter()
     fn(*args)
+    synchronize()
     return time.perf_counter() - start
 
 
 def peak_memory(fn: Callable, *args) -> float:
     """Peak bytes allocated during ``fn`` above what was allocated before it (MiB)."""
+    if DEVICE.type == "cuda":
+        synchronize()
+        before = torch.cuda.memory_allocated(DEVICE)
+        torch.cuda.reset_peak_memory_stats(DEVICE)
+        fn(*args)
+        synchronize()
+        return (torch.cuda.max_memory_allocated(DEVICE) - before) / 2**20
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
@@ -140,8 +162,8 @@ def prepare(v: Variant, shape, compile_timeout: int):
     """Build, warm up (compiling if asked); return the module or None when skipped."""
     B, T, I, H = shape
     torch.manual_seed(0)
-    module = v.build(I, H)
-    x = torch.randn(T, B, I)
+    module = v.build(I, H).to(DEVICE)
+    x = torch.randn(T, B, I, device=DEVICE)
     try:
         if v.engine == "compile":
             compile_steps(module)
@@ -212,7 +234,7 @@ def table(name: str, vs: list[Variant], T: int = 0) -> str:
         )
     found = {(v.name, v.engine): v.result for v in vs if "train" in v.result}
     checks = []
-    for row, engine, against, limit, min_T in TARGETS:
+    for row, engine, against, limit, min_T in TARGETS if DEVICE.type == "cpu" else []:
         mine, theirs = found.get((row, engine)), found.get((against, "fused"))
         if mine and theirs and T >= min_T:
             ratio = mine["train"] / theirs["train"]
@@ -233,13 +255,19 @@ def main(argv=None) -> int:
     parser.add_argument("--shapes", nargs="*", choices=sorted(SHAPES), default=None)
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--markdown", help="also write the tables to this file")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     args = parser.parse_args(argv)
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: torch {torch.__version__} sees no CUDA GPU")
     if args.threads:
         torch.set_num_threads(args.threads)
     reps = 3 if args.quick else args.reps
     names = args.shapes or (list(SHAPES)[:2] if args.quick else list(SHAPES))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"reps={reps}", file=sys.stderr)
+    where = (torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda"
+             else f"{torch.get_num_threads()} threads")
+    print(f"torch {torch.__version__}, {where}, reps={reps}", file=sys.stderr)
     tables = []
     for name in names:
         vs = variants(not args.no_compile, not args.no_loop)
@@ -250,7 +278,8 @@ def main(argv=None) -> int:
         print(tables[-1] + "\n", flush=True)
     if args.markdown:
         with open(args.markdown, "w") as f:
-            f.write("# rnnkit speed (benchmarks/speed.py)\n\n" + "\n\n".join(tables) + "\n")
+            f.write(f"# rnnkit speed (benchmarks/speed.py, {where})\n\n"
+                    + "\n\n".join(tables) + "\n")
     return 0
 
 

@@ -1,9 +1,16 @@
-"""The engine on a CUDA GPU (skipped without one): the ATen-formula kernels and the log-space
-scan against the autograd loop, and against the same computation on the CPU."""
+"""rnnkit on a CUDA GPU (skipped without one): the ATen-formula kernels and the log-space
+scan against the autograd loop and against the same computation on the CPU; the drop-ins
+against torch.nn's cuDNN layers; a run trained on CUDA (fp32 and bf16 autocast) against
+the same run on the CPU, and loaded back for prediction."""
+
+import math
+from pathlib import Path
 
 import pytest
 import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+import rnnkit
 from rnnkit.cells import make_cell
 from rnnkit.kernels import use_engine
 from rnnkit.layers import Recurrent
@@ -60,3 +67,67 @@ def test_gradcheck_float64_on_cuda():
             return out
 
         assert torch.autograd.gradcheck(f, (x,), atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_dropins_equal_cudnn_with_lengths(kind):
+    torch.manual_seed(0)
+    ref = getattr(torch.nn, kind)(5, 16, num_layers=2, bidirectional=True).cuda()
+    mine = getattr(rnnkit, kind)(5, 16, num_layers=2, bidirectional=True).cuda()
+    mine.load_state_dict(ref.state_dict())
+    x = torch.randn(12, 3, 5, device="cuda", requires_grad=True)
+    lengths = torch.tensor([12, 7, 3])
+    out, h_n = mine(x, lengths=lengths)
+    packed, _ = ref(pack_padded_sequence(x, lengths, enforce_sorted=False))
+    expected, _ = pad_packed_sequence(packed, total_length=12)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    grads = [torch.autograd.grad(o.sin().sum(), [x, *m.parameters()])
+             for o, m in ((out, mine), (expected, ref))]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("extra", [{"layer_norm": True}, {"merge_mode": "sum"}])
+def test_dropin_extras_on_cuda_equal_the_cpu(extra):
+    torch.manual_seed(0)
+    layer = rnnkit.LSTM(4, 8, num_layers=2, bidirectional=True, **extra)
+    x = torch.randn(9, 3, 4)
+    lengths = torch.tensor([9, 4, 1])
+    cpu, _ = layer(x, lengths=lengths)
+    gpu, _ = layer.cuda()(x.cuda(), lengths=lengths)
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-4, atol=1e-5)
+
+
+def _adding_run(tmp_path, device, cell, precision="fp32"):
+    from rnnkit.tasks import train_run
+    from rnnkit.tasks.runner import load_config
+
+    config = Path(__file__).resolve().parents[1] / "examples" / "adding.toml"
+    cfg = load_config(config, [f"train.device={device}", f"train.precision={precision}",
+                               f"model.cell={cell}", "train.steps=40", "train.eval_every=20",
+                               "train.warmup_steps=5", "task.train_size=1024",
+                               "task.val_size=128", "task.test_size=128"])
+    run_dir = tmp_path / f"{cell}-{device}-{precision}"
+    return run_dir, train_run(cfg, run_dir).results
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "lnlstm", "mingru"])
+def test_a_run_on_cuda_follows_the_cpu_run_and_loads_for_prediction(tmp_path, cell):
+    cpu_dir, cpu = _adding_run(tmp_path, "cpu", cell)
+    gpu_dir, gpu = _adding_run(tmp_path, "cuda", cell)
+    for split in ("val", "test"):
+        for key, value in cpu[split].items():
+            assert math.isclose(gpu[split][key], value, rel_tol=2e-3, abs_tol=1e-5), (split, key)
+    x = torch.zeros(3, 50, 2)
+    x[:, :, 0] = torch.rand(3, 50)
+    x[:, [4, 30], 1] = 1.0
+    preds = [[r["prediction"] for r in rnnkit.load(d).predict(list(x))] for d in (cpu_dir, gpu_dir)]
+    for a, b in zip(*preds, strict=True):
+        assert math.isclose(a, b, rel_tol=2e-3, abs_tol=1e-4)
+
+
+def test_bf16_autocast_trains_close_to_fp32(tmp_path):
+    _, fp32 = _adding_run(tmp_path, "cuda", "lstm")
+    _, bf16 = _adding_run(tmp_path, "cuda", "lstm", precision="bf16")
+    mse, ref = bf16["val"]["mse"], fp32["val"]["mse"]
+    assert math.isfinite(mse) and abs(mse - ref) <= 0.2 * ref, (mse, ref)
