@@ -44,6 +44,10 @@ SHAPES = {  # name: (B, T, I, H)
     "B8-T1024-I64-H128": (8, 1024, 64, 128),
     **{f"B{b}-T128-I128-H512": (b, 128, 128, 512) for b in (16, 32, 64, 128)},
 }
+CUDA_SHAPES = {  # added on a GPU, where the shapes above are bound by kernel launches
+    "B256-T256-I512-H1024": (256, 256, 512, 1024),
+    "B64-T2048-I128-H256": (64, 2048, 128, 256),
+}
 
 
 @dataclass
@@ -252,7 +256,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-loop", action="store_true", help="skip the plain-loop rows")
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--compile-timeout", type=int, default=180)
-    parser.add_argument("--shapes", nargs="*", choices=sorted(SHAPES), default=None)
+    parser.add_argument("--shapes", nargs="*", choices=sorted({**SHAPES, **CUDA_SHAPES}),
+                        default=None)
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--markdown", help="also write the tables to this file")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
@@ -264,17 +269,20 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     reps = 3 if args.quick else args.reps
+    shapes = {**SHAPES, **CUDA_SHAPES}
     names = args.shapes or (list(SHAPES)[:2] if args.quick else list(SHAPES))
+    if DEVICE.type == "cuda" and not args.shapes:
+        names += list(CUDA_SHAPES)
     where = (torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda"
              else f"{torch.get_num_threads()} threads")
     print(f"torch {torch.__version__}, {where}, reps={reps}", file=sys.stderr)
     tables = []
     for name in names:
         vs = variants(not args.no_compile, not args.no_loop)
-        if name.endswith("H512"):  # the batch sweep: the fused kernels and the engine only
+        if name not in list(SHAPES)[:2]:  # the sweeps: the fused kernels and the engine only
             vs = [v for v in vs if v.engine in ("fused", "kernel")]
-        measure(vs, SHAPES[name], reps, args.compile_timeout)
-        tables.append(table(name, vs, SHAPES[name][1]))
+        measure(vs, shapes[name], reps, args.compile_timeout)
+        tables.append(table(name, vs, shapes[name][1]))
         print(tables[-1] + "\n", flush=True)
     if args.markdown:
         with open(args.markdown, "w") as f:

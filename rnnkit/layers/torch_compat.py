@@ -106,6 +106,15 @@ class _DropIn(Stepping):
         n = self.proj_size or self.hidden_size
         return 2 * n if self.bidirectional and self.merge_mode == "concat" else n
 
+    def flatten_parameters(self) -> None:
+        """torch.nn's cuDNN weight flattening (run by ``.cuda()``/``.to()``), except when a
+        late merge gives the layers above the first inputs of H features instead of cuDNN's
+        2H: those weights do not fit cuDNN's layout, and such a layer runs rnnkit's loop."""
+        if getattr(self, "merge_mode", "concat") != "concat" and self.bidirectional \
+                and self.num_layers > 1:
+            return
+        super().flatten_parameters()
+
     @property
     def uses_loop(self) -> bool:
         """Whether the current options need rnnkit's loop instead of the fused kernel."""

@@ -26,9 +26,9 @@
 #include "gemm.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -48,7 +48,10 @@ inline float fast_exp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const float y = p * r * r + r + 1.0f;
-  return y * std::bit_cast<float>((ni + 127) << 23);  // times 2^n
+  const int32_t bits = (ni + 127) << 23;  // 2^n as a float's bits
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);  // std::bit_cast, which needs C++20
+  return y * scale;
 }
 
 inline float exp_(float x) { return fast_exp(x); }
