@@ -122,6 +122,12 @@ def test_gru_layers_as_the_onnx_gru_operator(bias, bidirectional, tmp_path):
             layer.bias_hh_l0.normal_()
     ops = exported_ops_and_parity(layer, tmp_path)
     assert "GRU" in ops and "Loop" not in ops
+    # torch's GRU is ONNX's with linear_before_reset = 1; the spec knows 0 and 1 only
+    # (onnxruntime reads any non-zero as 1, so parity alone cannot tell)
+    graph = onnx.load(str(tmp_path / "sequence.onnx")).graph
+    values = [onnx.helper.get_attribute_value(a) for n in graph.node if n.op_type == "GRU"
+              for a in n.attribute if a.name == "linear_before_reset"]
+    assert values and set(values) == {1}
 
 
 @pytest.mark.parametrize("make,native", [
