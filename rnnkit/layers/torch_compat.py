@@ -14,6 +14,10 @@ by default):
 - ``learn_initial_state``, ``forget_bias`` (LSTM), ``init``: change only parameters and
   initialisation, so the fused kernel still runs.
 
+``torch.jit.script`` of a model holding a drop-in compiles torch.nn's layer in its place,
+sharing its parameters (``__prepare_scriptable__``); an option only rnnkit's loop computes is
+refused by name. ``torch.jit.trace`` and ``torch.export`` take every option.
+
 ``step(x_t, state=None) -> (y_t, state)`` runs one time step of a unidirectional layer, on
 a compiled path built for streaming at batch 1 (:meth:`rnnkit.layers.stepping.Stepping.step`).
 
@@ -105,6 +109,35 @@ class _DropIn(Stepping):
         """Features of the output: (proj_size or hidden_size), x2 if concatenated directions."""
         n = self.proj_size or self.hidden_size
         return 2 * n if self.bidirectional and self.merge_mode == "concat" else n
+
+    def __prepare_scriptable__(self) -> nn.RNNBase:
+        """What ``torch.jit.script`` compiles in this layer's place (also inside a model):
+        the torch.nn layer it equals, sharing its parameters (training the script trains this
+        layer). TorchScript cannot compile rnnkit's forward, and the fused layer computes the
+        same function whenever no option needs rnnkit's loop or learned initial state; with
+        one, scripting is refused naming it (``torch.jit.trace`` and ``torch.export`` take
+        every option)."""
+        needs = [name for name, on in (
+            ("merge_mode", self.bidirectional and self.merge_mode != "concat"),
+            ("layer_norm", self.layer_norm), ("recurrent_dropout", self.recurrent_dropout > 0),
+            ("zoneout", self.zoneout > 0), ("learn_initial_state", self.learn_initial_state),
+        ) if on]
+        if needs:
+            raise RuntimeError(
+                f"torch.jit.script cannot compile rnnkit.{type(self).__name__} with "
+                f"{', '.join(f'{n}={getattr(self, n)!r}' for n in needs)}: TorchScript runs "
+                "torch.nn's fused layer, which has no such option. Use torch.jit.trace or "
+                "torch.export instead, or leave the option at its default")
+        base = next(c for c in type(self).__mro__ if c.__module__ == nn.RNNBase.__module__)
+        extra = ({"nonlinearity": self.nonlinearity} if base is nn.RNN
+                 else {"proj_size": self.proj_size} if base is nn.LSTM else {})
+        plain = base(self.input_size, self.hidden_size, num_layers=self.num_layers,
+                     bias=self.bias, batch_first=self.batch_first, dropout=self.dropout,
+                     bidirectional=self.bidirectional, device="meta", **extra)
+        for name in self._flat_weights_names:  # torch.nn keeps _flat_weights in step
+            setattr(plain, name, getattr(self, name))
+        plain.flatten_parameters()
+        return plain.train(self.training)
 
     def flatten_parameters(self) -> None:
         """torch.nn's cuDNN weight flattening (run by ``.cuda()``/``.to()``), except when a
