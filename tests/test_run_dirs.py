@@ -119,3 +119,32 @@ def test_a_batch_larger_than_the_training_set_is_a_clear_error_that_writes_nothi
     err = capsys.readouterr().err
     assert "batch_size 100 exceeds the 64 training samples" in err and "smaller" in err
     assert not (here / "runs" / "tiny").exists()
+
+
+def test_cuda_asked_for_without_a_gpu_is_refused_before_anything_is_written(here, capsys,
+                                                                            monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["train", "tiny.toml", "--set", 'train.device="cuda"']) == 2
+    err = capsys.readouterr().err
+    assert "train.device = 'cuda'" in err and "no CUDA GPU" in err and '"cpu"' in err
+    assert not (here / "runs").exists()
+
+
+def test_a_run_trained_for_a_gpu_loads_and_predicts_on_a_machine_without_one(here,
+                                                                             monkeypatch):
+    import torch
+
+    import rnnkit
+
+    assert main(["train", "tiny.toml"]) == 0
+    want = rnnkit.load("runs/tiny").predict([[[0.5, 1.0], [0.2, 0.0], [0.3, 1.0]]])
+    config = here / "runs" / "tiny" / "config.toml"
+    text = config.read_text()
+    assert 'device = "auto"' in text
+    config.write_text(text.replace('device = "auto"', 'device = "cuda"'))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    predictor = rnnkit.load("runs/tiny")
+    assert predictor.device == torch.device("cpu")
+    assert predictor.predict([[[0.5, 1.0], [0.2, 0.0], [0.3, 1.0]]]) == want

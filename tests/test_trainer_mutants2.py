@@ -39,6 +39,19 @@ def test_auto_picks_cuda_when_there_is_one(monkeypatch, cuda):
     assert trainer_mod.pick_device("auto", DistInfo()) == torch.device("cuda" if cuda else "cpu")
 
 
+def test_cuda_without_a_gpu_is_a_config_error_naming_the_fix(monkeypatch):
+    from rnnkit.training.config_io import ConfigError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    no_gpu = r"train\.device = 'cuda'.*no CUDA GPU.*\"auto\".*\"cpu\""
+    with pytest.raises(ConfigError, match=no_gpu):
+        trainer_mod.pick_device("cuda")
+    with pytest.raises(ConfigError):
+        trainer_mod.pick_device("cuda", DistInfo(rank=1, world_size=2, local_rank=1))
+    assert trainer_mod.pick_device("auto") == CPU
+    assert trainer_mod.pick_device("cpu") == CPU
+
+
 def test_each_process_takes_the_gpu_of_its_local_rank(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     two = DistInfo(rank=3, world_size=4, local_rank=1)
@@ -58,6 +71,7 @@ class _Parked(TinyTagger):
 
 
 def test_the_trainer_puts_model_and_ddp_on_its_local_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     info, model = DistInfo(rank=1, world_size=2, local_rank=1), _Parked()
     wrapped = []
 

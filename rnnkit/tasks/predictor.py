@@ -276,7 +276,9 @@ def open_checkpoint(run_dir: str | Path, checkpoint: str = "best"):
     with files_not_needed():  # predicting reads no data: moved data must not stop it
         cfg = load_config(run_dir / "config.toml")
     ckpt = load_checkpoint(run_dir / "checkpoints" / checkpoint, training_state=False)
-    model = build_model(ckpt).to(pick_device(cfg.train.device))
+    # a run trained on a GPU predicts on one where there is one, else on the CPU
+    device = "auto" if cfg.train.device == "cuda" else cfg.train.device
+    model = build_model(ckpt).to(pick_device(device))
     model.eval()
     return cfg, ckpt, model
 

@@ -36,6 +36,7 @@ from .checkpoint import (
     rng_to_files,
 )
 from .config import TrainConfig
+from .config_io import ConfigError
 from .optim import Schedule, build_optimizer, clip_gradients
 from .tbptt import detach_state, flatten_state, run_batch, unflatten_state
 
@@ -68,6 +69,10 @@ class Callback:
 def pick_device(name: str, info: distributed.DistInfo | None = None) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
+    elif name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device = 'cuda', but torch {torch.__version__} sees no CUDA "
+                          "GPU on this machine: set train.device = \"auto\" (the GPU when "
+                          "there is one) or \"cpu\"")
     if name == "cuda" and info is not None and info.enabled:
         return torch.device("cuda", info.local_rank)
     return torch.device(name)
