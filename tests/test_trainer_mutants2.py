@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import socket
+import warnings
 
 import pytest
 import torch
@@ -50,6 +51,14 @@ def test_cuda_without_a_gpu_is_a_config_error_naming_the_fix(monkeypatch):
         trainer_mod.pick_device("cuda", DistInfo(rank=1, world_size=2, local_rank=1))
     assert trainer_mod.pick_device("auto") == CPU
     assert trainer_mod.pick_device("cpu") == CPU
+
+
+def test_bf16_on_the_cpu_warns_that_it_trains_in_fp32():
+    with pytest.warns(UserWarning, match="bf16' applies on a CUDA GPU only: training in fp32"):
+        Trainer(TinyTagger(), _cfg(precision="bf16"), tiny_data(8, 6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Trainer(TinyTagger(), _cfg(), tiny_data(8, 6))
 
 
 def test_each_process_takes_the_gpu_of_its_local_rank(monkeypatch):

@@ -19,6 +19,7 @@ import math
 import signal
 import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -93,6 +94,9 @@ class Trainer:
         self.cfg, self.seed = cfg, seed
         self.dist = dist or distributed.DistInfo()
         self.device = pick_device(cfg.device, self.dist)
+        if cfg.precision == "bf16" and self.device.type != "cuda":
+            warnings.warn(f"train.precision = 'bf16' applies on a CUDA GPU only: training in "
+                          f"fp32 on the {self.device.type}", stacklevel=2)
         self.model = model.to(self.device)
         self.loss_fn = loss_fn  # (model, batch, state) -> StepOutput; None: compute_loss
         self.module = distributed.wrap(self.model, self.dist, self.device, loss_fn)
