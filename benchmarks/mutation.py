@@ -223,6 +223,13 @@ MODULES: dict[str, list[str]] = {
     "rnnkit/tasks/tuning/space.py": [
         "tests/test_tune_space_mutants.py", "tests/test_tune.py", "-k",
         "not test_tune.py or space or ignores_the_tune or never_pruned"],
+    # the study and its outputs: stand-in trials and studies made by hand, tiny adding runs
+    # (not the --jobs and two-process tests, the CLI runs that train a study and its best
+    # config, nor Optuna's own plots: 5-20 s each)
+    **{f"rnnkit/tasks/tuning/{name}.py": [
+        f"tests/test_tuning_{name}_mutants.py", "tests/test_tune.py", "-m", "not slow", "-k",
+        "not writes_a_best_config and not tiny_real_study and not optunas_own_plots"]
+       for name in ("study", "report")},
     "rnnkit/tasks/timeseries/transform.py": [  # (not the forecast tests that train)
         "tests/test_transform_mutants.py", "tests/test_timeseries_data.py",
         "tests/test_scoring_mutants.py", "tests/test_intervals.py", "-k", "not example_config",
@@ -412,6 +419,14 @@ MODULES: dict[str, list[str]] = {
             "split_by_file_is_seeded_disjoint_and_complete",
             "malformed_keyword_folders_name_the_file", "keyword_config_errors",
             "fsdd_laid_out_as_folders_splits_as_the_builtin_task"))],
+    # (not test_anomaly.py's tests that train a detector first: 5-10 s each)
+    "rnnkit/tasks/timeseries/detector.py": [
+        "tests/test_detector_mutants.py", "tests/test_anomaly_task_mutants.py",
+        "tests/test_anomaly.py::test_alarm_hysteresis_and_hold_on_a_hand_made_score"],
+    # (not the example configs: the examples are not in the scratch copy)
+    "rnnkit/training/config.py": ["tests/test_train_config_mutants.py",
+                                  "tests/test_config_io_mutants.py", "tests/test_config.py",
+                                  "-k", "not every_example_config"],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
@@ -846,6 +861,24 @@ EQUIVALENT: dict[str, str] = {
         "keeps the same steps",
     "rnnkit.tasks.timeseries.scoring.x_range_forecasts__mutmut_40": _NEGATIVE,
     "rnnkit.tasks.timeseries.scoring.x_figures__mutmut_21": "float('NAN') is nan",
+    "rnnkit.tasks.timeseries.detector.x_evaluate_detection__mutmut_9":
+        "None assigned into a bool array is stored as False",
+    **{f"rnnkit.tasks.timeseries.detector.{name}": "astype(None) is astype(float64)"
+       for name in ("x_feature_rows__mutmut_28", "x_raw_scores__mutmut_17",
+                    "xǁStreamingDetectorǁ_forecast__mutmut_24")},
+    **{f"rnnkit.tasks.timeseries.detector.{name}": _NEGATIVE
+       for name in ("x_feature_rows__mutmut_42", "x_raw_scores__mutmut_19",
+                    "xǁStreamingDetectorǁ_forecast__mutmut_27")},
+    **{f"rnnkit.tasks.timeseries.detector.{name}":
+       "k only shapes the forecast arrays (N, K, -1), whose axes after N bands_from flattens "
+       "(the targets' ndim picks one sensor or K)"
+       for name in ("x_raw_scores__mutmut_3", "x_raw_scores__mutmut_15",
+                    "xǁStreamingDetectorǁ_forecast__mutmut_22")},
+    "rnnkit.tasks.timeseries.detector.xǁStreamingDetectorǁ__init____mutmut_29":
+        "one sensor's value as (1, 1) instead of (1,): feature_rows makes both one column",
+    **{f"rnnkit.tasks.timeseries.detector.xǁStreamingDetectorǁ__init____mutmut_{n}":
+       "a model without a mode: any default but 'direct' steps it through one_step"
+       for n in (47, 53)},
     **{f"rnnkit.export.quantize.x_output_diffs__mutmut_{n}":
        "onnxruntime's CPU package has the CPU provider only: no list, another list or an "
        "unknown name all run on it (an unknown one after a printed fallback)"
@@ -1285,6 +1318,35 @@ EQUIVALENT: dict[str, str] = {
        for n in (62, 67, 68)},
     "rnnkit.tasks.speech_digits.xǁSpeechDigitsTaskǁinfo__mutmut_2":
         "Task.info reads only the context's config: the model argument is not used",
+    **{f"rnnkit.tasks.tuning.study.x__optuna__mutmut_{n}":
+       "without an extra named, require looks optuna's up in EXTRAS: 'tune'" for n in (3, 5)},
+    **{f"rnnkit.tasks.tuning.study.x_say__mutmut_{n}":
+       "flush: stderr is line-buffered (Python 3.9+) and print ends the line"
+       for n in (3, 6, 7)},
+    "rnnkit.tasks.tuning.study.x_open_study__mutmut_3":
+        "range(6): the fifth attempt (attempt 4) raises or returns, a sixth never starts",
+    "rnnkit.tasks.tuning.study.x__run_processes__mutmut_22":
+        "copy.copy: spawn pickles each process's args, so every worker gets its own Tuning "
+        "either way",
+    **{f"rnnkit.tasks.tuning.study.x_trial_line__mutmut_{n}":
+       "the trials are only read: Optuna's copies (deepcopy true) hold the same states"
+       for n in (6, 8)},
+    **{f"rnnkit.tasks.tuning.study.xǁ_Workerǁobjective__mutmut_{n}":
+       "a TrialPruned's message goes only to Optuna's INFO log, which _optuna silences"
+       for n in (63, 64, 78)},
+    "rnnkit.tasks.tuning.study.x__open_study__mutmut_43":
+        "SeedSequence.generate_state(2)[0] is generate_state(1)[0]: the first word of the "
+        "same stream",
+    **{f"rnnkit.tasks.tuning.report.x_draw_plots__mutmut_{n}":
+       "the extra only names itself in MissingExtraError's message, which draw_plots "
+       "swallows (and EXTRAS gives optuna's: 'tune')" for n in (4, 6, 9, 10)},
+    "rnnkit.tasks.tuning.report.x_draw_plots__mutmut_67":
+        "plt.close(None) closes the current figure, which is fig (Optuna's plot function "
+        "made it just above)",
+    **{f"rnnkit.tasks.tuning.report.x_{name}":
+       "the trials are only read: Optuna's copies (deepcopy true) hold the same figures"
+       for name in ("write_outputs__mutmut_2", "write_outputs__mutmut_4", "_wide__mutmut_2",
+                    "_wide__mutmut_4")},
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
