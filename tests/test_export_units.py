@@ -5,6 +5,8 @@ time against the layer itself; and what export.json says about each port, the po
 example inputs and the graphs' checks. (What mutation testing of rnnkit/export/layer.py and
 graphs.py found unchecked.)"""
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -24,6 +26,7 @@ from rnnkit.export.graphs import (  # noqa: E402
     state_ports,
 )
 from rnnkit.export.layer import layer_grid, swap_layers  # noqa: E402
+from rnnkit.kernels import use_engine  # noqa: E402
 from rnnkit.layers import GRU, LSTM, Recurrent  # noqa: E402
 from rnnkit.models.encoder import SequenceEncoder  # noqa: E402
 
@@ -110,7 +113,9 @@ def _random_hx(layer, batch):
 ], ids=["lstm2-bi", "gru3-bf", "lngru2-bi", "lnlstm2-bf", "lstm2-proj"])
 @pytest.mark.parametrize("with_lengths", [False, True])
 def test_sequence_mode_with_a_given_state_equals_the_layer(layer, with_lengths):
-    """Every layer and direction starts from its own part of hx."""
+    """Every layer and direction starts from its own part of hx. Within 1e-5 of the layer,
+    or, where float32 itself is that far from the float64 computation (layer norm over 4
+    features can be), no more than 3x as far from it as the layer's own loop."""
     layer.eval()
     T, B = 5, 3
     x = torch.randn(B, T, 3) if layer.batch_first else torch.randn(T, B, 3)
@@ -119,11 +124,18 @@ def test_sequence_mode_with_a_given_state_equals_the_layer(layer, with_lengths):
     with torch.no_grad():
         want, want_h = layer(x, hx, lengths=lengths)
         got, got_h = ExportLayer(layer, "sequence")(x, hx, lengths=lengths)
+        with use_engine("loop"):
+            loop, loop_h = layer(x, hx, lengths=lengths)
+        double = copy.deepcopy(layer).double()
+        exact, exact_h = double(x.double(), tuple(h.double() for h in _states(hx))
+                                if isinstance(hx, tuple) else hx.double(), lengths=lengths)
     assert got.shape == want.shape
-    torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
     assert type(got_h) is type(want_h)
-    for g, w in zip(_states(got_h), _states(want_h)):
-        torch.testing.assert_close(g, w, atol=1e-5, rtol=0)
+    for g, w, lp, e in zip([got, *_states(got_h)], [want, *_states(want_h)],
+                           [loop, *_states(loop_h)], [exact, *_states(exact_h)], strict=True):
+        assert g.shape == w.shape
+        error, loop_error = (g.double() - e).abs().max(), (lp.double() - e).abs().max()
+        assert (g - w).abs().max() <= 1e-5 or error <= 3 * loop_error, (error, loop_error)
 
 
 @pytest.mark.parametrize("layer", [
