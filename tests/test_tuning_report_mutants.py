@@ -14,30 +14,14 @@ import tomllib
 
 optuna = pytest.importorskip("optuna", reason="rnnkit tune needs optuna (the tune extra)")
 
+from _tune_configs import tiny_adding_toml  # noqa: E402
+
 from rnnkit._optional import MissingExtraError  # noqa: E402
 from rnnkit.tasks import load_config, prepare_tuning  # noqa: E402
 from rnnkit.tasks.tuning import TuneResult, open_study  # noqa: E402
 from rnnkit.tasks.tuning import report as R  # noqa: E402
 
-BASE = """
-name = "tiny"
-seed = 4
-[task]
-name = "adding"
-sequence_length = 5
-train_size = 32
-val_size = 16
-test_size = 16
-[model]
-hidden_size = 8
-[train]
-steps = 4
-batch_size = 16
-eval_every = 2
-lr = 1e-2
-metric = "mse"
-threads = 1
-"""
+BASE = tiny_adding_toml(seed=4, quiet=False)
 
 SPACE = """
 [tune]

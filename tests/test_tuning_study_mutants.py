@@ -21,6 +21,7 @@ import pytest
 optuna = pytest.importorskip("optuna", reason="rnnkit tune needs optuna (the tune extra)")
 
 import torch  # noqa: E402
+from _tune_configs import tiny_adding_toml  # noqa: E402
 
 from rnnkit.cli.main import main  # noqa: E402
 from rnnkit.tasks import load_config  # noqa: E402
@@ -30,28 +31,7 @@ from rnnkit.tasks.tuning import study as S  # noqa: E402
 from rnnkit.training.config_io import ConfigError  # noqa: E402
 from rnnkit.training.trainer import Callback, NonFiniteLossError, TrainState  # noqa: E402
 
-BASE = """
-name = "tiny"
-seed = 0
-[task]
-name = "adding"
-sequence_length = 5
-train_size = 32
-val_size = 16
-test_size = 16
-[model]
-hidden_size = 8
-[train]
-steps = 4
-batch_size = 16
-eval_every = 2
-lr = 1e-2
-metric = "mse"
-threads = 1
-[diagnostics]
-every = 0
-plots = false
-"""
+BASE = tiny_adding_toml(seed=0)
 
 SPACE = """
 [tune]
