@@ -139,21 +139,25 @@ class _DropIn(Stepping):
         plain.flatten_parameters()
         return plain.train(self.training)
 
+    @property
+    def _merges_late(self) -> bool:
+        """Whether the directions are merged (not concatenated) between stacked layers: the
+        layers above the first then take H inputs, not cuDNN's 2H, and run rnnkit's loop.
+        (torch.nn's constructor asks before ``merge_mode`` is set: concat then.)"""
+        return (getattr(self, "merge_mode", "concat") != "concat" and self.bidirectional
+                and self.num_layers > 1)
+
     def flatten_parameters(self) -> None:
-        """torch.nn's cuDNN weight flattening (run by ``.cuda()``/``.to()``), except when a
-        late merge gives the layers above the first inputs of H features instead of cuDNN's
-        2H: those weights do not fit cuDNN's layout, and such a layer runs rnnkit's loop."""
-        if getattr(self, "merge_mode", "concat") != "concat" and self.bidirectional \
-                and self.num_layers > 1:
-            return
-        super().flatten_parameters()
+        """torch.nn's cuDNN weight flattening (run by ``.cuda()``/``.to()``), skipped when the
+        directions merge late: those layers' weights do not fit cuDNN's layout."""
+        if not self._merges_late:
+            super().flatten_parameters()
 
     @property
     def uses_loop(self) -> bool:
         """Whether the current options need rnnkit's loop instead of the fused kernel."""
-        merge_late = self.merge_mode != "concat" and self.bidirectional and self.num_layers > 1
         return bool(
-            self.layer_norm or self.zoneout > 0 or merge_late
+            self.layer_norm or self.zoneout > 0 or self._merges_late
             or (self.recurrent_dropout > 0 and self.training)
         )
 
