@@ -25,6 +25,7 @@ from rnnkit.training.callbacks import (
     TimeLimit,
     default_callbacks,
     tensorboard_dir,
+    trim_records,
 )
 from rnnkit.training.distributed import DistInfo
 
@@ -123,6 +124,38 @@ def test_metrics_writer_appends_lines_and_passes_them_to_tensorboard(tmp_path):
     assert read_jsonl(tmp_path / "metrics.jsonl") == [{"step": 1, "loss": 2.0},
                                                       {"step": 2, "loss": 1.5}]
     assert out.tensorboard.writer.calls == [("train/loss", 1.5, 2), "flush", "close"]
+
+
+def test_a_torn_last_line_is_ended_before_the_next_record(tmp_path):
+    """A process killed mid-write leaves half a line; the next writer must not glue its
+    first record onto it (that record would be lost with the torn one)."""
+    path = tmp_path / "metrics.jsonl"
+    path.write_bytes(b'{"step": 1, "loss": 2.0}\n{"step": 2, "lo')
+    with MetricsWriter(path) as out:
+        out.write({"step": 3, "loss": 1.0})
+        out.write({"step": 4, "loss": 0.5})
+    assert path.read_bytes().splitlines()[1:] == [b'{"step": 2, "lo', b'{"step": 3, "loss": 1.0}',
+                                                  b'{"step": 4, "loss": 0.5}']
+    path.write_bytes(b"")  # an empty file and a whole last line get no blank line
+    with MetricsWriter(path) as out:
+        out.write({"step": 1})
+        out.write({"step": 2})
+    assert path.read_bytes() == b'{"step": 1}\n{"step": 2}\n'
+
+
+def test_trim_records_keeps_whole_records_up_to_the_step(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    lines = ['{"step": 5, "loss": 1.0}', '{"step": 10, "split": "val", "loss": 0.9}',
+             '[1, 2]', '{"split": "test", "checkpoint": "best"}', "",
+             '{"step": 11, "loss": 0.8}', '{"step": 15, "lo']
+    path.write_text("\n".join(lines))
+    trim_records(path, 10)
+    assert path.read_text() == "\n".join(lines[:2] + lines[3:4]) + "\n"
+    trim_records(path, 4)
+    assert path.read_text() == lines[3] + "\n"
+    assert not (tmp_path / "metrics.jsonl.tmp").exists()
+    trim_records(tmp_path / "none.jsonl", 3)  # no file: nothing to do, nothing written
+    assert not (tmp_path / "none.jsonl").exists()
 
 
 def test_for_run_opens_tensorboard_when_logging_asks(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 name is one folder under runs/, --overwrite deletes only an rnnkit run, two trainings never
 share a run directory, and --resume after config.toml was edited says so."""
 
+import json
 import subprocess
 import sys
 import time
@@ -148,3 +149,19 @@ def test_a_run_trained_for_a_gpu_loads_and_predicts_on_a_machine_without_one(her
     predictor = rnnkit.load("runs/tiny")
     assert predictor.device == torch.device("cpu")
     assert predictor.predict([[[0.5, 1.0], [0.2, 0.0], [0.3, 1.0]]]) == want
+
+
+def test_resume_after_a_torn_metrics_line_drops_it_and_the_steps_it_redoes(here, capsys):
+    """A run killed while writing metrics.jsonl, after steps its last checkpoint does not
+    hold: the resumed run finishes and reports, each step is logged once, and the torn line
+    is gone."""
+    assert main(["train", "tiny.toml", "--set", "train.log_every=1"]) == 0
+    metrics = here / "runs" / "tiny" / "metrics.jsonl"
+    with metrics.open("a") as f:  # logged after the checkpoint at step 4, then killed
+        f.write('{"step": 5, "split": "train", "loss": 9.0}\n{"step": 6, "split": "tr')
+    assert main(["train", "--resume", "runs/tiny", "--set", "train.steps=6"]) == 0
+    records = [json.loads(line) for line in metrics.read_text().splitlines()]
+    train_steps = [r["step"] for r in records if r.get("split") == "train"]
+    assert train_steps == [1, 2, 3, 4, 5, 6]
+    assert all(r["loss"] != 9.0 for r in records)
+    assert "6 steps" in (here / "runs" / "tiny" / "report.md").read_text()

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from torch import nn
 
 from .._optional import MissingExtraError, pyplot
+from ..diagnostics.records import read_jsonl
 from ..training.config import RunConfig
 from ..training.trainer import TrainState
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The records of metrics.jsonl ([] without one; a torn line is skipped)."""
+    return read_jsonl(Path(run_dir) / "metrics.jsonl")
 
 
 def plot_losses(run_dir: Path) -> Path | None:

@@ -31,7 +31,7 @@ from ..data.datasets import expand_home
 from ..diagnostics.callback import DiagnosticsCallback
 from ..models.base import Model
 from ..training import distributed
-from ..training.callbacks import MetricsWriter, default_callbacks
+from ..training.callbacks import MetricsWriter, default_callbacks, trim_records
 from ..training.checkpoint import build_model, checkpoint_exists, load_checkpoint
 from ..training.config import RunConfig
 from ..training.config_io import ConfigError, apply_overrides, build_config, read_toml, write_toml
@@ -276,6 +276,8 @@ def _train_locked(cfg, run_dir, info, resume, overwrite, callbacks,
             ckpt = load_checkpoint(run_dir / "checkpoints" / "last")
             _load_resumed_weights(model, ckpt)
             trainer.load_training_state(ckpt)
+            if info.is_main:  # the steps after the checkpoint are logged again
+                trim_records(run_dir / "metrics.jsonl", trainer.state.step)
         else:  # every rank runs the same seeded stage, so the replicas stay equal
             task.pretrain(ctx, model, run_dir,
                           say=_say if info.is_main and cfg.train.progress != "off" else _quiet)

@@ -83,6 +83,7 @@ class MetricsWriter:
     def __init__(self, path: str | Path, tensorboard: str | Path | None = None):
         self.path = Path(path)
         self.tensorboard = TensorBoardWriter(tensorboard) if tensorboard is not None else None
+        self._checked = False  # whether the file's last line is known to be whole
 
     @classmethod
     def for_run(cls, run_dir: str | Path, logging: LoggingConfig | None = None) -> MetricsWriter:
@@ -91,8 +92,14 @@ class MetricsWriter:
         return cls(Path(run_dir) / "metrics.jsonl", tensorboard_dir(run_dir, logging))
 
     def write(self, record: dict[str, Any]) -> None:
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        """Append ``record`` as one line. A torn last line (a process killed mid-write)
+        is ended first, so it stays one unreadable line instead of swallowing this one."""
+        with open(self.path, "a+b") as f:
+            if not self._checked:
+                self._checked = True
+                if f.seek(0, 2) > 0 and f.seek(-1, 2) >= 0 and f.read(1) != b"\n":
+                    f.write(b"\n")
+            f.write((json.dumps(record) + "\n").encode())
         if self.tensorboard is not None:
             self.tensorboard.write(record)
 
@@ -109,6 +116,26 @@ class MetricsWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def trim_records(path: str | Path, last_step: int) -> None:
+    """Keep the readable records of ``path`` (metrics.jsonl) up to ``last_step``: what a
+    resumed run redoes (the steps logged after its checkpoint) and torn lines go. The file
+    is replaced in one rename."""
+    path = Path(path)
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_bytes().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:  # torn or not UTF-8
+            continue
+        if isinstance(record, dict) and not record.get("step", 0) > last_step:
+            kept.append(line + b"\n")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(b"".join(kept))
+    tmp.replace(path)
 
 
 class MetricsLogger(Callback):
