@@ -346,6 +346,12 @@ MODULES: dict[str, list[str]] = {
     "rnnkit/tasks/timeseries/forecast_predictor.py": [
         "tests/test_forecast_task_mutants.py", "tests/test_forecast_multivariate.py",
         "tests/test_source_mutants.py", "-k", "not example"],
+    **{f"rnnkit/tasks/{name}.py": ["tests/test_synthetic_task_mutants.py",
+                                   "tests/test_synthetic_predictors.py"]
+       for name in ("adding", "copy", "sine")},
+    "rnnkit/tasks/timeseries/forecasting.py": [
+        "tests/test_forecast_task_mutants.py", "tests/test_forecast_multivariate.py",
+        "tests/test_forecasting_mutants.py", "-k", "not example"],
     "rnnkit/tasks/anomaly.py": [  # (not test_anomaly.py's tests that train a run: seconds
         # each, and test_anomaly_task_mutants.py checks the same on untrained models)
         "tests/test_anomaly_task_mutants.py",
@@ -435,6 +441,8 @@ _ZERO_ERROR = "y == point gives a ratio of 0 on either side"
 _NEGATIVE = "NumPy takes any negative size in reshape as the inferred one"
 _SORTED = "the quantiles are sorted along the last axis afterwards: ties cannot matter"
 EQUIVALENT: dict[str, str] = {
+    "rnnkit.tasks.timeseries.forecasting.x_forecast_history__mutmut_144":
+        "np.moveaxis(q, 1, -1) of a 2-D q moves axis 1 to where it already is",
     **{f"rnnkit.export.sequence_models.x__last_valid__mutmut_{n}":
        "the graphs run on a CPU copy (prepared) with CPU inputs: arange's default device is "
        "the inputs' device" for n in (2, 4)},
