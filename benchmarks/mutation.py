@@ -346,6 +346,8 @@ MODULES: dict[str, list[str]] = {
     "rnnkit/tasks/timeseries/forecast_predictor.py": [
         "tests/test_forecast_task_mutants.py", "tests/test_forecast_multivariate.py",
         "tests/test_source_mutants.py", "-k", "not example"],
+    "rnnkit/tasks/report.py": ["tests/test_report_mutants.py"],
+    "rnnkit/cli/common.py": ["tests/test_cli_common_mutants.py"],
     "rnnkit/tasks/text_common.py": ["tests/test_text_common_mutants.py",
                                     "tests/test_fuzz_readers.py"],
     **{f"rnnkit/tasks/{name}.py": ["tests/test_synthetic_task_mutants.py",

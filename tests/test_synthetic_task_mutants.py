@@ -195,3 +195,15 @@ def test_sine_predictor_forecasts_and_rolls_its_window():
     for bad in ("abc", "0", "-4", "nan", "inf"):
         with pytest.raises(TaskError, match="period"):
             p.generate(prompt=bad)
+
+
+@pytest.mark.parametrize("task", ["adding", "copy", "sine"])
+def test_the_predictor_holds_the_run_s_task_context_model_info_and_folder(task, tmp_path):
+    ctx = _ctx(task)
+    model = TASKS[task].build_model(ctx)
+    model.train()
+    info = TASKS[task].info(ctx, model)
+    p = TASKS[task].predictor(ctx, model, info, run_dir=tmp_path)
+    assert (p.task, p.context, p.model, p.info, p.run_dir) == (task, ctx, model, info, tmp_path)
+    assert p.config is ctx.cfg and not model.training
+    assert TASKS[task].predictor(ctx, model, info).run_dir is None

@@ -1,0 +1,125 @@
+"""What the subcommands share (``rnnkit/cli/common.py``): user errors as one line and an exit
+code, JSON lines written in flushed blocks, CSV columns with defined cells (found by
+mutation testing, benchmarks/mutation.py)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from rnnkit._optional import MissingExtraError
+from rnnkit.cli import common
+from rnnkit.cli.common import add_command, print_records, say, write_columns
+from rnnkit.data.datasets import DataError
+from rnnkit.tasks import TaskError
+from rnnkit.training import CheckpointError, ConfigError, NonFiniteLossError
+
+
+def _parser(run):
+    parser = argparse.ArgumentParser(prog="rnnkit")
+    sub = parser.add_subparsers(dest="command")
+    add_command(sub, "demo", "Shows 100% of it.", "rnnkit demo X", run)
+    return parser, sub
+
+
+@pytest.mark.parametrize("error, code", [
+    (ConfigError("bad key"), 2), (CheckpointError("bad key"), 1), (TaskError("bad key"), 1),
+    (NonFiniteLossError("bad key"), 1), (FileNotFoundError("bad key"), 1),
+    (DataError("bad key"), 1), (MissingExtraError("bad key"), 1)])
+def test_a_user_error_is_one_line_on_stderr_and_an_exit_code(error, code, capsys):
+    def run(args):
+        raise error
+    parser, _ = _parser(run)
+    args = parser.parse_args(["demo"])
+    assert args.run(args) == code
+    out, err = capsys.readouterr()
+    assert out == "" and err == "rnnkit demo: error: bad key\n"
+
+
+def test_other_errors_are_not_hidden_and_a_result_passes_through(capsys):
+    def run(args):
+        if args.command == "demo":
+            raise RuntimeError("a bug")
+    parser, _ = _parser(run)
+    args = parser.parse_args(["demo"])
+    with pytest.raises(RuntimeError, match="a bug"):
+        args.run(args)
+    parser, _ = _parser(lambda args: 7)
+    args = parser.parse_args(["demo"])
+    assert args.run(args) == 7
+
+
+def test_the_help_shows_the_text_and_ends_with_the_example(capsys):
+    parser, sub = _parser(lambda args: 0)
+    demo = sub.choices["demo"]
+    assert demo.description == "Shows 100% of it."
+    assert demo.epilog == "example:\n  rnnkit demo X"
+    assert isinstance(demo.formatter_class, type)
+    assert issubclass(demo.formatter_class, argparse.RawDescriptionHelpFormatter)
+    parser.print_help()  # the % in the help line is escaped for argparse
+    assert "Shows 100% of it." in capsys.readouterr().out
+
+
+def test_say_writes_to_stderr(capsys):
+    say("a", 1)
+    assert capsys.readouterr() == ("", "a 1\n")
+
+
+class Recorder(io.StringIO):
+    def __init__(self):
+        super().__init__()
+        self.flushed = []  # the text written so far at each flush
+
+    def flush(self):
+        self.flushed.append(self.getvalue())
+
+
+def test_records_are_json_lines_written_in_blocks_of_256(monkeypatch):
+    out = Recorder()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(common.time, "monotonic", lambda: 0.0)  # the clock stands still
+    seen = []
+
+    def records():
+        for i in range(300):
+            seen.append(out.getvalue().count("\n"))  # lines written before record i
+            yield {"i": i, "text": "é"}
+    print_records(records())
+    lines = out.getvalue().splitlines()
+    assert [json.loads(line)["i"] for line in lines] == list(range(300))
+    assert lines[0] == '{"i": 0, "text": "é"}'  # not escaped
+    assert seen[256] == 256 and seen[255] == 0  # the first block went out whole
+    assert [s.count("\n") for s in out.flushed] == [256, 300]
+
+
+def test_records_are_flushed_when_time_passes(monkeypatch):
+    out = Recorder()
+    monkeypatch.setattr(sys, "stdout", out)
+    clock = iter(np.arange(0, 100, 0.06))  # each record 0.06 s after the last
+    monkeypatch.setattr(common.time, "monotonic", lambda: float(next(clock)))
+    print_records({"i": i} for i in range(5))
+    assert [s.count("\n") for s in out.flushed] == [2, 4, 5]
+    out = Recorder()
+    monkeypatch.setattr(sys, "stdout", out)
+    print_records(iter([]))
+    assert out.getvalue() == "" and out.flushed == [""]
+
+
+def test_columns_go_to_stdout_or_a_file_with_defined_cells(tmp_path, capsys):
+    columns = {"t": [np.datetime64("2020-01-02T03:04"), np.datetime64("2020-01-03")],
+               "value": [1.23456789, np.float32(0.5)], "alarm": [True, np.bool_(False)],
+               "n": [3, None], "name": ["a,b", "c"]}
+    assert write_columns(None, columns) == "2 rows"
+    assert capsys.readouterr().out == ("t,value,alarm,n,name\n2020-01-02 03:04,1.23457,1,3,"
+                                       '"a,b"\n2020-01-03,0.5,0,,c\n')
+    path = tmp_path / "new" / "out.csv"
+    assert write_columns(path, columns) == f"wrote {path}"
+    assert path.read_bytes() == (b"t,value,alarm,n,name\r\n2020-01-02 03:04,1.23457,1,3,"
+                                 b'"a,b"\r\n2020-01-03,0.5,0,,c\r\n')
+    assert write_columns(str(tmp_path / "e.csv"), {"x": []}) == f"wrote {tmp_path / 'e.csv'}"
+    assert (tmp_path / "e.csv").read_text() == "x\n"
