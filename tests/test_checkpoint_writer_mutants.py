@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import safetensors
 import torch
 from _tiny import TinyTagger
 from torch import nn
@@ -124,3 +126,37 @@ def test_a_leftover_removed_meanwhile_by_another_save_is_no_error(tmp_path, monk
     monkeypatch.setattr(ck.shutil, "rmtree", racing)
     _save(tmp_path / "ck", step=4)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]
+
+
+def test_a_failed_write_keeps_the_checkpoint_saved_before_and_leaves_nothing(tmp_path,
+                                                                             monkeypatch):
+    """A full disk during a save: a CheckpointError that says why, the partial copy gone,
+    and the previous checkpoint at the same path still whole."""
+    path = _save(tmp_path / "last", note="before")
+    writes = []
+
+    def full(tensors, filename, *args, **kwargs):
+        writes.append(Path(filename).name)
+        if len(writes) == 2:  # the second file: state.safetensors
+            raise safetensors.SafetensorError(
+                "Error while serializing: I/O error: No space left on device (os error 28)")
+        Path(filename).write_bytes(b"partial")
+
+    monkeypatch.setattr(ck.safetensors.torch, "save_file", full)
+    with pytest.raises(ck.CheckpointError) as err:
+        _save(tmp_path / "last", note="after")
+    assert str(err.value) == (f"cannot save the checkpoint {path}: I/O error: No space left on "
+                              "device (os error 28); the checkpoint saved before is kept")
+    assert writes == ["model.safetensors", "state.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last"]
+    monkeypatch.undo()
+    assert load_checkpoint(path).info["note"] == "before"
+
+    def denied(tensors, filename, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", filename)
+
+    monkeypatch.setattr(ck.safetensors.torch, "save_file", denied)
+    with pytest.raises(ck.CheckpointError) as err:  # nothing saved before at this path
+        _save(tmp_path / "new")
+    assert str(err.value) == f"cannot save the checkpoint {tmp_path / 'new'}: Permission denied"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last"]

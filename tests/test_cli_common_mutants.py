@@ -123,3 +123,20 @@ def test_columns_go_to_stdout_or_a_file_with_defined_cells(tmp_path, capsys):
                                  b'"a,b"\r\n2020-01-03,0.5,0,,c\r\n')
     assert write_columns(str(tmp_path / "e.csv"), {"x": []}) == f"wrote {tmp_path / 'e.csv'}"
     assert (tmp_path / "e.csv").read_text() == "x\n"
+
+
+def test_an_os_error_is_one_line_but_a_closed_pipe_is_left_to_main(capsys):
+    def run(args):
+        raise OSError(28, "No space left on device", "runs/x/metrics.jsonl")
+    parser, _ = _parser(run)
+    args = parser.parse_args(["demo"])
+    assert args.run(args) == 1
+    assert capsys.readouterr().err == ("rnnkit demo: error: [Errno 28] No space left on "
+                                       "device: 'runs/x/metrics.jsonl'\n")
+
+    def closed(args):
+        raise BrokenPipeError(32, "Broken pipe")
+    parser, _ = _parser(closed)
+    args = parser.parse_args(["demo"])
+    with pytest.raises(BrokenPipeError):
+        args.run(args)

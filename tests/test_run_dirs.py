@@ -165,3 +165,31 @@ def test_resume_after_a_torn_metrics_line_drops_it_and_the_steps_it_redoes(here,
     assert train_steps == [1, 2, 3, 4, 5, 6]
     assert all(r["loss"] != 9.0 for r in records)
     assert "6 steps" in (here / "runs" / "tiny" / "report.md").read_text()
+
+
+def test_a_full_disk_during_training_is_one_line_and_the_run_resumes(here, capsys,
+                                                                   monkeypatch):
+    """The checkpoints of step 4 cannot be written: exit 1 with the reason, the step-2
+    checkpoints kept, and --resume finishes the run once there is room again."""
+    import safetensors.torch
+
+    save_file = safetensors.torch.save_file
+
+    calls = []
+
+    def full(tensors, filename, *args, **kwargs):  # 2 files a checkpoint, best and last
+        calls.append(filename)
+        if len(calls) > 4:  # after step 2's
+            raise safetensors.SafetensorError("Error while serializing: I/O error: No space "
+                                              "left on device (os error 28)")
+        return save_file(tensors, filename, *args, **kwargs)
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    assert main(["train", "tiny.toml"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("rnnkit train: error: cannot save the checkpoint ")
+    assert err[-1].endswith("No space left on device (os error 28); the checkpoint saved "
+                            "before is kept")
+    monkeypatch.setattr(safetensors.torch, "save_file", save_file)  # room again
+    assert main(["train", "--resume", "runs/tiny"]) == 0
+    assert "4 steps" in (here / "runs" / "tiny" / "report.md").read_text()

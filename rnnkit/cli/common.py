@@ -35,7 +35,9 @@ def add_command(sub, name: str, help: str, example: str, run) -> argparse.Argume
 def _guarded(run, args) -> int:
     try:
         return run(args)
-    except USER_ERRORS as e:
+    except BrokenPipeError:  # the reader of stdout left: main() ends quietly
+        raise
+    except (*USER_ERRORS, OSError) as e:  # OSError: the machine's (a full disk, no access)
         print(f"rnnkit {args.command}: error: {e}", file=sys.stderr)
         return 2 if isinstance(e, ConfigError) else 1
 

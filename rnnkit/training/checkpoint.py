@@ -137,20 +137,27 @@ def rng_from_files(tensors: dict[str, Tensor], meta: dict) -> None:
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, info: dict[str, Any],
                     tensors: dict[str, Tensor] | None = None,
                     state: dict[str, Any] | None = None) -> Path:
-    """Write a checkpoint directory atomically; ``info`` becomes model.json."""
+    """Write a checkpoint directory atomically; ``info`` becomes model.json. A write that
+    fails (a full disk, no permission) is a :class:`CheckpointError`; the checkpoint saved
+    before at ``path`` is kept and the partial copy removed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".tmp-{path.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
     weights = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
-    safetensors.torch.save_file(weights, str(tmp / "model.safetensors"))
-    _write_json(tmp / "model.json", {"format": FORMAT, "format_version": 1, **info})
-    safetensors.torch.save_file(tensors or {}, str(tmp / "state.safetensors"))
-    _write_json(tmp / "state.json", state or {})
-    manifest = {name: {"bytes": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)}
-                for name in FILES}
-    _write_json(tmp / "manifest.json", manifest)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        safetensors.torch.save_file(weights, str(tmp / "model.safetensors"))
+        _write_json(tmp / "model.json", {"format": FORMAT, "format_version": 1, **info})
+        safetensors.torch.save_file(tensors or {}, str(tmp / "state.safetensors"))
+        _write_json(tmp / "state.json", state or {})
+        manifest = {name: {"bytes": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)}
+                    for name in FILES}
+        _write_json(tmp / "manifest.json", manifest)
+    except (OSError, safetensors.SafetensorError) as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        kept = "; the checkpoint saved before is kept" if path.is_dir() else ""
+        raise CheckpointError(f"cannot save the checkpoint {path}: {_reason(e)}{kept}") from None
     old = path.parent / f".old-{path.name}-{os.getpid()}"
     if path.exists():
         # a copy left by a save of this pid that died after its first rename (a restarted
@@ -162,6 +169,13 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, info: dict[str, A
     shutil.rmtree(old, ignore_errors=True)
     _remove_leftovers(path.parent)
     return path
+
+
+def _reason(e: Exception) -> str:
+    """An OS error's reason without its errno and path ("No space left on device")."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return str(e).removeprefix("Error while serializing: ")
 
 
 def _remove_leftovers(folder: Path) -> None:
