@@ -445,6 +445,18 @@ _ZERO_ERROR = "y == point gives a ratio of 0 on either side"
 _NEGATIVE = "NumPy takes any negative size in reshape as the inferred one"
 _SORTED = "the quantiles are sorted along the last axis afterwards: ties cannot matter"
 EQUIVALENT: dict[str, str] = {
+    **{f"rnnkit.tasks.text_common.x_pad_ids__mutmut_{n}":
+       "max's default is read only for no rows, which take the other branch" for n in (10, 13)},
+    **{f"rnnkit.tasks.text_common.x_pad_ids__mutmut_{n}":
+       "torch.tensor of Python ints is int64 (torch.long) by default" for n in (23, 25, 33, 35)},
+    **{f"rnnkit.tasks.text_common.x_read_lines__mutmut_{n}":
+       "bytes.decode's codec names are case-insensitive and default to UTF-8"
+       for n in (31, 39, 42)},
+    **{f"rnnkit.tasks.sine.xǁSinePredictorǁgenerate__mutmut_{n}":
+       "2 * pi * t / period is float32 whether t is an int64 or a float32 arange"
+       for n in (16, 18)},
+    "rnnkit.tasks.copy.xǁCopyTaskǁinfo__mutmut_18":
+        "Task.info records the task config and does not read the model",
     "rnnkit.tasks.timeseries.forecasting.x_forecast_history__mutmut_144":
         "np.moveaxis(q, 1, -1) of a 2-D q moves axis 1 to where it already is",
     **{f"rnnkit.export.sequence_models.x__last_valid__mutmut_{n}":

@@ -192,9 +192,15 @@ def test_sine_predictor_forecasts_and_rolls_its_window():
                                                             last + 3], abs=1e-6)
     assert p.generate(max_new=2)["seed"] == pytest.approx(
         [math.sin(2 * math.pi * t / 20) for t in range(4)], abs=1e-6)  # period 20
+    predict.windows.clear()
+    assert len(p.generate(prompt="1", max_new=6)["generated"]) == 6  # any period > 0
+    assert len(predict.windows) == 2  # 6 values: two forecasts of 3, no third
+    assert len(p.generate(prompt="0.5")["generated"]) == 100  # the default
     for bad in ("abc", "0", "-4", "nan", "inf"):
         with pytest.raises(TaskError, match="period"):
             p.generate(prompt=bad)
+    with pytest.raises(TaskError, match=r"^sine windows: input 1 must have shape \(T, 1\)"):
+        p.predict([[1.0], np.zeros((2, 2, 1))])
 
 
 @pytest.mark.parametrize("task", ["adding", "copy", "sine"])

@@ -92,6 +92,9 @@ def test_read_lines_splits_on_newlines_only_and_names_bad_bytes(tmp_path):
     assert read_lines(str(path)) == []
     path.write_bytes("ça\n".encode())
     assert read_lines(str(path)) == [TextLine("ça")]
+    path.write_bytes(b"ends in X\nspaces and a tab \t\r\r\n\rstarts with CR")
+    assert [line.text for line in read_lines(str(path))] == [  # only trailing CRs go
+        "ends in X", "spaces and a tab \t", "\rstarts with CR"]
 
 
 def test_read_lines_reads_stdin_for_a_dash(monkeypatch):
