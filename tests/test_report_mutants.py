@@ -5,6 +5,7 @@ validation records only (found by mutation testing, benchmarks/mutation.py)."""
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from torch import nn
@@ -90,44 +91,55 @@ class FakePlt:
         self.ax, self.saved, self.closed = FakeAxes(), [], False
 
     def subplots(self, figsize):
-        fig = type("Fig", (), {"tight_layout": lambda s: None,
-                               "savefig": lambda s, path, dpi: self.saved.append(path)})()
+        fig = type("Fig", (), {"savefig": lambda s, path, **k: self.saved.append(path)})()
         return fig, self.ax
 
     def close(self, fig):
         self.closed = True
 
 
+RECORDS = [  # a resumed run: the first session's best-checkpoint figures in the middle
+    {"step": 20, "split": "train", "loss": 0.5}, {"step": 10, "split": "train", "loss": 0.9},
+    {"step": 10, "split": "val", "loss": 0.8}, {"step": 20, "split": "val", "acc": 0.1},
+    {"step": 20, "split": "val", "checkpoint": "best", "loss": 0.1},
+    {"step": 20, "split": "test", "loss": 0.2}, {"step": 30, "split": "val", "loss": 0.7}]
+
+
 def test_the_loss_plot_draws_train_and_val_losses_by_step(tmp_path, monkeypatch):
+    plots = pytest.importorskip("rnnkit.diagnostics.plots")
     plt = FakePlt()
-    monkeypatch.setattr(report, "pyplot", lambda: plt)
-    _write_metrics(tmp_path, [
-        {"step": 20, "split": "train", "loss": 0.5}, {"step": 10, "split": "train", "loss": 0.9},
-        {"step": 10, "split": "val", "loss": 0.8}, {"step": 20, "split": "val", "acc": 0.1},
-        {"step": 20, "split": "val", "checkpoint": "best", "loss": 0.1},
-        {"step": 20, "split": "test", "loss": 0.2}, {"step": 30, "split": "val", "loss": 0.7}])
+    monkeypatch.setattr(plots, "plt", plt)
+    _write_metrics(tmp_path, RECORDS)
     assert plot_losses(tmp_path) == tmp_path / "plots" / "loss.png"
-    assert plt.ax.lines == [("train", [10, 20], [0.9, 0.5], None),
+    assert plt.ax.lines == [("train", [20, 10], [0.5, 0.9], None),
                             ("val", [10, 30], [0.8, 0.7], ".")]
-    assert ("set_yscale", ("log",)) in plt.ax.calls and ("set_xlabel", ("step",)) in plt.ax.calls
+    assert ("set_yscale", ("log",)) in plt.ax.calls
     assert plt.saved == [tmp_path / "plots" / "loss.png"] and plt.closed
     assert (tmp_path / "plots").is_dir()
+    plt = FakePlt()  # a loss below 0 (a Gaussian head's): no log scale
+    monkeypatch.setattr(plots, "plt", plt)
+    _write_metrics(tmp_path, [{"step": 1, "split": "val", "loss": -0.5},
+                              {"step": 1, "split": "val", "checkpoint": "best", "loss": -9}])
+    assert plots.draw_plots(tmp_path) == [tmp_path / "plots" / "loss.png"]
+    assert plt.ax.lines == [("val", [1], [-0.5], ".")]  # no empty train line
+    assert not [c for c in plt.ax.calls if c[0] == "set_yscale"]
 
 
 def test_no_loss_records_or_no_matplotlib_draw_nothing(tmp_path, monkeypatch):
+    plots = pytest.importorskip("rnnkit.diagnostics.plots")
     plt = FakePlt()
-    monkeypatch.setattr(report, "pyplot", lambda: plt)
-    assert plot_losses(tmp_path) is None
-    _write_metrics(tmp_path, [{"step": 5, "split": "val", "checkpoint": "best", "loss": 1},
-                              {"step": 5, "split": "test", "loss": 1}])
-    assert plot_losses(tmp_path) is None and plt.saved == []
-    _write_metrics(tmp_path, [{"step": 5, "split": "val", "loss": 1}])
-    assert plot_losses(tmp_path) is not None
-    assert plt.ax.lines == [("val", [5], [1], ".")]  # no empty train line
+    monkeypatch.setattr(plots, "plt", plt)
+    assert plot_losses(tmp_path) is None and plots.draw_plots(tmp_path) == []
+    _write_metrics(tmp_path, [r for r in RECORDS if r.get("checkpoint") or "loss" not in r
+                              or r["split"] == "test"])
+    assert plot_losses(tmp_path) is None and plots.draw_plots(tmp_path) == []
+    assert plt.saved == []
 
     def missing():
-        raise report.MissingExtraError("matplotlib", "plots")
-    monkeypatch.setattr(report, "pyplot", missing)
+        raise report.MissingExtraError("no matplotlib: pip install 'rnnkit[plots]'")
+    monkeypatch.setattr("rnnkit._optional.pyplot", missing)
+    monkeypatch.delitem(sys.modules, "rnnkit.diagnostics.plots")  # imported again: fails
+    _write_metrics(tmp_path, RECORDS)
     assert plot_losses(tmp_path) is None
 
 

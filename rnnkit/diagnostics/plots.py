@@ -112,7 +112,17 @@ def plot_spectral_radius(records: list[dict], path: Path) -> Path:
     return _save(fig, path)
 
 
+def loss_records(metrics: list[dict]) -> list[dict]:
+    """The records of the loss curves: training and validation losses logged during
+    training (not the best checkpoint's figures, which a run appends at its end)."""
+    return [r for r in metrics if r.get("split") in ("train", "val") and "loss" in r
+            and r.get("checkpoint") is None]
+
+
 def plot_loss(metrics: list[dict], path: Path) -> Path:
+    """Train and validation loss against steps (a log scale when every loss is > 0; a
+    Gaussian or quantile head's loss can be negative)."""
+    metrics = loss_records(metrics)
     fig, ax = plt.subplots(figsize=(7, 4))
     for split in ("train", "val"):
         steps, values = series(metrics, "loss", split)
@@ -142,6 +152,6 @@ def draw_plots(run_dir: str | Path) -> list[Path]:
             plot_spectral_radius(diags, out_dir / "spectral_radius.png"),
         ]
     metrics = read_jsonl(run_dir / "metrics.jsonl")
-    if metrics:
+    if loss_records(metrics):
         written.append(plot_loss(metrics, out_dir / "loss.png"))
     return written

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from torch import nn
 
-from .._optional import MissingExtraError, pyplot
+from .._optional import MissingExtraError
 from ..diagnostics.records import read_jsonl
 from ..training.config import RunConfig
 from ..training.trainer import TrainState
@@ -18,32 +18,16 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 
 def plot_losses(run_dir: Path) -> Path | None:
-    """plots/loss.png: training and validation loss against steps (None without matplotlib,
-    the ``plots`` extra)."""
+    """plots/loss.png: training and validation loss against steps (None without loss
+    records, or without matplotlib, the ``plots`` extra)."""
+    records = read_metrics(run_dir)
     try:
-        plt = pyplot()
+        from ..diagnostics.plots import loss_records, plot_loss
     except MissingExtraError:
         return None
-    records = [r for r in read_metrics(run_dir) if r.get("split") in ("train", "val")
-               and r.get("checkpoint") is None and "loss" in r]
-    if not records:
+    if not loss_records(records):
         return None
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for split in ("train", "val"):
-        points = sorted((r["step"], r["loss"]) for r in records if r["split"] == split)
-        if points:
-            ax.plot(*zip(*points), label=split, marker="." if split == "val" else None)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_yscale("log")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    out = Path(run_dir) / "plots" / "loss.png"
-    out.parent.mkdir(exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return plot_loss(records, Path(run_dir) / "plots" / "loss.png")
 
 
 def write_report(run_dir: Path, cfg: RunConfig, state: TrainState, results: dict,
