@@ -5,6 +5,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 from rnnkit.cli.main import main
 
@@ -166,6 +167,17 @@ def test_bench_json_compares_with_torch(capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["path"] == "rnnkit engine" and result["ratio"] > 0
     assert main(["bench", "--batch", "0"]) == 1
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--recurrent-dropout", "1.5"], "recurrent_dropout must be a number in [0, 1), got 1.5"),
+    (["--zoneout", "-1"], "zoneout must be a number in [0, 1), got -1.0"),
+    (["--threads", "-2"], "--threads must be >= 0 (0: torch's default), got -2")])
+def test_bench_options_out_of_range_are_one_line_errors(option, message, capsys):
+    threads = torch.get_num_threads()
+    assert main(["bench", "--batch", "2", "--seq", "3", *option]) == 1
+    assert capsys.readouterr().err == f"rnnkit bench: error: {message}\n"
+    assert torch.get_num_threads() == threads  # nothing was changed before the check
 
 
 def test_a_diverged_model_prints_strict_json_with_a_warning(run_dir, tmp_path, capsys):

@@ -50,13 +50,18 @@ def run(args) -> int:
 
     if min(args.batch, args.seq, args.input, args.hidden, args.layers, args.repeats) < 1:
         raise TaskError("sizes, --layers and --repeats must be >= 1")
+    if args.threads < 0:
+        raise TaskError(f"--threads must be >= 0 (0: torch's default), got {args.threads}")
+    common = dict(num_layers=args.layers, bidirectional=args.bidirectional)
+    try:  # the layer checks its options (--recurrent-dropout, --zoneout)
+        ours = getattr(rnnkit, args.cell.upper())(
+            args.input, args.hidden, layer_norm=args.layer_norm, zoneout=args.zoneout,
+            recurrent_dropout=args.recurrent_dropout, **common)
+    except ValueError as e:
+        raise TaskError(str(e)) from None
+    theirs = _TORCH[args.cell](args.input, args.hidden, **common)
     if args.threads:
         torch.set_num_threads(args.threads)
-    common = dict(num_layers=args.layers, bidirectional=args.bidirectional)
-    theirs = _TORCH[args.cell](args.input, args.hidden, **common)
-    ours = getattr(rnnkit, args.cell.upper())(
-        args.input, args.hidden, layer_norm=args.layer_norm, zoneout=args.zoneout,
-        recurrent_dropout=args.recurrent_dropout, **common)
     x = torch.randn(args.seq, args.batch, args.input)
     for layer in (ours, theirs):  # warm-up
         _step(layer, x)
