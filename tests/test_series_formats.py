@@ -85,6 +85,40 @@ def test_a_column_two_layouts_read_is_refused_until_its_format_is_named(tmp_path
                                                           dtype="datetime64[D]"))
 
 
+@pytest.mark.parametrize("dates, step", [
+    (["2023-11-01", "2023-12-01", "2024-01-01", "2024-02-01", "2024-03-01"], 1),  # ISO firsts
+    (["2023-11-30", "2023-12-31", "2024-01-31", "2024-02-29", "2024-03-31"], 1),  # month ends
+    (["2023-03-31", "2023-06-30", "2023-09-30", "2023-12-31", "2024-03-31"], 3),  # quarters
+    (["31/03/2023", "30/06/2023", "30/09/2023", "31/12/2023", "31/03/2024"], 3),
+    (["2020-01-01 00:00:00", "2020-02-01 00:00:00", "2020-03-01 00:00:00"], 1),
+])
+def test_monthly_dates_are_a_monthly_series_without_gaps(tmp_path, dates, step):
+    path = _write(tmp_path / "m.csv", ["month", "v"], [[d, str(i)] for i, d in enumerate(dates)])
+    s = read_csv(path)
+    assert s.timestamps.dtype == np.dtype("datetime64[M]")
+    np.testing.assert_array_equal(np.diff(s.timestamps).astype(int), step)
+
+
+def test_a_number_too_large_for_a_year_is_refused_naming_its_line(tmp_path):
+    rows = [[str(1700000000 + 60 * i), str(i)] for i in range(5)]  # Unix times
+    with pytest.raises(DataError) as err:
+        read_csv(_write(tmp_path / "e.csv", ["ts", "v"], rows))
+    assert str(err.value).startswith(f"{tmp_path / 'e.csv'}:2: cannot read a time from "
+                                     "'1700000000' (a number is read as a year)")
+
+
+def test_times_with_a_utc_offset_are_read_as_utc_with_one_warning(tmp_path):
+    times = ["2024-03-31T00:00:00+01:00", "2024-03-31T01:00:00+01:00",
+             "2024-03-31T03:00:00+02:00", "2024-03-31T04:00:00+02:00"]  # summer time begins
+    path = _write(tmp_path / "z.csv", ["t", "v"], [[t, str(i)] for i, t in enumerate(times)])
+    with pytest.warns(UserWarning) as caught:
+        s = read_csv(path)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: column 't': times with a UTC offset are read as UTC (and written so)"]
+    np.testing.assert_array_equal(s.timestamps, np.arange(
+        "2024-03-30T23", "2024-03-31T03", dtype="datetime64[h]").astype("datetime64[s]"))
+
+
 def test_a_time_that_misses_the_named_format_names_its_line(tmp_path):
     path = _write(tmp_path / "t.csv", ["t", "v"], [["01/02/2021", "1"], ["2021-02-02", "2"]])
     with pytest.raises(DataError) as err:

@@ -4,6 +4,7 @@ sequence's rows of a long table)."""
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime
 
 import numpy as np
@@ -24,6 +25,8 @@ def parse_iso(text: str) -> np.datetime64:
     value = np.datetime64(text.strip().replace(" ", "T").rstrip("Z"))
     if np.isnat(value):  # an empty cell (or "NaT") parses to not-a-time, which sorts nowhere
         raise ValueError(f"no time in {text!r}")
+    if value.astype("datetime64[Y]") > np.datetime64("9999", "Y"):  # a number as a year:
+        raise ValueError(f"year beyond 9999 in {text!r}")  # Unix time? (nothing prints it)
     return value
 
 
@@ -37,9 +40,16 @@ def column_times(path, rows, col, name: str, lines, time_format: str | None) -> 
         return coarsest(np.array([_strptime(path, cell, time_format, n, rows[i])
                                   for i, (cell, n) in enumerate(zip(cells, lines))]))
     try:
-        return np.array([parse_iso(c) for c in cells])
+        with warnings.catch_warnings(record=True) as caught:  # numpy's, on a UTC offset
+            warnings.simplefilter("always")
+            t = np.array([parse_iso(c) for c in cells])
     except ValueError:
         pass
+    else:  # dates (whole days) in their calendar unit: 2024-01-01, 2024-02-01 are months
+        if any("timezone" in str(w.message) for w in caught):
+            warnings.warn(f"{path}: column {name!r}: times with a UTC offset are read as UTC "
+                          "(and written so)", stacklevel=3)
+        return coarsest(t) if (t.astype("datetime64[D]") == t).all() else t
     fits = readings(cells)
     if len(fits) == 1:
         return coarsest(np.array([np.datetime64(t) for t in fits[0][1]]))
@@ -53,22 +63,40 @@ def column_times(path, rows, col, name: str, lines, time_format: str | None) -> 
         try:
             parse_iso(cell)
         except ValueError:
-            raise DataError(f"{path}:{n}: cannot read a time from {cell!r} (row {rows[i]!r}); "
-                            "write ISO 8601 times (2024-01-31, 2024-01-31 13:45:00, 2024-01), "
-                            "or name their format with time_format (task.time_format in a "
-                            "task config; a strptime format such as '%d/%m/%Y')") from None
+            number = " (a number is read as a year)" if _is_number(cell) else ""
+            raise DataError(f"{path}:{n}: cannot read a time from {cell!r}{number} (row "
+                            f"{rows[i]!r}); write ISO 8601 times (2024-01-31, 2024-01-31 "
+                            "13:45:00, 2024-01), or name their format with time_format "
+                            "(task.time_format in a task config; a strptime format such as "
+                            "'%d/%m/%Y')") from None
     raise AssertionError("unreachable: some cell failed to parse")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
 
 
 def coarsest(t: np.ndarray) -> np.ndarray:
     """Times in the coarsest unit that holds them exactly (years, months, days, hours,
     minutes, seconds), as ISO 8601 text parses to: first-of-month dates are a monthly
-    series, whose steps are one month, not 28-31 days."""
+    series, whose steps are one month, not 28-31 days; so are dates all on the last day of
+    their month (2024-01-31, 2024-02-29: months 2024-01, 2024-02)."""
     for unit in ("Y", "M", "D", "h", "m", "s"):
         coarse = t.astype(f"datetime64[{unit}]")
         if (coarse == t).all():
+            if unit == "D" and len(t) > 1 and _month_ends(coarse):
+                return coarse.astype("datetime64[M]")
             return coarse
     return t
+
+
+def _month_ends(days: np.ndarray) -> bool:
+    """Whether every one of ``days`` (datetime64[D]) is the last day of its month."""
+    return bool(((days + 1).astype("datetime64[M]") != days.astype("datetime64[M]")).all())
 
 
 def _strptime(path, cell: str, fmt: str, line: int, row) -> np.datetime64:
