@@ -72,6 +72,13 @@ def test_ts_without_labels_and_regression_targets(tmp_path):
     _same(read_ts(tmp_path / "r.ts"), [[[1], [2]]], ["0.25"])
 
 
+
+def test_ts_labels_in_another_case_are_the_header_class(tmp_path):
+    (tmp_path / "c.ts").write_text("@univariate true\n@classLabel true Walk Run\n@data\n"
+                                   "1:walk\n2:Walk\n3:RUN\n")
+    _same(read_ts(tmp_path / "c.ts"), [[[1]], [[2]], [[3]]], ["Walk", "Walk", "Run"])
+
+
 @pytest.mark.parametrize("data, message", [  # the data start at line 5
     ("1,2:3,4:up\n1,2:up\n", r":6: 1 channel\(s\), expected 2 .*is the class label missing"),
     ("1,2:3,4:up\n1,2:3,4:5,6:up\n", r":6: 3 channel\(s\), expected 2"),
@@ -160,6 +167,8 @@ def test_npz_reads_padded_rows_to_their_lengths(tmp_path):
     _same(read_npz(tmp_path / "a.npz"), [X[0], X[1, :1]], ["7", "8"])
     np.savez(tmp_path / "b.npz", X=np.array([[1.0, 2.0], [3.0, 4.0]]))  # (N, T): 1 feature
     _same(read_sequences(tmp_path / "b.npz"), [[[1], [2]], [[3], [4]]], [None, None])
+    np.savez(tmp_path / "c.npz", X=X[..., 0], y=np.array([b"up", b"down"]))  # bytes (S)
+    _same(read_npz(tmp_path / "c.npz"), [X[0, :, :1], X[1, :, :1]], ["up", "down"])
 
 
 @pytest.mark.parametrize("arrays, message", [
@@ -224,6 +233,18 @@ def test_malformed_long_tables(tmp_path, content, message):
     (tmp_path / "long.csv").write_text(content)
     with pytest.raises(DataError, match=message):
         read_long_table(tmp_path / "long.csv")
+
+
+def test_long_jsonl_null_or_absent_values_are_missing(tmp_path):
+    path = tmp_path / "long.jsonl"
+    path.write_text('{"id": "s", "t": 0, "a": 1, "b": null, "label": "up"}\n'
+                    '{"id": "s", "t": 1, "a": 2, "label": "up"}\n'  # no "b": missing too
+                    '{"id": "s", "t": 2, "a": 3, "b": 4, "label": "up"}\n')
+    want = [[[1, NAN], [2, NAN], [3, 4]]]
+    _same(read_long_table(path), want, ["up"])
+    _same(read_long_table(path, value_columns=["a", "b"]), want, ["up"])
+    with pytest.raises(DataError, match=r"long.jsonl: no column 'c'"):
+        read_long_table(path, value_columns=["a", "c"])
 
 
 # -- the task -------------------------------------------------------------------------------

@@ -84,13 +84,14 @@ def test_univariate_and_dimensions_fix_the_channel_count(tmp_path):
     assert _x(read_ts(path)) == [[[7.0]]]  # 1 is a positive whole number
     path = _ts(tmp_path, "@dimensions 2\n@classLabel true a\n@data\n1:2:a\n3:4:A\n")
     items = read_ts(path)
-    assert [i.label for i in items] == ["a", "A"]  # one class is enough; labels in any case
+    assert [i.label for i in items] == ["a", "a"]  # one class is enough; labels in any case,
+    # spelt as the header does
     assert items[1].where == f"{path}:5"
 
 
 def test_class_labels_match_in_any_case_and_others_are_refused(tmp_path):
     path = _ts(tmp_path, "@univariate true\n@classLabel true up Down\n@data\n1:UP\n2:down\n")
-    assert [i.label for i in read_ts(path)] == ["UP", "down"]
+    assert [i.label for i in read_ts(path)] == ["up", "Down"]  # the header's spelling
     path = _ts(tmp_path, "@univariate true\n@classLabel true up down\n@data\n1:left\n")
     assert _error(read_ts, path) == (
         f"{path}:4: label 'left' is not one of the @classLabel values ['up', 'down']")

@@ -152,6 +152,17 @@ def test_jsonl_final_newline_adds_no_line_but_a_blank_last_line_counts(tmp_path)
     assert crlf.rows == [{"text": "a"}, {"text": "b"}] and crlf.lines == [1, 2]
 
 
+
+def test_a_json_file_may_hold_one_array_of_objects(tmp_path):
+    content = '[\n  {"text": "a", "n": 3},\n\n  {"text": "b", "label": null}\n]\n'
+    table = read_table(_write(tmp_path, "t.json", content), ["text"])
+    assert table.rows == [{"text": "a", "n": "3"}, {"text": "b", "label": None}]
+    assert table.columns == ["text", "n", "label"] and table.lines == [2, 4]
+    path = _write(tmp_path, "u.json", '[{"text": "a"},\n {"label": "x"}]')
+    assert _error(path, ["text"]) == f"{path}:2: column 'text' is missing on this row"
+    path = _write(tmp_path, "v.json", '[{"text": "a"},\n {"text": }]')
+    assert _error(path, ["text"]) == f"{path}:2: not valid JSON (Expecting value)"
+
 @pytest.mark.parametrize("content, message", [
     ('{"text": "a"}\n{"text": \n', ":2: not valid JSON (Expecting value)"),
     ('\n[1, 2]\n', ":2: expected one JSON object a line, got list"),

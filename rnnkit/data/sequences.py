@@ -196,9 +196,12 @@ def _ts_label(path: Path, n: int, label: str, head: dict) -> str:
         except ValueError:
             raise DataError(f"{path}:{n}: target {label!r} is not a number "
                             "(@targetLabel true)") from None
-    elif label.lower() not in {c.lower() for c in head["classes"]}:  # (aeon: any case)
-        raise DataError(f"{path}:{n}: label {label!r} is not one of the @classLabel "
-                        f"values {head['classes']}")
+    else:  # any case, as aeon reads it; spelt as the header does (one class, one name)
+        named = {c.lower(): c for c in reversed(head["classes"])}
+        if label.lower() not in named:
+            raise DataError(f"{path}:{n}: label {label!r} is not one of the @classLabel "
+                            f"values {head['classes']}")
+        return named[label.lower()] if label not in head["classes"] else label
     return label
 
 
@@ -269,7 +272,8 @@ def _npz_error(path: Path, e: Exception) -> DataError:
 
 
 def _npz_label(path: Path, i: int, value) -> str:
-    label = str(value.item()).strip()  # (y[i] of an array: a NumPy scalar)
+    value = value.item()  # (y[i] of an array: a NumPy scalar)
+    label = (value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)).strip()
     if not label or label == "nan":
         raise DataError(f"{path}: y[{i}] is empty: every sequence needs a label")
     return label
@@ -282,9 +286,9 @@ def read_long_table(path: str | Path, *, id_column: str = "id", time_column: str
     """Sequences from a long table (one row per id and time step); the label column is read
     when the table has it, and must then agree on every row of an id."""
     path = Path(path)
-    required = [id_column] + ([time_column] if time_column else []) + list(value_columns or [])
+    required = [id_column] + ([time_column] if time_column else [])
     try:
-        table = read_table(path, required)
+        table = read_table(path, required, list(value_columns or []))  # (null: missing)
     except DataError as e:
         raise DataError(f"{e} (long format: {id_column}, {time_column or 'no time column'}, "
                         f"features..., {label_column})") from None
@@ -316,7 +320,7 @@ def read_long_table(path: str | Path, *, id_column: str = "id", time_column: str
 
 
 def _cell(path: Path, table, r: int, column: str) -> float:
-    text = (table.rows[r][column] or "").strip()
+    text = (table.rows[r].get(column) or "").strip()  # (JSON-lines: null or absent)
     if text in ("", "?"):
         return math.nan
     try:

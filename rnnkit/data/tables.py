@@ -1,5 +1,6 @@
-"""Reading a user's tables: CSV, TSV and JSON-lines, with errors that name the file, the
-line and the column, and blank lines counted rather than dropped silently.
+"""Reading a user's tables: CSV, TSV and JSON-lines (a .json file may instead hold one JSON
+array of objects), with errors that name the file, the line and the column, and blank
+lines counted rather than dropped silently.
 
     table = read_table("reviews.csv", ["text", "label"])
     table.rows        # list of dicts (column -> str), one per data row
@@ -46,9 +47,11 @@ def table_format(path: Path) -> str:
     return fmt
 
 
-def read_table(path: str | Path, required: list[str]) -> Table:
+def read_table(path: str | Path, required: list[str], optional: list[str] = ()) -> Table:
     """The rows of a CSV/TSV file with a header line, or of a JSON-lines file; every row
-    must have each ``required`` column (a :class:`DataError` names the line otherwise)."""
+    must have each ``required`` column (a :class:`DataError` names the line otherwise); an
+    ``optional`` column must be in the table but may be missing (JSON null or absent) on a
+    row."""
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{path}: is a folder; expected a .csv, .tsv or .jsonl file")
@@ -64,7 +67,7 @@ def read_table(path: str | Path, required: list[str]) -> Table:
         raise DataError(f"{path}:{line}: not valid UTF-8 (byte {raw[e.start]:#04x}); save the "
                         "file as UTF-8") from None
     table = _read_jsonl(path, text) if fmt == "jsonl" else _read_delimited(path, text, fmt)
-    missing = [c for c in required if c not in table.columns]
+    missing = [c for c in [*required, *optional] if c not in table.columns]
     if missing:
         raise DataError(f"{path}: no column {', '.join(map(repr, missing))}; the columns are "
                         f"{', '.join(map(repr, table.columns)) or 'none'} (name the right ones "
@@ -135,20 +138,45 @@ def _read_delimited(path: Path, text: str, fmt: str) -> Table:
     return table
 
 
-def _read_jsonl(path: Path, text: str) -> Table:
-    table = Table(path, [])
-    seen: dict[str, None] = {}
+def _json_array(path: Path, text: str) -> list[tuple[int, object]]:
+    """(line, item) for each item of a file holding one JSON array (a .json export)."""
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    if not isinstance(items, list):
+        raise DataError(f"{path}: expected a JSON array of objects or one object a line")
+    decoder, out, at = json.JSONDecoder(), [], text.index("[") + 1
+    for _ in items:  # each item's line: decoded again from where it starts
+        at += len(text[at:]) - len(text[at:].lstrip(" \t\r\n,"))
+        obj, end = decoder.raw_decode(text, at)
+        out.append((text.count("\n", 0, at) + 1, obj))
+        at = end
+    return out
+
+
+def _json_lines(path: Path, text: str, skipped: list[int]) -> list[tuple[int, object]]:
+    """(line, item) for each non-blank line of a JSON-lines file (blank ones to ``skipped``)."""
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the final newline ends the last line; it adds none
+    out = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
-            table.skipped.append(n)
+            skipped.append(n)
             continue
         try:
-            obj = json.loads(line)
+            out.append((n, json.loads(line)))
         except json.JSONDecodeError as e:
             raise DataError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+    return out
+
+
+def _read_jsonl(path: Path, text: str) -> Table:
+    table = Table(path, [])
+    seen: dict[str, None] = {}
+    array = path.suffix.lower() == ".json" and text.lstrip().startswith("[")
+    for n, obj in _json_array(path, text) if array else _json_lines(path, text, table.skipped):
         if not isinstance(obj, dict):
             raise DataError(f"{path}:{n}: expected one JSON object a line, got "
                             f"{type(obj).__name__}")
