@@ -16,7 +16,8 @@ from rnnkit.data.batches import ContiguousStreams
 from rnnkit.data.datasets import DataError
 from rnnkit.models import LanguageModel
 from rnnkit.tasks import TASKS, TaskError
-from rnnkit.tasks.runner import config_from_raw
+from rnnkit.tasks.datafiles import fingerprints
+from rnnkit.tasks.runner import config_from_raw, load_config
 from rnnkit.training import TrainConfig, Trainer, load_checkpoint, save_checkpoint
 
 needs_data = pytest.mark.skipif(not os.environ.get("RNNKIT_DATA"),
@@ -190,6 +191,19 @@ def test_a_context_reads_its_own_text_once(tmp_path):
     with pytest.raises(DataError, match="val_streams = 16"):
         TASKS["charlm"].batches(b)  # 3 validation characters cannot make 16 rows
     assert vars(TASKS["charlm"]) == {}  # nothing stored on the registered task
+
+
+def test_a_text_file_is_found_beside_the_config_by_either_key(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.txt").write_bytes(("\ufeff" + "abc\r\n" * 20).encode())  # BOM, CRLF
+    (tmp_path / "cfg.toml").write_text('[task]\nname = "charlm"\ntext = "data/a.txt"\n')
+    monkeypatch.chdir(tmp_path / "data")  # not the config's folder
+    for overrides in ([], ["task.text=", "task.data=a.txt"]):  # --set: against the cwd
+        cfg = load_config(tmp_path / "cfg.toml", overrides)
+        assert cfg.task.text == str(tmp_path / "data" / "a.txt") and cfg.task.data == ""
+        ctx = TASKS["charlm"].setup(cfg)
+        assert ctx.tokenizer.vocab.itos[4:] == ["\n", "a", "b", "c"]  # no BOM, no "\r"
+    assert fingerprints(cfg.task)[0]["key"] == "task.text"
 
 
 def _records(capsys) -> list[dict]:

@@ -136,4 +136,11 @@ def test_text_lines_are_read_whatever_the_bytes(tmp_path, raw):
     path.write_bytes(raw)
     lines = read_lines(str(path))
     assert all("\n" not in line.text for line in lines)
-    assert len(lines) == raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw else 1)
+    body = raw.removeprefix(b"\xef\xbb\xbf")  # a byte order mark is no text
+    assert len(lines) == body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1)
+
+
+def test_text_lines_drop_a_byte_order_mark(tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_bytes("\ufeffune phrase\r\ndeux\n".encode())
+    assert [line.text for line in read_lines(str(path))] == ["une phrase", "deux"]

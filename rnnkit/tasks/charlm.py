@@ -46,6 +46,7 @@ from ..data.tokenizers import UNK, CharTokenizer
 from ..models.base import Model
 from ..training.config import TaskConfig, number
 from .base import Context, Task, TaskError, register
+from .datafiles import path_field
 from .predictor import Predictor, Stream
 from .text_common import as_lines, clip_tokens, saved_tokenizer
 
@@ -55,10 +56,16 @@ LINE_START = "\n"  # what predict and stream read before a text (a text starts a
 @dataclass
 class CharLMConfig(TaskConfig):
     name: str = "charlm"
-    text: str = ""  # a UTF-8 text file to model instead of tiny Shakespeare (same 90/10 split)
+    text: str = path_field()  # a UTF-8 text file to model instead of tiny Shakespeare (same
+    # 90/10 split); relative to the config file's folder
+    data: str = path_field()  # the same, by the name every task gives a user's data
     window: int = number(128, 2)  # characters per training row
     val_streams: int = number(16, 1)  # contiguous rows the validation text is cut into
     max_predict_chars: int = number(100_000, 1)  # `predict` scores at most this many
+
+    def __post_init__(self):
+        if self.data and not self.text:
+            self.text, self.data = self.data, ""
 
 
 def read_text(path: str) -> tuple[str, str]:
@@ -66,7 +73,7 @@ def read_text(path: str) -> tuple[str, str]:
     if not path:
         return load_shakespeare()
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # (a byte order mark is no text)
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"task.text = {path!r}: cannot read it as UTF-8 text ({e})") from None
     cut = int(len(text) * 0.9)

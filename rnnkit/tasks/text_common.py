@@ -79,14 +79,14 @@ class TextLine:
 
 
 def read_lines(path: str) -> list[TextLine]:
-    """Lines of ``path`` (``-`` = stdin), split on ``\\n`` only. Bytes that are not UTF-8 are
-    replaced by U+FFFD (an unknown token) and the line says so; a missing file or a
-    directory is a :class:`TaskError`."""
+    """Lines of ``path`` (``-`` = stdin), split on ``\\n`` only, without a leading UTF-8 byte
+    order mark. Bytes that are not UTF-8 are replaced by U+FFFD (an unknown token) and the
+    line says so; a missing file or a directory is a :class:`TaskError`."""
     try:
         raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as e:
         raise TaskError(f"{path}: cannot read: {e.strerror or e}") from None
-    lines = raw.split(b"\n")
+    lines = raw.removeprefix(b"\xef\xbb\xbf").split(b"\n")  # (a byte order mark is no text)
     if lines and lines[-1] == b"":
         lines.pop()
     out = []
