@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from rnnkit.data import sequences
+from rnnkit.data import uea
 from rnnkit.data.datasets import DataError
 from rnnkit.data.sequences import read_long_table, read_npz, read_sequences, read_ts, uea_files
 
@@ -284,9 +284,9 @@ def fake_aeon(tmp_path, monkeypatch):
     for split, text in TINY.items():
         (folder / f"Tiny_{split.upper()}.ts").write_text(text)
     spec = types.SimpleNamespace(submodule_search_locations=[str(package), "/elsewhere"])
-    monkeypatch.setattr(sequences.importlib.util, "find_spec",
+    monkeypatch.setattr(uea.importlib.util, "find_spec",
                         lambda name: spec if name == "aeon" else None)
-    monkeypatch.setitem(sequences.UEA_SETS, "Tiny",
+    monkeypatch.setitem(uea.UEA_SETS, "Tiny",
                         {split: _sha(text) for split, text in TINY.items()})
     return folder
 
@@ -331,7 +331,7 @@ def test_named_set_errors(tmp_path, fake_aeon, monkeypatch):
     assert _error(uea_files, "Tiny", root=root) == (
         f"Tiny: the installed aeon ({fake_aeon.parents[2]}) has no Tiny_TRAIN.ts; put the file "
         f"into {cached.parent}")
-    monkeypatch.setattr(sequences.importlib.util, "find_spec",
+    monkeypatch.setattr(uea.importlib.util, "find_spec",
                         lambda name: types.SimpleNamespace(submodule_search_locations=[]))
     assert _error(uea_files, "Tiny", root=root) == (
         f"Tiny: {cached} not found. rnnkit copies it from the files the aeon package ships: "
