@@ -402,12 +402,13 @@ def test_generate_checks_its_options(tmp_path):
         p.generate(max_new=-1)
     message = (r"^need temperature >= 0, top_k >= 1 and 0 < top_p <= 1 \(--temperature, "
                r"--top-k, --top-p\)$")
-    for bad in ({"temperature": -0.1}, {"top_k": -1}, {"top_p": 1.5}, {"top_p": -0.2},
-                {"top_p": 1.0001}):
+    for bad in ({"temperature": -0.1}, {"temperature": float("nan")},
+                {"temperature": float("inf")}, {"top_k": -1}, {"top_p": 1.5}, {"top_p": -0.2},
+                {"top_p": 1.0001}, {"top_p": 0}, {"top_p": float("nan")}):
         with pytest.raises(TaskError, match=message):
             p.generate(**bad)
     for fine in ({"temperature": 0}, {"top_k": 1}, {"top_p": 1}, {"top_p": 0.01},
-                 {"max_new": 0}):
+                 {"top_p": None}, {"max_new": 0}):
         assert list(p.generate(max_new=fine.pop("max_new", 3), **fine))[0] == "\n"
 
 

@@ -235,7 +235,9 @@ def test_a_seed_repeats_and_low_precision_logits_are_sampled_in_float32():
 
 
 @pytest.mark.parametrize("kw, message", [
-    ({"temperature": -0.1}, "temperature must be >= 0, got -0.1"),
+    ({"temperature": -0.1}, "temperature must be a number >= 0, got -0.1"),
+    ({"temperature": float("nan")}, "temperature must be a number >= 0, got nan"),
+    ({"temperature": float("inf")}, "temperature must be a number >= 0, got inf"),
     ({"top_k": 0}, "top_k must be >= 1, got 0"),
     ({"top_p": 0.0}, r"top_p must be in \(0, 1\], got 0.0"),
     ({"top_p": 1.01}, r"top_p must be in \(0, 1\], got 1.01"),

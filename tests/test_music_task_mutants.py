@@ -465,7 +465,8 @@ def test_generate_rejects_bad_options_with_whole_messages(jsb, tmp_path):
                              "not apply (use temperature)"),
              (dict(top_p=0.9), "music draws each key on or off by itself: top-k and top-p do "
                                "not apply (use temperature)"),
-             (dict(temperature=-0.5), "temperature must be >= 0, got -0.5"),
+             (dict(temperature=-0.5), "temperature must be a number >= 0, got -0.5"),
+             (dict(temperature=float("nan")), "temperature must be a number >= 0, got nan"),
              (dict(max_new=-1), "--steps must be >= 0, got -1"),
              (dict(prime="-2"), "--prime must be >= 0, got -2"),
              (dict(prime=-1), "--prime must be >= 0, got -1"),

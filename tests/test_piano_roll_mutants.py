@@ -278,6 +278,7 @@ def test_a_batch_without_a_prime_has_batch_size_rows_even_of_no_steps(steps):
 
 
 def test_a_negative_temperature_is_refused():
-    with pytest.raises(ValueError, match="^temperature must be >= 0, got -0.5$"):
-        next(_model("gru").iter_generate(2, temperature=-0.5))
+    for bad in (-0.5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=f"^temperature must be a number >= 0, got {bad}$"):
+            next(_model("gru").iter_generate(2, temperature=bad))
     assert next(_model("gru").iter_generate(1, temperature=0.0)).shape == (1, 5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,8 +96,8 @@ class PianoRollLM(Model):
         before them); without it generation starts from the all-zero frame. The logits are
         divided by ``temperature`` (0: threshold at 0.5, deterministic).
         """
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        if not 0 <= temperature < math.inf:  # (NaN fails it)
+            raise ValueError(f"temperature must be a number >= 0, got {temperature}")
         device = self.head.weight.device
         K = self.head.out_features
         if prime is None:

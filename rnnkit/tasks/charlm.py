@@ -227,10 +227,11 @@ class CharLMPredictor(Predictor):
         max_new = 100 if max_new is None else int(max_new)
         temperature = 1.0 if temperature is None else float(temperature)
         top_k = int(top_k or 0) or None
-        top_p = float(top_p or 1.0)
+        top_p = 1.0 if top_p is None else float(top_p)
         if max_new < 0:
             raise TaskError(f"max_new (--max-new) must be >= 0, got {max_new}")
-        if temperature < 0 or (top_k is not None and top_k < 1) or not 0 < top_p <= 1:
+        if (not 0 <= temperature < math.inf or (top_k is not None and top_k < 1)
+                or not 0 < top_p <= 1):  # (NaN fails each comparison)
             raise TaskError("need temperature >= 0, top_k >= 1 and 0 < top_p <= 1 "
                             "(--temperature, --top-k, --top-p)")
         unknown = unknown_chars(tok, prompt)

@@ -44,6 +44,7 @@ Predictor (``rnnkit.load(run)``):
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
@@ -325,8 +326,8 @@ class MusicPredictor(Predictor):
         if top_k or (top_p is not None and top_p != 1.0):
             raise TaskError("music draws each key on or off by itself: top-k and top-p do "
                             "not apply (use temperature)")
-        if temperature < 0:
-            raise TaskError(f"temperature must be >= 0, got {temperature}")
+        if not 0 <= temperature < math.inf:  # (NaN fails it)
+            raise TaskError(f"temperature must be a number >= 0, got {temperature}")
         if max_new < 0:
             raise TaskError(f"--steps must be >= 0, got {max_new}")
         if isinstance(prime, (str, Path)) and not str(prime).lstrip("-").isdigit():
