@@ -153,3 +153,22 @@ def test_an_unknown_model_key_lists_each_allowed_key_once(tmp_path):
     line = next(s for s in str(err.value).splitlines() if "hiden_size" in s)
     allowed = line.split("allowed: ")[1].split(", ")
     assert "hidden_size" in allowed and len(allowed) == len(set(allowed)), allowed
+
+
+def test_a_task_s_model_defaults_fill_what_the_config_leaves_out(tmp_path):
+    """A forecast needs intervals (output "quantile") and an anomaly score a spread
+    ("gaussian"); the Forecaster's own default, "point", has neither, so a minimal config
+    gets the task's default, recorded in the resolved config. A value given is kept."""
+    from rnnkit.tasks.runner import config_from_raw
+
+    for task, default in (("forecast", "quantile"), ("anomaly", "gaussian")):
+        cfg = config_from_raw({"task": {"name": task}}, "t")
+        assert cfg.model.options["output"] == default
+        cfg = config_from_raw({"task": {"name": task}, "model": {"output": "gaussian"
+                               if default == "quantile" else "quantile", "hidden_size": 8}}, "t")
+        assert cfg.model.options["output"] != default and cfg.model.hidden_size == 8
+        write_toml(config_from_raw({"task": {"name": task}}, "t"), tmp_path / "c.toml")
+        assert read_toml(tmp_path / "c.toml")["model"]["output"] == default
+    assert "output" not in config_from_raw({"task": {"name": "sine"}}, "t").model.options
+    with pytest.raises(ConfigError, match="model.output = 'point'"):
+        config_from_raw({"task": {"name": "forecast"}, "model": {"output": "point"}}, "t")

@@ -179,6 +179,8 @@ class AnomalyTask(Task):
     capabilities = frozenset({"detect", "stream", "plot", "report"})
     fixed_model_args = frozenset({"input_size", "output_size", "horizon", "mode", "quantiles",
                                   "interval_factors", "covariates"})
+    model_defaults = {"output": "gaussian"}  # (the Forecaster's own default, "point", has
+    # no spread)
 
     def make_splits(self, ctx: AnomalyContext):
         """Windows (N, W, F) and the next point's scaled value (N, 1) (K sensors: the next

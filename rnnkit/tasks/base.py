@@ -120,6 +120,9 @@ class Task:
                 and params[k].kind is not params[k].VAR_KEYWORD}
 
     fixed_model_args: frozenset[str] = frozenset({"input_size", "output_size"})
+    # ``[model]`` keys whose model-class default does not suit the task, with the task's
+    # own default (a config that sets them keeps its value); the resolved config records it
+    model_defaults: dict[str, Any] = {}
 
     # -- data and model --------------------------------------------------------------------
     def make_splits(self, ctx: Context) -> dict[str, Data]:

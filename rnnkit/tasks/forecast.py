@@ -278,6 +278,8 @@ class ForecastTask(Task):
     capabilities = frozenset({"forecast", "stream", "plot", "report"})
     fixed_model_args = frozenset({"input_size", "output_size", "horizon", "quantiles",
                                   "interval_factors", "covariates"})
+    model_defaults = {"output": "quantile"}  # (the Forecaster's own default, "point", has
+    # no spread)
 
     def make_splits(self, ctx: ForecastContext):
         """Windows (N, W, 1) and targets (N, H) of each range (scaled; K value columns and J

@@ -53,7 +53,13 @@ def _checks(cfg: RunConfig) -> list[str]:
 
 
 def config_from_raw(raw: dict[str, Any], source: str) -> RunConfig:
-    """Check raw TOML tables against the task registry and build the typed config."""
+    """Check raw TOML tables against the task registry and build the typed config (the
+    task's :attr:`~.base.Task.model_defaults` fill what ``[model]`` leaves out)."""
+    task = raw.get("task")
+    name = task.get("name", "adding") if isinstance(task, dict) else None
+    model = raw.get("model", {})
+    if name in TASKS and TASKS[name].model_defaults and isinstance(model, dict):
+        raw = {**raw, "model": {**TASKS[name].model_defaults, **model}}
     return build_config(
         raw, source=source, task_configs={n: t.config_class for n, t in TASKS.items()},
         model_keys=lambda name: TASKS[name].model_keys() if name in TASKS else None,
