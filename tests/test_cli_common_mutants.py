@@ -140,3 +140,23 @@ def test_an_os_error_is_one_line_but_a_closed_pipe_is_left_to_main(capsys):
     args = parser.parse_args(["demo"])
     with pytest.raises(BrokenPipeError):
         args.run(args)
+
+
+def test_warnings_print_as_one_line_and_the_format_is_restored():
+    """Python prints a warning with its file, line and source line; the CLI prints
+    ``warning: <message>`` (a subprocess: pytest records warnings instead of printing)."""
+    import subprocess
+
+    code = ("import warnings, rnnkit.cli.evaluate as e\n"
+            "from rnnkit.cli.main import main\n"
+            "shown = warnings.formatwarning\n"
+            "e.run = lambda args: warnings.warn('the file has 2 blank lines') or 0\n"
+            "assert main(['evaluate', 'x']) == 0\n"
+            "assert warnings.formatwarning is shown\n"
+            "warnings.warn('after main')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    assert lines[0] == "warning: the file has 2 blank lines"
+    assert lines[1].endswith("UserWarning: after main")  # Python's own format again

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 from .. import __version__
 from . import (
@@ -45,11 +46,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    shown = warnings.formatwarning
+    warnings.formatwarning = _one_line
     try:
         return args.run(args)
     except BrokenPipeError:  # `rnnkit forecast RUN | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        warnings.formatwarning = shown
+
+
+def _one_line(message, category, filename, lineno, line=None) -> str:
+    """A warning as the user reads it: ``warning: <message>``, without Python's file, line
+    and source line."""
+    return f"warning: {message}\n"
 
 
 if __name__ == "__main__":
