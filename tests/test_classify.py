@@ -449,3 +449,17 @@ def test_the_example_configs_check_and_the_csv_example_trains(tmp_path):
     assert main(["train", str(root / "classify-csv.toml"), "--run-dir", str(tmp_path / "r"),
                  "--set", "train.epochs=1", "--set", "train.progress='off'"]) == 0
     assert "Test confusion matrix" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_long_table_missing_marks_are_nan_and_a_word_says_how_to_mark_one(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text("id,t,a,b,label\n1,0,NA,1,x\n1,1,2,N/A,x\n1,2,null,#N/A,x\n"
+                    "2,0,?,,y\n")
+    first, second = read_long_table(path)
+    assert np.isnan(first.x).tolist() == [[True, False], [False, True], [True, True]]
+    assert first.x[1, 0] == 2 and first.x[0, 1] == 1
+    assert np.isnan(second.x).all()
+    path.write_text("id,t,a,label\n1,0,missing,x\n")
+    with pytest.raises(DataError, match=r"long.csv:2: column 'a': 'missing' is not a number "
+                                        r"\(leave a missing value empty, or write \? or NA\)$"):
+        read_long_table(path)

@@ -307,3 +307,25 @@ def test_a_series_too_short_is_not_blamed_on_the_scaler(tmp_path):
         TASKS["forecast"].setup(cfg).transform  # noqa: B018
     assert str(transform.value) == str(bounds.value)
     assert str(bounds.value).startswith(f"{path}: 10 points")
+
+
+@pytest.mark.parametrize("mark", ["NA", "N/A", "#N/A", "nan", "NaN", "null", "NULL", "None",
+                                  "<NA>", "?", "", " na "])
+def test_missing_value_marks_of_spreadsheets_r_and_pandas_are_missing(tmp_path, mark):
+    """Each mark is a missing value: an error that asks for interpolation, which fills it."""
+    path = tmp_path / "s.csv"
+    path.write_text(f"t,v,w\n2020-01-01,1,5\n2020-01-02,{mark},6\n2020-01-03,3,{mark}\n"
+                    "2020-01-04,4,8\n")
+    with pytest.raises(NeedsRepair, match=r"s.csv:3: missing value in column 'v'"):
+        read_csv(path)
+    with pytest.warns(UserWarning, match=r"filled 2 missing value\(s\) by interpolation"):
+        s = read_csv(path, repair=["interpolate"])
+    np.testing.assert_allclose(s.values, [[1, 5], [2, 6], [3, 7], [4, 8]])
+
+
+def test_a_word_that_is_no_missing_mark_is_still_not_a_number(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("t,v\n2020-01-01,1\n2020-01-02,missing\n")
+    with pytest.raises(DataError, match=r"s.csv:3: value 'missing' in column 'v' is not a "
+                                        "number"):
+        read_csv(path, repair=["interpolate"])

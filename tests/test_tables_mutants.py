@@ -198,3 +198,13 @@ def test_note_lists_up_to_ten_skipped_lines(tmp_path):
                             "(line 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 ...)")
     fresh = Table(tmp_path / "u.csv", [])
     assert fresh.rows == [] and fresh.lines == [] and fresh.skipped == []
+
+
+def test_is_missing_knows_the_usual_marks_in_any_case_and_nothing_else():
+    from rnnkit.data.tables import is_missing
+
+    for cell in (None, "", "  ", "?", "NA", "na", " N/A ", "#N/A", "NaN", "nan", "NULL",
+                 "null", "None", "<NA>"):
+        assert is_missing(cell), cell
+    for cell in ("0", "-", "n", "NAN1", "missing", "N.A.", "inf", "x"):
+        assert not is_missing(cell), cell

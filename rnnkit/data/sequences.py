@@ -3,7 +3,8 @@
 Every reader returns a list of :class:`Sequence`: ``x`` (T_i, F) float64 (one row per time
 step, one column per feature/channel; lengths may differ), ``label`` (a string, None when
 the file has none) and ``where`` (file and line, for messages). Missing values (``?``,
-``NaN``, an empty CSV cell) are read as NaN; the task decides what to do with them.
+``NaN``, an empty CSV cell; in tables also ``NA``, ``N/A``, ``null`` ...:
+:data:`~rnnkit.data.tables.MISSING`) are read as NaN; the task decides what to do with them.
 
 - UEA/UCR ``.ts`` (:func:`read_ts`), the archive's own format: ``#`` (or ``%``) comments,
   a header of ``@problemName``, ``@univariate``/``@dimensions``, ``@equalLength``/``@seriesLength``,
@@ -39,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import DataError
-from .tables import FORMATS, read_table
+from .tables import FORMATS, is_missing, read_table
 from .times import is_spreadsheet_time, readings
 from .uea import UEA_SETS, uea_files
 
@@ -318,13 +319,13 @@ def read_long_table(path: str | Path, *, id_column: str = "id", time_column: str
 
 def _cell(path: Path, table, r: int, column: str) -> float:
     text = (table.rows[r].get(column) or "").strip()  # (JSON-lines: null or absent)
-    if text in ("", "?"):
+    if is_missing(text):
         return math.nan
     try:
         return float(text)
     except ValueError:
         raise DataError(f"{path}:{table.lines[r]}: column {column!r}: {text!r} is not a "
-                        "number") from None
+                        "number (leave a missing value empty, or write ? or NA)") from None
 
 
 def _ordered(path: Path, table, rows: list[int], column: str) -> list[int]:

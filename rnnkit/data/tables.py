@@ -21,6 +21,15 @@ from .datasets import DataError
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".jsonl": "jsonl",
            ".ndjson": "jsonl", ".json": "jsonl"}
 
+# what spreadsheets, R and pandas write for a missing number (compared in lower case)
+MISSING = frozenset({"", "?", "na", "n/a", "#n/a", "nan", "null", "none", "<na>"})
+
+
+def is_missing(cell: str | None) -> bool:
+    """Whether a table cell holds no number: empty, ``?`` (the UEA archive's mark), or
+    ``NA``, ``N/A``, ``#N/A``, ``NaN``, ``null``, ``None``, ``<NA>`` in any case."""
+    return cell is None or cell.strip().lower() in MISSING
+
 
 @dataclass
 class Table:

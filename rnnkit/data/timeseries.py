@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import DataError, fetch
-from .tables import delimiter_of
+from .tables import delimiter_of, is_missing
 from .times import column_times
 
 # named series: (data set, test range: an int count of points or a float fraction)
@@ -119,7 +119,9 @@ def read_csv(path, time_column: str | None = None, value_column: str | None = No
     one of :data:`TIME_FORMATS` that reads the whole column, else in ``time_format`` (a
     ``strptime`` format such as ``"%d/%m/%Y"``).
 
-    Errors name the file, the row (1 = the header) and the column: missing column,
+    A missing value is an empty cell or a mark of :data:`~rnnkit.data.tables.MISSING`
+    (``NA``, ``N/A``, ``NaN``, ``null`` ...). Errors name the file, the row (1 = the header)
+    and the column: missing column,
     unparsable time, non-numeric, missing, non-finite or too large (beyond :data:`MAX_ABS`)
     value, unsorted or duplicated timestamps, gaps in a regular series. Blank lines are
     skipped and reported (a warning). ``repair`` asks instead for: ``sort``,
@@ -204,7 +206,7 @@ def _report(path, what: str, lines) -> None:
 def _number(path, header, row, col, line) -> float:
     cell = row[col] if col < len(row) else ""
     try:
-        return float(cell) if cell.strip() else math.nan
+        return math.nan if is_missing(cell) else float(cell)
     except ValueError:
         hint = ""
         if "," in cell:
