@@ -450,6 +450,11 @@ _ZERO_ERROR = "y == point gives a ratio of 0 on either side"
 _NEGATIVE = "NumPy takes any negative size in reshape as the inferred one"
 _SORTED = "the quantiles are sorted along the last axis afterwards: ties cannot matter"
 EQUIVALENT: dict[str, str] = {
+    "rnnkit.tasks.report.x_write_report__mutmut_55": "float() reads 'nan' in any case",
+    "rnnkit.cli.common.x_print_records__mutmut_3": "ensure_ascii=None is false, as False is",
+    **{f"rnnkit.cli.common.x_write_columns__mutmut_{n}":
+       "open's newline=None only translates '\\n' on Windows; csv writes '\\r\\n' itself"
+       for n in (24, 27)},
     **{f"rnnkit.tasks.text_common.x_pad_ids__mutmut_{n}":
        "max's default is read only for no rows, which take the other branch" for n in (10, 13)},
     **{f"rnnkit.tasks.text_common.x_pad_ids__mutmut_{n}":

@@ -8,6 +8,7 @@ import argparse
 import io
 import json
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -65,9 +66,13 @@ def test_the_help_shows_the_text_and_ends_with_the_example(capsys):
     assert "Shows 100% of it." in capsys.readouterr().out
 
 
-def test_say_writes_to_stderr(capsys):
+def test_say_writes_to_stderr_and_flushes_it(capsys, monkeypatch):
     say("a", 1)
     assert capsys.readouterr() == ("", "a 1\n")
+    err = Recorder()
+    monkeypatch.setattr(sys, "stderr", err)
+    say("progress")
+    assert err.flushed == ["progress\n"]
 
 
 class Recorder(io.StringIO):
@@ -82,7 +87,7 @@ class Recorder(io.StringIO):
 def test_records_are_json_lines_written_in_blocks_of_256(monkeypatch):
     out = Recorder()
     monkeypatch.setattr(sys, "stdout", out)
-    monkeypatch.setattr(common.time, "monotonic", lambda: 0.0)  # the clock stands still
+    monkeypatch.setattr(common, "time", SimpleNamespace(monotonic=lambda: 0.0))  # stopped
     seen = []
 
     def records():
@@ -101,9 +106,15 @@ def test_records_are_flushed_when_time_passes(monkeypatch):
     out = Recorder()
     monkeypatch.setattr(sys, "stdout", out)
     clock = iter(np.arange(0, 100, 0.06))  # each record 0.06 s after the last
-    monkeypatch.setattr(common.time, "monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr(common, "time", SimpleNamespace(monotonic=lambda: float(next(clock))))
     print_records({"i": i} for i in range(5))
     assert [s.count("\n") for s in out.flushed] == [2, 4, 5]
+    out = Recorder()  # exactly `every` after the last write: written
+    monkeypatch.setattr(sys, "stdout", out)
+    ticks = iter([0.0, 0.05, 0.1, 0.1, 0.15, 9.0])  # (9.0: the empty call below)
+    monkeypatch.setattr(common, "time", SimpleNamespace(monotonic=lambda: next(ticks)))
+    print_records({"i": i} for i in range(3))
+    assert [s.count("\n") for s in out.flushed] == [2, 3]
     out = Recorder()
     monkeypatch.setattr(sys, "stdout", out)
     print_records(iter([]))
@@ -117,7 +128,7 @@ def test_columns_go_to_stdout_or_a_file_with_defined_cells(tmp_path, capsys):
     assert write_columns(None, columns) == "2 rows"
     assert capsys.readouterr().out == ("t,value,alarm,n,name\n2020-01-02 03:04,1.23457,1,3,"
                                        '"a,b"\n2020-01-03,0.5,0,,c\n')
-    path = tmp_path / "new" / "out.csv"
+    path = tmp_path / "new" / "folders" / "out.csv"
     assert write_columns(path, columns) == f"wrote {path}"
     assert path.read_bytes() == (b"t,value,alarm,n,name\r\n2020-01-02 03:04,1.23457,1,3,"
                                  b'"a,b"\r\n2020-01-03,0.5,0,,c\r\n')

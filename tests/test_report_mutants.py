@@ -51,7 +51,8 @@ def test_the_report_says_what_was_trained_how_it_ended_and_the_figures(tmp_path,
 
 def test_skipped_steps_tbptt_sections_and_the_plot_are_reported(tmp_path, monkeypatch):
     plot = tmp_path / "plots" / "loss.png"
-    monkeypatch.setattr(report, "plot_losses", lambda run_dir: plot)
+    monkeypatch.setattr(report, "plot_losses", lambda run_dir: plot if run_dir == tmp_path
+                        else None)
     state = TrainState(step=3, elapsed=6.0, best=1.0, best_step=2, skipped=2,
                        stop_reason="stopped early")
     write_report(tmp_path, _cfg(tbptt=20), state, {"val": {"loss": 1.0}}, nn.Linear(1, 1),
