@@ -544,10 +544,14 @@ def test_labelled_windows_are_nab_s_for_a_named_series_only(monkeypatch):
     assert det.scored_windows(ctx) == [(6, 6), (7, 9)]
     ctx.train_end = 7
     assert det.scored_windows(ctx) == [(7, 9)]
-    for own in ({"data": "x.csv"}, {"train_data": "t.csv"}):
+    for own in ({"data": "x.csv"}, {"train_data": "t.csv"}):  # a user's: its label column
         mine = SimpleNamespace(task_cfg=SimpleNamespace(**{**vars(ctx.task_cfg), **own}),
-                               series=ctx.series, train_end=5)
+                               series=ctx.series, train_end=5, labels=None)
         assert det.labelled_windows(mine, times) is None and det.scored_windows(mine) == []
+        mine.labels = np.array([0, 1, 1, 0, 0, 0, 1, 0, 0, 1], bool)
+        assert det.labelled_windows(mine, times) == [(1, 2), (6, 6), (9, 9)]
+        assert det.labelled_windows(mine, times[5:]) == [(1, 1), (4, 4)]
+        assert det.scored_windows(mine) == [(6, 6), (9, 9)]
     assert asked == ["s"] * 4
 
     def missing(name):

@@ -47,6 +47,7 @@ import torch
 from ..data.timeseries import Scaler, Series
 from ..training.config import choice, number
 from .base import Context, Task, TaskError, register
+from .datafiles import uses_own_data
 from .predictor import Predictor, Stream
 from .timeseries.detector import (
     StreamingDetector,
@@ -63,6 +64,7 @@ from .timeseries.source import (
     SeriesSourceConfig,
     as_series,
     column_names,
+    load_labels,
     load_source,
     parse_times,
     pushed_time,
@@ -87,6 +89,8 @@ class AnomalyConfig(SeriesSourceConfig):
     threshold_factor: float = number(1.0, 0.0)  # threshold = factor * max calibration score
     release_factor: float = number(1.0, 0.0, 1.0)  # alarm ends at or below factor * threshold
     hold: int = number(0, 0)  # points an alarm stays on after the score fell to the release
+    label_column: str = "label"  # a user's 0/1 column marking anomalous points (not a
+    # sensor): its runs of 1 are the labelled windows evaluate scores; read where present
 
 
 class AnomalyContext(Context):
@@ -99,6 +103,14 @@ class AnomalyContext(Context):
     @property
     def series(self) -> Series:
         return self.source[0]
+
+    @cached_property
+    def labels(self) -> np.ndarray | None:
+        """A user's per-point labels (``task.label_column``; None: the files have none, or
+        a named series, whose windows are NAB's)."""
+        cfg = self.task_cfg
+        return load_labels(cfg, cfg.label_column, len(self.series)) if uses_own_data(cfg) \
+            else None
 
     @cached_property
     def bounds(self) -> tuple[int, int]:
@@ -212,6 +224,9 @@ class AnomalyTask(Task):
                           "or \"quantile\"")
         if cfg.model.bidirectional:
             errors.append("model.bidirectional: a streaming detector reads forward only")
+        if cfg.task.label_column in (*cfg.task.value_columns, *cfg.task.covariate_columns):
+            errors.append(f"task.label_column = {cfg.task.label_column!r} is also a value or "
+                          "covariate column: the labels are not read as data")
         return errors
 
     def info(self, ctx: AnomalyContext, model) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from ...data.datasets import DataError
 from ...data.timeseries import Scaler, Series
 from ...models.forecast_outputs import Forecast
 from ..datafiles import uses_own_data
-from .events import event_scores, nab_windows, window_indices
+from .events import event_scores, events, nab_windows, window_indices
 from .intervals import bands_from
 
 if TYPE_CHECKING:
@@ -229,15 +229,21 @@ def threshold(model, ctx: AnomalyContext) -> float:
 
 
 def labelled_windows(ctx: AnomalyContext, timestamps) -> list[tuple[int, int]] | None:
-    """NAB's labelled windows of the run's named series as inclusive indices into
-    ``timestamps``; None for a user's series or one without labels."""
+    """The run's labelled windows as inclusive indices into ``timestamps``: NAB's of a
+    named series, the runs of anomalous points of a user's label column; None without
+    labels."""
     cfg = ctx.task_cfg
-    if uses_own_data(cfg):
-        return None
     try:
-        return window_indices(timestamps, nab_windows(cfg.series))
+        if not uses_own_data(cfg):
+            windows = nab_windows(cfg.series)
+        elif ctx.labels is None:
+            return None
+        else:
+            t = ctx.series.timestamps
+            windows = [(t[a], t[b]) for a, b in events(ctx.labels)]
     except DataError:
         return None
+    return window_indices(timestamps, windows)
 
 
 def scored_windows(ctx: AnomalyContext) -> list[tuple[int, int]]:
@@ -260,8 +266,22 @@ def evaluate_detection(model, ctx: AnomalyContext) -> dict[str, Any]:
     result = detect(model, ctx)
     alarms = result["is_anomaly"].copy()
     alarms[:ctx.train_end] = False
-    out = event_scores(alarms, scored_windows(ctx))
+    out = labelled_scores(ctx, alarms)
     out["threshold"] = threshold(model, ctx)
+    return out
+
+
+UNLABELLED = ("windows_detected", "windows_total", "false_positives", "alarm_points_outside",
+              "precision", "recall", "f1")
+
+
+def labelled_scores(ctx: AnomalyContext, alarms: np.ndarray) -> dict[str, float]:
+    """:func:`~.events.event_scores` of ``alarms`` against the scored windows; without
+    labels (a user's series without a label column) the figures that need them are NaN
+    (unknown, not 0) and only ``alarm_events`` is counted."""
+    out = event_scores(alarms, scored_windows(ctx))
+    if labelled_windows(ctx, ctx.series.timestamps[:1]) is None:
+        out.update(dict.fromkeys(UNLABELLED, float("nan")))
     return out
 
 

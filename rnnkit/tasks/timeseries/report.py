@@ -10,8 +10,14 @@ import numpy as np
 
 from ..._optional import pyplot
 from .calibration import interval_factors
-from .detector import detect, evaluate_detection, labelled_windows, scored_windows, threshold
-from .events import event_scores, rolling_zscore
+from .detector import (
+    detect,
+    evaluate_detection,
+    labelled_scores,
+    labelled_windows,
+    threshold,
+)
+from .events import rolling_zscore
 from .forecasting import bounds
 from .scoring import column, evaluate_split, range_forecasts
 
@@ -60,17 +66,18 @@ def forecast_section(model, ctx: ForecastContext, run_dir) -> Path:
 
 def detection_section(model, ctx: AnomalyContext, run_dir) -> Path:
     """Event-level figures of rnnkit and the rolling z-score detector, and the plot."""
-    x = ctx.series.values.reshape(len(ctx.series), -1)
+    x, t = ctx.series.values.reshape(len(ctx.series), -1), ctx.series.timestamps
     z = np.any([np.abs(rolling_zscore(x[:, k], 288)) > 3 for k in range(x.shape[1])], axis=0)
     z[:ctx.train_end] = False
     many = x.shape[1] > 1
     rows = {"rnnkit": evaluate_detection(model, ctx),
             "rolling z-score (288 points, abs z > 3" + (" on any sensor)" if many else ")"):
-                event_scores(z, scored_windows(ctx))}
-    keys = ["windows_detected", "windows_total", "false_positives", "alarm_points_outside",
-            "precision", "recall", "f1"]
+                labelled_scores(ctx, z)}
+    keys = ["windows_detected", "windows_total", "alarm_events", "false_positives",
+            "alarm_points_outside", "precision", "recall", "f1"]
+    unlabelled = labelled_windows(ctx, t[:1]) is None
     result = detect(model, ctx)
-    t, cfg = ctx.series.timestamps, ctx.task_cfg
+    cfg = ctx.task_cfg
     plot = plot_detection(Path(run_dir) / "plots" / "detection.png", t, ctx.series.values,
                           result["score"], result["is_anomaly"], threshold(model, ctx),
                           labelled_windows(ctx, t) or [], title=ctx.cfg.name,
@@ -84,7 +91,10 @@ def detection_section(model, ctx: AnomalyContext, run_dir) -> Path:
              "An alarm event is a run of consecutive alarm points; a false positive is an "
              "event outside every (inclusive) window."
              + (f" {x.shape[1]} sensors: the alarm reads the root mean square of their "
-                "standardised errors." if many else ""), "",
+                "standardised errors." if many else "")
+             + (f" No labels (the file has no column {cfg.label_column!r}, task.label_column: "
+                "1 marks an anomalous point): only the alarms are counted."
+                if unlabelled else ""), "",
              *metrics_table(rows, keys), "", f"![detection](plots/{plot.name})"]
     return update_report(run_dir, lines)
 

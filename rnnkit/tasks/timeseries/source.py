@@ -112,10 +112,61 @@ def source_errors(cfg: SeriesSourceConfig, unread: tuple[str, ...]) -> list[str]
 
 def _read(path, cfg: SeriesSourceConfig, value_columns=None, repair=None) -> Series:
     return read_csv(path, cfg.time_column or None,
-                    value_columns=value_columns or cfg.value_columns or None,
+                    value_columns=value_columns or cfg.value_columns or _values(path, cfg),
                     covariate_columns=cfg.covariate_columns,
                     repair=parse_repair(cfg.repair if repair is None else repair),
                     time_format=cfg.time_format or None)
+
+
+def _values(path, cfg: SeriesSourceConfig) -> list[str] | None:
+    """The default value columns of a file with the task's label column (an anomaly run's
+    ``task.label_column``): every column but the time, covariate and label ones. None (every
+    other column, read_csv's default) for a file without it."""
+    label, header = getattr(cfg, "label_column", ""), _header(path)
+    if not label or label not in header:
+        return None
+    time = cfg.time_column if cfg.time_column in header else header[0]
+    return [h for h in header if h not in (time, label, *cfg.covariate_columns)] or None
+
+
+def load_labels(cfg: SeriesSourceConfig, column: str, points: int) -> np.ndarray | None:
+    """Per-point labels (True: anomalous) from the ``column`` of the run's files, read with
+    the same repairs as the values, so row i labels point i of :func:`load_source`'s series
+    (``points`` long); a part without the column is unlabelled (False). None when no file
+    has it (or the run reads a named series)."""
+    if not column or not uses_own_data(cfg):
+        return None
+    files = [cfg.data] if cfg.data else [getattr(cfg, f"{k}_data") for k in
+                                           ("train", "val", "test") if getattr(cfg, f"{k}_data")]
+    parts, found = [], False
+    for path in files:
+        if column not in _header(path):
+            parts.append(None)
+            continue
+        found = True
+        try:  # (the label column as the only value column)
+            labels = read_csv(path, cfg.time_column or None, value_columns=[column],
+                              covariate_columns=cfg.covariate_columns,
+                              repair=parse_repair(cfg.repair), time_format=cfg.time_format
+                              or None).values
+        except (NeedsRepair, DataError, OSError) as e:  # (the values' read passed: so a
+            # missing or non-numeric label)
+            problem = e.problem if isinstance(e, NeedsRepair) else str(e)
+            raise TaskError(f"{problem}: task.label_column = {column!r} needs 1 (an "
+                            "anomalous point) or 0 (a normal one) on every row") from None
+        parts.append(np.nan_to_num(labels, nan=0.0) != 0)
+    if not found:
+        return None
+    out = np.concatenate([p if p is not None else np.zeros(0, bool) for p in parts]) \
+        if all(p is not None for p in parts) else None
+    if out is None:  # some parts unlabelled: their lengths come from reading their values
+        out = np.concatenate([p if p is not None else np.zeros(len(_read(f, cfg)), bool)
+                              for f, p in zip(files, parts)])
+    if len(out) != points:
+        raise TaskError(f"task.label_column = {column!r}: {len(out)} labelled rows for "
+                        f"{points} points (rows with no value, the covariates' future, "
+                        "take no label)")
+    return out
 
 
 def load_source(cfg: SeriesSourceConfig) -> tuple[Series, dict[str, int]]:
