@@ -461,7 +461,7 @@ EQUIVALENT: dict[str, str] = {
        "torch.tensor of Python ints is int64 (torch.long) by default" for n in (23, 25, 33, 35)},
     **{f"rnnkit.tasks.text_common.x_read_lines__mutmut_{n}":
        "bytes.decode's codec names are case-insensitive and default to UTF-8"
-       for n in (31, 39, 42)},
+       for n in (34, 42, 45)},
     **{f"rnnkit.tasks.sine.xǁSinePredictorǁgenerate__mutmut_{n}":
        "2 * pi * t / period is float32 whether t is an int64 or a float32 arange"
        for n in (16, 18)},
