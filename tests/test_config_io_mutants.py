@@ -190,3 +190,15 @@ def test_a_task_name_that_is_not_text_is_named_not_a_type_error():
     for name in ([], {"a": 1}, 3):
         problems = _problems({"task": {"name": name}})
         assert problems[0] == f"task.name = {name!r}: must be one of " + _task_names()
+
+
+def test_a_config_file_whose_task_name_is_not_text_is_a_config_error(tmp_path):
+    """(load_config makes the task's data paths absolute first: it must not look a list up
+    in the task registry either)"""
+    from rnnkit.tasks import load_config
+
+    for text in ('["a"]', "{ a = 1 }", "3"):
+        path = tmp_path / "c.toml"
+        path.write_text(f"[task]\nname = {text}\n[model]\nhidden_size = 4\n")
+        with pytest.raises(ConfigError, match="task.name = "):
+            load_config(path)

@@ -58,7 +58,8 @@ def config_from_raw(raw: dict[str, Any], source: str) -> RunConfig:
     task = raw.get("task")
     name = task.get("name", "adding") if isinstance(task, dict) else None
     model = raw.get("model", {})
-    if name in TASKS and TASKS[name].model_defaults and isinstance(model, dict):
+    if isinstance(name, str) and name in TASKS and TASKS[name].model_defaults \
+            and isinstance(model, dict):  # (a name that is not text: build_config says so)
         raw = {**raw, "model": {**TASKS[name].model_defaults, **model}}
     return build_config(
         raw, source=source, task_configs={n: t.config_class for n, t in TASKS.items()},
@@ -80,7 +81,7 @@ def _absolute_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     absolute against ``base``."""
     table = raw.get("task")
     name = table.get("name", "adding") if isinstance(table, dict) else None
-    if name not in TASKS:
+    if not isinstance(name, str) or name not in TASKS:
         return raw  # build_config names the problem
     names = {f.name for f in dataclasses.fields(TASKS[name].config_class)
              if f.metadata.get("path")}
