@@ -5,6 +5,7 @@ text; tiny Shakespeare when RNNKIT_DATA is set)."""
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from rnnkit.models import LanguageModel
 from rnnkit.tasks import TASKS, TaskError
 from rnnkit.tasks.datafiles import fingerprints
 from rnnkit.tasks.runner import config_from_raw, load_config
-from rnnkit.training import TrainConfig, Trainer, load_checkpoint, save_checkpoint
+from rnnkit.training import ConfigError, TrainConfig, Trainer, load_checkpoint, save_checkpoint
 
 needs_data = pytest.mark.skipif(not os.environ.get("RNNKIT_DATA"),
                                 reason="real data absent: set RNNKIT_DATA=../shared/data")
@@ -297,3 +298,47 @@ def test_generate_equals_the_cli_repeats_and_follows_the_options(text_run, capsy
         p.generate(max_new=-1)
     with pytest.raises(TaskError, match="top_p"):
         p.generate(top_p=1.5)
+
+
+def test_the_parts_may_be_files_of_their_own(tmp_path):
+    """task.train_data, val_data and test_data (DESIGN.md's convention for every task):
+    each split's rows come from its own file; without val_data the training file's last
+    10% validates, without test_data the validation text is also the test text."""
+    from rnnkit.tasks.charlm import rows
+
+    texts = {"train": "abcdefghij" * 30, "val": "jihgfedcba" * 5, "test": "aabbccddee" * 5}
+    for name, text in texts.items():
+        (tmp_path / f"{name}.txt").write_text(text, encoding="utf-8")
+    path = {k: str(tmp_path / f"{k}.txt") for k in texts}
+
+    def splits(**task):
+        cfg = config_from_raw({"task": {"name": "charlm", "window": 8, "val_streams": 2,
+                                        **task}, "train": {"batch_size": 2}}, "t")
+        ctx = TASKS["charlm"].setup(cfg)
+        return ctx, TASKS["charlm"].batches(ctx)
+
+    ctx, got = splits(train_data=path["train"], val_data=path["val"], test_data=path["test"])
+    tok = ctx.tokenizer
+    for split, text, width in (("train", texts["train"], 8), ("val", texts["val"], None),
+                               ("test", texts["test"], None)):
+        want = rows(torch.tensor(tok.encode(text)), 2, width)
+        assert torch.equal(got[split]["x"], want["x"]), split
+        assert torch.equal(got[split]["y"], want["y"]), split
+    ctx, got = splits(train_data=path["train"])  # the last 10% validates and tests
+    assert ctx.parts == (texts["train"][:270], texts["train"][270:], texts["train"][270:])
+    assert got["test"] is got["val"]
+    ctx, got = splits(train_data=path["train"], test_data=path["test"])
+    assert ctx.parts[2] == texts["test"] and ctx.parts[1] == texts["train"][270:]
+    for task, message in (
+            ({"text": path["train"], "train_data": path["train"]},
+             "task.text (or task.data) and task.train_data both name the training text"),
+            ({"data": path["train"], "test_data": path["test"]},
+             "task.test_data needs task.train_data"),
+            ({"val_data": path["val"]}, "task.val_data needs task.train_data")):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            splits(**task)
+    with pytest.raises(DataError, match=r"and 50 validation and 4 test characters \(need "
+                                        r"more than task.val_streams = 8\)"):
+        (tmp_path / "short.txt").write_text("abcd")
+        splits(train_data=path["train"], val_data=path["val"], test_data=str(
+            tmp_path / "short.txt"), val_streams=8)

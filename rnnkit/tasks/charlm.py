@@ -59,6 +59,9 @@ class CharLMConfig(TaskConfig):
     text: str = path_field()  # a UTF-8 text file to model instead of tiny Shakespeare (same
     # 90/10 split); relative to the config file's folder
     data: str = path_field()  # the same, by the name every task gives a user's data
+    train_data: str = path_field()  # or the parts: the training text ...
+    val_data: str = path_field()  # ... the validation text (optional: train_data's last 10%)
+    test_data: str = path_field()  # ... and the test text (optional: the validation text)
     window: int = number(128, 2)  # characters per training row
     val_streams: int = number(16, 1)  # contiguous rows the validation text is cut into
     max_predict_chars: int = number(100_000, 1)  # `predict` scores at most this many
@@ -68,24 +71,46 @@ class CharLMConfig(TaskConfig):
             self.text, self.data = self.data, ""
 
 
-def read_text(path: str) -> tuple[str, str]:
+def read_text(path: str, key: str = "text") -> tuple[str, str]:
     """(train, validation) text: tiny Shakespeare, or ``path`` split 90/10 like nanoGPT."""
     if not path:
         return load_shakespeare()
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")  # (a byte order mark is no text)
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"task.text = {path!r}: cannot read it as UTF-8 text ({e})") from None
+    text = _read(path, key)
     cut = int(len(text) * 0.9)
     return text[:cut], text[cut:]
+
+
+def _read(path: str, key: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")  # (a byte order mark is no text)
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"task.{key} = {path!r}: cannot read it as UTF-8 text ({e})") from None
+
+
+def read_parts(cfg: CharLMConfig) -> tuple[str, str, str]:
+    """(train, validation, test) text: one file (``text``/``data``) split 90/10 with the
+    validation part also the test part, or the parts' files (``train_data``, ``val_data``:
+    default train_data's last 10%, ``test_data``: default the validation text)."""
+    if not cfg.train_data:
+        train, val = read_text(cfg.text)
+        return train, val, val
+    if cfg.val_data:
+        train, val = _read(cfg.train_data, "train_data"), _read(cfg.val_data, "val_data")
+    else:
+        train, val = read_text(cfg.train_data, "train_data")
+    return train, val, _read(cfg.test_data, "test_data") if cfg.test_data else val
 
 
 class CharLMContext(Context):
     """The run's text (train, validation) and the character tokenizer of the training part."""
 
     @cached_property
+    def parts(self) -> tuple[str, str, str]:
+        return read_parts(self.task_cfg)
+
+    @cached_property
     def text(self) -> tuple[str, str]:
-        return read_text(self.task_cfg.text)
+        return self.parts[0], self.parts[1]
 
     @cached_property
     def tokenizer(self) -> CharTokenizer:
@@ -124,14 +149,28 @@ class CharLMTask(Task):
 
     def make_splits(self, ctx: CharLMContext):
         cfg, tok = ctx.task_cfg, ctx.tokenizer
-        train, val = ctx.text
-        if len(train) <= cfg.window or len(val) <= cfg.val_streams:
+        train, val, test = ctx.parts
+        if len(train) <= cfg.window or min(len(val), len(test)) <= cfg.val_streams:
             raise DataError(f"the text is too short: {len(train)} training characters (need "
-                            f"more than task.window = {cfg.window}) and {len(val)} validation "
-                            f"characters (need more than task.val_streams = {cfg.val_streams})")
+                            f"more than task.window = {cfg.window}) and {len(val)} validation"
+                            + (f" and {len(test)} test" if test is not val else "")
+                            + f" characters (need more than task.val_streams = "
+                            f"{cfg.val_streams})")
         train_ids = torch.tensor(tok.encode(train), dtype=torch.long)
         val_rows = rows(torch.tensor(tok.encode(val), dtype=torch.long), cfg.val_streams)
-        return {"train": rows(train_ids, 0, cfg.window), "val": val_rows, "test": val_rows}
+        test_rows = val_rows if test is val else rows(
+            torch.tensor(tok.encode(test), dtype=torch.long), cfg.val_streams)
+        return {"train": rows(train_ids, 0, cfg.window), "val": val_rows, "test": test_rows}
+
+    def check(self, cfg) -> list[str]:
+        errors = super().check(cfg)
+        t = cfg.task
+        if t.text and t.train_data:
+            errors.append("task.text (or task.data) and task.train_data both name the training "
+                          "text: set one")
+        errors += [f"task.{key} needs task.train_data (the parts come together)"
+                   for key in ("val_data", "test_data") if getattr(t, key) and not t.train_data]
+        return errors
 
     def model_args(self, ctx: CharLMContext) -> dict[str, Any]:
         return {"vocab_size": len(ctx.tokenizer.vocab)}
