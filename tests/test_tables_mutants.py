@@ -163,13 +163,14 @@ def test_a_json_file_may_hold_one_array_of_objects(tmp_path):
     path = _write(tmp_path, "v.json", '[{"text": "a"},\n {"text": }]')
     assert _error(path, ["text"]) == f"{path}:2: not valid JSON (Expecting value)"
 
+
 @pytest.mark.parametrize("content, message", [
     ('{"text": "a"}\n{"text": \n', ":2: not valid JSON (Expecting value)"),
     ('\n[1, 2]\n', ":2: expected one JSON object a line, got list"),
     ('"text"\n', ":1: expected one JSON object a line, got str"),
     ('{"text": "a", "label": "x"}\n{"label": "y"}\n', ":2: column 'text' is missing on this row"),
     ('{"text": "a", "label": "x"}\n\n{"text": "b", "label": null}\n',
-     ":3: column 'label' is missing on this row"),
+     ":3: column 'label' is null on this row"),
     ('\n\n', ": no column 'text', 'label'; the columns are none (name the right ones with "
      "task.text_column / task.label_column ...)"),
 ])

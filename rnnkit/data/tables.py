@@ -83,8 +83,9 @@ def read_table(path: str | Path, required: list[str], optional: list[str] = ()) 
                         "with task.text_column / task.label_column ...)")
     for row, line in zip(table.rows, table.lines):
         for c in required:
-            if row.get(c) is None:
-                raise DataError(f"{path}:{line}: column {c!r} is missing on this row")
+            if row.get(c) is None:  # (JSON-lines: absent, or null)
+                raise DataError(f"{path}:{line}: column {c!r} is "
+                                f"{'null' if c in row else 'missing'} on this row")
     if not table.rows:
         raise DataError(f"{path}: no data rows")
     return table
