@@ -388,6 +388,24 @@ def test_a_hand_written_midi_reads_to_exactly_the_expected_roll(tmp_path):
     assert (np.flatnonzero(quarters.roll[1]) + LOWEST_PITCH).tolist() == [65, 67, 71]
 
 
+
+def test_smpte_timed_and_zero_division_headers(tmp_path):
+    """A header in SMPTE frames (25 fps x 40 ticks: 1000 ticks a second) reads at 120 bpm
+    (500 ticks a quarter); one with 0 ticks a quarter note is a DataError, not a crash."""
+    from rnnkit.data.music import read_midi_roll
+
+    path = write_midi(tmp_path / "smpte.mid", [[("note_on", 0, 60, 500),
+                                                 ("note_off", 0, 60, 1500)]])
+    mid = mido.MidiFile(str(path))
+    mid.ticks_per_beat = 0xE728 - 0x10000  # -25 fps, 40 ticks a frame
+    mid.save(str(path))
+    roll = read_midi_roll(path, lowest=60, keys=1).roll
+    assert roll[:, 0].tolist() == [0, 1, 1]
+    mid.ticks_per_beat = 0
+    mid.save(str(tmp_path / "zero.mid"))
+    with pytest.raises(DataError, match=r"zero\.mid: .*0 ticks per quarter note"):
+        read_midi_roll(tmp_path / "zero.mid")
+
 def folder_config(root: Path, **task) -> MusicConfig:
     return MusicConfig(data=str(root), steps_per_quarter=task.pop("steps_per_quarter", 4),
                        lowest_pitch=48, highest_pitch=84, **task)
