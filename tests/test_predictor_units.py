@@ -217,6 +217,30 @@ def test_opening_something_else_is_named(sine_run, tmp_path):
         load(tmp_path)
 
 
+def test_a_run_with_one_checkpoint_names_the_other(sine_run, tmp_path):
+    """A run stopped before its first validation has only ``last``: opening ``best`` says
+    to open ``last`` (and the other way round); with neither, the plain error."""
+    import shutil
+
+    from rnnkit.training.checkpoint import CheckpointError
+
+    run = tmp_path / "run"
+    shutil.copytree(sine_run, run)
+    shutil.rmtree(run / "checkpoints" / "best")
+    with pytest.raises(CheckpointError, match=re.escape(
+            f"no checkpoint at {run / 'checkpoints' / 'best'} (the run saved only "
+            "checkpoints/last): open it with checkpoint='last' (--checkpoint last)")):
+        load(run)
+    assert load(run, "last").predict([np.zeros(8)])[0]["forecast"]
+    (run / "checkpoints" / "last").rename(run / "checkpoints" / "best")
+    with pytest.raises(CheckpointError, match=r"checkpoints/best\): open it with "
+                                              r"checkpoint='best' \(--checkpoint best\)$"):
+        load(run, "last")
+    shutil.rmtree(run / "checkpoints" / "best")
+    with pytest.raises(CheckpointError, match=r"^no checkpoint at .*best$"):
+        load(run)
+
+
 def test_predict_file_reads_the_tasks_format(sine_run, tmp_path):
     p = load(sine_run)
     window = np.sin(np.arange(8) / 3.0)

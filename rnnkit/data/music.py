@@ -123,8 +123,9 @@ def read_midi_roll(path: str | Path, *, steps_per_quarter: int = 1,
     All tracks and channels are merged. Onsets and ends are snapped to the nearest step
     boundary; a note shorter than a step still sounds at its onset step; a note left
     sounding at the end of its track ends there. Notes outside the pitch range and, unless
-    ``drums``, percussion (channel 10) are left out and counted. A file mido cannot parse
-    is a :class:`DataError` naming it.
+    ``drums``, percussion (channel 10) are left out and counted. A file timed in SMPTE
+    frames reads as if at 120 bpm. A file mido cannot parse, or one with 0 ticks a quarter
+    note, is a :class:`DataError` naming it.
     """
     mido = require("mido", "music")
     try:
@@ -133,7 +134,13 @@ def read_midi_roll(path: str | Path, *, steps_per_quarter: int = 1,
         why = str(e) or ("the file ends too early" if isinstance(e, EOFError)
                          else type(e).__name__)
         raise DataError(f"{path}: not a readable MIDI file ({why})") from None
-    step = ticks_per_step or mid.ticks_per_beat / steps_per_quarter
+    beat = mid.ticks_per_beat
+    if beat < 0:  # SMPTE time (-frames a second, ticks a frame): a beat at 120 bpm, 0.5 s
+        beat = -(beat >> 8) * (beat & 0xFF) / 2
+    if not beat and not ticks_per_step:
+        raise DataError(f"{path}: not a readable MIDI file (its header gives 0 ticks per "
+                        "quarter note)")
+    step = ticks_per_step or beat / steps_per_quarter
     notes: list[tuple[int, int, int, int]] = []  # (channel, pitch, start tick, end tick)
     last_tick = 0
     for track in mid.tracks:

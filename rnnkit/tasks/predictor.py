@@ -28,7 +28,12 @@ import numpy as np
 import torch
 
 from ..models.base import Model
-from ..training.checkpoint import build_model, load_checkpoint
+from ..training.checkpoint import (
+    CheckpointError,
+    build_model,
+    checkpoint_exists,
+    load_checkpoint,
+)
 from ..training.config import RunConfig
 from ..training.config_io import ConfigError
 from ..training.trainer import pick_device
@@ -275,7 +280,13 @@ def open_checkpoint(run_dir: str | Path, checkpoint: str = "best"):
         raise ConfigError(f"{run_dir}: not a run directory (no config.toml)")
     with files_not_needed():  # predicting reads no data: moved data must not stop it
         cfg = load_config(run_dir / "config.toml")
-    ckpt = load_checkpoint(run_dir / "checkpoints" / checkpoint, training_state=False)
+    folder = run_dir / "checkpoints" / checkpoint
+    other = run_dir / "checkpoints" / ("last" if checkpoint == "best" else "best")
+    if not checkpoint_exists(folder) and checkpoint_exists(other):
+        raise CheckpointError(f"no checkpoint at {folder} (the run saved only "
+                              f"checkpoints/{other.name}): open it with checkpoint="
+                              f"{other.name!r} (--checkpoint {other.name})")
+    ckpt = load_checkpoint(folder, training_state=False)
     # a run trained on a GPU predicts on one where there is one, else on the CPU
     device = "auto" if cfg.train.device == "cuda" else cfg.train.device
     model = build_model(ckpt).to(pick_device(device))

@@ -36,7 +36,7 @@ from ..training.checkpoint import build_model, checkpoint_exists, load_checkpoin
 from ..training.config import RunConfig
 from ..training.config_io import ConfigError, apply_overrides, build_config, read_toml, write_toml
 from ..training.trainer import Callback, Trainer, TrainState, pick_device
-from .base import TASKS, Context, Task
+from .base import TASKS, Context, Task, TaskError
 from .datafiles import check_fingerprints, write_fingerprints
 from .report import write_report
 
@@ -260,6 +260,8 @@ def _train_locked(cfg, run_dir, info, resume, overwrite, callbacks,
         data = task.batches(ctx)
         try:
             model = task.build_model(ctx)
+        except TaskError:  # data read on first use (a manifest line ...): it says where
+            raise
         except ValueError as e:  # a range the model's constructor checks (label_smoothing ...)
             raise ConfigError(f"model: {e}; change [model]") from None
         _check_metric(task, ctx, model, data["val"])
@@ -271,6 +273,8 @@ def _train_locked(cfg, run_dir, info, resume, overwrite, callbacks,
             trainer = Trainer(model, cfg.train, data["train"], data["val"], seed=cfg.seed,
                               callbacks=[*cbs, *callbacks], dist=info,
                               loss_fn=lambda m, b, s: task.loss(ctx, m, b, s))
+        except TaskError:
+            raise
         except ValueError as e:  # batch size vs data size, tbptt without a time axis ...
             raise ConfigError(f"train: {e}; change [train] (e.g. a smaller batch_size) or "
                               "give more data") from None
