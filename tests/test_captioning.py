@@ -366,3 +366,15 @@ def test_train_on_a_flickr_folder(tmp_path):
     train_run(cfg, tmp_path / "run")
     figures = evaluate_run(tmp_path / "run", "test")
     assert "bleu" in figures and "exact_attribute_accuracy" not in figures
+
+
+def test_a_relative_data_dir_is_read_from_the_config_files_folder(tmp_path, monkeypatch):
+    """As every task's data paths: not from the current directory, recorded absolute."""
+    root = write_flickr(tmp_path / "project" / "flickr")
+    (tmp_path / "project" / "cap.toml").write_text(
+        '[task]\nname = "captioning"\ndata_dir = "flickr"\nimage_size = 32\n')
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(tmp_path / "project" / "cap.toml")
+    assert cfg.task.data_dir == str(root.resolve())
+    ctx = rnnkit.tasks.TASKS["captioning"].setup(cfg)
+    assert sum(len(p.captions) for p in ctx.parts.values()) == 4

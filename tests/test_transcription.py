@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -307,6 +308,27 @@ def run(tmp_path_factory):
     assert not [w for w in caught if ".jsonl" in str(w.message)]  # a clean set: no notes
     return root
 
+
+
+@needs_jiwer
+@pytest.mark.parametrize("line, message", [
+    ({"audio_filepath": "audio/gone.wav", "text": "ab"}, r"audio file .*gone\.wav' not found"),
+    ({"audio_filepath": "../tones.toml", "text": "ab"}, r"tones\.toml: not a readable audio"),
+])
+def test_a_bad_manifest_line_stops_training_naming_it_not_the_model(tmp_path, capsys, line,
+                                                                     message):
+    """The manifests are read when the model is built (the alphabet) and the audio when
+    training starts: the error is the data's, not "change [model]" / "[train]"."""
+    rows = [{"say": t, "text": t} for t in ("ab", "ba c", "cab")]
+    for name in ("val", "test"):
+        write_manifest(tmp_path / "data", f"{name}.jsonl", rows)
+    train = write_manifest(tmp_path / "data", "train.jsonl", rows)
+    train.write_text(train.read_text() + json.dumps(line) + "\n")
+    (tmp_path / "tones.toml").write_text(CONFIG)
+    assert main(["train", str(tmp_path / "tones.toml"), "--run-dir",
+                 str(tmp_path / "run")]) != 0
+    err = capsys.readouterr().err
+    assert re.search(r"train\.jsonl:4: .*" + message, err) and "change [" not in err
 
 @needs_jiwer
 def test_predict_equals_transcribe_json(run, capsys):

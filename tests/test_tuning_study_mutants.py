@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import signal
 import sys
 import threading
@@ -23,6 +24,7 @@ optuna = pytest.importorskip("optuna", reason="rnnkit tune needs optuna (the tun
 import torch  # noqa: E402
 from _tune_configs import tiny_adding_toml  # noqa: E402
 
+from rnnkit._optional import MissingExtraError  # noqa: E402
 from rnnkit.cli.main import main  # noqa: E402
 from rnnkit.tasks import load_config  # noqa: E402
 from rnnkit.tasks.runner import RunResult  # noqa: E402
@@ -254,12 +256,49 @@ def test_open_study_retries_database_errors_four_times(monkeypatch, failures, sl
 
     monkeypatch.setattr(S, "_open_study", opener)
     monkeypatch.setattr(S.time, "sleep", slept.append)
-    if raised:
-        with pytest.raises(FakeDBError, match="race 5"):
-            open_study("t", 3)
+    t = SimpleNamespace(storage="sqlite:///s.db")
+    if raised:  # then a config error that names the storage and the database's reason
+        with pytest.raises(ConfigError, match=re.escape(
+                "storage sqlite:///s.db: cannot open the study (race 5); give an SQLAlchemy "
+                "URL whose database can be reached, e.g. sqlite:///runs/study.db or "
+                "postgresql://user@host/db") + "$"):
+            open_study(t, 3)
     else:
-        assert open_study("t", 3) == "study"
-    assert slept == sleeps and calls == [("t", 3)] * min(failures + 1, 5)
+        assert open_study(t, 3) == "study"
+    assert slept == sleeps and calls == [(t, 3)] * min(failures + 1, 5)
+
+
+def test_a_storage_url_no_dialect_reads_or_without_its_driver_fails_at_once(monkeypatch):
+    from sqlalchemy.exc import NoSuchModuleError
+
+    slept = []
+    monkeypatch.setattr(S.time, "sleep", slept.append)
+    t = SimpleNamespace(storage="nosuch://x")
+    for error, message in (
+            (NoSuchModuleError("Can't load plugin: sqlalchemy.dialects:nosuch\nmore"),
+             "storage nosuch://x: cannot open the study (Can't load plugin: "
+             "sqlalchemy.dialects:nosuch); give an SQLAlchemy URL"),
+            (ImportError("Failed to import DB access module"),
+             "storage nosuch://x: Failed to import DB access module (e.g. pip install "
+             "psycopg2-binary for postgresql://, pymysql for mysql+pymysql://)")):
+        monkeypatch.setattr(S, "_open_study", lambda t, w, e=error: (_ for _ in ()).throw(e))
+        with pytest.raises(ConfigError, match="^" + re.escape(message)):
+            open_study(t)
+    assert slept == []
+    monkeypatch.setattr(S, "_open_study", lambda t, w: (_ for _ in ()).throw(
+        MissingExtraError("optuna is not installed")))  # not a driver: raised as it is
+    with pytest.raises(MissingExtraError):
+        open_study(t)
+
+
+@pytest.mark.parametrize("timeout", [-1.0, float("nan")])
+def test_a_negative_or_nan_timeout_is_refused_before_the_study_opens(here, timeout,
+                                                                     monkeypatch):
+    t = prepare_tuning(write(here))
+    monkeypatch.setattr(S, "open_study", lambda *a: pytest.fail("the study was opened"))
+    with pytest.raises(ConfigError, match=re.escape(f"--timeout {timeout}: minutes must be "
+                                                    "a number >= 0 (0: no limit)")):
+        run_tuning(t, 1, timeout)
 
 
 def test_open_study_raises_other_errors_at_once(monkeypatch):

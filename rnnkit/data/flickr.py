@@ -2,8 +2,10 @@
 
 The captions file has one caption a line, ``IMAGE#I<TAB>caption`` (``1000268201.jpg#0	A
 child in a pink dress ...``), as ``Flickr8k.token.txt`` and Flickr30k's
-``results_20130124.token`` do; blank lines are skipped. Images are looked up in
-``images_dir``; a missing image or a malformed line is a :class:`FlickrError` naming the
+``results_20130124.token`` do; or, after a header line, ``image,caption`` CSV (Kaggle's
+Flickr8k ``captions.txt``) or ``image_name| comment_number| comment`` (Kaggle's Flickr30k
+``results.csv``). Blank lines and a UTF-8 byte-order mark are skipped. Images are looked up
+in ``images_dir``; a missing image or a malformed line is a :class:`FlickrError` naming the
 file and line. Flickr8k's split lists (``Flickr_8k.trainImages.txt``, ``devImages``,
 ``testImages``) are used where present; otherwise images are split at random (seeded).
 
@@ -14,6 +16,7 @@ inside the model.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +24,11 @@ import numpy as np
 from .._optional import require
 
 CAPTION_FILES = ("Flickr8k.token.txt", "results_20130124.token", "captions.token",
-                 "captions.txt")
+                 "captions.txt", "results.csv")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-IMAGE_DIRS = ("Flicker8k_Dataset", "Flickr8k_Dataset", "flickr30k-images", "Images", "images")
+IMAGE_DIRS = ("Flicker8k_Dataset", "Flickr8k_Dataset", "flickr30k-images", "flickr30k_images",
+              "Images", "images")
+HEADERS = {"image,caption": ",", "image_name| comment_number| comment": "|"}  # -> delimiter
 SPLIT_FILES = {"train": "Flickr_8k.trainImages.txt", "val": "Flickr_8k.devImages.txt",
                "test": "Flickr_8k.testImages.txt"}
 
@@ -36,19 +41,33 @@ def read_captions(path: str | Path) -> dict[str, list[str]]:
     """``{image name: [captions in file order]}`` from an ``IMAGE#I<TAB>caption`` file."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise FlickrError(f"{path}: cannot read the captions file: {e}") from None
+    header = next((line.strip() for line in lines if line.strip()), "")
+    delimiter = HEADERS.get(header.replace(" ", "").replace("|", "| "))
     out: dict[str, list[str]] = {}
+    seen_header = False
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        key, tab, caption = line.partition("\t")
-        name, hash_, index = key.strip().rpartition("#")
-        if not tab or not hash_ or not name or not index.isdigit() or not caption.strip():
-            raise FlickrError(
-                f"{path}, line {n}: expected 'IMAGE#INDEX<TAB>caption' "
-                f"(e.g. '1000268201.jpg#0<TAB>A child ...'), got {line[:80]!r}")
+        if delimiter:
+            if not seen_header:
+                seen_header = True
+                continue
+            fields = next(csv.reader([line], delimiter=delimiter))
+            name, caption = fields[0].strip(), delimiter.join(fields[1 if delimiter == "," else 2:])
+            if not name or len(fields) < (2 if delimiter == "," else 3) or not caption.strip():
+                raise FlickrError(f"{path}, line {n}: expected '{header}' columns, got "
+                                  f"{line[:80]!r}")
+        else:
+            key, tab, caption = line.partition("\t")
+            name, hash_, index = key.strip().rpartition("#")
+            if not tab or not hash_ or not name or not index.isdigit() or not caption.strip():
+                raise FlickrError(
+                    f"{path}, line {n}: expected 'IMAGE#INDEX<TAB>caption' (e.g. "
+                    f"'1000268201.jpg#0<TAB>A child ...') or a header line 'image,caption', "
+                    f"got {line[:80]!r}")
         out.setdefault(name, []).append(caption.strip())
     if not out:
         raise FlickrError(f"{path}: no captions")

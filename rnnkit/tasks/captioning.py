@@ -48,6 +48,7 @@ from ..data.tokenizers import SPECIALS, Vocabulary, WordTokenizer
 from ..models import captioner  # noqa: F401  (registers ImageCaptioner)
 from ..training.config import TaskConfig, number
 from .base import Context, Task, TaskError, register
+from .datafiles import path_field
 from .predictor import Predictor, files_in
 from .text_common import saved_tokenizer
 
@@ -58,7 +59,7 @@ SHAPES_TOKENIZER = WordTokenizer(Vocabulary(shapes.WORDS))
 @dataclass
 class CaptioningConfig(TaskConfig):
     name: str = "captioning"
-    data_dir: str = ""  # a Flickr8k/30k-layout folder; "" = the generated shapes set
+    data_dir: str = path_field()  # a Flickr8k/30k-layout folder; "" = the generated shapes set
     captions_file: str = ""  # inside data_dir; "" = Flickr8k.token.txt, results_20130124...
     image_size: int = number(64, 16)  # images are resized to image_size^2 (shapes: 64)
     train_images: int = number(6000, 1)  # shapes split sizes

@@ -133,8 +133,20 @@ def open_study(t: Tuning, worker: int = 0):
         except Exception as e:  # noqa: BLE001 - only the database's own errors are retried
             # processes opening a new storage together race to create its tables (one gets
             # an IntegrityError on alembic_version); the tables exist when it tries again
-            if not type(e).__module__.startswith("sqlalchemy") or attempt == 4:
+            if type(e) is ImportError:  # optuna's: the URL's database driver is missing
+                raise ConfigError(f"storage {t.storage}: {e} (e.g. pip install "
+                                  "psycopg2-binary for postgresql://, pymysql for "
+                                  "mysql+pymysql://)") from None
+            if not type(e).__module__.startswith("sqlalchemy"):
                 raise
+            from sqlalchemy.exc import ArgumentError  # (a URL no dialect reads)
+
+            if attempt == 4 or isinstance(e, ArgumentError):
+                reason = str(e).strip().splitlines()[0]
+                raise ConfigError(f"storage {t.storage}: cannot open the study ({reason}); "
+                                  "give an SQLAlchemy URL whose database can be reached, e.g. "
+                                  "sqlite:///runs/study.db or postgresql://user@host/db"
+                                  ) from None
             time.sleep(0.5 * (attempt + 1))
 
 
@@ -316,6 +328,8 @@ def run_tuning(t: Tuning, trials: int | None = None, timeout: float | None = Non
     deadline = time.time() + minutes * 60 if minutes else None
     if total < 1 or jobs < 1:
         raise ConfigError(f"--trials {total} --jobs {jobs}: both must be at least 1")
+    if not minutes >= 0:  # (NaN too)
+        raise ConfigError(f"--timeout {minutes}: minutes must be a number >= 0 (0: no limit)")
     open_study(t)  # created once here, so workers never race to create it
     result = TuneResult(t.name, t.root, t.storage)
     if jobs == 1:
