@@ -434,3 +434,32 @@ def test_the_manifest_in_full(tmp_path):
                      "(layers*directions, batch, size) layout"}
     assert "verified" not in json.loads(export_model(model, tmp_path / "b")["manifest"]
                                         .read_text())
+
+
+def test_an_export_that_stops_half_way_leaves_no_manifest(tmp_path, monkeypatch):
+    """export.json is written last and a new export first removes the old one, so a
+    folder whose export failed (or was killed) after some graphs has none to trust; every
+    file is written whole (a temporary name, then a rename)."""
+    import rnnkit.export.onnx as ox
+    from rnnkit.export import ExportError, export_model
+    from rnnkit.models import SequenceClassifier
+
+    torch.manual_seed(0)
+    model = SequenceClassifier(num_classes=2, input_size=3, hidden_size=4).eval()
+    files = export_model(model, tmp_path)
+    assert files["manifest"].is_file()
+    export = ox._export_graph
+
+    def second_fails(model, graph, inputs, opset):
+        if graph.name == "step":
+            raise ExportError("the disk is full")
+        return export(model, graph, inputs, opset)
+
+    monkeypatch.setattr(ox, "_export_graph", second_fails)
+    with pytest.raises(ExportError, match="the disk is full"):
+        export_model(model, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sequence.onnx", "step.onnx"]
+    monkeypatch.undo()
+    export_model(model, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json", "sequence.onnx",
+                                                          "step.onnx"]

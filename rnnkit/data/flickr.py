@@ -37,38 +37,44 @@ class FlickrError(ValueError):
     """A data folder that does not follow the Flickr layout (the message says where)."""
 
 
-def read_captions(path: str | Path) -> dict[str, list[str]]:
-    """``{image name: [captions in file order]}`` from an ``IMAGE#I<TAB>caption`` file."""
+def caption_rows(path: str | Path) -> list[tuple[int, str, str]]:
+    """``(line number, image name, caption)`` for each caption of the file, in file order:
+    ``IMAGE#I<TAB>caption`` lines, or rows under an ``image,caption`` (CSV) or
+    ``image_name| comment_number| comment`` header."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise FlickrError(f"{path}: cannot read the captions file: {e}") from None
-    header = next((line.strip() for line in lines if line.strip()), "")
-    delimiter = HEADERS.get(header.replace(" ", "").replace("|", "| "))
-    out: dict[str, list[str]] = {}
-    seen_header = False
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        if delimiter:
-            if not seen_header:
-                seen_header = True
-                continue
+    numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+    header = numbered[0][1].replace(" ", "").replace("|", "| ") if numbered else ""
+    delimiter = HEADERS.get(header)
+    rows = []
+    for n, line in numbered[1:] if delimiter else numbered:
+        if delimiter:  # the caption is every column after the image (and comment number)
             fields = next(csv.reader([line], delimiter=delimiter))
-            name, caption = fields[0].strip(), delimiter.join(fields[1 if delimiter == "," else 2:])
-            if not name or len(fields) < (2 if delimiter == "," else 3) or not caption.strip():
-                raise FlickrError(f"{path}, line {n}: expected '{header}' columns, got "
-                                  f"{line[:80]!r}")
+            skip = 1 if delimiter == "," else 2
+            name, caption = fields[0].strip(), delimiter.join(fields[skip:])
+            ok = len(fields) > skip
+            expected = f"the columns {header!r} that the header line names"
         else:
             key, tab, caption = line.partition("\t")
             name, hash_, index = key.strip().rpartition("#")
-            if not tab or not hash_ or not name or not index.isdigit() or not caption.strip():
-                raise FlickrError(
-                    f"{path}, line {n}: expected 'IMAGE#INDEX<TAB>caption' (e.g. "
-                    f"'1000268201.jpg#0<TAB>A child ...') or a header line 'image,caption', "
-                    f"got {line[:80]!r}")
-        out.setdefault(name, []).append(caption.strip())
+            ok = bool(tab and hash_ and index.isdigit())
+            expected = ("'IMAGE#INDEX<TAB>caption' (e.g. '1000268201.jpg#0<TAB>A child ...'), "
+                        "or a header line 'image,caption' first")
+        if not ok or not name or not caption.strip():
+            raise FlickrError(f"{path}, line {n}: expected {expected}, got {line[:80]!r}")
+        rows.append((n, name, caption.strip()))
+    return rows
+
+
+def read_captions(path: str | Path) -> dict[str, list[str]]:
+    """``{image name: [captions in file order]}`` from a captions file
+    (:func:`caption_rows`)."""
+    out: dict[str, list[str]] = {}
+    for _, name, caption in caption_rows(path):
+        out.setdefault(name, []).append(caption)
     if not out:
         raise FlickrError(f"{path}: no captions")
     return out
@@ -99,15 +105,6 @@ def read_image(path: str | Path, size: int) -> np.ndarray:
         raise FlickrError(f"{path}: cannot read the image: {e or type(e).__name__}") from None
 
 
-def _line_numbers(path: Path) -> dict[str, int]:
-    """The first line of each image in the captions file (for error messages); the name is
-    read as :func:`read_captions` reads it (up to the last ``#`` before the tab)."""
-    first: dict[str, int] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        first.setdefault(line.partition("\t")[0].strip().rpartition("#")[0], n)
-    return first
-
-
 def load_flickr(data_dir: str | Path, *, size: int = 64, captions_file: str = "",
                 max_images: int = 0) -> tuple[list[str], np.ndarray, list[list[str]], Path]:
     """(image names, images (N, 3, size, size) uint8, captions per image, captions path)
@@ -115,7 +112,9 @@ def load_flickr(data_dir: str | Path, *, size: int = 64, captions_file: str = ""
     cap_path, images_dir = find_layout(data_dir, captions_file)
     captions = read_captions(cap_path)
     names = list(captions)[:max_images or None]
-    lines = _line_numbers(cap_path)
+    lines: dict[str, int] = {}
+    for n, name, _ in caption_rows(cap_path):
+        lines.setdefault(name, n)
     for name in names:
         if not (images_dir / name).is_file():
             raise FlickrError(f"{cap_path}, line {lines.get(name, '?')}: image {name!r} "
@@ -127,16 +126,26 @@ def load_flickr(data_dir: str | Path, *, size: int = 64, captions_file: str = ""
 def split_names(data_dir: str | Path, names: list[str], *, seed: int = 0,
                 val_fraction: float = 0.1, test_fraction: float = 0.1) -> dict[str, list[int]]:
     """Indices of ``names`` per split: Flickr8k's split lists if all three are in
-    ``data_dir``, else a seeded random split by the fractions."""
+    ``data_dir``, else a seeded random split by the fractions (one image each at least).
+    A part left empty is a :class:`FlickrError`."""
     root = Path(data_dir)
     if all((root / f).is_file() for f in SPLIT_FILES.values()):
         where = {}
         for split, f in SPLIT_FILES.items():
             for line in (root / f).read_text().split():
                 where[line.strip()] = split
-        return {s: [i for i, n in enumerate(names) if where.get(n) == s] for s in SPLIT_FILES}
+        parts = {s: [i for i, n in enumerate(names) if where.get(n) == s] for s in SPLIT_FILES}
+        for split, idx in parts.items():
+            if not idx:
+                raise FlickrError(f"{root / SPLIT_FILES[split]}: names none of the "
+                                  f"{len(names)} images read from the captions file; the "
+                                  f"{split} part would be empty")
+        return parts
+    if len(names) < 3:
+        raise FlickrError(f"{root}: {len(names)} captioned image(s); a training, a validation "
+                          "and a test part need 3 at least")
     order = np.random.default_rng(seed).permutation(len(names)).tolist()
-    n_test = max(1, int(round(len(names) * test_fraction)))
-    n_val = max(1, int(round(len(names) * val_fraction)))
+    n_test = max(1, min(int(round(len(names) * test_fraction)), len(names) - 2))
+    n_val = max(1, min(int(round(len(names) * val_fraction)), len(names) - n_test - 1))
     return {"test": sorted(order[:n_test]), "val": sorted(order[n_test:n_test + n_val]),
             "train": sorted(order[n_test + n_val:])}

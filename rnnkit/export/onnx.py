@@ -100,6 +100,8 @@ def export_model(model: nn.Module, directory: str | Path, *,
         plan = PLANS[type(model).__name__](model)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    manifest = directory / "export.json"
+    manifest.unlink(missing_ok=True)  # a new export that stops half-way leaves none to trust
     files, checked, quantized = {}, {}, {}
     loops = _LoopPlan(model, native_ops)
     for graph in plan.graphs:
@@ -107,16 +109,19 @@ def export_model(model: nn.Module, directory: str | Path, *,
         inputs.update({k: v for k, v in (example or {}).items() if k in inputs})
         proto = _export_graph(model, graph, inputs, opset)
         path = directory / f"{graph.name}.onnx"
-        onnx.save(proto, str(path))
+        tmp = path.with_name(f".{path.name}.tmp")  # each file whole or not there
+        onnx.save(proto, str(tmp))
+        tmp.replace(path)
         files[graph.name] = path
         if verify:
             checked[graph.name] = verify_graph(graph, proto)
         if quantize:
             quantized[graph.name] = _write_int8(model, graph, proto, path, inputs, opset, loops)
             files[f"{graph.name}.int8"] = directory / quantized[graph.name]["file"]
-    manifest = directory / "export.json"
-    manifest.write_text(json.dumps(_manifest(model, plan, opset, checked, quantized),
-                                   indent=2) + "\n")
+    tmp = manifest.with_name(".export.json.tmp")  # written last: the export is complete
+    tmp.write_text(json.dumps(_manifest(model, plan, opset, checked, quantized),
+                              indent=2) + "\n")
+    tmp.replace(manifest)
     files["manifest"] = manifest
     return files
 

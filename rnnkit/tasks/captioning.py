@@ -101,9 +101,9 @@ class CaptioningContext(Context):
             names, images, captions, _ = load_flickr(
                 cfg.data_dir, size=cfg.image_size, captions_file=cfg.captions_file,
                 max_images=cfg.max_images)
+            parts = split_names(cfg.data_dir, names, seed=cfg.data_seed)
         except FlickrError as e:
             raise TaskError(str(e)) from None
-        parts = split_names(cfg.data_dir, names, seed=cfg.data_seed)
         return {s: CaptionData(images[idx], [captions[i] for i in idx])
                 for s, idx in parts.items()}
 
