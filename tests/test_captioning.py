@@ -213,6 +213,43 @@ def test_flickr_loader_rejects_a_malformed_line(tmp_path, bad):
         read_captions(root / "Flickr8k.token.txt")
 
 
+
+def test_kaggle_caption_files_and_a_byte_order_mark(tmp_path):
+    """Kaggle's Flickr8k captions.txt (CSV, captions with commas quoted or not), Flickr30k
+    results.csv (pipes), and a token file saved with a BOM: the same captions."""
+    path = tmp_path / "captions.txt"
+    path.write_text('\ufeffimage,caption\na.jpg,A dog, running .\n\na.jpg,"A cat, sitting ."\n'
+                    "b.jpg,plain\n", encoding="utf-8")
+    want = {"a.jpg": ["A dog, running .", "A cat, sitting ."], "b.jpg": ["plain"]}
+    assert read_captions(path) == want
+    path.write_text("image_name| comment_number| comment\na.jpg| 0| A dog, running .\n"
+                    "a.jpg| 1| A cat, sitting .\nb.jpg| 0| plain\n")
+    assert read_captions(path) == want
+    path.write_text(path.read_text() + "c.jpg| 4 A pipe missing\n")
+    with pytest.raises(FlickrError, match=r"captions.txt, line 5: expected the columns "
+                                          r"'image_name\| comment_number\| comment'"):
+        read_captions(path)
+    path.write_bytes(b"\xef\xbb\xbfa.jpg#0\tA dog .\n")
+    assert read_captions(path) == {"a.jpg": ["A dog ."]}
+    root = write_flickr(tmp_path / "kaggle", ("a.jpg", "b.jpg", "c.png"), [])
+    (root / "Flickr8k.token.txt").unlink()
+    (root / "captions.txt").write_text("image,caption\na.jpg,one\nb.jpg,two\nzz.jpg,x\n")
+    with pytest.raises(FlickrError, match=r"captions.txt, line 4: image 'zz.jpg' not found"):
+        load_flickr(root, size=8)
+
+
+def test_an_empty_split_is_an_error_naming_why(tmp_path):
+    root = write_flickr(tmp_path / "flickr")
+    names = ["a.jpg", "b.jpg", "c.png", "d.jpg"]
+    with pytest.raises(FlickrError, match=r"2 captioned image\(s\); .* need 3 at least"):
+        split_names(root, names[:2])
+    assert [len(v) for v in split_names(root, names[:3], val_fraction=0.5,
+                                        test_fraction=0.5).values()] == [1, 1, 1]
+    for split, listed in (("train", "a.jpg b.jpg"), ("dev", "c.png"), ("test", "gone.jpg")):
+        (root / f"Flickr_8k.{split}Images.txt").write_text(listed)
+    with pytest.raises(FlickrError, match=r"testImages.txt: names none of the 4 images"):
+        split_names(root, names)
+
 # -- the task end to end ---------------------------------------------------------------------
 SMALL = ["task.train_images=64", "task.val_images=16", "task.test_images=16", "train.steps=4",
          "train.eval_every=2", "train.batch_size=16", "model.hidden_size=32",

@@ -92,7 +92,7 @@ def test_layout_falls_back_to_the_folder_itself_and_names_what_is_missing(tmp_pa
     (tmp_path / "captions.token").unlink()
     assert _error(find_layout, tmp_path) == (
         f"{tmp_path}: no captions file (looked for Flickr8k.token.txt, "
-        "results_20130124.token, captions.token, captions.txt)")
+        "results_20130124.token, captions.token, captions.txt, results.csv)")
     assert _error(find_layout, tmp_path / "nope") == f"{tmp_path / 'nope'}: no such data folder"
 
 

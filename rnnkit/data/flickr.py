@@ -61,8 +61,7 @@ def caption_rows(path: str | Path) -> list[tuple[int, str, str]]:
             key, tab, caption = line.partition("\t")
             name, hash_, index = key.strip().rpartition("#")
             ok = bool(tab and hash_ and index.isdigit())
-            expected = ("'IMAGE#INDEX<TAB>caption' (e.g. '1000268201.jpg#0<TAB>A child ...'), "
-                        "or a header line 'image,caption' first")
+            expected = "'IMAGE#INDEX<TAB>caption' (e.g. '1000268201.jpg#0<TAB>A child ...')"
         if not ok or not name or not caption.strip():
             raise FlickrError(f"{path}, line {n}: expected {expected}, got {line[:80]!r}")
         rows.append((n, name, caption.strip()))
