@@ -209,3 +209,20 @@ def test_is_missing_knows_the_usual_marks_in_any_case_and_nothing_else():
         assert is_missing(cell), cell
     for cell in ("0", "-", "n", "NAN1", "missing", "N.A.", "inf", "x"):
         assert not is_missing(cell), cell
+
+
+def test_a_json_array_after_blank_lines_with_nested_arrays_keeps_each_object_s_line(tmp_path):
+    content = ('\n\n[{"text": "a", "tags": ["x", "y"]},\n {"text": "b", "tags": []},\n'
+               ' {"text": "c"}]\n')
+    table = read_table(_write(tmp_path, "t.json", content), ["text"])
+    assert [r["text"] for r in table.rows] == ["a", "b", "c"]
+    assert table.lines == [3, 4, 5] and table.rows[0]["tags"] == '["x", "y"]'
+    path = _write(tmp_path, "u.json", '\n[{"text": "a"},\n {"tags": [1]}]')
+    assert _error(path) == f"{path}:3: column 'text' is missing on this row"
+
+
+def test_a_tsv_file_splits_on_tabs_even_when_its_header_holds_a_comma(tmp_path):
+    path = _write(tmp_path, "t.tsv", "text, in short\tlabel\na, b\tx\n")
+    table = read_table(path, ["text, in short", "label"])
+    assert table.columns == ["text, in short", "label"]
+    assert table.rows == [{"text, in short": "a, b", "label": "x"}]

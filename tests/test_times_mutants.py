@@ -124,3 +124,27 @@ def test_an_unreadable_time_names_its_line_row_and_the_way_out():
     with pytest.raises(DataError) as err:
         _column(["2021-02-01", " "])
     assert str(err.value) == "f.csv:3: no time in column 't' (row [' ', '1'])"
+
+
+def test_month_end_dates_are_months_only_when_every_one_is_and_there_are_two():
+    """All on the last day of their month (2024-02-29 in a leap year): months. One date
+    alone stays a day (a single month end is not a monthly series); so do dates a day
+    before month ends, or month ends mixed with other days."""
+    days = np.array(["2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30"],
+                    dtype="datetime64[D]")
+    got = coarsest(days)
+    assert got.dtype == np.dtype("datetime64[M]")
+    assert got.astype(str).tolist() == ["2024-01", "2024-02", "2024-03", "2024-04"]
+    assert coarsest(days[:2]).dtype == np.dtype("datetime64[M]")  # two are enough
+    assert coarsest(days[:1]).dtype == np.dtype("datetime64[D]")
+    for other in (days - 1, np.array(["2024-01-31", "2024-02-28"], dtype="datetime64[D]"),
+                  np.array(["2023-02-27", "2023-02-28"], dtype="datetime64[D]")):
+        assert coarsest(other).dtype == np.dtype("datetime64[D]"), other
+
+
+def test_year_9999_is_a_year_and_10000_is_a_number_read_as_one():
+    assert parse_iso("9999-12-31") == np.datetime64("9999-12-31")
+    with pytest.raises(ValueError, match=r"^year beyond 9999 in '10000'$"):
+        parse_iso("10000")
+    with pytest.raises(ValueError, match=r"^year beyond 9999 in '1700000000'$"):
+        parse_iso("1700000000")
