@@ -1163,8 +1163,8 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.tasks.predictor.x_open_checkpoint__mutmut_47":
         "training_state is only tested for truth: None and False are both false",
     **{f"rnnkit.tasks.predictor.x_read_arrays__mutmut_{n}":
-       "np.load's allow_pickle defaults to False and is only tested for truth" for n in (8, 10)},
-    "rnnkit.tasks.predictor.x_read_arrays__mutmut_46":
+       "np.load's allow_pickle defaults to False and is only tested for truth" for n in (10, 12)},
+    "rnnkit.tasks.predictor.x_read_arrays__mutmut_48":
         "no NumPy dtype has kind 'X': the string still admits exactly f, i, u and b",
     **{f"rnnkit.tasks.predictor.{name}":
        "on a CPU-only machine .to(None) and .to(the run's device) leave the model where it is"

@@ -450,3 +450,19 @@ def test_read_arrays_reads_a_suffix_in_any_case(tmp_path, name):
         path.write_text("\n".join(",".join(str(v) for v in row) for row in x) + "\n")
     [got] = read_arrays(path)
     np.testing.assert_array_equal(got, x)
+
+
+def test_small_helpers_ndim_empty_arrays_and_empty_folders(tmp_path):
+    from rnnkit.tasks.predictor import _ndim, files_in
+
+    assert _ndim([[1, 2], [3]]) == -1 and _ndim([[1, 2]]) == 2 and _ndim(3.0) == 0
+    with pytest.raises(TaskError, match=r"^windows: no sequences \(an array with no rows\)$"):
+        as_sequences([np.zeros((0, 5))], features=1, what="windows")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(TaskError) as err:
+        files_in(tmp_path, (".mid", ".midi"), "MIDI")
+    assert str(err.value) == f"{tmp_path}: no MIDI file (.mid, .midi) in it"
+    (tmp_path / "b.MID").write_bytes(b"")
+    (tmp_path / "a.mid").write_bytes(b"")
+    assert files_in(tmp_path, (".mid",), "MIDI") == [str(tmp_path / "a.mid"),
+                                                   str(tmp_path / "b.MID")]
