@@ -246,7 +246,7 @@ MODULES: dict[str, list[str]] = {
             "backtest_factors_weigh_lead_times_equally_and_read_nothing_after_the_end"))],
     "rnnkit/tasks/timeseries/source.py": [
         "tests/test_source_mutants.py", "tests/test_timeseries_data.py",
-        "tests/test_forecast_multivariate.py",
+        "tests/test_forecast_multivariate.py", "tests/test_anomaly_labels.py",
         "-k", "not example"],  # (the examples/ folder is not in the scratch copy)
     "rnnkit/models/classifier.py": [
         "tests/test_classifier_mutants.py", "tests/test_heads_reference.py", "tests/test_models.py",
