@@ -910,6 +910,8 @@ EQUIVALENT: dict[str, str] = {
         "keeps the same steps",
     "rnnkit.tasks.timeseries.scoring.x_range_forecasts__mutmut_40": _NEGATIVE,
     "rnnkit.tasks.timeseries.scoring.x_figures__mutmut_21": "float('NAN') is nan",
+    "rnnkit.tasks.timeseries.detector.x_labelled_scores__mutmut_20":
+        "float() reads 'nan' in any case",
     "rnnkit.tasks.timeseries.detector.x_labelled_scores__mutmut_11":
         "labelled_windows is probed only for None (no labels), which any timestamps give",
     "rnnkit.tasks.timeseries.detector.x_evaluate_detection__mutmut_9":
