@@ -334,7 +334,9 @@ def test_the_parts_may_be_files_of_their_own(tmp_path):
              "task.text (or task.data) and task.train_data both name the training text"),
             ({"data": path["train"], "test_data": path["test"]},
              "task.test_data needs task.train_data"),
-            ({"val_data": path["val"]}, "task.val_data needs task.train_data")):
+            ({"val_data": path["val"]}, "task.val_data needs task.train_data"),
+            ({"text": path["train"], "data": path["val"]},
+             "task.text and task.data both name the text file: set one")):
         with pytest.raises(ConfigError, match=re.escape(message)):
             splits(**task)
     with pytest.raises(DataError, match=r"and 50 validation and 4 test characters \(need "
@@ -342,3 +344,17 @@ def test_the_parts_may_be_files_of_their_own(tmp_path):
         (tmp_path / "short.txt").write_text("abcd")
         splits(train_data=path["train"], val_data=path["val"], test_data=str(
             tmp_path / "short.txt"), val_streams=8)
+
+
+def test_an_unreadable_part_names_its_key(tmp_path):
+    (tmp_path / "ok.txt").write_text("abcdefghij" * 30, encoding="utf-8")
+    ok, missing = str(tmp_path / "ok.txt"), str(tmp_path / "none.txt")
+    for task, key in (({"train_data": missing}, "train_data"),
+                      ({"train_data": missing, "val_data": ok}, "train_data"),
+                      ({"train_data": ok, "val_data": missing}, "val_data"),
+                      ({"train_data": ok, "test_data": missing}, "test_data"),
+                      ({"text": missing}, "text")):
+        cfg = config_from_raw({"task": {"name": "charlm", **task}}, "t")
+        with pytest.raises(DataError, match=f"^task.{key} = {re.escape(repr(missing))}: "
+                                            "cannot read it as UTF-8 text"):
+            print(TASKS["charlm"].setup(cfg).parts)

@@ -165,6 +165,8 @@ class CharLMTask(Task):
     def check(self, cfg) -> list[str]:
         errors = super().check(cfg)
         t = cfg.task
+        if t.text and t.data:
+            errors.append("task.text and task.data both name the text file: set one")
         if t.text and t.train_data:
             errors.append("task.text (or task.data) and task.train_data both name the training "
                           "text: set one")
