@@ -226,3 +226,15 @@ def test_a_tsv_file_splits_on_tabs_even_when_its_header_holds_a_comma(tmp_path):
     table = read_table(path, ["text, in short", "label"])
     assert table.columns == ["text, in short", "label"]
     assert table.rows == [{"text, in short": "a, b", "label": "x"}]
+
+
+def test_delimiter_of_an_open_file_reads_its_first_non_blank_line_and_rewinds(tmp_path):
+    from rnnkit.data.tables import delimiter_of
+
+    for text, want in (("\n\n  \nt;v\n1;2\n", ";"), ("t\tv\n", "\t"), ("t,v;w\n", ","),
+                       ("", ","), ("\n\n", ",")):
+        path = _write(tmp_path, "s.csv", text)
+        with open(path, newline="") as f:
+            f.read(1)  # wherever the caller left it
+            assert delimiter_of(f) == want, text
+            assert f.tell() == 0 and f.read() == text
