@@ -366,7 +366,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_forecasting_mutants.py", "-k", "not example"],
     "rnnkit/tasks/anomaly.py": [  # (not test_anomaly.py's tests that train a run: seconds
         # each, and test_anomaly_task_mutants.py checks the same on untrained models)
-        "tests/test_anomaly_task_mutants.py",
+        "tests/test_anomaly_task_mutants.py", "tests/test_anomaly_labels.py",
         "tests/test_anomaly.py::test_anomaly_training_on_a_too_short_file_says_the_minimum",
         "tests/test_oracle_timeseries.py::test_the_threshold_is_read_on_the_calibration_range_"
         "only"],

@@ -103,7 +103,8 @@ def test_a_label_column_that_is_also_data_is_a_config_error(tmp_path):
     data = _write(tmp_path / "s.csv", 100, [3])
     for key in ("value_columns", "covariate_columns"):
         with pytest.raises(ConfigError, match="task.label_column = 'label' is also a value or "
-                                              "covariate column"):
+                                              "covariate column: the labels are not read as "
+                                              "data"):
             _ctx(data, **{key: ["label"]}, **({"value_columns": ["value"]}
                                                if key == "covariate_columns" else {}))
 
