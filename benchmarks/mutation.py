@@ -1166,6 +1166,9 @@ EQUIVALENT: dict[str, str] = {
         "without a cell state c is the empty tensor, and the compiled step leaves c_out alone",
     "rnnkit.tasks.predictor.x__finite_record__mutmut_20":
         "the top-level place is only tested for truth: None and '' are both false",
+    **{f"rnnkit.tasks.predictor.x_open_checkpoint__mutmut_{n}":
+       "on a CPU-only machine 'auto', 'cpu' and .to(None) all leave the model on the CPU"
+       for n in (53, 60)},
     "rnnkit.tasks.predictor.x_open_checkpoint__mutmut_47":
         "training_state is only tested for truth: None and False are both false",
     **{f"rnnkit.tasks.predictor.x_read_arrays__mutmut_{n}":

@@ -331,13 +331,15 @@ def test_the_parts_may_be_files_of_their_own(tmp_path):
     assert ctx.parts[2] == texts["test"] and ctx.parts[1] == texts["train"][270:]
     for task, message in (
             ({"text": path["train"], "train_data": path["train"]},
-             "task.text (or task.data) and task.train_data both name the training text"),
+             "task.text (or task.data) and task.train_data both name the training text: "
+             "set one"),
             ({"data": path["train"], "test_data": path["test"]},
-             "task.test_data needs task.train_data"),
-            ({"val_data": path["val"]}, "task.val_data needs task.train_data"),
+             "task.test_data needs task.train_data (the parts come together)"),
+            ({"val_data": path["val"]},
+             "task.val_data needs task.train_data (the parts come together)"),
             ({"text": path["train"], "data": path["val"]},
              "task.text and task.data both name the text file: set one")):
-        with pytest.raises(ConfigError, match=re.escape(message)):
+        with pytest.raises(ConfigError, match=r"\n  " + re.escape(message) + "$"):
             splits(**task)
     with pytest.raises(DataError, match=r"and 50 validation and 4 test characters \(need "
                                         r"more than task.val_streams = 8\)"):
