@@ -454,6 +454,9 @@ _ZERO_ERROR = "y == point gives a ratio of 0 on either side"
 _NEGATIVE = "NumPy takes any negative size in reshape as the inferred one"
 _SORTED = "the quantiles are sorted along the last axis afterwards: ties cannot matter"
 EQUIVALENT: dict[str, str] = {
+    **{f"rnnkit.tasks.timeseries.source.x_load_labels__mutmut_{n}":
+       "read_csv returns no NaN (a missing value is an error, or interpolated): nan_to_num "
+       "changes nothing" for n in (56, 57)},
     "rnnkit.tasks.report.x_write_report__mutmut_55": "float() reads 'nan' in any case",
     "rnnkit.cli.common.x_print_records__mutmut_3": "ensure_ascii=None is false, as False is",
     **{f"rnnkit.cli.common.x_write_columns__mutmut_{n}":

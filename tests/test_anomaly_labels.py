@@ -94,9 +94,8 @@ def test_a_row_without_a_0_or_1_label_names_its_line(tmp_path, cell, problem):
     ctx = _ctx(str(path))
     with pytest.raises(TaskError) as err:
         print(ctx.labels)
-    assert problem in str(err.value) and "s.csv:9" in str(err.value)
-    assert str(err.value).endswith("task.label_column = 'label' needs 1 (an anomalous point) "
-                                   "or 0 (a normal one) on every row")
+    assert str(err.value) == (f"{path}:9: {problem}: task.label_column = 'label' needs 1 "
+                              "(an anomalous point) or 0 (a normal one) on every row")
 
 
 def test_a_label_column_that_is_also_data_is_a_config_error(tmp_path):
@@ -135,3 +134,52 @@ def test_without_labels_the_figures_that_need_them_are_nan(tmp_path):
     alarms[:ctx.train_end] = False
     assert got["alarm_events"] == event_scores(alarms, [])["alarm_events"] > 0
     assert math.isfinite(got["threshold"])
+
+
+def test_labels_follow_the_values_through_the_time_column_and_repairs(tmp_path):
+    """The labels are read with the run's time column, repairs and time format, so label i
+    is point i's however the file is laid out: here the time column is not the first, the
+    rows are out of order (repair "sort") and the times day/month/year."""
+    rows = [(f"{d:02d}/01/2024", d * 1.5, int(d in (13, 14))) for d in range(1, 25)]
+    order = [5, 3, 1, 0, 2, 4] + list(range(6, 24))  # the first rows shuffled
+    lines = ["value,label,when"] + [f"{rows[i][1]},{rows[i][2]},{rows[i][0]}" for i in order]
+    path = tmp_path / "s.csv"
+    path.write_text("\n".join(lines) + "\n")
+    ctx = _ctx(str(path), time_column="when", repair="sort", time_format="%d/%m/%Y",
+               calendar=False, window=3, train_size=12)
+    assert ctx.series.columns == ("value",)
+    np.testing.assert_allclose(ctx.series.values, [r[1] for r in rows])
+    assert ctx.labels.dtype == bool and np.flatnonzero(ctx.labels).tolist() == [12, 13]
+
+
+def test_a_label_count_that_differs_from_the_points_is_named(tmp_path, monkeypatch):
+    import rnnkit.tasks.timeseries.source as src
+
+    ctx = _ctx(_write(tmp_path / "s.csv", 100, [5]))
+    read = src.read_csv
+
+    def fewer(path, *args, value_columns=None, **kwargs):
+        series = read(path, *args, value_columns=value_columns, **kwargs)
+        return series.head(99) if value_columns == ["label"] else series
+
+    monkeypatch.setattr(src, "read_csv", fewer)
+    with pytest.raises(TaskError) as err:
+        print(ctx.labels)
+    assert str(err.value) == ("task.label_column = 'label': 99 labelled rows for 100 points "
+                              "(rows with no value, the covariates' future, take no label)")
+
+
+def test_without_a_label_column_key_every_other_column_is_a_value(tmp_path):
+    from types import SimpleNamespace
+
+    from rnnkit.tasks.timeseries.source import _values
+
+    path = _write(tmp_path / "s.csv", 10, [1])
+    cfg = SimpleNamespace(time_column="", covariate_columns=[])
+    assert _values(path, cfg) is None  # a forecast's config: no label column at all
+    cfg.label_column = ""
+    assert _values(path, cfg) is None
+    cfg.label_column = "label"
+    assert _values(path, cfg) == ["value"]
+    cfg.label_column = "other"
+    assert _values(path, cfg) is None

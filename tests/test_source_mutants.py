@@ -380,3 +380,62 @@ def test_small_cases_of_ranges_widths_columns_and_steps():
     months = np.arange("2000-01", "2000-04", dtype="datetime64[M]")
     assert time_step(months).dtype == np.dtype("m8[M]")
     assert time_step(months[:1]).dtype == np.dtype("m8[M]")
+
+
+# -- a stream's pushes and values given without times ---------------------------------------
+def test_pushed_values_are_checked_numbers_of_the_run_s_width():
+    from rnnkit.tasks.timeseries.source import pushed_value
+
+    assert pushed_value(2, 1) == 2.0 and isinstance(pushed_value(2, 1), float)
+    assert pushed_value([3.5], 1) == 3.5 and pushed_value(np.float32(1.5), 1) == 1.5
+    got = pushed_value([1, 2], 2)
+    assert got.dtype == np.float64 and got.shape == (2,) and got.tolist() == [1.0, 2.0]
+    assert pushed_value([[1, 2]], 2).shape == (2,)
+    assert pushed_value(MAX_ABS, 1) == MAX_ABS
+    for bad, message in ((None, "push: None is not a number"),
+                         ("1", "push: '1' is not a number"),
+                         (b"1", "push: b'1' is not a number"),
+                         ([1, 2], "push: [1, 2]: the run reads 1 value(s) a step, got 2"),
+                         ([[1.0]], "push: [[1.0]]: the run reads 1 value(s) a step, got 1"),
+                         (float("nan"), f"push: nan: a value is NaN, infinite or beyond "
+                                        f"+-{MAX_ABS:g}"),
+                         (MAX_ABS * 2, f"push: {MAX_ABS * 2!r}: a value is NaN, infinite "
+                                       f"or beyond +-{MAX_ABS:g}")):
+        with pytest.raises(TaskError) as err:
+            pushed_value(bad, 1)
+        assert str(err.value) == message
+    with pytest.raises(TaskError, match=r"^push: \[1\]: the run reads 2 value\(s\) a step, "
+                                        r"got 1$"):
+        pushed_value([1], 2)
+
+
+def test_pushed_times_are_iso_text_datetimes_or_datetime64():
+    from datetime import datetime
+
+    from rnnkit.tasks.timeseries.source import pushed_time
+
+    assert pushed_time("2024-01-31 13:45") == np.datetime64("2024-01-31T13:45")
+    assert pushed_time(datetime(2024, 1, 31, 13, 45)) == np.datetime64("2024-01-31T13:45")
+    assert pushed_time(np.datetime64("2024-01")) == np.datetime64("2024-01")
+    for bad in ("soon", None, "NaT", 3.5):
+        with pytest.raises(TaskError) as err:
+            pushed_time(bad)
+        assert str(err.value) == (f"push: {bad!r} is not a time (ISO 8601 text such as "
+                                  "'2024-01-31 13:45', a datetime or a numpy datetime64)")
+
+
+def test_values_alone_become_a_series_at_positions_with_exact_messages():
+    from rnnkit.tasks.timeseries.source import as_series
+
+    s = as_series([[1.0], [2.0], [3.0]], "h")  # one column given as (N, 1)
+    assert s.values.shape == (3,) and s.timestamps.tolist() == [0, 1, 2]
+    two = as_series([[1, 2], [3, 4]], "h", width=2)
+    assert two.values.shape == (2, 2)
+    for data, width, message in (
+            (5.0, 1, "h: one number (5.0); give a sequence of numbers"),
+            ([[1, 2], [3, 4]], 1, "h: values of shape (2, 2); the run reads one value column "
+                                  "(a sequence of numbers)"),
+            ([1, 2], 2, "h: 1 value column(s); the run reads 2 (values of shape (N, 2))")):
+        with pytest.raises(TaskError) as err:
+            as_series(data, "h", width=width)
+        assert str(err.value) == message

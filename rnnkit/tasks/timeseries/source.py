@@ -157,11 +157,9 @@ def load_labels(cfg: SeriesSourceConfig, column: str, points: int) -> np.ndarray
         parts.append(np.nan_to_num(labels, nan=0.0) != 0)
     if not found:
         return None
-    out = np.concatenate([p if p is not None else np.zeros(0, bool) for p in parts]) \
-        if all(p is not None for p in parts) else None
-    if out is None:  # some parts unlabelled: their lengths come from reading their values
-        out = np.concatenate([p if p is not None else np.zeros(len(_read(f, cfg)), bool)
-                              for f, p in zip(files, parts)])
+    # an unlabelled part: as many False as it has points (read again for its length)
+    out = np.concatenate([p if p is not None else np.zeros(len(_read(f, cfg)), bool)
+                          for f, p in zip(files, parts)])
     if len(out) != points:
         raise TaskError(f"task.label_column = {column!r}: {len(out)} labelled rows for "
                         f"{points} points (rows with no value, the covariates' future, "
