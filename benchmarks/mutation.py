@@ -454,6 +454,10 @@ _ZERO_ERROR = "y == point gives a ratio of 0 on either side"
 _NEGATIVE = "NumPy takes any negative size in reshape as the inferred one"
 _SORTED = "the quantiles are sorted along the last axis afterwards: ties cannot matter"
 EQUIVALENT: dict[str, str] = {
+    **{f"rnnkit.tasks.timeseries.source.x_pushed_time__mutmut_{n}":
+       "np.datetime64 reads 'NaT' in any case, and None, as not-a-time" for n in (7, 9, 10)},
+    **{f"rnnkit.tasks.timeseries.source.x_pushed_value__mutmut_{n}": _NEGATIVE + " (and "
+       "+1 is the size of the one value)" for n in (25, 26)},
     **{f"rnnkit.tasks.timeseries.source.x_load_labels__mutmut_{n}":
        "read_csv returns no NaN (a missing value is an error, or interpolated): nan_to_num "
        "changes nothing" for n in (56, 57)},

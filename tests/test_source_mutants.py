@@ -417,7 +417,7 @@ def test_pushed_times_are_iso_text_datetimes_or_datetime64():
     assert pushed_time("2024-01-31 13:45") == np.datetime64("2024-01-31T13:45")
     assert pushed_time(datetime(2024, 1, 31, 13, 45)) == np.datetime64("2024-01-31T13:45")
     assert pushed_time(np.datetime64("2024-01")) == np.datetime64("2024-01")
-    for bad in ("soon", None, "NaT", 3.5):
+    for bad in ("soon", None, "NaT", 3.5, "10000"):  # (10000: a number read as a year)
         with pytest.raises(TaskError) as err:
             pushed_time(bad)
         assert str(err.value) == (f"push: {bad!r} is not a time (ISO 8601 text such as "
