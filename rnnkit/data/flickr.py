@@ -71,8 +71,12 @@ def caption_rows(path: str | Path) -> list[tuple[int, str, str]]:
 def read_captions(path: str | Path) -> dict[str, list[str]]:
     """``{image name: [captions in file order]}`` from a captions file
     (:func:`caption_rows`)."""
+    return _grouped(caption_rows(path), path)
+
+
+def _grouped(rows: list[tuple[int, str, str]], path) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for _, name, caption in caption_rows(path):
+    for _, name, caption in rows:
         out.setdefault(name, []).append(caption)
     if not out:
         raise FlickrError(f"{path}: no captions")
@@ -109,10 +113,11 @@ def load_flickr(data_dir: str | Path, *, size: int = 64, captions_file: str = ""
     """(image names, images (N, 3, size, size) uint8, captions per image, captions path)
     in captions-file order; ``max_images`` > 0 keeps the first that many."""
     cap_path, images_dir = find_layout(data_dir, captions_file)
-    captions = read_captions(cap_path)
+    rows = caption_rows(cap_path)  # read once: the captions, and each image's first line
+    captions = _grouped(rows, cap_path)
     names = list(captions)[:max_images or None]
     lines: dict[str, int] = {}
-    for n, name, _ in caption_rows(cap_path):
+    for n, name, _ in rows:
         lines.setdefault(name, n)
     for name in names:
         if not (images_dir / name).is_file():
