@@ -109,7 +109,7 @@ class AnomalyContext(Context):
         """A user's per-point labels (``task.label_column``; None: the files have none, or
         a named series, whose windows are NAB's)."""
         cfg = self.task_cfg
-        return load_labels(cfg, cfg.label_column, len(self.series)) if uses_own_data(cfg) \
+        return load_labels(cfg, cfg.label_column, *self.source) if uses_own_data(cfg) \
             else None
 
     @cached_property

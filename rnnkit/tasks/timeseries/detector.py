@@ -280,9 +280,14 @@ def labelled_scores(ctx: AnomalyContext, alarms: np.ndarray) -> dict[str, float]
     labels (a user's series without a label column) the figures that need them are NaN
     (unknown, not 0) and only ``alarm_events`` is counted."""
     out = event_scores(alarms, scored_windows(ctx))
-    if labelled_windows(ctx, ctx.series.timestamps[:1]) is None:
+    if not has_labels(ctx):
         out.update(dict.fromkeys(UNLABELLED, float("nan")))
     return out
+
+
+def has_labels(ctx: AnomalyContext) -> bool:
+    """Whether the run knows labelled windows (NAB's, or a user's label column)."""
+    return labelled_windows(ctx, ctx.series.timestamps[:1]) is not None
 
 
 def _first(forecast: Forecast, n: int) -> Forecast:

@@ -13,6 +13,7 @@ from .calibration import interval_factors
 from .detector import (
     detect,
     evaluate_detection,
+    has_labels,
     labelled_scores,
     labelled_windows,
     threshold,
@@ -75,7 +76,7 @@ def detection_section(model, ctx: AnomalyContext, run_dir) -> Path:
                 labelled_scores(ctx, z)}
     keys = ["windows_detected", "windows_total", "alarm_events", "false_positives",
             "alarm_points_outside", "precision", "recall", "f1"]
-    unlabelled = labelled_windows(ctx, t[:1]) is None
+    unlabelled = not has_labels(ctx)
     result = detect(model, ctx)
     cfg = ctx.task_cfg
     plot = plot_detection(Path(run_dir) / "plots" / "detection.png", t, ctx.series.values,

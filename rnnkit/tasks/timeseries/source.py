@@ -129,19 +129,26 @@ def _values(path, cfg: SeriesSourceConfig) -> list[str] | None:
     return [h for h in header if h not in (time, label, *cfg.covariate_columns)] or None
 
 
-def load_labels(cfg: SeriesSourceConfig, column: str, points: int) -> np.ndarray | None:
+def _parts(cfg: SeriesSourceConfig) -> list[tuple[str, str]]:
+    """(key, file) of each part of a user's series given as files of their own."""
+    return [(k, getattr(cfg, f"{k}_data")) for k in ("train", "val", "test")
+            if getattr(cfg, f"{k}_data")]
+
+
+def load_labels(cfg: SeriesSourceConfig, column: str, series: Series,
+                lengths: dict[str, int]) -> np.ndarray | None:
     """Per-point labels (True: anomalous) from the ``column`` of the run's files, read with
-    the same repairs as the values, so row i labels point i of :func:`load_source`'s series
-    (``points`` long); a part without the column is unlabelled (False). None when no file
-    has it (or the run reads a named series)."""
+    the same repairs as the values, so row i labels point i of ``series`` (``series`` and
+    ``lengths``: what :func:`load_source` returned); a part without the column is
+    unlabelled (False). None when no file has it (or the run reads a named series)."""
     if not column or not uses_own_data(cfg):
         return None
-    files = [cfg.data] if cfg.data else [getattr(cfg, f"{k}_data") for k in
-                                           ("train", "val", "test") if getattr(cfg, f"{k}_data")]
+    files = [cfg.data] if cfg.data else [path for _, path in _parts(cfg)]
+    sizes = [len(series) - sum(lengths.values()), *lengths.values()]  # points of each file
     parts, found = [], False
-    for path in files:
+    for path, points in zip(files, sizes):
         if column not in _header(path):
-            parts.append(None)
+            parts.append(np.zeros(points, bool))
             continue
         found = True
         try:  # (the label column as the only value column)
@@ -154,17 +161,12 @@ def load_labels(cfg: SeriesSourceConfig, column: str, points: int) -> np.ndarray
             problem = e.problem if isinstance(e, NeedsRepair) else str(e)
             raise TaskError(f"{problem}: task.label_column = {column!r} needs 1 (an "
                             "anomalous point) or 0 (a normal one) on every row") from None
+        if len(labels) != points:
+            raise TaskError(f"task.label_column = {column!r}: {len(labels)} labelled rows for "
+                            f"{points} points (rows with no value, the covariates' future, "
+                            "take no label)")
         parts.append(np.nan_to_num(labels, nan=0.0) != 0)
-    if not found:
-        return None
-    # an unlabelled part: as many False as it has points (read again for its length)
-    out = np.concatenate([p if p is not None else np.zeros(len(_read(f, cfg)), bool)
-                          for f, p in zip(files, parts)])
-    if len(out) != points:
-        raise TaskError(f"task.label_column = {column!r}: {len(out)} labelled rows for "
-                        f"{points} points (rows with no value, the covariates' future, "
-                        "take no label)")
-    return out
+    return np.concatenate(parts) if found else None
 
 
 def load_source(cfg: SeriesSourceConfig) -> tuple[Series, dict[str, int]]:
@@ -176,8 +178,7 @@ def load_source(cfg: SeriesSourceConfig) -> tuple[Series, dict[str, int]]:
             return load_series(cfg.series), {}
         if cfg.data:
             return _read(cfg.data, cfg), {}
-        parts = [(k, _read(getattr(cfg, f"{k}_data"), cfg)) for k in ("train", "val", "test")
-                 if getattr(cfg, f"{k}_data")]
+        parts = [(k, _read(path, cfg)) for k, path in _parts(cfg)]
     except NeedsRepair as e:
         raise TaskError(f"{e.problem}; {e.hint(_config_repair)}") from None
     except (DataError, OSError) as e:
