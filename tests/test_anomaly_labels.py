@@ -72,7 +72,7 @@ def test_parts_without_the_column_are_unlabelled(tmp_path):
     lines = test.read_text().splitlines()
     test.write_text("\n".join([lines[0], *lines[81:]]) + "\n")  # points 80..99
     ctx = _ctx(train_data=train, test_data=str(test))
-    assert len(ctx.series) == 100 and len(ctx.labels) == 100
+    assert len(ctx.series) == 100 and len(ctx.labels) == 100 and ctx.labels.dtype == bool
     assert np.flatnonzero(ctx.labels).tolist() == [85, 86]
     plain = tmp_path / "t2.csv"
     _write(plain, 100)
