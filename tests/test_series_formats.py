@@ -99,12 +99,13 @@ def test_monthly_dates_are_a_monthly_series_without_gaps(tmp_path, dates, step):
     np.testing.assert_array_equal(np.diff(s.timestamps).astype(int), step)
 
 
-def test_a_number_too_large_for_a_year_is_refused_naming_its_line(tmp_path):
-    rows = [[str(1700000000 + 60 * i), str(i)] for i in range(5)]  # Unix times
+def test_a_number_that_is_no_integer_is_refused_naming_its_line(tmp_path):
+    rows = [[f"{1700000000.5 + 60 * i}", str(i)] for i in range(5)]  # Unix times, fractions
     with pytest.raises(DataError) as err:
         read_csv(_write(tmp_path / "e.csv", ["ts", "v"], rows))
     assert str(err.value).startswith(f"{tmp_path / 'e.csv'}:2: cannot read a time from "
-                                     "'1700000000' (a number is read as a year)")
+                                     "'1700000000.5' (a column of integers is read as step "
+                                     "numbers; for Unix times name time_format = 'unix'")
 
 
 def test_times_with_a_utc_offset_are_read_as_utc_with_one_warning(tmp_path):

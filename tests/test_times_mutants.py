@@ -56,7 +56,8 @@ def test_parse_iso_names_a_cell_without_a_time(text):
     (["2024-03-05", "2024-03-05T07"], "h"),
     (["2024-03-05T07", "2024-03-05T07:30"], "m"),
     (["2024-03-05T07:30", "2024-03-05T07:30:15"], "s"),
-    (["2024-03-05T07:30:15", "2024-03-05T07:30:15.250"], "us"),  # finer than seconds: as is
+    (["2024-03-05T07:30:15", "2024-03-05T07:30:15.250"], "ms"),
+    (["2024-03-05T07:30:15", "2024-03-05T07:30:15.000250"], "us"),
 ])
 def test_coarsest_is_the_largest_unit_that_holds_every_time(times, unit):
     t = np.array(times, dtype="datetime64[us]")
@@ -85,7 +86,7 @@ def test_a_spreadsheet_column_comes_in_the_unit_of_its_times(fmt, step, unit):
 
 
 def test_a_named_format_with_fractions_of_a_second_keeps_them():
-    days = [datetime(2024, 2, 1, 9, 0, 0, 250_000) + timedelta(seconds=i) for i in range(3)]
+    days = [datetime(2024, 2, 1, 9, 0, 0, 250_123) + timedelta(seconds=i) for i in range(3)]
     t = _column([d.strftime("%d/%m/%Y %H:%M:%S.%f") for d in days], "%d/%m/%Y %H:%M:%S.%f")
     assert t.dtype == np.dtype("datetime64[us]")
     np.testing.assert_array_equal(t, np.array(days, dtype="datetime64[us]"))

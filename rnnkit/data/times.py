@@ -4,6 +4,7 @@ sequence's rows of a long table)."""
 
 from __future__ import annotations
 
+import re
 import warnings
 from datetime import datetime
 
@@ -19,6 +20,17 @@ TIME_FORMATS = tuple(date + clock for date in ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y
                      for clock in ("", " %H:%M", " %H:%M:%S"))
 
 
+# time_format values that are not strptime formats: the column holds numbers, read as step
+# numbers (integers: 0, 1, 2 ... or 1, 5, 10 ...) or as Unix times (seconds or milliseconds
+# since 1970-01-01 UTC)
+NUMBER_FORMATS = {"step": None, "unix": "s", "unix_ms": "ms"}
+_INTEGER = re.compile(r"[+-]?\d+")
+_YEAR = re.compile(r"\d{4}")
+# Unix times of 1980-2100, in seconds and in milliseconds: a step column in these ranges
+# is more likely Unix times (read as steps, with a warning naming the fix)
+_UNIX_RANGES = ((315_532_800, 4_102_444_800), (315_532_800_000, 4_102_444_800_000))
+
+
 def parse_iso(text: str) -> np.datetime64:
     """One ISO 8601 time (``2024-01-31``, ``2024-01-31 13:45``, ``2024-01``, a trailing
     ``Z``); a ValueError for anything else, an empty cell included."""
@@ -32,10 +44,19 @@ def parse_iso(text: str) -> np.datetime64:
 
 def column_times(path, rows, col, name: str, lines, time_format: str | None) -> np.ndarray:
     """The time column as datetime64: ISO 8601, else ``time_format``, else the one format
-    of :data:`TIME_FORMATS` that reads every row."""
+    of :data:`TIME_FORMATS` that reads every row. A column of integers is a column of step
+    numbers (int64), unless every one has 4 digits (years, as ISO 8601 reads ``1949``);
+    ``time_format`` ``"step"``, ``"unix"`` or ``"unix_ms"`` (:data:`NUMBER_FORMATS`) names
+    how to read a column of numbers."""
     cells = [row[col] if col < len(row) else "" for row in rows]
     if not cells:
         return np.zeros(0, dtype="datetime64[s]")
+    if time_format in NUMBER_FORMATS:
+        return _number_times(path, cells, name, lines, rows, time_format)
+    stripped = [c.strip() for c in cells]
+    if all(_INTEGER.fullmatch(c) for c in stripped) and \
+            not all(_YEAR.fullmatch(c) for c in stripped):
+        return _steps(path, cells, name, lines, rows)
     if time_format:
         return coarsest(np.array([_strptime(path, cell, time_format, n, rows[i])
                                   for i, (cell, n) in enumerate(zip(cells, lines))]))
@@ -63,13 +84,49 @@ def column_times(path, rows, col, name: str, lines, time_format: str | None) -> 
         try:
             parse_iso(cell)
         except ValueError:
-            number = " (a number is read as a year)" if _is_number(cell) else ""
+            number = (" (a column of integers is read as step numbers; for Unix times name "
+                      "time_format = 'unix' or 'unix_ms')") if _is_number(cell) else ""
             raise DataError(f"{path}:{n}: cannot read a time from {cell!r}{number} (row "
                             f"{rows[i]!r}); write ISO 8601 times (2024-01-31, 2024-01-31 "
                             "13:45:00, 2024-01), or name their format with time_format "
                             "(task.time_format in a task config; a strptime format such as "
                             "'%d/%m/%Y')") from None
     raise AssertionError("unreachable: some cell failed to parse")
+
+
+def _steps(path, cells, name, lines, rows) -> np.ndarray:
+    """A column of integers as step numbers (int64), with a warning where they look like
+    Unix times."""
+    t = _number_times(path, cells, name, lines, rows, "step")
+    for low, high in _UNIX_RANGES:
+        if len(t) and low <= t.min() and t.max() <= high:
+            fix = "unix" if high < 10**10 else "unix_ms"
+            warnings.warn(f"{path}: column {name!r} is read as step numbers; if its numbers "
+                          f"are Unix times, name time_format = {fix!r} (task.time_format in "
+                          "a task config)", stacklevel=4)
+    return t
+
+
+def _number_times(path, cells, name, lines, rows, time_format: str) -> np.ndarray:
+    """A column of numbers read as :data:`NUMBER_FORMATS` names: step numbers (int64) or
+    Unix times (datetime64, in the coarsest unit that holds them)."""
+    unit = NUMBER_FORMATS[time_format]
+    values = []
+    for i, (cell, n) in enumerate(zip(cells, lines)):
+        text = cell.strip()
+        try:
+            value = int(text) if _INTEGER.fullmatch(text) else float(text) if unit else None
+        except ValueError:
+            value = None
+        if value is not None and unit:  # in microseconds
+            value = value * (10**6 if unit == "s" else 10**3)
+        if value is None or not abs(value) < 2**62:  # (NaN and infinity fail too)
+            kind = "an integer step number" if unit is None else f"a Unix time ({unit})"
+            raise DataError(f"{path}:{n}: time_format = {time_format!r} needs {kind} in "
+                            f"column {name!r}, got {cell!r} (row {rows[i]!r})")
+        values.append(round(value))
+    t = np.array(values, dtype=np.int64)
+    return t if unit is None else coarsest(t.astype("datetime64[us]"))
 
 
 def _is_number(text: str) -> bool:
@@ -82,10 +139,10 @@ def _is_number(text: str) -> bool:
 
 def coarsest(t: np.ndarray) -> np.ndarray:
     """Times in the coarsest unit that holds them exactly (years, months, days, hours,
-    minutes, seconds), as ISO 8601 text parses to: first-of-month dates are a monthly
+    minutes, seconds, milliseconds, microseconds), as ISO 8601 text parses to: first-of-month dates are a monthly
     series, whose steps are one month, not 28-31 days; so are dates all on the last day of
     their month (2024-01-31, 2024-02-29: months 2024-01, 2024-02)."""
-    for unit in ("Y", "M", "D", "h", "m", "s"):
+    for unit in ("Y", "M", "D", "h", "m", "s", "ms", "us"):
         coarse = t.astype(f"datetime64[{unit}]")
         if (coarse == t).all():
             if unit == "D" and len(t) > 1 and _month_ends(coarse):

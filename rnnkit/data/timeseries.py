@@ -60,7 +60,8 @@ class Series:
     ``covariates`` (N + F, J) or None: the covariate columns, known for F points past the
     last value."""
 
-    timestamps: np.ndarray  # datetime64, increasing (or integer positions)
+    timestamps: np.ndarray  # datetime64, or int64 step numbers (positions 0, 1 ... or a
+    # file's integer time column); increasing
     values: np.ndarray  # float64 (N,) or (N, K)
     name: str = "series"
     columns: tuple[str, ...] = ()
@@ -272,20 +273,21 @@ def _column(path, header, name, default, what) -> int:
 
 def _check_order(path, t, table, lines, repair):
     diffs = np.diff(t)
-    if (diffs < np.timedelta64(0)).any():
+    zero = np.zeros((), diffs.dtype)  # (timedelta64, or int64 for step numbers)
+    if (diffs < zero).any():
         if "sort" not in repair:
-            i = int(np.argmax(diffs < np.timedelta64(0))) + 1
+            i = int(np.argmax(diffs < zero)) + 1
             raise NeedsRepair(f"{path}:{lines[i]}: timestamp {t[i]} comes before the "
                               "previous one", [(["sort"], "to sort the rows")])
         order = np.argsort(t, kind="stable")
         t, table, lines = t[order], table[order], lines[order]
         diffs = np.diff(t)
-    if (diffs == np.timedelta64(0)).any():
+    if (diffs == zero).any():
         if "drop-duplicates" not in repair:
-            i = int(np.argmax(diffs == np.timedelta64(0))) + 1
+            i = int(np.argmax(diffs == zero)) + 1
             raise NeedsRepair(f"{path}:{lines[i]}: duplicated timestamp {t[i]}",
                               [(["drop-duplicates"], "to keep the first")])
-        keep = np.concatenate([[True], diffs != np.timedelta64(0)])
+        keep = np.concatenate([[True], diffs != zero])
         _report(path, "dropped {} row(s) with a duplicated timestamp", lines[~keep])
         t, table, lines = t[keep], table[keep], lines[keep]
     return t, table, lines
@@ -302,17 +304,24 @@ def _check_gaps(path, t, table, lines, repair):
     if "interpolate" not in repair:
         i = int(np.argmax(gaps)) + 1
         raise NeedsRepair(f"{path}:{lines[i]}: gap before {t[i]} (the series steps by "
-                          f"{np.timedelta64(step, np.datetime_data(t.dtype)[0])})",
+                          f"{_delta(step, t.dtype)})",
                           [(["interpolate"], "to fill the gaps"),
                            (["ignore-gaps"], "to take the points as consecutive")])
-    unit = np.datetime_data(t.dtype)[0]
-    full = np.arange(t[0], t[-1] + np.timedelta64(step, unit), np.timedelta64(step, unit))
+    full = np.arange(t[0], t[-1] + _delta(step, t.dtype), _delta(step, t.dtype))
     at = (t - t[0]).astype(np.int64) // step
     filled = np.full((len(full), table.shape[1]), np.nan)
     filled[at] = table
     where = np.zeros(len(full), dtype=np.int64)  # 0: a row the gap filling added
     where[at] = lines
     return full, filled, where
+
+
+def _delta(step, dtype):
+    """``step`` as a difference of times of ``dtype``: a timedelta64 in its unit, or an
+    integer (step numbers)."""
+    if np.issubdtype(dtype, np.datetime64):
+        return np.timedelta64(int(step), np.datetime_data(dtype)[0])
+    return np.int64(step)
 
 
 def _interpolate(v: np.ndarray) -> np.ndarray:

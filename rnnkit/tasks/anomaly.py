@@ -146,6 +146,10 @@ class AnomalyContext(Context):
 
     def features(self, series: Series) -> np.ndarray:
         """(N, F) model inputs of ``series`` (:func:`~.timeseries.detector.features`)."""
+        if self.task_cfg.calendar and not np.issubdtype(series.timestamps.dtype, np.datetime64):
+            raise TaskError(f"{series.name}: task.calendar = true (the default) reads the "
+                            "time of day and week from the times, and this series has step "
+                            "numbers; set task.calendar = false (or give dates and times)")
         return features(series, self.scaler, self.task_cfg.calendar, self.covariate_scaler)
 
 

@@ -39,7 +39,8 @@ class SeriesSourceConfig(DataFilesConfig, TaskConfig):
     temperature forecast; rows at the end of a file with the values blank and the
     covariates given are their known future). ``repair``: comma-separated read_csv repairs;
     ``time_format``: a ``strptime`` format for times that are not ISO 8601 and not in a
-    layout read_csv finds by itself (``TIME_FORMATS``).
+    layout read_csv finds by itself (``TIME_FORMATS``), or ``"unix"``, ``"unix_ms"`` or
+    ``"step"`` for a column of numbers (a column of integers is read as step numbers).
     A series is split by time, never shuffled: ``split_seed`` and ``val_fraction`` are not
     read. The former keys ``csv`` (= ``data``) and ``value_column`` (= a one-column
     ``value_columns``) are still read, and written back under the new names."""
@@ -51,7 +52,7 @@ class SeriesSourceConfig(DataFilesConfig, TaskConfig):
     value_column: str = ""  # the former name of a one-column value_columns
     covariate_columns: list[str] = field(default_factory=list)  # known in advance
     repair: str = ""  # comma-separated read_csv repairs: sort, drop-duplicates, interpolate ...
-    time_format: str = ""  # "" = ISO 8601 or a common day/month/year layout found by reading
+    time_format: str = ""  # "" = found by reading; a strptime format, "unix", "unix_ms", "step"
 
     def __post_init__(self):
         if self.csv and not (self.data or self.train_data):
@@ -211,9 +212,9 @@ def _join(series: Series, last: Series, part: Series, key: str, repair) -> Serie
     if len(part) and len(series):
         gap = part.timestamps[0] - series.timestamps[-1]
         step = time_step(np.concatenate([series.timestamps, part.timestamps]))
-        if gap <= np.timedelta64(0) or (gap != step and not {"ignore-gaps", "keep-order"}
-                                         & set(repair)):
-            where = "not after" if gap <= np.timedelta64(0) else "not one step after"
+        zero = np.zeros((), np.asarray(gap).dtype)  # (timedelta64, or int64 for steps)
+        if gap <= zero or (gap != step and not {"ignore-gaps", "keep-order"} & set(repair)):
+            where = "not after" if gap <= zero else "not one step after"
             raise TaskError(f"{key} ({part.name}) starts at {part.timestamps[0]}, {where} the "
                             f"part before it ends ({series.timestamps[-1]}): the parts must "
                             "be consecutive pieces of one series")
@@ -281,20 +282,22 @@ def test_points(n: int, size: float, default: float) -> int:
     return count
 
 
-def time_step(timestamps: np.ndarray) -> np.timedelta64:
-    """The series' usual step (median difference), in its own unit."""
-    unit = np.datetime_data(timestamps.dtype)[0]
-    if len(timestamps) < 2:
-        return np.timedelta64(1, unit)
-    step = int(np.median(np.diff(timestamps).astype(np.int64)))
-    return np.timedelta64(max(step, 1), unit)
+def time_step(timestamps: np.ndarray):
+    """The series' usual step (median difference), in its own unit: a timedelta64, or an
+    integer for step numbers."""
+    timestamps = np.asarray(timestamps)
+    step = 1 if len(timestamps) < 2 else \
+        max(int(np.median(np.diff(timestamps).astype(np.int64))), 1)
+    if np.issubdtype(timestamps.dtype, np.datetime64):
+        return np.timedelta64(step, np.datetime_data(timestamps.dtype)[0])
+    return np.int64(step)
 
 
 def future_times(timestamps: np.ndarray, n: int) -> np.ndarray:
-    """``n`` timestamps continuing ``timestamps`` at its usual step (positions: the next
-    ``n`` positions)."""
-    if not np.issubdtype(np.asarray(timestamps).dtype, np.datetime64):
-        return len(timestamps) + np.arange(n)
+    """``n`` timestamps continuing ``timestamps`` at its usual step (no timestamps: the
+    positions 0 .. n - 1)."""
+    if not len(timestamps):
+        return np.arange(n)
     return timestamps[-1] + time_step(timestamps) * np.arange(1, n + 1)
 
 
