@@ -443,7 +443,8 @@ MODULES: dict[str, list[str]] = {
     "rnnkit/tasks/timeseries/detector.py": [
         "tests/test_detector_mutants.py", "tests/test_anomaly_task_mutants.py",
         "tests/test_anomaly_labels.py",
-        "tests/test_anomaly.py::test_alarm_hysteresis_and_hold_on_a_hand_made_score"],
+        "tests/test_anomaly.py::test_alarm_hysteresis_and_hold_on_a_hand_made_score",
+        "tests/test_anomaly.py::test_anomaly_training_on_a_too_short_file_says_the_minimum"],
     # (not the example configs: the examples are not in the scratch copy)
     "rnnkit/training/config.py": ["tests/test_train_config_mutants.py",
                                   "tests/test_config_io_mutants.py", "tests/test_config.py",
@@ -1247,18 +1248,18 @@ EQUIVALENT: dict[str, str] = {
     **{f"rnnkit.tasks.runner.x__train_locked__mutmut_{n}":
        "a DiagnosticsCallback with every = 0 records nothing and draws nothing (due() and "
        "on_train_end both require every > 0)" for n in (38, 39)},
-    **{f"rnnkit.tasks.anomaly.x_min_points__mutmut_{n}":
+    **{f"rnnkit.tasks.timeseries.detector.x_min_points__mutmut_{n}":
        "with train_size >= 1 and no test file ranges() does not read the length: any length "
        "gives the same ranges" for n in (8, 13, 15)},
-    **{f"rnnkit.tasks.anomaly.x_min_points__mutmut_{n}":
+    **{f"rnnkit.tasks.timeseries.detector.x_min_points__mutmut_{n}":
        "train_size in [1, 2) trains on 1 point (a count) or on >= n points (a fraction): no "
        "length fits either way" for n in (4, 5)},
-    **{f"rnnkit.tasks.anomaly.x_min_points__mutmut_{n}":
+    **{f"rnnkit.tasks.timeseries.detector.x_min_points__mutmut_{n}":
        "start is only a lower bound and the range ahead of it holds the shortest length: a "
        "lower start, an earlier or a later end finds the same first length (the same answer "
        "on 100000 random configs; test_min_points_matches_trying_every_length_on_a_grid)"
        for n in (35, 38, 43, 49, 52, 58, 59)},
-    "rnnkit.tasks.anomaly.x_min_points__mutmut_69":
+    "rnnkit.tasks.timeseries.detector.x_min_points__mutmut_69":
         "train_end = int(n * train_size) < n for a fraction below 1: <= n is the same test",
     **{f"rnnkit.tasks.anomaly.xǁAnomalyPredictorǁ_record__mutmut_{n}":
        "Alarm.update returns Python bools: the array is bool without dtype=" for n in (28, 30)},

@@ -139,9 +139,10 @@ def _is_number(text: str) -> bool:
 
 def coarsest(t: np.ndarray) -> np.ndarray:
     """Times in the coarsest unit that holds them exactly (years, months, days, hours,
-    minutes, seconds, milliseconds, microseconds), as ISO 8601 text parses to: first-of-month dates are a monthly
-    series, whose steps are one month, not 28-31 days; so are dates all on the last day of
-    their month (2024-01-31, 2024-02-29: months 2024-01, 2024-02)."""
+    minutes, seconds, milliseconds, microseconds), as ISO 8601 text parses to:
+    first-of-month dates are a monthly series, whose steps are one month, not 28-31 days;
+    so are dates all on the last day of their month (2024-01-31, 2024-02-29: months
+    2024-01, 2024-02)."""
     for unit in ("Y", "M", "D", "h", "m", "s", "ms", "us"):
         coarse = t.astype(f"datetime64[{unit}]")
         if (coarse == t).all():

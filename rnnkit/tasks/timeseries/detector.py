@@ -214,6 +214,40 @@ class StreamingDetector:
         return (flat(f.point), flat(f.quantiles), f.levels, flat(f.std)), state
 
 
+def ranges(cfg, n: int, parts: dict[str, int]) -> tuple[int, int]:
+    """(fit_end, train_end) of a series of ``n`` points: ``train_size`` points (or a
+    fraction), its last ``calib_size`` calibrating; with the parts given as files, the
+    training file (then the validation file calibrates)."""
+    if "test" in parts:
+        train_end = n - parts["test"]
+        calib = parts.get("val")
+        return (train_end - calib if calib else
+                train_end - int(train_end * cfg.calib_size)), train_end
+    train_end = int(cfg.train_size) if cfg.train_size >= 1 else int(n * cfg.train_size)
+    return train_end - int(train_end * cfg.calib_size), train_end
+
+
+def min_points(cfg, parts: dict[str, int]) -> int | None:
+    """The shortest series whose ranges fit the window (None: no length does)."""
+    if "test" in parts:
+        return None
+    if cfg.train_size >= 1:
+        fit_end, train_end = ranges(cfg, int(cfg.train_size) + 1, parts)
+        return train_end + 1 if cfg.window < fit_end < train_end else None
+    share = cfg.train_size * (1 - cfg.calib_size)  # fit_end is about n * share
+    if share <= 0 or cfg.calib_size <= 0:
+        return None
+    # no shorter series: fit_end > window, and one point to calibrate (train_end * calib_size
+    # >= 1)
+    start = max(cfg.window + 3, int((cfg.window - 1) / share),
+                int(1 / (cfg.train_size * cfg.calib_size)) - 1)
+    for n in range(start, start + int(3 / share) + 10):
+        fit_end, train_end = ranges(cfg, n, parts)
+        if cfg.window < fit_end < train_end < n:
+            return n
+    return None
+
+
 def alarm(cfg: AnomalyConfig, limit: float) -> Alarm:
     """The config's alarm state machine for threshold ``limit``."""
     return Alarm(limit, cfg.release_factor * limit, cfg.hold)
