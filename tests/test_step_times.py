@@ -13,7 +13,13 @@ from rnnkit.data.datasets import DataError
 from rnnkit.data.timeseries import NeedsRepair, read_csv
 from rnnkit.tasks import TASKS, TaskError, train_run
 from rnnkit.tasks.runner import config_from_raw
-from rnnkit.tasks.timeseries.source import future_times, parse_times, time_labels, time_step
+from rnnkit.tasks.timeseries.source import (
+    future_times,
+    parse_times,
+    pushed_time,
+    time_labels,
+    time_step,
+)
 
 
 def _write(path, times, values=None):
@@ -146,6 +152,26 @@ def test_a_forecast_run_on_step_numbers_forecasts_the_next_steps(tmp_path):
     assert record["columns"]["timestamp"] == ["400", "403", "406", "409"]
     [record] = p.predict_file(_write(tmp_path / "t.csv", list(range(7, 40, 3))))
     assert record["columns"]["timestamp"] == ["40", "43", "46", "49"]
+    stream = p.stream()
+    for i in range(12):
+        out = stream.push((np.int64(5 + 2 * i), float(np.sin(i / 3))))
+    assert out["columns"]["timestamp"] == ["29", "31", "33", "35"]
+    with pytest.raises(TaskError) as err:
+        stream.push(("2024-01-01", 1.0))
+    assert str(err.value) == ("push: '2024-01-01': the times pushed before are step numbers; "
+                              "push the same kind")
+
+
+def test_a_pushed_time_is_a_step_number_only_where_steps_are_read():
+    assert pushed_time(7, steps=True) == 7 and pushed_time(7, steps=True).dtype == np.int64
+    assert pushed_time(np.int32(-3), steps=True) == -3
+    assert pushed_time("2024-01-31", steps=True) == np.datetime64("2024-01-31")
+    for bad, steps in ((7, False), (True, True), (2.5, True), ("soon", True)):
+        with pytest.raises(TaskError) as err:
+            pushed_time(bad, steps=steps)
+        assert str(err.value) == (f"push: {bad!r} is not a time (ISO 8601 text such as "
+                                  "'2024-01-31 13:45', a datetime or a numpy datetime64"
+                                  + (", an integer step number)" if steps else ")"))
 
 
 def _anomaly_cfg(path, **task):

@@ -203,8 +203,12 @@ class ForecastStream(Stream):
         if timed:
             if len(x_t) != 2:
                 raise TaskError(f"push: {x_t!r}: give (timestamp, value) or the value alone")
-            t, x_t = x_t
-            t = pushed_time(t)
+            given, x_t = x_t
+            t = pushed_time(given, steps=True)
+            if self.times and t.dtype.kind != self.times[0].dtype.kind:
+                before = "step numbers" if self.times[0].dtype.kind == "i" else "dates"
+                raise TaskError(f"push: {given!r}: the times pushed before are {before}; "
+                                "push the same kind")
         value = pushed_value(x_t, width)
         if timed:
             self.times.append(t)

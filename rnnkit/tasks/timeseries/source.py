@@ -331,15 +331,19 @@ def pushed_value(x, width: int):
     return float(v.reshape(-1)[0]) if width == 1 else v.reshape(width)
 
 
-def pushed_time(t) -> np.datetime64:
-    """A timestamp a stream is pushed (``datetime64``, ``datetime`` or ISO 8601 text)."""
+def pushed_time(t, steps: bool = False):
+    """A timestamp a stream is pushed (``datetime64``, ``datetime`` or ISO 8601 text), or
+    with ``steps`` an integer step number (int64)."""
+    if steps and isinstance(t, (int, np.integer)) and not isinstance(t, (bool, np.bool_)):
+        return np.int64(t)
     try:
         value = parse_iso(t) if isinstance(t, str) else np.datetime64(t)
     except (TypeError, ValueError):
         value = np.datetime64("NaT")
     if np.isnat(value):
+        number = ", an integer step number" if steps else ""
         raise TaskError(f"push: {t!r} is not a time (ISO 8601 text such as '2024-01-31 "
-                        "13:45', a datetime or a numpy datetime64)")
+                        f"13:45', a datetime or a numpy datetime64{number})")
     return value
 
 
