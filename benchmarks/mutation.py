@@ -160,7 +160,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_oracle_decoding.py::test_unknown_target_words_copy_the_attended_source_word",
         "-k", "not test_run_evaluates_ and not test_context_splits_hold_out_"],
     "rnnkit/data/music.py": [  # (not the ones that train a model: 3 s of fixtures)
-        "tests/test_music_mutants.py",
+        "tests/test_music_mutants.py", "tests/test_music_folders.py",
         *(f"tests/test_music.py::test_{name}" for name in (
             "roll_midi_round_trip", "midi_timing_and_pitches", "pitches_to_roll_and_range",
             "a_hand_written_midi_reads_to_exactly_the_expected_roll",

@@ -39,9 +39,9 @@ def test_scan_lists_audio_by_label_then_name_and_skips_the_rest(tmp_path):
     assert scan.clips == [Clip(root / "no/c.ogg", "no", "no/c.ogg"),
                           Clip(root / "yes/a.FLAC", "yes", "yes/a.FLAC"),
                           Clip(root / "yes/b.wav", "yes", "yes/b.wav")]
-    assert scan.skipped == ["no/.DS_Store", "yes/readme.txt"]
-    assert scan.note(root) == (f"{root}: skipped 2 file(s) that are not audio (.wav, .flac, "
-                               ".ogg): no/.DS_Store, yes/readme.txt")
+    assert scan.skipped == ["yes/readme.txt"]  # .DS_Store: hidden, passed over silently
+    assert scan.note(root) == (f"{root}: skipped 1 file(s) that are not audio (.wav, .flac, "
+                               ".ogg): yes/readme.txt")
 
 
 def test_note_shows_ten_skipped_names_then_dots(tmp_path):
@@ -117,3 +117,72 @@ def test_file_lists_are_read_as_utf8_under_an_ascii_locale(tmp_path):
 ])
 def test_speaker_of_speech_commands_names(name, speaker):
     assert speaker_of(name) == speaker
+
+
+# -- label names in either Unicode form, and what is not data ------------------------------
+NFC, NFD = "caf\u00e9", "cafe\u0301"  # "café" as typed, and as a macOS file system gives it
+
+
+def test_labels_and_names_come_out_in_nfc_whatever_the_file_system_gave(tmp_path):
+    ete = "e\u0301te\u0301"  # "été" in NFD: it sorts before "f" as is, after it in NFC
+    root = _tree(tmp_path / "kw", [f"{NFD}/{NFD}1.wav", f"{ete}/b.wav", f"{ete}/{ete}.wav",
+                                   "f/x.wav"])
+    scan = scan_labels(root)
+    assert scan.clips == [Clip(root / NFD / f"{NFD}1.wav", NFC, f"{NFC}/{NFC}1.wav"),
+                          Clip(root / "f/x.wav", "f", "f/x.wav"),
+                          Clip(root / ete / "b.wav", "\u00e9t\u00e9", "\u00e9t\u00e9/b.wav"),
+                          Clip(root / ete / f"{ete}.wav", "\u00e9t\u00e9",
+                               "\u00e9t\u00e9/\u00e9t\u00e9.wav")]
+    assert all(c.path.is_file() for c in scan.clips)  # paths stay the file system's own
+
+
+def test_file_lists_match_names_in_either_form(tmp_path):
+    root = _tree(tmp_path / "kw", [f"{NFD}/a.wav", f"{NFD}/b.wav"])
+    known = {c.name for c in scan_labels(root).clips}
+    (root / "testing_list.txt").write_text(f"{NFC}/b.wav\n{NFD}/a.wav\n", encoding="utf-8")
+    assert read_file_list(root / "testing_list.txt", known) == [f"{NFC}/b.wav", f"{NFC}/a.wav"]
+
+
+def test_a_task_matches_a_label_across_roots_and_list_files(tmp_path):
+    from rnnkit.tasks import TASKS
+    from rnnkit.tasks.speech_digits import SpeechDigitsConfig
+    from rnnkit.training.config import RunConfig
+
+    def ctx(**task):
+        return TASKS["speech-digits"].setup(RunConfig(name="t", task=SpeechDigitsConfig(**task)))
+
+    _tree(tmp_path / "mac", [f"{NFD}/a.wav", f"{NFD}/b.wav", "tea/c.wav", "tea/d.wav"])
+    _tree(tmp_path / "linux", [f"{NFC}/e.wav", "tea/f.wav"])
+    both = ctx(train_data=str(tmp_path / "mac"), test_data=str(tmp_path / "linux"),
+               val_fraction=0.5)
+    assert both.labels == [NFC, "tea"]
+    assert {c.label for c in both.clips["test"]} == {NFC, "tea"}
+    (tmp_path / "mac" / "testing_list.txt").write_text(f"{NFC}/a.wav\ntea/c.wav\n")
+    (tmp_path / "mac" / "validation_list.txt").write_text(f"{NFC}/b.wav\n")
+    listed = ctx(data=str(tmp_path / "mac"))
+    assert {k: [c.name for c in v] for k, v in listed.clips.items()} == {
+        "train": ["tea/d.wav"], "val": [f"{NFC}/b.wav"], "test": [f"{NFC}/a.wav", "tea/c.wav"]}
+
+
+def test_two_folders_or_files_in_two_unicode_forms_are_an_error(tmp_path):
+    root = _tree(tmp_path / "kw", [f"{NFC}/a.wav", f"{NFD}/b.wav", "tea/c.wav"])
+    assert _error(scan_labels, root) == (
+        f"{root}: the folders 'cafe\\u0301' and 'caf\\xe9' are both 'caf\u00e9', written in "
+        "two Unicode forms (NFC and NFD, as macOS writes names); merge them into one, or "
+        "rename one")
+    (root / NFD / "b.wav").unlink()
+    (root / NFD).rmdir()
+    _tree(root, [f"tea/{NFD}.wav", f"tea/{NFC}.wav"])
+    message = _error(scan_labels, root)
+    assert message.startswith(f"{root / 'tea'}: the files ") and "'cafe\\u0301.wav'" in message
+
+
+def test_hidden_entries_and_macos_leftovers_are_passed_over_silently(tmp_path):
+    root = _tree(tmp_path / "kw", [
+        "yes/a.wav", "yes/.DS_Store", "yes/._a.wav", "yes/.ipynb_checkpoints/a-checkpoint.wav",
+        ".ipynb_checkpoints/x.wav", ".DS_Store", "__MACOSX/yes/._a.wav",
+        "_background_noise_/hum.wav", "no/b.wav", "no/notes.txt",
+    ])
+    scan = scan_labels(root)
+    assert [c.name for c in scan.clips] == ["no/b.wav", "yes/a.wav"]
+    assert scan.skipped == ["no/notes.txt"]

@@ -479,9 +479,9 @@ def test_midi_without_notes_is_skipped_and_named(tmp_path):
         rolls = read_pieces(tmp_path / "songs", folder_config(tmp_path / "songs"))
     message = str(caught[0].message)
     assert len(rolls) == 3
-    assert "skipped 2 of 5 MIDI files" in message and "silent.mid (no notes)" in message
-    assert "high.mid (1 note(s) outside pitches 48..84 left out)" in message
-    with pytest.raises(TaskError, match=r"silent\.mid: no MIDI file here holds notes"):
+    assert "skipped 2 of 5 MIDI files" in message and "silent.mid: no notes" in message
+    assert "high.mid: 1 note(s) outside pitches 48..84 left out" in message
+    with pytest.raises(TaskError, match=r"silent\.mid: no notes in pitches 48\.\.84"):
         read_pieces(tmp_path / "songs" / "silent.mid", folder_config(tmp_path))
 
 
@@ -495,7 +495,7 @@ def test_bad_folders_and_files_name_the_file(tmp_path):
     write_pieces(tmp_path / "songs", 2)
     (tmp_path / "songs" / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
     with pytest.raises(TaskError, match=r"broken\.mid: not a readable MIDI file"):
-        read_pieces(tmp_path / "songs", folder_config(tmp_path))
+        read_pieces(tmp_path / "songs" / "broken.mid", folder_config(tmp_path))
 
 
 def test_config_errors(tmp_path):

@@ -296,18 +296,18 @@ def test_folder_reading_warns_once_with_every_count(tmp_path):
         rolls = read_midi_folder(str(tmp_path), lowest=60, keys=4)
     assert len(caught) == 1
     assert str(caught[0].message) == (
-        f"{tmp_path}: skipped 3 of 5 MIDI files with no notes to learn from: "
-        f"{tmp_path / 'b.mid'} (1 note(s) outside pitches 60..63 left out); "
-        f"{tmp_path / 'c.mid'} (1 percussion note(s) (channel 10) left out); "
-        f"{tmp_path / 'd.mid'} (no notes); "
-        "left out 3 notes outside pitches 60..63 or on the drum channel")
+        f"{tmp_path}: left out 3 notes outside pitches 60..63 or on the drum channel; "
+        "skipped 3 of 5 MIDI files that cannot be used: "
+        f"{tmp_path / 'b.mid'}: 1 note(s) outside pitches 60..63 left out; "
+        f"{tmp_path / 'c.mid'}: 1 percussion note(s) (channel 10) left out; "
+        f"{tmp_path / 'd.mid'}: no notes")
     assert len(rolls) == 2
     np.testing.assert_array_equal(rolls[0], _roll(1, 4, [(0, 0, 1)]))
     np.testing.assert_array_equal(rolls[1], _roll(1, 4, [(2, 0, 1)]))
     with pytest.warns(UserWarning) as caught:
         rolls = read_midi_folder(tmp_path, lowest=60, keys=4, drums=True)
-    assert len(rolls) == 3 and str(caught[0].message).endswith(
-        "left out 2 notes outside pitches 60..63")
+    assert len(rolls) == 3 and str(caught[0].message).startswith(
+        f"{tmp_path}: left out 2 notes outside pitches 60..63; skipped 2 of 5")
 
 
 def test_a_single_file_and_a_clean_folder_read_without_warnings(tmp_path):
@@ -327,13 +327,13 @@ def test_more_than_ten_empty_files_are_cut_short(tmp_path):
         write_midi(tmp_path / f"e{i:02d}.mid", [[]])
     with pytest.warns(UserWarning) as caught:
         read_midi_folder(tmp_path)
-    listed = "; ".join(f"{tmp_path / f'e{i:02d}.mid'} (no notes)" for i in range(10))
-    assert str(caught[0].message) == (f"{tmp_path}: skipped 11 of 12 MIDI files with no notes "
-                                      f"to learn from: {listed} ...")
+    listed = "; ".join(f"{tmp_path / f'e{i:02d}.mid'}: no notes" for i in range(10))
+    assert str(caught[0].message) == (f"{tmp_path}: skipped 11 of 12 MIDI files that cannot "
+                                      f"be used: {listed} ...")
     (tmp_path / "e10.mid").unlink()
     with pytest.warns(UserWarning) as caught:
         read_midi_folder(tmp_path)
-    assert str(caught[0].message).endswith(f"{tmp_path / 'e09.mid'} (no notes)")
+    assert str(caught[0].message).endswith(f"{tmp_path / 'e09.mid'}: no notes")
 
 
 def test_folder_errors_are_whole(tmp_path):
@@ -346,9 +346,10 @@ def test_folder_errors_are_whole(tmp_path):
         write_midi(tmp_path / f"silent/s{i}.mid", [[]])
     with pytest.raises(DataError) as e:
         read_midi_folder(tmp_path / "silent", lowest=30, keys=10)
-    listed = "; ".join(f"{tmp_path / f'silent/s{i}.mid'} (no notes)" for i in range(5))
-    assert str(e.value) == (f"{tmp_path / 'silent'}: no MIDI file here holds notes in "
-                            f"pitches 30..39: {listed}")
+    listed = "; ".join(f"{tmp_path / f'silent/s{i}.mid'}: no notes" for i in range(5))
+    assert str(e.value) == (f"{tmp_path / 'silent'}: none of its 6 MIDI file(s) can be used "
+                            f"(each is unreadable or holds no notes in pitches 30..39): "
+                            f"{listed} ...")
 
 
 # -- plotting --------------------------------------------------------------------------------

@@ -7,7 +7,9 @@
       validation_list.txt       (optional: paths relative to root, one a line)
       testing_list.txt          (optional)
 
-:func:`scan_labels` lists the recordings (the label is the folder's name, any string);
+:func:`scan_labels` lists the recordings (the label is the folder's name, any string, in
+Unicode NFC: macOS file systems hand out names decomposed (NFD), others as written, so
+"café" is the same label either way; list files are read the same way);
 :func:`read_file_list` reads a list file; :func:`speaker_of` reads the speaker from a
 Speech Commands file name (``<speaker>_nohash_<n>.wav``). Splitting is the task's
 (:mod:`rnnkit.tasks.speech_digits`).
@@ -16,13 +18,14 @@ Speech Commands file name (``<speaker>_nohash_<n>.wav``). Splitting is the task'
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from .datasets import DataError, is_file
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")  # what soundfile reads
-IGNORED_FOLDERS = ("_background_noise_",)
+IGNORED_FOLDERS = ("_background_noise_", "__MACOSX")  # noise; macOS zip metadata
 FILE_LISTS = {"val": "validation_list.txt", "test": "testing_list.txt"}
 _SPEAKER = re.compile(r"^(.+)_nohash_\d+\.\w+$")
 
@@ -30,7 +33,8 @@ _SPEAKER = re.compile(r"^(.+)_nohash_\d+\.\w+$")
 @dataclass(frozen=True)
 class Clip:
     """One recording: its file, its label (the folder's name) and its name relative to the
-    root (``label/file.wav``, with ``/``: how the list files name it)."""
+    root (``label/file.wav``, with ``/``: how the list files name it); label and name in
+    Unicode NFC (:func:`nfc`), whatever form the file system gave."""
 
     path: Path
     label: str
@@ -51,36 +55,70 @@ class Scan:
                 f"({', '.join(AUDIO_SUFFIXES)}): {', '.join(self.skipped[:10])}{more}")
 
 
+def nfc(name: str) -> str:
+    """``name`` in Unicode normal form C (composed: "é" one code point, as typed on most
+    systems; macOS file systems hand out "e" + a combining accent)."""
+    return unicodedata.normalize("NFC", name)
+
+
+def _nfc_order(path: Path) -> tuple[str, str]:
+    return nfc(path.name), path.name  # ties (two forms of one name) broken alike everywhere
+
+
 def scan_labels(root: str | Path) -> Scan:
     """Every audio file in ``root``/<label>/ (direct children of each label folder), sorted
-    by label then file name. Hidden folders (``.name``) and ``_background_noise_`` are not
-    labels; files directly in ``root`` are not recordings (the list files live there).
+    by label then file name; labels and names in NFC (:class:`Clip`).
+
+    Hidden entries (``.name``: ``.ipynb_checkpoints/``, ``.DS_Store``, macOS's ``._x.wav``
+    resource forks) are neither labels nor recordings and are passed over without a word,
+    as are ``_background_noise_`` and ``__MACOSX`` (:data:`IGNORED_FOLDERS`); files
+    directly in ``root`` are not recordings (the list files live there); other files in a
+    label folder that are not audio are skipped and listed (:meth:`Scan.note`).
+
     Errors (:class:`DataError`, naming the folder): ``root`` is not a folder, it holds no
-    label folder, or a label folder holds no audio file."""
+    label folder, a label folder holds no audio file, or two folders (or two files of one
+    folder) are the same name in two Unicode forms (NFC and NFD): they are not merged,
+    since one of them is usually a stray copy; rename or merge them by hand."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: not a folder; keywords are read from root/<label>/*.wav")
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
-                     and p.name not in IGNORED_FOLDERS)
+    folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+                      and p.name not in IGNORED_FOLDERS), key=_nfc_order)
     if not folders:
         raise DataError(f"{root}: no label folders; keywords are read from "
                         "root/<label>/*.wav, one folder per label")
+    _same_in_nfc(root, [p.name for p in folders], "folders")
     clips, skipped = [], []
     for folder in folders:
-        files = sorted(p for p in folder.iterdir() if p.is_file())
+        label = nfc(folder.name)
+        files = sorted((p for p in folder.iterdir()  # NFC order: one split on every system
+                        if p.is_file() and not p.name.startswith(".")), key=_nfc_order)
         audio = [p for p in files if p.suffix.lower() in AUDIO_SUFFIXES]
-        skipped += [f"{folder.name}/{p.name}" for p in files if p not in audio]
+        skipped += [f"{label}/{nfc(p.name)}" for p in files if p not in audio]
         if not audio:
             raise DataError(f"{folder}: label folder {folder.name!r} holds no audio file "
                             f"({', '.join(AUDIO_SUFFIXES)}); remove it or add recordings")
-        clips += [Clip(p, folder.name, f"{folder.name}/{p.name}") for p in audio]
+        _same_in_nfc(folder, [p.name for p in audio], "files")
+        clips += [Clip(p, label, f"{label}/{nfc(p.name)}") for p in audio]
     return Scan(clips, skipped)
+
+
+def _same_in_nfc(folder: Path, names: list[str], what: str) -> None:
+    """A :class:`DataError` when two of ``names`` differ only in Unicode form (the names
+    are shown with escapes, as they print alike)."""
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(nfc(name), name)
+        if other != name:
+            raise DataError(f"{folder}: the {what} {ascii(other)} and {ascii(name)} are both "
+                            f"{nfc(name)!r}, written in two Unicode forms (NFC and NFD, as "
+                            "macOS writes names); merge them into one, or rename one")
 
 
 def read_file_list(path: Path, known: set[str]) -> list[str]:
     """The recordings a list file names (paths relative to its folder, one a line, blank
-    lines ignored), in its order; a name that is not one of ``known`` is a
-    :class:`DataError` naming the file and line."""
+    lines ignored; in NFC, as :class:`Clip` names are), in its order; a name that is not
+    one of ``known`` is a :class:`DataError` naming the file and line."""
     out = []
     try:
         raw = path.read_bytes()
@@ -93,7 +131,7 @@ def read_file_list(path: Path, known: set[str]) -> list[str]:
         raise DataError(f"{path}:{where}: not valid UTF-8 (byte {raw[e.start]:#04x}); save the "
                         "list as UTF-8") from None
     for line, text in enumerate(content.splitlines(), 1):
-        name = text.strip().replace("\\", "/").removeprefix("./")
+        name = nfc(text.strip().replace("\\", "/").removeprefix("./"))
         if not name:
             continue
         if name not in known:

@@ -186,33 +186,51 @@ def midi_files(folder: str | Path) -> list[Path]:
 def read_midi_folder(path: str | Path, *, lowest: int = LOWEST_PITCH, keys: int = NUM_KEYS,
                      drums: bool = False, **options) -> list[np.ndarray]:
     """The rolls of a MIDI file, or of every MIDI file under a folder (:func:`midi_files`
-    order), read by :func:`read_midi_roll`. A file with no notes left is skipped; one
-    warning names the skipped files and counts them and the notes left out. Errors
-    (:class:`DataError`, naming the file or folder): a folder with no MIDI file, a file
-    mido cannot read, no file with notes."""
+    order), read by :func:`read_midi_roll`.
+
+    In a folder, a file that cannot be used is skipped: one mido cannot read (truncated,
+    not MIDI at all) or one with no notes left in the roll's pitches. One warning counts
+    the notes left out of the files read and the skipped files, and names the first 10
+    (``path: reason``). A single file named by itself is never skipped: it reads or is an
+    error. Errors (:class:`DataError`, naming the file or folder): a folder with no MIDI
+    file, a folder where no file can be used (the first 5 named with their reasons), a
+    single file mido cannot read or with no notes left."""
     path = Path(path)
-    files = midi_files(path) if path.is_dir() else [path]
+    folder = path.is_dir()
+    files = midi_files(path) if folder else [path]
     if not files:
         raise DataError(f"{path}: no MIDI files (.mid, .midi) in this folder or below it")
-    rolls, empty, dropped = [], [], 0
+    pitches = f"pitches {lowest}..{lowest + keys - 1}"
+    rolls, skipped, dropped = [], [], 0
     for f in files:
-        read = read_midi_roll(f, lowest=lowest, keys=keys, drums=drums, **options)
+        try:
+            read = read_midi_roll(f, lowest=lowest, keys=keys, drums=drums, **options)
+        except DataError as e:  # "<f>: not a readable MIDI file (<why>)"
+            if not folder:
+                raise
+            skipped.append(str(e))
+            continue
         dropped += read.out_of_range + read.drums
         if read.notes:
             rolls.append(read.roll)
+        elif folder:
+            skipped.append(f"{f}: {read.note(lowest, keys) or 'no notes'}")
         else:
-            empty.append(f"{f} ({read.note(lowest, keys) or 'no notes'})")
+            raise DataError(f"{f}: no notes in {pitches} to learn from "
+                            f"({read.note(lowest, keys) or 'the file holds none'})")
     if not rolls:
-        raise DataError(f"{path}: no MIDI file here holds notes in pitches "
-                        f"{lowest}..{lowest + keys - 1}: {'; '.join(empty[:5])}")
-    notes = []
-    if empty:
-        more = " ..." if len(empty) > 10 else ""
-        notes.append(f"skipped {len(empty)} of {len(files)} MIDI files with no notes to "
-                     f"learn from: {'; '.join(empty[:10])}{more}")
+        more = " ..." if len(skipped) > 5 else ""
+        raise DataError(f"{path}: none of its {len(files)} MIDI file(s) can be used (each is "
+                        f"unreadable or holds no notes in {pitches}): "
+                        f"{'; '.join(skipped[:5])}{more}")
+    notes = []  # the list of skipped files last: its items are joined by "; " too
     if dropped:
-        notes.append(f"left out {dropped} notes outside pitches {lowest}..{lowest + keys - 1}"
+        notes.append(f"left out {dropped} notes outside {pitches}"
                      f"{'' if drums else ' or on the drum channel'}")
+    if skipped:
+        more = " ..." if len(skipped) > 10 else ""
+        notes.append(f"skipped {len(skipped)} of {len(files)} MIDI files that cannot be used: "
+                     f"{'; '.join(skipped[:10])}{more}")
     if notes:
         warnings.warn(f"{path}: " + "; ".join(notes), stacklevel=2)
     return rolls

@@ -19,8 +19,8 @@ file becomes one piece, read by :func:`~rnnkit.data.music.read_midi_roll`:
 - ``task.lowest_pitch``..``task.highest_pitch``: the roll's keys (default the piano's
   21..108); notes outside, and percussion (channel 10) unless ``task.drums``, are left out
   and counted in a warning;
-- a file with no notes left is skipped, and the warning names it and counts the skipped
-  files; a file mido cannot read, or a folder with no MIDI file, is an error naming it.
+- a file in a folder that mido cannot read (truncated, not MIDI) or with no notes left is
+  skipped and named in the warning; no usable file, or a bad file named alone, is an error.
 
 Long pieces (pop songs at sixteenth notes run to thousands of steps): set ``train.tbptt``
 (truncated backpropagation through time) and ``train.batching = "bucket"``.
@@ -127,8 +127,8 @@ def read_midi(path: str | Path, cfg: MusicConfig | None = None, what: str = ""):
 
 def read_pieces(path: str | Path, cfg: MusicConfig) -> list[np.ndarray]:
     """The rolls of a MIDI file, or of every MIDI file under a folder, read as ``cfg``
-    says (:func:`~rnnkit.data.music.read_midi_folder`: files with no notes are skipped and
-    named in a warning); errors are TaskErrors naming the file."""
+    says (:func:`~rnnkit.data.music.read_midi_folder`: a folder's unusable files are
+    skipped and named in a warning); errors are TaskErrors naming the file or folder."""
     try:
         return read_midi_folder(path, steps_per_quarter=cfg.steps_per_quarter,
                                 lowest=cfg.lowest_pitch, keys=num_keys(cfg), drums=cfg.drums)
@@ -157,8 +157,8 @@ class MusicContext(Context):
     @cached_property
     def pieces(self) -> dict[str, list[np.ndarray]]:
         """``train``/``val``/``test`` rolls (T, K): the user's MIDI files split by file, or
-        the JSB chorales cut to the run's pitch range; a missing or corrupt file is a
-        TaskError naming it."""
+        the JSB chorales cut to the run's pitch range; a folder with no usable file, a bad
+        file named alone, or an empty part is a TaskError."""
         cfg = self.task_cfg
         if uses_own_data(cfg):
             return load_splits(cfg, lambda p: read_pieces(p, cfg), "MIDI files")

@@ -6,11 +6,12 @@ or log-mel frames (``task.features``, :mod:`rnnkit.data.audio`), one class per l
 
 Data (:mod:`rnnkit.tasks.datafiles`): ``task.data`` names a root folder holding
 ``<label>/*.wav`` (also .flac/.ogg) for any labels — the folder names, sorted, are the
-classes; ``_background_noise_`` and hidden folders are not labels
-(:mod:`rnnkit.data.keywords`). Or ``task.train_data``/``val_data``/``test_data`` name one
-such root each. Recordings are read mono (channels averaged) and resampled to
-``task.sample_rate`` (0 = the data's usual rate: 16 kHz for a user folder, 8 kHz for FSDD).
-The split of ``task.data``, in this order of precedence:
+classes, in Unicode NFC (a macOS "café" is the same label); ``_background_noise_``,
+``__MACOSX`` and hidden folders are not labels (:mod:`rnnkit.data.keywords`). Or
+``task.train_data``/``val_data``/``test_data`` name one such root each. Recordings are
+read mono (channels averaged) and resampled to ``task.sample_rate`` (0 = the data's
+usual rate: 16 kHz for a user folder, 8 kHz for FSDD). The split of ``task.data``, in
+this order of precedence:
 
 1. ``testing_list.txt`` / ``validation_list.txt`` in the root (Speech Commands' files:
    paths relative to the root, one a line) name the test / validation recordings, the
