@@ -285,6 +285,16 @@ def test_midi_files_are_found_recursively_in_path_order(tmp_path):
     assert midi_files(str(tmp_path / "a")) == [tmp_path / "a/y.Mid", tmp_path / "a/z.MIDI"]
 
 
+def test_hidden_midi_files_and_macos_zip_copies_are_passed_over(tmp_path):
+    root = tmp_path / ".cache" / "songs"  # a hidden folder above the root is fine
+    for name in ("a.mid", "._a.mid", ".hidden/b.mid", "__MACOSX/._a.mid", "__MACOSX/a.mid",
+                 "sub/c.mid", "sub/.d.mid", "sub/__MACOSX_notes/e.mid"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"")
+    assert midi_files(root) == [root / "a.mid", root / "sub/__MACOSX_notes/e.mid",
+                                root / "sub/c.mid"]
+
+
 def test_folder_reading_warns_once_with_every_count(tmp_path):
     _one_note(tmp_path / "a.mid", 60)
     _one_note(tmp_path / "b.mid", 100)  # out of range: skipped

@@ -178,9 +178,14 @@ def midi_to_roll(path: str | Path, **options) -> np.ndarray:
 
 def midi_files(folder: str | Path) -> list[Path]:
     """The MIDI files (``.mid``/``.midi``, any case) under ``folder``, searched
-    recursively, in sorted order of their paths."""
-    return sorted(p for p in Path(folder).rglob("*")
-                  if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
+    recursively, in sorted order of their paths; hidden files and folders (``.name``:
+    macOS's ``._song.mid`` resource forks) and ``__MACOSX`` (a macOS zip's copies of them)
+    are passed over."""
+    root = Path(folder)
+    return sorted(p for p in root.rglob("*")
+                  if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()
+                  and not any(part.startswith(".") or part == "__MACOSX"
+                              for part in p.relative_to(root).parts))
 
 
 def read_midi_folder(path: str | Path, *, lowest: int = LOWEST_PITCH, keys: int = NUM_KEYS,
