@@ -162,6 +162,8 @@ MODULES: dict[str, list[str]] = {
         "-k", "not test_run_evaluates_ and not test_context_splits_hold_out_"],
     "rnnkit/data/music.py": [  # (not the ones that train a model: 3 s of fixtures)
         "tests/test_music_mutants.py", "tests/test_music_folders.py",
+        "tests/test_music_task_mutants.py::test_transposed_keeps_notes_within_the_keys",
+        "tests/test_music_task_mutants.py::test_to_tensors_pads_and_puts_a_zero_frame_first",
         *(f"tests/test_music.py::test_{name}" for name in (
             "roll_midi_round_trip", "midi_timing_and_pitches", "pitches_to_roll_and_range",
             "a_hand_written_midi_reads_to_exactly_the_expected_roll",
@@ -1301,7 +1303,7 @@ EQUIVALENT: dict[str, str] = {
     **{f"rnnkit.tasks.music.{name}__mutmut_{n}":
        "the float64 roll is cast to float32 by the assignment into the float32 tensor"
        for name, n in (("x_to_tensors", 15), ("xǁMusicPredictorǁ_score", 19))},
-    **{f"rnnkit.tasks.music.x_transposed__mutmut_{n}":
+    **{f"rnnkit.data.music.x_transposed__mutmut_{n}":
        "no note crosses a row's edge when the shift is allowed: rolling the flat array moves "
        "only zeros between rows" for n in (21, 24)},
     "rnnkit.tasks.music.xǁMusicPredictorǁ_prime__mutmut_23":

@@ -5,7 +5,8 @@ the MIDI pitch ``lowest + k``. The JSB chorales use the piano's 88 keys (``LOWES
 21 = A0 .. 108 = C8) at one step per quarter note. In MIDI a step lasts ``ticks_per_step``
 ticks (a quarter note is the file's ``ticks_per_beat``), so the roll follows the score's
 beats, not the tempo; a key held over consecutive steps is one sustained note (the roll
-cannot tell a repeated note from a held one).
+cannot tell a repeated note from a held one). :func:`transposed` shifts a roll's keys;
+:func:`to_tensors` pads rolls into the (previous frame, frame) tensors a model trains on.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .._optional import pyplot, require
 from .datasets import DataError, fetch
@@ -265,3 +267,24 @@ def plot_roll(roll: np.ndarray, path: str | Path, *, title: str = "", prime: int
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def transposed(roll: np.ndarray, shift: int) -> np.ndarray | None:
+    """``roll`` shifted by ``shift`` semitones, or None when a note would leave its keys."""
+    if shift == 0:
+        return roll
+    used = np.flatnonzero(roll.any(0))
+    if used.size and not (0 <= used[0] + shift and used[-1] + shift < roll.shape[1]):
+        return None
+    return np.roll(roll, shift, axis=1)
+
+
+def to_tensors(rolls: list[np.ndarray]) -> dict[str, torch.Tensor]:
+    """Rolls (T_i, K) -> ``x`` (N, T, K) previous frames (zero frame first), ``y`` (N, T, K)
+    the frames, ``lengths`` (N,), padded with zeros to the longest."""
+    T, K = max(len(r) for r in rolls), rolls[0].shape[1]
+    y = torch.zeros(len(rolls), T, K)
+    for i, r in enumerate(rolls):
+        y[i, :len(r)] = torch.from_numpy(r.astype(np.float32))
+    x = torch.cat([torch.zeros(len(rolls), 1, K), y[:, :-1]], dim=1)  # (N, T, K)
+    return {"x": x, "y": y, "lengths": torch.tensor([len(r) for r in rolls])}

@@ -67,6 +67,8 @@ from ..data.music import (
     read_midi_folder,
     read_midi_roll,
     roll_to_midi,
+    to_tensors,
+    transposed,
 )
 from ..models import piano_roll  # noqa: F401  (registers PianoRollLM)
 from ..training.config import TaskConfig, number
@@ -87,27 +89,6 @@ class MusicConfig(DataFilesConfig, TaskConfig):
 
 def num_keys(cfg: MusicConfig) -> int:
     return cfg.highest_pitch - cfg.lowest_pitch + 1
-
-
-def transposed(roll: np.ndarray, shift: int) -> np.ndarray | None:
-    """``roll`` shifted by ``shift`` semitones, or None when a note would leave its keys."""
-    if shift == 0:
-        return roll
-    used = np.flatnonzero(roll.any(0))
-    if used.size and not (0 <= used[0] + shift and used[-1] + shift < roll.shape[1]):
-        return None
-    return np.roll(roll, shift, axis=1)
-
-
-def to_tensors(rolls: list[np.ndarray]) -> dict[str, torch.Tensor]:
-    """Rolls (T_i, K) -> ``x`` (N, T, K) previous frames (zero frame first), ``y`` (N, T, K)
-    the frames, ``lengths`` (N,), padded with zeros to the longest."""
-    T, K = max(len(r) for r in rolls), rolls[0].shape[1]
-    y = torch.zeros(len(rolls), T, K)
-    for i, r in enumerate(rolls):
-        y[i, :len(r)] = torch.from_numpy(r.astype(np.float32))
-    x = torch.cat([torch.zeros(len(rolls), 1, K), y[:, :-1]], dim=1)  # (N, T, K)
-    return {"x": x, "y": y, "lengths": torch.tensor([len(r) for r in rolls])}
 
 
 def read_midi(path: str | Path, cfg: MusicConfig | None = None, what: str = ""):
