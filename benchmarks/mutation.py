@@ -537,7 +537,7 @@ EQUIVALENT: dict[str, str] = {
        "prints none)" for n in (77, 80)},
     **{f"rnnkit.data.times.x__steps__mutmut_{n}":
        "stacklevel only changes the file and line Python shows beside the warning (the CLI "
-       "prints none)" for n in ()},
+       "prints none)" for n in (23, 26)},
     **{f"rnnkit.data.times.x__number_times__mutmut_{n}":
        "the values are Python ints, which np.array makes int64 without being told"
        for n in (52, 54)},

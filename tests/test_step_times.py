@@ -87,6 +87,36 @@ def test_integers_that_look_like_unix_times_warn_and_time_format_reads_them(tmp_
         s.timestamps, np.arange("1970-01-02", "1970-01-05", dtype="datetime64[D]"))
 
 
+@pytest.mark.parametrize("times,fix", [
+    ([315_532_800, 315_532_860], "unix"), ([4_102_444_740, 4_102_444_800], "unix"),
+    ([315_532_799, 315_532_860], None), ([4_102_444_740, 4_102_444_801], None),
+    ([315_532_800_000, 315_532_860_000], "unix_ms"),
+    ([4_102_444_740_000, 4_102_444_800_000], "unix_ms"),
+    ([4_102_444_740_000, 4_102_444_800_001], None),
+])
+def test_the_unix_time_warning_covers_1980_to_2100_in_seconds_or_milliseconds(
+        tmp_path, times, fix):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = read_csv(_write(tmp_path / "u.csv", times))
+    np.testing.assert_array_equal(s.timestamps, times)
+    assert [str(w.message).split("name ")[-1] for w in caught] == (
+        [f"time_format = {fix!r} (task.time_format in a task config)"] if fix else [])
+
+
+def test_an_integer_too_large_for_a_step_names_its_row(tmp_path):
+    path = _write(tmp_path / "big.csv", ["1", "2", str(2**62)])
+    with pytest.raises(DataError) as err:
+        read_csv(path)
+    assert str(err.value) == (f"{path}:4: time_format = 'step' needs an integer step number in "
+                              f"column 't', got '{2**62}' (row ['{2**62}', "
+                              f"'{np.sin(2 / 3):.6f}'])")
+    s = read_csv(_write(tmp_path / "big.csv", ["1", "2", str(2**62 - 1)]), repair=["ignore-gaps"])
+    assert s.timestamps[-1] == 2**62 - 1
+
+
 @pytest.mark.parametrize("fmt,cell,kind", [
     ("step", "2.5", "an integer step number"), ("step", "x", "an integer step number"),
     ("unix", "soon", "a Unix time (s)"), ("unix", "nan", "a Unix time (s)"),

@@ -28,7 +28,8 @@ _INTEGER = re.compile(r"[+-]?\d+")
 _YEAR = re.compile(r"\d{4}")
 # Unix times of 1980-2100, in seconds and in milliseconds: a step column in these ranges
 # is more likely Unix times (read as steps, with a warning naming the fix)
-_UNIX_RANGES = ((315_532_800, 4_102_444_800), (315_532_800_000, 4_102_444_800_000))
+_UNIX_RANGES = (("unix", 315_532_800, 4_102_444_800),
+                ("unix_ms", 315_532_800_000, 4_102_444_800_000))
 
 
 def parse_iso(text: str) -> np.datetime64:
@@ -98,9 +99,8 @@ def _steps(path, cells, name, lines, rows) -> np.ndarray:
     """A column of integers as step numbers (int64), with a warning where they look like
     Unix times."""
     t = _number_times(path, cells, name, lines, rows, "step")
-    for low, high in _UNIX_RANGES:
+    for fix, low, high in _UNIX_RANGES:
         if len(t) and low <= t.min() and t.max() <= high:
-            fix = "unix" if high < 10**10 else "unix_ms"
             warnings.warn(f"{path}: column {name!r} is read as step numbers; if its numbers "
                           f"are Unix times, name time_format = {fix!r} (task.time_format in "
                           "a task config)", stacklevel=4)
