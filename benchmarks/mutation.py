@@ -158,6 +158,7 @@ MODULES: dict[str, list[str]] = {
             "word_vocabulary_min_freq_and_max_size"))],
     "rnnkit/tasks/translation.py": [  # (not the two that read eng-fra: 10 s and 3.5 s)
         "tests/test_translation_mutants.py", "tests/test_translation.py",
+        "tests/test_translation_references.py",
         "tests/test_oracle_decoding.py::test_unknown_target_words_copy_the_attended_source_word",
         "-k", "not test_run_evaluates_ and not test_context_splits_hold_out_"],
     "rnnkit/data/music.py": [  # (not the ones that train a model: 3 s of fixtures)
@@ -412,7 +413,7 @@ MODULES: dict[str, list[str]] = {
         "-k", "not train_evaluate_and_prime_from_a_test_chorale"],
     "rnnkit/tasks/translation_data.py": [  # (not the two that read eng-fra: 10 s and 3.5 s)
         "tests/test_translation_data_mutants.py", "tests/test_translation_mutants.py",
-        "tests/test_translation.py",
+        "tests/test_translation.py", "tests/test_translation_references.py",
         "-k", "not test_run_evaluates_ and not test_context_splits_hold_out_"],
     "rnnkit/tasks/text_pretrain.py": [  # (not the CLI run that pretrains and trains: 5 s)
         "tests/test_text_pretrain_mutants.py", "tests/test_sentiment_pretrain.py",

@@ -155,8 +155,10 @@ def test_predict_text_edge_cases(text_run, tmp_path, capsys):
     path = tmp_path / "in.txt"
     path.write_bytes(b"the cat\n\n\xff\xfe bad bytes\n" + b"the mat " * 5000 + b"\n")
     capsys.readouterr()
-    assert main(["predict", str(text_run), "--input", str(path)]) == 0
+    assert main(["predict", str(text_run), "--input", str(path)]) == 1  # (the empty line)
     out = capsys.readouterr()
+    assert out.err.endswith("rnnkit predict: error: 1 of 4 input(s) could not be predicted "
+                            "(input 2: their records hold the error)\n")
     records = [json.loads(line) for line in out.out.splitlines()]
     assert len(records) == 4
     assert records[0]["bits_per_char"] > 0 and records[1]["error"].startswith("empty")
@@ -215,7 +217,7 @@ def test_load_predict_equals_what_the_cli_prints(text_run, tmp_path, capsys):
     texts = ["the cat sat", "", "on the mat. the", "Qat"]
     (tmp_path / "in.txt").write_text("\n".join(texts) + "\n")
     capsys.readouterr()
-    assert main(["predict", str(text_run), "--input", str(tmp_path / "in.txt")]) == 0
+    assert main(["predict", str(text_run), "--input", str(tmp_path / "in.txt")]) == 1  # ("")
     printed = _records(capsys)
     p = rnnkit.load(text_run)
     assert p.task == "charlm" and {"text", "generate", "stream"} <= p.capabilities

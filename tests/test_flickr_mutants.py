@@ -5,12 +5,15 @@ and the splits checked by their sizes, partition, seeds and Flickr8k's own lists
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rnnkit.data.flickr import (
+    TOKEN_LAYOUT,
     FlickrError,
     find_layout,
     load_flickr,
@@ -44,17 +47,21 @@ def test_captions_are_read_in_file_order(tmp_path):
                                   "a.jpg#1\t  ", "a.jpg#-1\tnegative"])
 def test_each_malformed_line_is_named(tmp_path, line):
     path = tmp_path / "c.txt"
-    path.write_text(f"a.jpg#0\tfine\n\n{line}\n")
+    path.write_text(f"a.jpg#0\tfine\n\n{line}\n")  # 1 of 2 lines: more than 1%
     assert _error(read_captions, path) == (
         f"{path}, line 3: expected 'IMAGE#INDEX<TAB>caption' (e.g. '1000268201.jpg#0<TAB>A "
-        f"child ...'), got {line!r}")
+        "child ...') (or a header line 'image,caption' or 'image_name| comment_number| "
+        f"comment' above such rows), got {line!r}; 1 of 2 caption lines do not fit (line 3): "
+        "more than 1% means the file is not in this layout")
 
 
 def test_long_lines_are_cut_and_files_that_cannot_be_read(tmp_path):
     path = tmp_path / "c.txt"
     line = "x" * 100
     path.write_text(line + "\n")
-    assert _error(read_captions, path).endswith(f"got {'x' * 80!r}")
+    assert _error(read_captions, path).endswith(
+        f"got {'x' * 80!r}; 1 of 1 caption lines do not fit (line 1): more than 1% means the "
+        "file is not in this layout")
     path.write_text("\n  \n")
     assert _error(read_captions, path) == f"{path}: no captions"
     path.write_bytes(b"a.jpg#0\tcaf\xe9\n")
@@ -62,6 +69,117 @@ def test_long_lines_are_cut_and_files_that_cannot_be_read(tmp_path):
     missing = tmp_path / "none.txt"
     assert _error(read_captions, missing).startswith(
         f"{missing}: cannot read the captions file: [Errno 2]")
+
+
+# -- lines that cannot be read: skipped up to 1%, else the wrong layout ---------------------
+
+HEADER_30K = "image_name| comment_number| comment"
+LAYOUTS = {  # name -> (header line or None, a caption line, a line that cannot be read)
+    "token": (None, lambda name, i, c: f"{name}#{i}\t{c}", "7.jpg#4 A dog runs (no tab) ."),
+    "kaggle-8k": ("image,caption", lambda name, i, c: f"{name},{c}", "7.jpg"),
+    "kaggle-30k": (HEADER_30K, lambda name, i, c: f"{name}| {i}| {c}",
+                   "7.jpg| 4   A dog runs across the grass ."),  # (results.csv, row 19999)
+}
+EXPECTED = {
+    "token": TOKEN_LAYOUT,
+    "kaggle-8k": "the columns 'image,caption' that the header line names",
+    "kaggle-30k": f"the columns {HEADER_30K!r} that the header line names",
+}
+
+
+def _captions_file(path, layout, images, bad_at=(), per_image=5):
+    """``images`` x ``per_image`` caption lines (``"<name> caption <i>"``) in ``layout``, the
+    caption lines listed in ``bad_at`` (0-based) replaced by the layout's unreadable line;
+    returns the captions that should be read and the file line number of each bad line."""
+    header, line, bad = LAYOUTS[layout]
+    lines, want, bad_lines = [header] if header else [], {}, []
+    for k in range(images * per_image):
+        name, i = f"{k // per_image}.jpg", k % per_image
+        if k in bad_at:
+            lines.append(bad)
+            bad_lines.append(len(lines))
+        else:
+            lines.append(line(name, i, f"{name} caption {i}"))
+            want.setdefault(name, []).append(f"{name} caption {i}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return want, bad_lines
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_a_broken_line_is_skipped_with_one_warning(tmp_path, layout):
+    path = tmp_path / "captions.txt"
+    want, bad_lines = _captions_file(path, layout, images=20, bad_at=(39,))  # 1 of 100
+    with pytest.warns(UserWarning) as caught:
+        got = read_captions(path)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: skipped 1 of 100 caption lines that cannot be read (line {bad_lines[0]}): "
+        f"expected {EXPECTED[layout]}"]
+    assert got == want and list(got) == list(want)
+    assert len(got["7.jpg"]) == 4 and got["7.jpg"][-1] == "7.jpg caption 3"  # its others
+    assert all(len(c) == 5 for name, c in got.items() if name != "7.jpg")
+    _captions_file(path, layout, images=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing broken: no warning
+        assert len(read_captions(path)) == 20
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("images, bad_at, skipped", [
+    (40, (3, 50), True),            # 2 of 200: 1% exactly, skipped
+    (40, (3, 50, 199), False),      # 3 of 200: 1.5%
+    (20, (0, 99), False),           # 2 of 100
+])
+def test_more_than_one_percent_is_the_wrong_layout(tmp_path, layout, images, bad_at, skipped):
+    path = tmp_path / "captions.txt"
+    want, bad_lines = _captions_file(path, layout, images, bad_at)
+    total, shown = images * 5, ", ".join(map(str, bad_lines))
+    if skipped:
+        with pytest.warns(UserWarning, match=re.escape(
+                f"skipped {len(bad_at)} of {total} caption lines that cannot be read "
+                f"(line {shown})")):
+            assert read_captions(path) == want
+        return
+    bad = LAYOUTS[layout][2]
+    other = "" if LAYOUTS[layout][0] else (
+        " (or a header line 'image,caption' or 'image_name| comment_number| comment' above "
+        "such rows)")
+    assert _error(read_captions, path) == (
+        f"{path}, line {bad_lines[0]}: expected {EXPECTED[layout]}{other}, got {bad!r}; "
+        f"{len(bad_at)} of {total} caption lines do not fit (line {shown}): more than 1% "
+        "means the file is not in this layout")
+
+
+def test_the_warning_shows_the_first_five_lines_and_the_loader_keeps_the_image(tmp_path):
+    root = tmp_path / "flickr30k"
+    (root / "flickr30k_images").mkdir(parents=True)
+    for i in range(120):
+        Image.fromarray(np.full((4, 4, 3), i, np.uint8)).save(
+            root / "flickr30k_images" / f"{i}.jpg")
+    bad_at = (35, 36, 37, 38, 39, 300)  # 6 of 600: all five of image 7's, one of image 60's
+    want, bad_lines = _captions_file(root / "results.csv", "kaggle-30k", 120, bad_at)
+    with pytest.warns(UserWarning) as caught:
+        names, images, captions, path = load_flickr(root, size=2)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: skipped 6 of 600 caption lines that cannot be read (line "
+        f"{', '.join(map(str, bad_lines[:5]))} ...): expected {EXPECTED['kaggle-30k']}"]
+    assert bad_lines == [37, 38, 39, 40, 41, 302]
+    # image 7 has no caption left: it is not read; image 60 keeps its other four
+    assert names == [f"{i}.jpg" for i in range(120) if i != 7] == list(want)
+    assert images.shape == (119, 3, 2, 2) and int(images[names.index("8.jpg"), 0, 0, 0]) == 8
+    assert captions[names.index("60.jpg")] == [f"60.jpg caption {i}" for i in (1, 2, 3, 4)]
+    assert all(c == want[n] for n, c in zip(names, captions))
+
+
+def test_a_file_in_another_layout_names_the_layouts_expected(tmp_path):
+    path = tmp_path / "captions.txt"
+    path.write_text("image_id,caption\na.jpg,A dog .\nb.jpg,A cat .\n")  # not Kaggle's header
+    assert _error(read_captions, path) == (
+        f"{path}, line 1: expected {TOKEN_LAYOUT} (or a header line 'image,caption' or "
+        "'image_name| comment_number| comment' above such rows), got 'image_id,caption'; "
+        "3 of 3 caption lines do not fit (line 1, 2, 3): more than 1% means the file is not "
+        "in this layout")
+    path.write_text(f"{HEADER_30K}\n")  # a header and no row: no captions
+    assert _error(read_captions, path) == f"{path}: no captions"
 
 
 # -- layout --------------------------------------------------------------------------------------

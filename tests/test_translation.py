@@ -119,7 +119,7 @@ def test_load_predict_equals_what_the_cli_prints(tiny, tiny_run, tmp_path, capsy
     assert p.task == "translation" and {"translate", "explain", "plot"} <= p.capabilities
     capsys.readouterr()
     assert main(["predict", str(tiny_run), "--input", str(tmp_path / "in.txt"),
-                 "--explain"]) == 0
+                 "--explain"]) == 1  # (the empty line gets an error record)
     printed = _records(capsys)
     assert printed == p.predict(texts, explain=True)
     assert printed == p.predict_file(tmp_path / "in.txt", explain=True)
@@ -150,14 +150,16 @@ def test_load_predict_equals_what_the_cli_prints(tiny, tiny_run, tmp_path, capsy
 def test_a_file_in_the_training_layout_translates_its_sources(tiny, tiny_run, tmp_path):
     pairs = PAIRS[:3]
     path = tmp_path / "pairs.tsv"
-    path.write_text("".join(f"{en}\t{fr}\tCC-BY 2.0 (France)\r\n" for en, fr in pairs)
-                    + "We are late.\n")
+    path.write_text("".join(f"{en}\t{fr}\tCC-BY 2.0 (France)\r\n" for en, fr in pairs))
     p = rnnkit.load(tiny_run)
     records = p.predict_file(path)
-    # the same as predicting the sources alone (the targets are not translated)
-    assert records == p.predict([en for en, _ in pairs] + ["We are late."])
-    assert [line.reference for line in p.read_file(path)] == [fr for _, fr in pairs] + [None]
-    assert [r["translation"] for r in records[:3]] == [fr for _, fr in pairs]  # learnt
+    # the sources' records (the targets are not translated), each with its reference
+    alone = p.predict([en for en, _ in pairs])
+    assert records == [{**r, "reference": fr} for r, (_, fr) in zip(alone, pairs)]
+    assert [list(r) for r in records] == [["source", "reference", "translation"]] * 3
+    assert [line.reference for line in p.read_file(path)] == [fr for _, fr in pairs]
+    assert [r["translation"] for r in records] == [fr for _, fr in pairs]  # learnt
+    # (references on every line or none: tests/test_translation_references.py)
 
 
 def test_a_reversed_run_reads_the_second_column_as_its_source(tiny, tmp_path):

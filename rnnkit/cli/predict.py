@@ -3,11 +3,16 @@
 A thin shell over ``rnnkit.load(RUN_DIR).predict(...)``: ``--input FILE`` reads the task's
 input format (``predict_file``: text tasks one text a line, ``-`` = stdin; numeric tasks
 ``.npy``/``.json``/``.csv``); ``--text`` (repeatable) gives texts to tasks that read text.
-``--explain`` adds what the model attended to, where the task can show it.
+``--explain`` adds what the model attended to, where the task can show it. When the
+file holds the expected outputs (a translation TSV's targets), the predictor's
+``corpus_scores`` (corpus BLEU ...) follow on stderr: stdout stays one record a line.
+An input that cannot be predicted gets a record with an ``error``; the command then ends
+with a line naming those inputs and exit status 1, as ``transcribe`` and ``caption`` do.
 """
 
 from __future__ import annotations
 
+from .._optional import MissingExtraError
 from ..tasks import TaskError, load
 from .common import add_command, print_records, say
 
@@ -20,8 +25,9 @@ def register(sub) -> None:
                     "  rnnkit predict runs/adding-lstm --input sequences.npy", run)
     p.add_argument("run_dir", help="a run directory written by `rnnkit train`")
     p.add_argument("--input", default=None,
-                   help="text tasks: one text a line (- = stdin); others: .npy, .json (list "
-                        "of sequences) or .csv (one sequence)")
+                   help="text tasks: one text a line (- = stdin; translation: also "
+                        "source<TAB>target lines, scored against the targets); others: .npy, "
+                        ".json (list of sequences) or .csv (one sequence)")
     p.add_argument("--text", action="append", default=None,
                    help="text tasks: a text to predict for (repeatable)")
     p.add_argument("--explain", action="store_true",
@@ -46,5 +52,20 @@ def run(args) -> int:
         problem = getattr(item, "problem", "")
         if problem:
             say(f"warning: {problem}")
-    print_records(p.predict(inputs, **options))
+    records = p.predict(inputs, **options)
+    print_records(records)
+    try:
+        scores = p.corpus_scores(records)
+    except MissingExtraError as e:  # the records are out; only the summary is missing
+        say(f"warning: no corpus scores: {e}")
+        scores = {}
+    if scores:
+        say("corpus scores: " + ", ".join(
+            f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in scores.items()))
+    failed = [i for i, r in enumerate(records) if "error" in r]
+    if failed:  # (the exit status transcribe and caption give a bad input too)
+        say(f"rnnkit predict: error: {len(failed)} of {len(records)} input(s) could not be "
+            f"predicted (input {', '.join(str(i + 1) for i in failed[:10])}"
+            f"{' ...' if len(failed) > 10 else ''}: their records hold the error)")
+        return 1
     return 0

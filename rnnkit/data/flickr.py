@@ -4,10 +4,17 @@ The captions file has one caption a line, ``IMAGE#I<TAB>caption`` (``1000268201.
 child in a pink dress ...``), as ``Flickr8k.token.txt`` and Flickr30k's
 ``results_20130124.token`` do; or, after a header line, ``image,caption`` CSV (Kaggle's
 Flickr8k ``captions.txt``) or ``image_name| comment_number| comment`` (Kaggle's Flickr30k
-``results.csv``). Blank lines and a UTF-8 byte-order mark are skipped. Images are looked up
-in ``images_dir``; a missing image or a malformed line is a :class:`FlickrError` naming the
-file and line. Flickr8k's split lists (``Flickr_8k.trainImages.txt``, ``devImages``,
-``testImages``) are used where present; otherwise images are split at random (seeded).
+``results.csv``). Blank lines and a UTF-8 byte-order mark are skipped. A line that cannot
+be read (no tab or ``#INDEX``, a missing separator, no caption: Flickr30k's ``results.csv``
+has one, ``2199200615.jpg| 4   A dog runs ...``) is skipped, with one warning naming how
+many and the first line numbers; its image keeps its other captions (an image left with
+none is not read). The rule: at most 1% (:data:`MAX_BROKEN`) of a file's caption lines may
+be skipped; more, or no line read at all, means the file is not in the layout its first
+line announces, and is a :class:`FlickrError` naming the file, the layout expected and the
+first line that does not fit. Images are looked up in ``images_dir``; a missing image is a
+:class:`FlickrError` naming the file and line. Flickr8k's split lists
+(``Flickr_8k.trainImages.txt``, ``devImages``, ``testImages``) are used where present;
+otherwise images are split at random (seeded).
 
 Images come back resized to ``size`` x ``size`` (bilinear, aspect ratio not kept) as uint8
 (N, 3, size, size); :func:`~rnnkit.models.image_encoder.normalise_images` normalises them
@@ -17,6 +24,7 @@ inside the model.
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +39,8 @@ IMAGE_DIRS = ("Flicker8k_Dataset", "Flickr8k_Dataset", "flickr30k-images", "flic
 HEADERS = {"image,caption": ",", "image_name| comment_number| comment": "|"}  # -> delimiter
 SPLIT_FILES = {"train": "Flickr_8k.trainImages.txt", "val": "Flickr_8k.devImages.txt",
                "test": "Flickr_8k.testImages.txt"}
+MAX_BROKEN = 1  # the percentage of a file's caption lines that may be skipped as unreadable
+TOKEN_LAYOUT = "'IMAGE#INDEX<TAB>caption' (e.g. '1000268201.jpg#0<TAB>A child ...')"
 
 
 class FlickrError(ValueError):
@@ -40,7 +50,8 @@ class FlickrError(ValueError):
 def caption_rows(path: str | Path) -> list[tuple[int, str, str]]:
     """``(line number, image name, caption)`` for each caption of the file, in file order:
     ``IMAGE#I<TAB>caption`` lines, or rows under an ``image,caption`` (CSV) or
-    ``image_name| comment_number| comment`` header."""
+    ``image_name| comment_number| comment`` header. Lines that cannot be read are skipped
+    with a warning, up to :data:`MAX_BROKEN` of them (the module docstring's rule)."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
@@ -49,23 +60,55 @@ def caption_rows(path: str | Path) -> list[tuple[int, str, str]]:
     numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
     header = numbered[0][1].replace(" ", "").replace("|", "| ") if numbered else ""
     delimiter = HEADERS.get(header)
-    rows = []
-    for n, line in numbered[1:] if delimiter else numbered:
-        if delimiter:  # the caption is every column after the image (and comment number)
-            fields = next(csv.reader([line], delimiter=delimiter))
-            skip = 1 if delimiter == "," else 2
-            name, caption = fields[0].strip(), delimiter.join(fields[skip:])
-            ok = len(fields) > skip
-            expected = f"the columns {header!r} that the header line names"
+    if delimiter:
+        numbered = numbered[1:]
+        expected = f"the columns {header!r} that the header line names"
+    else:
+        expected = TOKEN_LAYOUT
+    rows, broken = [], []
+    for n, line in numbered:
+        row = _caption_row(line, delimiter)
+        if row:
+            rows.append((n, *row))
         else:
-            key, tab, caption = line.partition("\t")
-            name, hash_, index = key.strip().rpartition("#")
-            ok = bool(tab and hash_ and index.isdigit())
-            expected = "'IMAGE#INDEX<TAB>caption' (e.g. '1000268201.jpg#0<TAB>A child ...')"
-        if not ok or not name or not caption.strip():
-            raise FlickrError(f"{path}, line {n}: expected {expected}, got {line[:80]!r}")
-        rows.append((n, name, caption.strip()))
+            broken.append((n, line))
+    if broken:
+        _check_broken(path, broken, len(numbered), expected, bool(delimiter))
     return rows
+
+
+def _caption_row(line: str, delimiter: str | None) -> tuple[str, str] | None:
+    """(image name, caption) of one line of the layout ``delimiter`` names (None: the
+    ``IMAGE#I<TAB>caption`` layout), or None when the line does not fit it."""
+    if delimiter:  # the caption is every column after the image (and comment number)
+        fields = next(csv.reader([line], delimiter=delimiter))
+        skip = 1 if delimiter == "," else 2
+        name, caption = fields[0].strip(), delimiter.join(fields[skip:])
+        ok = len(fields) > skip
+    else:
+        key, tab, caption = line.partition("\t")
+        name, hash_, index = key.strip().rpartition("#")
+        ok = bool(tab and hash_ and index.isdigit())
+    if not ok or not name or not caption.strip():
+        return None
+    return name, caption.strip()
+
+
+def _check_broken(path: Path, broken: list[tuple[int, str]], total: int, expected: str,
+                  headed: bool) -> None:
+    """Warn of the ``broken`` (line number, text) of ``total`` caption lines, or raise a
+    :class:`FlickrError` when they are all or more than :data:`MAX_BROKEN` of them."""
+    first, text = broken[0]
+    shown = ", ".join(str(n) for n, _ in broken[:5]) + (" ..." if len(broken) > 5 else "")
+    if len(broken) < total and 100 * len(broken) <= MAX_BROKEN * total:  # (exact in ints)
+        warnings.warn(f"{path}: skipped {len(broken)} of {total} caption lines that cannot be "
+                      f"read (line {shown}): expected {expected}", stacklevel=3)
+        return
+    other = "" if headed else (" (or a header line 'image,caption' or 'image_name| "
+                               "comment_number| comment' above such rows)")
+    raise FlickrError(f"{path}, line {first}: expected {expected}{other}, got {text[:80]!r}; "
+                      f"{len(broken)} of {total} caption lines do not fit (line {shown}): "
+                      f"more than {MAX_BROKEN}% means the file is not in this layout")
 
 
 def read_captions(path: str | Path) -> dict[str, list[str]]:

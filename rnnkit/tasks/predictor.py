@@ -4,6 +4,7 @@
     p.task, p.config, p.model
     p.predict(["a gripping film", "dull and long"])  # one JSON-serialisable dict per input
     p.predict_file("reviews.txt")                    # the same from a file
+    p.corpus_scores(records)                         # figures over records with references
     s = p.stream(); s.push(x_t); s.reset()           # where the task streams
 
 Each task's :class:`Predictor` subclass says what its inputs are and what each record
@@ -106,6 +107,13 @@ class Predictor:
     def predict_file(self, path: str | Path, **options: Any) -> list[dict[str, Any]]:
         """:meth:`predict` on the inputs :meth:`read_file` reads from ``path``."""
         return self.predict(self.read_file(path), **options)
+
+    def corpus_scores(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Figures over many records from :meth:`predict` that no single record can hold,
+        where the inputs carried the expected outputs (translation: corpus BLEU and chrF
+        against a file's references); {} when there are none. ``rnnkit predict`` prints them
+        on stderr after the records."""
+        return {}
 
     def read_file(self, path: str | Path, **options: Any) -> list[Any]:
         """Inputs from a file in the task's input format. Default: sequences of numbers from

@@ -35,10 +35,15 @@ Predictor (``rnnkit.load(run)``): ``predict(sentences, beam=None, explain=False)
 ``explain=True`` also ``source_tokens``, ``target_tokens`` and ``attention`` (one row of
 weights over the source tokens per target token; None for a model without attention);
 ``plot(record, path)`` draws that attention. ``predict_file(path)`` reads a sentence a
-line, or the training layout: of a line with a tab (``source<TAB>target``, swapped with
-``task.reverse``) the source is translated, the record the same as ``predict([source])``
-gives. ``rnnkit translate RUN
-"I am cold." [--beam 5] [--attention-plot FILE.png]`` prints one translation.
+line, or a file in the training layout (:func:`~rnnkit.tasks.translation_data.read_inputs`:
+``source<TAB>target``, swapped with ``task.reverse``; blank lines skipped with a warning, a
+line without a tab or with an empty side an error naming the file and line): its sources
+are translated and each record also holds the line's target as ``"reference"``.
+``corpus_scores(records)`` gives corpus ``bleu`` and ``chrf`` of such records as evaluate
+computes them (each distinct source once, against every reference the file gives it);
+``rnnkit predict RUN --input FILE.tsv`` prints them on stderr after the records.
+``rnnkit translate RUN "I am cold." [--beam 5] [--attention-plot FILE.png]`` prints one
+translation.
 """
 
 from __future__ import annotations
@@ -58,8 +63,8 @@ from ..training.config import TaskConfig, choice, number
 from .base import Context, Task, TaskError, register
 from .datafiles import DataFilesConfig, data_errors
 from .predictor import Predictor
-from .text_common import TextLine, as_lines, clip_tokens, pad_ids, read_lines, saved_tokenizer
-from .translation_data import HELD_OUT, Tokenizer, fit_tokenizer, split_pairs
+from .text_common import TextLine, as_lines, clip_tokens, pad_ids, saved_tokenizer
+from .translation_data import HELD_OUT, Tokenizer, fit_tokenizer, read_inputs, split_pairs
 
 
 @dataclass
@@ -260,18 +265,9 @@ class TranslationPredictor(Predictor):
         return saved_tokenizer(self.info, "source_tokenizer")
 
     def read_file(self, path, **options) -> list[TextLine]:
-        """A sentence a line; a line with a tab is a pair in the training layout
-        (``source<TAB>target[<TAB>ignored...]``, the columns swapped by ``task.reverse``):
-        its source is read (the target is kept as the line's ``reference``, not
-        translated)."""
-        out = []
-        for line in read_lines(str(path)):
-            if "\t" in line.text:
-                first, second = line.text.split("\t")[:2]
-                source, target = (second, first) if self.config.task.reverse else (first, second)
-                line = TextLine(source, line.problem, target)
-            out.append(line)
-        return out
+        """A sentence a line, or pairs in the training layout whose targets are kept as the
+        lines' ``reference`` (:func:`~rnnkit.tasks.translation_data.read_inputs`)."""
+        return read_inputs(path, self.config.task.reverse)
 
     @cached_property
     def target_tokenizer(self) -> Tokenizer:
@@ -282,7 +278,9 @@ class TranslationPredictor(Predictor):
         """Beam-search translations, one record per sentence. ``beam``: the beam size
         (None: the run's ``task.beam``; 1 = greedy); a wider beam finds likelier
         translations at that many times the decoding work. ``explain=True`` adds the tokens
-        and the attention weights (what :meth:`plot` draws)."""
+        and the attention weights (what :meth:`plot` draws). A
+        :class:`~rnnkit.tasks.text_common.TextLine` with a ``reference`` (a line of a file
+        in the training layout) puts it in its record as ``"reference"``."""
         cfg = self.config.task
         beam = cfg.beam if beam is None else int(beam)
         if beam < 1:
@@ -297,6 +295,8 @@ class TranslationPredictor(Predictor):
         out = []
         for i, line in enumerate(lines):
             record: dict[str, Any] = {"source": line.text}
+            if line.reference is not None:
+                record["reference"] = line.reference
             if line.problem:
                 record["warning"] = line.problem
             if i not in by_line:
@@ -312,6 +312,25 @@ class TranslationPredictor(Predictor):
                               attention=t.attention)
             out.append(record)
         return out
+
+    def corpus_scores(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Corpus ``bleu`` and ``chrf`` (:func:`bleu_chrf`, the run's ``bleu_tokenize``) of
+        the records that hold a ``"reference"``, as evaluate scores a test set: each distinct
+        source once, against every reference given for it (a source that could not be
+        translated counts as an empty translation); with ``sources`` and ``references``, how
+        many were scored. {} when no record holds a reference."""
+        refs: dict[str, list[str]] = {}
+        hyps: dict[str, str] = {}
+        for r in records:
+            if r.get("reference") is not None:
+                refs.setdefault(r["source"], []).append(r["reference"])
+                hyps.setdefault(r["source"], r.get("translation") or "")
+        if not refs:
+            return {}
+        tokenize = self.config.task.bleu_tokenize
+        scores = bleu_chrf([hyps[s] for s in refs], list(refs.values()), tokenize)
+        return {**scores, "sources": len(refs), "references": sum(map(len, refs.values())),
+                "bleu_tokenize": tokenize}
 
     def plot(self, record: dict[str, Any], path: str | Path) -> Path:
         """The attention of one record from ``predict(..., explain=True)`` as a heat map

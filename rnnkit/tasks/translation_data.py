@@ -1,6 +1,7 @@
-"""Translation's data: a parallel corpus read and split by source sentence, and the
+"""Translation's data: a parallel corpus read and split by source sentence, the
 tokenizers fitted on its training part (the config keys are
-:class:`~rnnkit.tasks.translation.TranslationConfig`'s)."""
+:class:`~rnnkit.tasks.translation.TranslationConfig`'s), and the files a predictor
+translates (:func:`read_inputs`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..data.text import load_eng_fra, read_parallel, split_by_source
 from ..data.tokenizers import SubwordTokenizer, WordTokenizer
 from .base import TaskError
 from .datafiles import uses_own_data
+from .text_common import TextLine, read_lines
 
 HELD_OUT = ("val", "test")
 ENG_FRA_HELD_OUT = {"test": 2000, "val": 500}  # eng-fra's test and validation sources
@@ -87,3 +89,42 @@ def fit_tokenizer(cfg, texts: list[str], lower: bool) -> Tokenizer:
                                     model_type=cfg.subword_model)
     except ValueError as e:
         raise TaskError(f"task.vocab_size = {cfg.vocab_size}: {e}") from None
+
+
+def read_inputs(path: str | Path, reverse: bool) -> list[TextLine]:
+    """What ``predict_file`` translates. A file without a tab: a sentence a line
+    (:func:`~rnnkit.tasks.text_common.read_lines`; ``-`` = stdin; a blank line is an input
+    that gets an ``error`` record). A file with a tab on any line is in the training layout,
+    ``source<TAB>target[<TAB>ignored...]`` (columns swapped by ``reverse``; the number of
+    ignored columns may vary): one input per pair, its source (stripped) translated and its
+    target kept as the line's ``reference``; blank lines are skipped with one warning naming
+    them; a line without a tab, or with an empty source or target, is a
+    :class:`TaskError` naming the file and line."""
+    lines = read_lines(str(path))
+    tabbed = next((n for n, line in enumerate(lines, 1) if "\t" in line.text), 0)
+    if not tabbed:
+        return lines
+    where = "<stdin>" if str(path) == "-" else path
+    columns = {"source": 2, "target": 1} if reverse else {"source": 1, "target": 2}
+    out, blank = [], []
+    for n, line in enumerate(lines, 1):
+        if not line.text.strip():
+            blank.append(n)
+            continue
+        if "\t" not in line.text:
+            raise TaskError(f"{where}:{n}: no tab, but line {tabbed} has one: a file with "
+                            "references needs 'source<TAB>target' on every line (give the "
+                            "sources alone, one a line, to translate without references)")
+        first, second = (part.strip() for part in line.text.split("\t")[:2])
+        source, target = (second, first) if reverse else (first, second)
+        for side, value in (("source", source), ("target", target)):
+            if not value:
+                raise TaskError(f"{where}:{n}: empty {side} (column {columns[side]}); every "
+                                "line of a file with references needs a sentence on both "
+                                "sides of the tab")
+        out.append(TextLine(source, line.problem, target))
+    if blank:
+        shown = ", ".join(map(str, blank[:10])) + (" ..." if len(blank) > 10 else "")
+        warnings.warn(f"{where}: skipped {len(blank)} blank line(s) (line {shown})",
+                      stacklevel=3)
+    return out
