@@ -173,6 +173,20 @@ def test_a_manifest_entry_is_never_followed_outside_the_checkpoint(tmp_path, ent
         load_checkpoint(path)
 
 
+def test_a_file_managers_hidden_leftovers_do_not_spoil_a_checkpoint(tmp_path):
+    path = _save(tmp_path / "ck")
+    want = load_checkpoint(path)
+    (path / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")  # Finder, on opening the folder
+    (path / "._model.json").write_bytes(b"\0\5\26\7")  # a macOS copy's resource fork
+    got = load_checkpoint(path)
+    assert got.info == want.info and got.state == want.state
+    assert set(got.weights) == set(want.weights)
+    assert all(torch.equal(got.weights[k], want.weights[k]) for k in want.weights)
+    (path / "notes.txt").write_text("hello")  # a visible stray file is still refused
+    with pytest.raises(CheckpointError, match="notes.txt, which its manifest does not list"):
+        load_checkpoint(path)
+
+
 def test_the_manifest_must_list_exactly_the_folders_files(tmp_path):
     path = _save(tmp_path / "ck")
     (path / "notes.txt").write_text("hello")

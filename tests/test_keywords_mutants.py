@@ -1,6 +1,7 @@
 """rnnkit.data.keywords against hand-made folders (issue 20): the clips, labels, names and
 skipped files of a tiny folder tree worked out by hand, each error message in full. The
-scanner never opens a recording, so the "audio" files here are empty."""
+scanner never opens a recording, so the "audio" files here are empty, but in the one test
+where the task reads them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from rnnkit.data.datasets import DataError
 from rnnkit.data.keywords import Clip, Scan, read_file_list, scan_labels, speaker_of
@@ -153,6 +156,8 @@ def test_a_task_matches_a_label_across_roots_and_list_files(tmp_path):
 
     _tree(tmp_path / "mac", [f"{NFD}/a.wav", f"{NFD}/b.wav", "tea/c.wav", "tea/d.wav"])
     _tree(tmp_path / "linux", [f"{NFC}/e.wav", "tea/f.wav"])
+    for path in tmp_path.rglob("*.wav"):  # the task reads its recordings: real audio here
+        sf.write(path, np.full(160, 0.1, np.float32), 16000)
     both = ctx(train_data=str(tmp_path / "mac"), test_data=str(tmp_path / "linux"),
                val_fraction=0.5)
     assert both.labels == [NFC, "tea"]

@@ -44,6 +44,14 @@ def test_an_interrupted_pretrain_is_started_again_with_overwrite(tmp_path, monke
     assert not stopped_before_first_checkpoint(run)
 
 
+def test_a_file_managers_hidden_file_leaves_an_early_stopped_run_as_it_was(tmp_path,
+                                                                           monkeypatch):
+    cfg, run = _interrupted_run(tmp_path, monkeypatch)
+    (run / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    assert stopped_before_first_checkpoint(run)
+    assert train_run(cfg, run, overwrite=True).state.step == 2
+
+
 def test_a_folder_with_other_files_is_still_not_deleted(tmp_path, monkeypatch):
     cfg, run = _interrupted_run(tmp_path, monkeypatch)
     (run / "notes.txt").write_text("mine")

@@ -115,7 +115,7 @@ def test_load_predict_equals_what_the_cli_prints(run_dir, tmp_path, capsys):
     (tmp_path / "in.txt").write_text("\n".join(texts) + "\n")
     capsys.readouterr()
     assert main(["predict", str(run_dir), "--input", str(tmp_path / "in.txt"),
-                 "--explain"]) == 0
+                 "--explain"]) == 1  # (the empty line gets an error record)
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     p = rnnkit.load(run_dir)
     assert printed == p.predict(texts, explain=True)
@@ -140,7 +140,7 @@ def test_predict_text_stdin_explain_and_edge_cases(run_dir, monkeypatch, capsys)
     class Stdin:
         buffer = __import__("io").BytesIO(b"fine film\n\n\xc3\x28 broken\n" + b"long " * 3000)
     monkeypatch.setattr("sys.stdin", Stdin)
-    assert main(["predict", str(run_dir), "--input", "-"]) == 0
+    assert main(["predict", str(run_dir), "--input", "-"]) == 1  # (the empty line)
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["text"][:4] for r in records] == ["fine", "", "\ufffd( b", "long"]
     assert records[1]["label"] is None and "empty" in records[1]["error"]

@@ -21,7 +21,7 @@ from torch import nn
 
 import rnnkit.tasks.speech_digits as dmod
 from rnnkit._optional import MissingExtraError
-from rnnkit.data.audio import FEATURES, SPEAKERS, features, read_audio
+from rnnkit.data.audio import FEATURES, SPEAKERS, AudioError, features, read_audio
 from rnnkit.data.keywords import Clip
 from rnnkit.tasks import TASKS, TaskError
 from rnnkit.tasks.datafiles import split_items
@@ -304,11 +304,13 @@ def test_folder_tensors_labels_report_and_an_unreadable_clip(tmp_path):
     assert TASK.report_sections(ctx, LastFrame()) == [
         "## Recordings per label (11025 Hz)", "", "| label | train | val | test |",
         "|---|---|---|---|", "| no | 1 | 1 | 0 |", "| yes | 2 | 0 | 1 |"]
+    assert ctx.frames == {}  # read once, for the split; in the tensors now
+    clip = ctx.clips["train"][0]
+    assert ctx.clip_frames(clip) is ctx.clip_frames(clip)  # read again, then kept
+    ctx.frames.clear()
     (root / "no" / "4.wav").write_text("not audio")
-    with pytest.raises(TaskError) as e:
-        ctx.clip_frames(ctx.clips["train"][0])
-    assert str(e.value).endswith("(label 'no')") and "4.wav" in str(e.value)
-    assert e.value.__cause__ is None
+    with pytest.raises(AudioError, match=r"no/4\.wav: not a readable audio file"):
+        ctx.clip_frames(clip)
 
 
 # -- confusion counts, plot and report ----------------------------------------------------------

@@ -269,7 +269,7 @@ def test_run_evaluates_translates_and_plots(run_dir, tmp_path, capsys):
         assert rc == 1 and "empty" in out.err and not plot.exists()
     assert main(["translate", str(run_dir), "   "]) == 1
     assert "empty" in capsys.readouterr().err
-    assert main(["predict", str(run_dir), "--text", "Qwzx blorp!", "--text", ""]) == 0
+    assert main(["predict", str(run_dir), "--text", "Qwzx blorp!", "--text", ""]) == 1
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert isinstance(records[0]["translation"], str) and records[1]["translation"] is None
     assert records == rnnkit.load(run_dir).predict(["Qwzx blorp!", ""])

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .._optional import require
-from .datasets import DataError, data_root, is_file
+from .datasets import DataError, data_root, is_file, is_hidden
 
 SAMPLE_RATE = 8000  # FSDD's rate, the default
 USER_SAMPLE_RATE = 16000  # the rate a user's recordings are read at unless a run says so
@@ -164,9 +164,10 @@ _NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
 
 def fsdd_recordings(root: Path | None = None, *, verify: bool = True) -> list[Recording]:
     """The 3,000 FSDD recordings in sorted name order, checked against the sha256 of their
-    concatenation (``FSDD_SHA256``)."""
+    concatenation (``FSDD_SHA256``); hidden files (a copy's ``._0_george_0.wav``) are none
+    of them."""
     folder = (root or data_root()) / FSDD_DIR
-    files = sorted(folder.glob("*.wav")) if folder.is_dir() else []
+    files = sorted(f for f in folder.glob("*.wav") if not is_hidden(f)) if folder.is_dir() else []
     if not files:
         raise DataError(f"fsdd: no recordings in {folder}; set RNNKIT_DATA to a folder holding "
                         f"{FSDD_DIR}/, or copy them from {FSDD_SOURCE}")

@@ -95,6 +95,16 @@ def is_file(path: str | Path) -> bool:
         return False
 
 
+def is_hidden(path: str | Path, root: str | Path | None = None) -> bool:
+    """Whether ``path`` is no data but a system's leftover, passed over by every folder
+    scan: its name, or with ``root`` any folder between ``root`` and it, is hidden
+    (``.name``: ``.DS_Store``, macOS's ``._song.mid`` resource forks,
+    ``.ipynb_checkpoints/``) or ``__MACOSX`` (a macOS zip's copies of those)."""
+    path = Path(path)
+    parts = path.relative_to(root).parts if root is not None else (path.name,)
+    return any(part.startswith(".") or part == "__MACOSX" for part in parts)
+
+
 def data_root() -> Path:
     """``$RNNKIT_DATA`` if set, else ``~/.cache/rnnkit``, as an absolute path: a relative
     ``RNNKIT_DATA=../shared/data`` (the README's) is taken from the working directory now,

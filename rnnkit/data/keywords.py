@@ -10,6 +10,7 @@
 :func:`scan_labels` lists the recordings (the label is the folder's name, any string, in
 Unicode NFC: macOS file systems hand out names decomposed (NFD), others as written, so
 "café" is the same label either way; list files are read the same way);
+:func:`keep_readable` opens them and skips those that cannot be read;
 :func:`read_file_list` reads a list file; :func:`speaker_of` reads the speaker from a
 Speech Commands file name (``<speaker>_nohash_<n>.wav``). Splitting is the task's
 (:mod:`rnnkit.tasks.speech_digits`).
@@ -19,10 +20,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .datasets import DataError, is_file
+from .audio import AudioError
+from .datasets import DataError, is_file, is_hidden
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")  # what soundfile reads
 IGNORED_FOLDERS = ("_background_noise_", "__MACOSX")  # noise; macOS zip metadata
@@ -45,14 +48,28 @@ class Clip:
 class Scan:
     clips: list[Clip]
     skipped: list[str]  # names of files in label folders that are not audio
+    # recordings that cannot be read (:func:`keep_readable`), each with "path: reason"
+    unreadable: list[tuple[Clip, str]] = field(default_factory=list)
 
-    def note(self, root: Path) -> str:
-        """The skipped files in words ("" when none)."""
-        if not self.skipped:
-            return ""
-        more = " ..." if len(self.skipped) > 10 else ""
-        return (f"{root}: skipped {len(self.skipped)} file(s) that are not audio "
-                f"({', '.join(AUDIO_SUFFIXES)}): {', '.join(self.skipped[:10])}{more}")
+    def note(self, root: Path, unlisted: Iterable[str] = ()) -> str:
+        """The skipped files in words, for one warning ("" when none): the files that are
+        not audio, then the recordings that cannot be read (the first 10, "path: reason";
+        ``unlisted``: how the list files named those of them they name, "list: name")."""
+        parts = []
+        if self.skipped:
+            more = " ..." if len(self.skipped) > 10 else ""
+            parts.append(f"skipped {len(self.skipped)} file(s) that are not audio "
+                         f"({', '.join(AUDIO_SUFFIXES)}): {', '.join(self.skipped[:10])}{more}")
+        if unlisted := list(unlisted):
+            more = " ..." if len(unlisted) > 10 else ""
+            parts.append(f"left {len(unlisted)} recording(s) that cannot be read out of the "
+                         f"file lists ({', '.join(unlisted[:10])}{more})")
+        if self.unreadable:  # last: its items are joined by "; " too
+            total = len(self.clips) + len(self.unreadable)
+            more = " ..." if len(self.unreadable) > 10 else ""
+            parts.append(f"skipped {len(self.unreadable)} of {total} recordings that cannot "
+                         f"be read: {'; '.join(why for _, why in self.unreadable[:10])}{more}")
+        return f"{root}: " + "; ".join(parts) if parts else ""
 
 
 def nfc(name: str) -> str:
@@ -63,6 +80,12 @@ def nfc(name: str) -> str:
 
 def _nfc_order(path: Path) -> tuple[str, str]:
     return nfc(path.name), path.name  # ties (two forms of one name) broken alike everywhere
+
+
+def is_label_folder(path: Path) -> bool:
+    """Whether an entry of a root folder is a label's folder: a folder, not hidden
+    (:func:`~rnnkit.data.datasets.is_hidden`) nor one of :data:`IGNORED_FOLDERS`."""
+    return path.is_dir() and not is_hidden(path) and path.name not in IGNORED_FOLDERS
 
 
 def scan_labels(root: str | Path) -> Scan:
@@ -82,8 +105,7 @@ def scan_labels(root: str | Path) -> Scan:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: not a folder; keywords are read from root/<label>/*.wav")
-    folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
-                      and p.name not in IGNORED_FOLDERS), key=_nfc_order)
+    folders = sorted(filter(is_label_folder, root.iterdir()), key=_nfc_order)
     if not folders:
         raise DataError(f"{root}: no label folders; keywords are read from "
                         "root/<label>/*.wav, one folder per label")
@@ -92,7 +114,7 @@ def scan_labels(root: str | Path) -> Scan:
     for folder in folders:
         label = nfc(folder.name)
         files = sorted((p for p in folder.iterdir()  # NFC order: one split on every system
-                        if p.is_file() and not p.name.startswith(".")), key=_nfc_order)
+                        if p.is_file() and not is_hidden(p)), key=_nfc_order)
         audio = [p for p in files if p.suffix.lower() in AUDIO_SUFFIXES]
         skipped += [f"{label}/{nfc(p.name)}" for p in files if p not in audio]
         if not audio:
@@ -101,6 +123,42 @@ def scan_labels(root: str | Path) -> Scan:
         _same_in_nfc(folder, [p.name for p in audio], "files")
         clips += [Clip(p, label, f"{label}/{nfc(p.name)}") for p in audio]
     return Scan(clips, skipped)
+
+
+def keep_readable(scan: Scan, root: str | Path, read: Callable[[Clip], object]) -> Scan:
+    """``scan`` less the recordings that cannot be read: ``read(clip)`` (which reads the
+    audio, and may keep what it read) is called on every clip in order, and a clip for which
+    it raises :class:`~rnnkit.data.audio.AudioError` (a truncated or empty file, text
+    renamed .wav ...) is moved to :attr:`Scan.unreadable` with the error's words ("path:
+    reason"), for :meth:`Scan.note`; the other clips keep their order.
+
+    A label whose recordings all fail is an error, not a label dropped in silence: that
+    would change the classes a model learns. Errors (:class:`DataError`, the first 5
+    reasons given): no recording of ``root`` can be read (naming ``root``), or none of one
+    label's (naming its folder)."""
+    kept, failed = [], []
+    for clip in scan.clips:
+        try:
+            read(clip)
+        except AudioError as e:  # "<path>: <reason>"
+            failed.append((clip, str(e)))
+        else:
+            kept.append(clip)
+
+    def reasons(errors: list[str]) -> str:
+        return "; ".join(errors[:5]) + (" ..." if len(errors) > 5 else "")
+
+    if failed and not kept:
+        raise DataError(f"{root}: none of its {len(failed)} recording(s) can be read: "
+                        f"{reasons([why for _, why in failed])}")
+    heard = {c.label for c in kept}
+    for clip, _ in failed:
+        if clip.label not in heard:
+            errors = [why for c, why in failed if c.label == clip.label]
+            raise DataError(f"{clip.path.parent}: none of the {len(errors)} recording(s) of "
+                            f"label {clip.label!r} can be read; replace them, or remove the "
+                            f"folder: {reasons(errors)}")
+    return Scan(kept, scan.skipped, scan.unreadable + failed)
 
 
 def _same_in_nfc(folder: Path, names: list[str], what: str) -> None:
@@ -141,6 +199,25 @@ def read_file_list(path: Path, known: set[str]) -> list[str]:
                             f"{path.parent}, e.g. yes/0a7c2a8d_nohash_0.wav)")
         out.append(name)
     return out
+
+
+def file_lists(root: Path, scan: Scan) -> tuple[dict[str, list[Clip]], list[str]]:
+    """The recordings the list files in ``root`` name (:data:`FILE_LISTS`, each read by
+    :func:`read_file_list`), by part (``"val"``, ``"test"``; a part without its list
+    absent), in the list's order; and the names they give of recordings of
+    :attr:`Scan.unreadable`, which are left out (``"list: name"``, for :meth:`Scan.note`).
+    A name that both lists give is a :class:`DataError`."""
+    known = {c.name: c for c in scan.clips}
+    gone = {c.name for c, _ in scan.unreadable}
+    lists = {split: read_file_list(root / name, set(known) | gone)
+             for split, name in FILE_LISTS.items() if (root / name).is_file()}
+    both = sorted(set(lists.get("val", [])) & set(lists.get("test", [])))
+    if both:
+        raise DataError(f"{root}: {both[0]!r} (and {len(both) - 1} more) is named by both "
+                        f"{FILE_LISTS['val']} and {FILE_LISTS['test']}")
+    named = {split: [known[n] for n in names if n in known] for split, names in lists.items()}
+    return named, [f"{FILE_LISTS[split]}: {n}" for split, names in lists.items()
+                   for n in names if n in gone]
 
 
 def speaker_of(name: str) -> str | None:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .._optional import pyplot, require
-from .datasets import DataError, fetch
+from .datasets import DataError, fetch, is_hidden
 
 LOWEST_PITCH = 21  # A0
 NUM_KEYS = 88  # A0 .. C8
@@ -185,9 +185,7 @@ def midi_files(folder: str | Path) -> list[Path]:
     are passed over."""
     root = Path(folder)
     return sorted(p for p in root.rglob("*")
-                  if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()
-                  and not any(part.startswith(".") or part == "__MACOSX"
-                              for part in p.relative_to(root).parts))
+                  if p.suffix.lower() in MIDI_SUFFIXES and p.is_file() and not is_hidden(p, root))
 
 
 def read_midi_folder(path: str | Path, *, lowest: int = LOWEST_PITCH, keys: int = NUM_KEYS,

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from ..data.datasets import expand_home
+from ..data.datasets import expand_home, is_hidden
 from ..training.config import number
 from .base import TaskError
 
@@ -150,10 +150,14 @@ def load_splits(cfg: DataFilesConfig, read: Callable[[Path], list[T]],
 
 # -- fingerprints ----------------------------------------------------------------------------
 def fingerprint(path: str | Path) -> str:
-    """sha256 of a file, or of a folder's files (relative names and contents, sorted)."""
+    """sha256 of a file, or of a folder's files (relative names and contents, sorted; hidden
+    files and ``__MACOSX``, which no task reads, left out: :func:`is_hidden`, so that
+    a ``.DS_Store`` written by opening the folder changes nothing)."""
     path = Path(path)
     h = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    files = [path]
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not is_hidden(p, path))
     for p in files:
         if path.is_dir():
             h.update(str(p.relative_to(path)).encode() + b"\0")

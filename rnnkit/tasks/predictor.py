@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.datasets import is_hidden
 from ..models.base import Model
 from ..training.checkpoint import (
     CheckpointError,
@@ -238,10 +239,11 @@ def _finite_record(record: dict[str, Any]) -> dict[str, Any]:
 
 def files_in(folder: Path, suffixes: tuple[str, ...], what: str, also: str = "") -> list[str]:
     """The files directly in ``folder`` whose suffix is one of ``suffixes`` (any case), in
-    name order; none is a :class:`TaskError` naming ``what`` they would be (``also``: what
-    else the folder could have held)."""
-    files = sorted(str(p) for p in folder.iterdir()
-                   if p.is_file() and p.suffix.lower() in suffixes)
+    name order, hidden ones passed over (:func:`~rnnkit.data.datasets.is_hidden`: macOS's
+    ``._x.wav`` resource forks, ``.DS_Store``); none is a :class:`TaskError` naming
+    ``what`` they would be (``also``: what else the folder could have held)."""
+    files = sorted(str(p) for p in Path(folder).iterdir() if p.is_file()
+                   and p.suffix.lower() in suffixes and not is_hidden(p))
     if not files:
         raise TaskError(f"{folder}: no {what} file ({', '.join(suffixes)}){also} in it")
     return files

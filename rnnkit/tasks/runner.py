@@ -27,7 +27,7 @@ import torch
 
 from .. import __version__
 from ..cells import CELLS
-from ..data.datasets import expand_home
+from ..data.datasets import expand_home, is_hidden
 from ..diagnostics.callback import DiagnosticsCallback
 from ..models.base import Model
 from ..training import distributed
@@ -149,7 +149,7 @@ def stopped_before_first_checkpoint(path: Path) -> bool:
     starts it again."""
     return ((path / "config.toml").is_file()
             and not any((path / "checkpoints").glob("*/manifest.json"))
-            and all(p.name in _EARLY_NAMES for p in path.iterdir()))
+            and all(p.name in _EARLY_NAMES or is_hidden(p) for p in path.iterdir()))
 
 
 _START_AGAIN = ("the run stopped before its first checkpoint (e.g. interrupted during its "

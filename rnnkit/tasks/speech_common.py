@@ -19,7 +19,7 @@ import torch
 
 from ..data.audio import SAMPLE_RATE, AudioError, Recording, fsdd_recordings, read_audio
 from ..data.datasets import DataError
-from ..data.keywords import AUDIO_SUFFIXES, scan_labels
+from ..data.keywords import AUDIO_SUFFIXES, is_label_folder, scan_labels
 from ..data.manifests import read_manifest
 from .base import Context, TaskError
 from .predictor import Predictor, files_in, read_arrays
@@ -93,7 +93,7 @@ class SpeechPredictor(Predictor):
         path = Path(path)
         try:
             if path.is_dir():
-                if any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir()):
+                if any(map(is_label_folder, path.iterdir())):
                     return [str(c.path) for c in scan_labels(path).clips]
                 return files_in(path, AUDIO_SUFFIXES, "audio", " and no label folder")
             if path.suffix.lower() == ".jsonl":

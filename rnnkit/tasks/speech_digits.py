@@ -10,7 +10,9 @@ classes, in Unicode NFC (a macOS "café" is the same label); ``_background_noise
 ``__MACOSX`` and hidden folders are not labels (:mod:`rnnkit.data.keywords`). Or
 ``task.train_data``/``val_data``/``test_data`` name one such root each. Recordings are
 read mono (channels averaged) and resampled to ``task.sample_rate`` (0 = the data's
-usual rate: 16 kHz for a user folder, 8 kHz for FSDD). The split of ``task.data``, in
+usual rate: 16 kHz for a user folder, 8 kHz for FSDD); one that cannot be read (truncated,
+empty, not audio) is left out, as if it were not there, and named in one warning a
+folder; a label with no readable recording is an error. The split of ``task.data``, in
 this order of precedence:
 
 1. ``testing_list.txt`` / ``validation_list.txt`` in the root (Speech Commands' files:
@@ -38,6 +40,7 @@ holds one word, so there is nothing to search: ``beam`` is refused.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -52,13 +55,12 @@ from ..data.audio import (
     SAMPLE_RATE,
     SPEAKERS,
     USER_SAMPLE_RATE,
-    AudioError,
     features,
     read_audio,
 )
 from ..data.batches import batches
 from ..data.datasets import DataError
-from ..data.keywords import FILE_LISTS, Clip, read_file_list, scan_labels, speaker_of
+from ..data.keywords import Clip, Scan, file_lists, keep_readable, scan_labels, speaker_of
 from ..training.config import TaskConfig, choice, number
 from .base import SPLITS, Task, TaskError, register
 from .datafiles import DataFilesConfig, data_errors, split_items, uses_own_data
@@ -108,39 +110,43 @@ def carve(clips: list[Clip], seed: int, fraction: float, shuffle: str
             [c for c, s in zip(clips, speakers) if s in out])
 
 
-def read_clips(root: str | Path) -> list[Clip]:
+def read_clips(root: str | Path, read: Callable[[Clip], object]) -> Scan:
+    """The recordings of ``root`` that ``read`` can read (:func:`scan_labels`, then
+    :func:`keep_readable`); a folder's errors are TaskErrors."""
     try:
-        scan = scan_labels(root)
+        return keep_readable(scan_labels(root), root, read)
     except DataError as e:
         raise TaskError(str(e)) from None
-    if scan.note(Path(root)):
-        warnings.warn(scan.note(Path(root)), stacklevel=3)
-    return scan.clips
 
 
-def split_clips(cfg: SpeechDigitsConfig) -> dict[str, list[Clip]]:
-    """``train``/``val``/``test`` recordings of the user's folder(s) (module docstring)."""
+def split_clips(cfg: SpeechDigitsConfig, read: Callable[[Clip], object] | None = None
+                ) -> dict[str, list[Clip]]:
+    """``train``/``val``/``test`` recordings of the user's folder(s) (module docstring).
+
+    Every recording is read first, by ``read`` (default: its audio at the run's rate): one
+    that cannot be read is left out as if it were not there (a list file naming it too),
+    and one warning a folder names the files skipped; a label left with no readable
+    recording, or a folder with none, is an error (:func:`keep_readable`)."""
     seed = cfg.split_seed
+    read = read or (lambda clip: read_audio(clip.path, sample_rate(cfg)))
+    roots = [cfg.data] if cfg.data else [cfg.train_data, cfg.test_data, cfg.val_data]
+    scans = {root: read_clips(root, read) for root in roots if root}
+    unlisted: list[str] = []
     if not cfg.data:
-        rest, test = read_clips(cfg.train_data), read_clips(cfg.test_data)
-        named = {"val": read_clips(cfg.val_data)} if cfg.val_data else {}
+        rest, test = scans[cfg.train_data].clips, scans[cfg.test_data].clips
+        named = {"val": scans[cfg.val_data].clips} if cfg.val_data else {}
     else:
-        clips = read_clips(cfg.data)
-        known = {c.name: c for c in clips}
         try:
-            named = {split: [known[n] for n in read_file_list(Path(cfg.data) / name, set(known))]
-                     for split, name in FILE_LISTS.items() if (Path(cfg.data) / name).is_file()}
+            named, unlisted = file_lists(Path(cfg.data), scans[cfg.data])
         except DataError as e:
             raise TaskError(str(e)) from None
-        both = sorted({c.name for c in named.get("val", [])}
-                      & {c.name for c in named.get("test", [])})
-        if both:
-            raise TaskError(f"{cfg.data}: {both[0]!r} (and {len(both) - 1} more) is named by "
-                            "both validation_list.txt and testing_list.txt")
         listed = {c.name for part in named.values() for c in part}
-        rest = [c for c in clips if c.name not in listed]
+        rest = [c for c in scans[cfg.data].clips if c.name not in listed]
         rest, test = (rest, named["test"]) if "test" in named else carve(
             rest, seed, cfg.test_fraction, "python")
+    for root, scan in scans.items():
+        if note := scan.note(Path(root), unlisted if root == cfg.data else ()):
+            warnings.warn(note, stacklevel=2)
     rest, val = (rest, named["val"]) if "val" in named else carve(
         rest, seed + 1, cfg.val_fraction, "torch")
     parts = {"train": rest, "val": val, "test": test}
@@ -168,9 +174,16 @@ class SpeechDigitsContext(FSDDContext):
                 for s in self.signals]
 
     @cached_property
+    def frames(self) -> dict[Path, np.ndarray]:
+        """The user's recordings' frames (T, F) by path, kept as :attr:`clips` reads them
+        until :meth:`SpeechDigitsTask.make_splits` has them in its tensors."""
+        return {}
+
+    @cached_property
     def clips(self) -> dict[str, list[Clip]]:
-        """The user's recordings by split (reads the folders, not the audio)."""
-        return split_clips(self.task_cfg)
+        """The user's recordings by split: every one read (:meth:`clip_frames`) and those
+        that cannot be read skipped (:func:`split_clips`)."""
+        return split_clips(self.task_cfg, self.clip_frames)
 
     @cached_property
     def labels(self) -> list[str]:
@@ -189,11 +202,13 @@ class SpeechDigitsContext(FSDDContext):
         return names
 
     def clip_frames(self, clip: Clip) -> np.ndarray:
-        try:
+        """A recording's frames (T, F) at the run's rate, read once (:attr:`frames`); a file
+        that cannot be read is an :class:`~rnnkit.data.audio.AudioError` naming it."""
+        if clip.path not in self.frames:
             signal = read_audio(clip.path, self.rate)
-        except AudioError as e:
-            raise TaskError(f"{e} (label {clip.label!r})") from None
-        return features(signal, self.task_cfg.features, sample_rate=self.rate)
+            self.frames[clip.path] = features(signal, self.task_cfg.features,
+                                              sample_rate=self.rate)
+        return self.frames[clip.path]
 
 
 def confusion(model, data: dict[str, torch.Tensor], batch_size: int,
@@ -282,6 +297,7 @@ class SpeechDigitsTask(Task):
                 x, lengths = pad([ctx.clip_frames(c) for c in clips])
                 out[split] = {"x": x, "lengths": lengths,
                               "y": torch.tensor([ctx.labels.index(c.label) for c in clips])}
+            ctx.frames.clear()  # in the tensors now
             return out
         recs, feats = ctx.recordings, ctx.features
         out = {}

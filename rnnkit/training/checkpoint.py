@@ -43,6 +43,8 @@ import torch
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
+from ..data.datasets import is_hidden
+
 FORMAT = "rnnkit-checkpoint"
 FILES = ("model.safetensors", "model.json", "state.safetensors", "state.json")
 MANIFEST = "manifest.json"
@@ -246,7 +248,8 @@ def _verify(path: Path) -> None:
     if unlisted:
         raise CheckpointError(f"checkpoint {path} is corrupted: manifest.json does not list "
                               f"{', '.join(unlisted)}")
-    present = {f.name for f in path.iterdir()} - {MANIFEST}
+    # (a file manager's leftovers, .DS_Store or ._model.json, are no part of it)
+    present = {f.name for f in path.iterdir() if not is_hidden(f)} - {MANIFEST}
     missing, extra = sorted(set(manifest) - present), sorted(present - set(manifest))
     if missing:
         raise CheckpointError(f"checkpoint {path} is incomplete: {missing[0]} is missing")
