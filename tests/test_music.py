@@ -562,11 +562,11 @@ def test_run_on_a_folder_predicts_as_the_cli_prints(folder_run, capsys):
 def test_a_folder_of_midi_files_predicts_each_piece(folder_run, tmp_path):
     p = rnnkit.load(folder_run / "run")
     songs = folder_run / "songs"
-    files = sorted(str(f) for f in songs.iterdir() if f.suffix == ".mid")
-    assert len(files) > 1
-    assert p.predict_file(songs) == p.predict(files)  # every piece, in name order
+    files = sorted(str(f) for f in songs.rglob("*") if f.suffix.lower() in (".mid", ".midi"))
+    assert len(files) > len(list(songs.glob("*.mid"))) > 1  # pieces in a subfolder too
+    assert p.predict_file(songs) == p.predict(files)  # every piece, as training reads them
     (tmp_path / "notes.txt").write_text("no music here")
-    with pytest.raises(TaskError, match=r"no MIDI file \(\.mid, \.midi\) in it"):
+    with pytest.raises(TaskError, match=r"no MIDI file \(\.mid, \.midi\) in it or below it"):
         p.predict_file(tmp_path)
 
 

@@ -420,10 +420,12 @@ def test_predict_reads_midi_files_and_records_what_went_wrong(jsb, tmp_path):
 def test_read_file_takes_midi_files_and_folders(jsb, tmp_path):
     p = _predictor()
     (tmp_path / "f").mkdir()
-    for name in ("b.MIDI", "a.mid", "c.txt"):
+    for name in ("b.MIDI", "a.mid", "c.txt", "sub/c.mid", "._a.mid"):
+        (tmp_path / "f" / name).parent.mkdir(exist_ok=True)
         (tmp_path / "f" / name).write_bytes(b"")
-    assert p.read_file(tmp_path / "f") == [str(tmp_path / "f" / "a.mid"),
-                                           str(tmp_path / "f" / "b.MIDI")]
+    assert p.read_file(tmp_path / "f") == [str(tmp_path / "f" / "a.mid"),  # as training
+                                           str(tmp_path / "f" / "b.MIDI"),  # reads them
+                                           str(tmp_path / "f" / "sub" / "c.mid")]
     assert p.read_file(str(tmp_path / "x.MID")) == [str(tmp_path / "x.MID")]
     np.save(tmp_path / "r.npy", TEST.astype(float))
     (arr,) = p.read_file(tmp_path / "r.npy")
@@ -431,7 +433,7 @@ def test_read_file_takes_midi_files_and_folders(jsb, tmp_path):
     (tmp_path / "none").mkdir()
     with pytest.raises(TaskError) as e:
         p.read_file(tmp_path / "none")
-    assert str(e.value) == f"{tmp_path / 'none'}: no MIDI file (.mid, .midi) in it"
+    assert str(e.value) == f"{tmp_path / 'none'}: no MIDI file (.mid, .midi) in it or below it"
 
 
 def test_stream_scores_frame_by_frame_and_ends_where_predict_does(jsb):

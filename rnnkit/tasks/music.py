@@ -62,6 +62,7 @@ from ..data.music import (
     MIDI_SUFFIXES,
     NUM_KEYS,
     load_jsb,
+    midi_files,
     midi_ticks,
     plot_roll,
     read_midi_folder,
@@ -74,7 +75,7 @@ from ..models import piano_roll  # noqa: F401  (registers PianoRollLM)
 from ..training.config import TaskConfig, number
 from .base import Context, Task, TaskError, register
 from .datafiles import DataFilesConfig, data_errors, load_splits, uses_own_data
-from .predictor import Predictor, Stream, files_in
+from .predictor import Predictor, Stream
 
 
 @dataclass
@@ -223,11 +224,16 @@ class MusicPredictor(Predictor):
         return num_keys(self.config.task)
 
     def read_file(self, path, **options) -> list[Any]:
-        """A MIDI file is one input (its path), a folder of them (the training layout) its
-        MIDI files in name order; ``.npy``/``.json``/``.csv`` hold rolls."""
+        """A MIDI file is one input (its path), a folder of them its MIDI files, searched
+        recursively as training reads a folder (:func:`~rnnkit.data.music.midi_files`);
+        ``.npy``/``.json``/``.csv`` hold rolls."""
         path = Path(path)
         if path.is_dir():
-            return files_in(path, MIDI_SUFFIXES, "MIDI")
+            files = midi_files(path)
+            if not files:
+                raise TaskError(f"{path}: no MIDI file ({', '.join(MIDI_SUFFIXES)}) in it or "
+                                "below it")
+            return [str(f) for f in files]
         if path.suffix.lower() in MIDI_SUFFIXES:
             return [str(path)]
         return super().read_file(path, **options)
