@@ -255,7 +255,7 @@ MODULES: dict[str, list[str]] = {
     "rnnkit/tasks/timeseries/source.py": [
         "tests/test_source_mutants.py", "tests/test_timeseries_data.py",
         "tests/test_forecast_multivariate.py", "tests/test_anomaly_labels.py",
-        "tests/test_step_times.py",
+        "tests/test_step_times.py", "tests/test_source_edges.py",
         "-k", "not example"],  # (the examples/ folder is not in the scratch copy)
     "rnnkit/models/classifier.py": [
         "tests/test_classifier_mutants.py", "tests/test_heads_reference.py", "tests/test_models.py",
@@ -1049,8 +1049,15 @@ EQUIVALENT: dict[str, str] = {
        "the covariates (too few of them give the same width error)" for n in (32, 33)},
     "rnnkit.tasks.timeseries.source.x_read_input__mutmut_5":
         "'' and None both fall through to the configured columns",
-    "rnnkit.tasks.timeseries.source.x_time_step__mutmut_14":
+    "rnnkit.tasks.timeseries.source.x_time_step__mutmut_15":
         "the median of the steps as float64 truncates to the same integer",
+    **{f"rnnkit.tasks.timeseries.source.x__values__mutmut_{n}":
+       "getattr's default is read only for a config without label_column (a forecast's): "
+       "None and '' both mean no label; 'XXXX' differs only for a column named XXXX"
+       for n in (4, 10)},
+    "rnnkit.tasks.timeseries.source.x_as_series__mutmut_25":
+        "NumPy takes any negative size as the one unknown dimension: reshape(-2) is "
+        "reshape(-1)",
     "rnnkit.tasks.forecast.x_check_covariates_ahead__mutmut_12":
         "multistep needs the test range exactly horizon long (bounds), so it reads 0 points "
         "past the series: -1 does not raise either",

@@ -339,8 +339,8 @@ def pushed_time(t, steps: bool = False):
     try:
         value = parse_iso(t) if isinstance(t, str) else np.datetime64(t)
     except (TypeError, ValueError):
-        value = np.datetime64("NaT")
-    if np.isnat(value):
+        value = None
+    if value is None or np.isnat(value):
         number = ", an integer step number" if steps else ""
         raise TaskError(f"push: {t!r} is not a time (ISO 8601 text such as '2024-01-31 "
                         f"13:45', a datetime or a numpy datetime64{number})")
