@@ -71,8 +71,9 @@ MODULES: dict[str, list[str]] = {
             "separate_files_in_tsv_and_jsonl_read_to_exactly_the_rows",
             "malformed_tables_name_the_file_line_and_column", "non_utf8_and_unknown_formats",
             "a_label_only_the_test_part_has_is_an_error"))],
-    "rnnkit/data/keywords.py": [  # (not the one that reads every clip's audio: 3.5 s)
-        "tests/test_keywords_mutants.py",
+    "rnnkit/data/keywords.py": [  # (not the ones that read every clip's audio or train: 3.5 s)
+        "tests/test_keywords_mutants.py", "tests/test_keyword_folders.py",
+        "tests/test_hidden_files.py", "-k", "not a_run_trains_on_what_is_left",
         *(f"tests/test_speech.py::test_{name}" for name in (
             "file_lists_name_the_validation_and_test_recordings",
             "speech_commands_names_split_by_speaker",
@@ -180,7 +181,7 @@ MODULES: dict[str, list[str]] = {
             "an_audio_file_with_nan_samples_is_an_error_naming_it",
             "fsdd_release_and_official_split"))],
     "rnnkit/data/flickr.py": [
-        "tests/test_flickr_mutants.py",
+        "tests/test_flickr_mutants.py", "tests/test_flickr_edges.py",
         *(f"tests/test_captioning.py::test_flickr_loader_{name}" for name in (
             "reads_a_generated_folder", "rejects_a_missing_image", "rejects_a_malformed_line")),
         "tests/test_captioning.py::test_kaggle_caption_files_and_a_byte_order_mark",
@@ -445,7 +446,15 @@ MODULES: dict[str, list[str]] = {
             "speech_commands_names_split_by_speaker",
             "split_by_file_is_seeded_disjoint_and_complete",
             "malformed_keyword_folders_name_the_file", "keyword_config_errors",
-            "fsdd_laid_out_as_folders_splits_as_the_builtin_task"))],
+            "fsdd_laid_out_as_folders_splits_as_the_builtin_task")),
+        *(f"tests/test_keyword_folders.py::test_{name}" for name in (  # (not the CLI run)
+            "unreadable_recordings_are_skipped_with_one_warning",
+            "the_split_is_that_of_the_folder_without_the_bad_files",
+            "the_warning_names_the_first_ten_and_counts_all",
+            "file_lists_naming_a_skipped_recording_leave_it_out",
+            "a_label_with_no_readable_recording_is_an_error_naming_its_folder",
+            "a_folder_with_no_readable_recording_is_an_error_naming_it",
+            "separate_folders_are_each_skipped_and_warned_once"))],
     # (not test_anomaly.py's tests that train a detector first: 5-10 s each)
     "rnnkit/tasks/timeseries/detector.py": [
         "tests/test_detector_mutants.py", "tests/test_anomaly_task_mutants.py",
@@ -1393,14 +1402,6 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.tasks.speech_digits.x_confusion_plot__mutmut_1":
         "the default batch size does not change the counts: each recording is classified on "
         "its own length, in eval mode",
-    "rnnkit.tasks.speech_digits.x_read_clips__mutmut_5":
-        "whether the note is empty depends on the skipped files alone; the root only goes "
-        "into its words",
-    **{f"rnnkit.tasks.speech_digits.x_read_clips__mutmut_{n}":
-       "stacklevel: under mutmut's trampoline (one more frame a call) levels 1, 3 and 4 all "
-       "point into speech_digits.py or mutmut; outside mutmut "
-       "tests/test_speech_digits_mutants.py's test_skipped_files_are_warned_at_the_caller "
-       "checks the caller's file" for n in (10, 13)},
     **{f"rnnkit.tasks.speech_digits.x_split_clips__mutmut_{n}":
        "split_items shuffles with random.Random for any value but 'torch'"
        for n in (62, 67, 68)},

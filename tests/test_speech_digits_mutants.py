@@ -192,6 +192,17 @@ def test_a_folder_splits_test_then_validation_with_their_own_seeds(tmp_path):
     assert [c.name for c in parts["train"]] == [n for n in names if n in set(train)]
 
 
+def test_split_clips_reads_every_recording_by_default(tmp_path):
+    root = _folder(tmp_path / "kw", {"a": ["1.wav", "2.wav", "3.wav"], "b": ["4.wav", "5.wav"]})
+    (root / "a" / "2.wav").write_bytes(b"RIFF")  # truncated
+    with pytest.warns(UserWarning, match=r"skipped 1 of 5 recordings that cannot be read: "
+                                         r".*a/2\.wav"):
+        parts = split_clips(SpeechDigitsConfig(data=str(root), test_fraction=0.25,
+                                               val_fraction=0.34))
+    names = sorted(c.name for part in parts.values() for c in part)
+    assert names == ["a/1.wav", "a/3.wav", "b/4.wav", "b/5.wav"]
+
+
 def test_separate_folders_and_a_validation_list(tmp_path):
     train = _folder(tmp_path / "train", {"a": ["1.wav", "2.wav", "3.wav"], "b": ["4.wav"]})
     test = _folder(tmp_path / "test", {"b": ["5.wav"]})

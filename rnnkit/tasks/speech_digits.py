@@ -123,12 +123,12 @@ def split_clips(cfg: SpeechDigitsConfig, read: Callable[[Clip], object] | None =
                 ) -> dict[str, list[Clip]]:
     """``train``/``val``/``test`` recordings of the user's folder(s) (module docstring).
 
-    Every recording is read first, by ``read`` (default: its audio at the run's rate): one
+    Every recording is read first, by ``read`` (default: its audio, read and dropped): one
     that cannot be read is left out as if it were not there (a list file naming it too),
     and one warning a folder names the files skipped; a label left with no readable
     recording, or a folder with none, is an error (:func:`keep_readable`)."""
     seed = cfg.split_seed
-    read = read or (lambda clip: read_audio(clip.path, sample_rate(cfg)))
+    read = read or (lambda clip: read_audio(clip.path))  # (readable at any rate)
     roots = [cfg.data] if cfg.data else [cfg.train_data, cfg.test_data, cfg.val_data]
     scans = {root: read_clips(root, read) for root in roots if root}
     unlisted: list[str] = []
