@@ -182,18 +182,23 @@ def test_without_sacrebleu_the_records_come_with_a_warning(run, tmp_path, capsys
     assert out.err.startswith("warning: no corpus scores: sacrebleu is not installed")
 
 
+BOTH = ("; every line of a file with references needs a sentence on both sides of the "
+        "tab")
+
+
 @pytest.mark.parametrize("text, line, message", [
     ("I am cold.\tJ'ai froid.\n\nWe are late.\n", 3,
      "no tab, but line 1 has one: a file with references needs 'source<TAB>target' on "
-     "every line"),
-    ("I am cold.\tJ'ai froid.\n \tJ'ai faim.\n", 2, "empty source (column 1)"),
-    ("I am cold.\tJ'ai froid.\nHe is tall.\t  \tCC-BY\n", 2, "empty target (column 2)"),
+     "every line (give the sources alone, one a line, to translate without references)"),
+    ("I am cold.\tJ'ai froid.\n \tJ'ai faim.\n", 2, "empty source (column 1)" + BOTH),
+    ("I am cold.\tJ'ai froid.\nHe is tall.\t  \tCC-BY\n", 2, "empty target (column 2)" + BOTH),
 ])
 def test_malformed_lines_name_the_file_and_line(run, tmp_path, capsys, text, line, message):
     path = _write(tmp_path / "bad.tsv", text)
     p = rnnkit.load(run)
-    with pytest.raises(TaskError, match=re.escape(f"{path}:{line}: {message}")):
+    with pytest.raises(TaskError) as err:
         p.predict_file(path)
+    assert str(err.value) == f"{path}:{line}: {message}"
     capsys.readouterr()
     assert main(["predict", str(run), "--input", str(path)]) == 1
     out = capsys.readouterr()
