@@ -163,14 +163,15 @@ MODULES: dict[str, list[str]] = {
         "tests/test_oracle_decoding.py::test_unknown_target_words_copy_the_attended_source_word",
         "-k", "not test_run_evaluates_ and not test_context_splits_hold_out_"],
     "rnnkit/data/music.py": [  # (not the ones that train a model: 3 s of fixtures)
-        "tests/test_music_mutants.py", "tests/test_music_folders.py",
+        "tests/test_music_mutants.py", "tests/test_music_folders.py", "tests/test_music_edges.py",
         "tests/test_music_task_mutants.py::test_transposed_keeps_notes_within_the_keys",
         "tests/test_music_task_mutants.py::test_to_tensors_pads_and_puts_a_zero_frame_first",
         *(f"tests/test_music.py::test_{name}" for name in (
             "roll_midi_round_trip", "midi_timing_and_pitches", "pitches_to_roll_and_range",
             "a_hand_written_midi_reads_to_exactly_the_expected_roll",
             "folder_is_searched_recursively_and_split_by_file",
-            "midi_without_notes_is_skipped_and_named", "bad_folders_and_files_name_the_file"))],
+            "midi_without_notes_is_skipped_and_named", "bad_folders_and_files_name_the_file",
+            "smpte_timed_and_zero_division_headers"))],
     "rnnkit/data/audio.py": [
         "tests/test_audio_mutants.py",
         *(f"tests/test_speech.py::test_{name}" for name in (
@@ -602,6 +603,10 @@ EQUIVALENT: dict[str, str] = {
        "the names and their lines come from the same rows, so every name has a line: the "
        "default of lines.get is never used" for n in (28, 30, 31)},
     "rnnkit.data.flickr.x_caption_rows__mutmut_6": "Python's codec names ignore case",
+    "rnnkit.data.flickr.x_caption_rows__mutmut_31":
+        "a file without a line has no header: '' and 'XXXX' are both no key of HEADERS",
+    **{f"rnnkit.data.flickr.x_read_image__mutmut_{n}":
+       "require's extra defaults to EXTRAS['PIL'], 'vision', the value given" for n in (3, 5)},
     "rnnkit.data.audio.x_features__mutmut_53": "librosa.feature.delta's default order is 1",
     "rnnkit.data.audio.x_power_spectrogram__mutmut_23":
         "rfft's default axis is the last: axis 1 of the (T, n_fft) frames",
@@ -633,7 +638,18 @@ EQUIVALENT: dict[str, str] = {
        "stacklevel: under mutmut's trampoline (two more frames in music.py) levels 1-3 all "
        "point into music.py; outside mutmut tests/test_music_mutants.py's "
        "test_the_folder_warning_points_at_the_caller checks the caller's file"
-       for n in (66, 70)},
+       for n in (84, 88)},
+    **{f"rnnkit.data.music.x_read_midi_roll__mutmut_{n}":
+       "ticks_per_beat is an int: a header of 0 enters the SMPTE branch under beat <= 0 or "
+       "beat < 1 and leaves it 0 (-(0 >> 8) * (0 & 0xFF) / 2)" for n in (25, 26)},
+    **{f"rnnkit.data.music.x_{name}__mutmut_{n}":
+       "without an extra named, require looks mido's up in EXTRAS: 'music'"
+       for name, n in (("read_midi_roll", 5), ("read_midi_roll", 7), ("roll_to_midi", 8),
+                       ("roll_to_midi", 10))},
+    "rnnkit.data.music.x_plot_roll__mutmut_39":
+        "matplotlib reads interpolation names case-insensitively",
+    "rnnkit.data.music.x_to_tensors__mutmut_15":
+        "a float64 roll copied into the float32 tensor y is cast to float32 there",
     "rnnkit.tasks.timeseries.events.x__time__mutmut_4":
         "NumPy infers the unit s from NAB's 'YYYY-MM-DD hh:mm:ss' timestamps",
     "rnnkit.tasks.timeseries.events.x__time__mutmut_9":
