@@ -13,8 +13,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from rnnkit.data.audio import AudioError
 from rnnkit.data.datasets import DataError
-from rnnkit.data.keywords import Clip, Scan, read_file_list, scan_labels, speaker_of
+from rnnkit.data.keywords import (
+    Clip,
+    Scan,
+    file_lists,
+    keep_readable,
+    read_file_list,
+    scan_labels,
+    speaker_of,
+)
 
 
 def _tree(root, files: list[str]):
@@ -137,6 +146,9 @@ def test_labels_and_names_come_out_in_nfc_whatever_the_file_system_gave(tmp_path
                           Clip(root / ete / f"{ete}.wav", "\u00e9t\u00e9",
                                "\u00e9t\u00e9/\u00e9t\u00e9.wav")]
     assert all(c.path.is_file() for c in scan.clips)  # paths stay the file system's own
+    _tree(root, [f"f/{ete}.wav"])  # and the files of a folder in NFC order too
+    assert [c.name for c in scan_labels(root).clips if c.label == "f"] == [
+        "f/x.wav", "f/\u00e9t\u00e9.wav"]
 
 
 def test_file_lists_match_names_in_either_form(tmp_path):
@@ -191,3 +203,105 @@ def test_hidden_entries_and_macos_leftovers_are_passed_over_silently(tmp_path):
     scan = scan_labels(root)
     assert [c.name for c in scan.clips] == ["no/b.wav", "yes/a.wav"]
     assert scan.skipped == ["no/notes.txt"]
+
+
+# -- recordings that cannot be read, and the list files that name them ---------------------
+
+def _clips(root, names: list[str]) -> list[Clip]:
+    return [Clip(root / name, name.split("/")[0], name) for name in names]
+
+
+def test_note_counts_and_shows_ten_of_each_kind_in_three_parts(tmp_path):
+    clips = _clips(tmp_path, ["a/ok.wav"])
+    bad = [(c, f"{c.path}: reason {i}")
+           for i, c in enumerate(_clips(tmp_path, [f"b/{i:02d}.wav" for i in range(11)]))]
+    unlisted = [f"testing_list.txt: b/{i:02d}.wav" for i in range(11)]
+    ten_why, ten_named = "; ".join(why for _, why in bad[:10]), ", ".join(unlisted[:10])
+    assert Scan(clips, ["a/x.txt"], bad[:10]).note(tmp_path, unlisted[:10]) == (
+        f"{tmp_path}: skipped 1 file(s) that are not audio (.wav, .flac, .ogg): a/x.txt; left "
+        f"10 recording(s) that cannot be read out of the file lists ({ten_named}); skipped 10 "
+        f"of 11 recordings that cannot be read: {ten_why}")
+    assert Scan(clips, [], bad).note(tmp_path, iter(unlisted)) == (
+        f"{tmp_path}: left 11 recording(s) that cannot be read out of the file lists "
+        f"({ten_named} ...); skipped 11 of 12 recordings that cannot be read: {ten_why} ...")
+    assert Scan([], [], bad[:1]).note(tmp_path) == (
+        f"{tmp_path}: skipped 1 of 1 recordings that cannot be read: {bad[0][1]}")
+    assert Scan(clips, [], []).note(tmp_path, unlisted[:1]) == (
+        f"{tmp_path}: left 1 recording(s) that cannot be read out of the file lists "
+        f"({unlisted[0]})")
+
+
+def _failing(*names: str):
+    """A reader that raises AudioError on the clips ``names``, and records what it read."""
+    seen = []
+
+    def read(clip: Clip) -> None:
+        seen.append(clip.name)
+        if clip.name in names:
+            raise AudioError(f"{clip.name}: bad")
+    return read, seen
+
+
+def test_keep_readable_moves_what_cannot_be_read_after_what_was_already(tmp_path):
+    clips = _clips(tmp_path, ["no/1.wav", "no/2.wav", "yes/3.wav", "yes/4.wav"])
+    earlier = (Clip(tmp_path / "x/0.wav", "x", "x/0.wav"), "x/0.wav: earlier")
+    read, seen = _failing("no/2.wav", "yes/3.wav")
+    got = keep_readable(Scan(clips, ["no/n.txt"], [earlier]), tmp_path, read)
+    assert seen == ["no/1.wav", "no/2.wav", "yes/3.wav", "yes/4.wav"]
+    assert got == Scan([clips[0], clips[3]], ["no/n.txt"],
+                       [earlier, (clips[1], "no/2.wav: bad"), (clips[2], "yes/3.wav: bad")])
+
+
+@pytest.mark.parametrize("n", [5, 6])
+def test_nothing_readable_is_an_error_giving_the_first_five_reasons(tmp_path, n):
+    nos = [f"no/{i}.wav" for i in range(n)]
+    reasons = "; ".join(f"no/{i}.wav: bad" for i in range(5)) + (" ..." if n > 5 else "")
+    scan = Scan(_clips(tmp_path, nos), [])
+    assert _error(keep_readable, scan, str(tmp_path), _failing(*nos)[0]) == (
+        f"{tmp_path}: none of its {n} recording(s) can be read: {reasons}")
+    # one label unheard (a bad file of another label is not counted with it)
+    scan = Scan(_clips(tmp_path, ["a/ok.wav", "a/bad.wav", *nos]), [])
+    assert _error(keep_readable, scan, tmp_path, _failing("a/bad.wav", *nos)[0]) == (
+        f"{tmp_path / 'no'}: none of the {n} recording(s) of label 'no' can be read; replace "
+        f"them, or remove the folder: {reasons}")
+
+
+def test_file_lists_leave_out_the_unreadable_and_name_a_recording_in_both(tmp_path):
+    root = _tree(tmp_path / "kw", ["no/a.wav", "no/b.wav", "yes/c.wav", "yes/d.wav"])
+    a, b, c, d = scan_labels(root).clips
+    scan = Scan([a, d], [], [(b, "no/b.wav: bad"), (c, "yes/c.wav: bad")])
+    assert file_lists(root, scan) == ({}, [])
+    (root / "testing_list.txt").write_text("yes/d.wav\nno/b.wav\n")
+    (root / "validation_list.txt").write_text("yes/c.wav\nno/a.wav\n")
+    parts, unlisted = file_lists(root, scan)
+    assert parts == {"val": [a], "test": [d]} and list(parts) == ["val", "test"]
+    assert unlisted == ["validation_list.txt: yes/c.wav", "testing_list.txt: no/b.wav"]
+    (root / "validation_list.txt").write_text("yes/d.wav\nno/b.wav\nyes/c.wav\n")
+    assert _error(file_lists, root, scan) == (
+        f"{root}: 'no/b.wav' (and 1 more) is named by both validation_list.txt and "
+        "testing_list.txt")
+    (root / "validation_list.txt").write_text("yes/d.wav\n")
+    assert _error(file_lists, root, scan) == (
+        f"{root}: 'yes/d.wav' (and 0 more) is named by both validation_list.txt and "
+        "testing_list.txt")
+
+
+def test_a_list_file_that_cannot_be_read_or_is_not_utf8_is_named(tmp_path, monkeypatch):
+    path = tmp_path / "testing_list.txt"
+    path.mkdir()
+    assert _error(read_file_list, path, set()) == f"{path}: cannot read: Is a directory"
+    path.rmdir()
+    path.write_bytes(b"\xef\xbb\xbfyes/a.wav\n\nno/caf\xe9.wav\n")
+    assert _error(read_file_list, path, {"yes/a.wav"}) == (
+        f"{path}:3: not valid UTF-8 (byte 0xe9); save the list as UTF-8")
+    path.write_bytes(b"\xffyes/a.wav\n")
+    assert _error(read_file_list, path, {"yes/a.wav"}) == (
+        f"{path}:1: not valid UTF-8 (byte 0xff); save the list as UTF-8")
+    path.write_bytes(b"\xef\xbb\xbfab\n\xff\n")  # (the byte-order mark is not counted)
+    assert _error(read_file_list, path, {"yes/a.wav"}) == (
+        f"{path}:2: not valid UTF-8 (byte 0xff); save the list as UTF-8")
+
+    def refuse(self):
+        raise OSError("the disk said no")  # (no errno, no strerror)
+    monkeypatch.setattr(type(path), "read_bytes", refuse)
+    assert _error(read_file_list, path, set()) == f"{path}: cannot read: the disk said no"

@@ -83,13 +83,13 @@ def _caption_row(line: str, delimiter: str | None) -> tuple[str, str] | None:
     if delimiter:  # the caption is every column after the image (and comment number)
         fields = next(csv.reader([line], delimiter=delimiter))
         skip = 1 if delimiter == "," else 2
-        name, caption = fields[0].strip(), delimiter.join(fields[skip:])
-        ok = len(fields) > skip
+        name, caption = fields[0].strip(), delimiter.join(fields[skip:])  # (too few: "")
     else:
-        key, tab, caption = line.partition("\t")
+        key, _, caption = line.partition("\t")  # (no tab: caption "")
         name, hash_, index = key.strip().rpartition("#")
-        ok = bool(tab and hash_ and index.isdigit())
-    if not ok or not name or not caption.strip():
+        if not (hash_ and index.isdigit()):
+            return None
+    if not name or not caption.strip():
         return None
     return name, caption.strip()
 
@@ -100,7 +100,7 @@ def _check_broken(path: Path, broken: list[tuple[int, str]], total: int, expecte
     :class:`FlickrError` when they are all or more than :data:`MAX_BROKEN` of them."""
     first, text = broken[0]
     shown = ", ".join(str(n) for n, _ in broken[:5]) + (" ..." if len(broken) > 5 else "")
-    if len(broken) < total and 100 * len(broken) <= MAX_BROKEN * total:  # (exact in ints)
+    if 100 * len(broken) <= MAX_BROKEN * total:  # (exact in ints; MAX_BROKEN < 100: not all)
         warnings.warn(f"{path}: skipped {len(broken)} of {total} caption lines that cannot be "
                       f"read (line {shown}): expected {expected}", stacklevel=3)
         return
@@ -146,9 +146,9 @@ def read_image(path: str | Path, size: int) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im = im.convert("RGB").resize((size, size), Image.BILINEAR)
-            return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1).copy()
+            return np.asarray(im).transpose(2, 0, 1).copy()  # (RGB: 8 bits a channel, uint8)
     except Exception as e:  # (PIL raises many kinds on a damaged file: OSError, SyntaxError ...)
-        raise FlickrError(f"{path}: cannot read the image: {e or type(e).__name__}") from None
+        raise FlickrError(f"{path}: cannot read the image: {str(e) or type(e).__name__}") from None
 
 
 def load_flickr(data_dir: str | Path, *, size: int = 64, captions_file: str = "",

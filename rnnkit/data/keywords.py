@@ -184,10 +184,10 @@ def read_file_list(path: Path, known: set[str]) -> list[str]:
         raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
     try:
         content = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        where = raw[:e.start].count(b"\n") + 1
-        raise DataError(f"{path}:{where}: not valid UTF-8 (byte {raw[e.start]:#04x}); save the "
-                        "list as UTF-8") from None
+    except UnicodeDecodeError as e:  # (e.start counts in e.object: the bytes after a BOM)
+        where = e.object[:e.start].count(b"\n") + 1
+        raise DataError(f"{path}:{where}: not valid UTF-8 (byte {e.object[e.start]:#04x}); save "
+                        "the list as UTF-8") from None
     for line, text in enumerate(content.splitlines(), 1):
         name = nfc(text.strip().replace("\\", "/").removeprefix("./"))
         if not name:
