@@ -73,8 +73,8 @@ def read_manifest(path: str | Path, lowercase: bool = True) -> Manifest:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b"\n") + 1
-        raise DataError(f"{path}:{line}: not valid UTF-8 (byte {raw[e.start]:#04x}); save the "
+        line = e.object[:e.start].count(b"\n") + 1  # (e.start counts after a BOM)
+        raise DataError(f"{path}:{line}: not valid UTF-8 (byte {e.object[e.start]:#04x}); save the "
                         "manifest as UTF-8") from None
     manifest = Manifest(path)
     lines = text.split("\n")

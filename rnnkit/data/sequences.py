@@ -88,8 +88,8 @@ def _text_lines(path: Path) -> list[str]:
     try:
         return raw.decode("utf-8-sig").split("\n")
     except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b"\n") + 1
-        raise DataError(f"{path}:{line}: not valid UTF-8 (byte {raw[e.start]:#04x})") from None
+        line = e.object[:e.start].count(b"\n") + 1  # (e.start counts after a BOM)
+        raise DataError(f"{path}:{line}: not valid UTF-8 (byte {e.object[e.start]:#04x})") from None
 
 
 def _ts_header(path: Path, lines: list[str]) -> tuple[dict, int]:

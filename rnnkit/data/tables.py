@@ -72,8 +72,8 @@ def read_table(path: str | Path, required: list[str], optional: list[str] = ()) 
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b"\n") + 1
-        raise DataError(f"{path}:{line}: not valid UTF-8 (byte {raw[e.start]:#04x}); save the "
+        line = e.object[:e.start].count(b"\n") + 1  # (e.start counts after a BOM)
+        raise DataError(f"{path}:{line}: not valid UTF-8 (byte {e.object[e.start]:#04x}); save the "
                         "file as UTF-8") from None
     table = _read_jsonl(path, text) if fmt == "jsonl" else _read_delimited(path, text, fmt)
     missing = [c for c in [*required, *optional] if c not in table.columns]
