@@ -33,6 +33,8 @@ def test_a_semicolon_files_header_is_split_by_its_separator(tmp_path):
 def test_a_repair_is_named_as_a_config_and_as_an_option_sets_it(tmp_path):
     assert source._option_repair(["sort", "interpolate"]) == (
         'pass repair="sort,interpolate" (--repair sort,interpolate)')
+    assert source._config_repair(["sort", "interpolate"]) == (
+        'set task.repair = "sort, interpolate"')
     path = _write(tmp_path / "u.csv", ["t", "v"],
                   [["2024-01-02", "1"], ["2024-01-01", "2"], ["2024-01-03", "3"]])
     with pytest.raises(TaskError) as err:
