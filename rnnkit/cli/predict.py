@@ -18,7 +18,8 @@ from .common import add_command, print_records, say
 
 
 def register(sub) -> None:
-    p = add_command(sub, "predict", "Predict with a trained run; prints JSON on stdout.",
+    p = add_command(sub, "predict", "Predict with a trained run; prints JSON on stdout (exit "
+                    "status 1 when an input gets an error record).",
                     "rnnkit predict runs/sentiment-bilstm --text \"a gripping, beautifully "
                     "acted film\" --explain\n"
                     "  rnnkit predict runs/sentiment-bilstm --input reviews.txt   # - = stdin\n"
