@@ -364,7 +364,7 @@ MODULES: dict[str, list[str]] = {
             "a_header_only_or_too_short_file_says_how_many_points_are_needed"))],
     "rnnkit/tasks/timeseries/forecast_predictor.py": [
         "tests/test_forecast_task_mutants.py", "tests/test_forecast_multivariate.py",
-        "tests/test_source_mutants.py", "-k", "not example"],
+        "tests/test_source_mutants.py", "tests/test_step_times.py", "-k", "not example"],
     "rnnkit/tasks/report.py": ["tests/test_report_mutants.py"],
     "rnnkit/cli/common.py": ["tests/test_cli_common_mutants.py"],
     "rnnkit/tasks/text_common.py": ["tests/test_text_common_mutants.py",
@@ -1421,6 +1421,9 @@ EQUIVALENT: dict[str, str] = {
     **{f"rnnkit.tasks.speech_digits.x_split_clips__mutmut_{n}":
        "split_items shuffles with random.Random for any value but 'torch'"
        for n in (44, 49, 50)},
+    "rnnkit.tasks.timeseries.forecast_predictor.xǁForecastStreamǁpush__mutmut_64":
+        "Series' covariates default to None: Series(t, values, covariates=None) is "
+        "Series(t, values)",
     "rnnkit.tasks.speech_digits.x_split_clips__mutmut_14":
         "unlisted is read only for root == cfg.data, and with task.data set it is assigned "
         "file_lists' answer first",

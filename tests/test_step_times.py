@@ -190,6 +190,11 @@ def test_a_forecast_run_on_step_numbers_forecasts_the_next_steps(tmp_path):
         stream.push(("2024-01-01", 1.0))
     assert str(err.value) == ("push: '2024-01-01': the times pushed before are step numbers; "
                               "push the same kind")
+    dated = p.stream()
+    dated.push(("2024-01-01", 1.0))
+    with pytest.raises(TaskError) as err:
+        dated.push((2, 1.0))
+    assert str(err.value) == "push: 2: the times pushed before are dates; push the same kind"
 
 
 def test_a_pushed_time_is_a_step_number_only_where_steps_are_read():
