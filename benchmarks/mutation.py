@@ -379,6 +379,7 @@ MODULES: dict[str, list[str]] = {
         # each, and test_anomaly_task_mutants.py checks the same on untrained models)
         "tests/test_anomaly_task_mutants.py", "tests/test_anomaly_labels.py",
         "tests/test_anomaly.py::test_anomaly_training_on_a_too_short_file_says_the_minimum",
+        "tests/test_step_times.py::test_an_anomaly_run_on_step_numbers_needs_calendar_features_off",
         "tests/test_oracle_timeseries.py::test_the_threshold_is_read_on_the_calibration_range_"
         "only"],
     "rnnkit/tasks/charlm.py": [  # (its tiny training run takes about a second)
