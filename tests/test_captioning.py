@@ -398,7 +398,7 @@ def test_train_on_a_flickr_folder(tmp_path):
                         [f"{i}.jpg#{k}\ta dog number {i} runs ." for i in range(10)
                          for k in range(3)])
     cfg = load_config("examples/captioning.toml", [
-        *SMALL, f"task.data_dir={root}", "task.image_size=32", "train.batch_size=4"])
+        *SMALL, f"task.data={root}", "task.image_size=32", "train.batch_size=4"])
     assert isinstance(cfg.task, CaptioningConfig)
     train_run(cfg, tmp_path / "run")
     figures = evaluate_run(tmp_path / "run", "test")
@@ -412,6 +412,7 @@ def test_a_relative_data_dir_is_read_from_the_config_files_folder(tmp_path, monk
         '[task]\nname = "captioning"\ndata_dir = "flickr"\nimage_size = 32\n')
     monkeypatch.chdir(tmp_path)
     cfg = load_config(tmp_path / "project" / "cap.toml")
-    assert cfg.task.data_dir == str(root.resolve())
+    assert cfg.task.data == str(root.resolve())  # the former key, read as task.data
+    assert cfg.task.data_dir == ""
     ctx = rnnkit.tasks.TASKS["captioning"].setup(cfg)
     assert sum(len(p.captions) for p in ctx.parts.values()) == 4

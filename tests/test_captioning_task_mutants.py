@@ -31,6 +31,7 @@ from rnnkit.tasks.captioning import (
     corpus_bleu,
     to_tensors,
 )
+from rnnkit.tasks.datafiles import split_items
 from rnnkit.tasks.runner import config_from_raw
 from rnnkit.training.config import RunConfig
 
@@ -86,7 +87,12 @@ def test_config_defaults_and_bounds():
             cfg.min_freq, cfg.max_tokens, cfg.beam_size) == (
         "captioning", "", "", 64, 6000, 500, 1000, 0, 3, 0, 1, 30, 1)
     bounds = {f.name: (f.metadata.get("min"), f.metadata.get("max")) for f in fields(cfg)}
-    assert bounds == {"name": (None, None), "data_dir": (None, None),
+    assert (cfg.data, cfg.train_data, cfg.val_data, cfg.test_data, cfg.split_seed,
+            cfg.val_fraction, cfg.test_fraction) == ("", "", "", "", 0, 0.1, 0.1)
+    assert bounds == {"name": (None, None), "data_dir": (None, None), "data": (None, None),
+                      "train_data": (None, None), "val_data": (None, None),
+                      "test_data": (None, None), "split_seed": (None, None),
+                      "val_fraction": (0.01, 0.5), "test_fraction": (0.01, 0.5),
                       "captions_file": (None, None), "image_size": (16, None),
                       "train_images": (1, None), "val_images": (1, None),
                       "test_images": (1, None), "data_seed": (None, None),
@@ -94,14 +100,31 @@ def test_config_defaults_and_bounds():
                       "max_tokens": (1, None), "beam_size": (1, None)}
 
 
-def test_check_names_the_shapes_image_size_only_for_shapes():
+def test_check_names_the_shapes_image_size_only_for_shapes(tmp_path):
     def check(**task):
         return TASK.check(RunConfig(name="t", task=CaptioningConfig(**task)))
 
     assert check() == [] and check(image_size=64) == []
     assert check(image_size=32) == [
         "task.image_size = 32: the shapes scenes are 64x64"]
-    assert check(image_size=32, data_dir="somewhere") == []
+    assert check(image_size=32, data=str(tmp_path)) == []
+    assert check(image_size=32, data_dir=str(tmp_path)) == []  # the former name of data
+    assert check(image_size=32, train_data=str(tmp_path), test_data=str(tmp_path)) == []
+
+
+def test_the_data_keys_follow_every_tasks_convention(tmp_path):
+    def check(**task):
+        return TASK.check(RunConfig(name="t", task=CaptioningConfig(**task)))
+
+    folder = str(tmp_path)
+    assert CaptioningConfig(data_dir=folder).data == folder  # read as task.data
+    assert check(data=folder, data_dir=folder) == [
+        "task.data_dir is the former name of task.data: set one of them"]
+    assert check(train_data=folder) == [
+        "task.train_data needs task.test_data too (or name the whole set with task.data, "
+        "split by task.split_seed)"]
+    assert check(data=str(tmp_path / "nowhere")) == [
+        f"task.data = {str(tmp_path / 'nowhere')!r}: no such file or folder"]
 
 
 def test_task_attributes_and_model_args():
@@ -138,8 +161,8 @@ def test_shapes_parts_are_the_generator_splits():
 
 def test_flickr_parts_and_tokenizer(tmp_path):
     root = _flickr(tmp_path / "f")
-    ctx = TASK.setup(_config(data_dir=str(root), image_size=16, data_seed=2, max_images=9,
-                             min_freq=2, captions_file="captions.txt"))
+    ctx = TASK.setup(_config(data=str(root), image_size=16, split_seed=2, max_images=9,
+                             min_freq=2, captions_file="captions.txt", data_seed=5))
     names, images, captions, _ = load_flickr(root, size=16, captions_file="captions.txt",
                                              max_images=9)
     assert len(names) == 9
@@ -157,11 +180,34 @@ def test_flickr_parts_and_tokenizer(tmp_path):
 
 
 def test_a_flickr_error_is_a_task_error_with_its_message(tmp_path):
-    ctx = TASK.setup(_config(data_dir=str(tmp_path / "nowhere"), image_size=16))
+    (tmp_path / "empty").mkdir()  # a folder without a captions file
+    ctx = TASK.setup(_config(data=str(tmp_path / "empty"), image_size=16))
     with pytest.raises(TaskError) as e:
         _ = ctx.parts
-    assert "nowhere" in str(e.value)
+    assert "empty" in str(e.value)
     assert e.value.__cause__ is None and e.value.__suppress_context__
+
+
+def test_a_folder_per_part_puts_every_image_of_it_in_its_part(tmp_path):
+    train, test = _flickr(tmp_path / "train", n=10), _flickr(tmp_path / "test", n=3)
+    for name in ("Flickr_8k.trainImages.txt", "Flickr_8k.devImages.txt",
+                 "Flickr_8k.testImages.txt"):  # split lists inside a part's folder are not
+        (train / name).write_text("0.png\n")  # read: the folder is one part
+    ctx = TASK.setup(_config(train_data=str(train), test_data=str(test), image_size=16,
+                             captions_file="captions.txt", split_seed=4))
+    _, images, captions, _ = load_flickr(train, size=16, captions_file="captions.txt")
+    _, t_images, t_captions, _ = load_flickr(test, size=16, captions_file="captions.txt")
+    parts = ctx.parts
+    np.testing.assert_array_equal(parts["test"].images, t_images)
+    assert parts["test"].captions == t_captions
+    rest, val = split_items(list(range(10)), 5, 0.1, shuffle="torch")  # carved: seed + 1
+    assert len(val) == 1
+    np.testing.assert_array_equal(parts["val"].images, images[val])
+    np.testing.assert_array_equal(parts["train"].images, images[rest])
+    assert parts["train"].captions == [captions[i] for i in rest]
+    ctx = TASK.setup(_config(train_data=str(train), test_data=str(test), val_data=str(test),
+                             image_size=16, captions_file="captions.txt"))
+    assert len(ctx.parts["train"].captions) == 10 and len(ctx.parts["val"].captions) == 3
 
 
 def test_to_tensors_by_hand():

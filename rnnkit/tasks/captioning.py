@@ -7,8 +7,14 @@ teacher forcing on every reference caption of an image.
 
 Data: the generated ``shapes`` set (:mod:`rnnkit.data.shapes`: 64x64 scenes of 1-3 objects,
 5 reference captions each from a small grammar, a seed per split, multi-object layouts of
-validation/test never seen in training), or, with ``[task] data_dir``, a folder in the
-Flickr8k/Flickr30k layout (:mod:`rnnkit.data.flickr`). Words are ids of a
+validation/test never seen in training), or a user's images and captions in the
+Flickr8k/Flickr30k layout (:mod:`rnnkit.data.flickr`), named as every task names its data
+(DESIGN.md, "A user's own data"): ``task.data``, one such folder, split by Flickr8k's split
+lists where all three are in it, else at random (``task.split_seed``, ``task.test_fraction``
+and ``task.val_fraction`` of the images); or ``task.train_data``, ``task.test_data`` and
+optionally ``task.val_data``, one folder each (every image of a folder in its part; the
+validation part carved from training when not given). ``task.data_dir`` is the former
+name of ``task.data``, still read and written back under the new name. Words are ids of a
 :class:`~rnnkit.data.tokenizers.WordTokenizer` kept in model.json (for ``shapes`` its
 vocabulary is the grammar's words, for Flickr it is fitted on the training captions).
 
@@ -48,7 +54,7 @@ from ..data.tokenizers import SPECIALS, Vocabulary, WordTokenizer
 from ..models import captioner  # noqa: F401  (registers ImageCaptioner)
 from ..training.config import TaskConfig, number
 from .base import Context, Task, TaskError, register
-from .datafiles import path_field
+from .datafiles import DataFilesConfig, data_errors, load_splits, path_field, uses_own_data
 from .predictor import Predictor, files_in
 from .text_common import saved_tokenizer
 
@@ -57,20 +63,24 @@ SHAPES_TOKENIZER = WordTokenizer(Vocabulary(shapes.WORDS))
 
 
 @dataclass
-class CaptioningConfig(TaskConfig):
+class CaptioningConfig(DataFilesConfig, TaskConfig):
     name: str = "captioning"
-    data_dir: str = path_field()  # a Flickr8k/30k-layout folder; "" = the generated shapes set
-    captions_file: str = ""  # inside data_dir; "" = Flickr8k.token.txt, results_20130124...
+    data_dir: str = path_field()  # the former name of task.data (a Flickr-layout folder)
+    captions_file: str = ""  # in each folder; "" = Flickr8k.token.txt, results_20130124...
     image_size: int = number(64, 16)  # images are resized to image_size^2 (shapes: 64)
     train_images: int = number(6000, 1)  # shapes split sizes
     val_images: int = number(500, 1)
     test_images: int = number(1000, 1)
-    data_seed: int = 0  # shapes scenes / Flickr random split (kept apart from the run seed)
+    data_seed: int = 0  # shapes scenes (kept apart from the run seed; Flickr: split_seed)
     max_objects: int = number(3, 1, 3)  # shapes: objects per scene at most
     max_images: int = number(0, 0)  # Flickr: read the first N images only (0 = all)
     min_freq: int = number(1, 1)  # Flickr: rarer training words become <unk>
     max_tokens: int = number(30, 1)  # captions are cut to this many words
     beam_size: int = number(1, 1)  # report samples and `rnnkit caption` default (1 = greedy)
+
+    def __post_init__(self):
+        if self.data_dir and not (self.data or self.train_data):
+            self.data, self.data_dir = self.data_dir, ""
 
 
 @dataclass
@@ -90,7 +100,7 @@ class CaptioningContext(Context):
     def parts(self) -> dict[str, CaptionData]:
         """``train``/``val``/``test`` images and captions."""
         cfg = self.task_cfg
-        if not cfg.data_dir:
+        if not uses_own_data(cfg):
             sizes = {"train": cfg.train_images, "val": cfg.val_images, "test": cfg.test_images}
             out = {}
             for split, n in sizes.items():
@@ -98,20 +108,33 @@ class CaptioningContext(Context):
                 out[split] = CaptionData(s.images, s.captions, s.scenes)
             return out
         try:
-            names, images, captions, _ = load_flickr(
-                cfg.data_dir, size=cfg.image_size, captions_file=cfg.captions_file,
-                max_images=cfg.max_images)
-            parts = split_names(cfg.data_dir, names, seed=cfg.data_seed)
+            if not cfg.data:  # a folder per part: every image of it
+                parts = load_splits(cfg, self._read_folder, "captioned images")
+                return {s: CaptionData(np.stack([im for im, _ in items]),
+                                       [caps for _, caps in items])
+                        for s, items in parts.items()}
+            names, images, captions, _ = self._flickr(cfg.data)
+            idx = split_names(cfg.data, names, seed=cfg.split_seed,
+                              val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
         except FlickrError as e:
             raise TaskError(str(e)) from None
-        return {s: CaptionData(images[idx], [captions[i] for i in idx])
-                for s, idx in parts.items()}
+        return {s: CaptionData(images[i], [captions[k] for k in i]) for s, i in idx.items()}
+
+    def _flickr(self, folder):
+        cfg = self.task_cfg
+        return load_flickr(folder, size=cfg.image_size, captions_file=cfg.captions_file,
+                           max_images=cfg.max_images)
+
+    def _read_folder(self, folder: Path) -> list[tuple[np.ndarray, list[str]]]:
+        """(image, captions) of every image of one part's Flickr-layout folder."""
+        _, images, captions, _ = self._flickr(folder)
+        return list(zip(images, captions))
 
     @cached_property
     def tokenizer(self) -> WordTokenizer:
         """shapes: the grammar's words; Flickr: fitted on the training captions."""
         cfg = self.task_cfg
-        if not cfg.data_dir:
+        if not uses_own_data(cfg):
             return SHAPES_TOKENIZER
         texts = [c for caps in self.parts["train"].captions for c in caps]
         return WordTokenizer.fit(texts, min_freq=cfg.min_freq)
@@ -180,8 +203,10 @@ class CaptioningTask(Task):
     fixed_model_args = frozenset({"vocab_size", "image_size", "bos_id", "eos_id", "pad_id"})
 
     def check(self, cfg) -> list[str]:
-        errors = super().check(cfg)
-        if not cfg.task.data_dir and cfg.task.image_size != shapes.IMAGE_SIZE:
+        errors = super().check(cfg) + data_errors(cfg.task)
+        if cfg.task.data_dir:  # (left beside task.data or its parts)
+            errors.append("task.data_dir is the former name of task.data: set one of them")
+        if not uses_own_data(cfg.task) and cfg.task.image_size != shapes.IMAGE_SIZE:
             errors.append(f"task.image_size = {cfg.task.image_size}: the shapes scenes are "
                           f"{shapes.IMAGE_SIZE}x{shapes.IMAGE_SIZE}")
         return errors
