@@ -317,7 +317,9 @@ MODULES: dict[str, list[str]] = {
                                      "tests/test_plans_cache.py"]
        for name in ("engine", "plans", "layernorm")},
     **{f"rnnkit/export/{name}.py": ["tests/test_export.py", "tests/test_export_units.py"]
-       for name in ("layer", "loops", "graphs")},
+       for name in ("layer", "graphs")},
+    "rnnkit/export/loops.py": ["tests/test_export.py", "tests/test_export_units.py",
+                               "tests/test_export_loops.py"],
     "rnnkit/export/native.py": ["tests/test_export.py", "tests/test_export_units.py",
                                 "tests/test_export_native_mutants.py"],
     "rnnkit/export/decoder_models.py": ["tests/test_export.py", "tests/test_export_units.py",
@@ -1425,6 +1427,12 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.tasks.timeseries.forecast_predictor.xǁForecastStreamǁpush__mutmut_64":
         "Series' covariates default to None: Series(t, values, covariates=None) is "
         "Series(t, values)",
+    **{f"rnnkit.cells.base.x_init_recurrent_weights__mutmut_{n}":
+       "copy_ casts and moves what it copies: an identity made in float32 or on the CPU is "
+       "copied into the block exactly (1s and 0s in any float dtype)" for n in (35, 36, 38, 39)},
+    **{f"rnnkit.cells.base.xǁCellǁinit_state__mutmut_{n}":
+       "on a CPU-only machine device None and the parameters' device are both the CPU; only "
+       "a GPU could tell them apart (none was lent)" for n in (7, 9, 23)},
     "rnnkit.tasks.speech_digits.x_split_clips__mutmut_14":
         "unlisted is read only for root == cfg.data, and with task.data set it is assigned "
         "file_lists' answer first",

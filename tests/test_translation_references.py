@@ -255,3 +255,15 @@ def test_the_scores_equal_what_evaluate_reports_for_that_file(tmp_path, capsys):
     assert scores["bleu"] == pytest.approx(figures["bleu"], abs=1e-9)
     assert scores["chrf"] == pytest.approx(figures["chrf"], abs=1e-9)
     assert scores["chrf"] > 0 and scores["bleu"] > 0
+
+
+def test_corpus_scores_use_the_runs_bleu_tokenizer(run):
+    sacrebleu = pytest.importorskip("sacrebleu")
+    p = rnnkit.load(run)
+    records = [{"source": "Il a froid.", "reference": "He is cold!", "translation": "He's cold"}]
+    default = p.corpus_scores(records)
+    p.config.task.bleu_tokenize = "char"
+    got = p.corpus_scores(records)
+    assert got["bleu_tokenize"] == "char" and default["bleu_tokenize"] == "13a"
+    want = sacrebleu.corpus_bleu(["He's cold"], [["He is cold!"]], tokenize="char").score
+    assert got["bleu"] == pytest.approx(want) and want != pytest.approx(default["bleu"])
