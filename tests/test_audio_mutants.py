@@ -322,3 +322,17 @@ def test_a_float64_signal_gives_the_spectrogram_of_its_float32_samples():
     from a float32 file: the spectrogram is computed on float32 samples."""
     x = np.random.default_rng(3).normal(0, 0.3, 1000)
     np.testing.assert_array_equal(power_spectrogram(x), power_spectrogram(x.astype(np.float32)))
+
+
+def test_resampling_runs_on_the_float32_samples(tmp_path):
+    import librosa
+
+    rng = np.random.default_rng(3)
+    stereo = (rng.uniform(-0.5, 0.5, (2205, 2)) * 32767).astype(np.int16)
+    path = tmp_path / "s.wav"
+    sf.write(path, stereo, 22050, subtype="PCM_16")
+    mono = (stereo.astype(np.float32) / 32768).mean(axis=1)  # what soundfile reads, mixed
+    want = librosa.resample(mono, orig_sr=22050, target_sr=8000)
+    got = read_audio(path, 8000)
+    assert got.dtype == np.float32 and got.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(got, want)  # the same float32 arithmetic, to the bit

@@ -167,7 +167,7 @@ def fsdd_recordings(root: Path | None = None, *, verify: bool = True) -> list[Re
     concatenation (``FSDD_SHA256``); hidden files (a copy's ``._0_george_0.wav``) are none
     of them."""
     folder = (root or data_root()) / FSDD_DIR
-    files = sorted(f for f in folder.glob("*.wav") if not is_hidden(f)) if folder.is_dir() else []
+    files = sorted(f for f in folder.glob("*.wav") if not is_hidden(f))  # (none: no folder)
     if not files:
         raise DataError(f"fsdd: no recordings in {folder}; set RNNKIT_DATA to a folder holding "
                         f"{FSDD_DIR}/, or copy them from {FSDD_SOURCE}")
