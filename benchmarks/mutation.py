@@ -1272,6 +1272,32 @@ EQUIVALENT: dict[str, str] = {
         "a learned initial state is one row broadcast over the batch: row 0 of 1 or of 2",
     "rnnkit.export.graphs.xǁPortǁsample__mutmut_36":
         "torch.randint(256, shape) draws from [0, 256) too",
+    **{f"rnnkit.export.loops.x__loop__mutmut_{n}":
+       "the Loop body's graph name: nothing reads a subgraph's name" for n in (142, 143)},
+    **{f"rnnkit.export.loops.x__loop__mutmut_{n}":
+       "the body's declared shapes are only a hint: onnxruntime infers them, and the Loop's "
+       "outputs keep the shapes torch gave the placeholder's" for n in (164, 175, 184, 195)},
+    **{f"rnnkit.export.loops.x__loop__mutmut_{n}":
+       "a node's name is a label: neither onnxruntime nor rnnkit reads the Loop's (ONNX "
+       "allows none)" for n in (258, 263, 273, 274)},
+    "rnnkit.export.loops.x__loop__mutmut_56":
+        "a cell's step gives y and next in one dtype (float32: graphs.prepared)",
+    **{f"rnnkit.export.loops.x_layer_norm_symbolic__mutmut_{n}":
+       "LayerNormalization takes any Scale unidirectionally broadcastable to X (ONNX spec), "
+       "and ones of X's whole shape scale by one too (onnxruntime 1.32 takes both)"
+       for n in (14, 17)},
+    **{f"rnnkit.export.loops.x_projected_width__mutmut_{n}":
+       "input_projection maps any leading shape (..., I) -> (..., G) (the cell contract): "
+       "the width is the last size of any of them, and of (1, G) shape[+1] is shape[-1]"
+       for n in (5, 7, 8)},
+    **{f"rnnkit.export.loops.x_{name}__mutmut_1":
+       "placeholders is unused (kept for onnx.py's callers): its default changes nothing"
+       for name in ("trace_to_bytes", "trace_to_onnx")},
+    "rnnkit.export.loops.x_trace_to_bytes__mutmut_19":
+        "torch.onnx.export (torch 2.13) takes the dynamo path only for dynamo=True: None is "
+        "the TorchScript-based exporter too",
+    **{f"rnnkit.export.loops.xǁ_Stepǁforward__mutmut_{n}":
+       "the packed state is (B, S): dim +1 is dim -1" for n in (16, 22)},
     "rnnkit.tasks.base.xǁTaskǁevaluate__mutmut_6":
         "on a CPU-only machine batches moved .to(None) stay on the CPU, the model's device",
     "rnnkit.layers.torch_compat.xǁ_DropInǁ_fused_hx__mutmut_20":

@@ -50,7 +50,7 @@ def layer_norm_symbolic(g, input, normalized_shape, weight, bias, eps, cudnn_ena
         axis = -len(symbolic_helper._maybe_get_const(normalized_shape, "is"))
     if symbolic_helper._is_none(weight):
         dims = g.op("Shape", input, start_i=axis)
-        one = torch.ones(1, dtype=input.type().dtype() or torch.float32)
+        one = torch.ones(1)  # float32, as every rnnkit export (graphs.prepared)
         weight = g.op("ConstantOfShape", dims, value_t=one)
     inputs = [input, weight] + ([] if symbolic_helper._is_none(bias) else [bias])
     eps = symbolic_helper._maybe_get_const(eps, "f")
@@ -75,27 +75,30 @@ def symbolics(opset: int):
 def trace_to_onnx(module: nn.Module, inputs: tuple[Tensor, ...], input_names: list[str],
                   output_names: list[str], dynamic_axes: dict, opset: int,
                   placeholders: bool = True):
-    """``torch.onnx.export`` (TorchScript-based) to an in-memory ``onnx.ModelProto``;
-    ``placeholders``: the module may emit ``rnnkit::Recur`` nodes."""
-    onnx = require("onnx", "export")
+    """``torch.onnx.export`` (TorchScript-based) to an in-memory ``onnx.ModelProto``
+    (``placeholders``: unused, see :func:`trace_to_bytes`)."""
+    onnx = require("onnx")
     return onnx.load_from_string(trace_to_bytes(
-        module, inputs, input_names, output_names, dynamic_axes, opset, placeholders))
+        module, inputs, input_names, output_names, dynamic_axes, opset))
 
 
 def trace_to_bytes(module: nn.Module, inputs: tuple[Tensor, ...], input_names: list[str],
                    output_names: list[str], dynamic_axes: dict, opset: int,
                    placeholders: bool = True) -> bytes:
-    """The serialised ONNX model that the exporter writes (needs torch only)."""
+    """The serialised ONNX model that the exporter writes (needs torch only).
+
+    ``placeholders`` (whether the module may emit ``rnnkit::Recur`` nodes) is unused, kept
+    for the callers: torch imports the ``rnnkit`` domain by itself where a node uses it,
+    and declaring it (``custom_opsets``) for a graph without one printed a C++ warning on
+    every export with ONNX's own recurrent operators."""
     buffer = io.BytesIO()
     with symbolics(opset), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript-based exporter
-        warnings.filterwarnings("ignore", message=".*rnnkit::Recur.*")  # the placeholder
         for message in _KNOWN_SAFE:
             warnings.filterwarnings("ignore", message=message)
-        torch.onnx.export(
+        torch.onnx.export(  # (constants folded: torch's default)
             module, inputs, buffer, dynamo=False, opset_version=opset,
             input_names=input_names, output_names=output_names, dynamic_axes=dynamic_axes,
-            custom_opsets={DOMAIN: 1} if placeholders else None, do_constant_folding=True,
         )
     return buffer.getvalue()
 
@@ -119,8 +122,7 @@ def export_step(key: int, input_width: int, opset: int):
     example = (torch.randn(3, input_width), torch.randn(3, sum(slot.sizes)))
     batch = {0: "batch"}
     return trace_to_onnx(_Step(slot).eval(), example, ["gx", "state"], ["y", "next"],
-                         {"gx": batch, "state": batch, "y": batch, "next": batch}, opset,
-                         placeholders=False)
+                         {"gx": batch, "state": batch, "y": batch, "next": batch}, opset)
 
 
 def projected_width(key: int) -> int:
@@ -133,7 +135,7 @@ def projected_width(key: int) -> int:
 def expand_recurrences(model, opset: int):
     """Replace every ``rnnkit::Recur`` node of ``model`` (an ``onnx.ModelProto``, changed in
     place and returned) with a ``Loop`` over its cell's exported step."""
-    onnx = require("onnx", "export")
+    onnx = require("onnx")
     graph = model.graph
     nodes = []
     for node in graph.node:
@@ -160,7 +162,7 @@ def _loop(node, step, widths: dict[str, int], prefix: str):
     """The nodes that replace one placeholder: the trip count and the ``Loop``, whose body
     is ``step``'s graph with every name prefixed; and ``step``'s weights, renamed.
     ``widths``: the sizes of the packed state and of the output."""
-    onnx = require("onnx", "export")
+    onnx = require("onnx")
     helper, P = onnx.helper, onnx.TensorProto
     gx, valid, state_in = node.input
     y_out, state_out = node.output
@@ -169,8 +171,8 @@ def _loop(node, step, widths: dict[str, int], prefix: str):
         return prefix + n if n else n
 
     body_nodes = [
-        helper.make_node("Gather", [gx, name("t")], [name("gx")], axis=0),
-        helper.make_node("Gather", [valid, name("t")], [name("keep")], axis=0),  # (B, 1)
+        helper.make_node("Gather", [gx, name("t")], [name("gx")]),  # gx[t] (axis 0)
+        helper.make_node("Gather", [valid, name("t")], [name("keep")]),  # (B, 1)
     ]
     for n in step.graph.node:
         if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
@@ -209,7 +211,7 @@ def _loop(node, step, widths: dict[str, int], prefix: str):
     initializers.append(zero)
     outer = [
         helper.make_node("Shape", [gx], [name("gx_shape")]),
-        helper.make_node("Gather", [name("gx_shape"), name("zero")], [name("trips")], axis=0),
+        helper.make_node("Gather", [name("gx_shape"), name("zero")], [name("trips")]),
         helper.make_node("Loop", [name("trips"), "", state_in], [state_out, y_out],
                          name=prefix + "loop", body=body),
     ]
