@@ -274,7 +274,11 @@ def test_a_missing_image_names_its_first_line(tmp_path):
     root = _folder(tmp_path, ["a.png"], ["a.png#0\tx", "", "p#1.png#0\tsee #2\tand a tab",
                                          "p#1.png#1\tz"])
     assert _error(load_flickr, root) == (
-        f"{root / 'Flickr8k.token.txt'}, line 3: image 'p#1.png' not found in {root / 'Images'}")
+        f"{root / 'Flickr8k.token.txt'}, line 3: image 'p#1.png' not found in {root / 'Images'}; "
+        f"1 of 2 images are missing or cannot be read (line 3): expected every image the "
+        f"captions file names in {root / 'Images'}; more than 1% means it is not their folder: "
+        "put them in a sub-folder Flicker8k_Dataset/, Flickr8k_Dataset/, flickr30k-images/, "
+        "flickr30k_images/, Images/ or images/ beside the captions file (the first found is used)")
     assert load_flickr(root, max_images=1)[0] == ["a.png"]
 
 

@@ -11,10 +11,17 @@ many and the first line numbers; its image keeps its other captions (an image le
 none is not read). The rule: at most 1% (:data:`MAX_BROKEN`) of a file's caption lines may
 be skipped; more, or no line read at all, means the file is not in the layout its first
 line announces, and is a :class:`FlickrError` naming the file, the layout expected and the
-first line that does not fit. Images are looked up in ``images_dir``; a missing image is a
-:class:`FlickrError` naming the file and line. Flickr8k's split lists
-(``Flickr_8k.trainImages.txt``, ``devImages``, ``testImages``) are used where present;
-otherwise images are split at random (seeded).
+first line that does not fit. Images are looked up in ``images_dir`` by the same rule: an
+image the captions name that is missing or that Pillow cannot read is skipped with all its
+captions, with one warning naming how many and the first five (line, name and why), up to
+1% (:data:`MAX_BROKEN`) of the images (the real ``Flickr8k.token.txt`` names one that
+Flickr8k does not hold, ``2258277193_586949ec62.jpg.1``); more, or none left, means the
+folder is not the images folder, and is a :class:`FlickrError` naming the captions file,
+the folder and the first image. (:func:`read_image`, one named file, raises on any file
+it cannot read.) Flickr8k's split lists (``Flickr_8k.trainImages.txt``, ``devImages``,
+``testImages``) are used when all three are present, an image named in none of them left
+out with a warning; one or two of them are ignored with a warning naming those missing,
+and the images are split at random (seeded).
 
 Images come back resized to ``size`` x ``size`` (bilinear, aspect ratio not kept) as uint8
 (N, 3, size, size); :func:`~rnnkit.models.image_encoder.normalise_images` normalises them
@@ -39,7 +46,7 @@ IMAGE_DIRS = ("Flicker8k_Dataset", "Flickr8k_Dataset", "flickr30k-images", "flic
 HEADERS = {"image,caption": ",", "image_name| comment_number| comment": "|"}  # -> delimiter
 SPLIT_FILES = {"train": "Flickr_8k.trainImages.txt", "val": "Flickr_8k.devImages.txt",
                "test": "Flickr_8k.testImages.txt"}
-MAX_BROKEN = 1  # the percentage of a file's caption lines that may be skipped as unreadable
+MAX_BROKEN = 1  # the percentage of caption lines, or of images, that may be skipped
 TOKEN_LAYOUT = "'IMAGE#INDEX<TAB>caption' (e.g. '1000268201.jpg#0<TAB>A child ...')"
 
 
@@ -142,52 +149,90 @@ def find_layout(data_dir: str | Path, captions_file: str = "") -> tuple[Path, Pa
 
 def read_image(path: str | Path, size: int) -> np.ndarray:
     """One image file -> (3, size, size) uint8 RGB (raises FlickrError if unreadable)."""
+    try:
+        return _pixels(path, size)
+    except FlickrError as e:
+        raise FlickrError(f"{path}: {e}") from None
+
+
+def _pixels(path: str | Path, size: int) -> np.ndarray:
+    """:func:`read_image`, its error not naming the file: ``cannot read the image: WHY``."""
     Image = require("PIL.Image", "vision")
     try:
         with Image.open(path) as im:
             im = im.convert("RGB").resize((size, size), Image.BILINEAR)
             return np.asarray(im).transpose(2, 0, 1).copy()  # (RGB: 8 bits a channel, uint8)
     except Exception as e:  # (PIL raises many kinds on a damaged file: OSError, SyntaxError ...)
-        raise FlickrError(f"{path}: cannot read the image: {str(e) or type(e).__name__}") from None
+        raise FlickrError(f"cannot read the image: {str(e) or type(e).__name__}") from None
 
 
 def load_flickr(data_dir: str | Path, *, size: int = 64, captions_file: str = "",
                 max_images: int = 0) -> tuple[list[str], np.ndarray, list[list[str]], Path]:
     """(image names, images (N, 3, size, size) uint8, captions per image, captions path)
-    in captions-file order; ``max_images`` > 0 keeps the first that many."""
+    in captions-file order; ``max_images`` > 0 keeps the first that many. Images missing or
+    unreadable are skipped with a warning, up to 1% (:data:`MAX_BROKEN`) of them (the
+    module docstring's rule)."""
     cap_path, images_dir = find_layout(data_dir, captions_file)
     rows = caption_rows(cap_path)  # read once: the captions, and each image's first line
     captions = _grouped(rows, cap_path)
-    names = list(captions)[:max_images or None]
     lines: dict[str, int] = {}
     for n, name, _ in rows:
         lines.setdefault(name, n)
-    for name in names:
-        if not (images_dir / name).is_file():
-            raise FlickrError(f"{cap_path}, line {lines.get(name, '?')}: image {name!r} "
-                              f"not found in {images_dir}")
-    images = np.stack([read_image(images_dir / n, size) for n in names])
-    return names, images, [captions[n] for n in names], cap_path
+    names, images, skipped = [], [], []
+    for name in list(captions)[:max_images or None]:
+        path = images_dir / name
+        if not path.is_file():
+            skipped.append((lines[name], f"image {name!r} not found in {images_dir}"))
+            continue
+        try:
+            images.append(_pixels(path, size))  # (3, size, size)
+        except FlickrError as e:
+            skipped.append((lines[name], f"image {name!r}: {e}"))
+            continue
+        names.append(name)
+    if skipped:
+        _check_images(cap_path, images_dir, skipped, len(names) + len(skipped))
+    return names, np.stack(images), [captions[n] for n in names], cap_path
+
+
+def _check_images(cap_path: Path, images_dir: Path, skipped: list[tuple[int, str]],
+                  total: int) -> None:
+    """Warn of the ``skipped`` (first line, why) of ``total`` images, or raise a
+    :class:`FlickrError` when they are all or more than :data:`MAX_BROKEN` of them."""
+    more = " ..." if len(skipped) > 5 else ""
+    expected = f"expected every image the captions file names in {images_dir}"
+    if 100 * len(skipped) <= MAX_BROKEN * total:  # (as for caption lines: never all)
+        shown = "; ".join(f"line {n}: {why}" for n, why in skipped[:5]) + more
+        warnings.warn(f"{cap_path}: skipped {len(skipped)} of {total} images that are missing "
+                      f"or cannot be read, with their captions ({shown}): {expected}",
+                      stacklevel=3)
+        return
+    first, why = skipped[0]
+    shown = ", ".join(str(n) for n, _ in skipped[:5]) + more
+    folders = ", ".join(f"{d}/" for d in IMAGE_DIRS[:-1]) + f" or {IMAGE_DIRS[-1]}/"
+    raise FlickrError(f"{cap_path}, line {first}: {why}; {len(skipped)} of {total} images are "
+                      f"missing or cannot be read (line {shown}): {expected}; more than "
+                      f"{MAX_BROKEN}% means it is not their folder: put them in a sub-folder "
+                      f"{folders} beside the captions file (the first found is used)")
 
 
 def split_names(data_dir: str | Path, names: list[str], *, seed: int = 0,
                 val_fraction: float = 0.1, test_fraction: float = 0.1) -> dict[str, list[int]]:
     """Indices of ``names`` per split: Flickr8k's split lists if all three are in
-    ``data_dir``, else a seeded random split by the fractions (one image each at least).
-    A part left empty is a :class:`FlickrError`."""
+    ``data_dir`` (:func:`_listed_split`), else a seeded random split by the fractions (one
+    image each at least; one or two of the lists: a warning naming those missing). A part
+    left empty is a :class:`FlickrError`."""
     root = Path(data_dir)
-    if all((root / f).is_file() for f in SPLIT_FILES.values()):
-        where = {}
-        for split, f in SPLIT_FILES.items():
-            for line in (root / f).read_text().split():
-                where[line.strip()] = split
-        parts = {s: [i for i, n in enumerate(names) if where.get(n) == s] for s in SPLIT_FILES}
-        for split, idx in parts.items():
-            if not idx:
-                raise FlickrError(f"{root / SPLIT_FILES[split]}: names none of the "
-                                  f"{len(names)} images read from the captions file; the "
-                                  f"{split} part would be empty")
-        return parts
+    lists = list(SPLIT_FILES.values())
+    present = [f for f in lists if (root / f).is_file()]
+    if present == lists:
+        return _listed_split(root, names)
+    if present:
+        missing = [f for f in lists if f not in present]
+        warnings.warn(f"{root}: found {', '.join(present)} but not {', '.join(missing)}: "
+                      "expected all three of Flickr8k's split lists, so they are ignored and "
+                      f"the images split at random (seed {seed}); add the missing list, or "
+                      "remove the others", stacklevel=2)
     if len(names) < 3:
         raise FlickrError(f"{root}: {len(names)} captioned image(s); a training, a validation "
                           "and a test part need 3 at least")
@@ -196,3 +241,26 @@ def split_names(data_dir: str | Path, names: list[str], *, seed: int = 0,
     n_val = max(1, min(int(round(len(names) * val_fraction)), len(names) - n_test - 1))
     return {"test": sorted(order[:n_test]), "val": sorted(order[n_test:n_test + n_val]),
             "train": sorted(order[n_test + n_val:])}
+
+
+def _listed_split(root: Path, names: list[str]) -> dict[str, list[int]]:
+    """Indices of ``names`` per Flickr8k split list in ``root``; an image named in none is
+    left out, with a warning."""
+    where = {}
+    for split, f in SPLIT_FILES.items():
+        for line in (root / f).read_text().split():
+            where[line.strip()] = split
+    parts = {s: [i for i, n in enumerate(names) if where.get(n) == s] for s in SPLIT_FILES}
+    for split, idx in parts.items():
+        if not idx:
+            raise FlickrError(f"{root / SPLIT_FILES[split]}: names none of the "
+                              f"{len(names)} images read from the captions file; the "
+                              f"{split} part would be empty")
+    left = [n for n in names if n not in where]
+    if left:
+        shown = ", ".join(map(repr, left[:5])) + (" ..." if len(left) > 5 else "")
+        warnings.warn(f"{root}: left out {len(left)} of {len(names)} captioned images that "
+                      f"none of {', '.join(SPLIT_FILES.values())} names ({shown}): expected "
+                      "each image in one of them; add an image to a list to use it",
+                      stacklevel=3)
+    return parts
