@@ -36,3 +36,25 @@ def tiny_data(n: int = 32, t: int = 12, seed: int = 0) -> dict[str, torch.Tensor
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, t, 2, generator=g)
     return {"x": x, "y": x[..., 0].cumsum(1) * 0.3}  # (n, t, 2), (n, t)
+
+
+def overfit_seq2seq(pairs: list[tuple[str, str]], steps: int = 100):
+    """An attention GRU Seq2Seq trained to overfit ``pairs`` (English -> French), with its
+    word tokenizers: (model in eval mode, source tokenizer, target tokenizer, last loss)."""
+    from rnnkit.data.tokenizers import WordTokenizer
+    from rnnkit.models import Seq2Seq
+    from rnnkit.tasks.translation import to_tensors
+
+    torch.manual_seed(0)
+    src = WordTokenizer.fit([en for en, _ in pairs])
+    tgt = WordTokenizer.fit([fr for _, fr in pairs], lower=False)
+    model = Seq2Seq(src_vocab_size=len(src.vocab), tgt_vocab_size=len(tgt.vocab), cell="gru",
+                    hidden_size=32, embedding_dim=16, attention="bahdanau")
+    batch = to_tensors(pairs, src, tgt, 50)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-2)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = model.compute_loss(batch).loss
+        loss.backward()
+        opt.step()
+    return model.eval(), src, tgt, loss.item()

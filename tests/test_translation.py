@@ -14,13 +14,14 @@ from dataclasses import asdict, replace
 
 import pytest
 import torch
+from _tiny import overfit_seq2seq
 
 import rnnkit
 from rnnkit._optional import MissingExtraError
 from rnnkit.cli.main import main
 from rnnkit.data.datasets import DataError
 from rnnkit.data.text import read_parallel
-from rnnkit.data.tokenizers import SubwordTokenizer, WordTokenizer
+from rnnkit.data.tokenizers import SubwordTokenizer
 from rnnkit.models import Seq2Seq
 from rnnkit.tasks import TASKS, TaskError
 from rnnkit.tasks.runner import config_from_raw
@@ -35,19 +36,7 @@ PAIRS = [("I am cold.", "J'ai froid."), ("I am hungry.", "J'ai faim."),
 
 @pytest.fixture(scope="module")
 def tiny():
-    torch.manual_seed(0)
-    src = WordTokenizer.fit([en for en, _ in PAIRS])
-    tgt = WordTokenizer.fit([fr for _, fr in PAIRS], lower=False)
-    model = Seq2Seq(src_vocab_size=len(src.vocab), tgt_vocab_size=len(tgt.vocab), cell="gru",
-                    hidden_size=32, embedding_dim=16, attention="bahdanau")
-    batch = to_tensors(PAIRS, src, tgt, 50)
-    opt = torch.optim.Adam(model.parameters(), lr=2e-2)
-    for _ in range(100):
-        opt.zero_grad()
-        loss = model.compute_loss(batch).loss
-        loss.backward()
-        opt.step()
-    return model.eval(), src, tgt, loss.item()
+    return overfit_seq2seq(PAIRS)
 
 
 def test_tiny_model_overfits_and_translates_exactly(tiny):

@@ -13,17 +13,14 @@ import sys
 from dataclasses import asdict
 
 import pytest
-import torch
+from _tiny import overfit_seq2seq
 
 import rnnkit
 from rnnkit._optional import MissingExtraError
 from rnnkit.cli.main import main
-from rnnkit.data.tokenizers import WordTokenizer
-from rnnkit.models import Seq2Seq
 from rnnkit.tasks import TaskError
 from rnnkit.tasks.runner import config_from_raw
 from rnnkit.tasks.text_common import TextLine
-from rnnkit.tasks.translation import to_tensors
 from rnnkit.training import save_checkpoint
 from rnnkit.training.config_io import write_toml
 
@@ -36,17 +33,7 @@ PAIRS = [("I am cold.", "J'ai froid."), ("I am hungry.", "J'ai faim."),
 
 def _save_run(path, *, reverse=False):
     """A run whose model has learnt PAIRS (English -> French), as training writes it."""
-    torch.manual_seed(0)
-    src = WordTokenizer.fit([en for en, _ in PAIRS])
-    tgt = WordTokenizer.fit([fr for _, fr in PAIRS], lower=False)
-    model = Seq2Seq(src_vocab_size=len(src.vocab), tgt_vocab_size=len(tgt.vocab), cell="gru",
-                    hidden_size=32, embedding_dim=16, attention="bahdanau")
-    batch = to_tensors(PAIRS, src, tgt, 50)
-    opt = torch.optim.Adam(model.parameters(), lr=2e-2)
-    for _ in range(100):
-        opt.zero_grad()
-        model.compute_loss(batch).loss.backward()
-        opt.step()
+    model, src, tgt, _ = overfit_seq2seq(PAIRS)
     cfg = config_from_raw({"task": {"name": "translation", "beam": 3, "reverse": reverse},
                            "model": {"cell": "gru", "hidden_size": 32, "embedding_dim": 16,
                                      "attention": "bahdanau"}}, "test")
