@@ -554,8 +554,9 @@ def test_a_relative_data_path_follows_the_config_file_not_the_current_folder(
     saved = (run / "config.toml").read_text()
     assert f'data = "{real}"' in saved
     files = json.loads((run / "data.json").read_text())["files"]
-    assert files == [{"key": "task.data", "path": str(real),
-                      "sha256": hashlib.sha256(real.read_bytes()).hexdigest()}]
+    assert [{k: f[k] for k in ("key", "path", "sha256")} for f in files] == [
+        {"key": "task.data", "path": str(real),
+         "sha256": hashlib.sha256(real.read_bytes()).hexdigest()}]
     capsys.readouterr()
     assert main(["evaluate", str(run), "--json"]) == 0
     here = json.loads(capsys.readouterr().out)

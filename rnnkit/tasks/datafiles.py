@@ -8,8 +8,9 @@ its named benchmark set.
 
 Fields declared with :func:`path_field` are paths: a relative one is resolved against the
 folder of the config file that names it (never the current directory) and recorded absolute
-in the run's config.toml; training writes each file's sha256 into ``data.json`` in the run
-directory, and evaluating warns when a file changed since (:func:`check_fingerprints`).
+in the run's config.toml; training writes each file's sha256 and stat listing (sizes and
+mtimes) into ``data.json`` in the run directory, and evaluating warns when a file changed
+since (:func:`check_fingerprints`; the files are re-read only when the listing differs).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import random
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -149,16 +151,25 @@ def load_splits(cfg: DataFilesConfig, read: Callable[[Path], list[T]],
 
 
 # -- fingerprints ----------------------------------------------------------------------------
+# mtimes newer than this, when the fingerprint is taken, are not trusted: a change within the
+# same tick of the file system's clock (2 s on FAT) keeps the mtime (git's "racy" entries)
+RACY_NS = 2_000_000_000
+
+
+def _data_files(path: Path) -> list[Path]:
+    """``[path]`` for a file; a folder's files, sorted, less the hidden (:func:`is_hidden`)."""
+    if not path.is_dir():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file() and not is_hidden(p, path))
+
+
 def fingerprint(path: str | Path) -> str:
     """sha256 of a file, or of a folder's files (relative names and contents, sorted; hidden
     files and ``__MACOSX``, which no task reads, left out: :func:`is_hidden`, so that
     a ``.DS_Store`` written by opening the folder changes nothing)."""
     path = Path(path)
     h = hashlib.sha256()
-    files = [path]
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not is_hidden(p, path))
-    for p in files:
+    for p in _data_files(path):
         if path.is_dir():
             h.update(str(p.relative_to(path)).encode() + b"\0")
         with open(p, "rb") as f:
@@ -167,13 +178,36 @@ def fingerprint(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def stat_listing(path: str | Path) -> tuple[str, int]:
+    """(listing, newest mtime_ns) of what :func:`fingerprint` reads, from the file system's
+    metadata alone: for a file ``"size:mtime_ns"``, for a folder the sha256 of its files'
+    sorted (relative name, size, mtime_ns). An unchanged listing is taken to mean unchanged
+    contents, as make and git's index do (an edit that restores the size and mtime passes)."""
+    path = Path(path)
+    if not path.is_dir():
+        st = path.stat()
+        return f"{st.st_size}:{st.st_mtime_ns}", st.st_mtime_ns
+    h, newest = hashlib.sha256(), 0
+    for p in _data_files(path):
+        st = p.stat()
+        h.update(f"{p.relative_to(path)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        newest = max(newest, st.st_mtime_ns)
+    return h.hexdigest(), newest
+
+
 def fingerprints(task_cfg: Any) -> list[dict[str, str]]:
-    """``[{"key", "path", "sha256"}]`` for the data files a task config names."""
+    """``[{"key", "path", "sha256", "stat"}]`` for the data files a task config names;
+    ``stat`` (:func:`stat_listing`, taken before the hashing) is left out where a file was
+    modified within :data:`RACY_NS` of now, as its mtime may not show a change to come."""
     out = []
     for name in path_fields(task_cfg):
         value = getattr(task_cfg, name)
         if value and Path(value).exists():
-            out.append({"key": f"task.{name}", "path": value, "sha256": fingerprint(value)})
+            listing, newest = stat_listing(value)
+            item = {"key": f"task.{name}", "path": value, "sha256": fingerprint(value)}
+            if newest < time.time_ns() - RACY_NS:
+                item["stat"] = listing
+            out.append(item)
     return out
 
 
@@ -183,9 +217,18 @@ def write_fingerprints(run_dir: Path, task_cfg: Any) -> None:
         (run_dir / "data.json").write_text(json.dumps({"files": files}, indent=1) + "\n")
 
 
+def _changed(item: dict[str, str], path: Path) -> bool:
+    """Whether the data at ``path`` differs from ``item``'s: by sha256, read only when the
+    stat listing differs or was not recorded (a run's data.json from before it, or racy)."""
+    if "stat" in item and stat_listing(path)[0] == item["stat"]:
+        return False
+    return fingerprint(path) != item["sha256"]
+
+
 def check_fingerprints(run_dir: Path) -> list[str]:
     """Warnings (also issued as :class:`DataChangedWarning`) for each data file that changed
-    or vanished since the run trained on it."""
+    or vanished since the run trained on it (a ``touch`` or a copy of the same bytes is no
+    change: the sha256 decides, read only when the stat listing differs)."""
     path = Path(run_dir) / "data.json"
     if not path.is_file():
         return []
@@ -198,7 +241,7 @@ def check_fingerprints(run_dir: Path) -> list[str]:
         p = Path(item["path"])
         if not p.exists():
             out.append(f"{item['key']} = {str(p)!r} no longer exists")
-        elif fingerprint(p) != item["sha256"]:
+        elif _changed(item, p):
             out.append(f"{item['key']} = {str(p)!r} changed since training (sha256 differs): "
                        "the figures are not those of the data the run trained on")
     for message in out:
