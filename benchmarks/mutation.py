@@ -123,6 +123,10 @@ MODULES: dict[str, list[str]] = {
             "named_sets_without_aeon_say_what_to_install", "npz_reads_padded_rows_to_their_lengths",
             "malformed_npz", "npz_object_arrays_are_refused_without_unpickling",
             "long_table_groups_by_id_and_orders_by_time", "malformed_long_tables"))],
+    "rnnkit/data/long_tables.py": [
+        "tests/test_sequences_mutants.py", "tests/test_series_formats.py",
+        *(f"tests/test_classify.py::test_{name}" for name in (
+            "long_table_groups_by_id_and_orders_by_time", "malformed_long_tables"))],
     "rnnkit/data/uea.py": [
         "tests/test_sequences_mutants.py", "-k", "named or aeon or uea",
         *(f"tests/test_classify.py::test_{name}" for name in (
