@@ -46,7 +46,7 @@ from .tables import FORMATS
 from .uea import UEA_SETS, uea_files
 
 __all__ = ["UEA_SETS", "Sequence", "read_long_table", "read_npz", "read_sequences", "read_ts",
-           "uea_files"]
+           "ts_target", "uea_files"]
 
 
 def read_sequences(path: str | Path, *, id_column: str = "id", time_column: str = "t",
@@ -159,6 +159,15 @@ def read_ts(path: str | Path) -> list[Sequence]:
         raise DataError(f"{path}: no series after @data")
     _note_skipped(path, skipped)
     return out
+
+
+def ts_target(path: str | Path) -> str | None:
+    """What a ``.ts`` file's header says each series carries: ``"class"`` (``@classLabel
+    true``), ``"value"`` (``@targetLabel true``, regression) or None; reads up to ``@data``."""
+    path = Path(path)
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        head, _ = _ts_header(path, f)
+    return "value" if head["targetlabel"] else "class" if head["classlabel"] else None
 
 
 def _values(path: Path, n: int, channel: int, text: str) -> np.ndarray:

@@ -51,7 +51,7 @@ import torch
 
 from ..data.batches import batches
 from ..data.datasets import DataError
-from ..data.sequences import UEA_SETS, Sequence, read_sequences, uea_files
+from ..data.sequences import UEA_SETS, Sequence, read_sequences, ts_target, uea_files
 from ..models import MODELS, ClassifierEnsemble
 from ..training.config import TaskConfig, choice, number
 from .base import Context, Task, TaskError, register
@@ -137,6 +137,9 @@ class ClassifyContext(Context):
         """A data file's sequences, each with a label (a number with target "value")."""
         cfg = self.task_cfg
         items = read_file(path, cfg, cfg.value_columns)
+        if cfg.target == "class" and path.suffix.lower() == ".ts" and ts_target(path) == "value":
+            raise TaskError(f"{path}: @targetLabel true: the file holds a number to predict per "
+                            'series (regression); set task.target = "value"')
         for s in items:
             if s.label is None:
                 raise TaskError(f"{s.where}: no label ({path} holds none); training needs "

@@ -1,0 +1,50 @@
+"""Task ``classify`` on files as users' own data comes: the archive's regression files,
+labels the training part lacks, ``.npz`` written from pandas or padded with NaN, long
+tables with another label column, decimal commas or clock times. Each test is a bug found
+by training on such a file (helper-57)."""
+
+import re
+
+import pytest
+
+from rnnkit.tasks import TASKS, TaskError
+from rnnkit.tasks.runner import config_from_raw
+
+TASK = TASKS["classify"]
+
+
+def _ctx(**task):
+    raw = {"name": "c", "seed": 0, "task": {"name": "classify", **task},
+           "model": {"cell": "gru", "hidden_size": 4},
+           "train": {"steps": 2, "batch_size": 2, "threads": 1, "progress": "off"},
+           "diagnostics": {"every": 0}}
+    return TASK.setup(config_from_raw(raw, "t"))
+
+
+def _ts(path, header, targets):
+    """A univariate .ts file: one series of 4 steps per target."""
+    rows = [f"{i},{i + 1},{i + 2},{i + 3}:{y}" for i, y in enumerate(targets)]
+    path.write_text("@problemName Demo\n@univariate true\n@equalLength true\n"
+                    f"{header}\n@data\n" + "\n".join(rows) + "\n")
+    return str(path)
+
+
+# -- the archive's regression files ---------------------------------------------------------
+def test_a_ts_regression_file_trained_as_classes_says_to_set_target_value(tmp_path):
+    """The Monash regression archive's files say @targetLabel true; with the default
+    target "class" each distinct number became a class and the error blamed a validation
+    label unseen in training."""
+    path = _ts(tmp_path / "Energy_TRAIN.ts", "@targetLabel true",
+               [f"{10 + i * 0.37:.2f}" for i in range(20)])
+    with pytest.raises(TaskError, match=re.escape(
+            f"{path}: @targetLabel true: the file holds a number to predict per series "
+            '(regression); set task.target = "value"')):
+        _ = _ctx(data=path).labels
+    assert len(_ctx(data=path, target="value").sequences["train"]) == 16
+
+
+def test_numbered_classes_may_still_be_regressed(tmp_path):
+    """@classLabel true with numbers (ratings 1..3) may be read as values on purpose."""
+    path = _ts(tmp_path / "r.ts", "@classLabel true 1 2 3", ["1", "2", "3"] * 4)
+    ctx = _ctx(data=path, target="value")
+    assert ctx.labels == [] and ctx.scaler["target_mean"] > 0
