@@ -17,7 +17,11 @@ SPECIALS = (PAD, UNK, BOS, EOS)  # ids 0, 1, 2, 3 in every vocabulary
 
 # words, numbers with inner apostrophes/hyphens (aujourd'hui, c'est -> c' est), punctuation
 _WORD = re.compile(r"\w+(?:[-’']\w+)*|[^\w\s]", re.UNICODE)
+_WORD_CHAR = re.compile(r"\w")
 _ELISION = re.compile(r"^([cdjlmnst]|qu|jusqu|lorsqu|puisqu)['’](\w)", re.IGNORECASE)
+_ZWJ = "\u200d"  # zero-width joiner: an emoji sequence goes on
+_SKIN_TONES = ("\U0001f3fb", "\U0001f3ff")  # emoji modifiers, first and last
+_FLAG_LETTERS = ("\U0001f1e6", "\U0001f1ff")  # regional indicators: two make a flag
 
 
 class Vocabulary:
@@ -74,7 +78,9 @@ class WordTokenizer:
 
     Splits French elisions (``l'homme`` -> ``l'`` ``homme``) and keeps inner hyphens and
     apostrophes (``aujourd'hui``, ``don't``); normalises Unicode to NFC and typographic
-    apostrophes to ``'``. ``decode`` re-joins tokens with spaces, then attaches punctuation.
+    apostrophes to ``'``. A word keeps its combining marks (Devanagari vowel signs, Arabic
+    harakat, Hebrew niqqud) and an emoji its whole sequence (selector, skin tone, flag,
+    zero-width joins). ``decode`` re-joins tokens with spaces, then attaches punctuation.
     """
 
     kind = "word"
@@ -88,7 +94,7 @@ class WordTokenizer:
         if lower:
             text = text.lower()
         tokens = []
-        for token in _WORD.findall(text):
+        for token in _joined(text):
             m = _ELISION.match(token)
             if m:
                 tokens += [token[: m.end(1) + 1], token[m.end(1) + 1 :]]
@@ -113,6 +119,39 @@ class WordTokenizer:
     def to_dict(self) -> dict:
         return {"kind": self.kind, "tokens": self.vocab.itos[len(SPECIALS):],
                 "lower": self.lower}
+
+
+def _joined(text: str) -> list[str]:
+    """``_WORD``'s matches, each run together with the matches right after it that belong
+    to it (:func:`_continues`)."""
+    tokens: list[str] = []
+    end = -1
+    for m in _WORD.finditer(text):
+        if tokens and m.start() == end and _continues(tokens[-1], m.group()):
+            tokens[-1] += m.group()
+        else:
+            tokens.append(m.group())
+        end = m.end()
+    return tokens
+
+
+def _is_mark(char: str) -> bool:
+    return unicodedata.category(char).startswith("M")  # Mn, Mc, Me: combining marks
+
+
+def _continues(token: str, nxt: str) -> bool:
+    """Whether ``nxt``, written right after ``token``, is part of it (``\\w`` matches no
+    combining mark): a combining mark or variation selector (Devanagari vowel signs, Arabic
+    harakat, Hebrew niqqud, the emoji selector), the letters after a word's mark (हि|न्दी),
+    an emoji's skin tone, a flag's second letter, or what a zero-width joiner joins."""
+    first = nxt[0]
+    if _is_mark(first) or first == _ZWJ or token.endswith(_ZWJ):
+        return True
+    if _SKIN_TONES[0] <= first <= _SKIN_TONES[1]:
+        return True
+    if len(token) == 1 and all(_FLAG_LETTERS[0] <= c <= _FLAG_LETTERS[1] for c in token + first):
+        return True
+    return _is_mark(token[-1]) and bool(_WORD_CHAR.match(token) and _WORD_CHAR.match(first))
 
 
 def detokenize(words: Iterable[str]) -> str:
