@@ -99,13 +99,15 @@ def test_monthly_dates_are_a_monthly_series_without_gaps(tmp_path, dates, step):
     np.testing.assert_array_equal(np.diff(s.timestamps).astype(int), step)
 
 
-def test_a_number_that_is_no_integer_is_refused_naming_its_line(tmp_path):
+def test_unix_times_with_fractions_are_step_numbers_with_a_warning_naming_the_fix(tmp_path):
     rows = [[f"{1700000000.5 + 60 * i}", str(i)] for i in range(5)]  # Unix times, fractions
-    with pytest.raises(DataError) as err:
-        read_csv(_write(tmp_path / "e.csv", ["ts", "v"], rows))
-    assert str(err.value).startswith(f"{tmp_path / 'e.csv'}:2: cannot read a time from "
-                                     "'1700000000.5' (a column of integers is read as step "
-                                     "numbers; for Unix times name time_format = 'unix'")
+    path = _write(tmp_path / "e.csv", ["ts", "v"], rows)
+    with pytest.warns(UserWarning, match=r"e.csv: column 'ts' is read as step numbers; if its "
+                                         r"numbers are Unix times, name time_format = 'unix'"):
+        s = read_csv(path)
+    np.testing.assert_array_equal(s.timestamps, 1700000000.5 + 60 * np.arange(5))
+    s = read_csv(path, time_format="unix")
+    assert s.timestamps[0] == np.datetime64("2023-11-14T22:13:20.500", "ms")
 
 
 def test_times_with_a_utc_offset_are_read_as_utc_with_one_warning(tmp_path):

@@ -110,7 +110,7 @@ def test_an_integer_too_large_for_a_step_names_its_row(tmp_path):
     path = _write(tmp_path / "big.csv", ["1", "2", str(2**62)])
     with pytest.raises(DataError) as err:
         read_csv(path)
-    assert str(err.value) == (f"{path}:4: time_format = 'step' needs an integer step number in "
+    assert str(err.value) == (f"{path}:4: time_format = 'step' needs a step number in "
                               f"column 't', got '{2**62}' (row ['{2**62}', "
                               f"'{np.sin(2 / 3):.6f}'])")
     s = read_csv(_write(tmp_path / "big.csv", ["1", "2", str(2**62 - 1)]), repair=["ignore-gaps"])
@@ -118,9 +118,10 @@ def test_an_integer_too_large_for_a_step_names_its_row(tmp_path):
 
 
 @pytest.mark.parametrize("fmt,cell,kind", [
-    ("step", "2.5", "an integer step number"), ("step", "x", "an integer step number"),
+    ("step", "2.5x", "a step number"), ("step", "x", "a step number"),
+    ("step", "nan", "a step number"), ("step", "1e400", "a step number"),
     ("unix", "soon", "a Unix time (s)"), ("unix", "nan", "a Unix time (s)"),
-    ("unix_ms", "1e400", "a Unix time (ms)"), ("step", "9" * 20, "an integer step number"),
+    ("unix_ms", "1e400", "a Unix time (ms)"), ("step", "9" * 20, "a step number"),
 ])
 def test_a_number_format_names_the_row_it_cannot_read(tmp_path, fmt, cell, kind):
     path = _write(tmp_path / "b.csv", ["1", "2", cell, "4"])
@@ -130,12 +131,12 @@ def test_a_number_format_names_the_row_it_cannot_read(tmp_path, fmt, cell, kind)
                               f"got {cell!r} (row [{cell!r}, '{np.sin(2 / 3):.6f}'])")
 
 
-def test_a_fractional_number_is_refused_with_the_formats_that_read_numbers(tmp_path):
-    path = _write(tmp_path / "h.csv", ["0.0", "0.5", "1.0"])
+def test_a_number_among_dates_is_refused_with_the_formats_that_read_numbers(tmp_path):
+    path = _write(tmp_path / "h.csv", ["2024-01-01", "0.5", "2024-01-03"])
     with pytest.raises(DataError) as err:
         read_csv(path)
     assert str(err.value).startswith(
-        f"{path}:2: cannot read a time from '0.0' (a column of integers is read as step "
+        f"{path}:3: cannot read a time from '0.5' (a column of numbers is read as step "
         "numbers; for Unix times name time_format = 'unix' or 'unix_ms')")
 
 
@@ -201,12 +202,15 @@ def test_a_pushed_time_is_a_step_number_only_where_steps_are_read():
     assert pushed_time(7, steps=True) == 7 and pushed_time(7, steps=True).dtype == np.int64
     assert pushed_time(np.int32(-3), steps=True) == -3
     assert pushed_time("2024-01-31", steps=True) == np.datetime64("2024-01-31")
-    for bad, steps in ((7, False), (True, True), (2.5, True), ("soon", True)):
+    assert pushed_time(2.5, steps=True) == 2.5 and pushed_time(2.5, steps=True).dtype.kind == "f"
+    for bad, steps in ((7, False), (2.5, False), (True, True), ("soon", True)):
         with pytest.raises(TaskError) as err:
             pushed_time(bad, steps=steps)
         assert str(err.value) == (f"push: {bad!r} is not a time (ISO 8601 text such as "
                                   "'2024-01-31 13:45', a datetime or a numpy datetime64"
-                                  + (", an integer step number)" if steps else ")"))
+                                  + (", a step number)" if steps else ")"))
+    with pytest.raises(TaskError, match=r"push: inf is not a step number"):
+        pushed_time(float("inf"), steps=True)
 
 
 def _anomaly_cfg(path, **task):

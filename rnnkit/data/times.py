@@ -21,10 +21,11 @@ TIME_FORMATS = tuple(date + clock for date in ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y
 
 
 # time_format values that are not strptime formats: the column holds numbers, read as step
-# numbers (integers: 0, 1, 2 ... or 1, 5, 10 ...) or as Unix times (seconds or milliseconds
-# since 1970-01-01 UTC)
+# numbers (integers: 0, 1, 2 ... or 1, 5, 10 ...; decimal numbers: 0.0, 0.5, 1.0 ..., such as
+# seconds since a start) or as Unix times (seconds or milliseconds since 1970-01-01 UTC)
 NUMBER_FORMATS = {"step": None, "unix": "s", "unix_ms": "ms"}
 _INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # (no nan, no inf)
 _YEAR = re.compile(r"\d{4}")
 # Unix times of 1980-2100, in seconds and in milliseconds: a step column in these ranges
 # is more likely Unix times (read as steps, with a warning naming the fix)
@@ -46,17 +47,20 @@ def parse_iso(text: str) -> np.datetime64:
 def column_times(path, rows, col, name: str, lines, time_format: str | None) -> np.ndarray:
     """The time column as datetime64: ISO 8601, else ``time_format``, else the one format
     of :data:`TIME_FORMATS` that reads every row. A column of integers is a column of step
-    numbers (int64), unless every one has 4 digits (years, as ISO 8601 reads ``1949``);
-    ``time_format`` ``"step"``, ``"unix"`` or ``"unix_ms"`` (:data:`NUMBER_FORMATS`) names
-    how to read a column of numbers."""
+    numbers (int64), unless every one has 4 digits (years, as ISO 8601 reads ``1949``); a
+    column of numbers some of which have decimals (``0.0, 0.5, 1.0``) is a column of step
+    numbers too (float64, such as seconds since a start); ``time_format`` ``"step"``,
+    ``"unix"`` or ``"unix_ms"`` (:data:`NUMBER_FORMATS`) names how to read a column of
+    numbers."""
     cells = [row[col] if col < len(row) else "" for row in rows]
     if not cells:
         return np.zeros(0, dtype="datetime64[s]")
     if time_format in NUMBER_FORMATS:
         return _number_times(path, cells, name, lines, rows, time_format)
     stripped = [c.strip() for c in cells]
-    if all(_INTEGER.fullmatch(c) for c in stripped) and \
-            not all(_YEAR.fullmatch(c) for c in stripped):
+    integers = all(_INTEGER.fullmatch(c) for c in stripped)
+    if (integers and not all(_YEAR.fullmatch(c) for c in stripped)) or \
+            (not integers and all(_DECIMAL.fullmatch(c) for c in stripped)):
         return _steps(path, cells, name, lines, rows)
     if time_format:
         return coarsest(np.array([_strptime(path, cell, time_format, n, rows[i])
@@ -85,7 +89,7 @@ def column_times(path, rows, col, name: str, lines, time_format: str | None) -> 
         try:
             parse_iso(cell)
         except ValueError:
-            number = (" (a column of integers is read as step numbers; for Unix times name "
+            number = (" (a column of numbers is read as step numbers; for Unix times name "
                       "time_format = 'unix' or 'unix_ms')") if _is_number(cell) else ""
             raise DataError(f"{path}:{n}: cannot read a time from {cell!r}{number} (row "
                             f"{rows[i]!r}); write ISO 8601 times (2024-01-31, 2024-01-31 "
@@ -96,8 +100,8 @@ def column_times(path, rows, col, name: str, lines, time_format: str | None) -> 
 
 
 def _steps(path, cells, name, lines, rows) -> np.ndarray:
-    """A column of integers as step numbers (int64), with a warning where they look like
-    Unix times."""
+    """A column of numbers as step numbers (int64, or float64 where some have decimals), with
+    a warning where they look like Unix times."""
     t = _number_times(path, cells, name, lines, rows, "step")
     for fix, low, high in _UNIX_RANGES:
         if len(t) and low <= t.min() and t.max() <= high:
@@ -108,25 +112,29 @@ def _steps(path, cells, name, lines, rows) -> np.ndarray:
 
 
 def _number_times(path, cells, name, lines, rows, time_format: str) -> np.ndarray:
-    """A column of numbers read as :data:`NUMBER_FORMATS` names: step numbers (int64) or
-    Unix times (datetime64, in the coarsest unit that holds them)."""
+    """A column of numbers read as :data:`NUMBER_FORMATS` names: step numbers (int64; float64
+    where some have decimals) or Unix times (datetime64, in the coarsest unit that holds
+    them)."""
     unit = NUMBER_FORMATS[time_format]
     values = []
     for i, (cell, n) in enumerate(zip(cells, lines)):
         text = cell.strip()
         try:
-            value = int(text) if _INTEGER.fullmatch(text) else float(text) if unit else None
+            value = int(text) if _INTEGER.fullmatch(text) else \
+                float(text) if unit or _DECIMAL.fullmatch(text) else None
         except ValueError:
             value = None
         if value is not None and unit:  # in microseconds
             value = value * (10**6 if unit == "s" else 10**3)
         if value is None or not abs(value) < 2**62:  # (NaN and infinity fail too)
-            kind = "an integer step number" if unit is None else f"a Unix time ({unit})"
+            kind = "a step number" if unit is None else f"a Unix time ({unit})"
             raise DataError(f"{path}:{n}: time_format = {time_format!r} needs {kind} in "
                             f"column {name!r}, got {cell!r} (row {rows[i]!r})")
-        values.append(round(value))
-    t = np.array(values, dtype=np.int64)
-    return t if unit is None else coarsest(t.astype("datetime64[us]"))
+        values.append(round(value) if unit else value)
+    if unit is None:
+        decimal = any(isinstance(v, float) for v in values)
+        return np.array(values, dtype=np.float64 if decimal else np.int64)
+    return coarsest(np.array(values, dtype=np.int64).astype("datetime64[us]"))
 
 
 def _is_number(text: str) -> bool:
@@ -135,6 +143,17 @@ def _is_number(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def decimals(t: np.ndarray) -> int:
+    """The fewest decimal places (at most 9) that write every one of the numbers ``t``
+    (step numbers with decimals, as a file writes them: ``0.1, 0.2``), so that times
+    computed from them (``0.1 + 2 * 0.1``) print as the file would (``0.3``)."""
+    t = np.asarray(t, dtype=np.float64)
+    for places in range(9):
+        if np.all(np.abs(np.round(t, places) - t) <= 1e-9 * np.maximum(1.0, np.abs(t))):
+            return places
+    return 9
 
 
 def coarsest(t: np.ndarray) -> np.ndarray:

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import DataError, fetch
+from .scaling import Scaler  # noqa: F401 (kept importable from here)
 from .tables import delimiter_of, is_missing
-from .times import column_times
+from .times import column_times, decimals
 from .windows import difference, make_windows, undifference, window_starts  # noqa: F401 (kept importable from here)
 
 # named series: (data set, test range: an int count of points or a float fraction)
@@ -61,8 +62,8 @@ class Series:
     ``covariates`` (N + F, J) or None: the covariate columns, known for F points past the
     last value."""
 
-    timestamps: np.ndarray  # datetime64, or int64 step numbers (positions 0, 1 ... or a
-    # file's integer time column); increasing
+    timestamps: np.ndarray  # datetime64, or step numbers: int64 (positions 0, 1 ... or a
+    # file's integer time column) or float64 (a time column of decimal numbers); increasing
     values: np.ndarray  # float64 (N,) or (N, K)
     name: str = "series"
     columns: tuple[str, ...] = ()
@@ -274,7 +275,7 @@ def _column(path, header, name, default, what) -> int:
 
 def _check_order(path, t, table, lines, repair):
     diffs = np.diff(t)
-    zero = np.zeros((), diffs.dtype)  # (timedelta64, or int64 for step numbers)
+    zero = np.zeros((), diffs.dtype)  # (timedelta64, or a number for step numbers)
     if (diffs < zero).any():
         if "sort" not in repair:
             i = int(np.argmax(diffs < zero)) + 1
@@ -298,8 +299,11 @@ def _check_gaps(path, t, table, lines, repair):
     if len(t) < 3 or "ignore-gaps" in repair:
         return t, table, lines
     diffs = np.diff(t)
-    step = np.median(diffs.astype(np.int64)).astype(np.int64)
-    gaps = diffs.astype(np.int64) != step
+    decimal = t.dtype.kind == "f"  # step numbers with decimals: equal up to rounding
+    step = np.round(np.median(diffs), decimals(t)) if decimal else \
+        np.median(diffs.astype(np.int64)).astype(np.int64)
+    gaps = ~np.isclose(diffs, step, rtol=1e-6, atol=0) if decimal else \
+        diffs.astype(np.int64) != step
     if not gaps.any():
         return t, table, lines
     if "interpolate" not in repair:
@@ -308,8 +312,21 @@ def _check_gaps(path, t, table, lines, repair):
                           f"{_delta(step, t.dtype)})",
                           [(["interpolate"], "to fill the gaps"),
                            (["ignore-gaps"], "to take the points as consecutive")])
-    full = np.arange(t[0], t[-1] + _delta(step, t.dtype), _delta(step, t.dtype))
-    at = (t - t[0]).astype(np.int64) // step
+    if decimal:
+        ratio = (t - t[0]) / step
+        at = np.rint(ratio).astype(np.int64)
+        off = np.abs(ratio - at) > 1e-6
+        full = np.round(t[0] + step * np.arange(at[-1] + 1), decimals(t))
+    else:
+        full = np.arange(t[0], t[-1] + _delta(step, t.dtype), _delta(step, t.dtype))
+        at, rest = np.divmod((t - t[0]).astype(np.int64), step)
+        off = rest != 0
+    if off.any():  # a point between two steps would be moved onto one without a word
+        i = int(np.argmax(off))
+        raise NeedsRepair(f"{path}:{lines[i]}: timestamp {t[i]} is between two steps (the "
+                          f"series steps by {_delta(step, t.dtype)} from {t[0]}), so interpolate "
+                          "cannot fill the gaps (resample the file to a regular step)",
+                          [(["ignore-gaps"], "to take the points as consecutive")])
     filled = np.full((len(full), table.shape[1]), np.nan)
     filled[at] = table
     where = np.zeros(len(full), dtype=np.int64)  # 0: a row the gap filling added
@@ -318,73 +335,15 @@ def _check_gaps(path, t, table, lines, repair):
 
 
 def _delta(step, dtype):
-    """``step`` as a difference of times of ``dtype``: a timedelta64 in its unit, or an
-    integer (step numbers)."""
+    """``step`` as a difference of times of ``dtype``: a timedelta64 in its unit, or a
+    number (step numbers: an integer, or a float where they have decimals)."""
     if np.issubdtype(dtype, np.datetime64):
         return np.timedelta64(int(step), np.datetime_data(dtype)[0])
-    return np.int64(step)
+    return np.float64(step) if dtype.kind == "f" else np.int64(step)
+
 
 
 def _interpolate(v: np.ndarray) -> np.ndarray:
     idx = np.arange(len(v))
     ok = ~np.isnan(v)
     return np.interp(idx, idx[ok], v[ok])
-
-
-class Scaler:
-    """``standard`` (z-score), ``minmax`` (to [0, 1]), ``log`` (log1p, then z-score) or
-    ``none``; fitted on the training range only. Fitted on values (N,) its statistics are
-    numbers; on (N, K) one per column (arrays (K,), applied along the last axis)."""
-
-    KINDS = ("standard", "minmax", "log", "none")
-
-    def __init__(self, kind: str = "standard", a=0.0, b=1.0):
-        if kind not in self.KINDS:
-            raise ValueError(f"scaler must be one of {self.KINDS}, got {kind!r}")
-        self.kind, self.a, self.b = kind, a, b  # y = (f(x) - a) / b
-
-    def fit(self, x: np.ndarray) -> Scaler:
-        if self.kind == "log" and (x <= -1).any():
-            raise ValueError(f"the log scaler (log1p) needs values > -1, and the smallest is "
-                             f"{np.min(x):g}; use the 'standard' scaler for such a series")
-        fx = self._f(x)
-        if fx.ndim > 1:  # one scale per column
-            if self.kind == "minmax":
-                self.a, b = fx.min(0), fx.max(0) - fx.min(0)
-            elif self.kind in ("standard", "log"):
-                self.a, b = fx.mean(0), fx.std(0)
-            else:
-                self.a, b = np.zeros(fx.shape[1]), np.ones(fx.shape[1])
-            self.b = np.where(b == 0, 1.0, b)
-        elif self.kind == "minmax":
-            self.a, self.b = float(fx.min()), float(fx.max() - fx.min()) or 1.0
-        elif self.kind in ("standard", "log"):
-            self.a, self.b = float(fx.mean()), float(fx.std()) or 1.0
-        return self
-
-    def _f(self, x):
-        return np.log1p(x) if self.kind == "log" else np.asarray(x, dtype=np.float64)
-
-    def transform(self, x):
-        return (self._f(x) - self.a) / self.b
-
-    def inverse(self, y):
-        fx = np.asarray(y) * self.b + self.a
-        return np.expm1(fx) if self.kind == "log" else fx
-
-    def scale_only(self, dy):
-        """A spread (std, interval half-width) back in original units (not for ``log``)."""
-        return np.asarray(dy) * self.b
-
-    def to_dict(self) -> dict:
-        def plain(v):
-            return [float(x) for x in v] if np.ndim(v) else float(v)
-
-        return {"kind": self.kind, "a": plain(self.a), "b": plain(self.b)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Scaler:
-        def array(v):
-            return np.asarray(v, dtype=np.float64) if isinstance(v, list) else v
-
-        return cls(d["kind"], array(d["a"]), array(d["b"]))

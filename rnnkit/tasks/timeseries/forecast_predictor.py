@@ -205,8 +205,8 @@ class ForecastStream(Stream):
                 raise TaskError(f"push: {x_t!r}: give (timestamp, value) or the value alone")
             given, x_t = x_t
             t = pushed_time(given, steps=True)
-            if self.times and t.dtype.kind != self.times[0].dtype.kind:
-                before = "step numbers" if self.times[0].dtype.kind == "i" else "dates"
+            if self.times and (t.dtype.kind in "if") != (self.times[0].dtype.kind in "if"):
+                before = "step numbers" if self.times[0].dtype.kind in "if" else "dates"
                 raise TaskError(f"push: {given!r}: the times pushed before are {before}; "
                                 "push the same kind")
         value = pushed_value(x_t, width)

@@ -14,7 +14,6 @@ import numpy as np
 
 from ...data.datasets import DataError
 from ...data.tables import delimiter_of
-from ...data.times import parse_iso
 from ...data.timeseries import (
     MAX_ABS,
     REPAIRS,
@@ -26,6 +25,14 @@ from ...data.timeseries import (
 from ...training.config import TaskConfig
 from ..base import TaskError
 from ..datafiles import DataFilesConfig, data_errors, path_field, uses_own_data
+from .timestamps import (  # noqa: F401 (kept importable from here)
+    _same_step,
+    future_times,
+    parse_times,
+    pushed_time,
+    time_labels,
+    time_step,
+)
 
 
 @dataclass
@@ -40,7 +47,8 @@ class SeriesSourceConfig(DataFilesConfig, TaskConfig):
     covariates given are their known future). ``repair``: comma-separated read_csv repairs;
     ``time_format``: a ``strptime`` format for times that are not ISO 8601 and not in a
     layout read_csv finds by itself (``TIME_FORMATS``), or ``"unix"``, ``"unix_ms"`` or
-    ``"step"`` for a column of numbers (a column of integers is read as step numbers).
+    ``"step"`` for a column of numbers (a column of numbers other than 4-digit years is
+    read as step numbers: integers, or decimal numbers such as seconds since a start).
     A series is split by time, never shuffled: ``split_seed`` and ``val_fraction`` are not
     read. The former keys ``csv`` (= ``data``) and ``value_column`` (= a one-column
     ``value_columns``) are still read, and written back under the new names."""
@@ -212,8 +220,9 @@ def _join(series: Series, last: Series, part: Series, key: str, repair) -> Serie
     if len(part) and len(series):
         gap = part.timestamps[0] - series.timestamps[-1]
         step = time_step(np.concatenate([series.timestamps, part.timestamps]))
-        zero = np.zeros((), np.asarray(gap).dtype)  # (timedelta64, or int64 for steps)
-        if gap <= zero or (gap != step and not {"ignore-gaps", "keep-order"} & set(repair)):
+        zero = np.zeros((), np.asarray(gap).dtype)  # (timedelta64, or a number for steps)
+        if gap <= zero or (not _same_step(gap, step) and
+                           not {"ignore-gaps", "keep-order"} & set(repair)):
             where = "not after" if gap <= zero else "not one step after"
             raise TaskError(f"{key} ({part.name}) starts at {part.timestamps[0]}, {where} the "
                             f"part before it ends ({series.timestamps[-1]}): the parts must "
@@ -282,39 +291,6 @@ def test_points(n: int, size: float, default: float) -> int:
     return count
 
 
-def time_step(timestamps: np.ndarray):
-    """The series' usual step (median difference), in its own unit: a timedelta64, or an
-    integer for step numbers."""
-    timestamps = np.asarray(timestamps)
-    step = 1 if len(timestamps) < 2 else \
-        max(int(np.median(np.diff(timestamps).astype(np.int64))), 1)
-    if np.issubdtype(timestamps.dtype, np.datetime64):
-        return np.timedelta64(step, np.datetime_data(timestamps.dtype)[0])
-    return np.int64(step)
-
-
-def future_times(timestamps: np.ndarray, n: int) -> np.ndarray:
-    """``n`` timestamps continuing ``timestamps`` at its usual step (no timestamps: the
-    positions 0 .. n - 1)."""
-    if not len(timestamps):
-        return np.arange(n)
-    return timestamps[-1] + time_step(timestamps) * np.arange(1, n + 1)
-
-
-def time_labels(timestamps) -> list[str]:
-    """Timestamps as a record holds them: ``2020-01-01 00:30:00``, ``1959-01``; integer
-    positions (a series without times) as their decimal digits."""
-    return [str(t).replace("T", " ") for t in np.asarray(timestamps)]
-
-
-def parse_times(labels: list[str]) -> np.ndarray:
-    """:func:`time_labels` back to ``datetime64``, or to integers where every label is one
-    (positions; a yearly series' years, which plot the same)."""
-    if all(s.strip().lstrip("-").isdigit() for s in labels):
-        return np.array([int(s) for s in labels])
-    return np.array([np.datetime64(s.strip().replace(" ", "T")) for s in labels])
-
-
 def pushed_value(x, width: int):
     """One observation a stream is pushed, checked: a finite number (``width`` 1) or
     ``width`` of them (an array (width,))."""
@@ -329,22 +305,6 @@ def pushed_value(x, width: int):
     if not (np.abs(v) <= MAX_ABS).all():
         raise TaskError(f"push: {x!r}: a value is NaN, infinite or beyond +-{MAX_ABS:g}")
     return float(v.reshape(-1)[0]) if width == 1 else v.reshape(width)
-
-
-def pushed_time(t, steps: bool = False):
-    """A timestamp a stream is pushed (``datetime64``, ``datetime`` or ISO 8601 text), or
-    with ``steps`` an integer step number (int64)."""
-    if steps and isinstance(t, (int, np.integer)) and not isinstance(t, (bool, np.bool_)):
-        return np.int64(t)
-    try:
-        value = parse_iso(t) if isinstance(t, str) else np.datetime64(t)
-    except (TypeError, ValueError):
-        value = None
-    if value is None or np.isnat(value):
-        number = ", an integer step number" if steps else ""
-        raise TaskError(f"push: {t!r} is not a time (ISO 8601 text such as '2024-01-31 "
-                        f"13:45', a datetime or a numpy datetime64{number})")
-    return value
 
 
 def as_series(data, what: str, width: int = 1, covariates: int = 0) -> Series:
