@@ -5,6 +5,7 @@ by training on such a file (helper-57)."""
 
 import re
 
+import numpy as np
 import pytest
 
 from rnnkit.tasks import TASKS, TaskError
@@ -48,3 +49,23 @@ def test_numbered_classes_may_still_be_regressed(tmp_path):
     path = _ts(tmp_path / "r.ts", "@classLabel true 1 2 3", ["1", "2", "3"] * 4)
     ctx = _ctx(data=path, target="value")
     assert ctx.labels == [] and ctx.scaler["target_mean"] > 0
+
+
+# -- classes only validation or test has ----------------------------------------------------
+def test_a_class_the_training_part_lacks_names_the_classes_and_the_fixes(tmp_path):
+    train = _ts(tmp_path / "a.ts", "@classLabel true up down left", ["up", "down"] * 3)
+    test = _ts(tmp_path / "b.ts", "@classLabel true up down left", ["up", "left"])
+    with pytest.raises(TaskError, match=re.escape(
+            f"{test}:7: label 'left' in the test part is not one of the training part's "
+            "classes ['down', 'up']: give training sequences of every class (with task.data, "
+            "another task.split_seed may place one in training)") + "$"):
+        _ = _ctx(train_data=train, test_data=test).labels
+
+
+def test_numbers_as_classes_that_do_not_recur_suggest_regression(tmp_path):
+    """A table or .npz of numbers to predict, trained with the default target "class"."""
+    path = tmp_path / "y.npz"
+    np.savez(path, X=np.arange(60.0).reshape(20, 3, 1), y=np.linspace(1.5, 9.0, 20))
+    with pytest.raises(TaskError, match=re.escape(
+            "; if the labels are numbers to predict, set task.target = \"value\"")):
+        _ = _ctx(data=str(path)).labels

@@ -158,11 +158,17 @@ class ClassifyContext(Context):
         if len(names) < 2:
             raise TaskError(f"the training part has {len(names)} class(es) ({names}); a "
                             "classifier needs at least 2")
+        numbers = all(_finite(name) for name in names)
         for split in ("val", "test"):
             for s in self.sequences[split]:
                 if s.label not in names:
-                    raise TaskError(f"{s.where}: label {s.label!r} in the {split} part is "
-                                    "not one of the training part's classes")
+                    shown = f"{names}" if len(names) <= 10 else f"{names[:10]} ... ({len(names)})"
+                    raise TaskError(
+                        f"{s.where}: label {s.label!r} in the {split} part is not one of the "
+                        f"training part's classes {shown}: give training sequences of every "
+                        "class (with task.data, another task.split_seed may place one in "
+                        "training)" + ('; if the labels are numbers to predict, set '
+                                       'task.target = "value"' if numbers else ""))
         return names
 
     @cached_property
