@@ -4,7 +4,15 @@ temperatures, and the errors a malformed text file gets."""
 
 import unicodedata
 
+import pytest
+
+from rnnkit.data.text import read_parallel
 from rnnkit.data.tokenizers import WordTokenizer
+from rnnkit.tasks.translation import bleu_chrf
+
+
+def nfd(text: str) -> str:
+    return unicodedata.normalize("NFD", text)
 
 
 def test_the_word_tokenizer_keeps_combining_marks_and_emoji_in_their_token():
@@ -26,3 +34,14 @@ def test_the_word_tokenizer_keeps_combining_marks_and_emoji_in_their_token():
     }
     for text, tokens in others.items():
         assert WordTokenizer.split(text) == tokens, text
+
+
+def test_references_in_decomposed_unicode_score_as_the_same_text(tmp_path):
+    # macOS and some tools write NFD; both tokenizers output NFC
+    hyp = "Le café est très bon à Noël."
+    assert bleu_chrf([hyp], [[nfd(hyp)]]) == pytest.approx({"bleu": 100, "chrf": 100})
+    assert bleu_chrf([nfd(hyp)], [["x", hyp]]) == pytest.approx({"bleu": 100, "chrf": 100})
+    path = tmp_path / "pairs.tsv"
+    path.write_text(f"Noël\tNoël\n{nfd('Noël')}\t{nfd('Noël !')}\n", encoding="utf-8")
+    # one source with two references (a source split as two would leak across the split)
+    assert read_parallel(path).pairs == [("Noël", "Noël"), ("Noël", "Noël !")]

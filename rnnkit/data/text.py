@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,7 +79,9 @@ class ParallelText:
 
 def read_parallel(path: str | Path, *, reverse: bool = False) -> ParallelText:
     """``source<TAB>target[<TAB>ignored...]`` lines (the Tatoeba/Anki layout), UTF-8, no
-    header; ``reverse`` swaps the two columns. Blank lines are skipped and listed; a line
+    header; ``reverse`` swaps the two columns. Sentences are stripped and put in Unicode
+    NFC (a sentence written composed and decomposed is one). Blank lines are skipped and
+    listed; a line
     without a tab, with an empty side, or with bytes that are not UTF-8 is a
     :class:`DataError` naming the file and line."""
     path = Path(path)
@@ -104,7 +107,7 @@ def read_parallel(path: str | Path, *, reverse: bool = False) -> ParallelText:
         if len(parts) < 2:
             raise DataError(f"{path}:{n}: no tab; expected 'source<TAB>target', got "
                             f"{text[:60]!r}")
-        source, target = parts[0].strip(), parts[1].strip()
+        source, target = (unicodedata.normalize("NFC", part.strip()) for part in parts[:2])
         for side, value in (("source (column 1)", source), ("target (column 2)", target)):
             if not value:
                 raise DataError(f"{path}:{n}: empty {side}; every line needs a sentence on "

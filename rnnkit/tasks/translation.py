@@ -28,7 +28,8 @@ cased).
 ``evaluate --json`` reports ``loss`` (teacher-forced cross-entropy over every reference),
 and corpus ``bleu`` and ``chrf`` (sacrebleu, the ``text`` extra; all references; BLEU's
 tokenizer ``bleu_tokenize``) of beam-search translations (``beam``, GNMT length
-normalisation ``length_penalty``), scored as detokenised text against the raw references.
+normalisation ``length_penalty``), scored as detokenised text against the raw references
+(both in Unicode NFC).
 
 Predictor (``rnnkit.load(run)``): ``predict(sentences, beam=None, explain=False)`` ->
 ``{"source", "translation"}`` per sentence (``error`` instead for an empty one), with
@@ -50,6 +51,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -174,11 +176,14 @@ def bleu_chrf(hypotheses: list[str], references: list[list[str]],
               tokenize: str = "13a") -> dict[str, float]:
     """Corpus BLEU and chrF (sacrebleu, the ``text`` extra) with every reference of each
     source; ``tokenize``: how BLEU splits words ("13a": sacrebleu's default, for languages
-    that put spaces between words; "zh" for Chinese, "char" for other scripts without)."""
+    that put spaces between words; "zh" for Chinese, "char" for other scripts without).
+    Both sides are read in Unicode NFC, as the tokenizers read text (so references written
+    decomposed, NFD, still match)."""
     sacrebleu = require("sacrebleu", "text")
+    hypotheses = [unicodedata.normalize("NFC", h) for h in hypotheses]
     width = max(len(r) for r in references)
-    streams = [[refs[k] if k < len(refs) else None for refs in references]
-               for k in range(width)]
+    streams = [[unicodedata.normalize("NFC", refs[k]) if k < len(refs) else None
+                for refs in references] for k in range(width)]
     return {"bleu": sacrebleu.corpus_bleu(hypotheses, streams, tokenize=tokenize).score,
             "chrf": sacrebleu.corpus_chrf(hypotheses, streams).score}
 
