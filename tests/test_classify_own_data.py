@@ -8,6 +8,8 @@ import re
 import numpy as np
 import pytest
 
+from rnnkit.data.datasets import DataError
+from rnnkit.data.sequences import read_npz
 from rnnkit.tasks import TASKS, TaskError
 from rnnkit.tasks.runner import config_from_raw
 
@@ -69,3 +71,21 @@ def test_numbers_as_classes_that_do_not_recur_suggest_regression(tmp_path):
     with pytest.raises(TaskError, match=re.escape(
             "; if the labels are numbers to predict, set task.target = \"value\"")):
         _ = _ctx(data=str(path)).labels
+
+
+# -- .npz as users write them ---------------------------------------------------------------
+def test_npz_labels_from_pandas_are_read_or_named(tmp_path):
+    """``df["label"].values`` is an object array: it was blamed on a ragged X, and any
+    other object array in the file (metadata) refused the whole file."""
+    X = np.arange(24.0).reshape(4, 3, 2)
+    path = tmp_path / "pandas.npz"
+    np.savez(path, X=X, y=np.array(["walk", "run", "walk", "run"], dtype=object))
+    with pytest.raises(DataError, match=re.escape(
+            f"{path}: y is an object array (as pandas' .values of strings is), which is not "
+            "read (pickle can run code from the file): save y.astype(str)")):
+        read_npz(path)
+    np.savez(path, X=X, y=np.array(["walk", "run", "walk", "run"]),
+             meta=np.array([{"subject": 1}], dtype=object), names=np.array(["ax", "ay"]))
+    items = read_npz(path)
+    assert [s.label for s in items] == ["walk", "run", "walk", "run"]
+    np.testing.assert_array_equal(items[3].x, X[3])

@@ -14,9 +14,9 @@ what to do with them.
   ``,``, the label last. Timestamped files (``@timeStamps true``) are not read.
 - ``.npz`` (:func:`read_npz`): ``X`` (N, T, F) — time before features — or (N, T) for one
   feature; ``lengths`` (N,) optional, for variable lengths (each row of ``X`` padded to the
-  longest: only the first ``lengths[i]`` steps are read); ``y`` (N,) optional, any dtype.
-  Object arrays (ragged ``X``) are refused: loading them runs pickle, which can execute code
-  from the file.
+  longest: only the first ``lengths[i]`` steps are read); ``y`` (N,) optional, any dtype;
+  other arrays are not read. Object arrays (ragged ``X``, strings from pandas' ``.values``)
+  are refused: loading them runs pickle, which can execute code from the file.
 - long-format CSV/TSV/JSON-lines (:func:`read_long_table`, from
   :mod:`rnnkit.data.long_tables`): one row per (sequence, time step): ``id, t, feature...,
   label``. Rows of one id form one sequence, ordered by ``t`` (numbers or dates; without a
@@ -233,13 +233,17 @@ def read_npz(path: str | Path) -> list[Sequence]:
     if not isinstance(loaded, np.lib.npyio.NpzFile):  # (the bytes of one .npy array)
         raise DataError(f"{path}: holds one .npy array, not an .npz archive of named arrays: "
                         "save with np.savez(path, X=..., y=...)")
+    arrays, name, held = {}, "X", []
     try:
         with loaded as z:
-            arrays = {k: z[k] for k in z.files}
+            held = sorted(z.files)
+            for name in ("X", "lengths", "y"):  # (any other array, metadata, is not read)
+                if name in held:
+                    arrays[name] = z[name]
     except Exception as e:  # zipfile, zlib and NumPy raise many kinds on a damaged member
-        raise _npz_error(path, e) from None
+        raise _npz_error(path, e, name) from None
     if "X" not in arrays:
-        raise DataError(f"{path}: no array 'X' (it holds {sorted(arrays) or 'nothing'})")
+        raise DataError(f"{path}: no array 'X' (it holds {held or 'nothing'})")
     X = arrays["X"]
     if X.dtype.kind not in ("f", "i", "u", "b") or X.ndim not in (2, 3):
         raise DataError(f"{path}: X must be numbers of shape (N, T, F) or (N, T), got "
@@ -263,7 +267,11 @@ def read_npz(path: str | Path) -> list[Sequence]:
                      f"{path}: X[{i}]") for i in range(N)]
 
 
-def _npz_error(path: Path, e: Exception) -> DataError:
+def _npz_error(path: Path, e: Exception, name: str = "X") -> DataError:
+    if "pickle" in str(e) and name == "y":
+        return DataError(f"{path}: y is an object array (as pandas' .values of strings is), "
+                         "which is not read (pickle can run code from the file): save "
+                         "y.astype(str)")
     if "pickle" in str(e):
         return DataError(f"{path}: holds an object array; ragged X is not read (pickle can "
                          "run code from the file): pad X to (N, T_max, F) and give `lengths`")
