@@ -212,6 +212,33 @@ def test_a_task_reads_the_time_format_it_is_given(tmp_path):
     assert read_input(path, cfg).timestamps.dtype == np.dtype("datetime64[M]")
 
 
+
+@pytest.mark.parametrize("layout", ["%m/%d/%Y", "%d/%m/%Y"])
+def test_months_that_read_both_ways_take_the_one_way_that_steps_regularly(tmp_path, layout):
+    firsts = [date(y, m, 1) for y in range(1985, 1990) for m in range(1, 13)
+              if (y, m) not in {(1986, 4), (1988, 9)}]  # two months missing
+    path = _write(tmp_path / "ep.csv", ["DATE", "v"],
+                  [[d.strftime(layout).lstrip("0"), str(i)] for i, d in enumerate(firsts)])
+    with pytest.warns(UserWarning) as caught:
+        s = read_csv(path, repair=["interpolate"])
+    assert str(caught[0].message) == (
+        f"{path}: column 'DATE' is read as {layout} (the times read in more than one way: "
+        "%d/%m/%Y or %m/%d/%Y, and this one gives times in order at the most regular step); "
+        "name time_format to read them otherwise")
+    np.testing.assert_array_equal(s.timestamps, np.arange("1985-01", "1990-01",
+                                                          dtype="datetime64[M]"))
+
+
+@pytest.mark.parametrize("dates", [
+    [date(2021, m, 1) for m in range(1, 13)],  # months m/d, or 12 days d/m: both regular
+    [date(2021, m, d) for m, d in ((1, 3), (2, 5), (3, 11), (4, 2), (5, 9), (6, 1), (7, 12))],
+])  # irregular as m/d, out of order as d/m
+def test_times_that_read_both_ways_without_one_regular_reading_need_a_format(tmp_path, dates):
+    path = _write(tmp_path / "a.csv", ["t", "v"],
+                  [[d.strftime("%m/%d/%Y"), str(i)] for i, d in enumerate(dates)])
+    with pytest.raises(DataError, match=r"read in more than one way \(%d/%m/%Y or %m/%d/%Y\)"):
+        read_csv(path)
+
 # ------------------------------------------------------- tables (text, long-format sequences)
 
 def test_a_semicolon_table_reads_like_the_comma_one(tmp_path):

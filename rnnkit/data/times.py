@@ -80,6 +80,16 @@ def column_times(path, rows, col, name: str, lines, time_format: str | None) -> 
     if len(fits) == 1:
         return coarsest(np.array([np.datetime64(t) for t in fits[0][1]]))
     if len(fits) > 1:
+        irregular = [_irregular(t) for _, t in fits]  # steps off the usual one
+        best = min(irregular)
+        if irregular.count(best) == 1 and best <= 0.1:
+            # 1/1/1985, 2/1/1985 ...: months as m/d/Y, not 12 days a year as d/m/Y
+            fmt, t = fits[irregular.index(best)]
+            warnings.warn(f"{path}: column {name!r} is read as {fmt} (the times read in "
+                          f"more than one way: {' or '.join(f for f, _ in fits)}, and this "
+                          "one gives times in order at the most regular step); name "
+                          "time_format to read them otherwise", stacklevel=3)
+            return coarsest(np.array([np.datetime64(v) for v in t]))
         raise DataError(f"{path}: the times ({cells[0]!r} ...) read in more than one way "
                         f"({' or '.join(f for f, _ in fits)}); name the format with "
                         "time_format (task.time_format in a task config)")
@@ -135,6 +145,17 @@ def _number_times(path, cells, name, lines, rows, time_format: str) -> np.ndarra
         decimal = any(isinstance(v, float) for v in values)
         return np.array(values, dtype=np.float64 if decimal else np.int64)
     return coarsest(np.array(values, dtype=np.int64).astype("datetime64[us]"))
+
+
+def _irregular(times: list[datetime]) -> float:
+    """The share of the steps between ``times`` that differ from their usual one (in the
+    times' coarsest unit, so that first-of-month dates step by one month); 1 where the
+    times go back or repeat, or are too few to tell."""
+    t = coarsest(np.array([np.datetime64(v) for v in times]))
+    steps = np.diff(t).astype(np.int64)
+    if len(steps) < 2 or (steps <= 0).any():
+        return 1.0
+    return float((steps != np.median(steps)).mean())
 
 
 def _is_number(text: str) -> bool:
