@@ -89,3 +89,24 @@ def test_npz_labels_from_pandas_are_read_or_named(tmp_path):
     items = read_npz(path)
     assert [s.label for s in items] == ["walk", "run", "walk", "run"]
     np.testing.assert_array_equal(items[3].x, X[3])
+
+
+def test_npz_rows_padded_with_nan_end_where_their_values_end(tmp_path):
+    """tslearn pads variable-length series with NaN (to_time_series_dataset), as pivoting a
+    long table does: those steps were read as missing values, filled with the training
+    mean, and every sequence came out as long as the longest."""
+    nan = np.nan
+    X = np.array([[[1, 2], [nan, 3], [4, 5], [nan, nan]],    # a gap, then padding
+                  [[1, 2], [3, nan], [nan, nan], [nan, nan]],  # one feature ends early
+                  [[6, 7], [8, 9], [1, 1], [2, 2]]])
+    path = tmp_path / "padded.npz"
+    np.savez(path, X=X, y=np.array(["a", "b", "a"]))
+    assert [s.x.shape for s in read_npz(path)] == [(3, 2), (2, 2), (4, 2)]
+    np.testing.assert_array_equal(read_npz(path)[1].x, X[1, :2])
+    np.savez(path, X=X, lengths=np.array([4, 4, 4]))  # lengths given: read as given
+    assert [s.x.shape for s in read_npz(path)] == [(4, 2)] * 3
+    X[1] = nan
+    np.savez(path, X=X)
+    with pytest.raises(DataError, match=re.escape(
+            f"{path}: X[1] is NaN at every step: every sequence needs a value")):
+        read_npz(path)

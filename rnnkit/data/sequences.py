@@ -14,9 +14,11 @@ what to do with them.
   ``,``, the label last. Timestamped files (``@timeStamps true``) are not read.
 - ``.npz`` (:func:`read_npz`): ``X`` (N, T, F) — time before features — or (N, T) for one
   feature; ``lengths`` (N,) optional, for variable lengths (each row of ``X`` padded to the
-  longest: only the first ``lengths[i]`` steps are read); ``y`` (N,) optional, any dtype;
-  other arrays are not read. Object arrays (ragged ``X``, strings from pandas' ``.values``)
-  are refused: loading them runs pickle, which can execute code from the file.
+  longest: only the first ``lengths[i]`` steps are read; without it, steps that are NaN in
+  every feature at the end of a row are padding, as tslearn writes them); ``y`` (N,)
+  optional, any dtype; other arrays are not read. Object arrays (ragged ``X``, strings from
+  pandas' ``.values``) are refused: loading them runs pickle, which can execute code from
+  the file.
 - long-format CSV/TSV/JSON-lines (:func:`read_long_table`, from
   :mod:`rnnkit.data.long_tables`): one row per (sequence, time step): ``id, t, feature...,
   label``. Rows of one id form one sequence, ordered by ``t`` (numbers or dates; without a
@@ -252,7 +254,7 @@ def read_npz(path: str | Path) -> list[Sequence]:
     if X.ndim == 2:  # one feature
         X = X[..., None]
     N, T = X.shape[:2]
-    lengths = arrays.get("lengths", np.full(N, T))
+    lengths = arrays["lengths"] if "lengths" in arrays else _unpadded(path, X)
     if lengths.shape != (N,) or lengths.dtype.kind not in ("i", "u"):
         raise DataError(f"{path}: lengths must be N = {N} whole numbers, got {lengths.dtype} "
                         f"{lengths.shape}")
@@ -265,6 +267,18 @@ def read_npz(path: str | Path) -> list[Sequence]:
         raise DataError(f"{path}: y must have shape ({N},) like X's first axis, got {y.shape}")
     return [Sequence(X[i, :lengths[i]], None if y is None else _npz_label(path, i, y[i]),
                      f"{path}: X[{i}]") for i in range(N)]
+
+
+def _unpadded(path: Path, X: np.ndarray) -> np.ndarray:
+    """Each row's length up to its last step with a value: NaN at every feature of the last
+    steps is padding (tslearn's layout for variable lengths, a pivoted long table's)."""
+    N, T = X.shape[:2]
+    observed = ~np.isnan(X).all(axis=2) if X.shape[2] else np.ones((N, T), bool)  # (N, T)
+    if not T:
+        return np.zeros(N, dtype=int)
+    for i in np.flatnonzero(~observed.any(axis=1)):
+        raise DataError(f"{path}: X[{i}] is NaN at every step: every sequence needs a value")
+    return T - np.argmax(observed[:, ::-1], axis=1)
 
 
 def _npz_error(path: Path, e: Exception, name: str = "X") -> DataError:
