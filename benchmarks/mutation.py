@@ -135,13 +135,13 @@ MODULES: dict[str, list[str]] = {
     "rnnkit/data/timeseries.py": [  # (not the hypothesis fuzz test: 10 s a run; the examples
         # are not in the scratch copy)
         "tests/test_timeseries_mutants.py", "tests/test_data.py", "tests/test_timeseries_data.py",
-        "tests/test_series_formats.py", "tests/test_step_times.py",
+        "tests/test_series_formats.py", "tests/test_step_times.py", "tests/test_decimal_times.py",
         "-k", "not any_file_reads and not example_config"],
     "rnnkit/data/windows.py": ["tests/test_timeseries_mutants.py"],
     "rnnkit/data/times.py": [
         "tests/test_times_mutants.py", "tests/test_series_formats.py",
         "tests/test_sequences_mutants.py", "tests/test_timeseries_mutants.py",
-        "tests/test_step_times.py"],
+        "tests/test_step_times.py", "tests/test_decimal_times.py"],
     "rnnkit/data/datasets.py": [  # (RNNKIT_DATA set: the shared files' hashes too)
         "tests/test_datasets_mutants.py", "tests/test_data.py"],
     "rnnkit/data/synthetic.py": ["tests/test_synthetic_mutants.py"],
@@ -263,6 +263,9 @@ MODULES: dict[str, list[str]] = {
         "tests/test_forecast_multivariate.py", "tests/test_anomaly_labels.py",
         "tests/test_step_times.py", "tests/test_source_edges.py",
         "-k", "not example"],  # (the examples/ folder is not in the scratch copy)
+    "rnnkit/tasks/timeseries/timestamps.py": [
+        "tests/test_step_times.py", "tests/test_decimal_times.py", "tests/test_source_mutants.py",
+        "tests/test_source_edges.py", "tests/test_forecast_task_mutants.py", "-k", "not example"],
     "rnnkit/models/classifier.py": [
         "tests/test_classifier_mutants.py", "tests/test_heads_reference.py", "tests/test_models.py",
         "-k", "not overfits and not fits_a_noiseless and not outputs_train"],
