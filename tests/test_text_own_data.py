@@ -5,9 +5,11 @@ temperatures, and the errors a malformed text file gets."""
 import unicodedata
 
 import pytest
+import torch
 
 from rnnkit.data.text import read_parallel
 from rnnkit.data.tokenizers import WordTokenizer
+from rnnkit.models.sampling import sample_logits
 from rnnkit.tasks.translation import bleu_chrf
 
 
@@ -45,3 +47,14 @@ def test_references_in_decomposed_unicode_score_as_the_same_text(tmp_path):
     path.write_text(f"Noël\tNoël\n{nfd('Noël')}\t{nfd('Noël !')}\n", encoding="utf-8")
     # one source with two references (a source split as two would leak across the split)
     assert read_parallel(path).pairs == [("Noël", "Noël"), ("Noël", "Noël !")]
+
+
+def test_a_tiny_temperature_samples_the_most_likely_token():
+    # logits / 1e-300 overflow to inf, and softmax of inf is NaN (torch.multinomial failed)
+    logits = torch.tensor([[0.5, 2.0, -1.0, 1.9], [3.0, -2.0, 0.0, 2.5]])
+    g = torch.Generator().manual_seed(0)
+    for temperature in (5e-324, 1e-300, 1e-40, 1e-30):
+        out = sample_logits(logits, temperature=temperature, top_k=3, generator=g)
+        assert out.tolist() == [1, 0]
+    masked = torch.tensor([[float("-inf"), 1.0, 1.0 - 1e-3]])
+    assert sample_logits(masked, temperature=1e-300, generator=g).tolist() == [1]

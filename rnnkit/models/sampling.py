@@ -33,7 +33,11 @@ def sample_logits(
         raise ValueError(f"top_p must be in (0, 1], got {top_p}")
     if temperature == 0 or top_k == 1:
         return logits.argmax(-1)
-    logits = logits.float() / temperature  # (B, V)
+    raw = logits.float()
+    logits = raw / temperature  # (B, V)
+    if not logits.amax(-1).isfinite().all():  # a tiny temperature overflowed (inf / inf is
+        raw = raw.double()  # NaN): the same softmax, the largest logit shifted to 0 first
+        logits = (raw - raw.amax(-1, keepdim=True)) / temperature  # (B, V), none above 0
     if top_k is not None and top_k < logits.shape[-1]:
         kth = logits.topk(top_k, dim=-1).values[:, -1:]  # (B, 1)
         logits = logits.masked_fill(logits < kth, float("-inf"))
