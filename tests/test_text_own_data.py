@@ -7,9 +7,11 @@ import unicodedata
 import pytest
 import torch
 
+from rnnkit.data.datasets import DataError
 from rnnkit.data.text import read_parallel
 from rnnkit.data.tokenizers import WordTokenizer
 from rnnkit.models.sampling import sample_logits
+from rnnkit.tasks.charlm import read_text
 from rnnkit.tasks.translation import bleu_chrf
 
 
@@ -58,3 +60,13 @@ def test_a_tiny_temperature_samples_the_most_likely_token():
         assert out.tolist() == [1, 0]
     masked = torch.tensor([[float("-inf"), 1.0, 1.0 - 1e-3]])
     assert sample_logits(masked, temperature=1e-300, generator=g).tolist() == [1]
+
+
+def test_a_text_with_bytes_that_are_not_utf8_names_its_line_and_column(tmp_path):
+    bad = tmp_path / "notes.txt"
+    for mark in (b"", b"\xef\xbb\xbf"):  # (Latin-1 é; with a byte-order mark too)
+        bad.write_bytes(mark + b"first line\r\nsecond caf\xe9 line\n")
+        with pytest.raises(DataError) as e:
+            read_text(str(bad), "data")
+        assert str(e.value) == (f"task.data = {str(bad)!r}, line 2, column 11: byte 0xe9 is "
+                                "not UTF-8; save the file as UTF-8")

@@ -83,8 +83,23 @@ def read_text(path: str, key: str = "text") -> tuple[str, str]:
 def _read(path: str, key: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8-sig")  # (a byte order mark is no text)
-    except (OSError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError:
+        raise DataError(f"task.{key} = {path!r}, {_first_bad_byte(path)} is not UTF-8; save "
+                        "the file as UTF-8") from None
+    except OSError as e:
         raise DataError(f"task.{key} = {path!r}: cannot read it as UTF-8 text ({e})") from None
+
+
+def _first_bad_byte(path: str) -> str:
+    """Where the first byte of ``path`` that is not UTF-8 is: ``line L, column C: byte B``
+    (a text file's decoder counts from the start of a buffer, not of the file)."""
+    try:
+        Path(path).read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:  # (e.object: the bytes after a byte order mark)
+        line = e.object.count(b"\n", 0, e.start) + 1
+        column = e.start - e.object.rfind(b"\n", 0, e.start)
+        return f"line {line}, column {column}: byte {e.object[e.start]:#04x}"
+    return "a byte"  # (the file changed since it was read)
 
 
 def read_parts(cfg: CharLMConfig) -> tuple[str, str, str]:
