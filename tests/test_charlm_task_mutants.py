@@ -162,10 +162,11 @@ def test_splits_are_rows_of_the_encoded_text(tmp_path):
     assert data["val"]["y"].tolist() == [v[1:4], v[4:7], v[7:10]]
 
 
-def _too_short(train, val, window, streams):
-    return (f"the text is too short: {train} training characters (need more than task.window = "
-            f"{window}) and {val} validation characters (need more than task.val_streams = "
-            f"{streams})")
+def _too_short(path, train, val, window, streams):
+    return (f"task.text = {str(path)!r}: the text is too short: {train} training characters "
+            f"(need more than task.window = {window}) and {val} validation characters (need "
+            f"more than task.val_streams = {streams}); give a longer text, or lower "
+            "task.window and task.val_streams")
 
 
 def test_a_too_short_text_says_what_each_part_needs(tmp_path):
@@ -176,7 +177,7 @@ def test_a_too_short_text_says_what_each_part_needs(tmp_path):
         ctx = _ctx(tmp_path, window=window, val_streams=streams)
         with pytest.raises(DataError) as e:
             TASK.make_splits(ctx)
-        assert str(e.value) == _too_short(86, 10, window, streams)
+        assert str(e.value) == _too_short(tmp_path / "text.txt", 86, 10, window, streams)
 
 
 # -- the task's hooks ----------------------------------------------------------------------

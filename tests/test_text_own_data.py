@@ -11,7 +11,9 @@ from rnnkit.data.datasets import DataError
 from rnnkit.data.text import read_parallel
 from rnnkit.data.tokenizers import WordTokenizer
 from rnnkit.models.sampling import sample_logits
+from rnnkit.tasks import TASKS
 from rnnkit.tasks.charlm import read_text
+from rnnkit.tasks.runner import config_from_raw
 from rnnkit.tasks.translation import bleu_chrf
 
 
@@ -70,3 +72,16 @@ def test_a_text_with_bytes_that_are_not_utf8_names_its_line_and_column(tmp_path)
             read_text(str(bad), "data")
         assert str(e.value) == (f"task.data = {str(bad)!r}, line 2, column 11: byte 0xe9 is "
                                 "not UTF-8; save the file as UTF-8")
+
+
+def test_a_text_too_short_names_its_file_and_the_keys_that_would_fit_it(tmp_path):
+    path = tmp_path / "tiny.txt"
+    path.write_text("hello world\n", encoding="utf-8")
+    cfg = config_from_raw({"task": {"name": "charlm", "data": str(path), "window": 32,
+                                    "val_streams": 4}}, "t")
+    with pytest.raises(DataError) as e:
+        TASKS["charlm"].batches(TASKS["charlm"].setup(cfg))
+    assert str(e.value) == (
+        f"task.text = {str(path)!r}: the text is too short: 10 training characters (need more "
+        "than task.window = 32) and 2 validation characters (need more than task.val_streams "
+        "= 4); give a longer text, or lower task.window and task.val_streams")

@@ -50,6 +50,7 @@ from .datafiles import path_field
 from .predictor import Predictor, Stream
 from .text_common import as_lines, clip_tokens, saved_tokenizer
 
+TEXT_KEYS = ("text", "train_data", "val_data", "test_data")  # the keys naming text files
 LINE_START = "\n"  # what predict and stream read before a text (a text starts a line)
 
 
@@ -166,11 +167,15 @@ class CharLMTask(Task):
         cfg, tok = ctx.task_cfg, ctx.tokenizer
         train, val, test = ctx.parts
         if len(train) <= cfg.window or min(len(val), len(test)) <= cfg.val_streams:
-            raise DataError(f"the text is too short: {len(train)} training characters (need "
+            files = ", ".join(f"task.{key} = {getattr(cfg, key)!r}" for key in TEXT_KEYS
+                              if getattr(cfg, key))
+            raise DataError((f"{files}: " if files else "")
+                            + f"the text is too short: {len(train)} training characters (need "
                             f"more than task.window = {cfg.window}) and {len(val)} validation"
                             + (f" and {len(test)} test" if test is not val else "")
                             + f" characters (need more than task.val_streams = "
-                            f"{cfg.val_streams})")
+                            f"{cfg.val_streams}); give a longer text, or lower task.window and "
+                            "task.val_streams")
         train_ids = torch.tensor(tok.encode(train), dtype=torch.long)
         val_rows = rows(torch.tensor(tok.encode(val), dtype=torch.long), cfg.val_streams)
         test_rows = val_rows if test is val else rows(
