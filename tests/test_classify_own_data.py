@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rnnkit.data.datasets import DataError
-from rnnkit.data.sequences import read_npz
+from rnnkit.data.sequences import read_long_table, read_npz
 from rnnkit.tasks import TASKS, TaskError
 from rnnkit.tasks.runner import config_from_raw
 
@@ -110,3 +110,19 @@ def test_npz_rows_padded_with_nan_end_where_their_values_end(tmp_path):
     with pytest.raises(DataError, match=re.escape(
             f"{path}: X[1] is NaN at every step: every sequence needs a value")):
         read_npz(path)
+
+
+# -- long tables as users write them --------------------------------------------------------
+def _long(path, header, rows):
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return str(path)
+
+
+def test_a_missing_column_names_the_classify_keys(tmp_path):
+    """The hint named task.text_column, a key of text classification."""
+    path = _long(tmp_path / "time.csv", "id,time,ax,label", ["a,0,1,up"])
+    with pytest.raises(DataError, match=re.escape(
+            f"{path}: no column 't'; the columns are 'id', 'time', 'ax', 'label' (name the "
+            "right ones with task.id_column, task.time_column, task.label_column, "
+            "task.value_columns)")):
+        read_long_table(path)

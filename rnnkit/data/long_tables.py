@@ -27,7 +27,9 @@ def read_long_table(path: str | Path, *, id_column: str = "id", time_column: str
     path = Path(path)
     required = [id_column] + ([time_column] if time_column else [])
     try:
-        table = read_table(path, required, list(value_columns or []))  # (null: missing)
+        table = read_table(path, required, list(value_columns or []),  # (null: missing)
+                           "task.id_column, task.time_column, task.label_column, "
+                           "task.value_columns")
     except DataError as e:
         raise DataError(f"{e} (long format: {id_column}, {time_column or 'no time column'}, "
                         f"features..., {label_column})") from None

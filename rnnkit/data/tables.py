@@ -56,11 +56,13 @@ def table_format(path: Path) -> str:
     return fmt
 
 
-def read_table(path: str | Path, required: list[str], optional: list[str] = ()) -> Table:
+def read_table(path: str | Path, required: list[str], optional: list[str] = (),
+               keys: str = "task.text_column / task.label_column ...") -> Table:
     """The rows of a CSV/TSV file with a header line, or of a JSON-lines file; every row
     must have each ``required`` column (a :class:`DataError` names the line otherwise); an
     ``optional`` column must be in the table but may be missing (JSON null or absent) on a
-    row."""
+    row. ``keys``: the config keys that name the columns, for the message when one is
+    missing."""
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{path}: is a folder; expected a .csv, .tsv or .jsonl file")
@@ -80,7 +82,7 @@ def read_table(path: str | Path, required: list[str], optional: list[str] = ()) 
     if missing:
         raise DataError(f"{path}: no column {', '.join(map(repr, missing))}; the columns are "
                         f"{', '.join(map(repr, table.columns)) or 'none'} (name the right ones "
-                        "with task.text_column / task.label_column ...)")
+                        f"with {keys})")
     for row, line in zip(table.rows, table.lines):
         for c in required:
             if row.get(c) is None:  # (JSON-lines: absent, or null)
