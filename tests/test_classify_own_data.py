@@ -118,6 +118,16 @@ def _long(path, header, rows):
     return str(path)
 
 
+def test_a_decimal_comma_in_a_long_table_is_named_with_its_fix(tmp_path):
+    """A spreadsheet set to a decimal comma writes semicolons and 0,157: the advice was
+    about missing values."""
+    path = _long(tmp_path / "eu.csv", "id;t;ax;label", ["a;0;1,5;up", "a;1;0,157;up"])
+    with pytest.raises(DataError, match=re.escape(
+            f"{path}:2: column 'ax': '1,5' is not a number (a decimal comma? write a decimal "
+            "point: '1.5')")):
+        read_long_table(path)
+
+
 def test_a_missing_column_names_the_classify_keys(tmp_path):
     """The hint named task.text_column, a key of text classification."""
     path = _long(tmp_path / "time.csv", "id,time,ax,label", ["a,0,1,up"])

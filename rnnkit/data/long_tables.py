@@ -60,6 +60,14 @@ def read_long_table(path: str | Path, *, id_column: str = "id", time_column: str
     return out
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
 def _cell(path: Path, table, r: int, column: str) -> float:
     text = (table.rows[r].get(column) or "").strip()  # (JSON-lines: null or absent)
     if is_missing(text):
@@ -67,8 +75,12 @@ def _cell(path: Path, table, r: int, column: str) -> float:
     try:
         return float(text)
     except ValueError:
+        point = text.replace(",", ".")
+        hint = (f"a decimal comma? write a decimal point: {point!r}"
+                if "," in text and _is_number(point)
+                else "leave a missing value empty, or write ? or NA")
         raise DataError(f"{path}:{table.lines[r]}: column {column!r}: {text!r} is not a "
-                        "number (leave a missing value empty, or write ? or NA)") from None
+                        f"number ({hint})") from None
 
 
 def _ordered(path: Path, table, rows: list[int], column: str) -> list[int]:
