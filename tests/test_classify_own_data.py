@@ -128,6 +128,37 @@ def test_a_decimal_comma_in_a_long_table_is_named_with_its_fix(tmp_path):
         read_long_table(path)
 
 
+def test_a_label_column_under_another_name_is_named_with_its_fix(tmp_path):
+    """With the labels in a column "activity" (and task.label_column left at "label") the
+    labels were read as a feature: "'sitting down' is not a number"."""
+    rows = [f"r{i},{k},{k * 0.5},{('sitting down', 'standing up')[i % 2]}"
+            for i in range(12) for k in range(3)]
+    path = _long(tmp_path / "har.csv", "id,t,ax,activity", rows)
+    with pytest.raises(TaskError, match=re.escape(
+            f"{path}:2: column 'activity': 'sitting down' is not a number; the table has no "
+            "column 'label': if 'activity' holds the labels, set task.label_column = "
+            '"activity" (or name the features with task.value_columns)')):
+        _ = _ctx(data=path).sequences
+    assert len(_ctx(data=path, label_column="activity").sequences["train"]) == 10
+    # a column of words that is neither the label nor a feature (a subject's name)
+    rows = [f"r{i},{k},{k * 0.5},ann,{i % 2}" for i in range(6) for k in range(3)]
+    path = _long(tmp_path / "subj.csv", "id,t,ax,subject,label", rows)
+    with pytest.raises(TaskError, match=re.escape(
+            f"{path}:2: column 'subject': 'ann' is not a number (leave a missing value "
+            "empty, or write ? or NA; if 'subject' is not a feature, name the features with "
+            'task.value_columns, e.g. ["ax"])')):
+        _ = _ctx(data=path).sequences
+
+
+def test_numeric_labels_under_another_name_say_which_key_names_them(tmp_path):
+    rows = [f"r{i},{k},{k * 0.5},{i * 1.5}" for i in range(6) for k in range(3)]
+    path = _long(tmp_path / "energy.csv", "id,t,ax,energy", rows)
+    with pytest.raises(TaskError, match=re.escape(
+            f"{path}:2: id r0: no label: {path} has no column 'label' (read as features: "
+            "'ax', 'energy'); name the label column with task.label_column")):
+        _ = _ctx(data=path, target="value").sequences
+
+
 def test_a_missing_column_names_the_classify_keys(tmp_path):
     """The hint named task.text_column, a key of text classification."""
     path = _long(tmp_path / "time.csv", "id,time,ax,label", ["a,0,1,up"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def read_long_table(path: str | Path, *, id_column: str = "id", time_column: str
         raise DataError(f"{path}: no feature columns besides {id_column!r}, "
                         f"{time_column!r} and {label_column!r}")
     names = tuple(features)
+    advice = _Advice(label_column if not has_label else "", names if not value_columns else ())
     groups: dict[str, list[int]] = {}
     for r, row in enumerate(table.rows):
         key = row[id_column].strip()
@@ -51,13 +53,38 @@ def read_long_table(path: str | Path, *, id_column: str = "id", time_column: str
         first = table.lines[rows[0]]  # the id's first line in the file
         if time_column:
             rows = _ordered(path, table, rows, time_column)
-        x = np.array([[_cell(path, table, r, c) for c in features] for r in rows])
+        x = np.array([[_cell(path, table, r, c, advice) for c in features] for r in rows])
         label = _group_label(path, table, rows, label_column) if has_label else None
         out.append(Sequence(x, label, f"{path}:{first}: {id_column} {key}",
                             names))
     if table.note():
         warnings.warn(table.note(), stacklevel=2)
     return out
+
+
+@dataclass(frozen=True)
+class _Advice:
+    """What a word in a feature column may mean: the label under another name (the table
+    lacks ``label_column``: "" when it has it), or a column that is no feature (``guessed``:
+    the features taken as every other column; empty when the user named them)."""
+
+    label_column: str
+    guessed: tuple[str, ...]
+
+    def __call__(self, column: str, text: str) -> str:
+        point = text.replace(",", ".")
+        if "," in text and _is_number(point):
+            return f" (a decimal comma? write a decimal point: {point!r})"
+        if not self.guessed:
+            return " (leave a missing value empty, or write ? or NA)"
+        if self.label_column:
+            return (f"; the table has no column {self.label_column!r}: if {column!r} holds "
+                    f'the labels, set task.label_column = "{column}" (or name the features '
+                    "with task.value_columns)")
+        others = ", ".join(f'"{c}"' for c in self.guessed if c != column)
+        return (" (leave a missing value empty, or write ? or NA" + (
+            f"; if {column!r} is not a feature, name the features with task.value_columns, "
+            f"e.g. [{others}]" if others else "") + ")")
 
 
 def _is_number(text: str) -> bool:
@@ -68,19 +95,15 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def _cell(path: Path, table, r: int, column: str) -> float:
+def _cell(path: Path, table, r: int, column: str, advice: _Advice) -> float:
     text = (table.rows[r].get(column) or "").strip()  # (JSON-lines: null or absent)
     if is_missing(text):
         return math.nan
     try:
         return float(text)
     except ValueError:
-        point = text.replace(",", ".")
-        hint = (f"a decimal comma? write a decimal point: {point!r}"
-                if "," in text and _is_number(point)
-                else "leave a missing value empty, or write ? or NA")
         raise DataError(f"{path}:{table.lines[r]}: column {column!r}: {text!r} is not a "
-                        f"number ({hint})") from None
+                        f"number{advice(column, text)}") from None
 
 
 def _ordered(path: Path, table, rows: list[int], column: str) -> list[int]:

@@ -141,6 +141,11 @@ class ClassifyContext(Context):
             raise TaskError(f"{path}: @targetLabel true: the file holds a number to predict per "
                             'series (regression); set task.target = "value"')
         for s in items:
+            if s.label is None and s.features:  # (a table without the label column)
+                raise TaskError(f"{s.where}: no label: {path} has no column "
+                                f"{cfg.label_column!r} (read as features: "
+                                f"{', '.join(map(repr, s.features))}); name the label column "
+                                "with task.label_column")
             if s.label is None:
                 raise TaskError(f"{s.where}: no label ({path} holds none); training needs "
                                 "one per sequence")
