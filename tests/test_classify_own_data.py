@@ -167,3 +167,15 @@ def test_a_missing_column_names_the_classify_keys(tmp_path):
             "right ones with task.id_column, task.time_column, task.label_column, "
             "task.value_columns)")):
         read_long_table(path)
+
+
+def test_clock_times_without_a_date_say_how_to_order_the_rows(tmp_path):
+    """A logger's times of day (08:00:01.250) were refused without a way forward."""
+    path = _long(tmp_path / "clock.csv", "id,t,ax,label",
+                 ["a,08:00:01.250,1,up", "a,08:00:01.000,2,up"])
+    with pytest.raises(DataError, match=re.escape(
+            f"{path}:2: column 't': '08:00:01.250' is neither a number nor a date/time (ISO "
+            "8601, or day/month/year as in 31/01/2024); a time of day alone cannot be ordered "
+            "across midnight: write the date with it (2024-01-31 08:00:01.250), or set "
+            'task.time_column = "" if the rows are in time order')):
+        read_long_table(path)

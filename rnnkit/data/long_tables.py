@@ -7,6 +7,7 @@ id, time and label columns). Read through :func:`rnnkit.data.sequences.read_sequ
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,8 @@ from .datasets import DataError
 from .labelled import Sequence
 from .tables import is_missing, read_table
 from .times import is_spreadsheet_time, readings
+
+_CLOCK = re.compile(r"\d{1,2}:\d{2}(:\d{2}([.,]\d+)?)?( ?[AaPp][Mm])?")  # 08:00:01.250
 
 
 def read_long_table(path: str | Path, *, id_column: str = "id", time_column: str = "t",
@@ -122,9 +125,14 @@ def _ordered(path: Path, table, rows: list[int], column: str) -> list[int]:
             if bad is None:  # each is a number or a date, but not all the same kind
                 raise DataError(f"{path}:{table.lines[rows[0]]}: column {column!r}: the "
                                 "sequence mixes numbers and dates, or date layouts") from None
-            raise DataError(f"{path}:{table.lines[bad]}: column {column!r}: "
-                            f"{table.rows[bad][column]!r} is neither a number nor a date/time "
-                            "(ISO 8601, or day/month/year as in 31/01/2024)") from None
+            text = table.rows[bad][column]
+            raise DataError(f"{path}:{table.lines[bad]}: column {column!r}: {text!r} is "
+                            "neither a number nor a date/time (ISO 8601, or day/month/year "
+                            "as in 31/01/2024)" + (
+                                "; a time of day alone cannot be ordered across midnight: "
+                                f"write the date with it (2024-01-31 {text.strip()}), or set "
+                                'task.time_column = "" if the rows are in time order'
+                                if _CLOCK.fullmatch(text.strip()) else "")) from None
     try:
         order = sorted(range(len(rows)), key=lambda i: keys[i])
     except TypeError:  # dates with and without a UTC offset cannot be compared
