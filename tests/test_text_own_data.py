@@ -2,7 +2,9 @@
 emoji in the word tokenizer, Unicode normal forms in references, extreme sampling
 temperatures, and the errors a malformed text file gets."""
 
+import re
 import unicodedata
+import warnings
 
 import pytest
 import torch
@@ -15,6 +17,7 @@ from rnnkit.tasks import TASKS
 from rnnkit.tasks.charlm import read_text
 from rnnkit.tasks.runner import config_from_raw
 from rnnkit.tasks.translation import bleu_chrf
+from rnnkit.tasks.translation_data import split_pairs
 
 
 def nfd(text: str) -> str:
@@ -85,3 +88,36 @@ def test_a_text_too_short_names_its_file_and_the_keys_that_would_fit_it(tmp_path
         f"task.text = {str(path)!r}: the text is too short: 10 training characters (need more "
         "than task.window = 32) and 2 validation characters (need more than task.val_streams "
         "= 4); give a longer text, or lower task.window and task.val_streams")
+
+
+def _en_ja(tmp_path, **task):
+    nouns = {"cats": "猫", "dogs": "犬", "apples": "りんご", "books": "本", "tea": "お茶"}
+    subjects = {"I": "私は", "You": "あなたは", "He": "彼は", "She": "彼女は"}
+    path = tmp_path / "en-ja.tsv"
+    path.write_text("".join(f"{s} like {n}.\t{s2}{n2}が好きです。\tCC-BY 2.0 (France)\n"
+                            for s, s2 in subjects.items() for n, n2 in nouns.items()),
+                    encoding="utf-8")
+    return config_from_raw({"task": {"name": "translation", "data": str(path),
+                                     "test_fraction": 0.2, "val_fraction": 0.2, **task}}, "t")
+
+
+def test_text_without_spaces_between_words_warns_of_word_tokens_and_13a_bleu(tmp_path):
+    # a Japanese sentence is one "word" (私は猫が好きです) and one 13a BLEU token: BLEU 0
+    # for an exact translation
+    assert bleu_chrf(["私は猫が好きです。"], [["私は猫が好きです。"]], "13a")["bleu"] == 0
+    with pytest.warns(UserWarning) as record:
+        split_pairs(_en_ja(tmp_path).task)
+    messages = [str(w.message) for w in record]
+    assert re.fullmatch(
+        r"the target sentences are written without spaces between words \(e\.g\. '\w+が好き"
+        r"です。'\): task\.tokenizer = 'word' makes each phrase one token; set "
+        r"task\.tokenizer = 'subword'", messages[0])
+    assert messages[1:] == [
+        "the target sentences are written without spaces between words: task.bleu_tokenize "
+        "= '13a' reads each as about one word, so BLEU is 0 even for exact translations; set "
+        "task.bleu_tokenize = 'zh' (Chinese) or 'char' (Japanese, Thai, ...)"]
+    with pytest.warns(UserWarning, match="the source sentences are written without spaces"):
+        split_pairs(_en_ja(tmp_path, reverse=True, bleu_tokenize="intl").task)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        split_pairs(_en_ja(tmp_path, tokenizer="subword", bleu_tokenize="char").task)

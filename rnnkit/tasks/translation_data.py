@@ -20,6 +20,10 @@ ENG_FRA_HELD_OUT = {"test": 2000, "val": 500}  # eng-fra's test and validation s
 Tokenizer = WordTokenizer | SubwordTokenizer
 Pairs = list[tuple[str, str]]
 Held = list[tuple[str, list[str]]]  # (source, every reference)
+UNSPACED_SCRIPTS = (  # code point ranges of scripts written without spaces between words
+    (0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF),  # Thai and Lao, Myanmar, Khmer
+    (0x3040, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9F),  # Japanese kana
+    (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x323AF))  # Han
 
 
 def read_pairs(path: str | Path, reverse: bool) -> Pairs:
@@ -69,6 +73,9 @@ def split_pairs(cfg) -> dict[str, list]:
             raise TaskError(f"the {split} part holds no sentence pairs: give more data, or "
                             "lower task.test_sources / task.val_sources (fractions: "
                             "task.test_fraction / task.val_fraction)")
+    if not builtin:
+        for note in script_notes(cfg, train):
+            warnings.warn(note, stacklevel=2)
     trained = {s for s, _ in train}
     for split in HELD_OUT:
         leaked = sum(s in trained for s, _ in out[split])
@@ -77,6 +84,36 @@ def split_pairs(cfg) -> dict[str, list]:
                           "task.train_data: their scores are not those of unseen sentences",
                           stacklevel=2)
     return out
+
+
+def unspaced(texts: list[str]) -> bool:
+    """Whether most letters of ``texts`` (the first 2,000) are of scripts written without
+    spaces between words: Chinese, Japanese, Thai, Lao, Khmer, Myanmar."""
+    letters = found = 0
+    for text in texts[:2000]:
+        for char in text:
+            if char.isalpha():
+                letters += 1
+                found += any(lo <= ord(char) <= hi for lo, hi in UNSPACED_SCRIPTS)
+    return 2 * found > letters
+
+
+def script_notes(cfg, train: Pairs) -> list[str]:
+    """Warnings for a side written without spaces between words: word tokens would be whole
+    phrases, and BLEU's 13a (or intl, none) tokens whole sentences (BLEU 0 however good)."""
+    notes = []
+    sides = {"source": [s for s, _ in train], "target": [t for _, t in train]}
+    for side, texts in sides.items():
+        if cfg.tokenizer == "word" and unspaced(texts):
+            notes.append(f"the {side} sentences are written without spaces between words (e.g. "
+                         f"{texts[0]!r}): task.tokenizer = 'word' makes each phrase one token; "
+                         "set task.tokenizer = 'subword'")
+    if cfg.bleu_tokenize not in ("zh", "char") and unspaced(sides["target"]):
+        notes.append("the target sentences are written without spaces between words: "
+                     f"task.bleu_tokenize = {cfg.bleu_tokenize!r} reads each as about one word, "
+                     "so BLEU is 0 even for exact translations; set task.bleu_tokenize = 'zh' "
+                     "(Chinese) or 'char' (Japanese, Thai, ...)")
+    return notes
 
 
 def fit_tokenizer(cfg, texts: list[str], lower: bool) -> Tokenizer:
