@@ -354,6 +354,9 @@ MODULES: dict[str, list[str]] = {
     "rnnkit/tasks/classify.py": [  # (not the example configs: not in the scratch copy)
         "tests/test_classify_task_mutants.py", "tests/test_classify.py",
         "tests/test_classifier_ensemble.py", "-k", "not example"],
+    "rnnkit/tasks/classify_predictor.py": [
+        "tests/test_classify_task_mutants.py", "tests/test_classify.py",
+        "tests/test_classify_own_data.py", "-k", "not example"],
     "rnnkit/tasks/sentiment.py": [  # (not test_sentiment.py's run_dir tests: they train
         # from examples/, which is not in the scratch copy)
         "tests/test_sentiment_task_mutants.py", "tests/test_sentiment.py",
@@ -574,7 +577,7 @@ EQUIVALENT: dict[str, str] = {
     **{f"rnnkit.tasks.classify.x__outputs__mutmut_{n}":
        "on a CPU-only machine .to(None) and .to(the model's device) leave the batch on the CPU"
        for n in (1, 8)},
-    "rnnkit.tasks.classify.x_encode__mutmut_24":
+    "rnnkit.tasks.classify_predictor.x_encode__mutmut_24":
         "the float64 row is cast to float32 by the assignment into the float32 tensor x",
     "rnnkit.tasks.classify.x_fit_scaler__mutmut_6":
         "nanmean and nanstd, the only calls in the block, warn RuntimeWarnings only",
