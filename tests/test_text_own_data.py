@@ -121,3 +121,27 @@ def test_text_without_spaces_between_words_warns_of_word_tokens_and_13a_bleu(tmp
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         split_pairs(_en_ja(tmp_path, tokenizer="subword", bleu_tokenize="char").task)
+
+
+def _charlm(tmp_path, text: str):
+    path = tmp_path / "text.txt"
+    path.write_text(text, encoding="utf-8")
+    cfg = config_from_raw({"task": {"name": "charlm", "data": str(path), "window": 8,
+                                    "val_streams": 2},
+                           "model": {"hidden_size": 6, "embedding_dim": 4}}, "t")
+    task = TASKS["charlm"]
+    ctx = task.setup(cfg)
+    torch.manual_seed(0)
+    model = task.build_model(ctx)
+    return task.predictor(ctx, model, task.info(ctx, model))
+
+
+def test_generate_without_a_prompt_on_a_text_without_newlines_says_so(tmp_path, capsys):
+    p = _charlm(tmp_path, "ACGTTGCA" * 40)  # (a DNA sequence: one line, no newline)
+    assert "".join(p.generate(max_new=5, temperature=0)).startswith("\n")
+    assert capsys.readouterr().err == (
+        "warning: the training text holds no newline, which generation starts from when "
+        "given no prompt (read as <unk>); give one (--prompt)\n")
+    "".join(p.generate("AC\n", max_new=2))
+    assert capsys.readouterr().err == ("warning: --prompt: characters not in the training "
+                                       "text read as <unk>: '\\n'\n")

@@ -282,9 +282,10 @@ class CharLMPredictor(Predictor):
         most likely); ``top_k`` samples among the k most likely (0 = all); ``top_p``
         samples from the smallest set holding that much probability (1 = off); ``seed``
         fixes the sampling, so the same options give the same text. Prompt characters not in
-        the training text are read as ``<unk>`` (a warning on stderr says which)."""
+        the training text are read as ``<unk>`` (a warning on stderr says which, or, with no
+        prompt, that the text holds no newline to start from)."""
         tok = self.tokenizer
-        prompt = prompt or LINE_START
+        given, prompt = bool(prompt), prompt or LINE_START
         max_new = 100 if max_new is None else int(max_new)
         temperature = 1.0 if temperature is None else float(temperature)
         top_k = int(top_k or 0) or None
@@ -296,7 +297,10 @@ class CharLMPredictor(Predictor):
             raise TaskError("need temperature >= 0, top_k >= 1 and 0 < top_p <= 1 "
                             "(--temperature, --top-k, --top-p)")
         unknown = unknown_chars(tok, prompt)
-        if unknown:
+        if unknown and not given:
+            print("warning: the training text holds no newline, which generation starts from "
+                  f"when given no prompt (read as {UNK}); give one (--prompt)", file=sys.stderr)
+        elif unknown:
             print(f"warning: --prompt: characters not in the training text read as {UNK}: "
                   f"{unknown!r}", file=sys.stderr)
         pieces = sample_text(self.model, tok, prompt, max_new, temperature=temperature,
