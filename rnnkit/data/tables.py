@@ -116,9 +116,18 @@ def delimiter_of(f) -> str:
 
 
 def _read_delimited(path: Path, text: str, fmt: str) -> Table:
+    """A CSV's quotes quote (a quoted value may hold separators, line breaks and doubled
+    quotes); a record that runs over several lines must then be quoted properly, or a stray
+    quote would make the rows after it one value (an error naming the line it opens). A TSV
+    is read the same way when the whole file is quoted properly (a spreadsheet's export);
+    else its quotes are text, one row a line (GLUE/SST-style corpora)."""
     first = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = "\t" if fmt == "tsv" else sniff_delimiter(first)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    lines = io.StringIO(text, newline="").readlines()  # (split as csv splits them)
+    quoting = csv.QUOTE_MINIMAL
+    if fmt == "tsv" and not _quoted_properly(lines, delimiter):
+        quoting = csv.QUOTE_NONE
+    reader = csv.reader(lines, delimiter=delimiter, quoting=quoting)
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
@@ -132,13 +141,16 @@ def _read_delimited(path: Path, text: str, fmt: str) -> Table:
         raise DataError(f"{path}:1: the header repeats column(s) {sorted(dupes)}")
     table = Table(path, header)
     while True:
+        start = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
             break
-        except csv.Error as e:
+        except csv.Error as e:  # (a value past csv's size limit)
+            _check_quotes(path, lines, start, reader.line_num, delimiter)
             raise DataError(f"{path}:{reader.line_num}: {e}") from None
         line = reader.line_num
+        _check_quotes(path, lines, start, line, delimiter)
         if not any(cell.strip() for cell in row):
             table.skipped.append(line)
             continue
@@ -148,6 +160,27 @@ def _read_delimited(path: Path, text: str, fmt: str) -> Table:
         table.rows.append(dict(zip(header, row)))
         table.lines.append(line)
     return table
+
+
+def _check_quotes(path: Path, lines: list[str], start: int, end: int, delimiter: str) -> None:
+    """A :class:`DataError` when the record on lines ``start``-``end`` runs over several
+    lines because of a quote that is not closed properly (a stray quote)."""
+    if end > start and not _quoted_properly(lines[start - 1:end], delimiter):
+        raise DataError(
+            f"{path}:{start}: a quote opens a value here and is not closed properly before "
+            f"line {end}, so lines {start}-{end} would be read as one value; inside a quoted "
+            'value write a quote twice (""), or quote the whole value')
+
+
+def _quoted_properly(lines: list[str], delimiter: str) -> bool:
+    """Whether ``lines`` read as CSV with every quoted value closed, right before a
+    separator or the end of its line (csv's ``strict`` reading)."""
+    try:
+        for _ in csv.reader(lines, delimiter=delimiter, strict=True):
+            pass
+    except csv.Error:
+        return False
+    return True
 
 
 def _json_array(path: Path, text: str) -> list[tuple[int, object]]:

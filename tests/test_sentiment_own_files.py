@@ -1,0 +1,72 @@
+"""Text classification on files as users bring them: spreadsheet and corpus quirks in
+tables (stray quotes), scripts written without spaces, labels that differ only in spelling,
+imbalanced classes; each test failed on the code before its fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from rnnkit.data.datasets import DataError
+from rnnkit.data.tables import read_table
+
+
+def _write(tmp_path, name: str, content: str):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8", newline="")
+    return path
+
+
+# -- quotes in tables ------------------------------------------------------------------------
+def test_a_tsv_with_stray_quotes_reads_them_as_text_one_row_a_line(tmp_path):
+    """GLUE/SST-style TSV: no quoting, quotes are part of the text. A quote that opened a
+    value merged the next lines (tabs, newlines and all) into one text, silently."""
+    path = _write(tmp_path, "q.tsv", 'sentence\tlabel\n"Best film ever\t1\nbad bad\t0\n'
+                                     'he said "wow" twice\t1\n"Great" film\t0\n')
+    table = read_table(path, ["sentence", "label"])
+    assert table.rows == [{"sentence": '"Best film ever', "label": "1"},
+                          {"sentence": "bad bad", "label": "0"},
+                          {"sentence": 'he said "wow" twice', "label": "1"},
+                          {"sentence": '"Great" film', "label": "0"}]
+    assert table.lines == [2, 3, 4, 5]
+
+
+def test_a_spreadsheet_tsv_keeps_its_quoted_values(tmp_path):
+    path = _write(tmp_path, "s.tsv", 'text\tlabel\r\n"two\r\nlines"\tx\r\n"a ""quote"" '
+                                     'and\ta tab"\ty\r\nplain\tz\r\n')
+    table = read_table(path, ["text", "label"])
+    assert [r["text"] for r in table.rows] == ["two\r\nlines", 'a "quote" and\ta tab', "plain"]
+    assert table.lines == [3, 4, 5]
+
+
+@pytest.mark.parametrize("content, end", [
+    ('text,label\nok,1\n"Best film ever,1\nbad,0\nhe said "wow",1\nok then,0\n', 5),
+    ('text,label\nok,1\n"Best film ever,1\nbad,0\nok then,0\n', 5),
+])
+def test_a_csv_quote_left_open_is_an_error_naming_the_line_it_opens(tmp_path, content, end):
+    """The rows after a quote that is never closed properly were read as part of one text
+    (with their commas and line breaks), or failed at the end of the file for a 'comma
+    inside a value'."""
+    path = _write(tmp_path, "q.csv", content)
+    with pytest.raises(DataError) as e:
+        read_table(path, ["text", "label"])
+    assert str(e.value).startswith(f"{path}:3: a quote opens a value here and is not closed "
+                                   f"properly before line {end}")
+    assert '""' in str(e.value)
+
+
+def test_a_csv_keeps_its_multi_line_quoted_values(tmp_path):
+    path = _write(tmp_path, "m.csv", 'review,sentiment\n"Loved it, ""really"".<br />\n'
+                                     'Second para",positive\n"x" y,negative\n')
+    table = read_table(path, ["review"])
+    assert [r["review"] for r in table.rows] == ['Loved it, "really".<br />\nSecond para',
+                                                 "x y"]
+    assert table.lines == [3, 4]
+
+
+def test_a_quote_left_open_before_a_value_too_long_for_csv_names_its_line(tmp_path):
+    import csv
+
+    body = "x " * (csv.field_size_limit() // 2 + 1)
+    path = _write(tmp_path, "q.csv", f'text,label\n"a stray quote,1\n{body},0\n' * 2)
+    with pytest.raises(DataError, match=r"q.csv:2: a quote opens a value here"):
+        read_table(path, ["text"])
