@@ -8,9 +8,10 @@ import re
 import numpy as np
 import pytest
 
+import rnnkit
 from rnnkit.data.datasets import DataError
 from rnnkit.data.sequences import read_long_table, read_npz
-from rnnkit.tasks import TASKS, TaskError
+from rnnkit.tasks import TASKS, TaskError, train_run
 from rnnkit.tasks.runner import config_from_raw
 
 TASK = TASKS["classify"]
@@ -179,3 +180,28 @@ def test_clock_times_without_a_date_say_how_to_order_the_rows(tmp_path):
             "across midnight: write the date with it (2024-01-31 08:00:01.250), or set "
             'task.time_column = "" if the rows are in time order')):
         read_long_table(path)
+
+
+# -- predicting on files ---------------------------------------------------------------------
+def test_a_predict_file_with_other_features_names_the_training_features(tmp_path):
+    """The error read "expected shape (T, 2) with T >= 1 ..., got (4, 3)": what the run
+    reads, not which features nor what to give it."""
+    rows = [f"r{i},{k},{k * (i % 2)},{k * 0.1},{'ab'[i % 2]}" for i in range(12) for k in range(4)]
+    train = _long(tmp_path / "train.csv", "id,t,ax,ay,label", rows)
+    raw = {"name": "c", "seed": 0, "task": {"name": "classify", "data": train},
+           "model": {"cell": "gru", "hidden_size": 4},
+           "train": {"steps": 1, "batch_size": 4, "threads": 1, "progress": "off"},
+           "diagnostics": {"every": 0}}
+    train_run(config_from_raw(raw, "t"), tmp_path / "run")
+    p = rnnkit.load(tmp_path / "run")
+    other = tmp_path / "three.ts"
+    other.write_text("@problemName x\n@univariate false\n@dimensions 3\n@classLabel false\n"
+                     "@data\n1,2:3,4:5,6\n")
+    with pytest.raises(TaskError, match=re.escape(
+            f"{other}:6: 3 feature(s) a step, but the run was trained on 2 ('ax', 'ay'): give "
+            "it sequences of those features, in that order")):
+        p.predict_file(other)
+    with pytest.raises(TaskError, match=re.escape(  # arrays given in Python: as before
+            "input 0: expected shape (T, 2) with T >= 1 (the model reads 2 feature(s)), got "
+            "(2, 3)")):
+        p.predict([np.zeros((2, 3))])

@@ -453,8 +453,12 @@ def test_bad_inputs_are_named(tmp_path):
     seq = Sequence(np.array([[1.0, np.inf]]), None, "f.npz: X[4]")
     with pytest.raises(TaskError, match=r"^f.npz: X\[4\]: holds infinite values$"):
         p.predict([seq])
-    with pytest.raises(TaskError, match=re.escape("f.npz: X[4]: expected shape (T, 2)")):
+    with pytest.raises(TaskError, match=re.escape(  # (read from a file: what to give it)
+            "f.npz: X[4]: 3 feature(s) a step, but the run was trained on 2: give it sequences "
+            "of those features, in that order")):
         p.predict([Sequence(np.zeros((1, 3)), None, "f.npz: X[4]")])
+    with pytest.raises(TaskError, match=re.escape("f.npz: X[4]: expected shape (T, 2)")):
+        p.predict([Sequence(np.zeros((0, 2)), None, "f.npz: X[4]")])
 
 
 def test_one_feature_sequences_may_be_flat(tmp_path):

@@ -63,7 +63,7 @@ class ClassifyPredictor(Predictor):
     def predict(self, inputs, explain: bool = False, **options) -> list[dict[str, Any]]:
         scaler, labels = self.info["scaler"], self.info.get("labels", [])
         mean, std = np.array(scaler["mean"]), np.array(scaler["std"])
-        arrays, sources = self._arrays(inputs, len(mean))
+        arrays, sources = self._arrays(inputs, len(mean), self.info.get("features"))
         out = []
         for start in range(0, len(arrays), 256):
             x, lengths, _ = encode(arrays[start:start + 256], mean, std)
@@ -93,8 +93,10 @@ class ClassifyPredictor(Predictor):
                 "probabilities": {n: round(float(p), 6) for n, p in zip(labels, probs)}}
 
     @staticmethod
-    def _arrays(inputs, width: int) -> tuple[list[np.ndarray], list[str | None]]:
-        """Inputs as (T, F) float64 arrays, and where each came from (None: given)."""
+    def _arrays(inputs, width: int, features: list[str] | None = None
+                ) -> tuple[list[np.ndarray], list[str | None]]:
+        """Inputs as (T, F) float64 arrays, and where each came from (None: given);
+        ``features``: the names of the ``width`` features the run was trained on, if known."""
         if isinstance(inputs, (np.ndarray, torch.Tensor)) and np.ndim(inputs) == 3:
             inputs = list(inputs)
         if isinstance(inputs, Sequence) or not isinstance(inputs, (list, tuple)) or not inputs:
@@ -108,6 +110,11 @@ class ClassifyPredictor(Predictor):
                 raise TaskError(f"input {i}: not a sequence of numbers ({e})") from None
             if a.ndim == 1 and width == 1:
                 a = a[:, None]
+            if source is not None and a.ndim == 2 and len(a) and a.shape[1] != width:
+                named = f" ({', '.join(map(repr, features))})" if features else ""
+                raise TaskError(f"{source}: {a.shape[1]} feature(s) a step, but the run was "
+                                f"trained on {width}{named}: give it sequences of those "
+                                "features, in that order")
             if a.ndim != 2 or a.shape[1] != width or not len(a):
                 raise TaskError(f"{source or f'input {i}'}: expected shape (T, {width}) with "
                                 f"T >= 1 (the model reads {width} feature(s)), got {a.shape}")
