@@ -21,7 +21,8 @@ def register(sub) -> None:
                     "rnnkit transcribe runs/speech-ctc-bigru one.wav two.wav", run)
     p.add_argument("run_dir", help="a run directory whose task transcribes audio")
     p.add_argument("files", nargs="+", metavar="FILE",
-                   help="audio files (WAV, FLAC, OGG ...), JSON-lines manifests (.jsonl) or "
+                   help="audio files (WAV, FLAC, OGG ...), JSON-lines manifests (.jsonl, "
+                        "or NeMo's .json) or "
                         "folders (root/<label>/*.wav, or audio files alone)")
     p.add_argument("--beam", type=int, default=None,
                    help="beam size where the task decodes by beam search (0 = greedy; "

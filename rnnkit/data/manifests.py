@@ -90,6 +90,19 @@ def read_manifest(path: str | Path, lowercase: bool = True) -> Manifest:
     return manifest
 
 
+def is_manifest(path: str | Path) -> bool:
+    """Whether ``path`` holds manifest lines: its first non-blank line is a JSON object with
+    an ``audio_filepath`` (NeMo names its JSON-lines manifests ``.json``); False for a file
+    that cannot be read or decoded (it is then read as something else, with that error)."""
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            line = next((line for line in fh if line.strip()), "")
+        obj = json.loads(line)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(obj, dict) and "audio_filepath" in obj
+
+
 def _utterance(path: Path, n: int, line: str, lowercase: bool) -> Utterance:
     where = f"{path}:{n}"
     try:

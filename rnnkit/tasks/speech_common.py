@@ -20,7 +20,7 @@ import torch
 from ..data.audio import SAMPLE_RATE, AudioError, Recording, fsdd_recordings, read_audio
 from ..data.datasets import DataError
 from ..data.keywords import AUDIO_SUFFIXES, is_label_folder, scan_labels
-from ..data.manifests import read_manifest
+from ..data.manifests import is_manifest, read_manifest
 from .base import Context, TaskError
 from .predictor import Predictor, files_in, read_arrays
 
@@ -86,17 +86,18 @@ class SpeechPredictor(Predictor):
 
     def read_file(self, path, **options) -> list[Any]:
         """An audio file is one input (its path); ``.npy``/``.json``/``.csv`` hold arrays.
-        The data sets' layouts: a JSON-lines manifest (``.jsonl``, ``{"audio_filepath",
-        "text"}`` a line) is its utterances' files, a folder of label folders
-        (``root/<label>/*.wav``) its recordings, a folder of audio files alone those files;
-        the records are those of ``predict`` on the files."""
+        The data sets' layouts: a JSON-lines manifest (``.jsonl``, or ``.json`` as NeMo
+        names them, ``{"audio_filepath", "text"}`` a line) is its utterances' files, a
+        folder of label folders (``root/<label>/*.wav``) its recordings, a folder of audio
+        files alone those files; the records are those of ``predict`` on the files."""
         path = Path(path)
         try:
             if path.is_dir():
                 if any(map(is_label_folder, path.iterdir())):
                     return [str(c.path) for c in scan_labels(path).clips]
                 return files_in(path, AUDIO_SUFFIXES, "audio", " and no label folder")
-            if path.suffix.lower() == ".jsonl":
+            suffix = path.suffix.lower()
+            if suffix == ".jsonl" or (suffix == ".json" and is_manifest(path)):
                 lowercase = getattr(self.config.task, "lowercase", True)
                 return [str(u.audio) for u in read_manifest(path, lowercase).items]
         except DataError as e:

@@ -1,0 +1,61 @@
+"""Speech tasks on recordings as users bring them: NeMo manifests named ``.json``, MP3 and
+other formats soundfile reads in keyword folders, and the sample rate a run hears at in its
+exported preprocessing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from rnnkit.tasks.speech_common import SpeechPredictor
+
+
+class Stub(SpeechPredictor):
+    """Frames: the signal cut into rows of two samples (no model)."""
+
+    def frames(self, signal):
+        n = len(signal) // 2 * 2
+        return np.asarray(signal[:n], np.float32).reshape(-1, 2)
+
+    @property
+    def width(self):
+        return 2
+
+
+def _stub() -> Stub:
+    p = Stub.__new__(Stub)
+    p.model, p.info, p.run_dir = torch.nn.Linear(1, 1), {}, None
+    p.context = SimpleNamespace(cfg=SimpleNamespace(task=SimpleNamespace()))
+    return p
+
+
+def _wav(path: Path, seconds: float = 0.01, rate: int = 8000) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, np.zeros(int(seconds * rate)), rate, subtype="PCM_16")
+    return path
+
+
+def test_a_nemo_manifest_named_json_is_its_files(tmp_path):
+    """NeMo names its manifests ``train_manifest.json`` (JSON lines all the same); the
+    training reads them, so transcribe reads them too (it read them as one JSON array:
+    'cannot read inputs: Extra data')."""
+    a, b = _wav(tmp_path / "audio" / "a.wav"), _wav(tmp_path / "audio" / "b.wav")
+    lines = [{"audio_filepath": "audio/a.wav", "text": "one", "duration": 0.01},
+             {"audio_filepath": str(b), "text": "two", "duration": 0.01}]
+    for name in ("test_manifest.json", "M.JSON"):
+        (tmp_path / name).write_text("".join(json.dumps(x) + "\n" for x in lines))
+        assert _stub().read_file(tmp_path / name) == [str(a), str(b)]
+    one = tmp_path / "one.json"  # a manifest of one line is a manifest too
+    one.write_text(json.dumps(lines[0]) + "\n")
+    assert _stub().read_file(one) == [str(a)]
+
+
+def test_a_json_file_of_arrays_is_still_arrays(tmp_path):
+    (tmp_path / "x.json").write_text(json.dumps([[0.5, 1.0], [2.0, 3.0]]))
+    [got] = _stub().read_file(tmp_path / "x.json")
+    assert got.tolist() == [[0.5, 1.0], [2.0, 3.0]]
