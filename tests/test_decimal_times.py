@@ -83,6 +83,7 @@ def test_gap_filling_refuses_a_point_between_two_steps(tmp_path, times, bad, ste
 def test_future_decimal_times_continue_at_the_step_as_written():
     assert decimals(np.array([0.1, 0.25, 3.0])) == 2 and decimals(np.array([2.0, 7.0])) == 0
     assert decimals(np.array([1 / 3])) == 9 and decimals(np.array([1e-3, 1700000000.5])) == 3
+    assert decimals(np.array([1700000000.1, 0.0])) == 1 and decimals(np.array([2e-8])) == 8
     times = np.array([0.1, 0.2, 0.3])
     assert time_labels(future_times(times, 4)) == ["0.4", "0.5", "0.6", "0.7"]
     assert time_labels(future_times(np.array([10.25, 10.5]), 2)) == ["10.75", "11.0"]
@@ -92,6 +93,37 @@ def test_future_decimal_times_continue_at_the_step_as_written():
     assert parse_times(["3", "4"]).dtype.kind == "i"
     assert parse_times(["2024-01", "2024-02"]).dtype.kind == "M"
 
+
+
+def test_decimal_times_as_large_as_unix_seconds_keep_their_step(tmp_path):
+    """At 1.7e9 a float is exact to 2.4e-7 only: 0.1 steps differ from 0.1 by more than a
+    millionth, and the median step reads 0.10000002."""
+    times = [f"{1700000000.1 + 0.1 * i:.1f}" for i in range(40) if i != 20]
+    path = _write(tmp_path / "big.csv", times)
+    with pytest.warns(UserWarning, match="Unix times"):
+        with pytest.raises(NeedsRepair, match=r"big.csv:22: gap before 1700000002.2 \(the "
+                                              r"series steps by 0.1\)"):
+            read_csv(path)  # one gap, and no other
+        s = read_csv(path, repair=["interpolate"])
+    assert time_labels(s.timestamps[19:22]) == ["1700000002.0", "1700000002.1", "1700000002.2"]
+    assert time_step(s.timestamps) == 0.1
+    assert time_labels(future_times(s.timestamps, 24))[-2:] == ["1700000006.3", "1700000006.4"]
+
+
+@pytest.mark.parametrize("step,late", [(1.0, 1.000003), (1e-8, 2e-8)])
+def test_a_part_is_one_step_after_the_last_only_within_a_millionth_of_a_step(tmp_path, step,
+                                                                               late):
+    before = np.round(step * np.arange(40), 12)
+    train = _write(tmp_path / "train.csv", [repr(float(t)) for t in before])
+    test = _write(tmp_path / "test.csv", [repr(float(before[-1] + late + step * i))
+                                          for i in range(12)])
+    with pytest.raises(TaskError, match="not one step after the part before it ends"):
+        _ = TASKS["forecast"].setup(_forecast_cfg(train_data=str(train),
+                                                  test_data=str(test))).series
+    test = _write(tmp_path / "test.csv", [repr(float(np.round(before[-1] + step * (i + 1), 12)))
+                                          for i in range(12)])
+    ctx = TASKS["forecast"].setup(_forecast_cfg(train_data=str(train), test_data=str(test)))
+    assert len(ctx.series) == 52
 
 def _forecast_cfg(**task):
     return config_from_raw({

@@ -172,9 +172,16 @@ def decimals(t: np.ndarray) -> int:
     computed from them (``0.1 + 2 * 0.1``) print as the file would (``0.3``)."""
     t = np.asarray(t, dtype=np.float64)
     for places in range(9):
-        if np.all(np.abs(np.round(t, places) - t) <= 1e-9 * np.maximum(1.0, np.abs(t))):
+        if np.all(np.abs(np.round(t, places) - t) <= 8 * np.spacing(np.abs(t))):  # (ulps)
             return places
     return 9
+
+
+def step_tolerance(step, t) -> float:
+    """How far a difference of the decimal step numbers ``t`` may be from ``step`` and still
+    be one step: a millionth of it, plus the rounding of numbers as large as ``t``'s (at
+    1.7e9, seconds since 1970, a float is exact to 2.4e-7 only)."""
+    return 1e-6 * abs(float(step)) + 4 * float(np.spacing(np.abs(np.asarray(t, float)).max()))
 
 
 def coarsest(t: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 from .datasets import DataError, fetch
 from .scaling import Scaler  # noqa: F401 (kept importable from here)
 from .tables import delimiter_of, is_missing
-from .times import column_times, decimals
+from .times import column_times, decimals, step_tolerance
 from .windows import difference, make_windows, undifference, window_starts  # noqa: F401 (kept importable from here)
 
 # named series: (data set, test range: an int count of points or a float fraction)
@@ -302,7 +302,7 @@ def _check_gaps(path, t, table, lines, repair):
     decimal = t.dtype.kind == "f"  # step numbers with decimals: equal up to rounding
     step = np.round(np.median(diffs), decimals(t)) if decimal else \
         np.median(diffs.astype(np.int64)).astype(np.int64)
-    gaps = ~np.isclose(diffs, step, rtol=1e-6, atol=0) if decimal else \
+    gaps = np.abs(diffs - step) > step_tolerance(step, t) if decimal else \
         diffs.astype(np.int64) != step
     if not gaps.any():
         return t, table, lines
@@ -315,7 +315,7 @@ def _check_gaps(path, t, table, lines, repair):
     if decimal:
         ratio = (t - t[0]) / step
         at = np.rint(ratio).astype(np.int64)
-        off = np.abs(ratio - at) > 1e-6
+        off = np.abs(ratio - at) * step > step_tolerance(step, t)
         full = np.round(t[0] + step * np.arange(at[-1] + 1), decimals(t))
     else:
         full = np.arange(t[0], t[-1] + _delta(step, t.dtype), _delta(step, t.dtype))

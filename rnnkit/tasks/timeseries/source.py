@@ -26,10 +26,10 @@ from ...training.config import TaskConfig
 from ..base import TaskError
 from ..datafiles import DataFilesConfig, data_errors, path_field, uses_own_data
 from .timestamps import (  # noqa: F401 (kept importable from here)
-    _same_step,
     future_times,
     parse_times,
     pushed_time,
+    same_step,
     time_labels,
     time_step,
 )
@@ -221,7 +221,7 @@ def _join(series: Series, last: Series, part: Series, key: str, repair) -> Serie
         gap = part.timestamps[0] - series.timestamps[-1]
         step = time_step(np.concatenate([series.timestamps, part.timestamps]))
         zero = np.zeros((), np.asarray(gap).dtype)  # (timedelta64, or a number for steps)
-        if gap <= zero or (not _same_step(gap, step) and
+        if gap <= zero or (not same_step(gap, step, part.timestamps) and
                            not {"ignore-gaps", "keep-order"} & set(repair)):
             where = "not after" if gap <= zero else "not one step after"
             raise TaskError(f"{key} ({part.name}) starts at {part.timestamps[0]}, {where} the "

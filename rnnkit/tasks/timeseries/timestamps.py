@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...data.times import decimals, parse_iso
+from ...data.times import decimals, parse_iso, step_tolerance
 from ..base import TaskError
 
 
-def _same_step(gap, step) -> bool:
-    """Whether ``gap`` is one ``step`` (up to rounding, for step numbers with decimals)."""
+def same_step(gap, step, t) -> bool:
+    """Whether ``gap`` is one ``step`` (up to rounding, for step numbers with decimals
+    ``t``)."""
     if np.asarray(gap).dtype.kind == "f":
-        return bool(np.isclose(gap, step, rtol=1e-6, atol=0))
+        return bool(abs(gap - step) <= step_tolerance(step, t))
     return bool(gap == step)
 
 
