@@ -219,6 +219,7 @@ def _hand_sample(model, tok, prompt, n, temperature, top_k=None, top_p=None, see
         out = model(torch.tensor([tok.encode(prompt)]))
         logits, state, text = out.logits[:, -1], out.state, ""
         for _ in range(n):
+            logits[:, :4] = float("-inf")  # never a special token (ids 0-3)
             token = sample_logits(logits, temperature=temperature, top_k=top_k, top_p=top_p,
                                   generator=g)
             text += tok.decode([int(token[0])])
@@ -378,7 +379,8 @@ def test_generate_yields_the_prompt_then_the_sampled_characters(tmp_path):
     assert pieces[0] == "the " and len(pieces) == 21
     assert "".join(pieces[1:]) == _hand_sample(p.model, tok, "the ", 20, 0.7, top_k=4, seed=3)
     # the defaults: a newline prompt, 100 characters at temperature 1 from all, seed 0
-    assert len(list(p.generate())) == 101  # (a sampled special token is an empty piece)
+    assert len(list(p.generate())) == 101
+    assert all(len(piece) == 1 for piece in p.generate(max_new=300, temperature=5))
     assert len(list(p.generate(max_new=None))) == 101
     default = "".join(p.generate())
     assert default == "\n" + _hand_sample(p.model, tok, "\n", 100, 1.0)

@@ -145,3 +145,20 @@ def test_generate_without_a_prompt_on_a_text_without_newlines_says_so(tmp_path, 
     "".join(p.generate("AC\n", max_new=2))
     assert capsys.readouterr().err == ("warning: --prompt: characters not in the training "
                                        "text read as <unk>: '\\n'\n")
+
+
+def test_generate_gives_max_new_characters_however_hot_the_sampling(tmp_path):
+    # <pad>, <unk>, <bos>, <eos> decode to "": sampled at a high temperature, they made
+    # the text shorter than max_new (and fed the model a token no text holds)
+    p = _charlm(tmp_path, "the cat sat on the mat.\n" * 20)
+    for seed in range(3):
+        pieces = list(p.generate("the", max_new=60, temperature=50, seed=seed))
+        assert pieces[0] == "the" and len(pieces) == 61
+        assert all(len(c) == 1 and c in p.tokenizer.vocab.stoi for c in pieces[1:])
+    model = p.model
+    prompt = torch.tensor([[4, 5], [6, 7]])  # (B, T0): every row of a batch
+    out = model.generate(prompt, 80, temperature=50, never=[0, 1, 2, 3])  # (2, 80)
+    assert out.shape == (2, 80) and int(out.min()) >= 4
+    last = len(p.tokenizer.vocab) - 1
+    greedy = model.generate(prompt, 5, temperature=0, never=list(range(last)))
+    assert greedy.tolist() == [[last] * 5] * 2

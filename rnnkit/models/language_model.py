@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,13 +114,15 @@ class LanguageModel(Model):
         self, prompt: Tensor, max_new: int, *, temperature: float = 1.0,
         top_k: int | None = None, top_p: float | None = None,
         generator: torch.Generator | None = None, eos_id: int | None = None,
+        never: Sequence[int] = (),
     ) -> Iterator[Tensor]:
         """Yield ``max_new`` new tokens one at a time, each shaped like ``prompt[..., -1]``
         (a 0-d tensor for a (T0,) prompt, (B,) for a (B, T0) prompt).
 
         The prompt is read once; each new token costs one :meth:`step`. Sampling as in
-        :func:`~rnnkit.models.sampling.sample_logits`. With ``eos_id``, stops after every
-        sequence has produced it.
+        :func:`~rnnkit.models.sampling.sample_logits`, never choosing the ids in ``never``
+        (e.g. a character model's padding and unknown tokens). With ``eos_id``, stops after
+        every sequence has produced it.
         """
         unbatched = prompt.dim() == 1
         ids = prompt.unsqueeze(0) if unbatched else prompt  # (B, T0)
@@ -128,6 +130,9 @@ class LanguageModel(Model):
         logits, state = out.logits[:, -1], out.state  # (B, V)
         done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
         for i in range(max_new):
+            if never:
+                logits = logits.index_fill(-1, torch.tensor(never, device=logits.device),
+                                           float("-inf"))  # (B, V)
             token = sample_logits(
                 logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator,
             )  # (B,)

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 
 from ..data.datasets import DataError
 from ..data.text import load_shakespeare
-from ..data.tokenizers import UNK, CharTokenizer
+from ..data.tokenizers import SPECIALS, UNK, CharTokenizer
 from ..models.base import Model
 from ..training.config import TaskConfig, number
 from .base import Context, Task, TaskError, register
@@ -145,13 +145,14 @@ def sample_text(model: Model, tok: CharTokenizer, prompt: str, max_new: int, *,
                 temperature: float = 1.0, top_k: int | None = None,
                 top_p: float | None = None, seed: int = 0) -> Iterator[str]:
     """``max_new`` characters sampled after ``prompt``, one at a time (a generator seeded
-    with ``seed`` on the model's device, so a fixed seed repeats exactly)."""
+    with ``seed`` on the model's device, so a fixed seed repeats exactly); never a special
+    token (``<pad>``, ``<unk>``, ... are no character)."""
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(seed)
     ids = torch.tensor(tok.encode(prompt), device=device)
     model.eval()
     for token in model.iter_generate(ids, max_new, temperature=temperature, top_k=top_k,
-                                     top_p=top_p, generator=g):
+                                     top_p=top_p, generator=g, never=tok.vocab.encode(SPECIALS)):
         yield tok.decode([int(token)])
 
 
