@@ -72,7 +72,8 @@ def test_unreadable_recordings_are_skipped_with_one_warning(tmp_path):
         parts = ctx.clips
     assert len(caught) == 1
     message = str(caught[0].message)
-    head = (f"{root}: skipped 1 file(s) that are not audio (.wav, .flac, .ogg): no/notes.txt; "
+    head = (f"{root}: skipped 1 file(s) that are not audio (.wav, .flac, .ogg, .opus, .mp3, "
+            ".aif, .aiff): no/notes.txt; "
             f"skipped 4 of 12 recordings that cannot be read: ")
     assert message.startswith(head)
     listed = message[len(head):].split(f"; {root}")

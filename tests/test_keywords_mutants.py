@@ -53,7 +53,7 @@ def test_scan_lists_audio_by_label_then_name_and_skips_the_rest(tmp_path):
                           Clip(root / "yes/b.wav", "yes", "yes/b.wav")]
     assert scan.skipped == ["yes/readme.txt"]  # .DS_Store: hidden, passed over silently
     assert scan.note(root) == (f"{root}: skipped 1 file(s) that are not audio (.wav, .flac, "
-                               ".ogg): yes/readme.txt")
+                               ".ogg, .opus, .mp3, .aif, .aiff): yes/readme.txt")
 
 
 def test_note_shows_ten_skipped_names_then_dots(tmp_path):
@@ -61,9 +61,11 @@ def test_note_shows_ten_skipped_names_then_dots(tmp_path):
     names = [f"a/{i:02d}.txt" for i in range(11)]
     shown = ", ".join(names[:10])
     assert Scan([], names[:10]).note(tmp_path) == (
-        f"{tmp_path}: skipped 10 file(s) that are not audio (.wav, .flac, .ogg): {shown}")
+        f"{tmp_path}: skipped 10 file(s) that are not audio (.wav, .flac, .ogg, .opus, .mp3, "
+        f".aif, .aiff): {shown}")
     assert Scan([], names).note(tmp_path) == (
-        f"{tmp_path}: skipped 11 file(s) that are not audio (.wav, .flac, .ogg): {shown} ...")
+        f"{tmp_path}: skipped 11 file(s) that are not audio (.wav, .flac, .ogg, .opus, .mp3, "
+        f".aif, .aiff): {shown} ...")
 
 
 def test_scan_errors_name_the_folder(tmp_path):
@@ -78,8 +80,8 @@ def test_scan_errors_name_the_folder(tmp_path):
         "label")
     _tree(root, ["yes/y.wav", "zz/notes.txt"])
     assert _error(scan_labels, root) == (
-        f"{root / 'zz'}: label folder 'zz' holds no audio file (.wav, .flac, .ogg); remove it "
-        "or add recordings")
+        f"{root / 'zz'}: label folder 'zz' holds no audio file (.wav, .flac, .ogg, .opus, "
+        ".mp3, .aif, .aiff); remove it or add recordings")
 
 
 def test_file_list_reads_names_in_order(tmp_path):
@@ -218,7 +220,8 @@ def test_note_counts_and_shows_ten_of_each_kind_in_three_parts(tmp_path):
     unlisted = [f"testing_list.txt: b/{i:02d}.wav" for i in range(11)]
     ten_why, ten_named = "; ".join(why for _, why in bad[:10]), ", ".join(unlisted[:10])
     assert Scan(clips, ["a/x.txt"], bad[:10]).note(tmp_path, unlisted[:10]) == (
-        f"{tmp_path}: skipped 1 file(s) that are not audio (.wav, .flac, .ogg): a/x.txt; left "
+        f"{tmp_path}: skipped 1 file(s) that are not audio (.wav, .flac, .ogg, .opus, .mp3, "
+        f".aif, .aiff): a/x.txt; left "
         f"10 recording(s) that cannot be read out of the file lists ({ten_named}); skipped 10 "
         f"of 11 recordings that cannot be read: {ten_why}")
     assert Scan(clips, [], bad).note(tmp_path, iter(unlisted)) == (

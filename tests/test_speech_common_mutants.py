@@ -165,8 +165,8 @@ def test_a_folder_without_audio_names_what_it_could_hold(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(TaskError) as e:
         _stub().read_file(tmp_path)
-    assert str(e.value) == (f"{tmp_path}: no audio file (.wav, .flac, .ogg) and no label "
-                            "folder in it")
+    assert str(e.value) == (f"{tmp_path}: no audio file (.wav, .flac, .ogg, .opus, .mp3, "
+                            ".aif, .aiff) and no label folder in it")
 
 
 def test_a_label_folder_without_audio_is_a_task_error(tmp_path):

@@ -12,6 +12,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from rnnkit.data.audio import read_audio
+from rnnkit.data.keywords import keep_readable, scan_labels
 from rnnkit.tasks.speech_common import SpeechPredictor
 
 
@@ -59,3 +61,36 @@ def test_a_json_file_of_arrays_is_still_arrays(tmp_path):
     (tmp_path / "x.json").write_text(json.dumps([[0.5, 1.0], [2.0, 3.0]]))
     [got] = _stub().read_file(tmp_path / "x.json")
     assert got.tolist() == [[0.5, 1.0], [2.0, 3.0]]
+
+
+def _formats(path: Path, signal: np.ndarray, rate: int) -> list[Path]:
+    """``signal`` written as MP3, Opus and AIFF files in ``path`` (those this libsndfile
+    writes)."""
+    out = []
+    for name, kw in (("a.mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III"}),
+                     ("b.opus", {"format": "OGG", "subtype": "OPUS"}),
+                     ("c.aiff", {}), ("d.AIF", {"format": "AIFF"})):
+        try:
+            sf.write(path / name, signal, rate, **kw)
+        except (sf.LibsndfileError, TypeError, ValueError):
+            continue
+        out.append(path / name)
+    return out
+
+
+def test_mp3_opus_and_aiff_recordings_are_read_not_skipped(tmp_path):
+    """An MP3 in a keyword folder was skipped as 'not audio (.wav, .flac, .ogg)' though
+    soundfile (libsndfile >= 1.1) reads it; so were Opus and AIFF files."""
+    rate = 16000
+    signal = 0.3 * np.sin(np.arange(rate // 4) / 5).astype(np.float32)
+    for label in ("yes", "no"):
+        (tmp_path / label).mkdir()
+        _wav(tmp_path / label / "0.wav", 0.25, rate)
+    made = _formats(tmp_path / "yes", signal, rate)
+    assert made, "this libsndfile writes none of MP3, Opus, AIFF"
+    scan = keep_readable(scan_labels(tmp_path), tmp_path, lambda c: read_audio(c.path, rate))
+    assert scan.skipped == [] and scan.unreadable == []
+    assert sorted(c.path for c in scan.clips) == sorted(
+        [tmp_path / "no" / "0.wav", tmp_path / "yes" / "0.wav", *made])
+    flat = tmp_path / "yes"  # a folder of audio files alone: the same files
+    assert _stub().read_file(flat) == sorted(map(str, [flat / "0.wav", *made]))

@@ -27,7 +27,9 @@ from pathlib import Path
 from .audio import AudioError
 from .datasets import DataError, is_file, is_hidden
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")  # what soundfile reads
+# what soundfile reads (MP3: libsndfile >= 1.1, bundled with soundfile >= 0.12; where the
+# system's is older, an MP3 is a recording that cannot be read, named with the reason)
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aif", ".aiff")
 IGNORED_FOLDERS = ("_background_noise_", "__MACOSX")  # noise; macOS zip metadata
 FILE_LISTS = {"val": "validation_list.txt", "test": "testing_list.txt"}
 _SPEAKER = re.compile(r"^(.+)_nohash_\d+\.\w+$")

@@ -5,15 +5,15 @@ A bidirectional recurrent :class:`~rnnkit.models.SequenceClassifier` over MFCC (
 or log-mel frames (``task.features``, :mod:`rnnkit.data.audio`), one class per label.
 
 Data (:mod:`rnnkit.tasks.datafiles`): ``task.data`` names a root folder holding
-``<label>/*.wav`` (also .flac/.ogg) for any labels — the folder names, sorted, are the
-classes, in Unicode NFC (a macOS "café" is the same label); ``_background_noise_``,
-``__MACOSX`` and hidden folders are not labels (:mod:`rnnkit.data.keywords`). Or
-``task.train_data``/``val_data``/``test_data`` name one such root each. Recordings are
-read mono (channels averaged) and resampled to ``task.sample_rate`` (0 = the data's
-usual rate: 16 kHz for a user folder, 8 kHz for FSDD); one that cannot be read (truncated,
-empty, not audio) is left out, as if it were not there, and named in one warning a
-folder; a label with no readable recording is an error. The split of ``task.data``, in
-this order of precedence:
+``<label>/*.wav`` (also .flac, .ogg, .opus, .mp3, .aiff) for any labels — the folder
+names, sorted, are the classes, in Unicode NFC (a macOS "café" is the same label);
+``_background_noise_``, ``__MACOSX`` and hidden folders are not labels
+(:mod:`rnnkit.data.keywords`). Or ``task.train_data``/``val_data``/``test_data`` name one
+such root each. Recordings are read mono (channels averaged) and resampled to
+``task.sample_rate`` (0 = the data's usual rate: 16 kHz for a user folder, 8 kHz for
+FSDD); one that cannot be read (truncated, empty, not audio) is left out, as if it were
+not there, and named in one warning a folder; a label with no readable recording is an
+error. The split of ``task.data``, in this order of precedence:
 
 1. ``testing_list.txt`` / ``validation_list.txt`` in the root (Speech Commands' files:
    paths relative to the root, one a line) name the test / validation recordings, the
