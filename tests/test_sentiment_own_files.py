@@ -70,3 +70,56 @@ def test_a_quote_left_open_before_a_value_too_long_for_csv_names_its_line(tmp_pa
     path = _write(tmp_path, "q.csv", f'text,label\n"a stray quote,1\n{body},0\n' * 2)
     with pytest.raises(DataError, match=r"q.csv:2: a quote opens a value here"):
         read_table(path, ["text"])
+
+
+# -- scripts written without spaces ----------------------------------------------------------
+def test_the_word_tokenizer_can_split_unspaced_scripts_into_characters():
+    from rnnkit.data.tokenizers import WordTokenizer
+
+    split = WordTokenizer.split
+    assert split("这部电影很好看！", split_unspaced=True) == ["这", "部", "电", "影", "很", "好",
+                                                           "看", "！"]
+    assert split("iPhone的屏幕不错", split_unspaced=True) == ["iphone", "的", "屏", "幕", "不",
+                                                             "错"]
+    assert split("映画はとても面白い", split_unspaced=True) == list("映画はとても面白い")
+    assert split("นี้ดีมาก", split_unspaced=True) == ["นี้", "ดี", "ม", "า", "ก"]  # marks stay
+    assert split("정말 좋아요 good", split_unspaced=True) == ["정말", "좋아요", "good"]  # spaced
+    assert split("这部电影很好看") == ["这部电影很好看"]  # the default: as before
+
+
+def test_split_unspaced_travels_with_the_tokenizer_and_old_ones_read_as_before():
+    from rnnkit.data.tokenizers import WordTokenizer, tokenizer_from_dict
+
+    tok = WordTokenizer.fit(["很好看", "不好看"], split_unspaced=True)
+    assert tok.words("好看") == ["好", "看"] and 1 not in tok.encode("好看不")  # 1: <unk>
+    again = tokenizer_from_dict(tok.to_dict())
+    assert again.split_unspaced and again.encode("不很好") == tok.encode("不很好")
+    old = {k: v for k, v in tok.to_dict().items() if k != "split_unspaced"}
+    assert tokenizer_from_dict(old).words("好看") == ["好看"]
+
+
+def _chinese_rows(n=60):
+    good, bad = ["好看", "精彩", "喜欢"], ["无聊", "难看", "失望"]
+    filler = ["这部", "电影", "真的", "非常", "演员", "剧情"]
+    rows = []
+    for i in range(n):
+        words = [filler[i % 6], (good if i % 2 else bad)[i % 3], filler[(i + 2) % 6]]
+        rows.append(("".join(words) + "。", "正面" if i % 2 else "负面"))
+    return rows
+
+
+def test_chinese_reviews_without_spaces_are_read_a_character_a_token(tmp_path):
+    """Each run of Chinese characters between punctuation was one token, so a test review
+    that is a new combination of known words was all <unk> (a classifier at chance)."""
+    import csv
+
+    from rnnkit.tasks import TASKS
+    from rnnkit.tasks.runner import config_from_raw
+
+    with open(tmp_path / "reviews.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("text", "label"), *_chinese_rows()])
+    cfg = config_from_raw({"task": {"name": "sentiment", "data": str(tmp_path / "reviews.csv")}},
+                          "t")
+    ctx = TASKS["sentiment"].setup(cfg)
+    ids = ctx.tokenizer.encode("演员非常精彩。剧情真的好看")  # known words, a new review
+    assert len(ids) == 13 and 1 not in ids

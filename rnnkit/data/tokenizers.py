@@ -22,6 +22,11 @@ _ELISION = re.compile(r"^([cdjlmnst]|qu|jusqu|lorsqu|puisqu)['’](\w)", re.IGNO
 _ZWJ = "\u200d"  # zero-width joiner: an emoji sequence goes on
 _SKIN_TONES = ("\U0001f3fb", "\U0001f3ff")  # emoji modifiers, first and last
 _FLAG_LETTERS = ("\U0001f1e6", "\U0001f1ff")  # regional indicators: two make a flag
+# scripts written without spaces between words: Han (CJK ideographs and their extensions),
+# Hiragana, Katakana (and half-width), Thai, Lao, Myanmar, Khmer
+_UNSPACED = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+                       "\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f"
+                       "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
 
 
 class Vocabulary:
@@ -80,16 +85,20 @@ class WordTokenizer:
     apostrophes (``aujourd'hui``, ``don't``); normalises Unicode to NFC and typographic
     apostrophes to ``'``. A word keeps its combining marks (Devanagari vowel signs, Arabic
     harakat, Hebrew niqqud) and an emoji its whole sequence (selector, skin tone, flag,
-    zero-width joins). ``decode`` re-joins tokens with spaces, then attaches punctuation.
+    zero-width joins). ``split_unspaced``: each character of a script written without
+    spaces between words (Chinese, Japanese, Thai, Lao, Khmer, Myanmar) is a token, with
+    its combining marks, as BERT's tokenizer reads Chinese; without it a run of such
+    characters up to punctuation is one token (the text tasks' tokenizers saved before
+    the option read so). ``decode`` re-joins tokens with spaces, then attaches punctuation.
     """
 
     kind = "word"
 
-    def __init__(self, vocab: Vocabulary, *, lower: bool = True):
-        self.vocab, self.lower = vocab, lower
+    def __init__(self, vocab: Vocabulary, *, lower: bool = True, split_unspaced: bool = False):
+        self.vocab, self.lower, self.split_unspaced = vocab, lower, split_unspaced
 
     @staticmethod
-    def split(text: str, lower: bool = True) -> list[str]:
+    def split(text: str, lower: bool = True, split_unspaced: bool = False) -> list[str]:
         text = unicodedata.normalize("NFC", text).replace("’", "'")
         if lower:
             text = text.lower()
@@ -98,27 +107,55 @@ class WordTokenizer:
             m = _ELISION.match(token)
             if m:
                 tokens += [token[: m.end(1) + 1], token[m.end(1) + 1 :]]
+            elif split_unspaced and _UNSPACED.search(token):
+                tokens += _characters(token)
             else:
                 tokens.append(token)
         return tokens
 
+    def words(self, text: str) -> list[str]:
+        """The tokens of ``text`` as this tokenizer splits it (its ``lower`` and
+        ``split_unspaced``)."""
+        return self.split(text, self.lower, self.split_unspaced)
+
     @classmethod
     def fit(cls, texts: Iterable[str], *, min_freq: int = 1, max_size: int | None = None,
-            lower: bool = True) -> WordTokenizer:
-        vocab = Vocabulary.build((cls.split(t, lower) for t in texts), min_freq=min_freq,
-                                 max_size=max_size)
-        return cls(vocab, lower=lower)
+            lower: bool = True, split_unspaced: bool = False) -> WordTokenizer:
+        vocab = Vocabulary.build((cls.split(t, lower, split_unspaced) for t in texts),
+                                 min_freq=min_freq, max_size=max_size)
+        return cls(vocab, lower=lower, split_unspaced=split_unspaced)
 
     def encode(self, text: str, *, bos: bool = False, eos: bool = False) -> list[int]:
-        ids = self.vocab.encode(self.split(text, self.lower))
+        ids = self.vocab.encode(self.words(text))
         return [self.vocab.stoi[BOS]] * bos + ids + [self.vocab.stoi[EOS]] * eos
 
     def decode(self, ids: Iterable[int]) -> str:
         return detokenize(t for t in self.vocab.decode(ids) if t not in (PAD, BOS, EOS))
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "tokens": self.vocab.itos[len(SPECIALS):],
-                "lower": self.lower}
+        out = {"kind": self.kind, "tokens": self.vocab.itos[len(SPECIALS):], "lower": self.lower}
+        if self.split_unspaced:
+            out["split_unspaced"] = True
+        return out
+
+
+def _characters(token: str) -> list[str]:
+    """``token`` with each character of an unspaced script apart (a combining mark stays
+    with the character before it); runs of other characters stay together."""
+    pieces: list[str] = []
+    alone = False  # whether the last piece is an unspaced character
+    for char in token:
+        if pieces and _is_mark(char):
+            pieces[-1] += char
+        elif _UNSPACED.match(char):
+            pieces.append(char)
+            alone = True
+        elif pieces and not alone:
+            pieces[-1] += char
+        else:
+            pieces.append(char)
+            alone = False
+    return pieces
 
 
 def _joined(text: str) -> list[str]:
@@ -171,7 +208,8 @@ def tokenizer_from_dict(d: dict) -> CharTokenizer | WordTokenizer | SubwordToken
     if d["kind"] == "char":
         return CharTokenizer(vocab)
     if d["kind"] == "word":
-        return WordTokenizer(vocab, lower=d.get("lower", True))
+        return WordTokenizer(vocab, lower=d.get("lower", True),
+                             split_unspaced=d.get("split_unspaced", False))
     raise ValueError(f"unknown tokenizer kind {d['kind']!r}")
 
 

@@ -161,10 +161,12 @@ class SentimentContext(Context):
 
     @cached_property
     def tokenizer(self) -> WordTokenizer:
-        """Fitted on the training texts and the unlabelled ones."""
+        """Fitted on the training texts and the unlabelled ones; Chinese, Japanese, Thai ...
+        (written without spaces) a character a token."""
         cfg = self.task_cfg
         return WordTokenizer.fit([s.text for s in self.items["train"]] + self.unlabelled,
-                                 min_freq=cfg.min_freq, max_size=cfg.max_vocab or None)
+                                 min_freq=cfg.min_freq, max_size=cfg.max_vocab or None,
+                                 split_unspaced=True)
 
 
 def to_tensors(items: list[Labelled], tok: WordTokenizer, limit: int) -> dict[str, torch.Tensor]:
@@ -287,8 +289,8 @@ class SentimentPredictor(Predictor):
         labels = self.info.get("labels", list(LABELS))
         limit = self.config.task.max_tokens
         lines = as_lines(inputs)
-        lower, encode = tok.lower, tok.vocab.encode
-        tokens = [tok.split(line.text, lower) for line in lines]
+        encode = tok.vocab.encode
+        tokens = [tok.words(line.text) for line in lines]
         ids = [encode(t[:limit]) for t in tokens]
         probs: list[list[float] | None] = [None] * len(lines)
         weights: list[list[float] | None] = [None] * len(lines)
