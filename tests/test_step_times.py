@@ -5,6 +5,8 @@ future times and an anomaly run the way dates do."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -209,8 +211,11 @@ def test_a_pushed_time_is_a_step_number_only_where_steps_are_read():
         assert str(err.value) == (f"push: {bad!r} is not a time (ISO 8601 text such as "
                                   "'2024-01-31 13:45', a datetime or a numpy datetime64"
                                   + (", a step number)" if steps else ")"))
-    with pytest.raises(TaskError, match=r"push: inf is not a step number"):
-        pushed_time(float("inf"), steps=True)
+    assert pushed_time(1000.5, steps=True) == 1000.5
+    for bad in (float("inf"), 2.0**62, -2.0**62):
+        with pytest.raises(TaskError, match=rf"push: {re.escape(repr(bad))} is not a step number"):
+            pushed_time(bad, steps=True)
+    assert parse_times(["-3", "-2"]).dtype.kind == "i"
 
 
 def _anomaly_cfg(path, **task):
