@@ -10,7 +10,7 @@ import pytest
 
 import rnnkit
 from rnnkit.data.datasets import DataError
-from rnnkit.data.sequences import read_long_table, read_npz
+from rnnkit.data.sequences import read_long_table, read_npz, read_ts
 from rnnkit.tasks import TASKS, TaskError, train_run
 from rnnkit.tasks.runner import config_from_raw
 
@@ -205,3 +205,20 @@ def test_a_predict_file_with_other_features_names_the_training_features(tmp_path
             "input 0: expected shape (T, 2) with T >= 1 (the model reads 2 feature(s)), got "
             "(2, 3)")):
         p.predict([np.zeros((2, 3))])
+
+
+@pytest.mark.parametrize("header, line", [
+    ("@univariate true", "1,2,3,4"),                # read as no values, only a label
+    ("@univariate false\n@dimensions 3", "1,2:3,4:5,6"),  # read as 2 channels and a label
+])
+def test_a_ts_file_with_its_labels_stripped_says_so(tmp_path, header, line):
+    """A test file whose labels were cut off but whose header still says @classLabel true
+    (to predict on it): the errors blamed the values."""
+    path = tmp_path / "unlabelled.ts"
+    path.write_text(f"@problemName x\n{header}\n@classLabel true A B\n@data\n{line}\n")
+    end = line.rsplit(":", 1)[-1]
+    with pytest.raises(DataError, match=re.escape(
+            f"{path}:{path.read_text().count(chr(10))}: no label: the line ends in values "
+            f"('{end}'), but the header says @classLabel true: end each series with its "
+            "label (...:A), or write @classLabel false for series without labels")):
+        read_ts(path)

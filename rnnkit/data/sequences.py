@@ -138,6 +138,8 @@ def read_ts(path: str | Path) -> list[Sequence]:
             continue
         fields = line.split(":")
         label = fields.pop().strip() if labelled else None
+        if labelled and "," in label and label not in head["classes"]:
+            _no_label(path, n, label, head)
         if not fields:
             raise DataError(f"{path}:{n}: no values, only a label {label!r} (a series line is "
                             "values:values:...:label)")
@@ -161,6 +163,16 @@ def read_ts(path: str | Path) -> list[Sequence]:
         raise DataError(f"{path}: no series after @data")
     _note_skipped(path, skipped)
     return out
+
+
+def _no_label(path: Path, n: int, values: str, head: dict) -> None:
+    """The error for a series line without its label (the last field holds values)."""
+    tag, example = ("@targetLabel", "2.5") if head["targetlabel"] else ("@classLabel",
+                                                                      head["classes"][0])
+    shown = values if len(values) <= 40 else values[:40] + "..."
+    raise DataError(f"{path}:{n}: no label: the line ends in values ({shown!r}), but the "
+                    f"header says {tag} true: end each series with its label (...:{example}), "
+                    f"or write {tag} false for series without labels")
 
 
 def ts_target(path: str | Path) -> str | None:
