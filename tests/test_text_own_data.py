@@ -162,3 +162,22 @@ def test_generate_gives_max_new_characters_however_hot_the_sampling(tmp_path):
     last = len(p.tokenizer.vocab) - 1
     greedy = model.generate(prompt, 5, temperature=0, never=list(range(last)))
     assert greedy.tolist() == [[last] * 5] * 2
+
+
+def test_sources_longer_than_max_tokens_are_cut_with_a_warning(tmp_path):
+    (tmp_path / "train.tsv").write_text(
+        "a b c\tx y z\n" * 6 + "a b c a b c a b\tx y z x y z x y\n", encoding="utf-8")
+    for part in ("val", "test"):
+        (tmp_path / f"{part}.tsv").write_text("a b\tx y\nb c\ty z\n", encoding="utf-8")
+    cfg = config_from_raw({"task": {
+        "name": "translation", "min_freq": 1, "max_tokens": 5,
+        **{f"{part}_data": str(tmp_path / f"{part}.tsv") for part in ("train", "val", "test")}}},
+        "t")
+    task = TASKS["translation"]
+    with pytest.warns(UserWarning) as record:
+        data = task.batches(task.setup(cfg))
+    assert [str(w.message) for w in record] == [
+        "1 of the 7 training pairs: a source of task.max_tokens = 5 tokens or more; longer "
+        "sources are cut to it (their targets are not), so the model learns to say what it "
+        "never read; raise task.max_tokens to keep them whole"]
+    assert data["train"]["x"].shape[1] == 5 and data["test"]["x"].shape[1] == 2

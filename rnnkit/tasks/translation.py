@@ -52,6 +52,7 @@ from __future__ import annotations
 import itertools
 import sys
 import unicodedata
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -205,6 +206,14 @@ class TranslationTask(Task):
         for split in HELD_OUT:
             pairs = [(s, ref) for s, refs in ctx.pairs[split] for ref in refs]
             out[split] = to_tensors(pairs, src, tgt, limit)
+        for split, name in (("train", "training"), ("val", "validation"), ("test", "test")):
+            long = int((out[split]["lengths"] >= limit).sum())  # (a longer source was cut)
+            if long:
+                warnings.warn(f"{long} of the {len(out[split]['lengths'])} {name} pairs: a "
+                              f"source of task.max_tokens = {limit} tokens or more; longer "
+                              "sources are cut to it (their targets are not), so the model "
+                              "learns to say what it never read; raise task.max_tokens to "
+                              "keep them whole", stacklevel=2)
         return out
 
     def check(self, cfg) -> list[str]:
