@@ -222,3 +222,25 @@ def test_a_ts_file_with_its_labels_stripped_says_so(tmp_path, header, line):
             f"('{end}'), but the header says @classLabel true: end each series with its "
             "label (...:A), or write @classLabel false for series without labels")):
         read_ts(path)
+
+
+def test_a_table_without_the_id_column_is_one_sequence_to_predict(tmp_path):
+    """`rnnkit predict --help` promises ".csv (one sequence)"; classify read every .csv as a
+    long table and refused one without its id column."""
+    rows = [f"r{i},{k},{k * (i % 2)},{k * 0.1},{'ab'[i % 2]}" for i in range(12) for k in range(4)]
+    train = _long(tmp_path / "train.csv", "id,t,ax,ay,label", rows)
+    raw = {"name": "c", "seed": 0, "task": {"name": "classify", "data": train},
+           "model": {"cell": "gru", "hidden_size": 4},
+           "train": {"steps": 1, "batch_size": 4, "threads": 1, "progress": "off"},
+           "diagnostics": {"every": 0}}
+    train_run(config_from_raw(raw, "t"), tmp_path / "run")
+    p = rnnkit.load(tmp_path / "run")
+    x = np.array([[0.0, 0.0], [1.0, 0.1], [2.0, 0.2]])
+    [want] = p.predict([x])
+    timed = _long(tmp_path / "one.csv", "t,ay,ax", ["2,0.2,2", "0,0,0", "1,0.1,1"])
+    plain = _long(tmp_path / "plain.csv", "ax,ay", ["0,0", "1,0.1", "2,0.2"])
+    for path in (timed, plain):
+        [got] = p.predict_file(path)
+        assert got == {"source": f"{path}:2", **want}
+    with pytest.raises(TaskError, match=re.escape("no column 'id'")):  # training: an error
+        _ = _ctx(data=plain).sequences

@@ -24,16 +24,23 @@ _CLOCK = re.compile(r"\d{1,2}:\d{2}(:\d{2}([.,]\d+)?)?( ?[AaPp][Mm])?")  # 08:00
 
 
 def read_long_table(path: str | Path, *, id_column: str = "id", time_column: str = "t",
-                    label_column: str = "label", value_columns: list[str] | None = None
-                    ) -> list[Sequence]:
+                    label_column: str = "label", value_columns: list[str] | None = None,
+                    whole: bool = False) -> list[Sequence]:
     """Sequences from a long table (one row per id and time step); the label column is read
-    when the table has it, and must then agree on every row of an id."""
+    when the table has it, and must then agree on every row of an id. ``whole``: a table
+    without the id column is one sequence (ordered by the time column if it has one)."""
     path = Path(path)
     required = [id_column] + ([time_column] if time_column else [])
+    keys = "task.id_column, task.time_column, task.label_column, task.value_columns"
     try:
-        table = read_table(path, required, list(value_columns or []),  # (null: missing)
-                           "task.id_column, task.time_column, task.label_column, "
-                           "task.value_columns")
+        try:
+            table = read_table(path, required, list(value_columns or []), keys)  # (null: NaN)
+        except DataError:
+            table = read_table(path, [], list(value_columns or []), keys) if whole else None
+            if table is None or id_column in table.columns:
+                raise
+            id_column = ""  # one sequence
+            time_column = time_column if time_column in table.columns else ""
     except DataError as e:
         raise DataError(f"{e} (long format: {id_column}, {time_column or 'no time column'}, "
                         f"features..., {label_column})") from None
@@ -47,7 +54,7 @@ def read_long_table(path: str | Path, *, id_column: str = "id", time_column: str
     advice = _Advice(label_column if not has_label else "", names if not value_columns else ())
     groups: dict[str, list[int]] = {}
     for r, row in enumerate(table.rows):
-        key = row[id_column].strip()
+        key = row[id_column].strip() if id_column else "(the whole table)"
         if not key:
             raise DataError(f"{path}:{table.lines[r]}: empty {id_column!r}")
         groups.setdefault(key, []).append(r)
@@ -58,8 +65,8 @@ def read_long_table(path: str | Path, *, id_column: str = "id", time_column: str
             rows = _ordered(path, table, rows, time_column)
         x = np.array([[_cell(path, table, r, c, advice) for c in features] for r in rows])
         label = _group_label(path, table, rows, label_column) if has_label else None
-        out.append(Sequence(x, label, f"{path}:{first}: {id_column} {key}",
-                            names))
+        out.append(Sequence(x, label, f"{path}:{first}" + (f": {id_column} {key}"
+                                                           if id_column else ""), names))
     if table.note():
         warnings.warn(table.note(), stacklevel=2)
     return out
@@ -112,7 +119,7 @@ def _cell(path: Path, table, r: int, column: str, advice: _Advice) -> float:
 def _ordered(path: Path, table, rows: list[int], column: str) -> list[int]:
     """``rows`` sorted by their time (numbers, else ISO dates, else day/month/year dates);
     a repeated time is an error."""
-    texts = [table.rows[r][column].strip() for r in rows]
+    texts = [(table.rows[r][column] or "").strip() for r in rows]  # (JSON null: "")
     try:
         keys: list = [float(t) for t in texts]
     except ValueError:

@@ -52,9 +52,10 @@ __all__ = ["UEA_SETS", "Sequence", "read_long_table", "read_npz", "read_sequence
 
 
 def read_sequences(path: str | Path, *, id_column: str = "id", time_column: str = "t",
-                   label_column: str = "label", value_columns: list[str] | None = None
-                   ) -> list[Sequence]:
-    """The sequences of a ``.ts``, ``.npz`` or long-format table (by suffix)."""
+                   label_column: str = "label", value_columns: list[str] | None = None,
+                   whole: bool = False) -> list[Sequence]:
+    """The sequences of a ``.ts``, ``.npz`` or long-format table (by suffix); ``whole``: a
+    table without the id column is one sequence (:func:`read_long_table`)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".ts":
@@ -63,7 +64,8 @@ def read_sequences(path: str | Path, *, id_column: str = "id", time_column: str 
         return read_npz(path)
     if suffix in FORMATS:
         return read_long_table(path, id_column=id_column, time_column=time_column,
-                               label_column=label_column, value_columns=value_columns)
+                               label_column=label_column, value_columns=value_columns,
+                               whole=whole)
     raise DataError(f"{path}: unknown sequence format {path.suffix!r}; use .ts (UEA/UCR), "
                     ".npz (X, y) or a long-format .csv/.tsv/.jsonl (id, t, features, label)")
 

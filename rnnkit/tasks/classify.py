@@ -33,7 +33,8 @@ or (T,) for one feature, as arrays or lists, or what ``read_file`` returns) -> `
 "probability", "probabilities": {class: p}}`` (``{"value"}`` for regression), plus
 ``source`` for sequences read from a file and, with ``explain=True``, the attention
 ``weights`` per step (``pooling = "attention"``). ``read_file`` reads the training formats
-(labels ignored, a .ts without labels too), and ``.npy``/``.json`` arrays.
+(labels ignored, a .ts without labels too; a table without the id column is one sequence),
+and ``.npy``/``.json`` arrays.
 """
 
 from __future__ import annotations

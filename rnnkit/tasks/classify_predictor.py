@@ -36,12 +36,14 @@ def encode(xs: list[np.ndarray], mean: np.ndarray, std: np.ndarray
     return x, lengths, missing
 
 
-def read_file(path: str | Path, cfg: Any, value_columns: list[str]
+def read_file(path: str | Path, cfg: Any, value_columns: list[str], whole: bool = False
               ) -> list[Sequence]:
+    """The sequences of a data file, read as ``cfg`` (the task's config) names its columns;
+    ``whole``: a table without the id column is one sequence."""
     try:
         return read_sequences(path, id_column=cfg.id_column, time_column=cfg.time_column,
                               label_column=cfg.label_column,
-                              value_columns=value_columns or None)
+                              value_columns=value_columns or None, whole=whole)
     except DataError as e:
         raise TaskError(str(e)) from None
 
@@ -52,12 +54,13 @@ class ClassifyPredictor(Predictor):
     ``{"value"}``; ``source`` (file and line) for items read from a file."""
 
     def read_file(self, path, **options) -> list[Any]:
-        """The run's training formats (.ts, .npz, long .csv/.tsv/.jsonl; labels ignored),
-        or ``.npy``/``.json`` arrays (one sequence, or a list of them)."""
+        """The run's training formats (.ts, .npz, long .csv/.tsv/.jsonl; labels ignored;
+        a table without the id column is one sequence), or ``.npy``/``.json`` arrays (one
+        sequence, or a list of them)."""
         if Path(path).suffix.lower() in (".npy", ".json"):
             return read_arrays(path)
         named = self.config.task.value_columns or self.info.get("features") or []
-        return read_file(path, self.config.task, named)
+        return read_file(path, self.config.task, named, whole=True)
 
     @torch.no_grad()
     def predict(self, inputs, explain: bool = False, **options) -> list[dict[str, Any]]:
