@@ -181,3 +181,23 @@ def test_sources_longer_than_max_tokens_are_cut_with_a_warning(tmp_path):
         "sources are cut to it (their targets are not), so the model learns to say what it "
         "never read; raise task.max_tokens to keep them whole"]
     assert data["train"]["x"].shape[1] == 5 and data["test"]["x"].shape[1] == 2
+
+
+def test_charlm_reads_inputs_in_the_normal_form_of_its_training_text(tmp_path, capsys):
+    # a text saved decomposed (NFD: e + U+0301), a prompt typed composed (NFC), or the reverse
+    for train_form, input_form in (("NFD", "NFC"), ("NFC", "NFD")):
+        text = unicodedata.normalize(train_form, "le café crème déçu\n" * 30)
+        p = _charlm(tmp_path, text)
+        typed = unicodedata.normalize(input_form, "café déçu")
+        as_trained = unicodedata.normalize(train_form, typed)
+        [record] = p.predict([typed])
+        [expected] = p.predict([as_trained])
+        assert "warning" not in record and record["text"] == typed
+        assert record["loss"] == expected["loss"] and record["chars"] == expected["chars"]
+        pieces = list(p.generate(typed, max_new=5, seed=1))
+        assert pieces == [typed, *list(p.generate(as_trained, max_new=5, seed=1))[1:]]
+        assert capsys.readouterr().err == ""
+        s, t = p.stream(), p.stream()
+        assert s.push(typed)["nats"] == t.push(as_trained)["nats"]
+    [record] = p.predict(["Ωme"])  # a character no form of the text holds
+    assert record["warning"] == "characters not in the training text read as <unk>: 'Ω'"

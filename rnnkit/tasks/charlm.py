@@ -25,12 +25,16 @@ Predictor (``rnnkit.load(run)``):
 - ``generate(prompt, max_new, temperature, top_k, top_p, seed)``: the prompt, then sampled
   characters one at a time (one model step each, no re-reading of the prefix); a fixed
   seed repeats exactly. ``rnnkit generate RUN --prompt "ROMEO:" --max-new 500`` streams them.
+
+A text or prompt holding characters the training text lacks is read in Unicode NFC or NFD
+when that form holds fewer of them (é typed composed for a text saved decomposed).
 """
 
 from __future__ import annotations
 
 import math
 import sys
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -233,6 +237,16 @@ def unknown_chars(tok: CharTokenizer, text: str) -> str:
     return "".join(sorted({c for c in text if c not in tok.vocab.stoi}))
 
 
+def known_form(tok: CharTokenizer, text: str) -> str:
+    """``text`` as given, or in Unicode NFC or NFD when that leaves fewer of its characters
+    unknown to the tokenizer (a text typed composed, é, for a model of a text saved
+    decomposed, e + U+0301, or the reverse)."""
+    if not unknown_chars(tok, text):
+        return text
+    forms = [text, unicodedata.normalize("NFC", text), unicodedata.normalize("NFD", text)]
+    return min(forms, key=lambda form: len(unknown_chars(tok, form)))
+
+
 class CharLMPredictor(Predictor):
     """Inputs: texts (str or :class:`~rnnkit.tasks.text_common.TextLine`). See the module
     docstring for the records of :meth:`predict`, :meth:`stream` and :meth:`generate`."""
@@ -251,9 +265,10 @@ class CharLMPredictor(Predictor):
         out = []
         for line in as_lines(inputs):
             record: dict[str, Any] = {"text": line.text}
-            ids, cut = clip_tokens(tok.encode(LINE_START + line.text), limit + 1)
+            text = known_form(tok, line.text)
+            ids, cut = clip_tokens(tok.encode(LINE_START + text), limit + 1)
             notes = [line.problem] if line.problem else []
-            unknown = unknown_chars(tok, line.text)
+            unknown = unknown_chars(tok, text)
             if unknown:
                 notes.append(f"characters not in the training text read as {UNK}: {unknown!r}")
             if notes:
@@ -297,6 +312,7 @@ class CharLMPredictor(Predictor):
                 or not 0 < top_p <= 1):  # (NaN fails each comparison)
             raise TaskError("need temperature >= 0, top_k >= 1 and 0 < top_p <= 1 "
                             "(--temperature, --top-k, --top-p)")
+        typed, prompt = prompt, known_form(tok, prompt)
         unknown = unknown_chars(tok, prompt)
         if unknown and not given:
             print("warning: the training text holds no newline, which generation starts from "
@@ -307,7 +323,7 @@ class CharLMPredictor(Predictor):
         pieces = sample_text(self.model, tok, prompt, max_new, temperature=temperature,
                              top_k=top_k, top_p=top_p if top_p < 1 else None,
                              seed=int(seed or 0))
-        return _chain(prompt, pieces)
+        return _chain(typed, pieces)
 
 
 def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
@@ -348,7 +364,7 @@ class CharStream(Stream):
     def push(self, x_t: str) -> dict[str, Any]:
         if not isinstance(x_t, str):
             raise TaskError(f"push a text (str), got {type(x_t).__name__}")
-        ids = self.tok.encode(x_t)
+        ids = self.tok.encode(known_form(self.tok, x_t))
         if not ids:
             return {"text": x_t, "chars": 0, "nats": 0.0,
                     "next": top_chars(self.logits, self.tok, self.top)}
