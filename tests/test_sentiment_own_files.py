@@ -123,3 +123,58 @@ def test_chinese_reviews_without_spaces_are_read_a_character_a_token(tmp_path):
     ctx = TASKS["sentiment"].setup(cfg)
     ids = ctx.tokenizer.encode("演员非常精彩。剧情真的好看")  # known words, a new review
     assert len(ids) == 13 and 1 not in ids
+
+
+# -- imbalanced classes ----------------------------------------------------------------------
+class _Majority(__import__("torch").nn.Module):
+    """Always the first class (what a classifier collapses to on imbalanced data)."""
+
+    def __init__(self, classes):
+        super().__init__()
+        import torch
+
+        self.p, self.classes = torch.nn.Parameter(torch.zeros(1)), classes
+
+    def predict_proba(self, x, lengths):
+        import torch
+
+        return torch.eye(self.classes)[torch.zeros(len(x), dtype=torch.long)]
+
+
+def _imbalanced_ctx(tmp_path):
+    import csv
+
+    from rnnkit.tasks import TASKS
+    from rnnkit.tasks.runner import config_from_raw
+
+    parts = {"train": [("x y", "common")] * 18 + [("z", "rare")] * 2 + [("w", "odd|one")],
+             "test": [("x", "common")] * 18 + [("z", "rare")] * 2}
+    for name, rows in parts.items():
+        with open(tmp_path / f"{name}.csv", "w", newline="") as f:
+            csv.writer(f).writerows([("text", "label"), *rows])
+    cfg = config_from_raw({"task": {"name": "sentiment", "train_data": str(tmp_path / "train.csv"),
+                                    "val_data": str(tmp_path / "test.csv"),
+                                    "test_data": str(tmp_path / "test.csv")}}, "t")
+    return TASKS["sentiment"], TASKS["sentiment"].setup(cfg)
+
+
+def test_evaluation_reports_macro_f1_which_a_majority_guess_cannot_fake(tmp_path):
+    """90% accuracy from always guessing the common class: evaluate said only 'accuracy
+    0.9'; macro-F1 (scikit-learn's f1_score(average='macro')) shows the rare class missed."""
+    from sklearn.metrics import f1_score
+
+    task, ctx = _imbalanced_ctx(tmp_path)
+    figures = task.extra_metrics(ctx, _Majority(3), "test")
+    true = [s.label for s in ctx.items["test"]]
+    assert figures["macro_f1"] == pytest.approx(f1_score(true, [0] * 20, average="macro"))
+    assert figures["macro_f1"] == pytest.approx((2 * 0.9 / 1.9 + 0) / 2)  # the odd class: absent
+
+
+def test_the_report_gives_precision_recall_and_f1_per_class(tmp_path):
+    task, ctx = _imbalanced_ctx(tmp_path)
+    lines = task.report_sections(ctx, _Majority(3))
+    at = lines.index("## Test figures per class (macro-F1 0.474)")
+    assert lines[at + 1:at + 7] == [
+        "", "| class | precision | recall | F1 | test texts |", "|---|---|---|---|---|",
+        "| common | 0.900 | 1.000 | 0.947 | 18 |", "| odd\\|one | - | - | - | 0 |",
+        "| rare | 0.000 | 0.000 | 0.000 | 2 |"]

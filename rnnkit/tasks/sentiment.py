@@ -20,7 +20,9 @@ length. ``task.ensemble = N``: N such classifiers trained side by side from seed
 ``seed .. seed+N-1``, their class probabilities averaged (a
 :class:`~rnnkit.models.ClassifierEnsemble`); the best checkpoint is the ensemble's, and
 ``evaluate``, ``predict`` (``--explain``: the members' mean weights) and ``export`` see the
-ensemble. ``evaluate --json`` reports ``accuracy`` and ``loss`` (cross-entropy, nats).
+ensemble. ``evaluate --json`` reports ``accuracy``, ``macro_f1`` (the mean of the classes'
+F1: imbalanced classes) and ``loss`` (cross-entropy, nats); report.md adds precision,
+recall and F1 per class on the test part.
 
 ``rnnkit predict RUN --text "..."`` / ``--input FILE`` prints
 ``{"text", "label", "probability", "probabilities": {class: p}}`` per line (``probability``
@@ -47,6 +49,7 @@ from ..data.tokenizers import WordTokenizer
 from ..models import MODELS, ClassifierEnsemble, Model
 from ..training.config import TaskConfig, number
 from .base import Context, Task, TaskError, register
+from .class_figures import confusion, macro_f1, per_class_lines
 from .datafiles import DataFilesConfig, data_errors, load_splits, path_field, uses_own_data
 from .predictor import Predictor
 from .text_common import TextLine, as_lines, clip_tokens, pad_ids, read_lines, saved_tokenizer
@@ -240,19 +243,35 @@ class SentimentTask(Task):
                 "labels": list(ctx.labels)}
 
     @torch.no_grad()
-    def report_sections(self, ctx: SentimentContext, model) -> list[str]:
-        """Misclassified test sentences, most confident mistakes first."""
-        items, labels = ctx.items["test"], ctx.labels
+    def probabilities(self, ctx: SentimentContext, model, split: str) -> torch.Tensor:
+        """Class probabilities (N, C) of ``split``'s texts, on the CPU."""
+        model.eval()
         device = next(model.parameters()).device
-        probs = torch.cat([model.predict_proba(b["x"].to(device), b["lengths"]).cpu()
-                           for b in batches(self.batches(ctx)["test"], 256)])  # (N, 2)
+        return torch.cat([model.predict_proba(b["x"].to(device), b["lengths"]).cpu()
+                          for b in batches(self.batches(ctx)[split], 256)])  # (N, C)
+
+    def extra_metrics(self, ctx: SentimentContext, model, split: str) -> dict[str, Any]:
+        """``macro_f1``: the mean of the classes' F1 (:mod:`.class_figures`), which
+        guessing the most common class cannot fake on imbalanced classes."""
+        predicted = self.probabilities(ctx, model, split).argmax(-1).tolist()
+        true = [s.label for s in ctx.items[split]]
+        return {"macro_f1": macro_f1(confusion(true, predicted, len(ctx.labels)))}
+
+    def report_sections(self, ctx: SentimentContext, model) -> list[str]:
+        """The test figures per class, and the misclassified test sentences, most
+        confident mistakes first."""
+        items, labels = ctx.items["test"], ctx.labels
+        probs = self.probabilities(ctx, model, "test")  # (N, C)
+        predicted = probs.argmax(-1).tolist()
+        counts = confusion([s.label for s in items], predicted, len(labels))
         wrong = [(float(probs[i].max()), i) for i in range(len(items))
-                 if int(probs[i].argmax()) != items[i].label]
-        lines = [f"## Misclassified test sentences ({len(wrong)} of {len(items)})", "",
+                 if predicted[i] != items[i].label]
+        lines = [*per_class_lines(counts, labels), "",
+                 f"## Misclassified test sentences ({len(wrong)} of {len(items)})", "",
                  "| true | predicted (p) | sentence |", "|---|---|---|"]
         for p, i in sorted(wrong, reverse=True)[:15]:
             text = items[i].text.replace("|", "\\|")
-            lines.append(f"| {labels[items[i].label]} | {labels[int(probs[i].argmax())]} "
+            lines.append(f"| {labels[items[i].label]} | {labels[predicted[i]]} "
                          f"({p:.2f}) | {text} |")
         return lines
 
