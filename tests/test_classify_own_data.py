@@ -244,3 +244,17 @@ def test_a_table_without_the_id_column_is_one_sequence_to_predict(tmp_path):
         assert got == {"source": f"{path}:2", **want}
     with pytest.raises(TaskError, match=re.escape("no column 'id'")):  # training: an error
         _ = _ctx(data=plain).sequences
+
+
+def test_npz_labels_as_a_column_or_one_hot_rows(tmp_path):
+    """Keras and scikit-learn code keeps y as a column (N, 1), or one-hot (N, K): the
+    column was refused, and neither error said what to save."""
+    X = np.arange(24.0).reshape(4, 3, 2)
+    path = tmp_path / "keras.npz"
+    np.savez(path, X=X, y=np.array([[0], [1], [1], [0]]))
+    assert [s.label for s in read_npz(path)] == ["0", "1", "1", "0"]
+    np.savez(path, X=X, y=np.eye(2)[[0, 1, 1, 0]])
+    with pytest.raises(DataError, match=re.escape(
+            f"{path}: y must have shape (4,) like X's first axis, got (4, 2): one label per "
+            "sequence (one-hot rows? save y.argmax(1))")):
+        read_npz(path)

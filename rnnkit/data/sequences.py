@@ -15,8 +15,8 @@ what to do with them.
 - ``.npz`` (:func:`read_npz`): ``X`` (N, T, F) — time before features — or (N, T) for one
   feature; ``lengths`` (N,) optional, for variable lengths (each row of ``X`` padded to the
   longest: only the first ``lengths[i]`` steps are read; without it, steps that are NaN in
-  every feature at the end of a row are padding, as tslearn writes them); ``y`` (N,)
-  optional, any dtype; other arrays are not read. Object arrays (ragged ``X``, strings from
+  every feature at the end of a row are padding, as tslearn writes them); ``y`` (N,) or
+  (N, 1) optional, any dtype; other arrays are not read. Object arrays (ragged ``X``, strings from
   pandas' ``.values``) are refused: loading them runs pickle, which can execute code from
   the file.
 - long-format CSV/TSV/JSON-lines (:func:`read_long_table`, from
@@ -277,8 +277,12 @@ def read_npz(path: str | Path) -> list[Sequence]:
             raise DataError(f"{path}: lengths[{i}] = {n}: must be within 1..{T} (X's time "
                             "axis)")
     y = arrays.get("y")
+    if y is not None and y.shape == (N, 1):  # (a column, as Keras and scikit-learn keep it)
+        y = y[:, 0]
     if y is not None and y.shape != (N,):
-        raise DataError(f"{path}: y must have shape ({N},) like X's first axis, got {y.shape}")
+        raise DataError(f"{path}: y must have shape ({N},) like X's first axis, got {y.shape}"
+                        + (": one label per sequence (one-hot rows? save y.argmax(1))"
+                           if y.ndim == 2 and y.shape[0] == N else ""))
     return [Sequence(X[i, :lengths[i]], None if y is None else _npz_label(path, i, y[i]),
                      f"{path}: X[{i}]") for i in range(N)]
 
