@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 
@@ -94,3 +95,50 @@ def test_mp3_opus_and_aiff_recordings_are_read_not_skipped(tmp_path):
         [tmp_path / "no" / "0.wav", tmp_path / "yes" / "0.wav", *made])
     flat = tmp_path / "yes"  # a folder of audio files alone: the same files
     assert _stub().read_file(flat) == sorted(map(str, [flat / "0.wav", *made]))
+
+
+def test_a_long_recording_among_short_ones_is_named_with_what_it_costs(tmp_path):
+    """A 30 s file among 1 s keywords padded every recording of its part to 30 s (Speech
+    Commands' 85,000 training clips: 40 GB of frames) without a word; the recordings far
+    longer than the rest are named now, with the memory they cost."""
+    from rnnkit.tasks import TASKS
+    from rnnkit.tasks.speech_digits import SpeechDigitsConfig
+    from rnnkit.training.config import ModelConfig, RunConfig
+
+    rate = 16000
+    rng = np.random.default_rng(0)
+    for label in ("yes", "no"):
+        (tmp_path / label).mkdir()
+        for i in range(6):
+            sf.write(tmp_path / label / f"{i}.wav", rng.normal(0, 0.1, rate // 4), rate)
+    sf.write(tmp_path / "yes" / "long.wav", rng.normal(0, 0.1, 6 * rate), rate)
+    (tmp_path / "testing_list.txt").write_text("yes/0.wav\nno/0.wav\n")
+    (tmp_path / "validation_list.txt").write_text("yes/1.wav\nno/1.wav\n")
+    cfg = RunConfig(name="t", task=SpeechDigitsConfig(data=str(tmp_path)),
+                    model=ModelConfig(cell="gru", hidden_size=4))
+    ctx = TASKS["speech-digits"].setup(cfg)
+    with pytest.warns(UserWarning) as caught:
+        splits = ctx.splits
+    assert splits["train"]["x"].shape == (9, 601, 39)
+    [message] = [str(w.message) for w in caught]
+    assert message == (
+        f"1 recording(s) last over 5 times the median (0.25 s) and over 2 s: "
+        f"{tmp_path / 'yes' / 'long.wav'} (6.00 s, train); every recording of a part is "
+        "padded to its longest, so the parts hold 860 kB of frames, 48.7 kB without them: a "
+        "keyword recording holds one word; trim or remove them")
+
+
+def test_the_padding_note_names_five_then_dots_and_says_nothing_for_even_lengths():
+    from rnnkit.tasks.speech_common import padding_note
+
+    short, long = np.zeros((101, 2)), np.zeros((1001, 2))  # 1 s, 10 s
+    assert padding_note({"train": [short] * 4, "test": []}, {"train": ["a"] * 4}, "x") == ""
+    assert padding_note({"train": [long] * 3}, {"train": ["a"] * 3}, "x") == ""  # all alike
+    assert padding_note({"train": []}, {"train": []}, "x") == ""
+    frames = {"train": [short] * 20 + [long] * 6, "val": [short]}
+    names = {"train": [f"s{i}" for i in range(20)] + [f"l{i}" for i in range(6)], "val": ["v"]}
+    note = padding_note(frames, names, "fix it")
+    assert note.startswith("6 recording(s) last over 5 times the median (1.00 s) and over "
+                           "2 s: l0 (10.00 s, train), l1 (10.00 s, train), ")
+    assert "l4 (10.00 s, train) ...; every" in note and "l5" not in note
+    assert note.endswith("the parts hold 209 kB of frames, 17 kB without them: fix it")

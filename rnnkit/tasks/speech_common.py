@@ -64,6 +64,42 @@ def pad(frames: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return x, lengths
 
 
+def padding_note(frames: dict[str, list[np.ndarray]], names: dict[str, list[str]],
+                 advice: str, ratio: float = 5, seconds: float = 2.0) -> str:
+    """Words for a warning ("" for none) naming the recordings of ``frames`` (by part, each
+    (T, F) at 100 frames a second; ``names`` alike) that last over ``ratio`` times the median
+    of them all and over ``seconds``: :func:`pad` pads every recording of a part to its
+    longest, so one such recording multiplies its part's memory; ``advice`` ends it."""
+    lengths = {split: [len(f) for f in part] for split, part in frames.items()}
+    every = [n for part in lengths.values() for n in part]
+    if not every:
+        return ""
+    median = float(np.median(every))
+    limit = max(ratio * median, 1 + seconds * 100)
+    long = [(names[split][i], n, split) for split, part in lengths.items()
+            for i, n in enumerate(part) if n > limit]
+    if not long:
+        return ""
+    width = 4 * next(f.shape[1] for part in frames.values() for f in part)  # bytes a step
+    padded = sum(len(part) * max(part) for part in lengths.values() if part) * width
+    short = [[n for n in part if n <= limit] for part in lengths.values()]
+    kept = sum(len(part) * max(part) for part in short if part) * width
+    shown = ", ".join(f"{name} ({(n - 1) / 100:.2f} s, {split})" for name, n, split in long[:5])
+    return (f"{len(long)} recording(s) last over {ratio:g} times the median "
+            f"({(median - 1) / 100:.2f} s) and over {seconds:g} s: {shown}"
+            f"{' ...' if len(long) > 5 else ''}; every recording of a part is padded to its "
+            f"longest, so the parts hold {_size(padded)} of frames, {_size(kept)} without "
+            f"them: {advice}")
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    raise AssertionError  # (unreachable)
+
+
 class SpeechPredictor(Predictor):
     """Inputs: audio file paths, 1-D arrays (a mono signal at :attr:`sample_rate`) or 2-D
     arrays (T, F), the model's input frames as the run computes them. One record per input

@@ -64,7 +64,7 @@ from ..data.keywords import Clip, Scan, file_lists, keep_readable, scan_labels, 
 from ..training.config import TaskConfig, choice, number
 from .base import SPLITS, Task, TaskError, register
 from .datafiles import DataFilesConfig, data_errors, split_items, uses_own_data
-from .speech_common import FSDDContext, SpeechPredictor, fsdd_signals, pad
+from .speech_common import FSDDContext, SpeechPredictor, fsdd_signals, pad, padding_note
 
 DIGITS = [str(d) for d in range(10)]
 
@@ -291,10 +291,15 @@ class SpeechDigitsTask(Task):
 
     def make_splits(self, ctx: SpeechDigitsContext):
         if uses_own_data(ctx.task_cfg):
+            frames = {split: [ctx.clip_frames(c) for c in ctx.clips[split]] for split in SPLITS}
+            names = {split: [str(c.path) for c in ctx.clips[split]] for split in SPLITS}
+            if note := padding_note(frames, names, "a keyword recording holds one word; trim "
+                                    "or remove them"):
+                warnings.warn(note, stacklevel=2)
             out = {}
             for split in SPLITS:
                 clips = ctx.clips[split]
-                x, lengths = pad([ctx.clip_frames(c) for c in clips])
+                x, lengths = pad(frames[split])
                 out[split] = {"x": x, "lengths": lengths,
                               "y": torch.tensor([ctx.labels.index(c.label) for c in clips])}
             ctx.frames.clear()  # in the tensors now
