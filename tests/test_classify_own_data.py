@@ -70,7 +70,9 @@ def test_numbers_as_classes_that_do_not_recur_suggest_regression(tmp_path):
     path = tmp_path / "y.npz"
     np.savez(path, X=np.arange(60.0).reshape(20, 3, 1), y=np.linspace(1.5, 9.0, 20))
     with pytest.raises(TaskError, match=re.escape(
-            "; if the labels are numbers to predict, set task.target = \"value\"")):
+            "'5.842105263157895'] ... (16 in all): give training sequences of every class "
+            "(with task.data, another task.split_seed may place one in training); if the "
+            "labels are numbers to predict, set task.target = \"value\"")):
         _ = _ctx(data=str(path)).labels
 
 

@@ -153,7 +153,8 @@ class ClassifyContext(Context):
         for split in ("val", "test"):
             for s in self.sequences[split]:
                 if s.label not in names:
-                    shown = f"{names}" if len(names) <= 10 else f"{names[:10]} ... ({len(names)})"
+                    shown = (f"{names}" if len(names) <= 10
+                             else f"{names[:10]} ... ({len(names)} in all)")
                     raise TaskError(
                         f"{s.where}: label {s.label!r} in the {split} part is not one of the "
                         f"training part's classes {shown}: give training sequences of every "
