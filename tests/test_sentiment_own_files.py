@@ -178,3 +178,16 @@ def test_the_report_gives_precision_recall_and_f1_per_class(tmp_path):
         "", "| class | precision | recall | F1 | test texts |", "|---|---|---|---|---|",
         "| common | 0.900 | 1.000 | 0.947 | 18 |", "| odd\\|one | - | - | - | 0 |",
         "| rare | 0.000 | 0.000 | 0.000 | 2 |"]
+
+
+def test_a_label_with_a_pipe_keeps_the_mistakes_table_whole(tmp_path):
+    import torch
+
+    class Odd(_Majority):
+        def predict_proba(self, x, lengths):
+            return torch.eye(self.classes)[torch.ones(len(x), dtype=torch.long)]
+
+    task, ctx = _imbalanced_ctx(tmp_path)
+    lines = task.report_sections(ctx, Odd(3))
+    rows = lines[lines.index("## Misclassified test sentences (20 of 20)") + 4:]
+    assert rows[0] == "| rare | odd\\|one (1.00) | z |" and len(rows) == 15

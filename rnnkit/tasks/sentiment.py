@@ -269,10 +269,10 @@ class SentimentTask(Task):
         lines = [*per_class_lines(counts, labels), "",
                  f"## Misclassified test sentences ({len(wrong)} of {len(items)})", "",
                  "| true | predicted (p) | sentence |", "|---|---|---|"]
+        cell = [name.replace("|", "\\|") for name in labels]  # (a pipe would end the cell)
         for p, i in sorted(wrong, reverse=True)[:15]:
             text = items[i].text.replace("|", "\\|")
-            lines.append(f"| {labels[items[i].label]} | {labels[predicted[i]]} "
-                         f"({p:.2f}) | {text} |")
+            lines.append(f"| {cell[items[i].label]} | {cell[predicted[i]]} ({p:.2f}) | {text} |")
         return lines
 
     def predictor(self, ctx, model, info, run_dir=None):
