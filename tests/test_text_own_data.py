@@ -201,3 +201,17 @@ def test_charlm_reads_inputs_in_the_normal_form_of_its_training_text(tmp_path, c
         assert s.push(typed)["nats"] == t.push(as_trained)["nats"]
     [record] = p.predict(["Ωme"])  # a character no form of the text holds
     assert record["warning"] == "characters not in the training text read as <unk>: 'Ω'"
+
+
+def test_a_corpus_with_old_mac_line_endings_is_read_line_by_line(tmp_path):
+    # Excel for Mac's "Tab Delimited Text" ends lines with CR alone: the whole file was one
+    # line, one pair, and training failed with "the val part holds no sentence pairs"
+    path = tmp_path / "pairs.tsv"
+    path.write_bytes(b"I see.\tJe vois.\r\rGo!\tVa !\rHi.\tSalut.\r\n")
+    text = read_parallel(path)
+    assert text.pairs == [("I see.", "Je vois."), ("Go!", "Va !"), ("Hi.", "Salut.")]
+    assert text.lines == [1, 3, 4] and text.skipped == [2]
+    path.write_bytes(b"I see.\tJe vois.\rGo!\r")
+    with pytest.raises(DataError, match=r"pairs\.tsv:2: no tab; expected 'source<TAB>target', "
+                                        r"got 'Go!'$"):
+        read_parallel(path)

@@ -79,23 +79,23 @@ class ParallelText:
 
 def read_parallel(path: str | Path, *, reverse: bool = False) -> ParallelText:
     """``source<TAB>target[<TAB>ignored...]`` lines (the Tatoeba/Anki layout), UTF-8, no
-    header; ``reverse`` swaps the two columns. Sentences are stripped and put in Unicode
-    NFC (a sentence written composed and decomposed is one). Blank lines are skipped and
-    listed; a line
-    without a tab, with an empty side, or with bytes that are not UTF-8 is a
-    :class:`DataError` naming the file and line."""
+    header, ending with LF, CRLF or CR; ``reverse`` swaps the two columns. Sentences are
+    stripped and put in Unicode NFC (a sentence written composed and decomposed is one).
+    Blank lines are skipped and listed; a line without a tab, with an empty side, or with
+    bytes that are not UTF-8 is a :class:`DataError` naming the file and line."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as e:
         raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
     out = ParallelText(path)
-    lines = raw.split(b"\n")
+    # a line ends with LF, CRLF, or CR alone (Excel for Mac's "Tab Delimited Text")
+    lines = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
     if lines and lines[0].startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
         lines[0] = lines[0][3:]
     for n, line in enumerate(lines, 1):
         try:
-            text = line.decode("utf-8").rstrip("\r")
+            text = line.decode("utf-8")
         except UnicodeDecodeError as e:
             raise DataError(f"{path}:{n}: not valid UTF-8 (byte {line[e.start]:#04x} at "
                             f"column {e.start + 1}); save the file as UTF-8") from None
