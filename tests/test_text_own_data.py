@@ -13,7 +13,7 @@ from rnnkit.data.datasets import DataError
 from rnnkit.data.text import read_parallel
 from rnnkit.data.tokenizers import WordTokenizer
 from rnnkit.models.sampling import sample_logits
-from rnnkit.tasks import TASKS
+from rnnkit.tasks import TASKS, TaskError
 from rnnkit.tasks.charlm import read_text
 from rnnkit.tasks.runner import config_from_raw
 from rnnkit.tasks.translation import bleu_chrf
@@ -215,3 +215,22 @@ def test_a_corpus_with_old_mac_line_endings_is_read_line_by_line(tmp_path):
     with pytest.raises(DataError, match=r"pairs\.tsv:2: no tab; expected 'source<TAB>target', "
                                         r"got 'Go!'$"):
         read_parallel(path)
+
+
+def test_a_part_too_small_to_hold_a_source_says_to_raise_its_fraction(tmp_path):
+    # 4 sources: 10% of them rounds to none, and the advice was to *lower* the fractions
+    path = tmp_path / "pairs.tsv"
+    path.write_text("".join(f"s{i}\tt{i}\n" for i in range(4)), encoding="utf-8")
+    cfg = config_from_raw({"task": {"name": "translation", "data": str(path)}}, "t").task
+    with pytest.raises(TaskError) as e:
+        split_pairs(cfg)
+    assert str(e.value) == (
+        "the test part holds no sentence pairs: task.test_fraction = 0.1 of the 4 distinct "
+        "sources rounds to none; give more data, raise task.test_fraction or set "
+        "task.test_sources")
+    cfg.test_sources = 1
+    with pytest.raises(TaskError, match=r"^the val part holds no sentence pairs: "
+                                        r"task\.val_fraction = 0\.1 of the 3 distinct"):
+        split_pairs(cfg)
+    cfg.val_fraction = 0.5
+    assert [len(part) for part in split_pairs(cfg).values()] == [1, 2, 1]

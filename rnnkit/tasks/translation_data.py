@@ -61,11 +61,11 @@ def split_pairs(cfg) -> dict[str, list]:
         else:
             whole = read_pairs(cfg.data, cfg.reverse)
         n = cfg.test_sources or (ENG_FRA_HELD_OUT["test"] if builtin else
-                                 round(cfg.test_fraction * len({s for s, _ in whole})))
+                                 held_out_count(cfg, "test", whole))
         train, test = split_by_source(whole, n, cfg.split_seed)
     if val is None:
         n = cfg.val_sources or (ENG_FRA_HELD_OUT["val"] if builtin else
-                                round(cfg.val_fraction * len({s for s, _ in train})))
+                                held_out_count(cfg, "val", train))
         train, val = split_by_source(train, n, cfg.split_seed + 1)
     out = {"train": train, "val": val, "test": test}
     for split, items in out.items():
@@ -84,6 +84,19 @@ def split_pairs(cfg) -> dict[str, list]:
                           "task.train_data: their scores are not those of unseen sentences",
                           stacklevel=2)
     return out
+
+
+def held_out_count(cfg, split: str, pairs: Pairs) -> int:
+    """``task.<split>_fraction`` of the distinct sources of ``pairs``, rounded (a
+    :class:`TaskError` when that is none of some)."""
+    sources = len({s for s, _ in pairs})
+    fraction = getattr(cfg, f"{split}_fraction")
+    n = round(fraction * sources)
+    if sources and not n:
+        raise TaskError(f"the {split} part holds no sentence pairs: task.{split}_fraction = "
+                        f"{fraction} of the {sources} distinct sources rounds to none; give "
+                        f"more data, raise task.{split}_fraction or set task.{split}_sources")
+    return n
 
 
 def unspaced(texts: list[str]) -> bool:
