@@ -142,3 +142,59 @@ def test_the_padding_note_names_five_then_dots_and_says_nothing_for_even_lengths
                            "2 s: l0 (10.00 s, train), l1 (10.00 s, train), ")
     assert "l4 (10.00 s, train) ...; every" in note and "l5" not in note
     assert note.endswith("the parts hold 209 kB of frames, 17 kB without them: fix it")
+
+
+def _keyword_folder(root: Path, rate: int = 16000) -> Path:
+    rng = np.random.default_rng(1)
+    for label in ("yes", "no"):
+        (root / label).mkdir(parents=True)
+        for i in range(5):
+            sf.write(root / label / f"{i}.wav", rng.normal(0, 0.1, rate // 4), rate)
+    return root
+
+
+@pytest.mark.filterwarnings("ignore:1 audio file.s. are both in the training and the test")
+def test_a_run_records_the_rate_and_framing_its_model_hears(tmp_path):
+    """preprocessing.json (the run's info) said ``"sample_rate": 0`` for a keyword model
+    that hears 16 kHz, and a CTC run's 8 kHz was nowhere: an exported model could not be fed
+    without reading rnnkit's source. The info now holds the framing, enough to rebuild the
+    frames with librosa."""
+    import librosa
+
+    from rnnkit.data.audio import features
+    from rnnkit.tasks import TASKS
+    from rnnkit.tasks.speech_ctc import SpeechCTCConfig
+    from rnnkit.tasks.speech_digits import SpeechDigitsConfig
+    from rnnkit.training.config import ModelConfig, RunConfig
+
+    def info(name, task):
+        cfg = RunConfig(name="t", task=task, model=ModelConfig(cell="gru", hidden_size=4))
+        return TASKS[name].info(TASKS[name].setup(cfg), None)
+
+    own = info("speech-digits", SpeechDigitsConfig(data=str(_keyword_folder(tmp_path / "kw")),
+                                                   features="logmel"))
+    assert own["task"]["sample_rate"] == 0 and own["audio"] == {
+        "sample_rate": 16000, "features": "logmel", "n_fft": 512, "win_length": 400,
+        "hop_length": 160, "window": "hann", "center": True, "n_mels": 40,
+        "log_offset": 1e-6, "normalize": 1e-5, "stack": 1}
+    assert info("speech-digits", SpeechDigitsConfig())["audio"]["sample_rate"] == 8000
+    _wav(tmp_path / "a.wav")
+    (tmp_path / "m.jsonl").write_text(json.dumps({"audio_filepath": "a.wav", "text": "ab"}))
+    ctc = info("speech-ctc", SpeechCTCConfig(train_data=str(tmp_path / "m.jsonl"),
+                                             val_data=str(tmp_path / "m.jsonl"),
+                                             test_data=str(tmp_path / "m.jsonl"), stack=2))
+    assert ctc["audio"] == {
+        "sample_rate": 8000, "features": "mfcc", "n_fft": 256, "win_length": 200,
+        "hop_length": 80, "window": "hann", "center": True, "n_mels": 40,
+        "log_offset": 1e-6, "n_mfcc": 13, "deltas": [1, 2], "delta_width": 9,
+        "normalize": 1e-5, "stack": 2}
+    spec = own["audio"]  # rebuilt from the record alone
+    signal = np.random.default_rng(2).normal(0, 0.1, 5000).astype(np.float32)
+    mel = librosa.feature.melspectrogram(
+        y=signal, sr=spec["sample_rate"], n_fft=spec["n_fft"], win_length=spec["win_length"],
+        hop_length=spec["hop_length"], window=spec["window"], center=spec["center"],
+        pad_mode="constant", n_mels=spec["n_mels"], power=2.0)
+    frames = np.log(mel + spec["log_offset"]).T
+    frames = (frames - frames.mean(0)) / (frames.std(0) + spec["normalize"])
+    np.testing.assert_allclose(frames, features(signal, "logmel", sample_rate=16000),
+                               atol=2e-3)

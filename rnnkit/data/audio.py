@@ -111,6 +111,23 @@ def features(audio: np.ndarray, kind: str = "mfcc", *, sample_rate: int = SAMPLE
     return feats
 
 
+def feature_spec(kind: str, sample_rate: int, stack: int = 1) -> dict:
+    """How :func:`features` (then :func:`stack_frames`) turns a mono signal at
+    ``sample_rate`` into model inputs, as JSON for a run's info and an export's
+    preprocessing.json: the STFT (as ``librosa.stft``'s arguments, zero padding), ``n_mels``
+    mel bands (``librosa.filters.mel``), their log (of power + ``log_offset``); for MFCCs
+    ``n_mfcc`` coefficients (``librosa.feature.mfcc``) and their deltas (orders ``deltas``,
+    ``librosa.feature.delta`` of ``delta_width``, mode "nearest"); then each feature minus
+    its mean over the utterance, over its std + ``normalize``; ``stack`` frames a step."""
+    n_fft, win, hop = frame_sizes(sample_rate)
+    spec = {"sample_rate": sample_rate, "features": kind, "n_fft": n_fft, "win_length": win,
+            "hop_length": hop, "window": "hann", "center": True, "n_mels": N_MELS,
+            "log_offset": 1e-6}
+    if kind == "mfcc":
+        spec.update(n_mfcc=N_MFCC, deltas=[1, 2], delta_width=9)
+    return {**spec, "normalize": 1e-5, "stack": stack}
+
+
 def power_spectrogram(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """|STFT|^2 (n_fft / 2 + 1, T) exactly as ``librosa.stft(audio, n_fft, win_length,
     hop_length, center=True)`` frames it with :func:`frame_sizes` (zero padding, periodic

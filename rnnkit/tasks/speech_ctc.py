@@ -52,7 +52,14 @@ import numpy as np
 import torch
 
 from .._optional import require
-from ..data.audio import FEATURES, connected_utterances, features, stack_frames
+from ..data.audio import (
+    FEATURES,
+    SAMPLE_RATE,
+    connected_utterances,
+    feature_spec,
+    features,
+    stack_frames,
+)
 from ..data.batches import batches
 from ..models.ctc_beam import ctc_beam_decode
 from ..models.tagger import ctc_greedy_decode
@@ -236,7 +243,9 @@ class SpeechCTCTask(Task):
                 "input_size": FEATURES[cfg.features] * cfg.stack, "loss": "ctc", "blank": 0}
 
     def info(self, ctx: SpeechCTCContext, model):
-        return {**super().info(ctx, model), "alphabet": list(ctx.alphabet)}
+        cfg = ctx.task_cfg
+        return {**super().info(ctx, model), "alphabet": list(ctx.alphabet),
+                "audio": feature_spec(cfg.features, SAMPLE_RATE, cfg.stack)}
 
     def extra_metrics(self, ctx: SpeechCTCContext, model, split):
         refs = ctx.references(split)

@@ -55,6 +55,7 @@ from ..data.audio import (
     SAMPLE_RATE,
     SPEAKERS,
     USER_SAMPLE_RATE,
+    feature_spec,
     features,
     read_audio,
 )
@@ -317,7 +318,8 @@ class SpeechDigitsTask(Task):
         return {"num_classes": len(ctx.labels), "input_size": FEATURES[ctx.task_cfg.features]}
 
     def info(self, ctx, model):
-        return {**super().info(ctx, model), "labels": list(ctx.labels)}
+        return {**super().info(ctx, model), "labels": list(ctx.labels),
+                "audio": feature_spec(ctx.task_cfg.features, ctx.rate)}
 
     def extra_metrics(self, ctx, model, split):
         counts = confusion(model, self.batches(ctx)[split], ctx.cfg.train.batch_size,
