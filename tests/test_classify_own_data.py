@@ -260,3 +260,22 @@ def test_npz_labels_as_a_column_or_one_hot_rows(tmp_path):
             f"{path}: y must have shape (4,) like X's first axis, got (4, 2): one label per "
             "sequence (one-hot rows? save y.argmax(1))")):
         read_npz(path)
+
+
+def test_an_infinite_value_in_training_data_is_named(tmp_path):
+    """An inf (a division by zero upstream, 1e400 in a CSV) made the scaler's mean inf: a
+    warning about 1 missing value, then 'non-finite gradient norm ... lower train.lr'."""
+    X = np.arange(60.0).reshape(20, 3, 1)
+    X[7, 2, 0] = np.inf
+    path = tmp_path / "inf.npz"
+    np.savez(path, X=X, y=np.array(["a", "b"] * 10))
+    with pytest.raises(TaskError, match=re.escape(
+            f"{path}: X[7]: step 3, feature 1 is infinite (inf): write a number there, or "
+            "mark it missing (NaN; ? or an empty cell in text files)")):
+        _ = _ctx(data=str(path)).sequences
+    rows = [f"r{i},{k},{'1e400' if (i, k) == (3, 1) else k},{'ab'[i % 2]}"
+            for i in range(12) for k in range(3)]
+    path = _long(tmp_path / "inf.csv", "id,t,ax,label", rows)
+    with pytest.raises(TaskError, match=re.escape(
+            f"{path}:11: id r3: step 2, feature 'ax' is infinite (inf)")):
+        _ = _ctx(data=path).sequences

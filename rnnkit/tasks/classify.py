@@ -127,6 +127,12 @@ class ClassifyContext(Context):
             raise TaskError(f"{path}: @targetLabel true: the file holds a number to predict per "
                             'series (regression); set task.target = "value"')
         for s in items:
+            if np.isinf(s.x).any():
+                t, f = np.argwhere(np.isinf(s.x))[0]
+                name = repr(s.features[f]) if s.features else f + 1
+                raise TaskError(f"{s.where}: step {t + 1}, feature {name} is infinite "
+                                f"({s.x[t, f]}): write a number there, or mark it missing "
+                                "(NaN; ? or an empty cell in text files)")
             if s.label is None and s.features:  # (a table without the label column)
                 raise TaskError(f"{s.where}: no label: {path} has no column "
                                 f"{cfg.label_column!r} (read as features: "
