@@ -191,3 +191,69 @@ def test_a_label_with_a_pipe_keeps_the_mistakes_table_whole(tmp_path):
     lines = task.report_sections(ctx, Odd(3))
     rows = lines[lines.index("## Misclassified test sentences (20 of 20)") + 4:]
     assert rows[0] == "| rare | odd\\|one (1.00) | z |" and len(rows) == 15
+
+
+# -- labels ----------------------------------------------------------------------------------
+def _parts_ctx(tmp_path, train, test, **task):
+    import csv
+
+    from rnnkit.tasks import TASKS
+    from rnnkit.tasks.runner import config_from_raw
+
+    paths = {}
+    for name, rows in (("train", train), ("test", test)):
+        paths[f"{name}_data"] = str(tmp_path / f"{name}.csv")
+        with open(paths[f"{name}_data"], "w", newline="") as f:
+            csv.writer(f).writerows([("text", "label"), *rows])
+    cfg = config_from_raw({"task": {"name": "sentiment", **paths, **task}}, "t")
+    return TASKS["sentiment"].setup(cfg)
+
+
+def test_a_label_only_the_test_file_has_names_its_lines_and_the_training_classes(tmp_path):
+    """The module's docstring promised the error names the line; it named neither the file
+    nor the line, nor the classes training has."""
+    from rnnkit.tasks import TaskError
+
+    ctx = _parts_ctx(tmp_path, [("a b", "x"), ("c d", "y")] * 10,
+                     [("a b", "x"), ("e f", "z"), ("g", "x"), ("h", "z"), ("i", "q")])
+    with pytest.raises(TaskError) as e:
+        _ = ctx.labels
+    assert str(e.value) == (
+        f"{tmp_path / 'test.csv'}:3: the test part has label(s) ['q', 'z'] that no training "
+        "text has ('z': line 3, 5; 'q': line 6); the training part's classes are ['x', 'y']: "
+        "give training texts of every class, or leave these rows out of the test part")
+
+
+def test_a_label_written_differently_from_a_training_class_says_so(tmp_path):
+    from rnnkit.tasks import TaskError
+
+    ctx = _parts_ctx(tmp_path, [("a b", "4"), ("c d", "5"), ("e", "Positive")] * 10,
+                     [("a b", "4.0"), ("e f", "positive")])
+    with pytest.raises(TaskError) as e:
+        _ = ctx.labels
+    assert ("'4.0' is the training class '4' written differently; 'positive' is the training "
+            "class 'Positive' written differently: write each label as the training file "
+            "does") in str(e.value)
+
+
+def test_a_class_the_split_left_out_of_training_says_to_try_another_split_seed(tmp_path):
+    import csv
+
+    from rnnkit.tasks import TASKS, TaskError
+    from rnnkit.tasks.runner import config_from_raw
+
+    rows = [("a b", "x"), ("c d", "y")] * 20 + [("lonely", "z")]
+    with open(tmp_path / "all.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("text", "label"), *rows])
+    for seed in range(50):  # a seed whose split puts the one 'z' outside training
+        cfg = config_from_raw({"task": {"name": "sentiment", "data": str(tmp_path / "all.csv"),
+                                        "split_seed": seed}}, "t")
+        ctx = TASKS["sentiment"].setup(cfg)
+        if all(label != "z" for _, label in ctx.rows["train"]):
+            break
+    with pytest.raises(TaskError) as e:
+        _ = ctx.labels
+    assert str(e.value).startswith(f"{tmp_path / 'all.csv'}:42: the ")
+    assert str(e.value).endswith(
+        "the split put every text of the class(es) outside the training part: give more "
+        "texts of them, or try another task.split_seed")

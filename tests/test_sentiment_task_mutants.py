@@ -123,8 +123,9 @@ def test_one_training_class_and_unseen_labels_are_errors(tmp_path):
     files = _files(tmp_path, val=[("a", "zz"), ("b", "pos")], test=TEST + [("c", "x"),
                                                                            ("d", "y")])
     with pytest.raises(TaskError, match=re.escape(
-            "the val part has label(s) ['zz'] that no training text has; give training "
-            "examples of every class")):
+            f"{files['val_data']}:2: the val part has label(s) ['zz'] that no training text "
+            "has ('zz': line 2); the training part's classes are ['mid', 'neg', 'pos']: give "
+            "training texts of every class, or leave these rows out of the val part")):
         _ = _ctx(tmp_path, files).labels
     files = _files(tmp_path, test=TEST + [("c", "y"), ("d", "x"), ("e", "y")])
     with pytest.raises(TaskError, match=re.escape("the test part has label(s) ['x', 'y']")):

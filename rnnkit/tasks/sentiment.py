@@ -6,7 +6,7 @@ classes with any label strings — ``task.data`` (one file, split by ``split_see
 ``task.train_data``/``val_data``/``test_data`` (:mod:`rnnkit.tasks.datafiles`). Without
 them: sentence polarity (rt-polarity, Pang & Lee 2005), positive or negative movie snippets.
 The classes are the training part's labels, sorted; a label that only the validation or
-test part has is an error naming its line.
+test part has is an error naming its file and lines (:mod:`.text_labels`).
 
 Split: a seeded train/test split (``test_fraction``; rt-polarity: 90/10), or fold ``fold``
 of ``folds``-fold cross-validation (rt-polarity); ``val_fraction`` of the training part
@@ -53,6 +53,7 @@ from .class_figures import confusion, macro_f1, per_class_lines
 from .datafiles import DataFilesConfig, data_errors, load_splits, path_field, uses_own_data
 from .predictor import Predictor
 from .text_common import TextLine, as_lines, clip_tokens, pad_ids, read_lines, saved_tokenizer
+from .text_labels import unseen_labels_error
 from .text_pretrain import pretrain_encoder
 
 LABELS = ("negative", "positive")
@@ -118,11 +119,18 @@ class SentimentContext(Context):
         for split in ("val", "test"):
             unseen = sorted({label for _, label in self.rows[split]} - set(names))
             if unseen:
-                raise TaskError(f"the {split} part has label(s) {unseen} that no training "
-                                "text has; give training examples of every class")
+                raise unseen_labels_error(self.task_cfg, split, unseen, names, self._read_rows)
         return names
 
     def _read(self, path) -> list[tuple[str, str]]:
+        rows, note = self._read_rows(path)
+        if note:
+            warnings.warn(note, stacklevel=2)
+        return [(text, label) for text, label, _ in rows]
+
+    def _read_rows(self, path) -> tuple[list[tuple[str, str, int]], str]:
+        """(text, label, file line) of each row of the table at ``path``, and what was
+        skipped (:meth:`Table.note`)."""
         cfg = self.task_cfg
         try:
             table = read_table(path, [cfg.text_column, cfg.label_column])
@@ -137,10 +145,8 @@ class SentimentContext(Context):
             if not text:
                 raise TaskError(f"{path}:{line}: empty {cfg.text_column!r}: no words to "
                                 "classify")
-            out.append((text, label))
-        if table.note():
-            warnings.warn(table.note(), stacklevel=2)
-        return out
+            out.append((text, label, line))
+        return out, table.note()
 
     @cached_property
     def unlabelled(self) -> list[str]:
