@@ -279,3 +279,18 @@ def test_an_infinite_value_in_training_data_is_named(tmp_path):
     with pytest.raises(TaskError, match=re.escape(
             f"{path}:11: id r3: step 2, feature 'ax' is infinite (inf)")):
         _ = _ctx(data=path).sequences
+
+
+def test_a_label_changing_within_an_id_says_an_id_is_one_recording(tmp_path):
+    """Ids that name a subject, not a recording (two activities of one subject)."""
+    path = _long(tmp_path / "subjects.csv", "id,t,ax,label",
+                 ["s1,0,1,walk", "s1,1,2,walk", "s1,0,3,run"])
+    with pytest.raises(DataError, match=re.escape(
+            f"{path}:4: 'label' = 'run', but line 2 gives the same sequence 'walk' (an id is "
+            "one sequence with one label: if an id holds several recordings, give each its "
+            "own id)")):
+        read_long_table(path, time_column="")
+    with pytest.raises(DataError, match=re.escape(  # (each recording's clock starts at 0)
+            f"{path}:4: 't' = '0' repeats line 2 of the same sequence (an id is one sequence "
+            "with one label: if an id holds several recordings, give each its own id)")):
+        read_long_table(path)

@@ -228,10 +228,14 @@ def test_long_table_question_marks_single_rows_and_the_label_message(tmp_path):
     assert [i.label for i in items] == ["x", "y"]  # r: a sequence of one row
     path.write_text("id,t,a,label\nq,0,1,x\nq,1,2,x\nq,2,3,z\n")
     assert _error(read_long_table, path) == (f"{path}:4: 'label' = 'z', but line 2 gives the "
-                                             "same sequence 'x'")
+                                             "same sequence 'x' (an id is one sequence with "
+                                             "one label: if an id holds several recordings, "
+                                             "give each its own id)")
     path.write_text("id,t,a,label\nq,0,1,x\nq,1,2,y\n")
     assert _error(read_long_table, path) == (f"{path}:3: 'label' = 'y', but line 2 gives the "
-                                             "same sequence 'x'")
+                                             "same sequence 'x' (an id is one sequence with "
+                                             "one label: if an id holds several recordings, "
+                                             "give each its own id)")
     path.write_text("id,t,a,label\nq,0,1,x\nq,1,2,\n")
     assert _error(read_long_table, path) == (f"{path}:3: empty 'label': every row of a "
                                              "sequence carries its label")

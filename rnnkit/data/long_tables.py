@@ -20,6 +20,8 @@ from .labelled import Sequence
 from .tables import is_missing, read_table
 from .times import is_spreadsheet_time, readings
 
+_ONE_ID = ("(an id is one sequence with one label: if an id holds several recordings, give "
+           "each its own id)")
 _CLOCK = re.compile(r"\d{1,2}:\d{2}(:\d{2}([.,]\d+)?)?( ?[AaPp][Mm])?")  # 08:00:01.250
 
 
@@ -148,7 +150,7 @@ def _ordered(path: Path, table, rows: list[int], column: str) -> list[int]:
     for a, b in zip(order, order[1:]):
         if keys[a] == keys[b]:
             raise DataError(f"{path}:{table.lines[rows[b]]}: {column!r} = {texts[b]!r} repeats "
-                            f"line {table.lines[rows[a]]} of the same sequence")
+                            f"line {table.lines[rows[a]]} of the same sequence {_ONE_ID}")
     return [rows[i] for i in order]
 
 
@@ -186,5 +188,6 @@ def _group_label(path: Path, table, rows: list[int], column: str) -> str:
                             "sequence carries its label")
         if label != labels[0]:
             raise DataError(f"{path}:{table.lines[r]}: {column!r} = {label!r}, but line "
-                            f"{table.lines[rows[0]]} gives the same sequence {labels[0]!r}")
+                            f"{table.lines[rows[0]]} gives the same sequence {labels[0]!r} "
+                            f"{_ONE_ID}")
     return labels[0]
