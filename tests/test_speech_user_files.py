@@ -198,3 +198,26 @@ def test_a_run_records_the_rate_and_framing_its_model_hears(tmp_path):
     frames = (frames - frames.mean(0)) / (frames.std(0) + spec["normalize"])
     np.testing.assert_allclose(frames, features(signal, "logmel", sample_rate=16000),
                                atol=2e-3)
+
+
+def test_a_root_one_folder_too_high_says_which_folder_to_name(tmp_path):
+    """An archive unpacked into its own folder (speech_commands_v0.02/<label>/*.wav) given
+    one level up made the archive's folder a label 'with no audio file', with the advice
+    'remove it or add recordings'; the error now names the folder to give instead."""
+    from rnnkit.data.datasets import DataError
+
+    inner = _keyword_folder(tmp_path / "speech_commands_v0.02")
+    (inner / "_background_noise_").mkdir()
+    with pytest.raises(DataError) as e:
+        scan_labels(tmp_path)
+    assert str(e.value) == (
+        f"{inner}: label folder 'speech_commands_v0.02' holds no audio file (.wav, .flac, "
+        ".ogg, .opus, .mp3, .aif, .aiff) but folders of recordings (no, yes): if those are "
+        f"the labels, read {inner} as the root (task.data)")
+    (tmp_path / "zz").mkdir()  # (after speech_commands_v0.02)
+    (inner / "no").rename(tmp_path / "zz" / "no")
+    (inner / "yes").rename(tmp_path / "yes")
+    with pytest.raises(DataError) as e:  # a folder of nothing: the advice as before
+        scan_labels(tmp_path)
+    assert str(e.value).endswith("holds no audio file (.wav, .flac, .ogg, .opus, .mp3, "
+                                 ".aif, .aiff); remove it or add recordings")

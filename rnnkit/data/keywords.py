@@ -101,7 +101,8 @@ def scan_labels(root: str | Path) -> Scan:
     label folder that are not audio are skipped and listed (:meth:`Scan.note`).
 
     Errors (:class:`DataError`, naming the folder): ``root`` is not a folder, it holds no
-    label folder, a label folder holds no audio file, or two folders (or two files of one
+    label folder, a label folder holds no audio file (when it holds label folders of its
+    own, the error names it as the root to give), or two folders (or two files of one
     folder) are the same name in two Unicode forms (NFC and NFD): they are not merged,
     since one of them is usually a stray copy; rename or merge them by hand."""
     root = Path(root)
@@ -121,10 +122,24 @@ def scan_labels(root: str | Path) -> Scan:
         skipped += [f"{label}/{nfc(p.name)}" for p in files if p not in audio]
         if not audio:
             raise DataError(f"{folder}: label folder {folder.name!r} holds no audio file "
-                            f"({', '.join(AUDIO_SUFFIXES)}); remove it or add recordings")
+                            f"({', '.join(AUDIO_SUFFIXES)}){_inner_labels(folder)}")
         _same_in_nfc(folder, [p.name for p in audio], "files")
         clips += [Clip(p, label, f"{label}/{nfc(p.name)}") for p in audio]
     return Scan(clips, skipped)
+
+
+def _inner_labels(folder: Path) -> str:
+    """How an error about ``folder`` (no audio file in it) ends: the folder to give as the
+    root when ``folder`` holds label folders itself (an archive unpacked into a folder of its
+    own), else the advice to remove it or add recordings."""
+    inner = sorted(nfc(p.name) for p in folder.iterdir() if is_label_folder(p) and any(
+        f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES and not is_hidden(f)
+        for f in p.iterdir()))
+    if not inner:
+        return "; remove it or add recordings"
+    more = " ..." if len(inner) > 5 else ""
+    return (f" but folders of recordings ({', '.join(inner[:5])}{more}): if those are the "
+            f"labels, read {folder} as the root (task.data)")
 
 
 def keep_readable(scan: Scan, root: str | Path, read: Callable[[Clip], object]) -> Scan:
