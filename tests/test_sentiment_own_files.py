@@ -257,3 +257,17 @@ def test_a_class_the_split_left_out_of_training_says_to_try_another_split_seed(t
     assert str(e.value).endswith(
         "the split put every text of the class(es) outside the training part: give more "
         "texts of them, or try another task.split_seed")
+
+
+def test_training_labels_that_differ_only_in_spelling_are_named_in_a_warning(tmp_path):
+    """'Positive ' and 'positive' (a spreadsheet's hand-typed labels) were two classes of the
+    classifier without a word."""
+    ctx = _parts_ctx(tmp_path, [("good", "positive"), ("bad", "negative")] * 10
+                     + [("fine", "Positive"), ("top", "Positive "), ("meh", "4"), ("ok", "4.0")],
+                     [("good", "positive")], val_data=str(tmp_path / "test.csv"))
+    with pytest.warns(UserWarning) as caught:
+        assert ctx.labels == ["4", "4.0", "Positive", "negative", "positive"]
+    assert [str(w.message) for w in caught] == [
+        f"{tmp_path / 'train.csv'}: labels written differently are different classes: '4' "
+        "(1 text) and '4.0' (1 text); 'Positive' (2 texts) and 'positive' (10 texts); if each "
+        "group is one class, write its labels alike"]

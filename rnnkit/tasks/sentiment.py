@@ -53,7 +53,7 @@ from .class_figures import confusion, macro_f1, per_class_lines
 from .datafiles import DataFilesConfig, data_errors, load_splits, path_field, uses_own_data
 from .predictor import Predictor
 from .text_common import TextLine, as_lines, clip_tokens, pad_ids, read_lines, saved_tokenizer
-from .text_labels import unseen_labels_error
+from .text_labels import respelled_classes_warning, unseen_labels_error
 from .text_pretrain import pretrain_encoder
 
 LABELS = ("negative", "positive")
@@ -113,6 +113,8 @@ class SentimentContext(Context):
     def labels(self) -> list[str]:
         """The class names: the training part's labels, sorted."""
         names = sorted({label for _, label in self.rows["train"]})
+        if uses_own_data(self.task_cfg):
+            respelled_classes_warning(self.task_cfg, [label for _, label in self.rows["train"]])
         if len(names) < 2:
             raise TaskError(f"the training part has {len(names)} class(es) ({names}); a "
                             "classifier needs at least 2")

@@ -1,12 +1,15 @@
 """The class names of a text classification run, checked as a user's files come: a label
 that the validation or test part has and training lacks is an error naming the file, its
 lines, the training part's classes and the way out (a label written differently from a
-training class, a split that left a class out of training, a class training lacks).
+training class, a split that left a class out of training, a class training lacks); training
+labels that differ only in case, spaces or how a number is written are named in a warning.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,23 @@ def spelling(label: str) -> str:
     except ValueError:
         return label.strip().casefold()
     return repr(value) if math.isfinite(value) else label.strip().casefold()
+
+
+def respelled_classes_warning(cfg: Any, labels: list[str]) -> None:
+    """Warn when training labels differ only as :func:`spelling` ignores (``Positive`` and
+    ``positive``, ``4`` and ``4.0``): they stay apart, as written, but are named."""
+    counts = Counter(labels)
+    groups: dict[str, list[str]] = {}
+    for name in sorted(counts):
+        groups.setdefault(spelling(name), []).append(name)
+    alike = [names for names in groups.values() if len(names) > 1]
+    if not alike:
+        return
+    listed = "; ".join(" and ".join(f"{n!r} ({counts[n]} text{'s' * (counts[n] > 1)})"
+                                    for n in names) for names in alike)
+    warnings.warn(f"{cfg.train_data or cfg.data}: labels written differently are different "
+                  f"classes: {listed}; if each group is one class, write its labels alike",
+                  stacklevel=3)
 
 
 def _shown(names: list[str], limit: int = 20) -> str:
