@@ -221,3 +221,28 @@ def test_a_root_one_folder_too_high_says_which_folder_to_name(tmp_path):
         scan_labels(tmp_path)
     assert str(e.value).endswith("holds no audio file (.wav, .flac, .ogg, .opus, .mp3, "
                                  ".aif, .aiff); remove it or add recordings")
+
+
+def test_a_path_relative_to_the_working_folder_is_named_with_the_fix(tmp_path, monkeypatch):
+    """NeMo tries a relative audio_filepath from the working folder before the manifest's;
+    manifests written that way (data/an4/wav/x.wav beside data/an4/train_manifest.json) were
+    refused as 'not found' only; the error now says where the file is and what to write."""
+    from rnnkit.data.datasets import DataError
+    from rnnkit.data.manifests import read_manifest
+
+    _wav(tmp_path / "data" / "an4" / "wav" / "x.wav")
+    manifest = tmp_path / "data" / "an4" / "train_manifest.json"
+    manifest.write_text(json.dumps({"audio_filepath": "data/an4/wav/x.wav", "text": "a"}) + "\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError) as e:
+        read_manifest(manifest)
+    assert str(e.value) == (
+        f"{manifest}:1: audio file {str(tmp_path / 'data/an4/data/an4/wav/x.wav')!r} not "
+        "found (a relative audio_filepath is read from the manifest's folder); "
+        "'data/an4/wav/x.wav' is relative to the working folder (as NeMo also reads it): "
+        "write it relative to the manifest's folder ('wav/x.wav') or absolute")
+    monkeypatch.chdir(tmp_path / "data")  # found nowhere: the message as before
+    with pytest.raises(DataError) as e:
+        read_manifest(manifest)
+    assert str(e.value).endswith("not found (a relative audio_filepath is read from the "
+                                 "manifest's folder)")

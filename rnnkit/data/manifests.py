@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,10 +137,22 @@ def _utterance(path: Path, n: int, line: str, lowercase: bool) -> Utterance:
     audio = audio if audio.is_absolute() else path.parent / audio
     if not is_file(audio):
         raise DataError(f"{where}: audio file {str(audio)!r} not found (a relative "
-                        "audio_filepath is read from the manifest's folder)")
+                        f"audio_filepath is read from the manifest's folder)"
+                        f"{_from_working_folder(path, obj['audio_filepath'])}")
     speaker = obj.get("speaker")
     return Utterance(audio.resolve(), text, None if duration is None else float(duration),
                      None if speaker is None else str(speaker), where)
+
+
+def _from_working_folder(manifest: Path, name: str) -> str:
+    """The end of a 'not found' error: the fix when ``name`` is a file relative to the
+    working folder (NeMo tries that first), else nothing."""
+    here = expand_home(name)
+    if here.is_absolute() or not is_file(here):
+        return ""
+    fixed = os.path.relpath(os.path.abspath(here), os.path.abspath(manifest.parent))
+    return (f"; {name!r} is relative to the working folder (as NeMo also reads it): write it "
+            f"relative to the manifest's folder ({Path(fixed).as_posix()!r}) or absolute")
 
 
 def check_duration(utt: Utterance, seconds: float, tolerance: float) -> str:
