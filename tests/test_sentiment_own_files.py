@@ -271,3 +271,21 @@ def test_training_labels_that_differ_only_in_spelling_are_named_in_a_warning(tmp
         f"{tmp_path / 'train.csv'}: labels written differently are different classes: '4' "
         "(1 text) and '4.0' (1 text); 'Positive' (2 texts) and 'positive' (10 texts); if each "
         "group is one class, write its labels alike"]
+
+
+@pytest.mark.parametrize("name, content, line", [
+    ("nan.csv", "text,label\ngood,pos\nbad,NaN\n", 3),  # pandas' astype(str), numpy's str()
+    ("nan.jsonl", '{"text": "good", "label": 1}\n{"text": "bad", "label": NaN}\n', 2),
+])
+def test_a_nan_label_is_a_missing_label_not_a_class(tmp_path, name, content, line):
+    """A label column holding NaN (a missing value as pandas or json.dumps writes it) made
+    a class 'nan'/'NaN' of its own, while an empty label was an error."""
+    from rnnkit.tasks import TASKS, TaskError
+    from rnnkit.tasks.runner import config_from_raw
+
+    path = _write(tmp_path, name, content)
+    cfg = config_from_raw({"task": {"name": "sentiment", "data": str(path)}}, "t")
+    with pytest.raises(TaskError) as e:
+        _ = TASKS["sentiment"].setup(cfg).rows
+    assert str(e.value) == (f"{path}:{line}: 'label' is NaN, a missing value: every text "
+                            "needs a label (give its class, or leave the row out)")

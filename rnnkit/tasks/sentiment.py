@@ -144,6 +144,10 @@ class SentimentContext(Context):
             if not label:
                 raise TaskError(f"{path}:{line}: empty {cfg.label_column!r}: every text needs "
                                 "a label")
+            if label.lower() == "nan":  # (pandas' and json.dumps' missing value)
+                raise TaskError(f"{path}:{line}: {cfg.label_column!r} is NaN, a missing "
+                                "value: every text needs a label (give its class, or leave "
+                                "the row out)")
             if not text:
                 raise TaskError(f"{path}:{line}: empty {cfg.text_column!r}: no words to "
                                 "classify")
