@@ -60,9 +60,10 @@ from typing import Any
 
 import torch
 
-from .._optional import MissingExtraError, pyplot, require
+from .._optional import MissingExtraError, require
 from ..data.tokenizers import BOS, EOS, PAD, UNK, WordTokenizer, detokenize
 from ..training.config import TaskConfig, choice, number
+from .attention_plot import plot_attention
 from .base import Context, Task, TaskError, register
 from .datafiles import DataFilesConfig, data_errors
 from .predictor import Predictor
@@ -360,23 +361,6 @@ class TranslationPredictor(Predictor):
             raise TaskError("the translation is empty: no attention to plot")
         return plot_attention(record["source_tokens"], record["target_tokens"],
                               record["attention"], path)
-
-
-def plot_attention(source: list[str], target: list[str], weights: list[list[float]],
-                   path: str | Path) -> Path:
-    """Heat map of attention weights: source words across, target words down."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(1 + 0.5 * max(len(source), 2), 1 + 0.4 * max(len(target), 2)))
-    ax.imshow(weights, cmap="viridis", aspect="auto", vmin=0, vmax=1)
-    ax.set_xticks(range(len(source)), source, rotation=45, ha="right")
-    ax.set_yticks(range(len(target)), target)
-    ax.set_xlabel("source")
-    ax.set_ylabel("translation")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
 register(TranslationTask())
