@@ -294,3 +294,12 @@ def test_a_label_changing_within_an_id_says_an_id_is_one_recording(tmp_path):
             f"{path}:4: 't' = '0' repeats line 2 of the same sequence (an id is one sequence "
             "with one label: if an id holds several recordings, give each its own id)")):
         read_long_table(path)
+
+
+def test_channels_of_unequal_length_in_a_ts_line_say_how_to_pad(tmp_path):
+    path = tmp_path / "u.ts"
+    path.write_text("@univariate false\n@dimensions 2\n@classLabel true a\n@data\n1,2,3:4,5:a\n")
+    with pytest.raises(DataError, match=re.escape(
+            f"{path}:5: the channels of one series must be equally long, got [3, 2] values "
+            "(pad the shorter ones with ? at the end: missing values)")):
+        read_ts(path)

@@ -155,7 +155,8 @@ def read_ts(path: str | Path) -> list[Sequence]:
         values = [_values(path, n, c, f) for c, f in enumerate(fields)]
         if len({len(v) for v in values}) > 1:
             raise DataError(f"{path}:{n}: the channels of one series must be equally long, "
-                            f"got {[len(v) for v in values]} values")
+                            f"got {[len(v) for v in values]} values (pad the shorter ones "
+                            "with ? at the end: missing values)")
         x = np.stack(values, axis=1)  # (T, F)
         if labelled:
             label = _ts_label(path, n, label, head)
