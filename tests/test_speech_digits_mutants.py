@@ -270,19 +270,22 @@ def test_labels_come_from_the_training_part_and_need_two(tmp_path):
     ctx = TASK.setup(_run(data=str(root)))
     with pytest.raises(TaskError) as e:
         _ = ctx.labels
-    assert str(e.value) == ("the test part has label(s) ['c'] with no training recording; "
-                            "give training recordings of every label")
+    assert str(e.value) == (f"the test part has label(s) ['c'] with no training recording "
+                            f"({root / 'c'}: 1 recording(s), none in the training part); "
+                            "give training recordings of every label, or remove the folder")
     (root / "testing_list.txt").write_text("a/3.wav\n")
     with pytest.raises(TaskError) as e:
         _ = TASK.setup(_run(data=str(root))).labels
-    assert str(e.value) == ("the test part has label(s) ['a'] with no training recording; "
-                            "give training recordings of every label")
+    assert str(e.value) == (f"the test part has label(s) ['a'] with no training recording "
+                            f"({root / 'a'}: 1 recording(s), none in the training part); "
+                            "give training recordings of every label, or remove the folder")
     (root / "testing_list.txt").write_text("b/1.wav\n")
     (root / "validation_list.txt").write_text("a/3.wav\n")
     with pytest.raises(TaskError) as e:
         _ = TASK.setup(_run(data=str(root))).labels
-    assert str(e.value) == ("the val part has label(s) ['a'] with no training recording; "
-                            "give training recordings of every label")
+    assert str(e.value) == (f"the val part has label(s) ['a'] with no training recording "
+                            f"({root / 'a'}: 1 recording(s), none in the training part); "
+                            "give training recordings of every label, or remove the folder")
 
 
 def test_one_training_label_is_refused(tmp_path):

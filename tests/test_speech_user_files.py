@@ -246,3 +246,24 @@ def test_a_path_relative_to_the_working_folder_is_named_with_the_fix(tmp_path, m
         read_manifest(manifest)
     assert str(e.value).endswith("not found (a relative audio_filepath is read from the "
                                  "manifest's folder)")
+
+
+def test_a_label_of_one_recording_outside_training_names_its_folder(tmp_path):
+    """A label folder with one file that the split put in the test part was refused as
+    'the test part has label(s) ['stop'] with no training recording' without naming the
+    folder or how many recordings it has."""
+    from rnnkit.tasks import TASKS, TaskError
+    from rnnkit.tasks.speech_digits import SpeechDigitsConfig
+    from rnnkit.training.config import ModelConfig, RunConfig
+
+    root = _keyword_folder(tmp_path / "kw")
+    _wav(root / "stop" / "0.wav", 0.25, 16000)
+    (root / "testing_list.txt").write_text("stop/0.wav\nyes/0.wav\n")
+    cfg = RunConfig(name="t", task=SpeechDigitsConfig(data=str(root)),
+                    model=ModelConfig(cell="gru", hidden_size=4))
+    with pytest.raises(TaskError) as e:
+        _ = TASKS["speech-digits"].setup(cfg).labels
+    assert str(e.value) == (
+        f"the test part has label(s) ['stop'] with no training recording ({root / 'stop'}: 1 "
+        "recording(s), none in the training part); give training recordings of every label, "
+        "or remove the folder")

@@ -195,8 +195,12 @@ class SpeechDigitsContext(FSDDContext):
         for split in ("val", "test"):
             unseen = sorted({c.label for c in self.clips[split]} - set(names))
             if unseen:
+                folder = next(c.path.parent for c in self.clips[split] if c.label == unseen[0])
+                count = sum(c.label == unseen[0] for part in self.clips.values() for c in part)
                 raise TaskError(f"the {split} part has label(s) {unseen} with no training "
-                                "recording; give training recordings of every label")
+                                f"recording ({folder}: {count} recording(s), none in the "
+                                "training part); give training recordings of every label, "
+                                "or remove the folder")
         if len(names) < 2:
             raise TaskError(f"the training part has {len(names)} label(s) ({names}); a "
                             "classifier needs at least 2")
