@@ -13,7 +13,7 @@ from rnnkit.data.datasets import DataError
 from rnnkit.data.text import read_parallel
 from rnnkit.data.tokenizers import WordTokenizer
 from rnnkit.models.sampling import sample_logits
-from rnnkit.tasks import TASKS, TaskError
+from rnnkit.tasks import TASKS, TaskError, attention_plot
 from rnnkit.tasks.charlm import read_text
 from rnnkit.tasks.runner import config_from_raw
 from rnnkit.tasks.translation import bleu_chrf
@@ -234,3 +234,23 @@ def test_a_part_too_small_to_hold_a_source_says_to_raise_its_fraction(tmp_path):
         split_pairs(cfg)
     cfg.val_fraction = 0.5
     assert [len(part) for part in split_pairs(cfg).values()] == [1, 2, 1]
+
+
+def test_an_attention_plot_of_characters_no_font_has_warns_once(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.setattr(attention_plot, "FALLBACK_FONTS", ())  # as on a machine without them
+    weights = [[0.5, 0.5], [0.9, 0.1], [0.1, 0.9]]
+    with pytest.warns(UserWarning) as record:  # (matplotlib warned once per glyph: 7 here)
+        attention_plot.plot_attention(["i", "tea"], ["私は", "お茶", "が好き"], weights,
+                                      tmp_path / "a.png")
+    assert [str(w.message) for w in record] == [
+        "the plot's fonts lack 7 character(s) of the tokens, drawn as boxes: 'おがきは好私茶'; "
+        "install a font that has them where matplotlib finds it (Noto Sans CJK for Chinese "
+        "and Japanese)"]
+    # an installed fallback font is used for what the first lacks (matplotlib ships Last
+    # Resort, which draws every character as a sign of its script)
+    monkeypatch.setattr(attention_plot, "FALLBACK_FONTS", ("Last Resort High-Efficiency",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        attention_plot.plot_attention(["i", "tea"], ["私は", "お茶", "が好き"], weights,
+                                      tmp_path / "b.png")
