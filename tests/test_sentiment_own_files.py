@@ -194,7 +194,7 @@ def test_a_label_with_a_pipe_keeps_the_mistakes_table_whole(tmp_path):
 
 
 # -- labels ----------------------------------------------------------------------------------
-def _parts_ctx(tmp_path, train, test, **task):
+def _parts_ctx(tmp_path, train, test, header=("text", "label"), **task):
     import csv
 
     from rnnkit.tasks import TASKS
@@ -204,7 +204,7 @@ def _parts_ctx(tmp_path, train, test, **task):
     for name, rows in (("train", train), ("test", test)):
         paths[f"{name}_data"] = str(tmp_path / f"{name}.csv")
         with open(paths[f"{name}_data"], "w", newline="") as f:
-            csv.writer(f).writerows([("text", "label"), *rows])
+            csv.writer(f).writerows([header, *rows])
     cfg = config_from_raw({"task": {"name": "sentiment", **paths, **task}}, "t")
     return TASKS["sentiment"].setup(cfg)
 
@@ -289,3 +289,39 @@ def test_a_nan_label_is_a_missing_label_not_a_class(tmp_path, name, content, lin
         _ = TASKS["sentiment"].setup(cfg).rows
     assert str(e.value) == (f"{path}:{line}: 'label' is NaN, a missing value: every text "
                             "needs a label (give its class, or leave the row out)")
+
+
+# -- prediction files ------------------------------------------------------------------------
+def test_a_prediction_table_without_the_runs_text_column_says_how_to_give_it(tmp_path):
+    """The error said to set task.text_column, which a trained run's predict cannot do."""
+    from rnnkit.tasks import TaskError
+    from rnnkit.tasks.sentiment import SentimentPredictor
+
+    ctx = _parts_ctx(tmp_path, [("a b", "x"), ("c d", "y")] * 5, [("a", "x")],
+                     ("review", "label"), text_column="review")
+    p = SentimentPredictor(ctx.task, ctx, _Majority(2), {"tokenizer": ctx.tokenizer.to_dict(),
+                                                         "labels": ctx.labels})
+    path = _write(tmp_path, "new.csv", "text,stars\nnice,5\n")
+    with pytest.raises(TaskError) as e:
+        p.read_file(str(path))
+    assert str(e.value) == (
+        f"{path}: no column 'review'; the columns are 'text', 'stars' (the run's "
+        "task.text_column: name the texts' column 'review', or give the texts one a line in a "
+        ".txt file)")
+
+
+def test_a_prediction_table_row_without_a_text_names_its_line(tmp_path):
+    from rnnkit.tasks import TaskError
+    from rnnkit.tasks.sentiment import SentimentPredictor
+
+    ctx = _parts_ctx(tmp_path, [("a b", "x"), ("c d", "y")] * 5, [("a", "x")])
+    p = SentimentPredictor(ctx.task, ctx, _Majority(2), {"tokenizer": ctx.tokenizer.to_dict(),
+                                                         "labels": ctx.labels})
+    path = _write(tmp_path, "new.jsonl", '{"text": "a"}\n{"text": null}\n{"id": 3}\n')
+    with pytest.raises(TaskError, match=r"new.jsonl:2: column 'text' is null on this row"):
+        p.read_file(str(path))
+    path = _write(tmp_path, "new.jsonl", '{"text": "a"}\n{"id": 3}\n')
+    with pytest.raises(TaskError, match=r"new.jsonl:2: column 'text' is missing on this row"):
+        p.read_file(str(path))
+    assert [line.text for line in p.read_file(str(_write(tmp_path, "ok.jsonl",
+                                                          '{"text": "a b"}\n')))] == ["a b"]

@@ -303,9 +303,18 @@ class SentimentPredictor(Predictor):
         if path != "-" and f".{suffix}" in FORMATS and suffix != "txt":
             column = self.config.task.text_column
             try:
-                table = read_table(path, [column])
+                table = read_table(path, [])
             except DataError as e:
                 raise TaskError(str(e)) from None
+            if column not in table.columns:  # (the run's config is fixed: no key to set)
+                raise TaskError(f"{path}: no column {column!r}; the columns are "
+                                f"{', '.join(map(repr, table.columns))} (the run's "
+                                f"task.text_column: name the texts' column {column!r}, or "
+                                "give the texts one a line in a .txt file)")
+            for row, line in zip(table.rows, table.lines):
+                if row.get(column) is None:  # (JSON-lines: absent, or null)
+                    raise TaskError(f"{path}:{line}: column {column!r} is "
+                                    f"{'null' if column in row else 'missing'} on this row")
             return [TextLine(row[column]) for row in table.rows]
         return super().read_file(path, **options)
 
