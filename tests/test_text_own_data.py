@@ -254,3 +254,13 @@ def test_an_attention_plot_of_characters_no_font_has_warns_once(tmp_path, monkey
         warnings.simplefilter("error")
         attention_plot.plot_attention(["i", "tea"], ["私は", "お茶", "が好き"], weights,
                                       tmp_path / "b.png")
+
+
+def test_byte_order_marks_of_concatenated_files_are_no_text(tmp_path):
+    # `cat a.tsv b.tsv > all.tsv` of two files saved with a BOM (Windows Notepad): the second
+    # file's first source started with U+FEFF, a distinct source (and token) from the same
+    # sentence elsewhere, so it could be trained on and tested on
+    part = "\ufeffI see.\tJe vois.\nGo!\tVa !\n".encode()
+    path = tmp_path / "all.tsv"
+    path.write_bytes(part + part)
+    assert read_parallel(path).pairs == [("I see.", "Je vois."), ("Go!", "Va !")] * 2

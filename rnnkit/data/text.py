@@ -91,9 +91,9 @@ def read_parallel(path: str | Path, *, reverse: bool = False) -> ParallelText:
     out = ParallelText(path)
     # a line ends with LF, CRLF, or CR alone (Excel for Mac's "Tab Delimited Text")
     lines = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
-    if lines and lines[0].startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
-        lines[0] = lines[0][3:]
     for n, line in enumerate(lines, 1):
+        # a UTF-8 byte-order mark: the file's, or another's where files were concatenated
+        line = line.removeprefix(b"\xef\xbb\xbf")
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as e:
