@@ -551,20 +551,42 @@ EQUIVALENT: dict[str, str] = {
     **{f"rnnkit.export.sequence_models.x_feedforward_plan__mutmut_{n}":
        "FeedForward has no recurrent layer, so prepared never asks for a layer's mode"
        for n in (63, 66, 67)},
-    "rnnkit.data.times.x_column_times__mutmut_98":
+    "rnnkit.data.times.x_column_times__mutmut_104":
         "a column exactly one layout reads has returned just above: len(fits) >= 1 is > 1 here",
     **{f"rnnkit.data.times.x_column_times__mutmut_{n}":
        "unreachable: the ISO reading above failed on some cell and parse_iso is deterministic, "
-       "so the loop before it raises first" for n in (133, 134, 135)},
+       "so the loop before it raises first" for n in (167, 168, 169)},
     **{f"rnnkit.data.times.x_column_times__mutmut_{n}":
        "stacklevel only changes the file and line Python shows beside the warning (the CLI "
-       "prints none)" for n in (77, 80)},
+       "prints none)" for n in (83, 86, 122, 130)},
     **{f"rnnkit.data.times.x__steps__mutmut_{n}":
        "stacklevel only changes the file and line Python shows beside the warning (the CLI "
        "prints none)" for n in (23, 26)},
     **{f"rnnkit.data.times.x__number_times__mutmut_{n}":
-       "the values are Python ints, which np.array makes int64 without being told"
-       for n in (52, 54)},
+       "the values are Python ints (rounded microseconds), which np.array makes int64 without "
+       "being told" for n in (66, 68)},
+    **{f"rnnkit.data.times.x__number_times__mutmut_{n}":
+       "the step values are Python ints, or ints and floats: np.array makes them int64, or "
+       "float64, without being told" for n in (58, 60)},
+    **{f"rnnkit.data.times.x_decimals__mutmut_{n}":
+       "decimals is given float64 arrays only (step numbers with decimals)" for n in (3, 5)},
+    "rnnkit.data.times.x_decimals__mutmut_7":
+        "the loop checking 9 places returns 9 there, as the line after the loop does",
+    **{f"rnnkit.data.times.x_step_tolerance__mutmut_{n}":
+       "step_tolerance is given float64 arrays only (step numbers with decimals)"
+       for n in (12, 14)},
+    "rnnkit.data.times.x__irregular__mutmut_6":
+        "timedelta64 steps as float64 are the same numbers: the same median and comparisons",
+    "rnnkit.data.times.x__irregular__mutmut_13":
+        "1.0 and 2.0 are both above the 0.1 a reading must reach and above every share, so the "
+        "same reading is taken or the same error raised",
+    "rnnkit.tasks.timeseries.timestamps.x_time_step__mutmut_31":
+        "int64 or timedelta64 differences as float64 are the same numbers; int() of their "
+        "median is the same",
+    "rnnkit.tasks.timeseries.timestamps.x_parse_times__mutmut_4":
+        "the labels (time_labels) hold no X: stripping X and - strips the same",
+    "rnnkit.tasks.timeseries.timestamps.x_parse_times__mutmut_15":
+        "np.datetime64 reads a space between date and time as it reads T",
     "rnnkit.data.times.x_parse_iso__mutmut_24": "np.datetime64('9999') is in years already",
     **{f"rnnkit.tasks.speech_common.xǁSpeechPredictorǁread_file__mutmut_{n}":
        "lowercase only changes the manifest's texts; read_file keeps only the audio paths"

@@ -108,6 +108,9 @@ def test_decimal_times_as_large_as_unix_seconds_keep_their_step(tmp_path):
     assert time_labels(s.timestamps[19:22]) == ["1700000002.0", "1700000002.1", "1700000002.2"]
     assert time_step(s.timestamps) == 0.1
     assert time_labels(future_times(s.timestamps, 24))[-2:] == ["1700000006.3", "1700000006.4"]
+    t = np.array([float(f"{98765432.3 + 0.1 * i:.1f}") for i in range(5)])  # 8 + 1 digits
+    labels = time_labels(future_times(t, 30))  # (9.10000001 without rounding to 1 place)
+    assert labels == [f"{98765432.8 + 0.1 * i:.1f}" for i in range(30)]
 
 
 @pytest.mark.parametrize("step,late", [(1.0, 1.000003), (1e-8, 2e-8)])

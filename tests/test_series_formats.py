@@ -229,9 +229,19 @@ def test_months_that_read_both_ways_take_the_one_way_that_steps_regularly(tmp_pa
                                                           dtype="datetime64[M]"))
 
 
+def test_three_times_that_read_both_ways_are_enough_to_tell_a_regular_reading(tmp_path):
+    path = _write(tmp_path / "t.csv", ["t", "v"], [[f"0{m}/05/2021", "1"] for m in (1, 2, 3)])
+    with pytest.warns(UserWarning, match="is read as %d/%m/%Y"):  # May 1-3, not Jan-Mar 5
+        s = read_csv(path)
+    np.testing.assert_array_equal(s.timestamps, np.arange("2021-05-01", "2021-05-04",
+                                                          dtype="datetime64[D]"))
+
+
 @pytest.mark.parametrize("dates", [
     [date(2021, m, 1) for m in range(1, 13)],  # months m/d, or 12 days d/m: both regular
     [date(2021, m, d) for m, d in ((1, 3), (2, 5), (3, 11), (4, 2), (5, 9), (6, 1), (7, 12))],
+    [date(2021, m, d) for m, d in ((1, 1), (2, 1), (3, 1), (4, 1), (5, 2), (6, 3), (7, 1),
+                                   (8, 1))],  # 3 of 7 steps irregular as m/d
 ])  # irregular as m/d, out of order as d/m
 def test_times_that_read_both_ways_without_one_regular_reading_need_a_format(tmp_path, dates):
     path = _write(tmp_path / "a.csv", ["t", "v"],

@@ -83,6 +83,9 @@ def test_integers_that_look_like_unix_times_warn_and_time_format_reads_them(tmp_
     s = read_csv(_write(tmp_path / "ms.csv", millis), time_format="unix_ms")
     assert s.timestamps.dtype == np.dtype("datetime64[ms]")
     np.testing.assert_array_equal(s.timestamps.astype(np.int64), millis)
+    s = read_csv(_write(tmp_path / "us.csv", ["0.0000017", "1.0000017", "2.0000017"]),
+                 time_format="unix")  # to the nearest microsecond (1.7 us: 2 us)
+    np.testing.assert_array_equal(s.timestamps.astype(np.int64), [2, 1000002, 2000002])
     s = read_csv(_write(tmp_path / "f.csv", ["86400.0", "172800", "259200.0"]),
                  time_format="unix")  # whole days, written as floats
     np.testing.assert_array_equal(
@@ -122,6 +125,7 @@ def test_an_integer_too_large_for_a_step_names_its_row(tmp_path):
 @pytest.mark.parametrize("fmt,cell,kind", [
     ("step", "2.5x", "a step number"), ("step", "x", "a step number"),
     ("step", "nan", "a step number"), ("step", "1e400", "a step number"),
+    ("step", "1_0", "a step number"),  # (Python's float() reads 1_0 as 10.0)
     ("unix", "soon", "a Unix time (s)"), ("unix", "nan", "a Unix time (s)"),
     ("unix_ms", "1e400", "a Unix time (ms)"), ("step", "9" * 20, "a step number"),
 ])
