@@ -264,3 +264,22 @@ def test_byte_order_marks_of_concatenated_files_are_no_text(tmp_path):
     path = tmp_path / "all.tsv"
     path.write_bytes(part + part)
     assert read_parallel(path).pairs == [("I see.", "Je vois."), ("Go!", "Va !")] * 2
+
+
+def test_held_out_text_with_characters_training_lacks_is_warned(tmp_path):
+    # a test text in capitals for a model of lower-case text: scored silently as <unk>s
+    (tmp_path / "train.txt").write_text("the cat sat on the mat\n" * 10, encoding="utf-8")
+    (tmp_path / "test.txt").write_text("THE cat ate\n" * 4, encoding="utf-8")
+    cfg = config_from_raw({"task": {"name": "charlm", "window": 8, "val_streams": 2,
+                                    "train_data": str(tmp_path / "train.txt"),
+                                    "test_data": str(tmp_path / "test.txt")}}, "t")
+    task = TASKS["charlm"]
+    with pytest.warns(UserWarning) as record:
+        task.batches(task.setup(cfg))
+    assert [str(w.message) for w in record] == [
+        "the test text holds 12 of its 48 characters (3 distinct: 'EHT') that the training "
+        "text lacks: they are read as <unk>, which the model never learns to predict"]
+    cfg.task.test_data = ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        task.batches(task.setup(cfg))

@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import sys
 import unicodedata
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -181,6 +182,14 @@ class CharLMTask(Task):
                             + f" characters (need more than task.val_streams = "
                             f"{cfg.val_streams}); give a longer text, or lower task.window and "
                             "task.val_streams")
+        for name, part in (("validation", val), ("test", test if test is not val else "")):
+            unknown = unknown_chars(tok, part)
+            if unknown:
+                count = sum(c in unknown for c in part)
+                warnings.warn(f"the {name} text holds {count} of its {len(part)} characters "
+                              f"({len(unknown)} distinct: {unknown[:20]!r}) that the training "
+                              f"text lacks: they are read as {UNK}, which the model never "
+                              "learns to predict", stacklevel=2)
         train_ids = torch.tensor(tok.encode(train), dtype=torch.long)
         val_rows = rows(torch.tensor(tok.encode(val), dtype=torch.long), cfg.val_streams)
         test_rows = val_rows if test is val else rows(
