@@ -264,7 +264,7 @@ def test_training_labels_that_differ_only_in_spelling_are_named_in_a_warning(tmp
     classifier without a word."""
     ctx = _parts_ctx(tmp_path, [("good", "positive"), ("bad", "negative")] * 10
                      + [("fine", "Positive"), ("top", "Positive "), ("meh", "4"), ("ok", "4.0")],
-                     [("good", "positive")], val_data=str(tmp_path / "test.csv"))
+                     [("great", "positive")], val_data=str(tmp_path / "test.csv"))
     with pytest.warns(UserWarning) as caught:
         assert ctx.labels == ["4", "4.0", "Positive", "negative", "positive"]
     assert [str(w.message) for w in caught] == [
@@ -325,3 +325,18 @@ def test_a_prediction_table_row_without_a_text_names_its_line(tmp_path):
         p.read_file(str(path))
     assert [line.text for line in p.read_file(str(_write(tmp_path, "ok.jsonl",
                                                           '{"text": "a b"}\n')))] == ["a b"]
+
+
+# -- duplicates ------------------------------------------------------------------------------
+def test_test_texts_that_training_also_has_are_counted_in_a_warning(tmp_path):
+    """Scraped reviews repeat (IMDB's 50,000 hold a few hundred twice): a test text that is
+    also a training text is no test of new text, and nothing said so."""
+    ctx = _parts_ctx(tmp_path, [(f"text {i}", "xy"[i % 2]) for i in range(20)],
+                     [("text 3", "y"), ("TEXT  3 ", "y"), ("text 40", "x"), ("new", "x")],
+                     val_data=str(tmp_path / "test.csv"))
+    with pytest.warns(UserWarning) as caught:
+        _ = ctx.rows
+    assert [str(w.message) for w in caught] == [
+        "2 of the 4 test texts are also training texts (the same words, ignoring case and "
+        "spaces; first: 'text 3'): the test figures overstate how the model does on new text; "
+        "leave the repeats out of the test part"]

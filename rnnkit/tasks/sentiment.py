@@ -53,7 +53,11 @@ from .class_figures import confusion, macro_f1, per_class_lines
 from .datafiles import DataFilesConfig, data_errors, load_splits, path_field, uses_own_data
 from .predictor import Predictor
 from .text_common import TextLine, as_lines, clip_tokens, pad_ids, read_lines, saved_tokenizer
-from .text_labels import respelled_classes_warning, unseen_labels_error
+from .text_labels import (
+    repeated_texts_warning,
+    respelled_classes_warning,
+    unseen_labels_error,
+)
 from .text_pretrain import pretrain_encoder
 
 LABELS = ("negative", "positive")
@@ -95,7 +99,9 @@ class SentimentContext(Context):
         ``split_seed``."""
         cfg = self.task_cfg
         if uses_own_data(cfg):
-            return load_splits(cfg, self._read, "texts")
+            rows = load_splits(cfg, self._read, "texts")
+            repeated_texts_warning(rows)
+            return rows
         if cfg.folds and cfg.fold >= cfg.folds:
             raise TaskError(f"task.fold = {cfg.fold}: must be < task.folds = {cfg.folds}")
         items = load_rt_polarity()

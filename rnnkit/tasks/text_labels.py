@@ -2,12 +2,14 @@
 that the validation or test part has and training lacks is an error naming the file, its
 lines, the training part's classes and the way out (a label written differently from a
 training class, a split that left a class out of training, a class training lacks); training
-labels that differ only in case, spaces or how a number is written are named in a warning.
+labels that differ only in case, spaces or how a number is written are named in a warning,
+and so are test texts that training also has (:func:`repeated_texts_warning`).
 """
 
 from __future__ import annotations
 
 import math
+import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Callable
@@ -44,7 +46,7 @@ def respelled_classes_warning(cfg: Any, labels: list[str]) -> None:
                                     for n in names) for names in alike)
     warnings.warn(f"{cfg.train_data or cfg.data}: labels written differently are different "
                   f"classes: {listed}; if each group is one class, write its labels alike",
-                  stacklevel=3)
+                  stacklevel=4)  # (the code reading ctx.labels)
 
 
 def _shown(names: list[str], limit: int = 20) -> str:
@@ -82,3 +84,19 @@ def unseen_labels_error(cfg: Any, split: str, unseen: list[str], names: list[str
     return TaskError(f"{at}: the {split} part has label(s) {unseen} that no training text has"
                      f"{f' ({where})' if where else ''}; the training part's classes are "
                      f"{_shown(names)}: " + "; ".join(advice))
+
+
+def repeated_texts_warning(rows: dict[str, list[tuple[str, str]]]) -> None:
+    """Warn when test texts are also training texts (the same words, as the word tokenizer
+    reads them: case, runs of spaces and Unicode composition ignored)."""
+    def key(text: str) -> str:
+        return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+    seen = {key(text) for text, _ in rows["train"]}
+    repeats = [text for text, _ in rows["test"] if key(text) in seen]
+    if repeats:
+        first = repeats[0] if len(repeats[0]) <= 60 else repeats[0][:57] + "..."
+        warnings.warn(f"{len(repeats)} of the {len(rows['test'])} test texts are also "
+                      "training texts (the same words, ignoring case and spaces; first: "
+                      f"{first!r}): the test figures overstate how the model does on new "
+                      "text; leave the repeats out of the test part", stacklevel=4)
