@@ -101,6 +101,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_speech.py::test_ctc_beam_sums_over_paths_where_greedy_does_not"],
     "rnnkit/models/sampling.py": [
         "tests/test_decoding_mutants.py", "-k", "not seq2seq",
+        "tests/test_text_own_data.py::test_a_tiny_temperature_samples_the_most_likely_token",
         "tests/test_models.py::test_sampling_respects_top_k_and_top_p",
         "tests/test_models.py::test_lm_generate_is_repeatable_and_top_k_1_is_greedy"],
     "rnnkit/models/seq2seq.py": [  # (not test_models.py's overfitting runs: minutes per mutant)
@@ -150,20 +151,22 @@ MODULES: dict[str, list[str]] = {
         *(f"tests/test_captioning.py::test_{name}" for name in (
             "generator_is_deterministic_per_seed", "wrong_captions_are_caught"))],
     "rnnkit/data/text.py": [
-        "tests/test_text_mutants.py", "tests/test_data.py",
+        "tests/test_text_mutants.py", "tests/test_data.py", "tests/test_text_own_data.py",
         *(f"tests/test_translation.py::test_{name}" for name in (
             "tsv_is_read_to_exactly_the_pairs", "malformed_lines_name_the_file_and_line",
             "a_file_without_pairs_is_an_error",
             "own_file_is_split_by_source_with_all_references"))],
     "rnnkit/data/tokenizers.py": [
         "tests/test_tokenizers_mutants.py", "tests/test_subwords.py",
+        "tests/test_text_own_data.py::test_the_word_tokenizer_keeps_combining_marks_and_emoji_"
+        "in_their_token",
         "tests/test_oracle_decoding.py::test_unknown_target_words_copy_the_attended_source_word",
         *(f"tests/test_data.py::test_{name}" for name in (
             "char_tokenizer_round_trips", "word_tokenizer_splits_and_round_trips",
             "word_vocabulary_min_freq_and_max_size"))],
     "rnnkit/tasks/translation.py": [  # (not the two that read eng-fra: 10 s and 3.5 s)
         "tests/test_translation_mutants.py", "tests/test_translation.py",
-        "tests/test_translation_references.py",
+        "tests/test_translation_references.py", "tests/test_text_own_data.py",
         "tests/test_oracle_decoding.py::test_unknown_target_words_copy_the_attended_source_word",
         "-k", "not test_run_evaluates_ and not test_context_splits_hold_out_"],
     "rnnkit/data/music.py": [  # (not the ones that train a model: 3 s of fixtures)
@@ -271,7 +274,8 @@ MODULES: dict[str, list[str]] = {
         "-k", "not overfits and not fits_a_noiseless and not outputs_train"],
     "rnnkit/models/language_model.py": [
         "tests/test_language_model_mutants.py", "tests/test_charlm.py", "tests/test_models.py",
-        "-k", "not overfits and not fits_a_noiseless and not outputs_train"],
+        "tests/test_text_own_data.py::test_generate_gives_max_new_characters_however_hot_the_"
+        "sampling", "-k", "not overfits and not fits_a_noiseless and not outputs_train"],
     "rnnkit/models/decoder.py": [
         "tests/test_decoder_mutants.py", "tests/test_decoding_mutants.py",
         "tests/test_oracle_decoding.py", "tests/test_models.py", "-k",
@@ -395,7 +399,9 @@ MODULES: dict[str, list[str]] = {
         "tests/test_oracle_timeseries.py::test_the_threshold_is_read_on_the_calibration_range_"
         "only"],
     "rnnkit/tasks/charlm.py": [  # (its tiny training run takes about a second)
-        "tests/test_charlm_task_mutants.py", "tests/test_charlm.py"],
+        "tests/test_charlm_task_mutants.py", "tests/test_charlm.py", "tests/test_text_own_data.py"],
+    "rnnkit/tasks/attention_plot.py": [
+        "tests/test_translation_mutants.py", "tests/test_text_own_data.py", "-k", "plot"],
     "rnnkit/tasks/music.py": [  # (the tiny training runs take about a second in all; the
         # examples/ folder is not in the scratch copy)
         "tests/test_music_task_mutants.py", "tests/test_music.py",
@@ -429,6 +435,7 @@ MODULES: dict[str, list[str]] = {
     "rnnkit/tasks/translation_data.py": [  # (not the two that read eng-fra: 10 s and 3.5 s)
         "tests/test_translation_data_mutants.py", "tests/test_translation_mutants.py",
         "tests/test_translation.py", "tests/test_translation_references.py",
+        "tests/test_text_own_data.py",
         "-k", "not test_run_evaluates_ and not test_context_splits_hold_out_"],
     "rnnkit/tasks/text_pretrain.py": [  # (not the CLI run that pretrains and trains: 5 s)
         "tests/test_text_pretrain_mutants.py", "tests/test_sentiment_pretrain.py",
