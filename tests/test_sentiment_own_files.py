@@ -340,3 +340,17 @@ def test_test_texts_that_training_also_has_are_counted_in_a_warning(tmp_path):
         "2 of the 4 test texts are also training texts (the same words, ignoring case and "
         "spaces; first: 'text 3'): the test figures overstate how the model does on new text; "
         "leave the repeats out of the test part"]
+
+
+def test_a_training_file_of_one_class_names_the_file_and_the_label_column(tmp_path):
+    """The error named neither the file nor the column the classes were read from (a label
+    column set to the wrong column, say a constant 'source', is the usual cause)."""
+    from rnnkit.tasks import TaskError
+
+    ctx = _parts_ctx(tmp_path, [("a b", "web"), ("c d", "web")] * 5, [("a", "web")],
+                     ("text", "source"), label_column="source")
+    with pytest.raises(TaskError) as e:
+        _ = ctx.labels
+    assert str(e.value) == (
+        f"{tmp_path / 'train.csv'}: the training part has 1 class(es) (['web']); a classifier "
+        "needs at least 2: is task.label_column = 'source' the column of the classes?")

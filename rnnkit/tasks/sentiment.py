@@ -122,8 +122,12 @@ class SentimentContext(Context):
         if uses_own_data(self.task_cfg):
             respelled_classes_warning(self.task_cfg, [label for _, label in self.rows["train"]])
         if len(names) < 2:
-            raise TaskError(f"the training part has {len(names)} class(es) ({names}); a "
-                            "classifier needs at least 2")
+            cfg = self.task_cfg
+            where = f"{cfg.train_data or cfg.data}: " if uses_own_data(cfg) else ""
+            raise TaskError(f"{where}the training part has {len(names)} class(es) ({names}); a "
+                            "classifier needs at least 2" + (
+                                f": is task.label_column = {cfg.label_column!r} the column of "
+                                "the classes?" if where else ""))
         for split in ("val", "test"):
             unseen = sorted({label for _, label in self.rows[split]} - set(names))
             if unseen:
