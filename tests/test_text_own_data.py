@@ -2,9 +2,11 @@
 emoji in the word tokenizer, Unicode normal forms in references, extreme sampling
 temperatures, and the errors a malformed text file gets."""
 
+import gzip
 import re
 import unicodedata
 import warnings
+import zipfile
 
 import pytest
 import torch
@@ -283,3 +285,21 @@ def test_held_out_text_with_characters_training_lacks_is_warned(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         task.batches(task.setup(cfg))
+
+
+def test_an_archive_named_instead_of_its_text_file_says_to_extract_it(tmp_path):
+    # manythings.org serves fra-eng.zip, which holds fra.txt; "save the file as UTF-8" was
+    # the advice
+    archive = tmp_path / "fra-eng.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("fra.txt", "Go.\tVa !\tCC-BY 2.0 (France)\n" * 50)
+    with pytest.raises(DataError) as e:
+        read_parallel(archive)
+    assert str(e.value) == (f"{archive}: a zip archive, not a text file: extract the text "
+                            "file it holds and name that")
+    packed = tmp_path / "text.txt.gz"
+    packed.write_bytes(gzip.compress(b"hello world\n" * 50))
+    with pytest.raises(DataError) as e:
+        read_text(str(packed))
+    assert str(e.value) == (f"task.text = {str(packed)!r}: gzip-compressed, not a text file: "
+                            "extract the text file it holds and name that")

@@ -77,6 +77,17 @@ class ParallelText:
         return f"{self.path}: skipped {len(self.skipped)} blank line(s) (line {shown})"
 
 
+ARCHIVES = {b"PK\x03\x04": "a zip archive", b"\x1f\x8b": "gzip-compressed",
+            b"\xfd7zXZ\x00": "xz-compressed", b"7z\xbc\xaf\x27\x1c": "a 7-Zip archive"}
+
+
+def not_text(raw: bytes) -> str:
+    """What the first bytes of a file say it is when it is an archive, not text: "a zip
+    archive, not a text file: extract ..."; "" otherwise."""
+    kind = next((kind for magic, kind in ARCHIVES.items() if raw.startswith(magic)), "")
+    return f"{kind}, not a text file: extract the text file it holds and name that" if kind else ""
+
+
 def read_parallel(path: str | Path, *, reverse: bool = False) -> ParallelText:
     """``source<TAB>target[<TAB>ignored...]`` lines (the Tatoeba/Anki layout), UTF-8, no
     header, ending with LF, CRLF or CR; ``reverse`` swaps the two columns. Sentences are
@@ -88,6 +99,8 @@ def read_parallel(path: str | Path, *, reverse: bool = False) -> ParallelText:
         raw = path.read_bytes()
     except OSError as e:
         raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
+    if not_text(raw):
+        raise DataError(f"{path}: {not_text(raw)}")
     out = ParallelText(path)
     # a line ends with LF, CRLF, or CR alone (Excel for Mac's "Tab Delimited Text")
     lines = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")

@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.datasets import DataError
-from ..data.text import load_shakespeare
+from ..data.text import load_shakespeare, not_text
 from ..data.tokenizers import SPECIALS, UNK, CharTokenizer
 from ..models.base import Model
 from ..training.config import TaskConfig, number
@@ -90,7 +90,9 @@ def _read(path: str, key: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8-sig")  # (a byte order mark is no text)
     except UnicodeDecodeError:
-        raise DataError(f"task.{key} = {path!r}, {_first_bad_byte(path)} is not UTF-8; save "
+        archive = not_text(Path(path).read_bytes()[:8])
+        raise DataError(f"task.{key} = {path!r}: {archive}" if archive else
+                        f"task.{key} = {path!r}, {_first_bad_byte(path)} is not UTF-8; save "
                         "the file as UTF-8") from None
     except OSError as e:
         raise DataError(f"task.{key} = {path!r}: cannot read it as UTF-8 text ({e})") from None
