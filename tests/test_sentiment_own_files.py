@@ -354,3 +354,37 @@ def test_a_training_file_of_one_class_names_the_file_and_the_label_column(tmp_pa
     assert str(e.value) == (
         f"{tmp_path / 'train.csv'}: the training part has 1 class(es) (['web']); a classifier "
         "needs at least 2: is task.label_column = 'source' the column of the classes?")
+
+
+# -- runs trained before a tokenizer change --------------------------------------------------
+def test_evaluate_reads_texts_with_the_tokenizer_the_run_saved(tmp_path, monkeypatch):
+    """evaluate fitted the tokenizer again by the current rules, so a run trained before a
+    change to them (here: before split_unspaced, its model.json reads a clause a token) was
+    scored on other ids than its model learnt; the run's saved tokenizer decides."""
+    import csv
+
+    import rnnkit
+    from rnnkit.data.tokenizers import WordTokenizer
+    from rnnkit.tasks import evaluate_run, sentiment, train_run
+    from rnnkit.tasks.runner import config_from_raw
+
+    with open(tmp_path / "zh.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("text", "label"), *_chinese_rows(80)])
+    raw = {"name": "zh", "task": {"name": "sentiment", "data": str(tmp_path / "zh.csv"),
+                                  "test_fraction": 0.25},
+           "model": {"cell": "gru", "hidden_size": 8, "embedding_dim": 8},
+           "train": {"steps": 30, "batch_size": 8, "eval_every": 15, "lr": 1e-2,
+                     "progress": "off", "threads": 1}, "diagnostics": {"every": 0}}
+    with monkeypatch.context() as m:  # the tokenizer as it was fitted before the change
+        m.setattr(sentiment.SentimentContext, "tokenizer", property(
+            lambda self: WordTokenizer.fit([s.text for s in self.items["train"]])))
+        train_run(config_from_raw(raw, "t"), tmp_path / "run")
+    p = rnnkit.load(tmp_path / "run")
+    assert "split_unspaced" not in p.info["tokenizer"]
+    test = sentiment.SentimentTask().setup(config_from_raw(raw, "t")).rows["test"]
+    records = p.predict([text for text, _ in test])
+    right = sum(r["label"] == label for r, (_, label) in zip(records, test))
+    assert evaluate_run(tmp_path / "run")["accuracy"] == pytest.approx(right / len(test))
+    raw["train"]["steps"] = 40  # resumed: the saved tokenizer, not one fitted again
+    train_run(config_from_raw(raw, "t"), tmp_path / "run", resume=True)
+    assert rnnkit.load(tmp_path / "run", "last").info["tokenizer"] == p.info["tokenizer"]

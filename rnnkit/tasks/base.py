@@ -74,6 +74,10 @@ class Context:
 
     def __init__(self, cfg: RunConfig, task: Task):
         self.cfg, self.task = cfg, task
+        # a trained run's model.json (Task.info) when the context serves its checkpoint
+        # (evaluate, resume): what training fitted on the data (a tokenizer ...) is read
+        # from it rather than fitted again by rules that may have changed since
+        self.saved: dict[str, Any] = {}
 
     @property
     def task_cfg(self) -> TaskConfig:

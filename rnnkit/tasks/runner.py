@@ -257,6 +257,9 @@ def _train_locked(cfg, run_dir, info, resume, overwrite, callbacks,
         seed_everything(cfg.seed)
         task = TASKS[cfg.task.name]
         ctx = task.setup(cfg)
+        if resume:
+            ctx.saved = load_checkpoint(run_dir / "checkpoints" / "last",
+                                        training_state=False).info
         data = task.batches(ctx)
         try:
             model = task.build_model(ctx)
@@ -384,5 +387,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", checkpoint: str = "be
     task = TASKS[cfg.task.name]
     if split not in ("train", "val", "test"):
         raise ConfigError(f"unknown split {split!r}; choose one of ['test', 'train', 'val']")
+    ctx = task.setup(cfg)
+    ctx.saved = ckpt.info
     return {"split": split, "checkpoint": checkpoint, "step": ckpt.info.get("step"),
-            **task.evaluate(task.setup(cfg), model, split)}
+            **task.evaluate(ctx, model, split)}

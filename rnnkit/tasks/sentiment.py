@@ -187,7 +187,9 @@ class SentimentContext(Context):
     @cached_property
     def tokenizer(self) -> WordTokenizer:
         """Fitted on the training texts and the unlabelled ones; Chinese, Japanese, Thai ...
-        (written without spaces) a character a token."""
+        (written without spaces) a character a token. A trained run's own (``saved``)."""
+        if "tokenizer" in self.saved:
+            return saved_tokenizer(self.saved)
         cfg = self.task_cfg
         return WordTokenizer.fit([s.text for s in self.items["train"]] + self.unlabelled,
                                  min_freq=cfg.min_freq, max_size=cfg.max_vocab or None,
