@@ -26,11 +26,14 @@ TAILS = ("on monday", "this week", "after a long wait", "in the morning", "again
 
 
 def rows(n: int = 300, seed: int = 0):
+    """``n`` distinct headlines, the topics in turn: drawn without replacement from each
+    topic's 288 (subject, verb, tail) triples, so no test headline is also a training one."""
     rng = random.Random(seed)
+    drawn = {topic: rng.sample([(s, v, t) for s in TOPICS[topic] for v in VERBS[topic]
+                                for t in TAILS], -(-n // 3)) for topic in TOPICS}
     for i in range(n):
         topic = list(TOPICS)[i % 3]
-        text = f"{rng.choice(TOPICS[topic])} {rng.choice(VERBS[topic])} {rng.choice(TAILS)}"
-        yield text.strip(), topic
+        yield " ".join(drawn[topic][i // 3]).strip(), topic
 
 
 if __name__ == "__main__":
