@@ -41,13 +41,13 @@ def test_utterances_lines_and_blank_lines(tmp_path):
         json.dumps({"audio_filepath": str(other), "text": "e\u0301", "speaker": 3,
                     "duration": 0.5, "offset": 0}),
         json.dumps({"audio_filepath": "sub/b.flac", "text": "x", "speaker": "s",
-                    "duration": None, "offset": 0.0, "extra": [1]}),
+                    "duration": None, "offset": None, "extra": [1]}),
     ], end="")  # no final newline
     manifest = read_manifest(str(path))
     assert manifest.path == path
     assert manifest.items == [
         Utterance((tmp_path / "a.wav").resolve(), "hello w\u00f6rld", 2.0, None, f"{path}:1"),
-        Utterance(other.resolve(), "\u00e9", 0.5, "3", f"{path}:4"),
+        Utterance(other.resolve(), "\u00e9", 0.5, "3", f"{path}:4", 0.0),  # [0, 0.5 s)
         Utterance((tmp_path / "sub/b.flac").resolve(), "x", None, "s", f"{path}:5"),
     ]
     assert isinstance(manifest.items[0].duration, float)
@@ -82,10 +82,23 @@ def test_a_home_relative_path_is_expanded(tmp_path, monkeypatch):
     ('{"audio_filepath": 1, "text": "ab"}', "'audio_filepath' must be a string, got 1"),
     ('{"audio_filepath": "a.wav", "text": ["x"]}', "'text' must be a string, got [\"x\"]"),
     ('{"audio_filepath": "a.wav", "text": "ab", "offset": 0.5}',
-     "'offset' (a segment of a longer file) is not supported; cut the segment into a file of "
-     "its own"),
-    ('{"audio_filepath": "a.wav", "text": "ab", "offset": 1}', "'offset' (a segment of a "
-     "longer file) is not supported; cut the segment into a file of its own"),
+     "'offset' 0.5 needs a 'duration' (the utterance is the 'duration' seconds of the file "
+     "from 'offset')"),
+    ('{"audio_filepath": "a.wav", "text": "ab", "offset": 1, "duration": null}',
+     "'offset' 1 needs a 'duration' (the utterance is the 'duration' seconds of the file "
+     "from 'offset')"),
+    ('{"audio_filepath": "a.wav", "text": "ab", "offset": 12.5, "duration": 0}',
+     "a zero-length segment ('duration' 0 from 'offset' 12.5)"),
+    ('{"audio_filepath": "a.wav", "text": "ab", "offset": -0.5, "duration": 1}',
+     "'offset' must be a number of seconds >= 0, got -0.5"),
+    ('{"audio_filepath": "a.wav", "text": "ab", "offset": "3", "duration": 1}',
+     "'offset' must be a number of seconds >= 0, got \"3\""),
+    ('{"audio_filepath": "a.wav", "text": "ab", "offset": false, "duration": 1}',
+     "'offset' must be a number of seconds >= 0, got false"),
+    ('{"audio_filepath": "a.wav", "text": "ab", "offset": NaN, "duration": 1}',
+     "'offset' must be a number of seconds >= 0, got NaN"),
+    ('{"audio_filepath": "a.wav", "text": "ab", "offset": 1, "duration": -2}',
+     "'duration' must be a number of seconds >= 0, got -2"),
     ('{"audio_filepath": "a.wav", "text": " \\n "}',
      "empty 'text': every utterance needs a transcript"),
     ('{"audio_filepath": "a.wav", "text": "ab", "duration": -0.5}',
@@ -105,10 +118,15 @@ def test_a_malformed_line_gives_its_whole_message(tmp_path, line, message):
     assert _error(path) == f"{path}:3: {message}"
 
 
-def test_zero_duration_and_zero_offset_are_fine(tmp_path):
-    path = _manifest(tmp_path, ['{"audio_filepath": "a.wav", "text": "a", "duration": 0, '
-                                '"offset": 0}'])
-    assert read_manifest(path).items[0].duration == 0.0
+def test_zero_duration_without_an_offset_and_a_segment_from_zero_are_fine(tmp_path):
+    path = _manifest(tmp_path, ['{"audio_filepath": "a.wav", "text": "a", "duration": 0}',
+                                '{"audio_filepath": "a.wav", "text": "a", "duration": 2, '
+                                '"offset": 0}', '{"audio_filepath": "a.wav", "text": "a", '
+                                '"duration": 0.25, "offset": 3, "speaker": "s"}'])
+    first, second, third = read_manifest(path).items
+    assert (first.duration, first.offset, first.span) == (0.0, None, (0.0, float("inf")))
+    assert (second.duration, second.offset, second.span) == (2.0, 0.0, (0.0, 2.0))
+    assert isinstance(third.offset, float) and third.span == (3.0, 3.25)
 
 
 def test_a_missing_audio_file_names_where_it_was_looked_for(tmp_path):
@@ -148,6 +166,12 @@ def test_note_lists_up_to_ten_skipped_lines(tmp_path):
     m.skipped.append(12)
     assert m.note() == (f"{m.path}: skipped 11 blank line(s) "
                         "(line 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 ...)")
+
+
+def test_check_duration_is_silent_for_a_segment():
+    """A segment's duration is what is read, not a claim about the file to check."""
+    segment = Utterance(None, "a", 1.5, None, "m.jsonl:4", 10.0)
+    assert check_duration(segment, 60.0, 0.0) == ""
 
 
 def test_check_duration_tolerance_is_inclusive():

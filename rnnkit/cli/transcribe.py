@@ -1,10 +1,11 @@
 """``rnnkit transcribe RUN_DIR FILE.wav [FILE.wav ...] [--beam N] [--json]``: what is spoken
 in audio files; a thin shell over ``rnnkit.load(RUN_DIR).predict(files, beam=...)``, each
 argument read by the predictor's ``read_file`` (an audio file, or a manifest or folder of
-them, whose records then hold the reference text or label).
+them: a record per utterance or recording).
 
 A missing, empty or non-audio file gets a one-line error on stderr naming the file; the
-other files are still transcribed, and the exit status is then 1.
+other files are still transcribed, and the exit status is then 1. A manifest line with an
+``offset`` is that segment of its file, printed as ``FILE (OFFSET s + DURATION s)``.
 """
 
 from __future__ import annotations
@@ -43,5 +44,12 @@ def run(args) -> int:
         if "error" in item:
             say(f"rnnkit transcribe: error: {item['error']}")
         elif not args.json:
-            print(f"{item['file']}\t{item['text']}", file=sys.stdout)
+            print(f"{_where(item)}\t{item['text']}", file=sys.stdout)
     return 1 if any("error" in item for item in results) else 0
+
+
+def _where(item: dict) -> str:
+    """A record's file, with its segment's seconds when it is one (a manifest's offset)."""
+    if "offset" not in item:
+        return item["file"]
+    return f"{item['file']} ({item['offset']:g} s + {item['duration']:g} s)"

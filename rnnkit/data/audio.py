@@ -37,14 +37,27 @@ class AudioError(ValueError):
     """A file that cannot serve as audio input; the message names the file and the reason."""
 
 
-def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, *,
-               resample: bool = True) -> np.ndarray:
-    """A mono float32 signal in [-1, 1] at ``sample_rate``.
+@dataclass(frozen=True)
+class Segment:
+    """``duration`` seconds of an audio file from ``offset`` (a manifest line with an
+    ``offset``): an input a speech predictor reads as :func:`read_audio` does with them."""
+    path: Path
+    offset: float
+    duration: float
+
+
+def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, *, resample: bool = True,
+               offset: float | None = None, duration: float | None = None,
+               tolerance: float = 0.0) -> np.ndarray:
+    """A mono float32 signal in [-1, 1] at ``sample_rate``: the whole file, or with
+    ``offset`` the ``duration`` seconds from there (None: to the end; :func:`segment_samples`;
+    only those samples are read, at the file's rate, then resampled).
 
     Behaviour on unusual input (each an :class:`AudioError` naming the file, or as said):
 
     - a missing, empty (0 bytes) or non-audio file: error;
     - a file with no samples, or with NaN or infinite samples: error;
+    - a segment outside the file (ending over ``tolerance`` s after it): error;
     - several channels (e.g. stereo): averaged to mono;
     - another sample rate (e.g. 44.1 kHz): resampled with soxr (librosa) when
       ``resample``, else an error naming both rates.
@@ -55,15 +68,21 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, *,
         raise AudioError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: the file is empty (0 bytes), not audio")
+    start, stop = 0, None
     try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (n, channels)
+        if offset is not None:  # (duration None: to the end)
+            frames, rate = audio_frames(path)
+            seconds = frames / rate - offset if duration is None else duration
+            start, stop = segment_samples(path, frames, rate, offset, seconds, tolerance)
+        audio, rate = sf.read(str(path), start=start, stop=stop, dtype="float32",
+                              always_2d=True)  # (n, channels)
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
         raise AudioError(f"{path}: not a readable audio file (WAV, FLAC, OGG ...): {e}") from None
     if audio.shape[0] == 0:
         raise AudioError(f"{path}: the audio file holds no samples")
     bad = ~np.isfinite(audio).all(axis=1)
     if bad.any():  # float WAVs can hold NaN/inf; a transcript of them would mean nothing
-        first = int(np.argmax(bad))
+        first = start + int(np.argmax(bad))
         raise AudioError(f"{path}: {int(bad.sum())} of {len(bad)} samples are NaN or infinite "
                          f"(the first at sample {first}, {first / rate:.3f} s)")
     audio = audio.mean(axis=1)  # (n,)
@@ -73,6 +92,41 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, *,
         librosa = require("librosa", "audio")
         audio = librosa.resample(audio, orig_sr=rate, target_sr=sample_rate)
     return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+def segment_samples(path: str | Path, frames: int, rate: int, offset: float, duration: float,
+                    tolerance: float = 0.0) -> tuple[int, int]:
+    """``(start, stop)``: the samples of a file of ``frames`` samples at ``rate`` Hz that
+    ``duration`` seconds from ``offset`` are. As NeMo reads them (seek to ``offset * rate``,
+    read ``duration * rate`` samples), but rounded to the nearest sample where NeMo
+    truncates (``1.001 * 8000`` is 8007.99...): at most one sample apart. A segment ending up
+    to ``tolerance`` seconds after the file (rounded manifest times) is read to the end; one
+    ending later, or starting at or after the end, is an :class:`AudioError`."""
+    length, end = frames / rate, offset + duration
+    start = round(offset * rate)
+    stop = start + round(duration * rate)
+    if start >= frames:
+        raise AudioError(f"{path}: the segment from {offset:g} s starts at or after the end of "
+                         f"the audio ({length:.3f} s)")
+    if end > length + tolerance:
+        raise AudioError(f"{path}: the segment from {offset:g} s lasting {duration:g} s ends at "
+                         f"{end:.3f} s, beyond the end of the audio ({length:.3f} s) by more "
+                         f"than {tolerance:g} s")
+    if stop <= start:
+        raise AudioError(f"{path}: the segment from {offset:g} s lasting {duration:g} s holds "
+                         f"no sample at {rate} Hz")
+    return start, min(stop, frames)
+
+
+def audio_frames(path: str | Path) -> tuple[int, int]:
+    """``(samples, rate)`` of an audio file from its header alone (an :class:`AudioError`
+    when it cannot be read)."""
+    sf = require("soundfile", "audio")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+        raise AudioError(f"{path}: not a readable audio file (WAV, FLAC, OGG ...): {e}") from None
+    return info.frames, info.samplerate
 
 
 def frame_sizes(sample_rate: int = SAMPLE_RATE) -> tuple[int, int, int]:

@@ -3,11 +3,16 @@
     {"audio_filepath": "audio/a.wav", "text": "the cat sat", "duration": 1.52}
     {"audio_filepath": "/abs/path/b.flac", "text": "on the mat", "duration": 0.97, "speaker": "s2"}
 
+    {"audio_filepath": "long.wav", "text": "and then", "offset": 12.5, "duration": 3.2}
+
 ``audio_filepath`` is relative to the manifest's folder, or absolute; ``text`` is what is
-said (must hold a non-blank character); ``duration`` (seconds, optional) is checked against
-the audio when it is read; ``speaker`` (optional) lets a split keep each speaker's
-utterances together. Other keys are ignored, except ``offset`` (a segment of a longer
-file), which is not supported and is an error rather than being silently read whole.
+said (must hold a non-blank character); ``speaker`` (optional) lets a split keep each
+speaker's utterances together. ``offset`` (seconds >= 0, optional) makes the utterance a
+segment of its file, as in NeMo (``AudioSegment.from_file(path, offset, duration)``): the
+``duration`` seconds from ``offset`` (``duration`` then required and > 0), so that many lines
+can name one long recording; without ``offset``, ``duration`` (optional) is the whole file's
+length, checked against the audio when it is read (:func:`check_duration`). Other keys are
+ignored.
 
 Every problem is a :class:`~rnnkit.data.datasets.DataError` naming ``manifest:line``;
 blank lines are counted (:meth:`Manifest.note`), not dropped silently. Texts are
@@ -27,6 +32,7 @@ from pathlib import Path
 from .datasets import DataError, expand_home, is_file
 
 REQUIRED = ("audio_filepath", "text")
+DURATION_TOLERANCE = 0.1  # seconds a manifest's timing may be off the audio, by default
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,15 @@ class Utterance:
     duration: float | None  # seconds, as the manifest says (None: not given)
     speaker: str | None
     where: str  # "manifest:line", for messages
+    offset: float | None = None  # seconds into the file (None: the whole file)
+
+    @property
+    def span(self) -> tuple[float, float]:
+        """The seconds of its file the utterance is: [offset, offset + duration), or the
+        whole file [0, inf)."""
+        if self.offset is None:
+            return 0.0, math.inf
+        return self.offset, self.offset + (self.duration or 0.0)
 
 
 @dataclass
@@ -119,18 +134,16 @@ def _utterance(path: Path, n: int, line: str, lowercase: bool) -> Utterance:
                             f"'text'; 'duration' is checked when given); keys: {sorted(obj)}")
         if not isinstance(obj[key], str):
             raise DataError(f"{where}: {key!r} must be a string, got {json.dumps(obj[key])}")
-    if obj.get("offset") not in (None, 0, 0.0):
-        raise DataError(f"{where}: 'offset' (a segment of a longer file) is not supported; "
-                        "cut the segment into a file of its own")
     text = normalize_text(obj["text"], lowercase)
     if not text:
         raise DataError(f"{where}: empty 'text': every utterance needs a transcript")
-    duration = obj.get("duration")
-    if duration is not None and (isinstance(duration, bool)
-                                 or not isinstance(duration, (int, float))
-                                 or not math.isfinite(duration) or duration < 0):
-        raise DataError(f"{where}: 'duration' must be a number of seconds >= 0, got "
-                        f"{json.dumps(duration)}")
+    duration, offset = _seconds(obj, "duration", where), _seconds(obj, "offset", where)
+    if offset is not None and duration is None:
+        raise DataError(f"{where}: 'offset' {offset:g} needs a 'duration' (the utterance is the "
+                        "'duration' seconds of the file from 'offset')")
+    if offset is not None and duration == 0:
+        raise DataError(f"{where}: a zero-length segment ('duration' 0 from 'offset' "
+                        f"{offset:g})")
     audio = expand_home(obj["audio_filepath"])
     if not obj["audio_filepath"].strip():
         raise DataError(f"{where}: empty 'audio_filepath'")
@@ -140,8 +153,21 @@ def _utterance(path: Path, n: int, line: str, lowercase: bool) -> Utterance:
                         f"audio_filepath is read from the manifest's folder)"
                         f"{_from_working_folder(path, obj['audio_filepath'])}")
     speaker = obj.get("speaker")
-    return Utterance(audio.resolve(), text, None if duration is None else float(duration),
-                     None if speaker is None else str(speaker), where)
+    return Utterance(audio.resolve(), text, duration, None if speaker is None else str(speaker),
+                     where, offset)
+
+
+def _seconds(obj: dict, key: str, where: str) -> float | None:
+    """``obj[key]`` as seconds (None when absent or null); an error unless a finite number
+    >= 0."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not math.isfinite(value) or value < 0):
+        raise DataError(f"{where}: {key!r} must be a number of seconds >= 0, got "
+                        f"{json.dumps(value)}")
+    return float(value)
 
 
 def _from_working_folder(manifest: Path, name: str) -> str:
@@ -157,7 +183,9 @@ def _from_working_folder(manifest: Path, name: str) -> str:
 
 def check_duration(utt: Utterance, seconds: float, tolerance: float) -> str:
     """A message when the audio's length differs from the manifest's ``duration`` by more
-    than ``tolerance`` seconds ("" otherwise)."""
-    if utt.duration is None or abs(seconds - utt.duration) <= tolerance:
+    than ``tolerance`` seconds ("" otherwise, and for a segment: its duration is what is
+    read)."""
+    if (utt.duration is None or utt.offset is not None
+            or abs(seconds - utt.duration) <= tolerance):
         return ""
     return f"{utt.where}: duration {utt.duration:g} s, the audio lasts {seconds:.3f} s"

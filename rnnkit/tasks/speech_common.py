@@ -4,7 +4,9 @@ and a predictor that turns audio files or arrays into model inputs.
 Audio inputs are read by :func:`~rnnkit.data.audio.read_audio` at the predictor's
 :attr:`SpeechPredictor.sample_rate` (8 kHz unless the task says otherwise), mono: several
 channels are averaged, another sample rate is resampled; a file that cannot be read gives
-its input an ``{"file", "error"}`` record and the others are still transcribed.
+its input an ``{"file", "error"}`` record and the others are still transcribed. A
+:class:`~rnnkit.data.audio.Segment` (a manifest line with an ``offset``) is read alone, and
+its record holds its ``offset`` and ``duration`` beside its ``file``.
 """
 
 from __future__ import annotations
@@ -17,10 +19,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.audio import SAMPLE_RATE, AudioError, Recording, fsdd_recordings, read_audio
+from ..data.audio import (
+    SAMPLE_RATE,
+    AudioError,
+    Recording,
+    Segment,
+    fsdd_recordings,
+    read_audio,
+)
 from ..data.datasets import DataError
 from ..data.keywords import AUDIO_SUFFIXES, is_label_folder, scan_labels
-from ..data.manifests import is_manifest, read_manifest
+from ..data.manifests import DURATION_TOLERANCE, Utterance, is_manifest, read_manifest
 from .base import Context, TaskError
 from .predictor import Predictor, files_in, read_arrays
 
@@ -100,11 +109,17 @@ def _size(n: float) -> str:
     raise AssertionError  # (unreachable)
 
 
+def manifest_input(u: Utterance) -> str | Segment:
+    """What a predictor reads for a manifest line: its file, or the segment of it."""
+    return str(u.audio) if u.offset is None else Segment(u.audio, u.offset, u.duration)
+
+
 class SpeechPredictor(Predictor):
-    """Inputs: audio file paths, 1-D arrays (a mono signal at :attr:`sample_rate`) or 2-D
-    arrays (T, F), the model's input frames as the run computes them. One record per input
-    with ``"file"`` (the path; None for an array) and what the task heard, or ``{"file",
-    "error"}`` for a file that cannot be read."""
+    """Inputs: audio file paths, segments of files (:class:`~rnnkit.data.audio.Segment`),
+    1-D arrays (a mono signal at :attr:`sample_rate`) or 2-D arrays (T, F), the model's
+    input frames as the run computes them. One record per input with ``"file"`` (the path;
+    None for an array; a segment's ``"offset"`` and ``"duration"`` after it) and what the
+    task heard, or ``{"file", "error"}`` for a file that cannot be read."""
 
     @property
     def sample_rate(self) -> int:
@@ -123,7 +138,8 @@ class SpeechPredictor(Predictor):
     def read_file(self, path, **options) -> list[Any]:
         """An audio file is one input (its path); ``.npy``/``.json``/``.csv`` hold arrays.
         The data sets' layouts: a JSON-lines manifest (``.jsonl``, or ``.json`` as NeMo
-        names them, ``{"audio_filepath", "text"}`` a line) is its utterances' files, a
+        names them, ``{"audio_filepath", "text"}`` a line) is its utterances' files (a line
+        with an ``offset``: that :class:`~rnnkit.data.audio.Segment` of its file), a
         folder of label folders (``root/<label>/*.wav``) its recordings, a folder of audio
         files alone those files; the records are those of ``predict`` on the files."""
         path = Path(path)
@@ -135,7 +151,7 @@ class SpeechPredictor(Predictor):
             suffix = path.suffix.lower()
             if suffix == ".jsonl" or (suffix == ".json" and is_manifest(path)):
                 lowercase = getattr(self.config.task, "lowercase", True)
-                return [str(u.audio) for u in read_manifest(path, lowercase).items]
+                return [manifest_input(u) for u in read_manifest(path, lowercase).items]
         except DataError as e:
             raise TaskError(str(e)) from None
         if path.suffix.lower() in ARRAY_SUFFIXES:
@@ -150,11 +166,13 @@ class SpeechPredictor(Predictor):
         if isinstance(inputs, (str, Path)):
             inputs = [inputs]
         out = []
+        tolerance = getattr(self.config.task, "duration_tolerance", DURATION_TOLERANCE)
         for i, item in enumerate(inputs):
-            if isinstance(item, (str, Path)):
-                record: dict[str, Any] = {"file": str(item)}
+            if isinstance(item, (str, Path, Segment)):
+                record, where = _source(item)
                 try:
-                    frames = self.frames(read_audio(item, self.sample_rate))
+                    frames = self.frames(read_audio(**where, sample_rate=self.sample_rate,
+                                                    tolerance=tolerance))
                 except AudioError as e:
                     out.append({**record, "error": str(e)})
                     continue
@@ -176,3 +194,11 @@ class SpeechPredictor(Predictor):
         if not np.isfinite(a).all():
             raise TaskError(f"input {i}: holds NaN or infinite values")
         return self.frames(a) if a.ndim == 1 else a
+
+
+def _source(item: str | Path | Segment) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the record's start, :func:`read_audio`'s arguments) for a file or a segment."""
+    if isinstance(item, Segment):
+        record = {"file": str(item.path), "offset": item.offset, "duration": item.duration}
+        return record, {"path": item.path, "offset": item.offset, "duration": item.duration}
+    return {"file": str(item)}, {"path": item}

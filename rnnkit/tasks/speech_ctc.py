@@ -17,8 +17,11 @@ Data, one of two:
   text has are counted and reported (a warning, and ``unseen_chars`` in the figures): they
   stay in the reference, so they count as errors, and are left out of the CTC targets.
   Audio is read as 8 kHz mono (other rates resampled, channels averaged); an unreadable
-  file is an error naming the manifest line; a ``duration`` that differs from the audio
-  by more than ``duration_tolerance`` seconds, and an utterance with fewer model steps
+  file is an error naming the manifest line; a line with an ``offset`` is the segment of
+  its file ``duration`` seconds from there (NeMo's meaning: many lines may cut one long
+  recording), read alone, and one ending over ``duration_tolerance`` seconds after its file
+  is an error naming the line; without ``offset``, a ``duration`` that differs from the
+  audio by more than ``duration_tolerance`` seconds, and an utterance with fewer model steps
   than its text needs under CTC, are warned about, naming the lines.
 - **FSDD digit strings** (the default): utterances of ``min_digits``..``max_digits`` digits
   joined from FSDD recordings of one split with short random silences
@@ -36,8 +39,9 @@ the same with ``_beam`` for prefix beam search of width ``beam_size``, which sum
 probability of every alignment of a text instead of following the single best path; on
 FSDD ``digit_error_rate`` and ``utterance_accuracy`` (and ``_beam``).
 
-Predictor: ``predict(files or arrays, beam=None)`` -> ``{"file", "text"}`` per input,
-decoded with the run's characters (``rnnkit transcribe RUN FILE.wav [--beam N]``); ``beam``
+Predictor: ``predict(files or arrays, beam=None)`` -> ``{"file", "text"}`` per input
+(a manifest's segment: ``{"file", "offset", "duration", "text"}``), decoded with the run's
+characters (``rnnkit transcribe RUN FILE.wav [--beam N]``); ``beam``
 None decodes with ``task.beam_size``, 0 greedily.
 """
 
@@ -61,6 +65,7 @@ from ..data.audio import (
     stack_frames,
 )
 from ..data.batches import batches
+from ..data.manifests import DURATION_TOLERANCE
 from ..models.ctc_beam import ctc_beam_decode
 from ..models.tagger import ctc_greedy_decode
 from ..training.config import TaskConfig, choice, number
@@ -82,7 +87,8 @@ class SpeechCTCConfig(DataFilesConfig, TaskConfig):
     beam_size: int = number(8, 1)  # evaluation's `_beam` figures and transcribe's default
     split_by: str = choice("auto", "auto", "speaker", "utterance")  # manifests: how a part is split
     lowercase: bool = True  # manifests: texts lower-cased (case cannot be heard)
-    duration_tolerance: float = number(0.1, 0)  # seconds of |duration - audio| not warned
+    # seconds of |duration - audio| not warned; a segment may end this far after its file
+    duration_tolerance: float = number(DURATION_TOLERANCE, 0)
     min_digits: int = number(1, 1)  # FSDD digit strings: digits per utterance ...
     max_digits: int = number(7, 1)
     train_size: int = number(6000, 1)  # ... and utterances per split

@@ -18,7 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from .._optional import require
-from ..data.audio import SAMPLE_RATE, AudioError, read_audio
+from ..data.audio import SAMPLE_RATE, AudioError, audio_frames, read_audio, segment_samples
 from ..data.datasets import DataError
 from ..data.manifests import Utterance, check_duration, read_manifest
 from .base import TaskError
@@ -39,6 +39,17 @@ def text_error_rates(refs: list[str], hyps: list[str]) -> dict[str, float]:
         return {"cer": 0.0, "wer": 0.0}
     return {"cer": float(jiwer.process_characters(refs, hyps).cer),
             "wer": float(jiwer.process_words(refs, hyps).wer)}
+
+
+def overlapping(train: list[Utterance], test: list[Utterance]) -> set:
+    """The audio files of which the test part holds a stretch that training also holds (the
+    same file whole, or overlapping segments of it; disjoint segments of one recording are
+    not the same audio)."""
+    spans: dict = {}
+    for u in train:
+        spans.setdefault(u.audio, []).append(u.span)
+    return {u.audio for u in test
+            if any(a < u.span[1] and u.span[0] < b for a, b in spans.get(u.audio, ()))}
 
 
 def _shown(lines: list[str], k: int = 5) -> str:
@@ -79,12 +90,29 @@ class ManifestData:
             if not items:
                 raise TaskError(f"the {split} part holds no utterances: give more data, or "
                                 "raise task.val_fraction / task.test_fraction")
-        leaked = {u.audio for u in train} & {u.audio for u in test}
+        self.check_segments(train + val + test)
+        leaked = overlapping(train, test)
         if leaked:
             warnings.warn(f"{len(leaked)} audio file(s) are both in the training and the test "
                           f"part (e.g. {sorted(leaked)[0]}): the test figures flatter the "
                           "model", stacklevel=1)
         return {"train": train, "val": val, "test": test}
+
+    def check_segments(self, items: list[Utterance]) -> None:
+        """Each segment (a line with an ``offset``) within its file, by the file's header:
+        an error naming the line now, not when its part's audio is read (the test part's
+        after training)."""
+        sizes: dict = {}
+        for u in items:
+            if u.offset is None:
+                continue
+            try:
+                if u.audio not in sizes:
+                    sizes[u.audio] = audio_frames(u.audio)
+                segment_samples(u.audio, *sizes[u.audio], u.offset, u.duration,
+                                self.cfg.duration_tolerance)
+            except AudioError as e:
+                raise TaskError(f"{u.where}: {e}") from None
 
     def split(self, items: list[Utterance], seed: int, fraction: float, shuffle: str,
               part: str) -> tuple[list[Utterance], list[Utterance]]:
@@ -139,7 +167,8 @@ class ManifestData:
         frames, labels, off, short = [], [], [], []
         for u in self.splits[split]:
             try:
-                audio = read_audio(u.audio, SAMPLE_RATE)
+                audio = read_audio(u.audio, SAMPLE_RATE, offset=u.offset, duration=u.duration,
+                                   tolerance=self.cfg.duration_tolerance)
             except AudioError as e:
                 raise TaskError(f"{u.where}: {e}") from None
             message = check_duration(u, len(audio) / SAMPLE_RATE, self.cfg.duration_tolerance)
