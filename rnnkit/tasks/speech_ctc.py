@@ -39,6 +39,9 @@ the same with ``_beam`` for prefix beam search of width ``beam_size``, which sum
 probability of every alignment of a text instead of following the single best path; on
 FSDD ``digit_error_rate`` and ``utterance_accuracy`` (and ``_beam``).
 
+Transcripts (evaluated, and the predictor's) have their white space normalised as the
+references' (:func:`spell`): a space the model emits twice, or at either end, is not kept.
+
 Predictor: ``predict(files or arrays, beam=None)`` -> ``{"file", "text"}`` per input
 (a manifest's segment: ``{"file", "offset", "duration", "text"}``), decoded with the run's
 characters (``rnnkit transcribe RUN FILE.wav [--beam N]``); ``beam``
@@ -65,7 +68,7 @@ from ..data.audio import (
     stack_frames,
 )
 from ..data.batches import batches
-from ..data.manifests import DURATION_TOLERANCE
+from ..data.manifests import DURATION_TOLERANCE, normalize_text
 from ..models.ctc_beam import ctc_beam_decode
 from ..models.tagger import ctc_greedy_decode
 from ..training.config import TaskConfig, choice, number
@@ -171,6 +174,13 @@ def decode(model, x: torch.Tensor, lengths: torch.Tensor, beam_size: int = 0
     return [[c - 1 for c in seq] for seq in labels]
 
 
+def spell(labels: list[int], alphabet: str | list[str]) -> str:
+    """A label sequence's text, white space normalised as the references' is (runs of it
+    made one space, stripped: :func:`~rnnkit.data.manifests.normalize_text`, case kept), so
+    that a space emitted twice or at an end is neither shown nor scored."""
+    return normalize_text("".join(alphabet[c] for c in labels), lowercase=False)
+
+
 class SpeechCTCContext(FSDDContext):
     """The run's utterances (FSDD digit strings, or the user's manifests) and alphabet."""
 
@@ -211,7 +221,7 @@ class SpeechCTCContext(FSDDContext):
         hyps = []
         for batch in batches(self.splits[split], self.cfg.train.batch_size):
             hyps += decode(model, batch["x"], batch["lengths"], beam)
-        return ["".join(self.alphabet[c] for c in h) for h in hyps]
+        return [spell(h, self.alphabet) for h in hyps]
 
 
 class SpeechCTCTask(Task):
@@ -307,7 +317,7 @@ class SpeechCTCPredictor(SpeechPredictor):
 
         def heard(x: torch.Tensor) -> dict[str, Any]:
             labels = decode(self.model, x, torch.tensor([x.shape[1]]), beam)[0]
-            return {"text": "".join(alphabet[c] for c in labels)}
+            return {"text": spell(labels, alphabet)}
 
         return self.records(inputs, heard)
 

@@ -20,7 +20,7 @@ import numpy as np
 from .._optional import require
 from ..data.audio import SAMPLE_RATE, AudioError, audio_frames, read_audio, segment_samples
 from ..data.datasets import DataError
-from ..data.manifests import Utterance, check_duration, read_manifest
+from ..data.manifests import Utterance, check_duration, normalize_text, read_manifest
 from .base import TaskError
 from .datafiles import split_items
 
@@ -28,15 +28,20 @@ from .datafiles import split_items
 def text_error_rates(refs: list[str], hyps: list[str]) -> dict[str, float]:
     """``cer`` and ``wer``: the edits (substitutions + deletions + insertions) that turn the
     hypotheses into the references, over the references' characters / words (all of the
-    corpus at once, not an average of per-utterance rates). Words are split at white space;
-    a space is a character. An empty reference counts its hypothesis's length as edits
-    over no characters (the corpus total stays finite while some reference is not empty).
-    Computed by ``jiwer`` (the ``audio`` extra)."""
+    corpus at once, not an average of per-utterance rates). Both are first normalised as a
+    manifest's texts are (:func:`~rnnkit.data.manifests.normalize_text`, case kept: NFC,
+    white-space runs made one space, stripped), so a double or trailing space a CTC model
+    emits is no error. Words are split at white space; a space is a character. An empty
+    reference counts its hypothesis's length as edits over no characters (the corpus total
+    stays finite while some reference is not empty). Computed by ``jiwer`` (the ``audio``
+    extra)."""
     jiwer = require("jiwer", "audio")
     if len(refs) != len(hyps):
         raise ValueError(f"{len(refs)} references, {len(hyps)} hypotheses")
     if not refs:
         return {"cer": 0.0, "wer": 0.0}
+    refs = [normalize_text(r, lowercase=False) for r in refs]
+    hyps = [normalize_text(h, lowercase=False) for h in hyps]
     return {"cer": float(jiwer.process_characters(refs, hyps).cer),
             "wer": float(jiwer.process_words(refs, hyps).wer)}
 
