@@ -928,7 +928,7 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.training.callbacks.xǁProgressǁon_train_start__mutmut_18":
         "rich's Progress defaults to transient=False",
     **{f"rnnkit.data.text.x_{name}": "Python's codec names ignore case" for name in (
-        "load_shakespeare__mutmut_11", "load_rt_polarity__mutmut_15", "read_parallel__mutmut_30")},
+        "load_shakespeare__mutmut_11", "load_rt_polarity__mutmut_15", "read_parallel__mutmut_39")},
     "rnnkit.data.tokenizers.xǁSubwordTokenizerǁto_dict__mutmut_14":
         "Python's codec names ignore case",
     **{f"rnnkit.data.tokenizers.xǁSubwordTokenizerǁfit__mutmut_{n}":
@@ -1433,14 +1433,14 @@ EQUIVALENT: dict[str, str] = {
                        ("_read", 17))},
     **{f"rnnkit.tasks.charlm.xǁCharLMTaskǁmake_splits__mutmut_{n}":
        "tok.encode gives Python ints: torch.tensor infers int64 (torch.long) anyway"
-       for n in (19, 21, 29, 31, 42, 44)},
+       for n in (60, 62, 70, 72, 83, 85)},
     **{f"rnnkit.tasks.charlm.xǁCharLMTaskǁmake_splits__mutmut_{n}":
-       "rows ignores n when a width (task.window) is given" for n in (49, 54)},
+       "rows ignores n when a width (task.window) is given" for n in (90, 95)},
     "rnnkit.tasks.charlm.xǁCharLMTaskǁinfo__mutmut_2":
         "Task.info reads only the context's config: the model argument is not used",
     **{f"rnnkit.tasks.charlm.xǁCharLMPredictorǁgenerate__mutmut_{n}":
        "top_p is <= 1 here (checked above), and sample_logits treats top_p=1.0 as None (off)"
-       for n in (82, 83, 84)},
+       for n in (96, 97, 98)},
     **{f"rnnkit.tasks.captioning.x_caption_figures__mutmut_{n}":
        "without a tokenizer the texts are word ids and spaces, which 13a (sacrebleu's "
        "default) leaves as they are, as \"none\" does" for n in (50, 53, 55)},
@@ -1459,7 +1459,10 @@ EQUIVALENT: dict[str, str] = {
     **{f"rnnkit.tasks.translation_data.x_{name}":
        "stacklevel 3 instead of 2: under mutmut's trampoline 3 is the test's line; outside it "
        "tests/test_translation_data_mutants.py checks the warning is at the caller's line"
-       for name in ("read_pairs__mutmut_12", "split_pairs__mutmut_86")},
+       for name in ("read_pairs__mutmut_12", "split_pairs__mutmut_108")},
+    "rnnkit.tasks.translation_data.x_split_pairs__mutmut_97":
+        "stacklevel 3 instead of 2: under mutmut's trampoline 3 is the test's line; outside it "
+        "tests/test_text_own_data.py checks the script warnings are at the caller's line",
     "rnnkit.tasks.text_pretrain.x_pretrain_encoder__mutmut_82":
         "on a CPU-only machine .to(None) and .to(the encoder's device) leave the batch on the "
         "CPU",

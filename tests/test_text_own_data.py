@@ -110,6 +110,7 @@ def test_text_without_spaces_between_words_warns_of_word_tokens_and_13a_bleu(tmp
     with pytest.warns(UserWarning) as record:
         split_pairs(_en_ja(tmp_path).task)
     messages = [str(w.message) for w in record]
+    assert {w.filename for w in record} == {__file__}  # (at the caller's line)
     assert re.fullmatch(
         r"the target sentences are written without spaces between words \(e\.g\. '\w+が好き"
         r"です。'\): task\.tokenizer = 'word' makes each phrase one token; set "
