@@ -22,6 +22,10 @@ _ELISION = re.compile(r"^([cdjlmnst]|qu|jusqu|lorsqu|puisqu)['’](\w)", re.IGNO
 _ZWJ = "\u200d"  # zero-width joiner: an emoji sequence goes on
 _SKIN_TONES = ("\U0001f3fb", "\U0001f3ff")  # emoji modifiers, first and last
 _FLAG_LETTERS = ("\U0001f1e6", "\U0001f1ff")  # regional indicators: two make a flag
+# punctuation written against the word before it / after it: Latin, the Devanagari danda,
+# Arabic and Urdu marks, CJK and fullwidth forms, the ellipsis; Spanish inverted marks
+_CLOSING = re.escape(".,!?;:)]}…।॥،؛؟۔。、，．！？：；）」』】〉》")
+_OPENING = re.escape("([{¿¡（「『【〈《")
 # scripts written without spaces between words: Han (CJK ideographs and their extensions),
 # Hiragana, Katakana (and half-width), Thai, Lao, Myanmar, Khmer
 _UNSPACED = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
@@ -195,8 +199,8 @@ def detokenize(words: Iterable[str]) -> str:
     """Words joined with spaces, then punctuation attached (what ``WordTokenizer.decode``
     does with the tokens of ids)."""
     text = " ".join(words)
-    text = re.sub(r" ([.,!?;:)\]}])", r"\1", text)  # no space before closing punctuation
-    text = re.sub(r"([(\[{]) ", r"\1", text)
+    text = re.sub(f" ([{_CLOSING}])", r"\1", text)  # no space before closing punctuation
+    text = re.sub(f"([{_OPENING}]) ", r"\1", text)  # nor after opening punctuation
     return re.sub(r"(\b\w+') ", r"\1", text)  # l' homme -> l'homme
 
 
