@@ -63,7 +63,8 @@ MODULES: dict[str, list[str]] = {
                                    "tests/test_oracle_training.py",
                                    "-k", _SLOW_TRAINING_TESTS],
     "rnnkit/data/tables.py": [
-        "tests/test_tables_mutants.py", "tests/test_classify.py::test_malformed_long_tables",
+        "tests/test_tables_mutants.py", "tests/test_sentiment_own_files.py",
+        "tests/test_classify_own_data.py", "tests/test_classify.py::test_malformed_long_tables",
         "tests/test_classify.py::test_long_table_groups_by_id_and_orders_by_time",
         "tests/test_fuzz_readers.py::test_table_reader_gives_rows_or_a_data_error",
         "tests/test_series_formats.py::test_sniff_delimiter_prefers_the_comma",
@@ -73,21 +74,25 @@ MODULES: dict[str, list[str]] = {
             "a_label_only_the_test_part_has_is_an_error"))],
     "rnnkit/data/keywords.py": [  # (not the ones that read every clip's audio or train: 3.5 s)
         "tests/test_keywords_mutants.py", "tests/test_keyword_folders.py",
-        "tests/test_hidden_files.py", "-k", "not a_run_trains_on_what_is_left",
+        "tests/test_hidden_files.py", "tests/test_speech_user_files.py",
+        "-k", "not a_run_trains_on_what_is_left",
         *(f"tests/test_speech.py::test_{name}" for name in (
             "file_lists_name_the_validation_and_test_recordings",
             "speech_commands_names_split_by_speaker",
             "split_by_file_is_seeded_disjoint_and_complete",
             "malformed_keyword_folders_name_the_file"))],
     "rnnkit/data/manifests.py": [
-        "tests/test_manifests_mutants.py",
+        "tests/test_manifests_mutants.py", "tests/test_speech_user_files.py",
+        "tests/test_speech_segments.py",
         *(f"tests/test_transcription.py::test_{name}" for name in (
             "a_manifest_reads_to_exactly_its_utterances", "a_malformed_line_is_an_error_naming_it",
             "unreadable_files_and_encodings", "unreadable_audio_and_durations_name_the_line"))],
-    "rnnkit/tasks/speech_common.py": ["tests/test_speech_common_mutants.py"],
+    "rnnkit/tasks/speech_common.py": [
+        "tests/test_speech_common_mutants.py", "tests/test_speech_user_files.py",
+        "tests/test_speech_segments.py", "tests/test_ctc_spaces.py"],
     "rnnkit/tasks/transcription.py": [  # (not the trained run's tests: a training each)
         "tests/test_speech_common_mutants.py", "tests/test_transcription.py",
-        "-k", "not example and not predict_equals and not transcribes_its and not evaluate_"
+        "tests/test_speech_segments.py", "tests/test_ctc_spaces.py", "-k", "not example and not predict_equals and not transcribes_its and not evaluate_"
               "reports and not records_the_manifests and not without_jiwer"],
     "rnnkit/training/callbacks.py": ["tests/test_callbacks_mutants.py", "tests/test_training.py",
                                      "tests/test_trainer_units.py", "tests/test_tensorboard.py",
@@ -115,7 +120,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_oracle_training.py::test_streamed_batches_carry_the_state_across_steps_and_"
         "reset_it_each_epoch"],
     "rnnkit/data/sequences.py": [
-        "tests/test_sequences_mutants.py",
+        "tests/test_sequences_mutants.py", "tests/test_classify_own_data.py",
         *(f"tests/test_classify.py::test_{name}" for name in (
             "ts_reads_multivariate_variable_length_with_missing_values",
             "ts_without_labels_and_regression_targets", "malformed_ts_names_file_and_line",
@@ -126,8 +131,14 @@ MODULES: dict[str, list[str]] = {
             "long_table_groups_by_id_and_orders_by_time", "malformed_long_tables"))],
     "rnnkit/data/long_tables.py": [
         "tests/test_sequences_mutants.py", "tests/test_series_formats.py",
+        "tests/test_classify_own_data.py",
         *(f"tests/test_classify.py::test_{name}" for name in (
             "long_table_groups_by_id_and_orders_by_time", "malformed_long_tables"))],
+    "rnnkit/data/labelled.py": ["tests/test_sequences_mutants.py",
+                                "tests/test_classify_own_data.py"],
+    "rnnkit/data/scaling.py": [
+        "tests/test_classify_task_mutants.py", "tests/test_timeseries_data.py",
+        "tests/test_timeseries_mutants.py", "tests/test_transform_mutants.py", "-k", "not example"],
     "rnnkit/data/uea.py": [
         "tests/test_sequences_mutants.py", "-k", "named or aeon or uea",
         *(f"tests/test_classify.py::test_{name}" for name in (
@@ -180,7 +191,8 @@ MODULES: dict[str, list[str]] = {
             "midi_without_notes_is_skipped_and_named", "bad_folders_and_files_name_the_file",
             "smpte_timed_and_zero_division_headers"))],
     "rnnkit/data/audio.py": [
-        "tests/test_audio_mutants.py",
+        "tests/test_audio_mutants.py", "tests/test_speech_user_files.py",
+        "tests/test_speech_segments.py",
         *(f"tests/test_speech.py::test_{name}" for name in (
             "read_mono_8k", "stereo_44k_is_mixed_down_and_resampled",
             "bad_files_give_clear_errors", "feature_shape_and_frame_rate",
@@ -285,7 +297,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_config_io_mutants.py", "tests/test_config.py",
         "tests/test_tune_space_mutants.py", "-k", "not example"],
     "rnnkit/tasks/datafiles.py": [
-        "tests/test_datafiles_mutants.py", "tests/test_source_mutants.py", "tests/test_config.py",
+        "tests/test_datafiles_mutants.py", "tests/test_fingerprints.py",
+        "tests/test_source_mutants.py", "tests/test_config.py",
         "tests/test_config_io_mutants.py", "tests/test_hidden_files.py",
         "tests/test_text_classification.py", "-k", "not example"],
     "rnnkit/models/forecaster.py": [
@@ -357,7 +370,8 @@ MODULES: dict[str, list[str]] = {
        for name in ("base", "elman", "gru", "lstm", "gradcheck")},
     "rnnkit/tasks/classify.py": [  # (not the example configs: not in the scratch copy)
         "tests/test_classify_task_mutants.py", "tests/test_classify.py",
-        "tests/test_classifier_ensemble.py", "-k", "not example"],
+        "tests/test_classifier_ensemble.py", "tests/test_classify_own_data.py",
+        "-k", "not example"],
     "rnnkit/tasks/classify_predictor.py": [
         "tests/test_classify_task_mutants.py", "tests/test_classify.py",
         "tests/test_classify_own_data.py", "-k", "not example"],
@@ -368,6 +382,12 @@ MODULES: dict[str, list[str]] = {
         "tests/test_sentiment_pretrain.py", "-k", "not example and not evaluate_and_reload "
         "and not what_the_cli_prints and not predict_text_stdin and not "
         "batched_predict_equals_each"],
+    **{f"rnnkit/tasks/{name}.py": [  # (split from sentiment.py; its fast tests)
+        "tests/test_sentiment_task_mutants.py", "tests/test_sentiment.py",
+        "tests/test_text_classification.py", "tests/test_sentiment_own_files.py",
+        "-k", "not example and not evaluate_and_reload and not what_the_cli_prints and not "
+        "predict_text_stdin and not batched_predict_equals_each"]
+       for name in ("text_labels", "class_figures")},
     "rnnkit/tasks/forecast.py": [  # (not the tests that train a run: seconds each, and
         # test_forecast_task_mutants.py checks the same by hand; the examples/ folder is not
         # in the scratch copy)
@@ -443,7 +463,8 @@ MODULES: dict[str, list[str]] = {
     # the speech tasks: not the tests that train (the tiny CTC model, the keyword run), nor
     # those that read every FSDD clip's audio or examples/ (not in the scratch copy)
     "rnnkit/tasks/speech_ctc.py": [
-        "tests/test_speech_ctc_mutants.py",
+        "tests/test_speech_ctc_mutants.py", "tests/test_ctc_spaces.py",
+        "tests/test_speech_segments.py", "tests/test_speech_user_files.py",
         *(f"tests/test_speech.py::test_{name}" for name in (
             "edit_distance_and_rates", "ctc_min_digits_above_max_is_a_config_error",
             "ctc_splits_and_figures", "transcribe_cli", "ctc_predict_equals_transcribe_json",
