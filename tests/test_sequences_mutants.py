@@ -3,16 +3,19 @@ is known exactly, the whole error message of each malformed input (file, line, w
 and the named UEA sets copied from a fake aeon installation in tmp_path."""
 
 import hashlib
+import linecache
 import math
 import types
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rnnkit.data import uea
 from rnnkit.data.datasets import DataError
-from rnnkit.data.sequences import read_long_table, read_npz, read_sequences, read_ts, uea_files
+from rnnkit.data.sequences import (read_long_table, read_npz, read_sequences, read_ts,
+                                   ts_target, uea_files)
 
 
 def _x(items):
@@ -341,3 +344,125 @@ def test_named_set_errors(tmp_path, fake_aeon, monkeypatch):
         f"Tiny: {cached} not found. rnnkit copies it from the files the aeon package ships: "
         "pip install aeon (or pip install 'rnnkit[bench]'), or put Tiny_TRAIN.ts "
         f"(timeseriesclassification.com, Tiny.zip) into {cached.parent}")
+
+
+# -- what the re-run after the .ts and .npz fixes found untested ----------------------------
+def test_a_line_without_its_label_shows_40_characters_of_its_values(tmp_path):
+    head = "@univariate true\n@classLabel true a b\n@data\n"
+    for values, shown in (("1," * 19 + "22", "1," * 19 + "22"),     # 40 characters: whole
+                          ("1," * 20 + "3", "1," * 20 + "..."),     # 41: the first 40 ...
+                          ("1," * 30 + "3", "1," * 20 + "...")):
+        path = _ts(tmp_path, head + values + "\n")
+        assert _error(read_ts, path) == (
+            f"{path}:4: no label: the line ends in values ({shown!r}), but the header says "
+            "@classLabel true: end each series with its label (...:a), or write @classLabel "
+            "false for series without labels")
+
+
+def test_a_regression_line_without_its_target_names_target_label(tmp_path):
+    # (no @classLabel line at all: the header's classes are still read as none)
+    path = _ts(tmp_path, "@univariate true\n@targetLabel true\n@data\n1,2:0.5\n1,2,3\n")
+    assert _error(read_ts, path) == (
+        f"{path}:5: no label: the line ends in values ('1,2,3'), but the header says "
+        "@targetLabel true: end each series with its label (...:2.5), or write @targetLabel "
+        "false for series without labels")
+
+
+def test_a_label_alone_on_its_line_is_named(tmp_path):
+    path = _ts(tmp_path, "@univariate true\n@classLabel true a b\n@data\n1,2:a\nb\n")
+    assert _error(read_ts, path) == (f"{path}:5: no values, only a label 'b' (a series line "
+                                     "is values:values:...:label)")
+
+
+def test_a_label_spelt_as_one_of_two_header_classes_keeps_its_spelling(tmp_path):
+    # ('walk' and 'Walk' both in the header: each line keeps the one it wrote; 'WALK' takes
+    # the first of the header's)
+    path = _ts(tmp_path, "@univariate true\n@classLabel true Walk walk\n@data\n"
+                         "1:walk\n2:Walk\n3:WALK\n")
+    assert [s.label for s in read_ts(path)] == ["walk", "Walk", "Walk"]
+
+
+def test_blank_line_warning_points_at_the_caller_of_read_ts(tmp_path):
+    path = _ts(tmp_path, "@univariate true\n@classLabel false\n@data\n1\n\n2\n")
+    with pytest.warns(UserWarning) as caught:
+        read_ts(path)
+    where, line = caught[0].filename, linecache.getline(caught[0].filename, caught[0].lineno)
+    if where != __file__:  # (under mutmut's trampolines, two frames a call: read_ts's call)
+        assert where.endswith("sequences.py") and "_note_skipped(path, skipped)" in line
+
+
+def test_ts_target_reads_what_the_header_says_each_series_carries(tmp_path):
+    for header, want in (("@classLabel true a b", "class"), ("@targetLabel true", "value"),
+                         ("@classLabel false", None)):
+        path = _ts(tmp_path, f"# a comment \xe9\n@univariate true\n{header}\n@data\n1:a\n")
+        assert ts_target(path) == want
+    # a byte-order mark, and a bad byte in a comment (read as a replacement character)
+    path = tmp_path / "bom.ts"
+    path.write_bytes(b"\xef\xbb\xbf@problemName p\n# \xff\n@targetLabel true\n@data\n1:2\n")
+    assert ts_target(path) == "value"
+    path = _ts(tmp_path, "@problemName p\n1,2:a\n")
+    assert _error(ts_target, path) == (f"{path}:2: data before the @data line (expected a "
+                                       "@tag)")
+
+
+def test_read_sequences_needs_the_id_column_unless_whole(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("t,a\n0,1\n1,2\n")
+    message = _error(read_sequences, path)
+    assert message.startswith(f"{path}: ") and "'id'" in message
+    assert _x(read_sequences(path, whole=True)) == [[[1.0], [2.0]]]
+
+
+def test_npz_labels_of_bytes_with_a_bad_byte_are_read_with_a_replacement(tmp_path):
+    path = tmp_path / "b.npz"
+    np.savez(path, X=np.zeros((2, 1)), y=np.array([b"ok", b"caf\xe9"]))
+    assert [s.label for s in read_npz(path)] == ["ok", "caf\ufffd"]
+
+
+def test_npz_of_one_array_and_the_one_hot_hint(tmp_path):
+    path = tmp_path / "one.npz"
+    with open(path, "wb") as f:
+        np.save(f, np.zeros((2, 3)))
+    assert _error(read_npz, path) == (f"{path}: holds one .npy array, not an .npz archive of "
+                                      "named arrays: save with np.savez(path, X=..., y=...)")
+    np.savez(path, X=np.zeros((2, 3)), y=np.eye(2))
+    assert _error(read_npz, path) == (f"{path}: y must have shape (2,) like X's first axis, got "
+                                      "(2, 2): one label per sequence (one-hot rows? save "
+                                      "y.argmax(1))")
+    for y in (np.zeros((3, 2)), np.zeros(3), np.zeros((2, 2, 1))):  # (no one-hot rows)
+        np.savez(path, X=np.zeros((2, 3)), y=y)
+        assert _error(read_npz, path) == (f"{path}: y must have shape (2,) like X's first "
+                                          f"axis, got {y.shape}")
+
+
+def test_npz_without_features_or_steps(tmp_path):
+    path = tmp_path / "e.npz"
+    np.savez(path, X=np.zeros((2, 3, 0)))  # no features: no step is padding
+    items = read_npz(path)
+    assert [s.x.shape for s in items] == [(3, 0), (3, 0)]
+    np.savez(path, X=np.zeros((2, 0, 1)))  # no steps
+    assert _error(read_npz, path) == (f"{path}: lengths[0] = 0: must be within 1..0 (X's time "
+                                      "axis)")
+
+
+def test_an_npz_error_without_words_names_its_kind():
+    from rnnkit.data.sequences import _npz_error
+    assert str(_npz_error(Path("a.npz"), ValueError())) == ("a.npz: not a readable .npz file "
+                                                             "(ValueError)")
+
+
+def test_a_file_that_is_not_numpy_is_not_called_an_object_array(tmp_path):
+    path = tmp_path / "page.npz"
+    for text in (b"<html><body>Not found</body></html>", b"X,y\n1,2\n"):
+        path.write_bytes(text)
+        assert _error(read_npz, path) == (f"{path}: not an .npz file (a zip archive of NumPy "
+                                          f"arrays): it starts with {text[:6]!r}")
+    path.write_bytes(b"")
+    assert _error(read_npz, path) == f"{path}: not a readable .npz file (No data left in file)"
+    objects = np.empty(2, dtype=object)
+    objects[0], objects[1] = 1, "a"
+    with open(path, "wb") as f:  # (one .npy object array: NumPy's magic, then a pickle)
+        np.save(f, objects)
+    assert _error(read_npz, path) == (
+        f"{path}: holds an object array; ragged X is not read (pickle can run code from the "
+        "file): pad X to (N, T_max, F) and give `lengths`")

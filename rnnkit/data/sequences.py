@@ -246,6 +246,11 @@ def read_npz(path: str | Path) -> list[Sequence]:
     except OSError as e:
         raise DataError(f"{path}: cannot read: {e}") from None
     except Exception as e:  # zipfile and NumPy raise many kinds on a damaged file
+        with open(path, "rb") as f:
+            start = f.read(6)
+        if start and start[:2] != b"PK" and start != b"\x93NUMPY":  # (read as a pickle)
+            raise DataError(f"{path}: not an .npz file (a zip archive of NumPy arrays): it "
+                            f"starts with {start!r}") from None
         raise _npz_error(path, e) from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):  # (the bytes of one .npy array)
         raise DataError(f"{path}: holds one .npy array, not an .npz archive of named arrays: "
@@ -308,7 +313,7 @@ def _npz_error(path: Path, e: Exception, name: str = "X") -> DataError:
     if "pickle" in str(e):
         return DataError(f"{path}: holds an object array; ragged X is not read (pickle can "
                          "run code from the file): pad X to (N, T_max, F) and give `lengths`")
-    return DataError(f"{path}: not a readable .npz file ({e or type(e).__name__})")
+    return DataError(f"{path}: not a readable .npz file ({str(e) or type(e).__name__})")
 
 
 def _npz_label(path: Path, i: int, value) -> str:
