@@ -14,8 +14,14 @@ import pytest
 
 from rnnkit.data import uea
 from rnnkit.data.datasets import DataError
-from rnnkit.data.sequences import (read_long_table, read_npz, read_sequences, read_ts,
-                                   ts_target, uea_files)
+from rnnkit.data.sequences import (
+    read_long_table,
+    read_npz,
+    read_sequences,
+    read_ts,
+    ts_target,
+    uea_files,
+)
 
 
 def _x(items):
