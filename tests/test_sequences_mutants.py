@@ -472,3 +472,68 @@ def test_a_file_that_is_not_numpy_is_not_called_an_object_array(tmp_path):
     assert _error(read_npz, path) == (
         f"{path}: holds an object array; ragged X is not read (pickle can run code from the "
         "file): pad X to (N, T_max, F) and give `lengths`")
+
+
+# -- long tables: what the re-run after the one-sequence reading found untested -------------
+def _csv(tmp_path, text, name="l.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_long_table_without_the_id_column_is_one_sequence_only_when_whole(tmp_path):
+    path = _csv(tmp_path, "t,a\n1,5\n0,4\n")
+    keys = "task.id_column, task.time_column, task.label_column, task.value_columns"
+    assert _error(read_long_table, path) == (
+        f"{path}: no column 'id'; the columns are 't', 'a' (name the right ones with {keys}) "
+        "(long format: id, t, features..., label)")
+    assert _x(read_long_table(path, whole=True)) == [[[4.0], [5.0]]]
+    assert _error(read_long_table, path, whole=True, value_columns=["a", "b"]) == (
+        f"{path}: no column 'b'; the columns are 't', 'a' (name the right ones with {keys}) "
+        "(long format: id, t, features..., label)")
+    path = _csv(tmp_path, "t,label\n1,x\n")
+    assert _error(read_long_table, path, whole=True) == (
+        f"{path}: no feature columns besides '', 't' and 'label'")
+
+
+def test_a_whole_json_lines_table_needs_the_time_on_every_row(tmp_path):
+    path = _csv(tmp_path, '{"t": null, "v": 1}\n{"t": 2, "v": 3}\n', "w.jsonl")
+    assert _error(read_long_table, path, whole=True) == (
+        f"{path}:1: column 't' is null on this row (long format: no id column, t, "
+        "features..., label)")
+    path = _csv(tmp_path, '{"t": 1, "v": 1}\n{"v": 3}\n', "w.jsonl")
+    assert _error(read_long_table, path, whole=True) == (
+        f"{path}:2: column 't' is missing on this row (long format: no id column, t, "
+        "features..., label)")
+    path = _csv(tmp_path, '{"v": 1}\n{"v": 3}\n', "w.jsonl")  # (no time column: file order)
+    assert _x(read_long_table(path, whole=True)) == [[[1.0], [3.0]]]
+
+
+def test_a_word_in_a_feature_column_gets_the_advice_that_fits(tmp_path):
+    def message(text, **kw):
+        return _error(read_long_table, _csv(tmp_path, text), **kw).split(" is not a number")[1]
+    # the features named by the user: nothing to guess
+    assert message("id,t,a,b\nq,0,1,x\n", value_columns=["a", "b"]) == (
+        " (leave a missing value empty, or write ? or NA)")
+    # guessed, with a label column: the other features as the ones to name
+    assert message("id,t,a,b,c,label\nq,0,1,x,2,k\n") == (
+        " (leave a missing value empty, or write ? or NA; if 'b' is not a feature, name the "
+        'features with task.value_columns, e.g. ["a", "c"])')
+    assert message("id,t,b,label\nq,0,x,k\n") == (  # (the only feature: no others to name)
+        " (leave a missing value empty, or write ? or NA)")
+    # a comma that is no decimal comma
+    assert message('id,t,a,b,label\nq,0,"1,2,3",4,k\n') == (
+        " (leave a missing value empty, or write ? or NA; if 'a' is not a feature, name the "
+        'features with task.value_columns, e.g. ["b"])')
+    assert message('id,t,a,label\nq,0,"1,5",k\n') == (
+        " (a decimal comma? write a decimal point: '1.5')")
+
+
+def test_a_long_table_note_warns_at_the_line_that_called_the_reader(tmp_path):
+    path = _csv(tmp_path, "id,t,a\nq,0,1\n\nq,1,2\n")
+    with pytest.warns(UserWarning) as caught:
+        read_long_table(path)
+    # (under mutmut the reader is a trampoline, one frame between it and this test)
+    trampolined = read_long_table.__code__.co_filename.endswith("trampoline.py")
+    assert caught[0].filename == (read_long_table.__code__.co_filename if trampolined
+                                  else __file__)

@@ -43,8 +43,11 @@ def read_long_table(path: str | Path, *, id_column: str = "id", time_column: str
                 raise
             id_column = ""  # one sequence
             time_column = time_column if time_column in table.columns else ""
+            if time_column:  # (then every row needs its time, as with an id)
+                table = read_table(path, [time_column], list(value_columns or []), keys)
     except DataError as e:
-        raise DataError(f"{e} (long format: {id_column}, {time_column or 'no time column'}, "
+        raise DataError(f"{e} (long format: {id_column or 'no id column'}, "
+                        f"{time_column or 'no time column'}, "
                         f"features..., {label_column})") from None
     has_label = label_column in table.columns
     features = list(value_columns or [c for c in table.columns
@@ -121,7 +124,7 @@ def _cell(path: Path, table, r: int, column: str, advice: _Advice) -> float:
 def _ordered(path: Path, table, rows: list[int], column: str) -> list[int]:
     """``rows`` sorted by their time (numbers, else ISO dates, else day/month/year dates);
     a repeated time is an error."""
-    texts = [(table.rows[r][column] or "").strip() for r in rows]  # (JSON null: "")
+    texts = [table.rows[r][column].strip() for r in rows]  # (a required column: no null)
     try:
         keys: list = [float(t) for t in texts]
     except ValueError:
