@@ -91,7 +91,9 @@ class TranslationConfig(DataFilesConfig, TaskConfig):
 
 
 class TranslationContext(Context):
-    """The run's sentence pairs by split and the tokenizers fitted on the training pairs."""
+    """The run's sentence pairs by split and the tokenizers fitted on the training pairs (a
+    trained run's own from its model.json, ``saved``: the ids its model learnt, whatever
+    the data or the fitting rules are now)."""
 
     @cached_property
     def pairs(self) -> dict[str, list]:
@@ -100,10 +102,14 @@ class TranslationContext(Context):
 
     @cached_property
     def source_tokenizer(self) -> Tokenizer:
+        if "source_tokenizer" in self.saved:
+            return saved_tokenizer(self.saved, "source_tokenizer")
         return fit_tokenizer(self.task_cfg, [s for s, _ in self.pairs["train"]], lower=True)
 
     @cached_property
     def target_tokenizer(self) -> Tokenizer:
+        if "target_tokenizer" in self.saved:
+            return saved_tokenizer(self.saved, "target_tokenizer")
         cfg = self.task_cfg
         return fit_tokenizer(cfg, [t for _, t in self.pairs["train"]], lower=cfg.lower_target)
 

@@ -1,0 +1,77 @@
+"""Evaluate and ``train --resume`` read a text run's vocabularies from its model.json, not
+fitted again from its data: training files changed since (a new word, a new character at
+the front of the vocabulary) leave the ids, and so the figures on the unchanged test part,
+as they were; a run whose model.json lacks them (older versions) still fits them."""
+
+import warnings
+
+import pytest
+from _saved_runs import TRAIN, as_old_run, assert_same, evaluate_changed, model_json
+
+from rnnkit.tasks import TASKS, evaluate_run, train_run
+from rnnkit.tasks.runner import config_from_raw
+
+
+def _raw(task: dict, **model) -> dict:
+    return {"name": "t", "task": task, "train": dict(TRAIN), "diagnostics": {"every": 0},
+            "model": {"cell": "gru", "hidden_size": 8, "embedding_dim": 8, **model}}
+
+
+def _resume(raw: dict, run) -> None:
+    """Two more steps of ``run`` (what the changed data warns about aside)."""
+    raw["train"]["steps"] += 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        train_run(config_from_raw(raw, "t"), run, resume=True)
+
+
+# -- translation -------------------------------------------------------------------------------
+WORDS = {"cat": "chat", "dog": "chien", "bird": "oiseau", "fish": "poisson"}
+SUBJECTS = {"I see": "je vois", "you see": "tu vois", "we see": "nous voyons"}
+
+
+def _pairs() -> list[tuple[str, str]]:
+    return [(f"{s} the {w}.", f"{t} le {f}.") for s, t in SUBJECTS.items()
+            for w, f in WORDS.items()]
+
+
+def _tsv(path, pairs):
+    path.write_text("".join(f"{s}\t{t}\n" for s, t in pairs), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("tokenizer", ["word", "subword"])
+def test_translation_evaluates_and_resumes_with_the_tokenizers_itmodel_json(tmp_path, tokenizer):
+    pairs = _pairs()
+    train = _tsv(tmp_path / "train.tsv", pairs[:10])
+    test = _tsv(tmp_path / "test.tsv", pairs[10:])
+    task = {"name": "translation", "train_data": str(train), "test_data": str(test),
+            "val_sources": 2, "tokenizer": tokenizer, "vocab_size": 300, "beam": 1,
+            "max_tokens": 20}
+    raw = _raw(task)
+    train_run(config_from_raw(raw, "t"), tmp_path / "run")
+    before = evaluate_run(tmp_path / "run")
+    saved = model_json(tmp_path / "run")
+    # new words (and characters) at the front of the training file: fitted again, the
+    # vocabularies would differ (ids shift; words the run never saw)
+    new = [("zebras zebras quietly sleep.", "zèbres zèbres dorment calmement.")] * 6
+    _tsv(train, new + pairs[:10])
+    refit = TASKS["translation"].setup(config_from_raw(raw, "t"))
+    assert refit.source_tokenizer.to_dict() != saved["source_tokenizer"]
+    assert refit.target_tokenizer.to_dict() != saved["target_tokenizer"]
+    assert_same(evaluate_changed(tmp_path / "run"), before)
+    _resume(raw, tmp_path / "run")  # the saved tokenizers, not ones fitted again
+    last = model_json(tmp_path / "run", "last")
+    for key in ("source_tokenizer", "target_tokenizer"):
+        assert last[key] == saved[key]
+
+
+def test_a_translation_run_without_saved_tokenizers_fits_them_as_before(tmp_path):
+    pairs = _pairs()
+    task = {"name": "translation", "train_data": str(_tsv(tmp_path / "train.tsv", pairs[:10])),
+            "test_data": str(_tsv(tmp_path / "test.tsv", pairs[10:])), "val_sources": 2,
+            "beam": 1}
+    train_run(config_from_raw(_raw(task), "t"), tmp_path / "run")
+    before = evaluate_run(tmp_path / "run")
+    as_old_run(tmp_path / "run", "source_tokenizer", "target_tokenizer")
+    assert_same(evaluate_run(tmp_path / "run"), before)
