@@ -75,3 +75,27 @@ def test_a_translation_run_without_saved_tokenizers_fits_them_as_before(tmp_path
     before = evaluate_run(tmp_path / "run")
     as_old_run(tmp_path / "run", "source_tokenizer", "target_tokenizer")
     assert_same(evaluate_run(tmp_path / "run"), before)
+
+
+# -- charlm ------------------------------------------------------------------------------------
+def test_charlm_evaluates_and_resumes_with_the_characters_it_saved(tmp_path):
+    text = "the cat sat on the mat. " * 8
+    for part in ("train", "val", "test"):
+        (tmp_path / f"{part}.txt").write_text(text, encoding="utf-8")
+    task = {"name": "charlm", "window": 8, "val_streams": 2,
+            **{f"{p}_data": str(tmp_path / f"{p}.txt") for p in ("train", "val", "test")}}
+    raw = _raw(task)
+    train_run(config_from_raw(raw, "t"), tmp_path / "run")
+    before = evaluate_run(tmp_path / "run")
+    saved = model_json(tmp_path / "run")["tokenizer"]
+    # "!" sorts before every letter: fitted again, each letter's id would shift by one
+    (tmp_path / "train.txt").write_text("!" + text, encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"^the training text holds 1 of its 193 characters "
+                      r"\(1 distinct: '!'\) that the run's saved vocabulary lacks"):
+        assert_same(evaluate_changed(tmp_path / "run"), before)
+    _resume(raw, tmp_path / "run")
+    assert model_json(tmp_path / "run", "last")["tokenizer"] == saved
+    (tmp_path / "train.txt").write_text(text, encoding="utf-8")
+    before = evaluate_run(tmp_path / "run")
+    as_old_run(tmp_path / "run", "tokenizer")  # an older run: fitted again, as before
+    assert_same(evaluate_run(tmp_path / "run"), before)

@@ -125,7 +125,8 @@ def read_parts(cfg: CharLMConfig) -> tuple[str, str, str]:
 
 
 class CharLMContext(Context):
-    """The run's text (train, validation) and the character tokenizer of the training part."""
+    """The run's text (train, validation) and the character tokenizer of the training part
+    (a trained run's own from its model.json, ``saved``: the ids its model learnt)."""
 
     @cached_property
     def parts(self) -> tuple[str, str, str]:
@@ -137,6 +138,8 @@ class CharLMContext(Context):
 
     @cached_property
     def tokenizer(self) -> CharTokenizer:
+        if "tokenizer" in self.saved:
+            return saved_tokenizer(self.saved)
         return CharTokenizer.fit(self.text[0])
 
 
@@ -184,14 +187,17 @@ class CharLMTask(Task):
                             + f" characters (need more than task.val_streams = "
                             f"{cfg.val_streams}); give a longer text, or lower task.window and "
                             "task.val_streams")
-        for name, part in (("validation", val), ("test", test if test is not val else "")):
+        saved = "tokenizer" in ctx.saved  # (a trained run's: its text may have changed)
+        lacks = "the run's saved vocabulary" if saved else "the training text"
+        for name, part in ((("training", train),) if saved else ()) + (
+                ("validation", val), ("test", test if test is not val else "")):
             unknown = unknown_chars(tok, part)
             if unknown:
                 count = sum(c in unknown for c in part)
                 warnings.warn(f"the {name} text holds {count} of its {len(part)} characters "
-                              f"({len(unknown)} distinct: {unknown[:20]!r}) that the training "
-                              f"text lacks: they are read as {UNK}, which the model never "
-                              "learns to predict", stacklevel=2)
+                              f"({len(unknown)} distinct: {unknown[:20]!r}) that {lacks} lacks: "
+                              f"they are read as {UNK}, which the model never learns to "
+                              "predict", stacklevel=2)
         train_ids = torch.tensor(tok.encode(train), dtype=torch.long)
         val_rows = rows(torch.tensor(tok.encode(val), dtype=torch.long), cfg.val_streams)
         test_rows = val_rows if test is val else rows(
