@@ -5,6 +5,7 @@ as they were; a run whose model.json lacks them (older versions) still fits them
 
 import warnings
 
+import numpy as np
 import pytest
 from _saved_runs import TRAIN, as_old_run, assert_same, evaluate_changed, model_json
 
@@ -99,3 +100,35 @@ def test_charlm_evaluates_and_resumes_with_the_characters_it_saved(tmp_path):
     before = evaluate_run(tmp_path / "run")
     as_old_run(tmp_path / "run", "tokenizer")  # an older run: fitted again, as before
     assert_same(evaluate_run(tmp_path / "run"), before)
+
+
+# -- captioning --------------------------------------------------------------------------------
+def _flickr(root, lines: list[str], n: int):
+    from PIL import Image
+
+    (root / "Images").mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(np.full((16, 16, 3), 20 * i, np.uint8)).save(root / "Images" / f"{i}.png")
+    (root / "captions.txt").write_text("\n".join(lines) + "\n")
+    return str(root)
+
+
+def test_captioning_evaluates_and_resumes_with_the_words_it_saved(tmp_path):
+    lines = [f"{i}.png#{k}\ta dog {'runs' if k else 'sits'} here" for i in range(6)
+             for k in range(2)]
+    parts = {p: _flickr(tmp_path / p, lines, 6) for p in ("train", "val", "test")}
+    task = {"name": "captioning", "image_size": 16, "captions_file": "captions.txt",
+            **{f"{p}_data": path for p, path in parts.items()}}
+    raw = _raw(task, channels=[4, 4, 4], feature_size=8)
+    del raw["model"]["cell"]
+    train_run(config_from_raw(raw, "t"), tmp_path / "run")
+    before = evaluate_run(tmp_path / "run")
+    saved = model_json(tmp_path / "run")["tokenizer"]
+    # the most frequent word now: fitted again, it would come first and shift the others
+    new = [f"0.png#{k}\tzebra zebra zebra zebra" for k in range(2, 6)]
+    (tmp_path / "train" / "captions.txt").write_text("\n".join(new + lines) + "\n")
+    refit = TASKS["captioning"].setup(config_from_raw(raw, "t"))
+    assert refit.tokenizer.to_dict() != saved
+    assert_same(evaluate_changed(tmp_path / "run"), before)
+    _resume(raw, tmp_path / "run")
+    assert model_json(tmp_path / "run", "last")["tokenizer"] == saved

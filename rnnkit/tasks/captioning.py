@@ -132,7 +132,10 @@ class CaptioningContext(Context):
 
     @cached_property
     def tokenizer(self) -> WordTokenizer:
-        """shapes: the grammar's words; Flickr: fitted on the training captions."""
+        """shapes: the grammar's words; Flickr: fitted on the training captions. A trained
+        run's own (``saved``: the ids its model learnt, whatever the captions are now)."""
+        if "tokenizer" in self.saved:
+            return saved_tokenizer(self.saved)
         cfg = self.task_cfg
         if not uses_own_data(cfg):
             return SHAPES_TOKENIZER
@@ -225,7 +228,7 @@ class CaptioningTask(Task):
     def extra_metrics(self, ctx, model, split):
         data = self.batches(ctx)[split]
         # shapes data carry their scenes; their vocabulary is the grammar's, fixed
-        tok = SHAPES_TOKENIZER if "scene" in data else None
+        tok = ctx.tokenizer if "scene" in data else None
         return caption_figures(model, data, ctx.cfg.train.batch_size, tok)
 
     @torch.no_grad()
