@@ -186,8 +186,11 @@ class SpeechCTCContext(FSDDContext):
 
     @cached_property
     def manifests(self) -> ManifestData:
-        """The user's manifests, split (texts read; audio read per split on demand)."""
-        return ManifestData(self.task_cfg, lambda audio: frames_of(audio, self.task_cfg))
+        """The user's manifests, split (texts read; audio read per split on demand); a
+        trained run's alphabet is its own (``saved``: the classes its model learnt)."""
+        saved = self.saved.get("alphabet")
+        return ManifestData(self.task_cfg, lambda audio: frames_of(audio, self.task_cfg),
+                            None if saved is None else "".join(saved))
 
     @cached_property
     def alphabet(self) -> str:

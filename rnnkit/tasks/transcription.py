@@ -3,7 +3,8 @@ alphabet, the audio of each split, and character / word error rates.
 
     data = ManifestData(task_cfg, frames)   # frames(signal) -> (T, F) model inputs
     data.splits["test"]                     # [Utterance], texts normalised
-    data.alphabet                           # the training texts' characters, sorted
+    data.alphabet                           # the training texts' characters, sorted (or
+                                            # a trained run's own, given as alphabet=)
     data.frames_and_labels("test")          # audio read and framed, texts as indices
     text_error_rates(refs, hyps)            # {"cer", "wer"} over a corpus (jiwer)
 """
@@ -63,10 +64,12 @@ def _shown(lines: list[str], k: int = 5) -> str:
 
 class ManifestData:
     """The splits of a task config's manifests (:class:`~rnnkit.tasks.datafiles.
-    DataFilesConfig` fields, plus ``split_by``, ``lowercase``, ``duration_tolerance``)."""
+    DataFilesConfig` fields, plus ``split_by``, ``lowercase``, ``duration_tolerance``).
+    ``alphabet``: a trained run's own (its model.json), not fitted again from the texts."""
 
-    def __init__(self, cfg, frames: Callable[[np.ndarray], np.ndarray]):
-        self.cfg, self.frames = cfg, frames
+    def __init__(self, cfg, frames: Callable[[np.ndarray], np.ndarray],
+                 alphabet: str | None = None):
+        self.cfg, self.frames, self.saved_alphabet = cfg, frames, alphabet
 
     # -- texts -----------------------------------------------------------------------------
     def read(self, path: str) -> list[Utterance]:
@@ -145,12 +148,15 @@ class ManifestData:
 
     @cached_property
     def alphabet(self) -> str:
-        """The characters of the training texts, sorted (class i + 1 is ``alphabet[i]``)."""
+        """The characters of the training texts, sorted (class i + 1 is ``alphabet[i]``),
+        or the run's saved one."""
+        if self.saved_alphabet is not None:
+            return self.saved_alphabet
         return "".join(sorted({c for u in self.splits["train"] for c in u.text}))
 
     def unseen(self, split: str) -> tuple[Counter, list[str]]:
-        """Characters of the split's texts that no training text has (counts) and the lines
-        holding them."""
+        """Characters of the split's texts that the alphabet lacks (no training text has
+        them) (counts) and the lines holding them."""
         known = set(self.alphabet)
         counts: Counter = Counter()
         lines = []
@@ -200,8 +206,10 @@ class ManifestData:
         counts, lines = self.unseen(split)
         if counts:
             chars = ", ".join(f"{c!r} x{n}" for c, n in counts.most_common(10))
+            lacking = ("the run's saved alphabet lacks" if self.saved_alphabet is not None
+                       else "no training text has")
             warnings.warn(f"{split}: {sum(counts.values())} character(s) in {len(lines)} text(s) "
-                          f"that no training text has ({chars}; {_shown(lines)}): the model "
+                          f"that {lacking} ({chars}; {_shown(lines)}): the model "
                           "cannot emit them; they count as errors in cer/wer and are left out "
                           "of the CTC targets", stacklevel=3)
 
