@@ -6,6 +6,7 @@ class the run was not trained on are left out with a warning; a run whose model.
 the entry (older versions) still fits it."""
 
 import json
+import shutil
 import warnings
 
 import numpy as np
@@ -64,4 +65,35 @@ def test_speech_ctc_evaluates_and_resumes_with_the_alphabet_it_saved(tmp_path):
     _manifest(tmp_path / "train.jsonl", lines["train"])
     before = evaluate_run(tmp_path / "run")
     as_old_run(tmp_path / "run", "alphabet")  # an older run: fitted again, as before
+    assert_same(evaluate_run(tmp_path / "run"), before)
+
+
+# -- speech-digits on a keyword folder ---------------------------------------------------------
+def _keywords(root, labels, n: int = 3) -> str:
+    for k, label in enumerate(labels):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            _wav(root / label / f"{label}{i}.wav", 7 * k + i, 16000)
+    return str(root)
+
+
+def test_keywords_evaluate_and_resume_with_the_labels_they_saved(tmp_path):
+    task = {"name": "speech-digits", "val_fraction": 0.34,
+            "train_data": _keywords(tmp_path / "train", ["no", "yes"]),
+            "test_data": _keywords(tmp_path / "test", ["no", "yes"], 2)}
+    raw = _raw(task)
+    train_run(config_from_raw(raw, "t"), tmp_path / "run")
+    before = evaluate_run(tmp_path / "run")
+    # a label sorted first: fitted again, "no" and "yes" would be classes 1 and 2
+    _keywords(tmp_path / "train", ["aah"])
+    _keywords(tmp_path / "test", ["aah"], 2)
+    with pytest.warns(UserWarning, match=r"^the test part has 2 recording\(s\) of class\(es\) "
+                      r"\['aah'\] that the run was not trained on"):
+        assert_same(evaluate_changed(tmp_path / "run"), before)
+    _resume(raw, tmp_path / "run")
+    assert model_json(tmp_path / "run", "last")["labels"] == ["no", "yes"]
+    for part in ("train", "test"):
+        shutil.rmtree(tmp_path / part / "aah")
+    before = evaluate_run(tmp_path / "run")
+    as_old_run(tmp_path / "run", "labels")  # an older run: fitted again, as before
     assert_same(evaluate_run(tmp_path / "run"), before)

@@ -65,6 +65,7 @@ from ..data.keywords import Clip, Scan, file_lists, keep_readable, scan_labels, 
 from ..training.config import TaskConfig, choice, number
 from .base import SPLITS, Task, TaskError, register
 from .datafiles import DataFilesConfig, data_errors, split_items, uses_own_data
+from .saved_labels import known_classes, saved_labels
 from .speech_common import FSDDContext, SpeechPredictor, fsdd_signals, pad, padding_note
 
 DIGITS = [str(d) for d in range(10)]
@@ -183,14 +184,19 @@ class SpeechDigitsContext(FSDDContext):
     @cached_property
     def clips(self) -> dict[str, list[Clip]]:
         """The user's recordings by split: every one read (:meth:`clip_frames`) and those
-        that cannot be read skipped (:func:`split_clips`)."""
-        return split_clips(self.task_cfg, self.clip_frames)
+        that cannot be read skipped (:func:`split_clips`); a trained run's own labels only."""
+        clips, saved = split_clips(self.task_cfg, self.clip_frames), saved_labels(self.saved)
+        return clips if saved is None else known_classes(clips, saved, lambda c: c.label,
+                                                         "recording(s)")
 
     @cached_property
     def labels(self) -> list[str]:
-        """The class names: the training part's labels, sorted (FSDD: "0".."9")."""
+        """The class names: the training part's labels, sorted (FSDD: "0".."9"), or a
+        trained run's own (``saved``: its model's outputs, whatever the folders hold now)."""
         if not uses_own_data(self.task_cfg):
             return DIGITS
+        if (saved := saved_labels(self.saved)) is not None:
+            return saved
         names = sorted({c.label for c in self.clips["train"]})
         for split in ("val", "test"):
             unseen = sorted({c.label for c in self.clips[split]} - set(names))
