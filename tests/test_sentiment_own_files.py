@@ -291,6 +291,33 @@ def test_a_nan_label_is_a_missing_label_not_a_class(tmp_path, name, content, lin
                             "needs a label (give its class, or leave the row out)")
 
 
+
+@pytest.mark.parametrize("name,content,line,shown", [
+    ("m.jsonl", '{"text": "a", "label": "x"}\n{"text": "b", "label": [3, 27]}\n', 2, "[3, 27]"),
+    ("m.csv", "text,label\na,x\nb,x\nc,\"['sport', 'news']\"\n", 4, "['sport', 'news']"),
+])
+def test_a_list_of_labels_is_an_error_not_a_class(tmp_path, name, content, line, shown):
+    """A multi-label row (a JSON list, or a list pandas wrote to a CSV) became one class per
+    combination of labels, without a word."""
+    from rnnkit.tasks import TASKS, TaskError
+    from rnnkit.tasks.runner import config_from_raw
+
+    path = _write(tmp_path, name, content)
+    cfg = config_from_raw({"task": {"name": "sentiment", "data": str(path)}}, "t")
+    with pytest.raises(TaskError) as e:
+        _ = TASKS["sentiment"].setup(cfg).rows
+    assert str(e.value) == (f"{path}:{line}: 'label' is a list {shown}: one text has one "
+                            "class here (multi-label data: a row per label, or one label "
+                            "naming the combination)")
+
+
+def test_a_label_in_brackets_that_is_no_list_is_a_class():
+    from rnnkit.tasks.text_labels import is_label_list
+
+    assert is_label_list("[1]") and is_label_list("['a', 'b']") and is_label_list("[]")
+    assert not any(is_label_list(s) for s in ("[positive", "[x]", "[1, 2", "(1, 2)", "1"))
+
+
 # -- prediction files ------------------------------------------------------------------------
 def test_a_prediction_table_without_the_runs_text_column_says_how_to_give_it(tmp_path):
     """The error said to set task.text_column, which a trained run's predict cannot do."""

@@ -54,6 +54,7 @@ from .datafiles import DataFilesConfig, data_errors, load_splits, path_field, us
 from .predictor import Predictor
 from .text_common import TextLine, as_lines, clip_tokens, pad_ids, read_lines, saved_tokenizer
 from .text_labels import (
+    is_label_list,
     repeated_texts_warning,
     respelled_classes_warning,
     unseen_labels_error,
@@ -161,6 +162,10 @@ class SentimentContext(Context):
             if not text:
                 raise TaskError(f"{path}:{line}: empty {cfg.text_column!r}: no words to "
                                 "classify")
+            if is_label_list(label):
+                raise TaskError(f"{path}:{line}: {cfg.label_column!r} is a list {label}: one "
+                                "text has one class here (multi-label data: a row per label, "
+                                "or one label naming the combination)")
             out.append((text, label, line))
         return out, table.note()
 

@@ -8,6 +8,7 @@ and so are test texts that training also has (:func:`repeated_texts_warning`).
 
 from __future__ import annotations
 
+import ast
 import math
 import unicodedata
 import warnings
@@ -100,3 +101,15 @@ def repeated_texts_warning(rows: dict[str, list[tuple[str, str]]]) -> None:
                       "training texts (the same words, ignoring case and spaces; first: "
                       f"{first!r}): the test figures overstate how the model does on new "
                       "text; leave the repeats out of the test part", stacklevel=4)
+
+
+
+def is_label_list(label: str) -> bool:
+    """Whether ``label`` is a list (``[3, 27]``: a JSON-lines row's list; ``['a', 'b']``: a
+    multi-label column pandas wrote to a CSV as Python writes lists)."""
+    if not (label.startswith("[") and label.endswith("]")):
+        return False
+    try:
+        return isinstance(ast.literal_eval(label), list)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return False
