@@ -238,3 +238,13 @@ def test_delimiter_of_an_open_file_reads_its_first_non_blank_line_and_rewinds(tm
             f.read(1)  # wherever the caller left it
             assert delimiter_of(f) == want, text
             assert f.tell() == 0 and f.read() == text
+
+
+def test_a_stray_quote_right_after_a_quoted_line_break_is_named_alone(tmp_path):
+    # (line 3 ends the value line 2 opened; read with it, line 4's quote would close that
+    # value instead of opening its own)
+    path = _write(tmp_path, "q.csv", 'text,b\n"x\n",1\n",2\nz" q,3\n')
+    assert _error(path) == (
+        f"{path}:4: a quote opens a value here and is not closed properly before line 5, so "
+        "lines 4-5 would be read as one value; inside a quoted value write a quote twice "
+        '(""), or quote the whole value')
