@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 from _saved_runs import TRAIN, as_old_run, assert_same, evaluate_changed, model_json
 
-from rnnkit.tasks import evaluate_run, train_run
+from rnnkit.tasks import TASKS, evaluate_run, train_run
 from rnnkit.tasks.runner import config_from_raw
 
 
@@ -97,3 +97,43 @@ def test_keywords_evaluate_and_resume_with_the_labels_they_saved(tmp_path):
     before = evaluate_run(tmp_path / "run")
     as_old_run(tmp_path / "run", "labels")  # an older run: fitted again, as before
     assert_same(evaluate_run(tmp_path / "run"), before)
+
+
+# -- classify ----------------------------------------------------------------------------------
+def _table(path, sequences: list[tuple[str, list[float]]], first: int = 0) -> str:
+    """A long table of ``sequences`` (label, values), ids from s<first>."""
+    rows = ["id,t,a,label"] + [f"s{first + i},{t},{v},{label}"
+                               for i, (label, values) in enumerate(sequences)
+                               for t, v in enumerate(values)]
+    path.write_text("\n".join(rows) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("target", ["class", "value"])
+def test_classify_evaluates_and_resumes_with_the_classes_and_scaler_it_saved(tmp_path, target):
+    rng = np.random.default_rng(0)
+    label = (lambda i: ("low", "high")[i % 2]) if target == "class" else (lambda i: str(i % 5))
+    seqs = [(label(i), list(rng.normal(i % 2, 1, 5).round(3))) for i in range(16)]
+    task = {"name": "classify", "target": target, "val_fraction": 0.25,
+            "train_data": _table(tmp_path / "train.csv", seqs[:12]),
+            "test_data": _table(tmp_path / "test.csv", seqs[12:], first=12)}
+    raw = _raw(task)
+    train_run(config_from_raw(raw, "t"), tmp_path / "run")
+    before = evaluate_run(tmp_path / "run")
+    saved = model_json(tmp_path / "run")
+    # other values (and a class sorted first): fitted again, the scaler (and the classes)
+    # would differ
+    new = [("aa" if target == "class" else "40", [30.0] * 5)] * 3
+    _table(tmp_path / "train.csv", seqs[:12] + new)
+    refit = TASKS["classify"].setup(config_from_raw(raw, "t"))
+    assert (refit.labels, refit.scaler) != (saved["labels"], saved["scaler"])
+    if target == "class":  # a test sequence of the new class: left out, as warned
+        _table(tmp_path / "test.csv", seqs[12:] + new[:1], first=12)
+        with pytest.warns(UserWarning, match=r"^the test part has 1 sequence\(s\) of "
+                          r"class\(es\) \['aa'\] that the run was not trained on"):
+            assert_same(evaluate_changed(tmp_path / "run"), before)
+    else:
+        assert_same(evaluate_changed(tmp_path / "run"), before)
+    _resume(raw, tmp_path / "run")
+    last = model_json(tmp_path / "run", "last")
+    assert (last["labels"], last["scaler"]) == (saved["labels"], saved["scaler"])

@@ -17,7 +17,9 @@ Scaling: each feature is standardised with the mean and standard deviation of th
 training part (validation and test never enter it); missing values (``?``/NaN) become the
 training mean (0 after scaling) and are counted in a warning. With ``target = "value"`` the
 targets are standardised the same way. Mean, std, class names and feature names are stored
-in model.json, so a predictor reads no training data.
+in model.json, so a predictor reads no training data; evaluate and ``train --resume`` use
+the run's saved classes and scaler too, not ones fitted again from data changed since
+(sequences of a class the run was not trained on are then left out, with a warning).
 
 Model: a ``SequenceClassifier`` (``SequenceRegressor`` for values); ``task.ensemble = N``
 trains N classifiers side by side from seeds ``seed .. seed+N-1`` and averages their class
@@ -58,6 +60,7 @@ from ..training.config import TaskConfig, choice, number
 from .base import Context, Task, TaskError, register
 from .classify_predictor import ClassifyPredictor, encode, read_file
 from .datafiles import DataFilesConfig, data_errors, load_splits, uses_own_data
+from .saved_labels import known_classes, saved_labels
 
 
 @dataclass
@@ -98,7 +101,8 @@ def fit_scaler(xs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 class ClassifyContext(Context):
     """The run's sequences by split, the classes and the scaler fitted on the training
-    part."""
+    part (a trained run's own from its model.json, ``saved``, whatever the data are now;
+    sequences of a class it was not trained on are left out)."""
 
     @cached_property
     def sequences(self) -> dict[str, list[Sequence]]:
@@ -117,7 +121,9 @@ class ClassifyContext(Context):
                 if s.x.shape[1] != width:
                     raise TaskError(f"{s.where}: {s.x.shape[1]} features, the training "
                                     f"part's first sequence has {width}")
-        return parts
+        saved = saved_labels(self.saved) if cfg.target == "class" else None
+        return parts if saved is None else known_classes(parts, saved, lambda s: s.label,
+                                                         "sequence(s)")
 
     def read(self, path: Path) -> list[Sequence]:
         """A data file's sequences, each with a label (a number with target "value")."""
@@ -151,6 +157,8 @@ class ClassifyContext(Context):
         """The class names: the training part's labels, sorted (``[]`` for values)."""
         if self.task_cfg.target == "value":
             return []
+        if (saved := saved_labels(self.saved)) is not None:
+            return saved
         names = sort_labels({s.label for s in self.sequences["train"]})
         if len(names) < 2:
             raise TaskError(f"the training part has {len(names)} class(es) ({names}); a "
@@ -173,6 +181,8 @@ class ClassifyContext(Context):
     def scaler(self) -> dict[str, Any]:
         """``{"mean", "std"}`` per feature (lists), from the training part only; and for
         values ``target_mean``/``target_std``."""
+        if "scaler" in self.saved:
+            return self.saved["scaler"]
         train = self.sequences["train"]
         width = train[0].x.shape[1]
         if self.task_cfg.scaling == "channel":
