@@ -303,3 +303,28 @@ def test_channels_of_unequal_length_in_a_ts_line_say_how_to_pad(tmp_path):
             f"{path}:5: the channels of one series must be equally long, got [3, 2] values "
             "(pad the shorter ones with ? at the end: missing values)")):
         read_ts(path)
+
+
+def test_array_files_padded_with_nan_predict_as_their_unpadded_sequences(tmp_path):
+    """An .npy batch of sequences of different lengths, NaN-padded as an .npz may be: the
+    padding was read as missing values (filled with the training mean, and a warning)."""
+    rows = [f"r{i},{k},{k * (i % 2)},{k * 0.1},{'ab'[i % 2]}" for i in range(12) for k in range(4)]
+    train = _long(tmp_path / "train.csv", "id,t,ax,ay,label", rows)
+    raw = {"name": "c", "seed": 0, "task": {"name": "classify", "data": train},
+           "model": {"cell": "gru", "hidden_size": 4},
+           "train": {"steps": 1, "batch_size": 4, "threads": 1, "progress": "off"},
+           "diagnostics": {"every": 0}}
+    train_run(config_from_raw(raw, "t"), tmp_path / "run")
+    p = rnnkit.load(tmp_path / "run")
+    short, long = np.array([[0.0, 0.0], [1.0, 0.1]]), np.array([[0.0, 1], [1, np.nan], [2, 2]])
+    want = p.predict([short, long])
+    assert "warning" in want[1] and "warning" not in want[0]  # the NaN inside is missing
+    batch = np.full((2, 4, 2), np.nan)
+    batch[0, :2], batch[1, :3] = short, long
+    np.save(tmp_path / "x.npy", batch)
+    assert p.predict_file(tmp_path / "x.npy") == want
+    batch[1] = np.nan
+    np.save(tmp_path / "x.npy", batch)
+    with pytest.raises(TaskError, match=re.escape(f"{tmp_path / 'x.npy'}: sequence 1 is NaN "
+                                                  "at every step")):
+        p.predict_file(tmp_path / "x.npy")

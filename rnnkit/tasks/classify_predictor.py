@@ -57,8 +57,8 @@ class ClassifyPredictor(Predictor):
         """The run's training formats (.ts, .npz, long .csv/.tsv/.jsonl; labels ignored;
         a table without the id column is one sequence), or ``.npy``/``.json`` arrays (one
         sequence, or a list of them)."""
-        if Path(path).suffix.lower() in (".npy", ".json"):
-            return read_arrays(path)
+        if Path(path).suffix.lower() in (".npy", ".json"):  # (NaN-padded as .npz may be)
+            return [_unpadded(path, i, a) for i, a in enumerate(read_arrays(path))]
         named = self.config.task.value_columns or self.info.get("features") or []
         return read_file(path, self.config.task, named, whole=True)
 
@@ -126,3 +126,17 @@ class ClassifyPredictor(Predictor):
             arrays.append(a)
             sources.append(source)
         return arrays, sources
+
+
+def _unpadded(path, i: int, a: np.ndarray) -> np.ndarray:
+    """Sequence ``i`` of an array file up to its last step with a value: steps NaN at
+    every feature at its end are padding (a batch of sequences of different lengths), as
+    in an .npz file."""
+    if a.ndim == 0 or not a.size:
+        return a
+    observed = ~np.isnan(a.astype(np.float64))
+    observed = observed.any(axis=tuple(range(1, a.ndim))) if a.ndim > 1 else observed
+    if not observed.any():
+        raise TaskError(f"{path}: sequence {i} is NaN at every step: every sequence needs a "
+                        "value")
+    return a[:len(observed) - int(np.argmax(observed[::-1]))]
