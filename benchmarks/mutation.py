@@ -134,8 +134,6 @@ MODULES: dict[str, list[str]] = {
         "tests/test_classify_own_data.py",
         *(f"tests/test_classify.py::test_{name}" for name in (
             "long_table_groups_by_id_and_orders_by_time", "malformed_long_tables"))],
-    "rnnkit/data/labelled.py": ["tests/test_sequences_mutants.py",
-                                "tests/test_classify_own_data.py"],
     "rnnkit/data/scaling.py": [
         "tests/test_classify_task_mutants.py", "tests/test_timeseries_data.py",
         "tests/test_timeseries_mutants.py", "tests/test_transform_mutants.py", "-k", "not example"],
@@ -383,7 +381,8 @@ MODULES: dict[str, list[str]] = {
         "and not what_the_cli_prints and not predict_text_stdin and not "
         "batched_predict_equals_each"],
     **{f"rnnkit/tasks/{name}.py": [  # (split from sentiment.py; its fast tests)
-        "tests/test_sentiment_task_mutants.py", "tests/test_sentiment.py",
+        "tests/test_text_labels_mutants.py", "tests/test_sentiment_task_mutants.py",
+        "tests/test_sentiment.py",
         "tests/test_text_classification.py", "tests/test_sentiment_own_files.py",
         "-k", "not example and not evaluate_and_reload and not what_the_cli_prints and not "
         "predict_text_stdin and not batched_predict_equals_each"]
