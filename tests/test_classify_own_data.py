@@ -121,10 +121,13 @@ def _long(path, header, rows):
     return str(path)
 
 
-def test_a_decimal_comma_in_a_long_table_is_named_with_its_fix(tmp_path):
-    """A spreadsheet set to a decimal comma writes semicolons and 0,157: the advice was
-    about missing values."""
+def test_a_decimal_comma_in_a_long_table_is_read_or_named_with_its_fix(tmp_path):
+    """A spreadsheet set to a decimal comma writes semicolons and 0,157: read as 0.157
+    there; in a comma-separated table (quoted) it is named with its fix."""
     path = _long(tmp_path / "eu.csv", "id;t;ax;label", ["a;0;1,5;up", "a;1;0,157;up"])
+    [seq] = read_long_table(path)
+    np.testing.assert_array_equal(seq.x[:, 0], [1.5, 0.157])
+    path = _long(tmp_path / "q.csv", "id,t,ax,label", ['a,0,"1,5",up', "a,1,0.157,up"])
     with pytest.raises(DataError, match=re.escape(
             f"{path}:2: column 'ax': '1,5' is not a number (a decimal comma? write a decimal "
             "point: '1.5')")):

@@ -146,8 +146,23 @@ def test_every_listed_layout_reads_a_date_it_wrote():
         assert back.date() == when.date(), fmt
 
 
-def test_a_decimal_comma_is_refused_with_the_fix(tmp_path):
-    path = _write(tmp_path / "c.csv", ["t", "v"], [["2021-01-01", "10,5"]], sep=";")
+@pytest.mark.parametrize("sep", [";"])
+def test_decimal_commas_are_read_where_fields_are_separated_by_semicolons(tmp_path, sep):
+    """A spreadsheet set to a decimal comma writes semicolons and 10,5."""
+    rows = [["2021-01-01", "10,5", "-0,25"], ["2021-01-02", "11", ",5"],
+            ["2021-01-03", "1,5e3", "2.5"]]
+    s = read_csv(_write(tmp_path / "eu.csv", ["t", "v", "w"], rows, sep=sep))
+    np.testing.assert_array_equal(s.values, [[10.5, -0.25], [11, 0.5], [1500, 2.5]])
+    path = _write(tmp_path / "k.csv", ["t", "v"], [["2021-01-01", "1.234,5"]], sep=sep)
+    with pytest.raises(DataError) as err:  # thousands marks are not read
+        read_csv(path)
+    assert str(err.value) == f"{path}:2: value '1.234,5' in column 'v' is not a number"
+
+
+@pytest.mark.parametrize("text", ['t,v\n2021-01-01,"10,5"\n', "t\tv\n2021-01-01\t10,5\n"])
+def test_a_decimal_comma_elsewhere_is_refused_with_the_fix(tmp_path, text):
+    path = tmp_path / "c.csv"  # (in a tab-separated file 1,234 may be a thousand and more)
+    path.write_text(text)
     with pytest.raises(DataError) as err:
         read_csv(path)
     assert str(err.value) == (f"{path}:2: value '10,5' in column 'v' is not a number (a "

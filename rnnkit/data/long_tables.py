@@ -17,7 +17,7 @@ import numpy as np
 
 from .datasets import DataError
 from .labelled import Sequence
-from .tables import is_missing, read_table
+from .tables import is_missing, read_table, to_number
 from .times import is_spreadsheet_time, readings
 
 _ONE_ID = ("(an id is one sequence with one label: if an id holds several recordings, give "
@@ -115,7 +115,7 @@ def _cell(path: Path, table, r: int, column: str, advice: _Advice) -> float:
     if is_missing(text):
         return math.nan
     try:
-        return float(text)
+        return to_number(text, table.decimal_comma)
     except ValueError:
         raise DataError(f"{path}:{table.lines[r]}: column {column!r}: {text!r} is not a "
                         f"number{advice(column, text)}") from None

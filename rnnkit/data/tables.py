@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class Table:
     rows: list[dict[str, str]] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)  # blank lines
+    decimal_comma: bool = False  # fields separated by semicolons: 10,5 is 10.5
 
     def note(self) -> str:
         """What was skipped, for the user ("" when nothing was)."""
@@ -96,6 +98,22 @@ def read_table(path: str | Path, required: list[str], optional: list[str] = (),
 _SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 
+_COMMA_NUMBER = re.compile(r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?")
+
+
+def to_number(text: str, decimal_comma: bool = False) -> float:
+    """``float(text)``; with ``decimal_comma`` (a file whose fields are separated by
+    semicolons, as spreadsheets set to a decimal comma write them) ``10,5`` is 10.5 too
+    (not in tab-separated files, where ``1,234`` may be a thousand and more). A ValueError
+    for anything else (``1.234,5``: thousands marks are not read)."""
+    try:
+        return float(text)
+    except ValueError:
+        if decimal_comma and _COMMA_NUMBER.fullmatch(text.strip()):
+            return float(text.replace(",", "."))
+        raise
+
+
 def sniff_delimiter(first_line: str) -> str:
     """A CSV's field separator from its header line: a comma, else a semicolon or a tab
     where the line has one and no comma (spreadsheets set to a decimal comma write
@@ -139,7 +157,7 @@ def _read_delimited(path: Path, text: str, fmt: str) -> Table:
     dupes = {h for h in header if header.count(h) > 1}
     if dupes:
         raise DataError(f"{path}:1: the header repeats column(s) {sorted(dupes)}")
-    table = Table(path, header)
+    table = Table(path, header, decimal_comma=delimiter == ";")
     while True:
         start = reader.line_num + 1
         try:

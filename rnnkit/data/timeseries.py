@@ -20,7 +20,7 @@ import numpy as np
 
 from .datasets import DataError, fetch
 from .scaling import Scaler  # noqa: F401 (kept importable from here)
-from .tables import delimiter_of, is_missing
+from .tables import delimiter_of, is_missing, to_number
 from .times import column_times, decimals, step_tolerance
 from .windows import difference, make_windows, undifference, window_starts  # noqa: F401 (kept importable from here)
 
@@ -137,7 +137,7 @@ def read_csv(path, time_column: str | None = None, value_column: str | None = No
     if bad:
         raise ValueError(f"unknown repair {bad}; choose from {REPAIRS}")
     path = Path(path)
-    header, rows, lines = _read_rows(path)
+    header, rows, lines, delimiter = _read_rows(path)
     tcol = _column(path, header, time_column, 0, "time")
     ccols = [_column(path, header, c, 0, "covariate") for c in covariate_columns]
     if value_column:
@@ -154,7 +154,7 @@ def read_csv(path, time_column: str | None = None, value_column: str | None = No
         raise DataError(f"{path}: column(s) {twice} named twice (time, value and covariate "
                         "columns are distinct)")
     t = column_times(path, rows, tcol, header[tcol], lines, time_format)
-    table = np.array([[_number(path, header, row, c, n) for c in vcols + ccols]
+    table = np.array([[_number(path, header, row, c, n, delimiter == ";") for c in vcols + ccols]
                       for row, n in zip(rows, lines)], dtype=np.float64)
     table = table.reshape(len(rows), len(vcols) + len(ccols))
     lines = np.array(lines, dtype=np.int64)
@@ -174,11 +174,13 @@ def read_csv(path, time_column: str | None = None, value_column: str | None = No
                   covariate_columns=tuple(names[k:]))
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
-    """(header, data rows, their line numbers); blank lines skipped with a warning."""
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int], str]:
+    """(header, data rows, their line numbers, the field separator); blank lines skipped
+    with a warning."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f, delimiter=delimiter_of(f))
+            delimiter = delimiter_of(f)
+            reader = csv.reader(f, delimiter=delimiter)
             rows, lines, blank = [], [], []
             for row in reader:
                 if any(cell.strip() for cell in row):
@@ -193,7 +195,7 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
     if not rows:
         raise DataError(f"{path}: the file is empty")
     _report(path, "skipped {} blank line(s)", blank)
-    return [h.strip() for h in rows[0]], rows[1:], lines[1:]
+    return [h.strip() for h in rows[0]], rows[1:], lines[1:], delimiter
 
 
 def _report(path, what: str, lines) -> None:
@@ -206,10 +208,10 @@ def _report(path, what: str, lines) -> None:
                       f"{' ...' if len(lines) > 10 else ''})", stacklevel=4)
 
 
-def _number(path, header, row, col, line) -> float:
+def _number(path, header, row, col, line, decimal_comma=False) -> float:
     cell = row[col] if col < len(row) else ""
     try:
-        return math.nan if is_missing(cell) else float(cell)
+        return math.nan if is_missing(cell) else to_number(cell, decimal_comma)
     except ValueError:
         hint = ""
         if "," in cell:
