@@ -381,7 +381,8 @@ MODULES: dict[str, list[str]] = {
         "and not what_the_cli_prints and not predict_text_stdin and not "
         "batched_predict_equals_each"],
     **{f"rnnkit/tasks/{name}.py": [  # (split from sentiment.py; its fast tests)
-        "tests/test_text_labels_mutants.py", "tests/test_sentiment_task_mutants.py",
+        "tests/test_text_labels_mutants.py", "tests/test_class_figures_mutants.py",
+        "tests/test_sentiment_task_mutants.py",
         "tests/test_sentiment.py",
         "tests/test_text_classification.py", "tests/test_sentiment_own_files.py",
         "-k", "not example and not evaluate_and_reload and not what_the_cli_prints and not "
