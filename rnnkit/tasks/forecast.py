@@ -66,7 +66,7 @@ from .timeseries.source import (
     source_errors,
     test_points,
 )
-from .timeseries.transform import Transform, model_inputs, train_origins
+from .timeseries.transform import Transform, model_inputs, saved_covariate_scaler, train_origins
 
 
 @dataclass
@@ -94,8 +94,9 @@ class ForecastConfig(SeriesSourceConfig):
 
 
 class ForecastContext(Context):
-    """The run's series, its ranges and the transform fitted on the training range; the
-    replay factors (``refit``), and the validation-backtest factors per model."""
+    """The run's series, its ranges and the transform fitted on the training range (a
+    trained run's own from its model.json, ``saved``); the replay factors (``refit``), and
+    the validation-backtest factors per model."""
 
     def __init__(self, cfg, task):
         super().__init__(cfg, task)
@@ -185,6 +186,9 @@ class ForecastContext(Context):
 
     @cached_property
     def transform(self) -> Transform:
+        """Fitted on the points before the test range; a trained run's own (``saved``)."""
+        if "transform" in self.saved:
+            return Transform.from_dict(self.saved["transform"])
         cfg, shape = self.task_cfg, self.shape
         fitted_on = self.series.values[:self.test_start]  # (its own errors are not the scaler's)
         try:
@@ -200,6 +204,8 @@ class ForecastContext(Context):
 
     @cached_property
     def covariate_scaler(self) -> Scaler | None:
+        if "covariate_scaler" in self.saved:
+            return saved_covariate_scaler(self.saved)
         cov = self.series.covariates
         return None if cov is None else Scaler("standard").fit(cov[:self.test_start])
 

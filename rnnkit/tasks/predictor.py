@@ -314,6 +314,7 @@ def load(run_dir: str | Path, checkpoint: str = "best") -> Predictor:
         torch.set_num_threads(cfg.train.threads)
     task = TASKS[cfg.task.name]
     ctx = task.setup(cfg)
+    ctx.saved = ckpt.info  # what the context reads of the data, it scales as the run did
     return task.predictor(ctx, model, ckpt.info, Path(run_dir))
 
 
