@@ -1,5 +1,5 @@
 """Evaluate, ``train --resume`` and a predictor's context read a time-series run's scalers
-from its model.json (forecast's transform), not fitted again from a
+from its model.json (forecast's transform, anomaly's scaler), not fitted again from a
 series changed since: the figures on the unchanged test range stay as they were (but for
 those scaled by the training range itself, MASE's); a run whose model.json lacks them
 (older versions) still fits them."""
@@ -73,3 +73,29 @@ def test_forecast_evaluates_resumes_and_predicts_with_the_transform_it_saved(tmp
     as_old_run(tmp_path / "run", "transform")  # an older run: fitted again, as before
     assert evaluate_run(tmp_path / "run") == before
 
+
+# -- anomaly -----------------------------------------------------------------------------------
+def test_anomaly_evaluates_resumes_and_detects_with_the_scaler_it_saved(tmp_path):
+    values, labels = _series(240), np.zeros(240, int)
+    values[200:204] += 5  # something to find
+    labels[200:204] = 1
+    task = {"name": "anomaly", "data": _csv(tmp_path / "s.csv", values, labels),
+            "train_size": 120, "window": 8}
+    raw = _raw(task)
+    train_run(config_from_raw(raw, "t"), tmp_path / "run")
+    before = evaluate_run(tmp_path / "run")
+    threshold = rnnkit.load(tmp_path / "run").threshold
+    saved = model_json(tmp_path / "run")["scaler"]
+    changed = values.copy()
+    changed[:40] += 50  # the first fitting points only: fitted again, another scaler
+    _csv(tmp_path / "s.csv", changed, labels)
+    assert TASKS["anomaly"].setup(config_from_raw(raw, "t")).scaler.to_dict() != saved
+    assert evaluate_changed(tmp_path / "run") == pytest.approx(before)
+    # the predictor's threshold (its calibration range scored through its context) too
+    assert rnnkit.load(tmp_path / "run").threshold == pytest.approx(threshold)
+    _resume(raw, tmp_path / "run")
+    assert model_json(tmp_path / "run", "last")["scaler"] == saved
+    _csv(tmp_path / "s.csv", values, labels)
+    before = evaluate_run(tmp_path / "run")
+    as_old_run(tmp_path / "run", "scaler")  # an older run: fitted again, as before
+    assert evaluate_run(tmp_path / "run") == before

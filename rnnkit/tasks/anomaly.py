@@ -96,7 +96,8 @@ class AnomalyConfig(SeriesSourceConfig):
 
 
 class AnomalyContext(Context):
-    """The run's series, its ranges and the scalers fitted on the fit range."""
+    """The run's series, its ranges and the scalers fitted on the fit range (a trained
+    run's own from its model.json, ``saved``, whatever the series is now)."""
 
     @cached_property
     def source(self) -> tuple[Series, dict[str, int]]:
@@ -139,10 +140,14 @@ class AnomalyContext(Context):
 
     @cached_property
     def scaler(self) -> Scaler:
+        if "scaler" in self.saved:
+            return Scaler.from_dict(self.saved["scaler"])
         return Scaler(self.task_cfg.scaler).fit(self.series.values[:self.fit_end])
 
     @cached_property
     def covariate_scaler(self) -> Scaler | None:
+        if "covariate_scaler" in self.saved:
+            return saved_covariate_scaler(self.saved)
         cov = self.series.covariates
         return None if cov is None else Scaler("standard").fit(cov[:self.fit_end])
 
