@@ -10,7 +10,14 @@ import json
 import pytest
 
 from rnnkit.data.datasets import DataError
-from rnnkit.data.manifests import Manifest, Utterance, check_duration, normalize_text, read_manifest
+from rnnkit.data.manifests import (
+    Manifest,
+    Utterance,
+    check_duration,
+    is_manifest,
+    normalize_text,
+    read_manifest,
+)
 
 
 def _manifest(folder, lines: list[str], name: str = "m.jsonl", end: str = "\n"):
@@ -180,3 +187,19 @@ def test_check_duration_tolerance_is_inclusive():
     assert check_duration(utt, 1.8, 0.25) == "m.jsonl:4: duration 1.5 s, the audio lasts 1.800 s"
     assert check_duration(utt, 1.2, 0.25) == "m.jsonl:4: duration 1.5 s, the audio lasts 1.200 s"
     assert check_duration(Utterance(None, "a", None, None, "w"), 99.0, 0.0) == ""
+
+
+def test_is_manifest_reads_the_first_non_blank_line_as_a_json_object_with_audio(tmp_path):
+    path = tmp_path / "m.json"
+    line = json.dumps({"audio_filepath": "a.wav", "text": "x"}) + "\n"
+    for content, want in ((b"\n  \n" + line.encode(), True),
+                          (b"\xef\xbb\xbf" + line.encode(), True),  # a byte-order mark
+                          (b"", False), (b"\n\n", False),          # nothing to read
+                          (b'{"audio": "a.wav"}\n', False),         # another JSON object
+                          (b'["audio_filepath"]\n', False),         # not an object
+                          (b"audio_filepath,text\n", False),        # not JSON
+                          (b'{"audio_filepath": "\xff"}\n', False)):  # not UTF-8
+        path.write_bytes(content)
+        assert is_manifest(path) is want, content
+    assert is_manifest(tmp_path / "missing.json") is False
+    assert is_manifest(tmp_path) is False  # (a folder)
