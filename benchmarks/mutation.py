@@ -633,9 +633,6 @@ EQUIVALENT: dict[str, str] = {
         "nanmean and nanstd, the only calls in the block, warn RuntimeWarnings only",
     "rnnkit.tasks.classify.xǁClassifyTaskǁinfo__mutmut_2":
         "Task.info reads only the context's config: the model argument is not used",
-    "rnnkit.tasks.classify.xǁClassifyTaskǁmake_splits__mutmut_37":
-        "stacklevel 3 instead of 2: under mutmut's trampoline both point into mutmut; outside "
-        "it tests/test_classify_task_mutants.py checks the warning is at the caller's line",
     **{f"rnnkit.tasks.sentiment.xǁSentimentPredictorǁread_file__mutmut_{n}":
        "the last part after a '.' is the same whatever the number of splits" for n in (8, 12)},
     "rnnkit.tasks.sentiment.xǁSentimentPredictorǁread_file__mutmut_13":
@@ -779,7 +776,7 @@ EQUIVALENT: dict[str, str] = {
         "each of the k rows has one eos, so the top 2k candidates already hold k live ones",
     "rnnkit.data.tables.x__read_jsonl__mutmut_3":
         "the columns given to Table are replaced by the keys seen before the table is returned",
-    "rnnkit.data.tables.x_read_table__mutmut_12": "Python's codec names ignore case",
+    "rnnkit.data.tables.x_read_table__mutmut_14": "Python's codec names ignore case",
     "rnnkit.data.tables.x__json_array__mutmut_23": "str.count's start None is 0",
     "rnnkit.data.tables.x__json_array__mutmut_5":
         "unreachable: the text starts with '[', so json.loads gives a list or raises",
@@ -848,8 +845,16 @@ EQUIVALENT: dict[str, str] = {
        for n in (12, 13)},
     **{f"rnnkit.data.sequences.x_read_npz__mutmut_{n}":
        "np.load's allow_pickle defaults to False, and None is falsy" for n in (4, 6)},
-    "rnnkit.data.manifests.x__utterance__mutmut_60":
+    "rnnkit.data.manifests.x__utterance__mutmut_63":
         "pathlib's folder / an absolute path is that absolute path",
+    "rnnkit.data.manifests.x_is_manifest__mutmut_6": "Python's codec names ignore case",
+    "rnnkit.data.manifests.x_is_manifest__mutmut_12":
+        "a file of blank lines: json.loads fails on '' and on 'XXXX' alike (False)",
+    "rnnkit.tasks.text_labels.x_repeated_texts_warning__mutmut_2":
+        "the key is only compared with other keys: joined by any separator holding a space, "
+        "the words (which hold none) still map one-to-one",
+    "rnnkit.tasks.class_figures.x_per_class__mutmut_2":
+        "astype(None) is astype(float64), as astype(float) is",
     "rnnkit.models.encoder.xǁSequenceEncoderǁembed__mutmut_8":
         "nn.Dropout is the identity in eval mode: applying it there changes nothing",
     "rnnkit.models.feedforward.xǁFeedForwardǁcompute_loss__mutmut_19":
