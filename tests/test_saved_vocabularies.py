@@ -132,3 +132,30 @@ def test_captioning_evaluates_and_resumes_with_the_words_it_saved(tmp_path):
     assert_same(evaluate_changed(tmp_path / "run"), before)
     _resume(raw, tmp_path / "run")
     assert model_json(tmp_path / "run", "last")["tokenizer"] == saved
+
+
+# -- sentiment: the classes (its tokenizer: tests/test_sentiment_own_files.py) -----------------
+def _csv(path, rows) -> str:
+    path.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows))
+    return str(path)
+
+
+def test_sentiment_evaluates_and_resumes_with_the_classes_it_saved(tmp_path):
+    words = ["good", "fine", "great", "bad", "poor", "awful"]
+    rows = [(f"a {w} film {i}", "pos" if k < 3 else "neg") for i in range(3)
+            for k, w in enumerate(words)]
+    task = {"name": "sentiment", "val_fraction": 0.2,
+            "train_data": _csv(tmp_path / "train.csv", rows[:12]),
+            "test_data": _csv(tmp_path / "test.csv", rows[12:])}
+    raw = _raw(task)
+    train_run(config_from_raw(raw, "t"), tmp_path / "run")
+    before = evaluate_run(tmp_path / "run")
+    # a class sorted first: fitted again, "neg" and "pos" would be classes 1 and 2
+    new = [("an odd film", "meh")] * 3
+    _csv(tmp_path / "train.csv", new + rows[:12])
+    _csv(tmp_path / "test.csv", rows[12:] + new[:1])
+    with pytest.warns(UserWarning, match=r"^the test part has 1 text\(s\) of class\(es\) \['meh'\] "
+                      "that the run was not trained on"):
+        assert_same(evaluate_changed(tmp_path / "run"), before)
+    _resume(raw, tmp_path / "run")
+    assert model_json(tmp_path / "run", "last")["labels"] == ["neg", "pos"]

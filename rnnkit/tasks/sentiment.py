@@ -52,6 +52,7 @@ from .base import Context, Task, TaskError, register
 from .class_figures import confusion, macro_f1, per_class_lines
 from .datafiles import DataFilesConfig, data_errors, load_splits, path_field, uses_own_data
 from .predictor import Predictor
+from .saved_labels import known_classes, saved_labels
 from .text_common import TextLine, as_lines, clip_tokens, pad_ids, read_lines, saved_tokenizer
 from .text_labels import (
     is_label_list,
@@ -86,7 +87,8 @@ class SentimentConfig(DataFilesConfig, TaskConfig):
 
 
 class SentimentContext(Context):
-    """The run's sentences by split and the tokenizer fitted on the training part."""
+    """The run's sentences by split and the tokenizer fitted on the training part (a
+    trained run's classes and tokenizer are its own, from its model.json: ``saved``)."""
 
     @cached_property
     def items(self) -> dict[str, list[Labelled]]:
@@ -97,12 +99,13 @@ class SentimentContext(Context):
     @cached_property
     def rows(self) -> dict[str, list[tuple[str, str]]]:
         """``train``/``val``/``test`` (text, label name) pairs, deterministic given
-        ``split_seed``."""
+        ``split_seed``; a trained run's own classes only (:func:`known_classes`)."""
         cfg = self.task_cfg
         if uses_own_data(cfg):
             rows = load_splits(cfg, self._read, "texts")
             repeated_texts_warning(rows)
-            return rows
+            saved = saved_labels(self.saved)
+            return rows if saved is None else known_classes(rows, saved, lambda r: r[1], "text(s)")
         if cfg.folds and cfg.fold >= cfg.folds:
             raise TaskError(f"task.fold = {cfg.fold}: must be < task.folds = {cfg.folds}")
         items = load_rt_polarity()
@@ -118,7 +121,9 @@ class SentimentContext(Context):
 
     @cached_property
     def labels(self) -> list[str]:
-        """The class names: the training part's labels, sorted."""
+        """The class names: the training part's labels, sorted (a trained run's own)."""
+        if (saved := saved_labels(self.saved)) is not None:
+            return saved
         names = sorted({label for _, label in self.rows["train"]})
         if uses_own_data(self.task_cfg):
             respelled_classes_warning(self.task_cfg, [label for _, label in self.rows["train"]])
