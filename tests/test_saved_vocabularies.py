@@ -42,7 +42,7 @@ def _tsv(path, pairs):
 
 
 @pytest.mark.parametrize("tokenizer", ["word", "subword"])
-def test_translation_evaluates_and_resumes_with_the_tokenizers_itmodel_json(tmp_path, tokenizer):
+def test_translation_evaluates_and_resumes_with_the_tokenizers_it_saved(tmp_path, tokenizer):
     pairs = _pairs()
     train = _tsv(tmp_path / "train.tsv", pairs[:10])
     test = _tsv(tmp_path / "test.tsv", pairs[10:])
