@@ -207,7 +207,7 @@ def tone_frames():
 
 
 def test_confusion_plot_and_errors(tmp_path, monkeypatch):
-    import rnnkit.tasks.speech_digits as sd
+    import rnnkit.tasks.confusion as sd
 
     data = tone_frames()
     model = SequenceClassifier(num_classes=10, input_size=39, cell="gru", hidden_size=8).eval()

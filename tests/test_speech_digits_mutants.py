@@ -19,6 +19,7 @@ import soundfile as sf
 import torch
 from torch import nn
 
+import rnnkit.tasks.confusion as cmod
 import rnnkit.tasks.speech_digits as dmod
 from rnnkit._optional import MissingExtraError
 from rnnkit.data.audio import FEATURES, SPEAKERS, AudioError, features, read_audio
@@ -422,7 +423,7 @@ def test_the_confusion_plot_writes_each_count_in_a_contrasting_colour(tmp_path, 
 
 def test_confusion_plot_titles_the_accuracy_and_names_the_labels(tmp_path, monkeypatch):
     drawn = []
-    monkeypatch.setattr(dmod, "plot_confusion",
+    monkeypatch.setattr(cmod, "plot_confusion",
                         lambda counts, path, title, labels: drawn.append(
                             (counts.tolist(), path, title, labels)) or path)
     data = _data([[0, 0, 1], [1, 0, 0], [0, 1, 0]], [2, 1, 1])
