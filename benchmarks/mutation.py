@@ -91,8 +91,10 @@ MODULES: dict[str, list[str]] = {
         "tests/test_speech_common_mutants.py", "tests/test_speech_user_files.py",
         "tests/test_speech_segments.py", "tests/test_ctc_spaces.py"],
     "rnnkit/tasks/transcription.py": [  # (not the trained run's tests: a training each)
+        "tests/test_saved_labels.py",
         "tests/test_speech_common_mutants.py", "tests/test_transcription.py",
-        "tests/test_speech_segments.py", "tests/test_ctc_spaces.py", "-k", "not example and not predict_equals and not transcribes_its and not evaluate_"
+        "tests/test_speech_segments.py", "tests/test_ctc_spaces.py",
+        "-k", "not example and not predict_equals and not transcribes_its and not evaluate_"
               "reports and not records_the_manifests and not without_jiwer"],
     "rnnkit/training/callbacks.py": ["tests/test_callbacks_mutants.py", "tests/test_training.py",
                                      "tests/test_trainer_units.py", "tests/test_tensorboard.py",
@@ -174,6 +176,7 @@ MODULES: dict[str, list[str]] = {
             "char_tokenizer_round_trips", "word_tokenizer_splits_and_round_trips",
             "word_vocabulary_min_freq_and_max_size"))],
     "rnnkit/tasks/translation.py": [  # (not the two that read eng-fra: 10 s and 3.5 s)
+        "tests/test_saved_vocabularies.py",
         "tests/test_translation_mutants.py", "tests/test_translation.py",
         "tests/test_translation_references.py", "tests/test_text_own_data.py",
         "tests/test_oracle_decoding.py::test_unknown_target_words_copy_the_attended_source_word",
@@ -367,6 +370,7 @@ MODULES: dict[str, list[str]] = {
     **{f"rnnkit/reference/{name}.py": ["tests/test_reference.py", "tests/test_reference_mutants.py"]
        for name in ("base", "elman", "gru", "lstm", "gradcheck")},
     "rnnkit/tasks/classify.py": [  # (not the example configs: not in the scratch copy)
+        "tests/test_saved_labels.py",
         "tests/test_classify_task_mutants.py", "tests/test_classify.py",
         "tests/test_classifier_ensemble.py", "tests/test_classify_own_data.py",
         "-k", "not example"],
@@ -374,6 +378,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_classify_task_mutants.py", "tests/test_classify.py",
         "tests/test_classify_own_data.py", "-k", "not example"],
     "rnnkit/tasks/sentiment.py": [  # (not test_sentiment.py's run_dir tests: they train
+        "tests/test_saved_vocabularies.py",
+        "tests/test_saved_labels.py",
         # from examples/, which is not in the scratch copy)
         "tests/test_sentiment_task_mutants.py", "tests/test_sentiment.py",
         "tests/test_text_classification.py", "tests/test_classifier_ensemble.py",
@@ -389,6 +395,7 @@ MODULES: dict[str, list[str]] = {
         "predict_text_stdin and not batched_predict_equals_each"]
        for name in ("text_labels", "class_figures")},
     "rnnkit/tasks/forecast.py": [  # (not the tests that train a run: seconds each, and
+        "tests/test_saved_scalers.py",
         # test_forecast_task_mutants.py checks the same by hand; the examples/ folder is not
         # in the scratch copy)
         "tests/test_forecast_task_mutants.py", "tests/test_scoring_mutants.py",
@@ -412,6 +419,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_forecast_task_mutants.py", "tests/test_forecast_multivariate.py",
         "tests/test_forecasting_mutants.py", "-k", "not example"],
     "rnnkit/tasks/anomaly.py": [  # (not test_anomaly.py's tests that train a run: seconds
+        "tests/test_saved_scalers.py",
         # each, and test_anomaly_task_mutants.py checks the same on untrained models)
         "tests/test_anomaly_task_mutants.py", "tests/test_anomaly_labels.py",
         "tests/test_anomaly.py::test_anomaly_training_on_a_too_short_file_says_the_minimum",
@@ -419,6 +427,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_oracle_timeseries.py::test_the_threshold_is_read_on_the_calibration_range_"
         "only"],
     "rnnkit/tasks/charlm.py": [  # (its tiny training run takes about a second)
+        "tests/test_saved_vocabularies.py",
         "tests/test_charlm_task_mutants.py", "tests/test_charlm.py", "tests/test_text_own_data.py"],
     "rnnkit/tasks/attention_plot.py": [
         "tests/test_translation_mutants.py", "tests/test_text_own_data.py", "-k", "plot"],
@@ -427,6 +436,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_music_task_mutants.py", "tests/test_music.py",
         "tests/test_music_mutants.py", "-k", "not train_evaluate_and_prime_from_a_test_chorale"],
     "rnnkit/tasks/captioning.py": [  # (examples/ is not in the scratch copy: not the tests
+        "tests/test_saved_vocabularies.py",
         # that load examples/captioning.toml; not the 2 s overfitting run)
         "tests/test_captioning_task_mutants.py", "tests/test_captioning.py",
         "tests/test_flickr_mutants.py", "-k",
@@ -463,6 +473,7 @@ MODULES: dict[str, list[str]] = {
     # the speech tasks: not the tests that train (the tiny CTC model, the keyword run), nor
     # those that read every FSDD clip's audio or examples/ (not in the scratch copy)
     "rnnkit/tasks/speech_ctc.py": [
+        "tests/test_saved_labels.py",
         "tests/test_speech_ctc_mutants.py", "tests/test_ctc_spaces.py",
         "tests/test_speech_segments.py", "tests/test_speech_user_files.py",
         *(f"tests/test_speech.py::test_{name}" for name in (
@@ -477,7 +488,13 @@ MODULES: dict[str, list[str]] = {
             "one_manifest_splits_by_speaker_when_every_line_names_one",
             "without_speakers_the_split_is_by_utterance_or_an_error", "config_errors",
             "without_jiwer_training_stops_before_it_starts"))],
+    "rnnkit/tasks/saved_labels.py": ["tests/test_saved_labels.py",
+                                     "tests/test_saved_vocabularies.py"],
+    "rnnkit/tasks/confusion.py": [
+        "tests/test_speech_digits_mutants.py", "-k", "confusion",
+        "tests/test_speech.py::test_confusion_plot_and_errors"],
     "rnnkit/tasks/speech_digits.py": [
+        "tests/test_saved_labels.py",
         "tests/test_speech_digits_mutants.py",
         *(f"tests/test_speech.py::test_{name}" for name in (
             "confusion_plot_and_errors", "after_training_draws_confusion_and_links_it",
@@ -1511,12 +1528,12 @@ EQUIVALENT: dict[str, str] = {
        "give the same 12 rows" for n in (5, 15)},
     "rnnkit.tasks.speech_ctc.xǁSpeechCTCTaskǁreport_sections__mutmut_8":
         "decode tests the beam width for truth: None decodes greedily as 0 does",
-    **{f"rnnkit.tasks.speech_digits.x_confusion__mutmut_{n}":
+    **{f"rnnkit.tasks.confusion.x_confusion__mutmut_{n}":
        "on a CPU-only machine .to(None) and .to(the model's device) leave the batch on the CPU"
        for n in (2, 19)},
-    "rnnkit.tasks.speech_digits.x_confusion__mutmut_24":
+    "rnnkit.tasks.confusion.x_confusion__mutmut_24":
         "the logits are (B, C): argmax over dim 1 is argmax over dim -1",
-    "rnnkit.tasks.speech_digits.x_confusion_plot__mutmut_1":
+    "rnnkit.tasks.confusion.x_confusion_plot__mutmut_1":
         "the default batch size does not change the counts: each recording is classified on "
         "its own length, in eval mode",
     **{f"rnnkit.tasks.speech_digits.x_split_clips__mutmut_{n}":
