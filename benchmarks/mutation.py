@@ -1550,13 +1550,14 @@ EQUIVALENT: dict[str, str] = {
        "a GPU could tell them apart (none was lent)" for n in (7, 9, 23)},
     **{f"rnnkit.data.audio.x_{name}__mutmut_{n}":
        "without an extra named, require looks librosa's and soundfile's up in EXTRAS: 'audio'"
-       for name, n in (("features", 6), ("features", 8), ("read_audio", 4), ("read_audio", 6),
-                       ("read_audio", 54), ("read_audio", 56))},
+       for name, n in (("features", 6), ("features", 8), ("read_audio", 5), ("read_audio", 7),
+                       ("read_audio", 84), ("read_audio", 86), ("audio_frames", 3),
+                       ("audio_frames", 5))},
     **{f"rnnkit.data.audio.x_read_audio__mutmut_{n}":
        "the samples end as float32 either way: 16-bit samples read as float64 and cast at the "
        "end equal those read as float32, resampled or not (checked to the bit on random "
        "stereo audio: tests/test_audio_mutants.py's test_resampling_runs_on_the_float32_"
-       "samples); librosa keeps float32 input float32" for n in (21, 24, 69, 71)},
+       "samples); librosa keeps float32 input float32" for n in (48, 53, 99, 101)},
     "rnnkit.data.audio.x_connected_utterances__mutmut_55":
         "the floor noise is zero-mean Gaussian: adding or subtracting the same draws gives a "
         "signal of the same distribution (no test fixes the generator's exact samples)",

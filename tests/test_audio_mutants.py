@@ -336,3 +336,34 @@ def test_resampling_runs_on_the_float32_samples(tmp_path):
     got = read_audio(path, 8000)
     assert got.dtype == np.float32 and got.flags["C_CONTIGUOUS"]
     np.testing.assert_array_equal(got, want)  # the same float32 arithmetic, to the bit
+
+
+def test_audio_frames_reads_the_header_or_names_the_file_and_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    from rnnkit._optional import MissingExtraError
+
+    sf.write(tmp_path / "a.wav", np.zeros(1234, np.float32), 8000)
+    assert audio_mod.audio_frames(tmp_path / "a.wav") == (1234, 8000)
+    (tmp_path / "b.wav").write_text("not audio")
+    with pytest.raises(AudioError) as e:
+        audio_mod.audio_frames(tmp_path / "b.wav")
+    assert str(e.value).startswith(f"{tmp_path / 'b.wav'}: not a readable audio file (WAV, "
+                                   "FLAC, OGG ...): ")
+    monkeypatch.setitem(sys.modules, "soundfile", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'rnnkit\[audio\]'"):
+        audio_mod.audio_frames(tmp_path / "a.wav")
+
+
+def test_a_segment_past_the_end_is_an_error_unless_a_tolerance_is_given(tmp_path):
+    path = tmp_path / "a.wav"
+    sf.write(path, np.zeros(16000, np.float32), 16000)  # 1 s
+    message = (f"{path}: the segment from 0.9 s lasting 0.2 s ends at 1.100 s, beyond the end "
+               "of the audio (1.000 s) by more than 0 s")
+    with pytest.raises(AudioError) as e:
+        read_audio(path, offset=0.9, duration=0.2)
+    assert str(e.value) == message
+    with pytest.raises(AudioError) as e:
+        audio_mod.segment_samples(path, 16000, 16000, 0.9, 0.2)
+    assert str(e.value) == message
+    assert read_audio(path, 16000, offset=0.9, duration=0.2, tolerance=0.25).shape == (1600,)
