@@ -634,8 +634,8 @@ EQUIVALENT: dict[str, str] = {
         "np.datetime64 reads a space between date and time as it reads T",
     "rnnkit.data.times.x_parse_iso__mutmut_24": "np.datetime64('9999') is in years already",
     **{f"rnnkit.tasks.speech_common.xǁSpeechPredictorǁread_file__mutmut_{n}":
-       "lowercase only changes the manifest's texts; read_file keeps only the audio paths"
-       for n in (26, 27, 29, 33, 34, 35, 38, 40)},
+       "lowercase only changes the manifest's texts; read_file keeps only the audio paths "
+       "(and a segment's offset and duration)" for n in (33, 34, 36, 40, 41, 42, 45, 47)},
     "rnnkit.tasks.transcription.xǁManifestDataǁframes_and_labels__mutmut_8":
         "read_audio's sample_rate defaults to SAMPLE_RATE, the value given",
     "rnnkit.tasks.transcription.xǁManifestDataǁread__mutmut_12":

@@ -389,3 +389,30 @@ def test_durations_and_unseen_characters_are_warned_at_the_caller(tmp_path):
         "left out of the CTC targets"]
     for x in w:
         _at_caller(x)
+
+
+# -- the padding note ------------------------------------------------------------------------
+def test_sizes_are_written_with_three_digits_in_the_largest_unit_below_1000():
+    from rnnkit.tasks.speech_common import _size
+    assert [_size(n) for n in (999, 1000, 1000.5, 5e6, 5e9, 5e12)] == [
+        "999 B", "1 kB", "1 kB", "5 MB", "5 GB", "5e+03 GB"]
+
+
+def test_the_padding_note_names_recordings_over_ratio_times_the_median_and_seconds():
+    from rnnkit.tasks.speech_common import padding_note
+
+    def note(lengths, **kw):
+        frames = {"train": [np.zeros((n, 1), np.float32) for n in lengths]}
+        return padding_note(frames, {"train": [f"r{i}" for i in range(len(lengths))]},
+                            "ADVICE", **kw)
+
+    # median 11 frames (0.10 s): 5 times it is 55 frames, under the 2 s floor (201 frames);
+    # 201 frames is at the limit (kept), 202 over it
+    assert note([11] * 8 + [201, 202]) == (
+        "1 recording(s) last over 5 times the median (0.10 s) and over 2 s: r9 (2.01 s, "
+        "train); every recording of a part is padded to its longest, so the parts hold "
+        "8.08 kB of frames, 7.24 kB without them: ADVICE")  # (10 x 202 x 4 B, 9 x 201 x 4 B)
+    assert note([11] * 8 + [201]) == ""
+    five, six = note([11] * 20 + [300] * 5), note([11] * 20 + [300] * 6)
+    assert "r24 (2.99 s, train); every" in five
+    assert "r24 (2.99 s, train) ...; every" in six
