@@ -636,11 +636,10 @@ EQUIVALENT: dict[str, str] = {
     **{f"rnnkit.tasks.speech_common.xǁSpeechPredictorǁread_file__mutmut_{n}":
        "lowercase only changes the manifest's texts; read_file keeps only the audio paths "
        "(and a segment's offset and duration)" for n in (33, 34, 36, 40, 41, 42, 45, 47)},
-    "rnnkit.tasks.transcription.xǁManifestDataǁframes_and_labels__mutmut_8":
+    "rnnkit.tasks.transcription.xǁManifestDataǁframes_and_labels__mutmut_11":
         "read_audio's sample_rate defaults to SAMPLE_RATE, the value given",
-    "rnnkit.tasks.transcription.xǁManifestDataǁread__mutmut_12":
-        "stacklevel 3 instead of 2: under mutmut's trampoline 3 is the test's line; outside it "
-        "tests/test_speech_common_mutants.py checks the warning is at the caller's line",
+    **{f"rnnkit.tasks.transcription.x_text_error_rates__mutmut_{n}":
+       "normalize_text tests lowercase for truth: None keeps case as False does" for n in (21, 27)},
     **{f"rnnkit.tasks.classify.x__outputs__mutmut_{n}":
        "on a CPU-only machine .to(None) and .to(the model's device) leave the batch on the CPU"
        for n in (1, 8)},
