@@ -328,6 +328,16 @@ def test_array_files_padded_with_nan_predict_as_their_unpadded_sequences(tmp_pat
     assert p.predict_file(tmp_path / "x.npy") == want
     batch[1] = np.nan
     np.save(tmp_path / "x.npy", batch)
-    with pytest.raises(TaskError, match=re.escape(f"{tmp_path / 'x.npy'}: sequence 1 is NaN "
-                                                  "at every step")):
+    with pytest.raises(TaskError) as e:
         p.predict_file(tmp_path / "x.npy")
+    assert str(e.value) == (f"{tmp_path / 'x.npy'}: sequence 1 is NaN at every step: every "
+                            "sequence needs a value")
+
+
+def test_one_feature_sequences_and_empty_ones_are_unpadded_as_they_are():
+    from rnnkit.tasks.classify_predictor import _unpadded
+
+    np.testing.assert_array_equal(_unpadded("f", 0, np.array([1.0, np.nan, 2, np.nan])),
+                                  [1.0, np.nan, 2])  # (T,): one feature a step
+    assert _unpadded("f", 0, np.zeros((0, 2))).shape == (0, 2)  # left to predict's check
+    assert _unpadded("f", 0, np.array([3, 4])).tolist() == [3, 4]  # integers
