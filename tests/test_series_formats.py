@@ -159,6 +159,15 @@ def test_decimal_commas_are_read_where_fields_are_separated_by_semicolons(tmp_pa
     assert str(err.value) == f"{path}:2: value '1.234,5' in column 'v' is not a number"
 
 
+def test_to_number_reads_a_decimal_comma_only_when_told():
+    from rnnkit.data.tables import to_number
+
+    assert to_number("10.5") == 10.5 and to_number("10,5", decimal_comma=True) == 10.5
+    for text, comma in (("10,5", False), ("1.234,5", True), ("1,2,3", True), (",", True)):
+        with pytest.raises(ValueError):
+            to_number(text, comma) if comma else to_number(text)
+
+
 @pytest.mark.parametrize("text", ['t,v\n2021-01-01,"10,5"\n', "t\tv\n2021-01-01\t10,5\n"])
 def test_a_decimal_comma_elsewhere_is_refused_with_the_fix(tmp_path, text):
     path = tmp_path / "c.csv"  # (in a tab-separated file 1,234 may be a thousand and more)
