@@ -1530,8 +1530,10 @@ EQUIVALENT: dict[str, str] = {
        "without an extra named, require looks jiwer's up in EXTRAS: 'audio'" for n in (3, 5)},
     **{f"rnnkit.tasks.speech_ctc.xǁSpeechCTCTaskǁextra_metrics__mutmut_{n}":
        "each digit occurs once in DIGITS: rindex is index" for n in (29, 31)},
-    "rnnkit.tasks.speech_ctc.xǁSpeechCTCTaskǁinfo__mutmut_2":
+    "rnnkit.tasks.speech_ctc.xǁSpeechCTCTaskǁinfo__mutmut_3":
         "Task.info reads only the context's config: the model argument is not used",
+    "rnnkit.tasks.speech_ctc.x_spell__mutmut_2":
+        "normalize_text tests lowercase for truth: None keeps case as False does",
     **{f"rnnkit.tasks.speech_ctc.xǁSpeechCTCTaskǁreport_sections__mutmut_{n}":
        "zip stops at the shorter list: 12 references and 13 transcripts (or the reverse) "
        "give the same 12 rows" for n in (5, 15)},

@@ -308,3 +308,23 @@ def test_a_list_file_that_cannot_be_read_or_is_not_utf8_is_named(tmp_path, monke
         raise OSError("the disk said no")  # (no errno, no strerror)
     monkeypatch.setattr(type(path), "read_bytes", refuse)
     assert _error(read_file_list, path, set()) == f"{path}: cannot read: the disk said no"
+
+
+def test_a_folder_of_label_folders_names_five_of_those_holding_recordings(tmp_path):
+    no_audio = (".wav, .flac, .ogg, .opus, .mp3, .aif, .aiff")
+    labels = ["a", "b", "c", "d", "e", "f"]
+    root = _tree(tmp_path / "r", [f"archive/{x}/1.wav" for x in labels[:5]])
+    inner = root / "archive"
+    assert _error(scan_labels, root) == (
+        f"{inner}: label folder 'archive' holds no audio file ({no_audio}) but folders of "
+        f"recordings (a, b, c, d, e): if those are the labels, read {inner} as the root "
+        "(task.data)")
+    _tree(root, ["archive/f/1.wav"])
+    assert f"(a, b, c, d, e ...): if those are the labels, read {inner}" in _error(
+        scan_labels, root)
+    # folders holding no recording: a text file, a hidden recording, a folder named .wav
+    root = _tree(tmp_path / "s", ["archive/notes/readme.txt", "archive/hid/.x.wav"])
+    (root / "archive" / "dir" / "a.wav").mkdir(parents=True)
+    assert _error(scan_labels, root) == (
+        f"{root / 'archive'}: label folder 'archive' holds no audio file ({no_audio}); remove "
+        "it or add recordings")
