@@ -197,3 +197,9 @@ def test_changed_or_missing_data_warns_after_training(tmp_path):
                                          "whether the data changed"]
     (empty / "data.json").write_text('{"other": 1}')
     assert len(check_fingerprints(empty)) == 1
+
+
+def test_the_listing_of_an_empty_folder_is_the_hash_of_nothing_and_no_time(tmp_path):
+    from rnnkit.tasks.datafiles import stat_listing
+    (tmp_path / "empty").mkdir()
+    assert stat_listing(tmp_path / "empty") == (hashlib.sha256().hexdigest(), 0)
