@@ -248,3 +248,13 @@ def test_a_stray_quote_right_after_a_quoted_line_break_is_named_alone(tmp_path):
         f"{path}:4: a quote opens a value here and is not closed properly before line 5, so "
         "lines 4-5 would be read as one value; inside a quoted value write a quote twice "
         '(""), or quote the whole value')
+
+
+def test_to_number_reads_a_decimal_comma_only_when_told():
+    from rnnkit.data.tables import to_number
+    assert to_number(" 2.5 ") == 2.5
+    with pytest.raises(ValueError):
+        to_number("10,5")
+    assert to_number("10,5", True) == 10.5
+    with pytest.raises(ValueError):
+        to_number("1.234,5", True)  # (thousands marks are not read)

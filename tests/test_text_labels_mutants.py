@@ -147,3 +147,10 @@ def test_the_warnings_point_at_the_line_that_read_the_context(tmp_path):
     assert "labels written differently are different classes" in str(caught[0].message)
     _points_at(caught[0], sentiment.respelled_classes_warning, "respelled_classes_warning(",
                "_ = ctx.labels")
+
+
+def test_a_label_list_is_bracketed_text_python_reads_as_a_list():
+    from rnnkit.tasks.text_labels import is_label_list
+    assert is_label_list("[3, 27]") and is_label_list("['a', 'b']")
+    for label in ("[3, 27] # tags", "[a", "a]", "[x y]", "(1, 2)", "[1] + [2", "sport"):
+        assert not is_label_list(label), label
