@@ -866,11 +866,16 @@ EQUIVALENT: dict[str, str] = {
        "bit for bit up to 1000 steps)" for n in (9, 11)},
     "rnnkit.data.synthetic.x_sine_windows__mutmut_54":
         "noise 0 adds 0 * randn = 0 (the generator is local): the same values",
-    **{f"rnnkit.data.sequences.x__ts_header__mutmut_{n}":
-       "head['classes'] is read only for labels of a @classLabel line, which sets it"
-       for n in (12, 13)},
     **{f"rnnkit.data.sequences.x_read_npz__mutmut_{n}":
-       "np.load's allow_pickle defaults to False, and None is falsy" for n in (4, 6)},
+       "np.load's allow_pickle defaults to False, and None is falsy" for n in (5, 7)},
+    **{f"rnnkit.data.sequences.x_{name}__mutmut_{n}":
+       "the array name given to _npz_error is only compared with 'y': any other name "
+       "words the same message" for name, n in (("_npz_error", 1), ("_npz_error", 2),
+                                                 ("read_npz", 39), ("read_npz", 40))},
+    **{f"rnnkit.data.sequences.x_{name}__mutmut_{n}": "Python's codec names ignore case"
+       for name, n in (("_npz_label", 10), ("ts_target", 10))},
+    **{f"rnnkit.data.sequences.x__unpadded__mutmut_{n}":
+       "float ones instead of bool ones: any() and argmax read 1.0 as True" for n in (12, 14)},
     "rnnkit.data.manifests.x__utterance__mutmut_63":
         "pathlib's folder / an absolute path is that absolute path",
     "rnnkit.data.manifests.x_is_manifest__mutmut_6": "Python's codec names ignore case",
