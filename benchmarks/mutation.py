@@ -1245,9 +1245,6 @@ EQUIVALENT: dict[str, str] = {
        "any shuffle name but 'torch' takes Python's random" for n in (1, 2)},
     **{f"rnnkit.tasks.datafiles.x_fingerprint__mutmut_{n}":
        "the block size of the reads does not change the hash" for n in (21, 23, 24)},
-    "rnnkit.tasks.datafiles.x_check_fingerprints__mutmut_37":
-        "stacklevel: under mutmut's trampoline levels 2 and 3 both point into datafiles.py or "
-        "mutmut (the warning's words name the changed file)",
     **{f"rnnkit.models.forecaster.x{name}": "the tensors are 2-D: dim +1 is dim -1"
        for name in ("ǁForecasterǁforward__mutmut_32", "ǁForecasterǁ_roll_out__mutmut_12")},
     **{f"rnnkit.models.forecaster.x{name}": "on the CPU device=None is x's device"
