@@ -843,7 +843,9 @@ EQUIVALENT: dict[str, str] = {
        "caller's file" for n in (15, 23)},
     **{f"rnnkit.data.timeseries.x_read_csv__mutmut_{n}":
        "the line numbers are Python ints, which np.array makes int64 (with no rows the empty "
-       "array is never indexed)" for n in (108, 110)},
+       "array is never indexed)" for n in (112, 114)},
+    "rnnkit.data.timeseries.x__number__mutmut_1":
+        "read_csv, its one caller, always passes decimal_comma: the default is never read",
     **{f"rnnkit.data.timeseries.x_read_csv__mutmut_{n}":
        "_number returns Python floats, which np.array makes float64 (an empty list too)"
        for n in (82, 84)},
