@@ -488,10 +488,10 @@ MODULES: dict[str, list[str]] = {
             "one_manifest_splits_by_speaker_when_every_line_names_one",
             "without_speakers_the_split_is_by_utterance_or_an_error", "config_errors",
             "without_jiwer_training_stops_before_it_starts"))],
-    "rnnkit/tasks/saved_labels.py": ["tests/test_saved_labels.py",
+    "rnnkit/tasks/saved_labels.py": ["tests/test_known_classes.py", "tests/test_saved_labels.py",
                                      "tests/test_saved_vocabularies.py"],
     "rnnkit/tasks/confusion.py": [
-        "tests/test_speech_digits_mutants.py", "-k", "confusion",
+        "tests/test_speech_digits_mutants.py", "-k", "confusion or report_section",
         "tests/test_speech.py::test_confusion_plot_and_errors"],
     "rnnkit/tasks/speech_digits.py": [
         "tests/test_saved_labels.py",
