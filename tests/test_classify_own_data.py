@@ -212,6 +212,47 @@ def test_a_predict_file_with_other_features_names_the_training_features(tmp_path
         p.predict([np.zeros((2, 3))])
 
 
+def test_arrays_with_channels_before_time_are_named_as_such(tmp_path):
+    """aeon and sktime keep collections as (N, channels, time); read as (N, T, F) they were
+    taken silently (at training) or refused without the fix (at prediction)."""
+    rows = [f"r{i},{k},{k * (i % 2)},{k * 0.1},{'ab'[i % 2]}" for i in range(12) for k in range(4)]
+    train = _long(tmp_path / "train.csv", "id,t,ax,ay,label", rows)
+    raw = {"name": "c", "seed": 0, "task": {"name": "classify", "data": train},
+           "model": {"cell": "gru", "hidden_size": 4},
+           "train": {"steps": 1, "batch_size": 4, "threads": 1, "progress": "off"},
+           "diagnostics": {"every": 0}}
+    train_run(config_from_raw(raw, "t"), tmp_path / "run")
+    p = rnnkit.load(tmp_path / "run")
+    with pytest.raises(TaskError, match=re.escape(
+            "input 0: expected shape (T, 2) with T >= 1 (the model reads 2 feature(s)), got "
+            "(2, 5) (channels before time? give it transposed, time first)")):
+        p.predict([np.zeros((2, 5))])
+    with pytest.raises(TaskError, match=re.escape("got (3, 5)") + "$"):  # not 2 rows: no hint
+        p.predict([np.zeros((3, 5))])
+    path = tmp_path / "aeon.npz"
+    np.savez(path, X=np.zeros((1, 2, 5)))
+    with pytest.warns(UserWarning) as caught, pytest.raises(TaskError, match=re.escape(
+            f"{path}: X[0]: 5 feature(s) a step, but the run was trained on 2 ('ax', 'ay'): "
+            "give it sequences of those features, in that order (channels before time? give "
+            "it transposed, time first)")):
+        p.predict_file(path)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: X (1, 2, 5) is read as (N, T, F), 2 time step(s) of 5 features each; if "
+        "its axes are (N, channels, time), as aeon and sktime keep them, save "
+        "X.transpose(0, 2, 1)"]
+
+
+def test_npz_warns_only_when_there_are_fewer_steps_than_features(tmp_path, recwarn):
+    path = tmp_path / "x.npz"
+    for shape in ((2, 3, 3), (2, 4, 3), (2, 1, 1), (2, 5)):
+        np.savez(path, X=np.ones(shape))
+        assert len(read_npz(path)) == 2
+    assert not recwarn.list
+    np.savez(path, X=np.ones((2, 2, 3)))
+    with pytest.warns(UserWarning, match=re.escape("X (2, 2, 3) is read as (N, T, F), 2 time")):
+        read_npz(path)
+
+
 @pytest.mark.parametrize("header, line", [
     ("@univariate true", "1,2,3,4"),                # read as no values, only a label
     ("@univariate false\n@dimensions 3", "1,2:3,4:5,6"),  # read as 2 channels and a label

@@ -12,7 +12,8 @@ what to do with them.
   ``@classLabel true <labels...>`` (or ``@targetLabel true`` for regression, ``false``
   for no label), ``@data``; then one series a line, channels separated by ``:``, values by
   ``,``, the label last. Timestamped files (``@timeStamps true``) are not read.
-- ``.npz`` (:func:`read_npz`): ``X`` (N, T, F) — time before features — or (N, T) for one
+- ``.npz`` (:func:`read_npz`): ``X`` (N, T, F) — time before features (fewer steps than
+  features is warned about: aeon and sktime keep (N, channels, time)) — or (N, T) for one
   feature; ``lengths`` (N,) optional, for variable lengths (each row of ``X`` padded to the
   longest: only the first ``lengths[i]`` steps are read; without it, steps that are NaN in
   every feature at the end of a row are padding, as tslearn writes them); ``y`` (N,) or
@@ -274,6 +275,10 @@ def read_npz(path: str | Path) -> list[Sequence]:
     if X.ndim == 2:  # one feature
         X = X[..., None]
     N, T = X.shape[:2]
+    if T < X.shape[2]:  # (aeon and sktime hold collections as (N, channels, time))
+        warnings.warn(f"{path}: X {X.shape} is read as (N, T, F), {T} time step(s) of "
+                      f"{X.shape[2]} features each; if its axes are (N, channels, time), as "
+                      "aeon and sktime keep them, save X.transpose(0, 2, 1)", stacklevel=2)
     lengths = arrays["lengths"] if "lengths" in arrays else _unpadded(path, X)
     if lengths.shape != (N,) or lengths.dtype.kind not in ("i", "u"):
         raise DataError(f"{path}: lengths must be N = {N} whole numbers, got {lengths.dtype} "

@@ -113,14 +113,18 @@ class ClassifyPredictor(Predictor):
                 raise TaskError(f"input {i}: not a sequence of numbers ({e})") from None
             if a.ndim == 1 and width == 1:
                 a = a[:, None]
+            # (channels before time, as aeon and sktime hold them: the fix is a transpose)
+            turned = (" (channels before time? give it transposed, time first)"
+                      if a.ndim == 2 and a.shape[0] == width != a.shape[1] else "")
             if source is not None and a.ndim == 2 and len(a) and a.shape[1] != width:
                 named = f" ({', '.join(map(repr, features))})" if features else ""
                 raise TaskError(f"{source}: {a.shape[1]} feature(s) a step, but the run was "
                                 f"trained on {width}{named}: give it sequences of those "
-                                "features, in that order")
+                                f"features, in that order{turned}")
             if a.ndim != 2 or a.shape[1] != width or not len(a):
                 raise TaskError(f"{source or f'input {i}'}: expected shape (T, {width}) with "
-                                f"T >= 1 (the model reads {width} feature(s)), got {a.shape}")
+                                f"T >= 1 (the model reads {width} feature(s)), got "
+                                f"{a.shape}{turned}")
             if np.isinf(a).any():
                 raise TaskError(f"{source or f'input {i}'}: holds infinite values")
             arrays.append(a)
