@@ -992,6 +992,15 @@ EQUIVALENT: dict[str, str] = {
        "whether the model's trainer spec stores the field explicitly differs)"
        for n, what in ((48, "character_coverage 0.9995"), (54, "pad_piece '<pad>'"),
                        (55, "unk_piece '<unk>'"))},
+    **{f"rnnkit.data.tokenizers.xǁSubwordTokenizerǁ{name}__mutmut_{n}":
+       "require's extra defaults to EXTRAS['sentencepiece'], which is 'text'"
+       for name, n in (("__init__", 4), ("__init__", 6), ("fit", 7), ("fit", 9))},
+    **{f"rnnkit.data.tokenizers.x__joined__mutmut_{n}":
+       "end is read only once tokens holds a match, and the first match sets it"
+       for n in (2, 3, 4)},
+    **{f"rnnkit.data.tokenizers.x__characters__mutmut_{n}":
+       "alone is read only as not alone, and only once pieces holds a piece, whose making "
+       "set it: its first value is never read, and None reads as False" for n in (2, 3, 21)},
     "rnnkit.data.tokenizers.xǁSubwordTokenizerǁfit__mutmut_4":
         "sentencepiece reads model type names in any case: 'BPE' trains the same model bytes",
     "rnnkit.data.tokenizers.xǁSubwordTokenizerǁfit__mutmut_71":

@@ -134,3 +134,44 @@ def test_subword_fit_errors_are_whole(monkeypatch):
     with pytest.raises(ValueError) as e:
         SubwordTokenizer.fit(["a b", "", "c"])
     assert str(e.value) == "cannot train a subword model of 8000 pieces on 2 sentences: boom"
+
+
+def test_unspaced_scripts_split_per_character_with_their_marks():
+    """split_unspaced: a Thai vowel sign or tone mark stays on the consonant before it, Han
+    characters stand alone and the Latin letters around them stay one token each."""
+    split = WordTokenizer.split
+    # กินข้าว: ก+ิ, น, ข+้, า, ว (ิ U+0E34 and ้ U+0E49 are combining marks)
+    assert split("กินข้าว abc我def", split_unspaced=True) == [
+        "ก\u0e34", "น", "ข\u0e49", "า", "ว", "abc", "我", "def"]
+    assert split("a 我爱你 b", split_unspaced=True) == ["a", "我", "爱", "你", "b"]
+    assert split("a 我爱你 b") == ["a", "我爱你", "b"]  # off by default
+
+
+def test_split_unspaced_is_kept_by_fit_words_and_the_saved_form():
+    tok = WordTokenizer.fit(["我爱你 你"], split_unspaced=True)
+    assert tok.split_unspaced is True and tok.vocab.itos[4:] == ["你", "我", "爱"]  # 你 twice
+    assert tok.words("他爱我") == ["他", "爱", "我"] and tok.encode("他爱我") == [1, 6, 5]
+    saved = tok.to_dict()
+    assert saved == {"kind": "word", "tokens": ["你", "我", "爱"], "lower": True,
+                     "split_unspaced": True}
+    again = tokenizer_from_dict(saved)
+    assert again.split_unspaced is True and again.words("他爱我") == ["他", "爱", "我"]
+    plain = WordTokenizer(Vocabulary(["我爱你"]))
+    assert plain.split_unspaced is False and plain.words("我爱你") == ["我爱你"]
+    assert "split_unspaced" not in plain.to_dict()
+    old = tokenizer_from_dict({"kind": "word", "tokens": ["我爱你"], "lower": True})
+    assert old.split_unspaced is False and old.encode("我爱你") == [4]
+
+
+def test_what_runs_on_after_a_match_at_the_edges_of_each_range():
+    """A flag's two letters at both ends of the regional indicators (🇿🇦: Z, A), both ends of
+    the skin tones, the letters after a mark inside a word (नमस्ते: स+्, then ते), and what
+    is not joined: a letter after a skin tone, a letter after a mark on punctuation."""
+    split = WordTokenizer.split
+    zz, aa = "\U0001f1ff", "\U0001f1e6"
+    light, dark = "\U0001f3fb", "\U0001f3ff"
+    assert split(f"{zz}{aa} \U0001f44d{light} \U0001f44d{dark}") == [
+        zz + aa, "\U0001f44d" + light, "\U0001f44d" + dark]
+    assert split("नमस्ते") == ["नमस्ते"]
+    assert split(f"a{light}b") == ["a" + light, "b"]
+    assert split(".\u0301a") == [".\u0301", "a"]
