@@ -985,6 +985,8 @@ EQUIVALENT: dict[str, str] = {
         "rich's Progress defaults to transient=False",
     **{f"rnnkit.data.text.x_{name}": "Python's codec names ignore case" for name in (
         "load_shakespeare__mutmut_11", "load_rt_polarity__mutmut_15", "read_parallel__mutmut_39")},
+    "rnnkit.data.text.x_not_text__mutmut_3":
+        "kind is read only as a truth value: no archive gives \"\" with None as with \"\"",
     "rnnkit.data.tokenizers.xǁSubwordTokenizerǁto_dict__mutmut_14":
         "Python's codec names ignore case",
     **{f"rnnkit.data.tokenizers.xǁSubwordTokenizerǁfit__mutmut_{n}":
