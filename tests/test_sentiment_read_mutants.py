@@ -1,0 +1,67 @@
+"""Task ``sentiment`` (rnnkit/tasks/sentiment.py): what its readers pass on, exactly — a
+prediction table that does not read is a TaskError with the reader's own message, and the
+note on skipped lines of a training table warns at the line that read the table (found by
+mutation testing, benchmarks/mutation.py)."""
+
+from __future__ import annotations
+
+import linecache
+
+import pytest
+import torch
+
+import rnnkit.tasks.datafiles as datafiles
+from rnnkit.data.datasets import DataError
+from rnnkit.data.tables import read_table
+from rnnkit.tasks import TASKS, TaskError
+from rnnkit.tasks.runner import config_from_raw
+from rnnkit.tasks.sentiment import SentimentContext, SentimentPredictor
+
+TASK = TASKS["sentiment"]
+
+
+def _ctx(tmp_path, val="body,topic\nfun,pos\n"):
+    parts = {"train": "body,topic\ngood fun,pos\nbad,neg\n", "val": val,
+             "test": "body,topic\ngood,pos\n"}
+    files = {}
+    for part, text in parts.items():
+        (tmp_path / f"{part}.csv").write_text(text)
+        files[f"{part}_data"] = str(tmp_path / f"{part}.csv")
+    raw = {"name": "s", "seed": 7,
+           "task": {"name": "sentiment", **files, "text_column": "body", "label_column": "topic"},
+           "model": {"cell": "gru", "hidden_size": 4, "embedding_dim": 4},
+           "train": {"steps": 1, "batch_size": 2, "threads": 1, "progress": "off"},
+           "diagnostics": {"every": 0}}
+    return TASK.setup(config_from_raw(raw, "t"))
+
+
+def test_a_prediction_table_that_does_not_read_is_a_task_error_with_the_readers_message(
+        tmp_path):
+    ctx = _ctx(tmp_path)
+    p = SentimentPredictor(TASK, ctx, torch.nn.Linear(1, 2), {"tokenizer": ctx.tokenizer.to_dict(),
+                                                              "labels": ctx.labels})
+    path = tmp_path / "new.jsonl"
+    path.write_text('{"body": "a"}\nnot json\n')
+    with pytest.raises(DataError) as read:
+        read_table(path, [])
+    with pytest.raises(TaskError) as e:
+        p.read_file(path)
+    assert str(e.value) == str(read.value) == f"{path}:2: not valid JSON (Expecting value)"
+
+
+def test_the_skipped_lines_note_warns_at_the_line_that_read_the_table(tmp_path):
+    ctx = _ctx(tmp_path, val="body,topic\n\nfun,pos\n")
+    with pytest.warns(UserWarning) as caught:
+        assert ctx.rows["val"] == [("fun", "pos")]
+    assert [str(w.message) for w in caught] == [f"{tmp_path / 'val.csv'}: skipped 1 blank "
+                                                "line(s) (line 2)"]
+    read = SentimentContext._read
+    if read.__code__.co_filename.endswith("trampoline.py"):
+        # under mutmut two trampoline frames stand between _read and load_splits: level 2
+        # is the inner one's line, which calls _read itself (3 would be the outer one's)
+        assert caught[0].filename == read.__code__.co_filename
+        assert "func(*call_args" in linecache.getline(caught[0].filename, caught[0].lineno)
+    else:  # load_splits' line that reads the validation file
+        assert caught[0].filename == datafiles.__file__
+        assert "read(Path(cfg.val_data))" in linecache.getline(caught[0].filename,
+                                                               caught[0].lineno)
