@@ -5,6 +5,7 @@ and the named UEA sets copied from a fake aeon installation in tmp_path."""
 import hashlib
 import linecache
 import math
+import re
 import types
 import warnings
 from pathlib import Path
@@ -544,3 +545,11 @@ def _at_the_callers_line(warning, function) -> bool:
         return warning.filename == __file__
     return (warning.filename == function.__code__.co_filename
             and "func(*call_args" in linecache.getline(warning.filename, warning.lineno))
+
+
+def test_the_channels_before_time_warning_is_at_the_line_that_called_read_npz(tmp_path):
+    path = tmp_path / "aeon.npz"
+    np.savez(path, X=np.zeros((3, 2, 50)))
+    with pytest.warns(UserWarning, match=re.escape("save X.transpose(0, 2, 1)")) as caught:
+        read_npz(path)
+    assert _at_the_callers_line(caught[0], read_npz)
