@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import functools
 import json
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,14 +35,48 @@ def add_command(sub, name: str, help: str, example: str, run) -> argparse.Argume
     return parser
 
 
+class Interrupted(KeyboardInterrupt):
+    """A command stopped by a signal: SIGTERM (``kill``), or SIGINT (Ctrl-C) given a
+    ``note`` (what was kept, how to go on)."""
+
+    def __init__(self, signum: int = signal.SIGINT, note: str = ""):
+        super().__init__(signum, note)
+        self.signum, self.note = signum, note
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """SIGTERM raises :class:`Interrupted` as Ctrl-C raises KeyboardInterrupt, so that
+    ``kill`` ends a command as cleanly (the trainer's own handler takes over while it
+    trains)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, _raise_interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def _guarded(run, args) -> int:
     try:
-        return run(args)
+        with _sigterm_interrupts():
+            return run(args)
     except BrokenPipeError:  # the reader of stdout left: main() ends quietly
         raise
     except (*USER_ERRORS, OSError) as e:  # OSError: the machine's (a full disk, no access)
         print(f"rnnkit {args.command}: error: {e}", file=sys.stderr)
         return 2 if isinstance(e, ConfigError) else 1
+    except KeyboardInterrupt as e:  # one line and the shell's code (130, 143), no traceback
+        signum, note = getattr(e, "signum", signal.SIGINT), getattr(e, "note", "")
+        print(f"rnnkit {args.command}: interrupted by {signal.Signals(signum).name}{note}",
+              file=sys.stderr)
+        return 128 + signum
 
 
 def say(*parts) -> None:

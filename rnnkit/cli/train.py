@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+from pathlib import Path
+
 from ..tasks import load_config, resume_config, train_run
 from ..training import ConfigError
-from .common import add_command, say
+from ..training.checkpoint import checkpoint_exists
+from .common import Interrupted, add_command, say
 
 EXAMPLE = ("rnnkit train examples/adding.toml --set train.steps=500 --set model.cell=gru\n"
            "  rnnkit train --resume runs/adding-lstm --set train.steps=4000")
@@ -33,14 +37,35 @@ def run(args) -> int:
         run_dir, resume = args.run_dir, False
     else:
         raise ConfigError("give a config file (rnnkit train CONFIG.toml) or --resume RUN_DIR")
-    result = train_run(cfg, run_dir, resume=resume, overwrite=args.overwrite)
+    where = Path(run_dir) if run_dir is not None else Path("runs") / cfg.name
+    try:
+        result = train_run(cfg, run_dir, resume=resume, overwrite=args.overwrite)
+    except KeyboardInterrupt as e:  # before or after the training loop (setup, the report)
+        raise Interrupted(getattr(e, "signum", signal.SIGINT), _kept(where)) from None
+    except OSError as e:  # a full disk writing metrics.jsonl, report.md, a plot ...
+        if not _kept(where):
+            raise
+        raise OSError(f"{e}{_kept(where)} once the cause is removed") from None
     if result.interrupted:
         say(f"{result.state.stop_reason} at step {result.state.step}: saved "
             f"{result.run_dir}/checkpoints/last; continue with "
             f"`rnnkit train --resume {result.run_dir}`")
-        return 130
-    say(f"{result.state.stop_reason} after {result.state.step} steps; run: {result.run_dir}")
+        name = result.state.stop_reason.rsplit(" ", 1)[-1]
+        return 128 + (signal.Signals[name] if name in signal.Signals.__members__
+                      else signal.SIGINT)
+    skipped = (f" ({result.state.skipped} skipped: non-finite loss or gradient)"
+               if result.state.skipped else "")
+    say(f"{result.state.stop_reason} after {result.state.step} steps{skipped}; run: "
+        f"{result.run_dir}")
     for split, figures in result.results.items():
         say(f"  best checkpoint, {split}: " + "  ".join(f"{k} {v:.4g}" for k, v in figures.items()))
     say(f"  report: {result.run_dir}/report.md")
     return 0
+
+
+def _kept(run_dir: Path) -> str:
+    """What an interrupted or failed training leaves to go on from ("" when nothing)."""
+    if not checkpoint_exists(run_dir / "checkpoints" / "last"):
+        return ""
+    return (f"; {run_dir}/checkpoints/last is kept: continue with "
+            f"`rnnkit train --resume {run_dir}`")

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from .._files import naming
 from ..training.config import DiagnosticsConfig
 from ..training.trainer import Callback, Trainer
 from .snapshot import take_snapshot
@@ -45,7 +46,7 @@ class DiagnosticsCallback(Callback):
         snap = take_snapshot(model, lambda: model.compute_loss(batch, None).loss, step=step)
         model.train(was_training)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a") as f:
+        with naming(self.path), open(self.path, "a") as f:
             f.write(json.dumps(snap.to_record()) + "\n")
 
     def on_train_end(self, trainer: Trainer) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import naming
 from .._optional import pyplot
 from .records import read_jsonl, series
 
@@ -23,7 +24,8 @@ plt = pyplot()
 
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    with naming(path):
+        fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
 

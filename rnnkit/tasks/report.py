@@ -6,6 +6,7 @@ from pathlib import Path
 
 from torch import nn
 
+from .._files import naming
 from .._optional import MissingExtraError
 from ..diagnostics.records import read_jsonl
 from ..training.config import RunConfig
@@ -60,7 +61,8 @@ def write_report(run_dir: Path, cfg: RunConfig, state: TrainState, results: dict
         lines += ["", *sections]
     lines += ["", "Files: `config.toml` (resolved), `metrics.jsonl`, `checkpoints/{last,best}/`."]
     path = Path(run_dir) / "report.md"
-    path.write_text("\n".join(lines) + "\n")
+    with naming(path):
+        path.write_text("\n".join(lines) + "\n")
     return path
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .._files import naming
 from .._optional import MissingExtraError, require
 from . import distributed
 from .checkpoint import save_checkpoint
@@ -94,7 +95,7 @@ class MetricsWriter:
     def write(self, record: dict[str, Any]) -> None:
         """Append ``record`` as one line. A torn last line (a process killed mid-write)
         is ended first, so it stays one unreadable line instead of swallowing this one."""
-        with open(self.path, "a+b") as f:
+        with naming(self.path), open(self.path, "a+b") as f:
             if not self._checked:
                 self._checked = True
                 if f.seek(0, 2) > 0 and f.seek(-1, 2) >= 0 and f.read(1) != b"\n":
@@ -134,7 +135,8 @@ def trim_records(path: str | Path, last_step: int) -> None:
         if isinstance(record, dict) and not record.get("step", 0) > last_step:
             kept.append(line + b"\n")
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(b"".join(kept))
+    with naming(tmp):
+        tmp.write_bytes(b"".join(kept))
     tmp.replace(path)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import tomli_w
 
+from .._files import naming
 from .config import (
     DiagnosticsConfig,
     LoggingConfig,
@@ -246,6 +247,6 @@ def build_config(
 def write_toml(cfg: RunConfig, path: str | os.PathLike) -> None:
     """The resolved config, every default filled in (atomic write)."""
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
+    with naming(tmp), open(tmp, "wb") as f:
         tomli_w.dump(cfg.to_dict(), f)
     os.replace(tmp, path)

@@ -214,7 +214,10 @@ class Trainer:
             raise ValueError(f"train.metric = {self.cfg.metric!r} is not among the validation "
                              f"metrics {sorted(k for k in record if k not in ('step', 'split'))}")
         best, mode = self.state.best, self.cfg.metric_mode
-        improved = best is None or (value < best if mode == "min" else value > best)
+        # a NaN or infinite figure (the weights blew up) is never the best: the best
+        # checkpoint stays the last finite one, and a NaN best would block every later one
+        improved = math.isfinite(value) and (
+            best is None or (value < best if mode == "min" else value > best))
         if improved:
             self.state.best, self.state.best_step = value, self.state.step
         self.schedule.observe(value, mode)

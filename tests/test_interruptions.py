@@ -1,0 +1,227 @@
+"""Faults outside the training loop: Ctrl-C or SIGTERM while a run is set up, scored or
+reported, or during another command; a full disk on the files a run writes beside its
+checkpoints; a validation figure that is not finite. Each ends in one line naming what
+failed and where, the shell's exit code, and a run that --resume finishes. (Ctrl-C inside
+the loop and a full disk on a checkpoint: tests/test_cli.py, tests/test_run_dirs.py.)"""
+
+import errno
+import math
+import os
+import pathlib
+import signal
+
+import pytest
+from _tiny import TinyTagger, tiny_data
+
+from rnnkit.cli.main import main
+from rnnkit.tasks import TASKS
+from rnnkit.training import TrainConfig, Trainer
+from rnnkit.training import callbacks as callbacks_mod
+
+CONFIG = """
+name = "tiny"
+[task]
+name = "adding"
+sequence_length = 8
+train_size = 64
+val_size = 16
+test_size = 16
+[model]
+cell = "gru"
+hidden_size = 8
+[train]
+steps = 4
+batch_size = 16
+eval_every = 2
+progress = "off"
+"""
+RESUME = "continue with `rnnkit train --resume runs/tiny`"
+
+
+class Unhandled(Exception):
+    """SIGTERM reached the test's own handler: the command did not handle it."""
+
+
+@pytest.fixture
+def here(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.toml").write_text(CONFIG)
+    def unhandled(signum, frame):  # instead of the default, which would end pytest
+        raise Unhandled
+    old = signal.signal(signal.SIGTERM, unhandled)
+    yield tmp_path
+    signal.signal(signal.SIGTERM, old)
+
+
+def _during_scoring(monkeypatch, fault):
+    """``fault()`` once, when the finished run's best checkpoint is scored."""
+    task = TASKS["adding"]
+    evaluate = task.evaluate
+    calls = []
+
+    def faulty(ctx, model, split):
+        calls.append(split)
+        if len(calls) == 1:
+            fault()
+        return evaluate(ctx, model, split)
+
+    monkeypatch.setattr(task, "evaluate", faulty)
+    return evaluate
+
+
+def _sigterm():
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _ctrl_c():
+    raise KeyboardInterrupt
+
+
+def _main(argv: list[str]) -> int:
+    """main(argv), failing the test (not ending the session) when Ctrl-C escapes it."""
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        pytest.fail("KeyboardInterrupt escaped: a traceback for the user")
+
+
+def _last_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("fault, code, name", [(_ctrl_c, 130, "SIGINT"),
+                                               (_sigterm, 143, "SIGTERM")])
+def test_a_signal_while_the_run_is_scored_is_one_line_and_resume_finishes_it(
+        here, capsys, monkeypatch, fault, code, name):
+    evaluate = _during_scoring(monkeypatch, fault)
+    assert _main(["train", "tiny.toml"]) == code
+    assert _last_line(capsys) == (f"rnnkit train: interrupted by {name}; "
+                                  f"runs/tiny/checkpoints/last is kept: {RESUME}")
+    assert not (here / "runs" / "tiny" / "report.md").exists()
+    monkeypatch.setattr(TASKS["adding"], "evaluate", evaluate)
+    assert main(["train", "--resume", "runs/tiny"]) == 0
+    assert "- training: 4 steps" in (here / "runs" / "tiny" / "report.md").read_text()
+
+
+def test_ctrl_c_before_the_first_checkpoint_says_only_that_it_was_interrupted(
+        here, capsys, monkeypatch):
+    def setup(cfg):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(TASKS["adding"], "setup", setup)
+    assert _main(["train", "tiny.toml"]) == 130
+    assert _last_line(capsys) == "rnnkit train: interrupted by SIGINT"
+
+
+def test_sigterm_in_the_training_loop_exits_143(here, capsys, monkeypatch):
+    step = Trainer.train_step
+
+    def killed_at_2(self, batch):
+        record = step(self, batch)
+        if record["step"] == 2:
+            _sigterm()
+        return record
+
+    monkeypatch.setattr(Trainer, "train_step", killed_at_2)
+    assert main(["train", "tiny.toml", "--set", "train.steps=100"]) == 143
+    assert _last_line(capsys) == ("interrupted by SIGTERM at step 2: saved runs/tiny/"
+                                  "checkpoints/last; continue with `rnnkit train --resume "
+                                  "runs/tiny`")
+
+
+@pytest.mark.parametrize("fault, code, name", [(_ctrl_c, 130, "SIGINT"),
+                                               (_sigterm, 143, "SIGTERM")])
+def test_a_signal_during_evaluate_is_one_line(here, capsys, monkeypatch, fault, code, name):
+    assert main(["train", "tiny.toml"]) == 0
+    _during_scoring(monkeypatch, fault)
+    assert _main(["evaluate", "runs/tiny"]) == code
+    assert _last_line(capsys) == f"rnnkit evaluate: interrupted by {name}"
+    assert signal.getsignal(signal.SIGTERM).__name__ == "unhandled"  # handler put back
+
+
+def _full_disk():
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_writing_the_report_names_it_and_resume_finishes(here, capsys,
+                                                                     monkeypatch):
+    write_text = pathlib.Path.write_text
+
+    def full(self, *args, **kwargs):
+        if self.name == "report.md":
+            _full_disk()
+        return write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+    assert main(["train", "tiny.toml"]) == 1
+    assert _last_line(capsys) == ("rnnkit train: error: [Errno 28] No space left on device: "
+                                  "'runs/tiny/report.md'; runs/tiny/checkpoints/last is kept: "
+                                  f"{RESUME} once the cause is removed")
+    monkeypatch.setattr(pathlib.Path, "write_text", write_text)
+    assert main(["train", "--resume", "runs/tiny"]) == 0
+    assert "- training: 4 steps" in (here / "runs" / "tiny" / "report.md").read_text()
+
+
+def test_a_full_disk_writing_metrics_names_the_file(here, capsys, monkeypatch):
+    class FullFile:
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def seek(self, *args):
+            return self.f.seek(*args)
+
+        def write(self, data):
+            _full_disk()
+
+    monkeypatch.setattr(callbacks_mod, "open", lambda *a: FullFile(open(*a)), raising=False)
+    assert main(["train", "tiny.toml"]) == 1
+    assert _last_line(capsys) == ("rnnkit train: error: [Errno 28] No space left on device: "
+                                  "'runs/tiny/metrics.jsonl'")
+
+
+def test_an_error_without_a_number_is_left_as_it_is():
+    from rnnkit._files import naming
+
+    with pytest.raises(OSError) as e, naming("x.txt"):
+        raise OSError("plain")
+    assert str(e.value) == "plain" and e.value.filename is None
+    with pytest.raises(OSError) as e, naming("x.txt"):
+        raise FileNotFoundError(errno.ENOENT, "gone", "other.txt")
+    assert e.value.filename == "other.txt"
+
+
+def test_a_validation_figure_that_is_not_finite_never_becomes_the_best():
+    cfg = TrainConfig(steps=3, batch_size=4, eval_every=1, lr=1e-2, device="cpu")
+    t = Trainer(TinyTagger(), cfg, tiny_data(8, 6), tiny_data(4, 6, seed=1))
+    figures = iter([math.nan, 0.5, math.inf, 0.7, 0.4])
+    seen = []
+    t.evaluate = lambda data, split: {"step": t.state.step, "split": split,
+                                      "loss": next(figures), "mse": 1.0}
+    t._call = lambda hook, *args: seen.append(args[1]) if hook == "on_eval_end" else None
+    for step in range(1, 6):
+        t.state.step = step
+        t.validate()
+    assert seen == [False, True, False, False, True]
+    assert (t.state.best, t.state.best_step) == (0.4, 5)
+
+
+def test_a_run_whose_steps_were_skipped_says_how_many(here, capsys, monkeypatch):
+    step = Trainer.train_step
+
+    def skipped_2(self, batch):
+        record = step(self, batch)
+        if record["step"] in (2, 3):
+            self.state.skipped += 1
+        return record
+
+    monkeypatch.setattr(Trainer, "train_step", skipped_2)
+    assert main(["train", "tiny.toml", "--set", "train.on_nonfinite=skip"]) == 0
+    err = capsys.readouterr().err
+    assert "done after 4 steps (2 skipped: non-finite loss or gradient); run: runs/tiny" in err
