@@ -7,6 +7,7 @@ import contextlib
 import csv
 import functools
 import json
+import math
 import signal
 import sys
 import threading
@@ -82,6 +83,25 @@ def _guarded(run, args) -> int:
 def say(*parts) -> None:
     """Human output: always stderr (stdout is for JSON)."""
     print(*parts, file=sys.stderr, flush=True)
+
+
+def strict(value):
+    """``value`` (nested dicts, lists, tuples) with each NaN or infinite float made None:
+    what strict JSON (RFC 8259, ``JSON.parse``) reads as null, where Python's ``json``
+    would write the ``NaN``/``Infinity`` that other readers reject."""
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    return value
+
+
+def print_json(value) -> None:
+    """One JSON object on stdout (a ``--json`` output), strict: non-finite numbers are null
+    (an anomaly run without labelled windows has no precision, a diverged one no loss)."""
+    print(json.dumps(strict(value), allow_nan=False), flush=True)
 
 
 def print_records(records: Iterable[dict[str, Any]], every: float = 0.1) -> None:

@@ -3,10 +3,9 @@ print a short verdict on its gradient flow, gates, recurrent weights and losses.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from .common import add_command, say
+from .common import add_command, print_json, say
 
 
 def register(sub) -> None:
@@ -30,7 +29,7 @@ def run(args) -> int:
 
         plots = [str(p) for p in draw_plots(run_dir)]
     if args.json:
-        print(json.dumps({**summary.data, "summary": summary.lines, "plots": plots}))
+        print_json({**summary.data, "summary": summary.lines, "plots": plots})
     else:
         for line in summary.lines:
             say(line)

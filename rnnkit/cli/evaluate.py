@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from ..tasks import evaluate_run
-from .common import add_command, say
+from .common import add_command, print_json, say
 
 
 def register(sub) -> None:
@@ -20,7 +18,7 @@ def register(sub) -> None:
 def run(args) -> int:
     figures = evaluate_run(args.run_dir, args.split, args.checkpoint)
     if args.json:
-        print(json.dumps(figures))
+        print_json(figures)
     else:
         say(f"{args.run_dir} ({args.checkpoint} checkpoint, step {figures['step']}), "
             f"{args.split}:")

@@ -6,11 +6,10 @@ the new text to stdout as it is produced; the others print one JSON object.
 
 from __future__ import annotations
 
-import json
 import sys
 
 from ..tasks import load
-from .common import add_command
+from .common import add_command, print_json
 
 
 def register(sub) -> None:
@@ -53,5 +52,5 @@ def run(args) -> int:
             sys.stdout.flush()
         sys.stdout.write("\n")
         return 0
-    print(json.dumps(result))
+    print_json(result)
     return 0

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from ..tasks import prepare_tuning, run_tuning
-from .common import add_command, say
+from .common import add_command, print_json, say
 
 EXAMPLE = ("rnnkit tune examples/adding-tune.toml --trials 20 && "
            "rnnkit train runs/adding-lstm-tune/best.toml\n"
@@ -58,5 +56,5 @@ def run(args) -> int:
         say(f"  config: {result.best_config}")
     say(f"  report: {result.report}")
     if args.json:
-        print(json.dumps(summary), flush=True)
+        print_json(summary)
     return 130 if result.interrupted else 1 if result.errors else 0
