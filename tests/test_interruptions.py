@@ -225,3 +225,60 @@ def test_a_run_whose_steps_were_skipped_says_how_many(here, capsys, monkeypatch)
     assert main(["train", "tiny.toml", "--set", "train.on_nonfinite=skip"]) == 0
     err = capsys.readouterr().err
     assert "done after 4 steps (2 skipped: non-finite loss or gradient); run: runs/tiny" in err
+
+
+def test_sigterm_to_tune_is_passed_on_to_its_workers_as_ctrl_c(here, monkeypatch, capsys):
+    """``kill PID`` of `rnnkit tune --jobs 2` reaches the parent alone: its workers (one
+    running, one done, one never started) must stop too, not go on with the study."""
+    pytest.importorskip("optuna", reason="rnnkit tune needs optuna (the tune extra)")
+    from _tune_configs import tiny_adding_toml
+
+    from rnnkit.tasks.tuning import prepare_tuning
+    from rnnkit.tasks.tuning import study as S
+
+    (here / "t.toml").write_text(tiny_adding_toml() + '[tune]\n"train.lr" = [1e-3, 1e-2]\n')
+    kills, made = [], []
+
+    class Context:
+        def Event(self):
+            return SimpleEvent()
+
+        def Process(self, target, args):
+            made.append(Proc(100 + len(made)))
+            return made[-1]
+
+    class SimpleEvent:
+        is_set_ = False
+
+        def set(self):
+            self.is_set_ = True
+
+    class Proc:
+        def __init__(self, pid):
+            self.pid, self.exitcode = pid, None
+
+        def start(self):
+            if self.pid == 102:
+                self.pid = None  # not started yet
+            if self.pid == 101:
+                self.exitcode = 0  # done already
+
+        def is_alive(self):
+            if self.pid == 100 and self.exitcode is None:
+                signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)  # kill PID
+                self.exitcode = 130
+            if self.pid is None:
+                self.exitcode = 0  # started after all, saw the event and ended
+            return False
+
+        def join(self, timeout):
+            pass
+
+    monkeypatch.setattr(S.multiprocessing, "get_context", lambda method: Context())
+    monkeypatch.setattr(S.os, "kill", lambda pid, signum: kills.append((pid, signum)))
+    t = prepare_tuning(str(here / "t.toml"))
+    before = signal.getsignal(signal.SIGTERM)
+    assert S._run_processes(t, 2, None, 3) == (True, [])
+    assert kills == [(100, signal.SIGINT)]
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert capsys.readouterr().err == "rnnkit tune: stopping after the trials in progress ...\n"

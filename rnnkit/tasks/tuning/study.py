@@ -346,7 +346,9 @@ def run_tuning(t: Tuning, trials: int | None = None, timeout: float | None = Non
 def _run_processes(t: Tuning, total: int, deadline, jobs: int) -> tuple[bool, list[str]]:
     """``jobs`` spawned processes (fresh interpreters: no forked torch state). Ctrl-C
     reaches them all (one process group): a worker in a trial ends it cleanly; one still
-    starting up ignores the signal (inherited SIG_IGN) and sees the parent's event instead."""
+    starting up ignores the signal (inherited SIG_IGN) and sees the parent's event instead.
+    SIGTERM (``kill PID``) reaches this process alone: it is passed on to the workers as
+    Ctrl-C, so that they do not go on with the study, orphaned or awaited."""
     threads = t.base.train.threads or max(1, (os.cpu_count() or 1) // jobs)
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
@@ -356,8 +358,13 @@ def _run_processes(t: Tuning, total: int, deadline, jobs: int) -> tuple[bool, li
     def on_signal(signum, frame):
         stop.set()
         say("rnnkit tune: stopping after the trials in progress ...")
+        if signum == signal.SIGTERM:
+            for p in procs:
+                if getattr(p, "pid", None) is not None and p.exitcode is None:
+                    os.kill(p.pid, signal.SIGINT)
 
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    old_term = signal.signal(signal.SIGTERM, on_signal)  # (a spawned child gets the default)
     try:
         for p in procs:
             p.start()
@@ -367,6 +374,7 @@ def _run_processes(t: Tuning, total: int, deadline, jobs: int) -> tuple[bool, li
                 p.join(0.5)
     finally:
         signal.signal(signal.SIGINT, old)
+        signal.signal(signal.SIGTERM, old_term)
     codes = [p.exitcode for p in procs]
     errors = [f"worker {i} ended with status {c}" for i, c in enumerate(codes)
               if c not in (0, 130, -signal.SIGINT)]
