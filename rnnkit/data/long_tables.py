@@ -17,7 +17,7 @@ import numpy as np
 
 from .datasets import DataError
 from .labelled import Sequence
-from .tables import is_missing, read_table, to_number
+from .tables import is_missing, read_table, to_number, unnamed_and_blank
 from .times import is_spreadsheet_time, readings
 
 _ONE_ID = ("(an id is one sequence with one label: if an id holds several recordings, give "
@@ -50,8 +50,9 @@ def read_long_table(path: str | Path, *, id_column: str = "id", time_column: str
                         f"{time_column or 'no time column'}, "
                         f"features..., {label_column})") from None
     has_label = label_column in table.columns
-    features = list(value_columns or [c for c in table.columns
-                                      if c not in (id_column, time_column, label_column)])
+    features = list(value_columns or [
+        c for c in table.columns if c not in (id_column, time_column, label_column)
+        and not unnamed_and_blank(c, (row.get(c) for row in table.rows))])
     if not features:
         raise DataError(f"{path}: no feature columns besides {id_column!r}, "
                         f"{time_column!r} and {label_column!r}")

@@ -32,6 +32,13 @@ def is_missing(cell: str | None) -> bool:
     return cell is None or cell.strip().lower() in MISSING
 
 
+def unnamed_and_blank(name: str, cells) -> bool:
+    """Whether a column has no name and no value on any row (``None``: a row too short to
+    reach it): what a separator at the end of every line (``a,b,c,`` as some spreadsheets
+    export) makes. It is no column of data: never a default feature or value column."""
+    return not name.strip() and all(c is None or not c.strip() for c in cells)
+
+
 @dataclass
 class Table:
     path: Path

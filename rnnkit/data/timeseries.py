@@ -20,7 +20,7 @@ import numpy as np
 
 from .datasets import DataError, fetch
 from .scaling import Scaler  # noqa: F401 (kept importable from here)
-from .tables import delimiter_of, is_missing, to_number
+from .tables import delimiter_of, is_missing, to_number, unnamed_and_blank
 from .times import column_times, decimals, step_tolerance
 from .windows import difference, make_windows, undifference, window_starts  # noqa: F401 (kept importable from here)
 
@@ -117,8 +117,9 @@ def read_csv(path, time_column: str | None = None, value_column: str | None = No
              covariate_columns=(), time_format: str | None = None) -> Series:
     """Read a series from a CSV with a header: ``time_column`` (default: the first column),
     ``value_columns`` (or one ``value_column``; default: every other column but the
-    covariates) and ``covariate_columns`` (default: none). Fields are separated by commas,
-    or by semicolons or tabs where the header has no comma. Times are ISO 8601, else in the
+    covariates and an unnamed empty one, a trailing separator's) and ``covariate_columns``
+    (default: none). Fields are separated by commas, or by semicolons or tabs where the
+    header has no comma. Times are ISO 8601, else in the
     one of :data:`TIME_FORMATS` that reads the whole column, else in ``time_format`` (a
     ``strptime`` format such as ``"%d/%m/%Y"``).
 
@@ -145,7 +146,9 @@ def read_csv(path, time_column: str | None = None, value_column: str | None = No
     if value_columns:
         vcols = [_column(path, header, c, 1, "value") for c in value_columns]
     else:
-        vcols = [i for i in range(len(header)) if i != tcol and i not in ccols]
+        vcols = [i for i in range(len(header)) if i != tcol and i not in ccols
+                 and not unnamed_and_blank(header[i], (r[i] if i < len(r) else None
+                                                       for r in rows))]
         if not vcols:
             raise DataError(f"{path}: needs at least 2 columns (time, value), got {header}")
     taken = [tcol, *vcols, *ccols]
