@@ -55,15 +55,15 @@ def here(tmp_path, monkeypatch):
 
 def _during_scoring(monkeypatch, fault):
     """``fault()`` once, when the finished run's best checkpoint is scored."""
-    task = TASKS["adding"]
+    task = type(TASKS["adding"])  # (the class: an instance attribute would outlive the test)
     evaluate = task.evaluate
     calls = []
 
-    def faulty(ctx, model, split):
+    def faulty(self, ctx, model, split):
         calls.append(split)
         if len(calls) == 1:
             fault()
-        return evaluate(ctx, model, split)
+        return evaluate(self, ctx, model, split)
 
     monkeypatch.setattr(task, "evaluate", faulty)
     return evaluate
@@ -100,16 +100,16 @@ def test_a_signal_while_the_run_is_scored_is_one_line_and_resume_finishes_it(
     assert _last_line(capsys) == (f"rnnkit train: interrupted by {name}; "
                                   f"runs/tiny/checkpoints/last is kept: {RESUME}")
     assert not (here / "runs" / "tiny" / "report.md").exists()
-    monkeypatch.setattr(TASKS["adding"], "evaluate", evaluate)
+    monkeypatch.setattr(type(TASKS["adding"]), "evaluate", evaluate)
     assert main(["train", "--resume", "runs/tiny"]) == 0
     assert "- training: 4 steps" in (here / "runs" / "tiny" / "report.md").read_text()
 
 
 def test_ctrl_c_before_the_first_checkpoint_says_only_that_it_was_interrupted(
         here, capsys, monkeypatch):
-    def setup(cfg):
+    def setup(self, cfg):
         raise KeyboardInterrupt
-    monkeypatch.setattr(TASKS["adding"], "setup", setup)
+    monkeypatch.setattr(type(TASKS["adding"]), "setup", setup)
     assert _main(["train", "tiny.toml"]) == 130
     assert _last_line(capsys) == "rnnkit train: interrupted by SIGINT"
 
