@@ -43,14 +43,21 @@ class Unhandled(Exception):
 
 
 @pytest.fixture
-def here(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "tiny.toml").write_text(CONFIG)
-    def unhandled(signum, frame):  # instead of the default, which would end pytest
+def sigterm_guard():
+    """SIGTERM that the code under test leaves unhandled fails the test (its default would
+    end pytest)."""
+    def unhandled(signum, frame):
         raise Unhandled
     old = signal.signal(signal.SIGTERM, unhandled)
-    yield tmp_path
+    yield
     signal.signal(signal.SIGTERM, old)
+
+
+@pytest.fixture
+def here(tmp_path, monkeypatch, sigterm_guard):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.toml").write_text(CONFIG)
+    return tmp_path
 
 
 def _during_scoring(monkeypatch, fault):
@@ -282,3 +289,29 @@ def test_sigterm_to_tune_is_passed_on_to_its_workers_as_ctrl_c(here, monkeypatch
     assert kills == [(100, signal.SIGINT)]
     assert signal.getsignal(signal.SIGTERM) is before
     assert capsys.readouterr().err == "rnnkit tune: stopping after the trials in progress ...\n"
+
+
+def test_a_second_signal_does_not_cut_the_last_checkpoint_short(sigterm_guard):
+    """Ctrl-C ends the loop; a second one (or SIGTERM) while the end's checkpoint is saved
+    is only one more stop request: the save finishes, no KeyboardInterrupt escapes."""
+    from rnnkit.training import Callback
+
+    saved = []
+
+    class Impatient(Callback):
+        def on_step_end(self, trainer, record):
+            if record["step"] == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+
+        def on_train_end(self, trainer):
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGTERM)
+            saved.append(trainer.state.step)
+
+    cfg = TrainConfig(steps=5, batch_size=4, eval_every=100, lr=1e-2, device="cpu")
+    t = Trainer(TinyTagger(), cfg, tiny_data(8, 6), callbacks=[Impatient()])
+    try:
+        state = t.fit()
+    except (KeyboardInterrupt, Unhandled):
+        pytest.fail("the second signal cut on_train_end short")
+    assert (state.step, state.stop_reason, saved) == (2, "interrupted by SIGINT", [2])

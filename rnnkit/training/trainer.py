@@ -143,9 +143,9 @@ class Trainer:
                 if distributed.any_across(bool(self._stop_request), self.dist, self.device):
                     self.state.stop_reason = self._stop_request or "stopped by another process"
                     break
-        if not self.state.stop_reason:
-            self.state.stop_reason = "done"
-        self._call("on_train_end")
+            if not self.state.stop_reason:
+                self.state.stop_reason = "done"
+            self._call("on_train_end")  # the last checkpoint: a second Ctrl-C does not cut it
         return self.state
 
     def _autocast(self):
@@ -280,7 +280,8 @@ def evaluate_model(model: nn.Module, data: Data, batch_size: int,
 
 @contextlib.contextmanager
 def _signals_stop(trainer: Trainer):
-    """SIGINT/SIGTERM end the loop after the current step (checkpoints are then saved)."""
+    """SIGINT/SIGTERM end the loop after the current step; the checkpoints of the end
+    (``on_train_end``) are then saved whatever signal comes next."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
