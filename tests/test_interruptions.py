@@ -121,6 +121,18 @@ def test_ctrl_c_before_the_first_checkpoint_says_only_that_it_was_interrupted(
     assert _last_line(capsys) == "rnnkit train: interrupted by SIGINT"
 
 
+def test_ctrl_c_in_a_pretrain_stage_says_to_start_again_with_overwrite(here, capsys,
+                                                                        monkeypatch):
+    def pretrain(self, ctx, model, run_dir, say):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(type(TASKS["adding"]), "pretrain", pretrain)
+    assert _main(["train", "tiny.toml"]) == 130
+    assert _last_line(capsys) == ("rnnkit train: interrupted by SIGINT; runs/tiny holds no "
+                                  "checkpoint yet: start it again with --overwrite")
+    monkeypatch.setattr(type(TASKS["adding"]), "pretrain", lambda *args, **kw: None)
+    assert main(["train", "tiny.toml", "--overwrite"]) == 0
+
+
 def test_sigterm_in_the_training_loop_exits_143(here, capsys, monkeypatch):
     step = Trainer.train_step
 
@@ -188,9 +200,15 @@ def test_a_full_disk_writing_metrics_names_the_file(here, capsys, monkeypatch):
             _full_disk()
 
     monkeypatch.setattr(callbacks_mod, "open", lambda *a: FullFile(open(*a)), raising=False)
-    assert main(["train", "tiny.toml"]) == 1
+    assert main(["train", "tiny.toml", "--set", "diagnostics.every=1"]) == 1
     assert _last_line(capsys) == ("rnnkit train: error: [Errno 28] No space left on device: "
-                                  "'runs/tiny/metrics.jsonl'")
+                                  "'runs/tiny/metrics.jsonl'; runs/tiny holds no checkpoint "
+                                  "yet: start it again with --overwrite once the cause is "
+                                  "removed")
+    assert (here / "runs/tiny/diagnostics.jsonl").exists()  # written before the first step's
+    monkeypatch.undo()  # room again; (and back to tmp_path's parent: the run is runs/tiny)
+    monkeypatch.chdir(here)
+    assert main(["train", "tiny.toml", "--overwrite"]) == 0
 
 
 def test_an_error_without_a_number_is_left_as_it_is():

@@ -6,6 +6,7 @@ import signal
 from pathlib import Path
 
 from ..tasks import load_config, resume_config, train_run
+from ..tasks.runner import stopped_before_first_checkpoint
 from ..training import ConfigError
 from ..training.checkpoint import checkpoint_exists
 from .common import Interrupted, add_command, say
@@ -66,6 +67,8 @@ def run(args) -> int:
 def _kept(run_dir: Path) -> str:
     """What an interrupted or failed training leaves to go on from ("" when nothing)."""
     if not checkpoint_exists(run_dir / "checkpoints" / "last"):
+        if run_dir.is_dir() and stopped_before_first_checkpoint(run_dir):
+            return f"; {run_dir} holds no checkpoint yet: start it again with --overwrite"
         return ""
     return (f"; {run_dir}/checkpoints/last is kept: continue with "
             f"`rnnkit train --resume {run_dir}`")

@@ -137,9 +137,9 @@ def is_run_dir(path: Path) -> bool:
 
 
 # what a run writes before its first checkpoint (the config, data fingerprints, a pretrain
-# stage's record, the first metrics lines)
+# stage's record, the first metrics lines, diagnostics snapshots, TensorBoard events)
 _EARLY_NAMES = frozenset({"config.toml", "data.json", "pretrain.json", "metrics.jsonl",
-                          "checkpoints"})
+                          "checkpoints", "diagnostics.jsonl", "tensorboard"})
 
 
 def stopped_before_first_checkpoint(path: Path) -> bool:
