@@ -433,7 +433,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_saved_vocabularies.py", "tests/test_charlm_splits_mutants.py",
         "tests/test_charlm_task_mutants.py", "tests/test_charlm.py", "tests/test_text_own_data.py"],
     "rnnkit/tasks/attention_plot.py": [
-        "tests/test_translation_mutants.py", "tests/test_text_own_data.py", "-k", "plot"],
+        "tests/test_attention_plot_mutants.py", "tests/test_translation_mutants.py",
+        "tests/test_text_own_data.py", "-k", "plot"],
     "rnnkit/tasks/music.py": [  # (the tiny training runs take about a second in all; the
         # examples/ folder is not in the scratch copy)
         "tests/test_music_task_mutants.py", "tests/test_music.py",
