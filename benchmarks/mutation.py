@@ -1604,9 +1604,6 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.tasks.speech_digits.x_split_clips__mutmut_57":
         "with task.data set the one root is cfg.data; without it unlisted stays []: passing "
         "it for every root passes the same",
-    "rnnkit.tasks.speech_digits.x_split_clips__mutmut_63":
-        "stacklevel: under mutmut's trampoline levels 2 and 3 both point into speech_digits.py "
-        "or mutmut (the warning's words name the folder)",
     "rnnkit.tasks.speech_digits.xǁSpeechDigitsTaskǁinfo__mutmut_2":
         "Task.info reads only the context's config: the model argument is not used",
     **{f"rnnkit.tasks.tuning.study.x__optuna__mutmut_{n}":
