@@ -675,8 +675,9 @@ EQUIVALENT: dict[str, str] = {
         "Task.info reads only the context's config: the model argument is not used",
     "rnnkit.tasks.sentiment.xǁSentimentPredictorǁread_file__mutmut_62":
         "Predictor.read_file takes **options but reads none of them",
-    "rnnkit.tasks.sentiment.xǁSentimentTaskǁreport_sections__mutmut_15":
-        "the probabilities are 2-D (N, C): argmax(1) is argmax(-1)",
+    **{f"rnnkit.tasks.sentiment.xǁSentimentTaskǁ{name}":
+       "the probabilities are 2-D (N, C): argmax(1) is argmax(-1)"
+       for name in ("report_sections__mutmut_15", "extra_metrics__mutmut_9")},
     **{f"rnnkit.tasks.timeseries.metrics.x_{name}": _PROMOTED for name in (
         "coverage__mutmut_3", "coverage__mutmut_5", "pinball__mutmut_4", "pinball__mutmut_6",
         "pinball__mutmut_8", "pinball__mutmut_10", "point_metrics__mutmut_3",

@@ -1,7 +1,8 @@
 """Task ``sentiment`` (rnnkit/tasks/sentiment.py): what its readers pass on, exactly — a
 prediction table that does not read is a TaskError with the reader's own message, and the
-note on skipped lines of a training table warns at the line that read the table (found by
-mutation testing, benchmarks/mutation.py)."""
+note on skipped lines of a training table warns at the line that read the table; the
+macro-F1 of a stand-in model's known predictions (found by mutation testing,
+benchmarks/mutation.py)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,8 @@ from rnnkit.tasks.sentiment import SentimentContext, SentimentPredictor
 TASK = TASKS["sentiment"]
 
 
-def _ctx(tmp_path, val="body,topic\nfun,pos\n"):
-    parts = {"train": "body,topic\ngood fun,pos\nbad,neg\n", "val": val,
-             "test": "body,topic\ngood,pos\n"}
+def _ctx(tmp_path, val="body,topic\nfun,pos\n", test="body,topic\ngood,pos\n"):
+    parts = {"train": "body,topic\ngood fun,pos\nbad,neg\n", "val": val, "test": test}
     files = {}
     for part, text in parts.items():
         (tmp_path / f"{part}.csv").write_text(text)
@@ -65,3 +65,24 @@ def test_the_skipped_lines_note_warns_at_the_line_that_read_the_table(tmp_path):
         assert caught[0].filename == datafiles.__file__
         assert "read(Path(cfg.val_data))" in linecache.getline(caught[0].filename,
                                                                caught[0].lineno)
+
+
+class FirstWord(torch.nn.Module):
+    """Class 1 (pos) where a text's first id is ``good``, else class 0 (neg)."""
+
+    def __init__(self, good: int):
+        super().__init__()
+        self.p, self.good = torch.nn.Parameter(torch.zeros(1)), good
+
+    def predict_proba(self, x, lengths):
+        return torch.nn.functional.one_hot((x[:, 0] == self.good).long(), 2).float()
+
+
+def test_extra_metrics_is_the_macro_f1_of_the_predicted_classes(tmp_path):
+    ctx = _ctx(tmp_path, test="body,topic\ngood,pos\nbad,neg\nbad good,pos\n")
+    assert ctx.labels == ["neg", "pos"]
+    model = FirstWord(ctx.tokenizer.vocab.encode(["good"])[0])
+    # true pos, neg, pos; predicted pos, neg, neg: neg P 1/2 R 1, pos P 1 R 1/2: F1 2/3 each
+    assert TASK.extra_metrics(ctx, model, "test") == {"macro_f1": pytest.approx(2 / 3)}
+    # (validation: "fun" predicted neg, true pos: F1 0 for both classes seen)
+    assert TASK.extra_metrics(ctx, model, "val") == {"macro_f1": 0.0}
