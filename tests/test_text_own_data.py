@@ -3,6 +3,7 @@ emoji in the word tokenizer, Unicode normal forms in references, extreme samplin
 temperatures, and the errors a malformed text file gets."""
 
 import gzip
+import linecache
 import re
 import unicodedata
 import warnings
@@ -184,6 +185,15 @@ def test_sources_longer_than_max_tokens_are_cut_with_a_warning(tmp_path):
         "sources are cut to it (their targets are not), so the model learns to say what it "
         "never read; raise task.max_tokens to keep them whole"]
     assert data["train"]["x"].shape[1] == 5 and data["test"]["x"].shape[1] == 2
+    with pytest.warns(UserWarning) as record:  # at the line that called make_splits: under
+        task.make_splits(task.setup(cfg))  # mutmut, the trampoline's inner frame (it calls
+    code, (w,) = type(task).make_splits.__code__, record  # make_splits; the outer calls it)
+    if code.co_filename.endswith("trampoline.py"):
+        assert w.filename == code.co_filename
+        assert "func(*call_args" in linecache.getline(w.filename, w.lineno)
+    else:
+        assert w.filename == __file__
+        assert "task.make_splits(" in linecache.getline(w.filename, w.lineno)
 
 
 def test_charlm_reads_inputs_in_the_normal_form_of_its_training_text(tmp_path, capsys):
