@@ -201,6 +201,8 @@ def test_load_opens_the_best_checkpoint_with_the_runs_threads(sine_run):
     assert ckpt.path.name == "best" and last_ckpt.path.name == "last"
     assert ckpt.state == {} and ckpt.tensors == {}  # no optimizer state read to predict
     assert ckpt.info == p.info and last_ckpt.info["step"] == 4
+    # the context reads the data as the run did: its model.json (scalers, labels, ...)
+    assert p.context.saved is p.info
     for a, b in zip(model.state_dict().values(), p.model.state_dict().values()):
         torch.testing.assert_close(a, b)
     last = load(sine_run, checkpoint="last")
