@@ -520,7 +520,10 @@ MODULES: dict[str, list[str]] = {
             "file_lists_naming_a_skipped_recording_leave_it_out",
             "a_label_with_no_readable_recording_is_an_error_naming_its_folder",
             "a_folder_with_no_readable_recording_is_an_error_naming_it",
-            "separate_folders_are_each_skipped_and_warned_once"))],
+            "separate_folders_are_each_skipped_and_warned_once")),
+        *(f"tests/test_speech_user_files.py::test_{name}" for name in (
+            "a_long_recording_among_short_ones_is_named_with_what_it_costs",
+            "a_run_records_the_rate_and_framing_its_model_hears"))],
     # (not test_anomaly.py's tests that train a detector first: 5-10 s each)
     "rnnkit/tasks/timeseries/detector.py": [
         "tests/test_detector_mutants.py", "tests/test_anomaly_task_mutants.py",

@@ -5,6 +5,7 @@ exported preprocessing."""
 from __future__ import annotations
 
 import json
+import linecache
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +16,7 @@ import torch
 
 from rnnkit.data.audio import read_audio
 from rnnkit.data.keywords import keep_readable, scan_labels
+from rnnkit.tasks import base
 from rnnkit.tasks.speech_common import SpeechPredictor
 
 
@@ -126,6 +128,15 @@ def test_a_long_recording_among_short_ones_is_named_with_what_it_costs(tmp_path)
         f"{tmp_path / 'yes' / 'long.wav'} (6.00 s, train); every recording of a part is "
         "padded to its longest, so the parts hold 860 kB of frames, 48.7 kB without them: a "
         "keyword recording holds one word; trim or remove them")
+    # stacklevel 2: the line of Context.splits that calls make_splits; under mutmut the
+    # trampoline's two frames come in between: the inner one's, which calls make_splits
+    make_splits = type(ctx.task).make_splits
+    line = linecache.getline(caught[0].filename, caught[0].lineno)
+    if make_splits.__code__.co_filename.endswith("trampoline.py"):
+        assert caught[0].filename == make_splits.__code__.co_filename
+        assert "func(*call_args" in line
+    else:
+        assert caught[0].filename == base.__file__ and "make_splits(self)" in line
 
 
 def test_the_padding_note_names_five_then_dots_and_says_nothing_for_even_lengths():
