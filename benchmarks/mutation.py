@@ -1537,13 +1537,6 @@ EQUIVALENT: dict[str, str] = {
         "plt.close(None) closes the current figure, which is fig (made just above)",
     "rnnkit.tasks.captioning.xǁCaptioningTaskǁinfo__mutmut_2":
         "Task.info reads only the context's config: the model argument is not used",
-    **{f"rnnkit.tasks.translation_data.x_{name}":
-       "stacklevel 3 instead of 2: under mutmut's trampoline 3 is the test's line; outside it "
-       "tests/test_translation_data_mutants.py checks the warning is at the caller's line"
-       for name in ("read_pairs__mutmut_12", "split_pairs__mutmut_108")},
-    "rnnkit.tasks.translation_data.x_split_pairs__mutmut_97":
-        "stacklevel 3 instead of 2: under mutmut's trampoline 3 is the test's line; outside it "
-        "tests/test_text_own_data.py checks the script warnings are at the caller's line",
     "rnnkit.tasks.text_pretrain.x_pretrain_encoder__mutmut_82":
         "on a CPU-only machine .to(None) and .to(the encoder's device) leave the batch on the "
         "CPU",

@@ -111,7 +111,8 @@ def test_text_without_spaces_between_words_warns_of_word_tokens_and_13a_bleu(tmp
     with pytest.warns(UserWarning) as record:
         split_pairs(_en_ja(tmp_path).task)
     messages = [str(w.message) for w in record]
-    assert {w.filename for w in record} == {__file__}  # (at the caller's line)
+    for w in record:
+        _at_the_caller(w, split_pairs, "split_pairs(")
     assert re.fullmatch(
         r"the target sentences are written without spaces between words \(e\.g\. '\w+が好き"
         r"です。'\): task\.tokenizer = 'word' makes each phrase one token; set "
@@ -185,15 +186,20 @@ def test_sources_longer_than_max_tokens_are_cut_with_a_warning(tmp_path):
         "sources are cut to it (their targets are not), so the model learns to say what it "
         "never read; raise task.max_tokens to keep them whole"]
     assert data["train"]["x"].shape[1] == 5 and data["test"]["x"].shape[1] == 2
-    with pytest.warns(UserWarning) as record:  # at the line that called make_splits: under
-        task.make_splits(task.setup(cfg))  # mutmut, the trampoline's inner frame (it calls
-    code, (w,) = type(task).make_splits.__code__, record  # make_splits; the outer calls it)
-    if code.co_filename.endswith("trampoline.py"):
-        assert w.filename == code.co_filename
-        assert "func(*call_args" in linecache.getline(w.filename, w.lineno)
-    else:
-        assert w.filename == __file__
-        assert "task.make_splits(" in linecache.getline(w.filename, w.lineno)
+    with pytest.warns(UserWarning) as record:
+        task.make_splits(task.setup(cfg))
+    _at_the_caller(record[0], type(task).make_splits, "task.make_splits(")
+
+
+def _at_the_caller(w, function, call: str) -> None:
+    """``w`` points at the line of this file that called ``function`` (``call`` on it);
+    under mutmut, whose trampoline (two frames) stands between, at the inner frame, whose
+    line calls the function itself (the outer frame calls the inner)."""
+    code = function.__code__
+    trampolined = code.co_filename.endswith("trampoline.py")
+    assert w.filename == (code.co_filename if trampolined else __file__)
+    line = linecache.getline(w.filename, w.lineno)
+    assert ("func(*call_args" if trampolined else call) in line
 
 
 def test_charlm_reads_inputs_in_the_normal_form_of_its_training_text(tmp_path, capsys):

@@ -7,6 +7,7 @@ benchmarks/mutation.py)."""
 
 from __future__ import annotations
 
+import linecache
 import random
 from dataclasses import replace
 
@@ -28,10 +29,13 @@ def _tsv(path, pairs, blank_after=None):
 
 
 def _at_caller(w) -> None:
-    """A warning points at the caller, never translation_data.py itself (under mutmut's
-    trampoline, at the trampoline; outside mutmut exactly this file)."""
+    """A warning points at the caller, never translation_data.py itself: outside mutmut
+    exactly this file; under mutmut, whose trampoline (two frames) stands between, its inner
+    frame, whose line calls the function itself (the outer frame calls the inner)."""
     assert not w.filename.endswith("translation_data.py")
-    if not w.filename.endswith("trampoline.py"):
+    if w.filename.endswith("trampoline.py"):
+        assert "func(*call_args" in linecache.getline(w.filename, w.lineno)
+    else:
         assert w.filename == __file__
 
 
