@@ -179,6 +179,16 @@ def test_flickr_parts_and_tokenizer(tmp_path):
     assert ctx.tokenizer.to_dict() != WordTokenizer.fit(train, min_freq=1).to_dict()
 
 
+def test_a_captions_file_of_another_name_is_read_by_task_captions_file(tmp_path):
+    root = _flickr(tmp_path / "f", n=4)
+    (root / "captions.txt").rename(root / "mine.txt")  # (no name the loader looks for)
+    ctx = TASK.setup(_config(train_data=str(root), val_data=str(root), test_data=str(root),
+                             image_size=16, captions_file="mine.txt", max_images=3))
+    _, images, captions, _ = load_flickr(root, size=16, captions_file="mine.txt", max_images=3)
+    assert len(captions) == 3 and ctx.parts["test"].captions == captions
+    np.testing.assert_array_equal(ctx.parts["train"].images, images)
+
+
 def test_a_flickr_error_is_a_task_error_with_its_message(tmp_path):
     (tmp_path / "empty").mkdir()  # a folder without a captions file
     ctx = TASK.setup(_config(data=str(tmp_path / "empty"), image_size=16))
