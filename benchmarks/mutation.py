@@ -679,6 +679,9 @@ EQUIVALENT: dict[str, str] = {
         "'-' has no '.', so its suffix is '' and '.' is not in FORMATS: lines either way",
     "rnnkit.tasks.sentiment.xǁSentimentTaskǁinfo__mutmut_2":
         "Task.info reads only the context's config: the model argument is not used",
+    **{f"rnnkit.tasks.attention_plot.x_plot_attention__mutmut_{n}":
+       "w.message is the Warning instance itself: warn takes its category from its class "
+       "when none is given" for n in (33, 36)},
     "rnnkit.tasks.sentiment.xǁSentimentPredictorǁread_file__mutmut_62":
         "Predictor.read_file takes **options but reads none of them",
     **{f"rnnkit.tasks.sentiment.xǁSentimentTaskǁ{name}":
