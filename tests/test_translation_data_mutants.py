@@ -178,3 +178,10 @@ def test_a_subword_size_too_small_for_the_characters_names_the_setting():
         fit_tokenizer(cfg, texts, lower=False)
     assert str(e.value) == f"task.vocab_size = 300: {direct.value}"
     assert e.value.__cause__ is None
+
+
+def test_unspaced_needs_more_than_half_the_letters_of_the_first_2000_texts():
+    # 2 of 4 letters Han is no majority; 2 of 3 is; digits and spaces are no letters
+    assert tdmod.unspaced(["ab 我爱 12"]) is False and tdmod.unspaced(["a 我爱 12"]) is True
+    assert tdmod.unspaced(["a"] * 2000 + ["我" * 5000]) is False  # the 2,001st is not read
+    assert tdmod.unspaced(["a"] * 1999 + ["我" * 5000]) is True
