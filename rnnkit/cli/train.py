@@ -5,8 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from ..tasks import load_config, resume_config, train_run
-from ..tasks.runner import stopped_before_first_checkpoint
+from ..tasks import load_config, resume_config, stopped_before_first_checkpoint, train_run
 from ..training import ConfigError
 from ..training.checkpoint import checkpoint_exists
 from .common import Interrupted, add_command, say

@@ -19,9 +19,10 @@ from . import (  # noqa: F401
 )
 from .base import CAPABILITIES, TASKS, Context, Task, TaskError, register
 from .predictor import Predictor, Stream, load
-from .runner import evaluate_run, load_config, resume_config, train_run
+from .runner import (evaluate_run, load_config, resume_config, stopped_before_first_checkpoint,
+                     train_run)
 from .tuning import prepare_tuning, run_tuning
 
 __all__ = ["CAPABILITIES", "TASKS", "Context", "Predictor", "Stream", "Task", "TaskError",
            "evaluate_run", "load", "load_config", "prepare_tuning", "register",
-           "resume_config", "run_tuning", "train_run"]
+           "resume_config", "run_tuning", "stopped_before_first_checkpoint", "train_run"]
