@@ -19,8 +19,13 @@ from . import (  # noqa: F401
 )
 from .base import CAPABILITIES, TASKS, Context, Task, TaskError, register
 from .predictor import Predictor, Stream, load
-from .runner import (evaluate_run, load_config, resume_config, stopped_before_first_checkpoint,
-                     train_run)
+from .runner import (
+    evaluate_run,
+    load_config,
+    resume_config,
+    stopped_before_first_checkpoint,
+    train_run,
+)
 from .tuning import prepare_tuning, run_tuning
 
 __all__ = ["CAPABILITIES", "TASKS", "Context", "Predictor", "Stream", "Task", "TaskError",
