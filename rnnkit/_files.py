@@ -1,9 +1,12 @@
-"""What the files a run writes share: an error that names the file."""
+"""What the files a run writes share: an error that names the file, strict JSON."""
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+
+import numpy as np
 
 
 @contextlib.contextmanager
@@ -17,3 +20,17 @@ def naming(path: str | os.PathLike):
         if e.filename is None and e.errno is not None and e.strerror is not None:
             e.filename = str(path)
         raise
+
+
+def strict(value):
+    """``value`` (nested dicts, lists, tuples) with each NaN or infinite float made None:
+    what strict JSON (RFC 8259, ``JSON.parse``) reads as null, where Python's ``json``
+    would write the ``NaN``/``Infinity`` that other readers reject. Used by ``--json``
+    outputs and the lines of ``metrics.jsonl``."""
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    return value

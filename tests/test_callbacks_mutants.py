@@ -173,7 +173,7 @@ def step_through(logger, trainer, losses, start=1):
 
 def test_metrics_logger_writes_the_mean_loss_of_each_window(tmp_path):
     """every = 3 of 7 steps: lines at steps 3 and 6 and at the last step; the loss is the
-    mean over the window's finite losses (nan when none is)."""
+    mean over the window's finite losses (null, strict JSON's NaN, when none is)."""
     trainer = FakeTrainer(total_steps=7)
     logger = MetricsLogger(tmp_path / "m.jsonl", every=3)
     step_through(logger, trainer, [1.0, 2.0, 6.0, math.inf, 4.0, math.nan, 5.0])
@@ -191,7 +191,7 @@ def test_metrics_logger_writes_the_mean_loss_of_each_window(tmp_path):
     logger.on_step_end(trainer, {"step": 16, "loss": math.nan})
     trainer.state.step = 18
     logger.on_step_end(trainer, {"step": 18, "loss": math.inf})
-    assert math.isnan(read_jsonl(tmp_path / "m.jsonl")[-1]["loss"])
+    assert read_jsonl(tmp_path / "m.jsonl")[-1]["loss"] is None
 
 
 def test_metrics_logger_validation_lines_flush_and_close(tmp_path):

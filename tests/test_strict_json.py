@@ -4,6 +4,7 @@ that Python's json writes and JavaScript's ``JSON.parse``, Go or Rust readers re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -42,3 +43,64 @@ def test_evaluate_json_writes_null_for_undefined_figures(tmp_path, monkeypatch, 
                                   "loss": 0.5, "windows_total": None, "precision": None,
                                   "recall": None, "alarm_events": 2, "threshold": 1.25,
                                   "mase": None}
+
+
+TINY = """
+name = "tiny"
+[task]
+name = "adding"
+sequence_length = 8
+train_size = 64
+val_size = 16
+test_size = 16
+[model]
+cell = "gru"
+hidden_size = 8
+[train]
+steps = 6
+batch_size = 16
+eval_every = 3
+log_every = 1
+on_nonfinite = "skip"
+progress = "off"
+[diagnostics]
+every = 2
+"""
+
+
+def test_a_run_whose_loss_goes_non_finite_writes_strict_metrics_and_its_report(
+        tmp_path, monkeypatch, capsys):
+    """Steps 2 and 3 have a NaN loss (skipped): their lines in metrics.jsonl say null, never
+    the bare NaN a strict reader refuses, and every reader of the file (report and loss
+    plot, diagnose, resume's trimming) takes null as the non-finite figure it stands for."""
+    from rnnkit.training import Trainer
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.toml").write_text(TINY)
+    loss = Trainer._loss
+
+    def nan_at_2_and_3(self, batch, state):
+        out = loss(self, batch, state)
+        if self.state.step + 1 in (2, 3):  # (the step being trained)
+            out = dataclasses.replace(out, loss=out.loss * math.nan)
+        return out
+
+    monkeypatch.setattr(Trainer, "_loss", nan_at_2_and_3)
+    assert main(["train", "tiny.toml"]) == 0
+    run = tmp_path / "runs" / "tiny"
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    records = [_strict_loads(line) for line in lines]
+    train = {r["step"]: r for r in records if r["split"] == "train"}
+    assert [train[s]["loss"] is None for s in range(1, 7)] == [False, True, True, False,
+                                                                False, False]
+    assert train[2]["grad_norm"] is None  # a NaN loss's gradient is NaN too
+    assert "2 steps skipped (non-finite loss)" in (run / "report.md").read_text()
+    assert (run / "plots" / "loss.png").stat().st_size > 0
+    capsys.readouterr()
+    assert main(["diagnose", str(run), "--json"]) == 0
+    summary = _strict_loads(capsys.readouterr().out)
+    assert summary["train_loss"]["nonfinite_step"] == 2
+    assert main(["train", "--resume", str(run), "--set", "train.steps=8"]) == 0
+    resumed = [_strict_loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r for r in resumed if r["step"] <= 3 and r["split"] == "train"] == \
+        [train[s] for s in (1, 2, 3)]

@@ -7,7 +7,6 @@ import contextlib
 import csv
 import functools
 import json
-import math
 import signal
 import sys
 import threading
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .._files import strict
 from .._optional import MissingExtraError
 from ..data.datasets import DataError
 from ..tasks import TaskError
@@ -83,19 +83,6 @@ def _guarded(run, args) -> int:
 def say(*parts) -> None:
     """Human output: always stderr (stdout is for JSON)."""
     print(*parts, file=sys.stderr, flush=True)
-
-
-def strict(value):
-    """``value`` (nested dicts, lists, tuples) with each NaN or infinite float made None:
-    what strict JSON (RFC 8259, ``JSON.parse``) reads as null, where Python's ``json``
-    would write the ``NaN``/``Infinity`` that other readers reject."""
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [strict(v) for v in value]
-    return value
 
 
 def print_json(value) -> None:

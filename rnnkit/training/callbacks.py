@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .._files import naming
+from .._files import naming, strict
 from .._optional import MissingExtraError, require
 from . import distributed
 from .checkpoint import save_checkpoint
@@ -93,14 +93,16 @@ class MetricsWriter:
         return cls(Path(run_dir) / "metrics.jsonl", tensorboard_dir(run_dir, logging))
 
     def write(self, record: dict[str, Any]) -> None:
-        """Append ``record`` as one line. A torn last line (a process killed mid-write)
-        is ended first, so it stays one unreadable line instead of swallowing this one."""
+        """Append ``record`` as one line of strict JSON: a NaN or infinite figure (a
+        diverged loss) is null, never the bare ``NaN`` that jq or ``JSON.parse`` reject. A
+        torn last line (a process killed mid-write) is ended first, so it stays one
+        unreadable line instead of swallowing this one."""
         with naming(self.path), open(self.path, "a+b") as f:
             if not self._checked:
                 self._checked = True
                 if f.seek(0, 2) > 0 and f.seek(-1, 2) >= 0 and f.read(1) != b"\n":
                     f.write(b"\n")
-            f.write((json.dumps(record) + "\n").encode())
+            f.write((json.dumps(strict(record), allow_nan=False) + "\n").encode())
         if self.tensorboard is not None:
             self.tensorboard.write(record)
 
