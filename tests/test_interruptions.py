@@ -4,6 +4,7 @@ checkpoints; a validation figure that is not finite. Each ends in one line namin
 failed and where, the shell's exit code, and a run that --resume finishes. (Ctrl-C inside
 the loop and a full disk on a checkpoint: tests/test_cli.py, tests/test_run_dirs.py.)"""
 
+import dataclasses
 import errno
 import math
 import os
@@ -17,6 +18,7 @@ from rnnkit.cli.main import main
 from rnnkit.tasks import TASKS
 from rnnkit.training import TrainConfig, Trainer
 from rnnkit.training import callbacks as callbacks_mod
+from rnnkit.training.checkpoint import load_checkpoint
 
 CONFIG = """
 name = "tiny"
@@ -333,3 +335,37 @@ def test_a_second_signal_does_not_cut_the_last_checkpoint_short(sigterm_guard):
     except (KeyboardInterrupt, Unhandled):
         pytest.fail("the second signal cut on_train_end short")
     assert (state.step, state.stop_reason, saved) == (2, "interrupted by SIGINT", [2])
+
+
+@pytest.mark.parametrize("mode, what", [
+    ("stop", "non-finite loss = nan at step 3; training stopped"),
+    ("skip", "non-finite loss = nan at step 5: 3 consecutive steps (from step 3) had a "
+             "non-finite loss or gradient")])
+def test_skipping_that_never_ends_stops_the_run_as_on_nonfinite_stop_does(here, capsys,
+                                                                         monkeypatch, mode,
+                                                                         what):
+    """Every step from 3 on has a NaN loss: "skip" skips 3 in a row, then ends the run as
+    "stop" does at once: one error line, exit status 1, checkpoints/last kept for --resume,
+    instead of skipping the rest of its 1000 steps."""
+    loss = Trainer._loss
+
+    def nan_from_3(self, batch, state):
+        out = loss(self, batch, state)
+        if self.state.step + 1 >= 3:
+            out = dataclasses.replace(out, loss=out.loss * math.nan)
+        return out
+
+    monkeypatch.setattr(Trainer, "_loss", nan_from_3)
+    assert main(["train", "tiny.toml", "--set", "train.steps=1000", "--set",
+                 f"train.on_nonfinite={mode}", "--set", "train.max_consecutive_skips=3"]) == 1
+    line = _last_line(capsys)
+    assert line.startswith(f"rnnkit train: error: {what}")
+    assert line.endswith("the last good checkpoint is kept (lower train.lr, set "
+                         "train.clip_norm, or " + ("train.on_nonfinite = \"skip\")"
+                                                   if mode == "stop" else
+                                                   "check the data for NaN or infinite "
+                                                   "values)"))
+    run = here / "runs" / "tiny"
+    last = load_checkpoint(run / "checkpoints" / "last", training_state=False).info["step"]
+    assert last == (2 if mode == "stop" else 4)  # (skipped steps leave the weights good)
+    assert (run / "checkpoints" / "best").is_dir() and not (run / "report.md").exists()

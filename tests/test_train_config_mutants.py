@@ -34,6 +34,7 @@ RANGES = {
         "plateau_patience": (3, 0, None), "clip_norm": (1.0, 0.0, None),
         "clip_value": (0.0, 0.0, None), "tbptt": (0, 0, None), "eval_every": (200, 1, None),
         "log_every": (20, 1, None), "early_stopping": (0, 0, None),
+        "max_consecutive_skips": (100, 0, None),
         "target": (0.0, None, None), "threads": (0, 0, None)},
     "model": {"hidden_size": (64, 1, None), "num_layers": (1, 1, None),
               "dropout": (0.0, 0.0, 1.0)},

@@ -92,6 +92,48 @@ def test_skipping_a_non_finite_step_clears_the_gradients():
     assert t.state.skipped == 1 and all(p.grad is None for p in t.model.parameters())
 
 
+def _nan_trainer(steps, nan_steps, **kw):
+    """A trainer whose loss is NaN while the step it trains is in ``nan_steps``."""
+    def loss_fn(model, batch, state):
+        out = model.compute_loss(batch, state)
+        if t.state.step + 1 in nan_steps:
+            out = StepOutput(out.loss * math.nan, out.metrics, out.count, out.state)
+        return out
+
+    cfg = TrainConfig(steps=steps, batch_size=4, eval_every=100, lr=1e-2, device="cpu",
+                      on_nonfinite="skip", **kw)
+    t = Trainer(TinyTagger(), cfg, tiny_data(8, 6), tiny_data(4, 6, seed=1), loss_fn=loss_fn)
+    return t
+
+
+def test_skipping_ends_the_run_after_max_consecutive_skips_in_a_row():
+    """Every step non-finite from step 3: the run stops at the limit's step saying what
+    happened and what to do, instead of skipping the rest of its 1000 steps."""
+    t = _nan_trainer(1000, range(3, 1001), max_consecutive_skips=5)
+    with pytest.raises(NonFiniteLossError, match=(
+            r"^non-finite loss = nan at step 7: 5 consecutive steps \(from step 3\) had a "
+            r"non-finite loss or gradient \(train.on_nonfinite = \"skip\", "
+            r"train.max_consecutive_skips = 5\); training stopped, the last good checkpoint "
+            r"is kept \(lower train.lr, set train.clip_norm, or check the data for NaN or "
+            r"infinite values\)$")):
+        t.fit()
+    assert (t.state.step, t.state.skipped) == (6, 4)
+
+
+def test_the_default_limit_is_100_skips_in_a_row():
+    t = _nan_trainer(1000, range(1, 1001))
+    with pytest.raises(NonFiniteLossError, match="at step 100: 100 consecutive steps"):
+        t.fit()
+
+
+@pytest.mark.parametrize("limit, nan_steps, skipped", [(3, {1, 2, 4, 5}, 4),
+                                                       (0, range(2, 121), 119)])
+def test_a_good_step_starts_the_count_again_and_0_means_no_limit(limit, nan_steps, skipped):
+    t = _nan_trainer(120 if limit == 0 else 6, nan_steps, max_consecutive_skips=limit)
+    state = t.fit()
+    assert (state.skipped, state.stop_reason) == (skipped, "done")
+
+
 def test_the_carried_state_goes_through_a_checkpoint():
     t = _trainer()
     h, c = torch.randn(1, 4, 5), torch.randn(1, 4, 5)

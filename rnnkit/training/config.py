@@ -90,6 +90,9 @@ class TrainConfig:
     early_stopping: int = number(0, 0)  # patience in evaluations; 0 = off
     target: float = number(0.0)  # stop once the validation metric reaches it (0 = off)
     on_nonfinite: str = choice("stop", "stop", "skip")
+    # on_nonfinite = "skip": this many non-finite steps in a row end the run with an error,
+    # as "stop" does at the first (the loss is not coming back); 0 = no limit
+    max_consecutive_skips: int = number(100, 0)
     precision: str = choice("fp32", "fp32", "bf16")  # bf16 autocast on CUDA only
     device: str = choice("auto", "auto", "cpu", "cuda")
     # auto: a bar when stderr is a terminal | on: always a bar | off: silent; the bar needs

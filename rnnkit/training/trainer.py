@@ -112,6 +112,7 @@ class Trainer:
         self.schedule = Schedule(self.optimizer, cfg, self.total_steps)
         self.callbacks, self.state = list(callbacks), TrainState()
         self._stop_request = ""
+        self.skips_in_a_row = 0  # the latest steps skipped for a non-finite loss or gradient
 
     # -- control --------------------------------------------------------------------------
     def stop(self, reason: str) -> None:
@@ -180,21 +181,34 @@ class Trainer:
             self._nonfinite(float(loss), grad_norm)
         else:
             self.optimizer.step()
+            self.skips_in_a_row = 0
         self.state.step += 1
         return {"step": self.state.step, "epoch": self.epoch, "split": "train",
                 "loss": float(loss), **metrics, "lr": lr, "grad_norm": grad_norm,
                 "samples": next(iter(batch.values())).shape[0]}  # this process's rows
 
     def _nonfinite(self, loss: float, grad_norm: float) -> None:
+        """Skip the step (``on_nonfinite = "skip"``) or raise :class:`NonFiniteLossError`:
+        at once with ``"stop"``, and with ``"skip"`` once ``max_consecutive_skips`` steps
+        in a row were non-finite (the loss is not coming back: the run would burn its whole
+        budget skipping)."""
         what = f"loss = {loss}" if not math.isfinite(loss) else f"gradient norm = {grad_norm}"
-        if self.cfg.on_nonfinite == "skip":
-            self.optimizer.zero_grad(set_to_none=True)
-            self.state.skipped += 1
-            return
-        raise NonFiniteLossError(
-            f"non-finite {what} at step {self.state.step + 1}; training stopped, the last "
-            "good checkpoint is kept (lower train.lr, set train.clip_norm, or "
-            "train.on_nonfinite = \"skip\")")
+        step, limit = self.state.step + 1, self.cfg.max_consecutive_skips
+        if self.cfg.on_nonfinite != "skip":
+            raise NonFiniteLossError(
+                f"non-finite {what} at step {step}; training stopped, the last good "
+                "checkpoint is kept (lower train.lr, set train.clip_norm, or "
+                "train.on_nonfinite = \"skip\")")
+        if limit and self.skips_in_a_row + 1 >= limit:
+            raise NonFiniteLossError(
+                f"non-finite {what} at step {step}: {limit} consecutive steps (from step "
+                f"{step - limit + 1}) had a non-finite loss or gradient (train.on_nonfinite "
+                f"= \"skip\", train.max_consecutive_skips = {limit}); training stopped, the "
+                "last good checkpoint is kept (lower train.lr, set train.clip_norm, or "
+                "check the data for NaN or infinite values)")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.skipped += 1
+        self.skips_in_a_row += 1
 
     # -- validation -----------------------------------------------------------------------
     def evaluate(self, data: Data, split: str = "val") -> dict[str, Any]:
