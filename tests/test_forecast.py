@@ -222,6 +222,16 @@ def test_forecast_cli_writes_the_documented_csv_and_plot(fc_run, tmp_path, capsy
     assert "rnnkit against the baselines" in (fc_run / "report.md").read_text()
 
 
+def test_forecast_cli_horizon_defaults_to_the_models(fc_run, tmp_path):
+    """``rnnkit forecast RUN --input CSV --output f.csv`` (docs/how-to/forecasting.md) needs
+    no ``--horizon``: it forecasts the model's horizon, as ``predict`` does."""
+    out = tmp_path / "f.csv"
+    assert main(["forecast", str(fc_run), "--input", "series.csv", "--output", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 24 and rows[0]["timestamp"] == "2012-01"  # TINY's horizon = 24
+    assert main(["forecast", str(fc_run), "--horizon", "0"]) == 1
+
+
 def test_level_model_sample_paths_start_where_its_direct_forecast_does(fc_run, capsys):
     """Past its horizon a model forecasts by sample paths, one step at a time; their first
     step must agree with the direct forecast, so the window and anchor are normalised by

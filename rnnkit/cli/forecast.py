@@ -1,8 +1,9 @@
-"""``rnnkit forecast RUN_DIR --horizon N [--input CSV] [--output CSV] [--plot PNG]``.
+"""``rnnkit forecast RUN_DIR [--horizon N] [--input CSV] [--output CSV] [--plot PNG]``.
 
 A thin shell over ``rnnkit.load(RUN_DIR).predict(...)``: writes the record's columns
 (``timestamp,forecast,lower_80,upper_80,lower_95,upper_95``) as CSV (to stdout without
-``--output``). Without ``--input`` it forecasts from the end of the run's training range
+``--output``) for ``--horizon`` points (default: the model's ``task.horizon``, as
+``predict``). Without ``--input`` it forecasts from the end of the run's training range
 (``default_inputs``), so the plot shows the truth of the test range; with ``--input`` from
 the end of that CSV. ``--report`` adds the test figures against the baselines and the plot
 to report.md.
@@ -21,7 +22,8 @@ def register(sub) -> None:
     p = add_command(sub, "forecast", "Forecast a trained forecast run, with 80%/95% intervals.",
                     EXAMPLE, run)
     p.add_argument("run_dir", help="a run directory whose task forecasts")
-    p.add_argument("--horizon", type=int, required=True, help="steps to forecast")
+    p.add_argument("--horizon", type=int, default=None,
+                   help="steps to forecast (default: the model's task.horizon)")
     p.add_argument("--input", help="history CSV (default: the run's training range)")
     p.add_argument("--repair", default=None,
                    help="read_csv repairs for --input, e.g. sort,interpolate")
@@ -35,7 +37,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    if args.horizon < 1:
+    if args.horizon is not None and args.horizon < 1:
         raise TaskError("--horizon must be >= 1")
     if args.samples < 1:
         raise TaskError("--samples must be >= 1")
