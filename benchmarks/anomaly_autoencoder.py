@@ -3,8 +3,8 @@
 For each NAB example config, two detectors learn normal behaviour from the same points
 (the config's fit range), read the same features (scaled value + calendar), and turn their
 raw score into alarms by the same rule (the config's smoothing, threshold = factor x the
-highest score on the calibration range, the same alarm hold), scored by the same event-level
-metrics on the points after the training range:
+highest score on the calibration range, the same alarm hold and warm-up), scored by the
+same event-level metrics on the points after the training range:
 
 - ``forecast``: the task's model (a one-step Gaussian GRU forecaster, trained by the config),
   raw score = |error| / predicted std, state carried over the whole series.
@@ -34,7 +34,7 @@ from rnnkit.layers import LSTM
 from rnnkit.tasks import TASKS, load, load_config, train_run
 from rnnkit.tasks.timeseries.detector import (
     StreamingDetector,
-    alarm,
+    alarms,
     evaluate_detection,
     scored_windows,
     smooth_scores,
@@ -117,9 +117,9 @@ def autoencoder_rows(cfg, seed: int) -> dict[str, dict]:
         full[w - 1:] = raw
         scores = smooth_scores(full, cfg.task.smooth)
         limit = cfg.task.threshold_factor * scores[ctx.fit_end:ctx.train_end].max()
-        alarms = alarm(cfg.task, limit).run(scores)
-        alarms[:ctx.train_end] = False
-        rows[f"autoencoder ({name})"] = event_scores(alarms, windows_)
+        found = alarms(cfg.task, limit, scores)  # the task's rule: no alarm in its warm-up
+        found[:ctx.train_end] = False
+        rows[f"autoencoder ({name})"] = event_scores(found, windows_)
     return rows
 
 

@@ -212,7 +212,7 @@ def test_detect_cli_writes_the_documented_csv_and_flags_the_spike(ad_run, tmp_pa
         assert main(["detect", str(ad_run), "--input", "series.csv", "--output", str(out),
                      "--plot", str(tmp_path / "d.png"), *extra]) == 0
         rows = list(csv.DictReader(out.open()))
-        assert list(rows[0]) == ["timestamp", "value", "score", "is_anomaly"]
+        assert list(rows[0]) == ["timestamp", "value", "score", "is_anomaly", "warmup"]
         assert len(rows) == 1200 and rows[0]["timestamp"].startswith("2020-01-01 00:00")
         flagged = [i for i, r in enumerate(rows) if r["is_anomaly"] == "1"]
         assert any(1000 <= i < 1010 for i in flagged)
@@ -221,6 +221,41 @@ def test_detect_cli_writes_the_documented_csv_and_flags_the_spike(ad_run, tmp_pa
     figures = json.loads(capsys.readouterr().out)
     assert {"windows_detected", "windows_total", "false_positives", "precision", "recall",
             "f1"} <= set(figures)
+
+
+def test_no_alarm_in_the_warm_up_and_a_spike_right_after_it_is_flagged(ad_run, tmp_path,
+                                                                       capsys):
+    """The first window + smooth - 1 = 27 points are the warm-up: the forecasts their
+    scores average were made from less than a window (24 points) of history. They are
+    scored and marked, never alarmed, by the detect CLI, predict (batch and streamed) and
+    stream().push alike; a spike at point 27 is flagged by all of them."""
+    t, v = _series(100, anomaly=8)  # spikes at 8..13 (inside the warm-up)
+    v[27:30] += 20  # and right after it
+    (tmp_path / "early.csv").write_text(
+        "timestamp,value\n" + "".join(f"{str(a).replace('T', ' ')},{b:.4f}\n"
+                                      for a, b in zip(t, v)))
+    p = rnnkit.load(ad_run)
+    (series,) = p.read_file("early.csv")
+    (batch,) = p.predict([series])
+    (streamed,) = p.predict([series], stream=True)
+    s = p.stream()
+    pushed = [s.push((a, b)) for a, b in zip(series.timestamps, series.values)]
+    cols = batch["columns"]
+    alarms = cols["is_anomaly"]
+    assert cols["warmup"] == [i < 27 for i in range(100)] and batch["warmup_points"] == 27
+    assert not any(alarms[:27]) and max(cols["score"][8:14]) > 3 * batch["threshold"]
+    assert all(alarms[27:30]) and batch["alarm_points"] == sum(alarms)
+    assert streamed["columns"]["is_anomaly"] == alarms == [r["alarm"] for r in pushed]
+    assert streamed["columns"]["warmup"] == cols["warmup"] == [r["warmup"] for r in pushed]
+    for extra in ([], ["--stream"]):
+        out = tmp_path / "alarms.csv"
+        capsys.readouterr()
+        assert main(["detect", str(ad_run), "--input", "early.csv", "--output", str(out),
+                     *extra]) == 0
+        rows = list(csv.DictReader(out.open()))
+        assert [r["is_anomaly"] == "1" for r in rows] == alarms
+        assert [r["warmup"] == "1" for r in rows] == cols["warmup"]
+        assert "the first 27 points are the warm-up" in capsys.readouterr().err
 
 
 def test_detect_cli_rejects_a_bad_csv(ad_run, tmp_path, capsys):
@@ -286,7 +321,7 @@ def test_several_sensors_score_each_and_combined(sensors_run):
     (record,) = p.predict([series])
     cols = record["columns"]
     assert list(cols) == ["timestamp", "value_a", "value_b", "score_a", "score_b", "score",
-                          "is_anomaly"] and record["sensors"] == ["a", "b"]
+                          "is_anomaly", "warmup"] and record["sensors"] == ["a", "b"]
     # smooth = 1: the combined score is the root mean square of the sensors' scores
     a, b = np.array(cols["score_a"]), np.array(cols["score_b"])
     np.testing.assert_allclose(cols["score"], np.sqrt((a ** 2 + b ** 2) / 2), rtol=1e-9)

@@ -422,12 +422,17 @@ def test_the_threshold_is_the_factor_times_the_calibration_maximum(tmp_path):
 
 
 def _record_by_hand(p, values, times, smooth, factor, release=1.0, hold=0):
+    """Scores, per-sensor scores, the threshold and the alarms: none in the warm-up (the
+    first window + smooth - 1 points), then the alarm rule from off."""
     v = np.asarray(values, float).reshape(len(values), -1)
     s = p.context.scaler
     f = _features_by_hand(v, times, s.a, s.b, calendar=p.config.task.calendar)
     scores, sensors = sensor_scores(p.model, f, smooth)
     limit = _threshold_by_hand(p, factor)
-    return scores, sensors, limit, Alarm(limit, release * limit, hold).run(scores)
+    w = p.config.task.window + smooth - 1
+    alarms = np.zeros(len(scores), dtype=bool)
+    alarms[w:] = Alarm(limit, release * limit, hold).run(scores[w:])
+    return scores, sensors, limit, alarms
 
 
 def test_a_record_holds_the_values_scores_and_alarms_by_hand(tmp_path, monkeypatch):
@@ -437,9 +442,11 @@ def test_a_record_holds_the_values_scores_and_alarms_by_hand(tmp_path, monkeypat
     assert alarms.any() and not alarms.all()
     assert (alarms != (scores > limit)).any()  # the release level and hold act
     (r,) = p.predict([s])
-    assert list(r) == ["columns", "threshold", "alarm_points", "windows"]
+    assert list(r) == ["columns", "threshold", "alarm_points", "warmup_points", "windows"]
     cols = r["columns"]
-    assert list(cols) == ["timestamp", "value", "score", "is_anomaly"]
+    assert list(cols) == ["timestamp", "value", "score", "is_anomaly", "warmup"]
+    assert cols["warmup"] == [i < 7 for i in range(100)]  # window 6 + smooth 2 - 1
+    assert r["warmup_points"] == 7 and p.predict([s.head(5)])[0]["warmup_points"] == 5
     assert cols["timestamp"][:2] == ["2020-01-01 00:00:00", "2020-01-01 00:30:00"]
     assert cols["value"] == [float(x) for x in s.values]
     np.testing.assert_allclose(cols["score"], scores, rtol=1e-6)
@@ -447,7 +454,7 @@ def test_a_record_holds_the_values_scores_and_alarms_by_hand(tmp_path, monkeypat
     assert r["threshold"] == pytest.approx(limit, rel=1e-6)
     assert r["alarm_points"] == int(alarms.sum()) and r["windows"] == []
     assert all(type(x) is float for x in cols["score"] + cols["value"])
-    assert all(type(x) is bool for x in cols["is_anomaly"])
+    assert all(type(x) is bool for x in cols["is_anomaly"] + cols["warmup"])
     assert type(r["alarm_points"]) is int
     # streamed point by point (through the stream): the same record
     calls = []
@@ -459,6 +466,7 @@ def test_a_record_holds_the_values_scores_and_alarms_by_hand(tmp_path, monkeypat
     np.testing.assert_allclose(streamed["columns"]["score"], cols["score"], rtol=1e-4,
                                atol=1e-5)
     assert streamed["columns"]["is_anomaly"] == cols["is_anomaly"]
+    assert streamed["columns"]["warmup"] == cols["warmup"]
     assert streamed["columns"]["value"] == cols["value"]
     assert streamed["alarm_points"] == r["alarm_points"]
     # several series: one record each, in order
@@ -537,7 +545,7 @@ def test_several_sensors_and_a_covariate(tmp_path):
     (r,) = p.predict([s])
     cols = r["columns"]
     assert list(cols) == ["timestamp", "value_b", "value_a", "score_b", "score_a", "score",
-                          "is_anomaly"]
+                          "is_anomaly", "warmup"]
     assert r["sensors"] == ["b", "a"] and list(r)[-1] == "sensors"
     sc = p.context.scaler
     f = np.concatenate([(s.values - sc.a) / sc.b,
@@ -565,12 +573,13 @@ def test_several_sensors_and_a_covariate(tmp_path):
               for t, v, c in zip(s.timestamps, s.values, s.covariates)]
     assert stream.points == 100
     assert list(pushed[0]) == ["timestamp", "value_b", "value_a", "score_b", "score_a",
-                               "score", "alarm"]
+                               "score", "alarm", "warmup"]
     assert pushed[1]["timestamp"] == "2020-01-01 00:30:00"
     assert [x["value_a"] for x in pushed] == cols["value_a"]
     for key in ("score", "score_a", "score_b"):
         np.testing.assert_allclose([x[key] for x in pushed], cols[key], rtol=1e-4, atol=1e-5)
     assert [x["alarm"] for x in pushed] == cols["is_anomaly"]
+    assert [x["warmup"] for x in pushed] == cols["warmup"] == [i < 6 for i in range(100)]
 
 
 def test_the_stream_of_one_sensor(tmp_path):
@@ -581,9 +590,11 @@ def test_the_stream_of_one_sensor(tmp_path):
     assert isinstance(stream, AnomalyStream) and stream.predictor is p and stream.points == 0
     out = [stream.push((str(t).replace("T", " "), float(v)))
            for t, v in zip(s.timestamps[:40], s.values[:40])]
-    assert list(out[0]) == ["timestamp", "value", "score", "alarm"]
+    assert list(out[0]) == ["timestamp", "value", "score", "alarm", "warmup"]
     assert out[0] == {"timestamp": "2020-01-01 00:00:00", "value": float(s.values[0]),
-                      "score": 0.0, "alarm": False}
+                      "score": 0.0, "alarm": False, "warmup": True}
+    assert [o["warmup"] for o in out] == [i < 7 for i in range(40)]
+    assert all(type(o["warmup"]) is bool for o in out)
     assert stream.points == 40
     np.testing.assert_allclose([o["score"] for o in out], r["columns"]["score"][:40],
                                rtol=1e-4, atol=1e-5)

@@ -472,7 +472,7 @@ class Fixed(torch.nn.Module):
 
 
 def _ctx(values, fit_end, train_end, smooth=1, factor=1.0, release_factor=1.0, hold=0,
-         **cfg):
+         window=1, **cfg):
     n = len(values)
     series = Series(T0 + np.arange(n) * np.timedelta64(1, "h"), np.asarray(values, float))
     read = []
@@ -481,7 +481,7 @@ def _ctx(values, fit_end, train_end, smooth=1, factor=1.0, release_factor=1.0, h
         read.append(len(s))
         return s.values[:, None].copy()
 
-    task_cfg = SimpleNamespace(smooth=smooth, threshold_factor=factor,
+    task_cfg = SimpleNamespace(smooth=smooth, threshold_factor=factor, window=window,
                                release_factor=release_factor, hold=hold,
                                **{"series": "s", "data": "", "train_data": "", **cfg})
     return SimpleNamespace(series=series, fit_end=fit_end, train_end=train_end,
@@ -515,6 +515,51 @@ def test_detect_scores_the_series_and_alarms_on_the_config_s_rule():
     other = Series(np.arange(4), np.array([0.0, 3.5, 0.0, 0.0]))
     got = det.detect(Fixed(), ctx, other)
     assert got["is_anomaly"].tolist() == [False, True, True, False]
+
+
+def test_detect_raises_no_alarm_in_the_warm_up_and_starts_the_alarm_from_off_after_it():
+    #      0  1  2  3  4  5  6  7  8    9  10 11
+    v = [0, 5, 3, 8, 0, 9, 1, 0, 0, 0.5, 6, 0]
+    ctx = _ctx(v, 1, 3, window=4, smooth=1, factor=1.0, release_factor=0.5, hold=1)
+    got = det.detect(Fixed(), ctx)  # threshold 5 (the highest of 5, 3), release 2.5
+    np.testing.assert_allclose(got["score"], [0, *v[1:]])  # every point scored
+    # points 0-3 (window 4, smooth 1) are the warm-up: no alarm, though 3 scores 8; the
+    # spike at 5 right after it alarms, held one quiet point (6); 10 alarms again
+    assert np.flatnonzero(got["is_anomaly"]).tolist() == [5, 6, 10, 11]
+    # the state machine starts from off at point 4, not carried over from the warm-up: an
+    # alarm raised at 1 would be held through 4 (release 2, hold 1)
+    assert det.alarms(ctx.task_cfg, 4.0, np.array([0, 9.0, 9, 9, 0, 0])).tolist() == \
+        [False] * 6
+    # smooth 2: the score of point t averages points t-1 and t, so the warm-up is 0..4
+    cfg = SimpleNamespace(window=4, smooth=2, release_factor=1.0, hold=0)
+    assert det.warmup(cfg) == 5
+    assert np.flatnonzero(det.alarms(cfg, 1.0, np.full(8, 2.0))).tolist() == [5, 6, 7]
+
+
+def test_the_stream_alarms_as_detect_after_the_same_warm_up():
+    n = 40
+    values = _series(n, 1, seed=8, spikes=(3, 9, 25))
+    feats = _feats(values)
+    model = Leaky(1, 1)
+    want, _ = _leaky_scores(feats, 1, _weights(model), 3)
+    limit = float(np.sort(want)[-9:-7].mean())  # between two scores: no float ties
+    cfg = SimpleNamespace(window=7, smooth=3, release_factor=0.5, hold=2)
+    expected = det.alarms(cfg, limit, want)
+    assert not expected[:9].any() and expected[9:].any() and (want[:9] > limit).any()
+    d = StreamingDetector(model, Scaler("none"), False, 3, limit, det.alarm(cfg, limit),
+                          warmup=det.warmup(cfg))
+    assert d.points == 0
+    out = []
+    for i, v in enumerate(values):
+        score, on = d.update(i, v)
+        out.append((score, on, d.in_warmup))
+    assert [o[1] for o in out] == expected.tolist() and d.points == n
+    assert [o[2] for o in out] == [i < 9 for i in range(n)]
+    np.testing.assert_allclose([o[0] for o in out], want, rtol=1e-6)
+    # without a warm-up (the default) the stream alarms from the first point
+    plain = StreamingDetector(Leaky(1, 1), Scaler("none"), False, 3, limit)
+    first = [plain.update(i, v)[1] for i, v in enumerate(values)]
+    assert first == _alarms_by_hand(want, limit, limit, 0) and any(first[:9])
 
 
 def test_evaluation_ignores_alarms_before_the_scored_range(monkeypatch):

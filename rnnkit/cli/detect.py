@@ -1,7 +1,8 @@
 """``rnnkit detect RUN_DIR --input CSV [--output CSV] [--plot PNG] [--stream]``.
 
 A thin shell over ``rnnkit.load(RUN_DIR).predict(...)``: writes the record's columns
-(``timestamp,value,score,is_anomaly``) as CSV (to stdout without ``--output``).
+(``timestamp,value,score,is_anomaly,warmup``) as CSV (to stdout without ``--output``); the
+first ``window + smooth - 1`` points are the warm-up: scored, never alarmed.
 ``--stream`` feeds the points one at a time through ``stream()``, carrying the recurrent
 state (same scores as the batch pass). ``--report`` adds the labelled-window figures
 against the rolling z-score detector and the plot to report.md.
@@ -38,7 +39,8 @@ def run(args) -> int:
               else p.default_inputs())
     (record,) = p.predict(inputs, stream=args.stream)
     say(write_columns(args.output, record["columns"]))
-    say(f"{record['alarm_points']} alarm points, threshold {record['threshold']:.4g}")
+    say(f"{record['alarm_points']} alarm points, threshold {record['threshold']:.4g}; the "
+        f"first {record['warmup_points']} points are the warm-up (scored, never alarmed)")
     if args.plot:
         say(f"wrote {p.plot(record, args.plot)}")
     if args.report:

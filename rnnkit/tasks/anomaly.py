@@ -28,10 +28,9 @@ CSV (``task.data``, or consecutive parts: ``train_data`` = the training range, `
 :mod:`rnnkit.tasks.timeseries.detector`) and ``covariate_columns`` (read at every step
 beside the values).
 
-Predictor (:class:`AnomalyPredictor`): ``predict(series, stream=False)`` -> one record per
-series with ``"columns"``: ``timestamp, value, score, is_anomaly`` (several sensors:
-``value_<sensor>`` and ``score_<sensor>`` for each, ``score`` the combined score);
-``stream()`` scores points one at a time.
+Predictor: :class:`AnomalyPredictor` (a record per series, a column per point) and its
+:meth:`~AnomalyPredictor.stream`. The first ``window + smooth - 1`` points of a series are
+its warm-up (:func:`~.timeseries.detector.warmup`): scored, never alarmed.
 """
 
 from __future__ import annotations
@@ -52,6 +51,7 @@ from .predictor import Predictor, Stream
 from .timeseries.detector import (
     StreamingDetector,
     alarm,
+    alarms,
     evaluate_detection,
     features,
     labelled_windows,
@@ -59,6 +59,7 @@ from .timeseries.detector import (
     ranges,
     sensor_scores,
     threshold,
+    warmup,
 )
 from .timeseries.intervals import LEVELS
 from .timeseries.report import detection_section, plot_detection
@@ -228,9 +229,10 @@ class AnomalyPredictor(Predictor):
     """Inputs: series (:class:`~rnnkit.data.timeseries.Series`; :meth:`read_file` reads
     one from a CSV; values alone ((N,), or (N, K) for K sensors) where the run has no
     calendar features or covariates). Record: ``"columns"``: ``timestamp`` (str),
-    ``value``, ``score``, ``is_anomaly`` per point (K sensors: ``value_<sensor>`` and
-    ``score_<sensor>`` for each, and ``score`` the combined score the alarm reads;
-    ``"sensors"`` names them); ``"threshold"``, ``"alarm_points"`` and ``"windows"`` (the
+    ``value``, ``score``, ``is_anomaly``, ``warmup`` (in the warm-up: never alarmed) per point
+    (K sensors: ``value_<sensor>`` and ``score_<sensor>`` for each, and ``score`` the combined
+    score the alarm reads; ``"sensors"`` names them); ``"threshold"``, ``"alarm_points"``,
+    ``"warmup_points"`` and ``"windows"`` (the
     run's labelled windows as inclusive point indices, where known). The scalers come from
     model.json; the threshold from the run's calibration range, which reads the run's
     series."""
@@ -266,9 +268,8 @@ class AnomalyPredictor(Predictor):
             raise TaskError(f"series {i}: the run reads calendar features; give timestamps "
                             "(a Series, or read_file(csv))")
         if len(series) < 2:
-            raise TaskError(f"series {i} ({series.name}): {len(series)} point(s); scoring "
-                            "needs at least 2 (the first point has no forecast to score "
-                            "against)")
+            raise TaskError(f"series {i} ({series.name}): {len(series)} point(s); scoring needs "
+                            "at least 2 (the first point has no forecast to score against)")
         return series
 
     def _record(self, series: Series, stream: bool) -> dict[str, Any]:
@@ -279,12 +280,12 @@ class AnomalyPredictor(Predictor):
             pairs = [s.detector_update(t, v, c)
                      for t, v, c in zip(series.timestamps, series.values, cov)]
             scores = np.array([p[0] for p in pairs])
-            alarms = np.array([p[1] for p in pairs], dtype=bool)
+            found = np.array([p[1] for p in pairs], dtype=bool)
             sensors = np.array([p[2] for p in pairs]).reshape(len(series), -1)
         else:
             feats = features(series, self.scaler, cfg.calendar, self.covariate_scaler)
             scores, sensors = sensor_scores(self.model, feats, cfg.smooth)
-            alarms = alarm(cfg, self.threshold).run(scores)
+            found = alarms(cfg, self.threshold, scores)
         windows = labelled_windows(self.context, series.timestamps) \
             if np.issubdtype(series.timestamps.dtype, np.datetime64) else None
         columns: dict[str, list] = {"timestamp": time_labels(series.timestamps)}
@@ -295,9 +296,11 @@ class AnomalyPredictor(Predictor):
             for k, name in enumerate(self.sensors):
                 columns[f"score_{name}"] = [float(v) for v in sensors[:, k]]
         columns["score"] = [float(v) for v in scores]
-        columns["is_anomaly"] = [bool(a) for a in alarms]
+        columns["is_anomaly"] = [bool(a) for a in found]
+        columns["warmup"] = [i < warmup(cfg) for i in range(len(series))]
         record = {"columns": columns, "threshold": self.threshold,
-                  "alarm_points": int(alarms.sum()), "windows": [list(w) for w in windows or []]}
+                  "alarm_points": int(found.sum()), "warmup_points": min(warmup(cfg), len(series)),
+                  "windows": [list(w) for w in windows or []]}
         if many:
             record["sensors"] = list(self.sensors)
         return record
@@ -341,9 +344,9 @@ class AnomalyPredictor(Predictor):
 class AnomalyStream(Stream):
     """``push((timestamp, value))`` (a value alone without calendar features; K sensors: K
     values; with covariates ``(timestamp, value, covariates)``) scores the next point,
-    carrying the recurrent state: ``{"timestamp", "value", "score", "alarm"}`` (K sensors:
-    ``value_<sensor>`` and ``score_<sensor>`` for each), the same scores and alarms as the
-    batch pass over the points pushed so far."""
+    carrying the recurrent state: ``{"timestamp", "value", "score", "alarm", "warmup"}`` (K
+    sensors: ``value_<sensor>`` and ``score_<sensor>`` for each), the same scores and alarms
+    as the batch pass over the points pushed so far (no alarm while ``warmup``)."""
 
     def __init__(self, predictor: AnomalyPredictor):
         self.predictor = predictor
@@ -354,7 +357,7 @@ class AnomalyStream(Stream):
         self.points = 0
         self.detector = StreamingDetector(p.model, p.scaler, cfg.calendar, cfg.smooth,
                                           p.threshold, alarm(cfg, p.threshold),
-                                          p.covariate_scaler)
+                                          p.covariate_scaler, warmup(cfg))
 
     def detector_update(self, t, value, covariates=None) -> tuple[float, bool, np.ndarray]:
         """(combined score, alarm, per-sensor scores) of the next point."""
@@ -392,7 +395,8 @@ class AnomalyStream(Stream):
             out.update({f"score_{n}": float(v) for n, v in zip(p.sensors, sensors)})
         else:
             out["value"] = float(value)
-        return {**out, "score": float(score), "alarm": bool(on)}
+        return {**out, "score": float(score), "alarm": bool(on),
+                "warmup": self.detector.in_warmup}
 
 
 register(AnomalyTask())

@@ -5,7 +5,8 @@ series point by point (:meth:`Forecaster.one_step <rnnkit.models.Forecaster.one_
 state carried): after point t it forecasts point t+1. The raw score of point t+1 is its
 absolute standardised error ``|x - point| / std`` (``std``: the Gaussian matched to the
 forecast's 80%/95% intervals); the anomaly score is its trailing mean over ``smooth``
-points (point 0, which has no forecast, scores 0). :class:`Alarm` turns scores into alarms.
+points (point 0, which has no forecast, scores 0). :class:`Alarm` turns scores into alarms
+after the warm-up (:func:`warmup`): the first points are scored, never alarmed.
 :func:`batch_scores` scores a whole series in one pass, :class:`StreamingDetector` one point
 at a time with the same numbers.
 
@@ -147,10 +148,12 @@ class Alarm:
 
 class StreamingDetector:
     """Scores points one at a time, carrying the recurrent state (same scores and alarms as
-    :func:`sensor_scores` and :meth:`Alarm.run`). ``update(timestamp, value, covariates)
+    :func:`sensor_scores` and :func:`alarms`). ``update(timestamp, value, covariates)
     -> (score, is_anomaly)`` (``value``: K values for K sensors; ``covariates``: J values,
     with a ``covariates`` scaler); ``sensors`` then holds the per-sensor scores (K,);
-    ``alarm`` (default: plain ``score > threshold``) decides the alarms.
+    ``alarm`` (default: plain ``score > threshold``) decides the alarms after the first
+    ``warmup`` points (default 0), which are never alarmed (``in_warmup``: the last point
+    was one of them).
 
     Each point is one step of the model (:meth:`Forecaster.one_step` at T = 1, the
     encoder's step mode), and the trailing means are differences of running sums kept as
@@ -158,9 +161,10 @@ class StreamingDetector:
     costs the same however long ``smooth`` is."""
 
     def __init__(self, model, scaler: Scaler, calendar: bool, smooth: int, threshold: float,
-                 alarm: Alarm | None = None, covariates: Scaler | None = None):
+                 alarm: Alarm | None = None, covariates: Scaler | None = None,
+                 warmup: int = 0):
         self.model, self.scaler, self.calendar = model.eval(), scaler, calendar
-        self.covariates = covariates
+        self.covariates, self.warmup, self.points, self.in_warmup = covariates, warmup, 0, True
         self.threshold, self.state, self.forecast = threshold, None, None
         self.alarm = alarm or Alarm(threshold)
         k = model.output_size
@@ -196,7 +200,8 @@ class StreamingDetector:
         self.forecast, self.state = self._forecast(x)
         score = (self.sums[-1] - self.sums[0]) / n
         self.sensors = (self.sensor_sums[-1] - self.sensor_sums[0]) / n
-        return score, self.alarm.update(score)
+        self.in_warmup, self.points = self.points < self.warmup, self.points + 1
+        return score, not self.in_warmup and self.alarm.update(score)
 
     def _forecast(self, x: torch.Tensor) -> tuple[tuple, Any]:
         """The forecast after point x (1, F) as :func:`raw_from`'s arrays, and the state."""
@@ -253,6 +258,24 @@ def alarm(cfg: AnomalyConfig, limit: float) -> Alarm:
     return Alarm(limit, cfg.release_factor * limit, cfg.hold)
 
 
+def warmup(cfg: AnomalyConfig) -> int:
+    """The points at the start of a series that are scored but never alarmed: ``window +
+    smooth - 1``. The forecast of point t reads the t points before it, a full window (as
+    every training window) from point ``window`` on; the score of point t averages the raw
+    scores of its last ``smooth`` points, so from point ``window + smooth - 1`` on every one
+    of them comes from a forecast made with a full window of history."""
+    return cfg.window + cfg.smooth - 1
+
+
+def alarms(cfg: AnomalyConfig, limit: float, scores: np.ndarray) -> np.ndarray:
+    """The alarms (N,) of a series' scores: none in the warm-up (:func:`warmup`), then the
+    config's alarm state machine (:func:`alarm`, threshold ``limit``) from off."""
+    w = warmup(cfg)
+    out = np.zeros(len(scores), dtype=bool)
+    out[w:] = alarm(cfg, limit).run(scores[w:])
+    return out
+
+
 # -- a run's detection: its threshold, its series' scores, its labelled windows --------------
 def threshold(model, ctx: AnomalyContext) -> float:
     """``threshold_factor`` x the highest score on the calibration range [fit_end,
@@ -287,20 +310,20 @@ def scored_windows(ctx: AnomalyContext) -> list[tuple[int, int]]:
 
 
 def detect(model, ctx: AnomalyContext, series: Series | None = None) -> dict[str, np.ndarray]:
-    """Combined scores, per-sensor scores (``sensors`` (N, K)) and alarms of ``series``
-    (default: the run's whole series)."""
+    """Combined scores, per-sensor scores (``sensors`` (N, K)) and alarms (:func:`alarms`:
+    none in the warm-up) of ``series`` (default: the run's whole series)."""
     series = series or ctx.series
     scores, sensors = sensor_scores(model, ctx.features(series), ctx.task_cfg.smooth)
     return {"score": scores, "sensors": sensors,
-            "is_anomaly": alarm(ctx.task_cfg, threshold(model, ctx)).run(scores)}
+            "is_anomaly": alarms(ctx.task_cfg, threshold(model, ctx), scores)}
 
 
 def evaluate_detection(model, ctx: AnomalyContext) -> dict[str, Any]:
-    """Event-level scores on [train_end, N) against the labelled windows there."""
-    result = detect(model, ctx)
-    alarms = result["is_anomaly"].copy()
-    alarms[:ctx.train_end] = False
-    out = labelled_scores(ctx, alarms)
+    """Event-level scores on [train_end, N) against the labelled windows there (the alarms
+    of :func:`detect`, the predictor's, those before train_end dropped)."""
+    found = detect(model, ctx)["is_anomaly"].copy()
+    found[:ctx.train_end] = False
+    out = labelled_scores(ctx, found)
     out["threshold"] = threshold(model, ctx)
     return out
 
