@@ -305,7 +305,7 @@ def test_sigterm_to_tune_is_passed_on_to_its_workers_as_ctrl_c(here, monkeypatch
     monkeypatch.setattr(S.os, "kill", lambda pid, signum: kills.append((pid, signum)))
     t = prepare_tuning(str(here / "t.toml"))
     before = signal.getsignal(signal.SIGTERM)
-    assert S._run_processes(t, 2, None, 3) == (True, [])
+    assert S._run_processes(t, 2, None, 3) == (signal.SIGTERM, [])  # the parent's signal
     assert kills == [(100, signal.SIGINT)]
     assert signal.getsignal(signal.SIGTERM) is before
     assert capsys.readouterr().err == "rnnkit tune: stopping after the trials in progress ...\n"

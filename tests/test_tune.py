@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -244,6 +245,41 @@ def test_jobs_runs_worker_processes_on_one_study(tmp_path, monkeypatch, no_plots
     assert len({tr.user_attrs["process"] for tr in trials}) == 2
     assert all(pid.split(":")[1] != str(os.getpid())
                for pid in (tr.user_attrs["process"] for tr in trials))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs, signum, code", [(1, signal.SIGTERM, 143),
+                                                (2, signal.SIGTERM, 143),
+                                                (1, signal.SIGINT, 130)])
+def test_a_signal_to_rnnkit_tune_exits_as_every_command_does(tmp_path, jobs, signum, code):
+    """`kill PID` (SIGTERM, to the parent alone) ends `rnnkit tune` with 143, with --jobs 2
+    too, and SIGINT with 130, as every other command; the trials in progress are recorded
+    as failed and the study is kept. (Ctrl-C to a --jobs process group:
+    tests/test_tuning_study_mutants.py.)"""
+    write(tmp_path, base=BASE.replace("steps = 6", "steps = 1000000").replace(
+        "[train]", "[train]\nprogress = \"off\""))
+    cmd = [sys.executable, "-m", "rnnkit.cli.main", "tune", "tiny.toml", "--trials", "3",
+           "--jobs", str(jobs)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    trials = tmp_path / "runs" / "tiny-tune" / "trials"
+    deadline = time.monotonic() + 120
+    try:  # every worker in its trial's training loop: past its first checkpoint
+        while not all((trials / str(i) / "checkpoints" / "last").is_dir()
+                      for i in range(jobs)):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.1)
+        proc.send_signal(signum)
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    name = signal.Signals(signum).name
+    assert f"interrupted by {name}: the study is kept in sqlite:///" in err
+    study = optuna.load_study(study_name="tiny-tune",
+                              storage=f"sqlite:///{tmp_path / 'runs/tiny-tune/study.db'}")
+    assert sorted(t.state.name for t in study.trials) == ["FAIL"] * jobs
 
 
 def test_no_trial_starts_after_the_timeout(tmp_path, monkeypatch, no_plots):

@@ -764,13 +764,17 @@ def test_short_values():
 
 # -- worker processes --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("outcome, code", [(False, 0), (True, 130), (ValueError("boom"), 1)])
-def test_a_worker_process_exit_status(here, monkeypatch, capsys, outcome, code):
+@pytest.mark.parametrize("outcome, signum, code", [
+    (False, 0, 0), (True, 0, 130), (True, signal.SIGINT, 130), (True, signal.SIGTERM, 143),
+    (ValueError("boom"), 0, 1)])
+def test_a_worker_process_exit_status(here, monkeypatch, capsys, outcome, signum, code):
+    """128 + the signal that stopped the worker; 130 when only the parent's event did."""
     seen = []
 
     class Worker:
         def __init__(self, t, total, deadline, worker, callbacks=(), stop_event=None):
             seen.append((t, total, deadline, worker, stop_event, torch.get_num_threads()))
+            self.signum = signum
 
         def run(self):
             if isinstance(outcome, Exception):
@@ -842,7 +846,8 @@ class FakeContext:
 def test_processes_get_the_tuning_their_index_and_threads(here, monkeypatch, capsys):
     record = []
     contexts = []
-    codes = [[0, 130, 1, -signal.SIGINT], [0, 130, 1], [0], [-signal.SIGINT, 0]]
+    codes = [[0, 130, 1, -signal.SIGINT], [0, 130, 1], [0], [-signal.SIGINT, 0],
+             [143, 2, 0], [-signal.SIGTERM, 0]]
 
     def get_context(method):
         assert method == "spawn"
@@ -853,9 +858,9 @@ def test_processes_get_the_tuning_their_index_and_threads(here, monkeypatch, cap
     monkeypatch.setattr(S.os, "cpu_count", lambda: 9)
     t = prepare_tuning(write(here, base=BASE.replace("threads = 1\n", "")))
     before = signal.getsignal(signal.SIGINT)
-    interrupted, errors = S._run_processes(t, 6, 55.0, 4)
+    signum, errors = S._run_processes(t, 6, 55.0, 4)
     ctx = contexts[0]
-    assert interrupted is True and errors == ["worker 2 ended with status 1"]
+    assert signum == signal.SIGINT and errors == ["worker 2 ended with status 1"]
     assert [p.target for p in ctx.made] == [S._work] * 4
     for i, p in enumerate(ctx.made):
         tp, total, deadline, index, threads, stop = p.args
@@ -872,13 +877,16 @@ def test_processes_get_the_tuning_their_index_and_threads(here, monkeypatch, cap
 
     record.clear()
     t1 = prepare_tuning(write(here), name="one")  # train.threads = 1 wins over the cores
-    assert S._run_processes(t1, 2, None, 3) == (True, ["worker 2 ended with status 1"])
+    assert S._run_processes(t1, 2, None, 3) == (signal.SIGINT, ["worker 2 ended with status 1"])
     assert [p.args[4] for p in contexts[1].made] == [1, 1, 1]
     monkeypatch.setattr(S.os, "cpu_count", lambda: None)  # unknown: one core
     t0 = prepare_tuning(write(here, base=BASE.replace("threads = 1\n", "")), name="zero")
-    assert S._run_processes(t0, 2, None, 1) == (False, [])
+    assert S._run_processes(t0, 2, None, 1) == (0, [])
     assert [p.args[4] for p in contexts[2].made] == [1]
-    assert S._run_processes(t0, 2, None, 2) == (True, [])  # killed by SIGINT: interrupted
+    assert S._run_processes(t0, 2, None, 2) == (signal.SIGINT, [])  # killed by SIGINT
+    # a worker stopped by SIGTERM (its own kill): the session's signal; status 2 an error
+    assert S._run_processes(t0, 2, None, 3) == (signal.SIGTERM, ["worker 1 ended with status 2"])
+    assert S._run_processes(t0, 2, None, 2) == (signal.SIGTERM, [])  # killed by SIGTERM
 
 
 def test_processes_threads_share_the_cores(here, monkeypatch):
@@ -887,7 +895,7 @@ def test_processes_threads_share_the_cores(here, monkeypatch):
         FakeContext([0, 0], [])) or contexts[-1])
     monkeypatch.setattr(S.os, "cpu_count", lambda: 7)
     t = prepare_tuning(write(here, base=BASE.replace("threads = 1\n", "")))
-    assert S._run_processes(t, 2, None, 2) == (False, [])
+    assert S._run_processes(t, 2, None, 2) == (0, [])
     assert [p.args[4] for p in contexts[0].made] == [3, 3]
     t = prepare_tuning(write(here), name="one")
     S._run_processes(t, 2, None, 2)

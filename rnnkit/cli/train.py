@@ -8,6 +8,7 @@ from pathlib import Path
 from ..tasks import load_config, resume_config, stopped_before_first_checkpoint, train_run
 from ..training import ConfigError
 from ..training.checkpoint import checkpoint_exists
+from ..training.trainer import stop_signal
 from .common import Interrupted, add_command, say
 
 EXAMPLE = ("rnnkit train examples/adding.toml --set train.steps=500 --set model.cell=gru\n"
@@ -50,9 +51,7 @@ def run(args) -> int:
         say(f"{result.state.stop_reason} at step {result.state.step}: saved "
             f"{result.run_dir}/checkpoints/last; continue with "
             f"`rnnkit train --resume {result.run_dir}`")
-        name = result.state.stop_reason.rsplit(" ", 1)[-1]
-        return 128 + (signal.Signals[name] if name in signal.Signals.__members__
-                      else signal.SIGINT)
+        return 128 + stop_signal(result.state.stop_reason)
     skipped = (f" ({result.state.skipped} skipped: non-finite loss or gradient)"
                if result.state.skipped else "")
     say(f"{result.state.stop_reason} after {result.state.step} steps{skipped}; run: "

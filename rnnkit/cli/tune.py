@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from ..tasks import prepare_tuning, run_tuning
 from .common import add_command, print_json, say
 
@@ -46,7 +48,8 @@ def run(args) -> int:
                "best_config": str(result.best_config) if result.best_config else None,
                "report": str(result.report) if result.report else None}
     if result.interrupted:
-        say(f"interrupted: the study is kept in {result.storage}; the same command continues it")
+        say(f"interrupted by {signal.Signals(result.signum).name}: the study is kept in "
+            f"{result.storage}; the same command continues it")
     for error in result.errors:
         say(f"rnnkit tune: {error}")
     if result.best_number is not None:
@@ -57,4 +60,4 @@ def run(args) -> int:
     say(f"  report: {result.report}")
     if args.json:
         print_json(summary)
-    return 130 if result.interrupted else 1 if result.errors else 0
+    return 128 + result.signum if result.interrupted else 1 if result.errors else 0

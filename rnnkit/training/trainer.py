@@ -292,6 +292,13 @@ def evaluate_model(model: nn.Module, data: Data, batch_size: int,
     return {k: v / max(total, 1) for k, v in sums.items()}
 
 
+def stop_signal(reason: str) -> signal.Signals:
+    """The signal a stop reason names (``"interrupted by SIGTERM"``: SIGTERM); SIGINT for
+    another interruption (``"interrupted (rnnkit tune)"``)."""
+    name = reason.rsplit(" ", 1)[-1]
+    return signal.Signals[name] if name in signal.Signals.__members__ else signal.SIGINT
+
+
 @contextlib.contextmanager
 def _signals_stop(trainer: Trainer):
     """SIGINT/SIGTERM end the loop after the current step; the checkpoints of the end

@@ -32,7 +32,7 @@ import numpy as np
 from ..._optional import require
 from ...training.config import RunConfig
 from ...training.config_io import ConfigError, apply_overrides, read_toml, set_values
-from ...training.trainer import Callback, NonFiniteLossError
+from ...training.trainer import Callback, NonFiniteLossError, stop_signal
 from ..runner import _absolute_paths, config_from_raw, run_name_problem, train_run
 from .space import TuneSpec, check_space, parse_tune_table
 
@@ -78,8 +78,12 @@ class TuneResult:
     best_params: dict[str, Any] = field(default_factory=dict)
     best_config: Path | None = None
     report: Path | None = None
-    interrupted: bool = False
+    signum: int = 0  # the signal that stopped the session (SIGINT: Ctrl-C, SIGTERM); 0: none
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def interrupted(self) -> bool:
+        return bool(self.signum)
 
 
 def prepare_tuning(path: str | Path, overrides: list[str] = (), *, name: str | None = None,
@@ -209,13 +213,14 @@ class _Worker:
         self.t, self.total, self.deadline, self.worker = t, total, deadline, worker
         self.callbacks, self.current = list(callbacks), None
         self.event, self._stop = stop_event, False  # the event: set by the parent's Ctrl-C
+        self.signum = 0  # the signal that stopped it (0: none, or the parent's event)
 
     @property
     def stop(self) -> bool:
         return self._stop or (self.event is not None and self.event.is_set())
 
     def _on_signal(self, signum, frame):
-        self._stop = True
+        self._stop, self.signum = True, self.signum or signum
 
     def run(self) -> bool:
         """True when it ended by a signal."""
@@ -230,10 +235,10 @@ class _Worker:
                     break
                 try:
                     study.optimize(self.objective, n_trials=1, callbacks=[self._said])
-                except TuneInterrupted as e:
+                except TuneInterrupted as e:  # (the trainer's handler saw the signal)
                     say(f"trial {self.current} {e}: recorded as failed; the "
                         "study is kept and the same command continues it")
-                    self._stop = True
+                    self._stop, self.signum = True, self.signum or stop_signal(str(e))
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
@@ -302,13 +307,15 @@ def _short(v: Any) -> str:
 
 def _work(t: Tuning, total: int, deadline: float | None, worker: int, threads: int,
           stop_event) -> None:
-    """A worker process: exit status 0 done, 130 stopped by a signal, 1 error (printed)."""
+    """A worker process: exit status 0 done, 128 + the signal that stopped it (130 for the
+    parent's event), 1 error (printed)."""
     import torch
 
     if threads:
         torch.set_num_threads(threads)
     try:
-        code = 130 if _Worker(t, total, deadline, worker, stop_event=stop_event).run() else 0
+        w = _Worker(t, total, deadline, worker, stop_event=stop_event)
+        code = 128 + (w.signum or signal.SIGINT) if w.run() else 0
     except Exception as e:  # noqa: BLE001 - reported by the parent as this worker's error
         say(f"rnnkit tune: worker {worker}: error: {e}")
         code = 1
@@ -333,30 +340,34 @@ def run_tuning(t: Tuning, trials: int | None = None, timeout: float | None = Non
     open_study(t)  # created once here, so workers never race to create it
     result = TuneResult(t.name, t.root, t.storage)
     if jobs == 1:
+        worker = _Worker(t, total, deadline, 0, callbacks)
         try:
-            result.interrupted = _Worker(t, total, deadline, 0, callbacks).run()
-        except KeyboardInterrupt:
-            result.interrupted = True
+            if worker.run():
+                result.signum = worker.signum or signal.SIGINT
+        except KeyboardInterrupt as e:  # (SIGTERM outside a trial: the CLI's Interrupted)
+            result.signum = getattr(e, "signum", signal.SIGINT)
     else:
-        result.interrupted, result.errors = _run_processes(t, total, deadline, jobs)
+        result.signum, result.errors = _run_processes(t, total, deadline, jobs)
     write_outputs(t, open_study(t), result)
     return result
 
 
-def _run_processes(t: Tuning, total: int, deadline, jobs: int) -> tuple[bool, list[str]]:
+def _run_processes(t: Tuning, total: int, deadline, jobs: int) -> tuple[int, list[str]]:
     """``jobs`` spawned processes (fresh interpreters: no forked torch state). Ctrl-C
     reaches them all (one process group): a worker in a trial ends it cleanly; one still
     starting up ignores the signal (inherited SIG_IGN) and sees the parent's event instead.
     SIGTERM (``kill PID``) reaches this process alone: it is passed on to the workers as
-    Ctrl-C, so that they do not go on with the study, orphaned or awaited."""
+    Ctrl-C, so that they do not go on with the study, orphaned or awaited. Returns the
+    signal that stopped the session (the parent's, else a worker's; 0: none) and errors."""
     threads = t.base.train.threads or max(1, (os.cpu_count() or 1) // jobs)
     ctx = multiprocessing.get_context("spawn")
-    stop = ctx.Event()
+    stop, got = ctx.Event(), []
     procs = [ctx.Process(target=_work, args=(copy.deepcopy(t), total, deadline, i, threads,
                                              stop)) for i in range(jobs)]
 
     def on_signal(signum, frame):
         stop.set()
+        got.append(signum)
         say("rnnkit tune: stopping after the trials in progress ...")
         if signum == signal.SIGTERM:
             for p in procs:
@@ -376,6 +387,12 @@ def _run_processes(t: Tuning, total: int, deadline, jobs: int) -> tuple[bool, li
         signal.signal(signal.SIGINT, old)
         signal.signal(signal.SIGTERM, old_term)
     codes = [p.exitcode for p in procs]
+    signals = [_STOPPED[c] for c in codes if c in _STOPPED]
     errors = [f"worker {i} ended with status {c}" for i, c in enumerate(codes)
-              if c not in (0, 130, -signal.SIGINT)]
-    return any(c in (130, -signal.SIGINT) for c in codes), errors
+              if c not in (0, *_STOPPED)]
+    return (got + signals + [0])[0], errors
+
+
+# a worker's exit status when a signal stopped it: 128 + its number, or minus it (killed)
+_STOPPED = {128 + s: s for s in (signal.SIGINT, signal.SIGTERM)} | {
+    -s: s for s in (signal.SIGINT, signal.SIGTERM)}
