@@ -66,14 +66,15 @@ class Graph:
             out[port["name"]] = torch.full(shape, fill)
         return out
 
-    def iterate(self, x: torch.Tensor, lengths: torch.Tensor):
-        """Stream x (B, T, ...) through the step graph, each sequence for its own length:
-        -> the outputs at every step (B, T, ...) and the final states."""
+    def iterate(self, x: torch.Tensor, lengths: torch.Tensor, **fixed):
+        """Stream x (B, T, ...) through the step graph, each sequence for its own length
+        (``fixed``: inputs given at every step): -> the outputs at every step (B, T, ...)
+        and the final states."""
         states = self.initial_states(x.shape[0])
         batch_axis = {p["name"]: p["shape"].index("batch") for p in self.spec["inputs"]}
         steps = []
         for t in range(x.shape[1]):
-            out = self(x=x[:, t], **states)
+            out = self(x=x[:, t], **fixed, **states)
             for name in states:
                 keep = (t < lengths).view([-1 if i == batch_axis[name] else 1
                                            for i in range(states[name].dim())])
@@ -419,12 +420,31 @@ def test_export_layer_equals_the_layer():
             close(g, w, "final state")
 
 
-def test_a_forecaster_with_covariates_is_refused_with_its_reason(tmp_path):
-    from rnnkit.export import ExportError, export_model, exportable
-    from rnnkit.models import Forecaster
-
-    model = Forecaster(input_size=3, output_size=1, horizon=4, covariates=2, hidden_size=8)
-    ok, reason = exportable(model)
-    assert not ok and "covariates" in reason
-    with pytest.raises(ExportError, match="covariates"):
-        export_model(model, tmp_path)
+@pytest.mark.parametrize("mode, members", [("direct", 1), ("autoregressive", 1),
+                                           ("direct", 2)])
+def test_covariates_known_over_the_horizon_are_an_input_of_both_graphs(tmp_path, mode,
+                                                                       members):
+    """A forecaster reading J covariates over its horizon: ``future`` (batch, horizon, J)
+    is an input of the sequence and the step graph, which give torch's forecast with it."""
+    kw = {"input_size": 3, "output_size": 1, "horizon": 4, "covariates": 2, "hidden_size": 6,
+          "mode": mode, "output": "gaussian"}
+    model = (Forecaster(**kw) if members == 1 else
+             ForecastEnsemble(members=members, seed=0, **kw)).eval()
+    assert exportable(model)[0]
+    files = export_model(model, tmp_path)
+    graphs = json.loads(files["manifest"].read_text())["graphs"]
+    for name in ("sequence", "step"):
+        (port,) = [p for p in graphs[name]["inputs"] if p["name"] == "future"]
+        assert port["shape"] == ["batch", 4, 2]
+    gen = torch.Generator().manual_seed(0)
+    x, future = torch.randn(B, T, 3, generator=gen), torch.randn(B, 4, 2, generator=gen)
+    with torch.no_grad():
+        f = model.predict(x, LENGTHS, future=future)
+        other = model.predict(x, LENGTHS, future=future + 1.0)
+    assert (other.point - f.point).abs().max() > 1e-3  # the covariates change the forecast
+    got = Graph(files, "sequence")(x=x, lengths=LENGTHS, future=future)
+    steps, _ = Graph(files, "step").iterate(x, LENGTHS, future=future)
+    for k in ("point", "std"):
+        want = getattr(f, k).unsqueeze(2)
+        close(got[k], want, f"sequence {k}")
+        close(at_last_step(steps[k], LENGTHS), want, f"step {k} at each last step")

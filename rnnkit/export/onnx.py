@@ -222,9 +222,6 @@ def _static_problem(model: nn.Module) -> str:
         return (f"no ONNX export for {name}: rnnkit exports {', '.join(sorted(PLANS))} "
                 "(register one with rnnkit.export.register_plan)")
     for where, module in model.named_modules():
-        if getattr(module, "covariates", 0):
-            return (f"{where or name} reads covariates known over the horizon (covariates = "
-                    f"{module.covariates}); its graphs have no port for them yet")
         if isinstance(module, nn.RNNBase) and not is_rnnkit_layer(module):
             return (f"{where} is a torch.nn.{type(module).__name__}, whose ONNX export "
                     "ignores lengths; build the layer with rnnkit.layers.build_layer")

@@ -221,17 +221,23 @@ register_plan("PianoRollLM", functools.partial(
 
 # --- forecasters -----------------------------------------------------------------------------
 
-def _forecast(model, h_n, last: Tensor):
+def _forecast(model, h_n, last: Tensor, future: Tensor | None = None):
     """The forecast from the encoder's state ``h_n`` after the window's last step ``last``
     (B, input_size), as :meth:`Forecaster.forward` makes it in evaluation: a linear head
-    (direct) or the decoder rolled out feeding back its point forecast (autoregressive)."""
+    (direct) or the decoder rolled out feeding back its point forecast (autoregressive);
+    ``future`` (B, horizon, J): the horizon's covariates, beside the state in the head or
+    beside the fed-back point at each decoder step."""
     B, H, F, P = last.shape[0], model.horizon, model.output_size, model.out.n_params
     if model.mode == "direct":
-        params = model.head(model.dropout(model.encoder.final_hidden(h_n)))
+        h = model.dropout(model.encoder.final_hidden(h_n))  # (B, hidden)
+        if future is not None:
+            h = torch.cat([h, future.reshape(B, -1)], dim=-1)  # (B, hidden + H * J)
+        params = model.head(h)
     else:
         x, state, outs = last[:, :F], model.decoder.start(h_n), []
-        for _ in range(H):
-            out, state, _ = model.decoder.step(x, state)  # (B, F * P)
+        for i in range(H):
+            u = x if future is None else torch.cat([x, future[:, i]], dim=-1)  # (B, F + J)
+            out, state, _ = model.decoder.step(u, state)  # (B, F * P)
             outs.append(out)
             x = model.out.point(out.view(B, F, P))  # (B, F)
         params = torch.stack(outs, dim=1)
@@ -273,19 +279,24 @@ def forecaster_plan(model, *, members, prefixed: bool) -> Plan:
             return fields[0]
         return tuple(torch.stack(f).mean(0) for f in zip(*fields))  # quantile averaging
 
-    def run(m, x, lengths):
+    j = getattr(model, "covariates", 0)  # J covariates known over the horizon
+    future = [Port("future", ("batch", model.horizon, j), meaning="the covariates of the "
+                   "forecast's horizon, scaled as those in x")] if j else []
+
+    def run(m, x, lengths, *ahead):
         fields, finals = [], []
         for member in seq_members:
             _, h_n = member.encoder(x, lengths)
-            fields.append(_forecast(member, h_n, _last_valid(x, lengths)))
+            fields.append(_forecast(member, h_n, _last_valid(x, lengths), *ahead))
             finals += parts(h_n)
         return (*average(fields), *finals)
 
-    def run_step(m, x_t, *state):
+    def run_step(m, x_t, *inputs):
+        ahead, state = inputs[:len(future)], inputs[len(future):]
         fields, finals, k = [], [], 0
         for member, n in zip(step_members, counts):
             _, h = member.encoder(x_t.unsqueeze(1), None, state_from(state[k:k + n]))
-            fields.append(_forecast(member, h, x_t))
+            fields.append(_forecast(member, h, x_t, *ahead))
             finals += parts(h)
             k += n
         return (*average(fields), *finals)
@@ -296,12 +307,14 @@ def forecaster_plan(model, *, members, prefixed: bool) -> Plan:
     return Plan([
         Graph("sequence", Wrapper(seq, run),
               [Port("x", ("batch", "time", size),
-                    meaning="windows, scaled as the run's data layer scales them"), LENGTHS],
+                    meaning="windows, scaled as the run's data layer scales them"), LENGTHS,
+               *future],
               [*_forecast_ports(first, "after each window" + mean),
                *outputs_for(flat, "after each window's last valid step")],
               "the forecast after whole windows"),
         Graph("step", Wrapper(step, run_step),
-              [Port("x", ("batch", size), meaning="the next observation, scaled"), *flat],
+              [Port("x", ("batch", size), meaning="the next observation, scaled"), *future,
+               *flat],
               [*_forecast_ports(first, "after this step" + mean),
                *outputs_for(flat, "after this step")],
               "one step of a stream: the forecast made after it, the state in and out"),
