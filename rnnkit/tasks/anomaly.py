@@ -226,16 +226,15 @@ class AnomalyTask(Task):
 
 
 class AnomalyPredictor(Predictor):
-    """Inputs: series (:class:`~rnnkit.data.timeseries.Series`; :meth:`read_file` reads
-    one from a CSV; values alone ((N,), or (N, K) for K sensors) where the run has no
-    calendar features or covariates). Record: ``"columns"``: ``timestamp`` (str),
-    ``value``, ``score``, ``is_anomaly``, ``warmup`` (in the warm-up: never alarmed) per point
-    (K sensors: ``value_<sensor>`` and ``score_<sensor>`` for each, and ``score`` the combined
-    score the alarm reads; ``"sensors"`` names them); ``"threshold"``, ``"alarm_points"``,
-    ``"warmup_points"`` and ``"windows"`` (the
-    run's labelled windows as inclusive point indices, where known). The scalers come from
-    model.json; the threshold from the run's calibration range, which reads the run's
-    series."""
+    """Inputs: series (:class:`~rnnkit.data.timeseries.Series`; :meth:`read_file` reads one
+    from a CSV; values alone ((N,), or (N, K) for K sensors) where the run has no calendar
+    features or covariates). Record: ``"columns"``: ``timestamp`` (str), ``value``, ``score``,
+    ``is_anomaly``, ``warmup`` (in the warm-up: never alarmed) per point (K sensors:
+    ``value_<sensor>`` and ``score_<sensor>`` for each, and ``score`` the combined score the
+    alarm reads; ``"sensors"`` names them); ``"threshold"``, ``"alarm_points"``,
+    ``"warmup_points"`` and ``"windows"`` (the run's labelled windows as inclusive point
+    indices, where known). The scalers come from model.json; the threshold from the run's
+    calibration range, which reads the run's series."""
 
     @cached_property
     def scaler(self) -> Scaler:
