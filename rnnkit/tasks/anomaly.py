@@ -6,12 +6,11 @@ t+1 with a spread. The raw score of a point is its absolute standardised error
 ``|x - mean| / std``; the anomaly score is its trailing mean over ``smooth`` points
 (:mod:`rnnkit.tasks.timeseries.detector`). The threshold is ``threshold_factor`` times the
 highest score on the calibration range (the end of the training range, held out from
-fitting). An alarm starts at a point scoring above the threshold and
-(:class:`~rnnkit.tasks.timeseries.detector.Alarm`) lasts until the score has stayed at or
-below the release level ``release_factor x threshold`` for more than ``hold`` points:
-``release_factor < 1`` is hysteresis (no flicker around the threshold), ``hold > 0`` an
-off-delay that keeps one incident one alarm event. The defaults (1.0, 0) give plain
-``score > threshold``.
+fitting). An alarm (:class:`~rnnkit.tasks.timeseries.detector.Alarm`) starts at a point
+scoring above the threshold and lasts until the score has stayed at or below the release
+level ``release_factor x threshold`` for more than ``hold`` points: ``release_factor < 1``
+is hysteresis (no flicker around the threshold), ``hold > 0`` an off-delay that keeps one
+incident one alarm event. The defaults (1.0, 0) give plain ``score > threshold``.
 
 Why forecast error rather than an autoencoder's reconstruction error
 (``benchmarks/anomaly_autoencoder.py`` compares them; figures in benchmarks/RESULTS.md):
