@@ -10,6 +10,8 @@ import math
 import os
 import pathlib
 import signal
+import subprocess
+import sys
 
 import pytest
 from _tiny import TinyTagger, tiny_data
@@ -369,3 +371,39 @@ def test_skipping_that_never_ends_stops_the_run_as_on_nonfinite_stop_does(here, 
     last = load_checkpoint(run / "checkpoints" / "last", training_state=False).info["step"]
     assert last == (2 if mode == "stop" else 4)  # (skipped steps leave the weights good)
     assert (run / "checkpoints" / "best").is_dir() and not (run / "report.md").exists()
+
+
+def test_ctrl_c_while_the_commands_and_torch_load_is_one_line(here, capsys, monkeypatch):
+    """The first second of `rnnkit ...` loads the subcommands and torch: a Ctrl-C (a real
+    SIGINT, sent while the first subcommand module is imported) is one line and 130 there
+    too, not a KeyboardInterrupt traceback."""
+    import importlib
+
+    from rnnkit.cli import main as main_mod
+
+    real = importlib.import_module
+
+    def ctrl_c_while_importing(name, package=None):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(name, package)
+
+    monkeypatch.setattr(main_mod.importlib, "import_module", ctrl_c_while_importing)
+    assert _main(["train", "tiny.toml"]) == 130
+    assert capsys.readouterr().err == "rnnkit: interrupted by SIGINT\n"
+    assert not (here / "runs").exists()
+
+
+def test_the_console_script_loads_torch_only_inside_main():
+    """The console script's first line (`from rnnkit.cli.main import main`, the entry point
+    of pyproject.toml) runs before any handler of ours: it must not import torch, whose
+    loading is where a Ctrl-C lands."""
+    from rnnkit.training.config_io import read_toml
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    entry = read_toml(root / "pyproject.toml")["project"]["scripts"]["rnnkit"]
+    module, function = entry.split(":")
+    code = (f"import sys; from {module} import {function}; "
+            "print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out == "[]\n"

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import signal
 import sys
 import warnings
 
 from .. import __version__
-from . import (
-    bench,
-    caption,
-    detect,
-    diagnose,
-    evaluate,
-    export,
-    forecast,
-    generate,
-    predict,
-    train,
-    transcribe,
-    translate,
-    tune,
-)
 
-COMMANDS = (train, evaluate, predict, generate, forecast, detect, translate, transcribe,
-            caption, export, diagnose, bench, tune)
+# one module per subcommand, imported by build_parser: they import torch, which takes the
+# first second or so of every command (a Ctrl-C then is main's to handle, see main)
+COMMANDS = ("train", "evaluate", "predict", "generate", "forecast", "detect", "translate",
+            "transcribe", "caption", "export", "diagnose", "bench", "tune")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,13 +24,20 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS:
-        module.register(sub)
+    for name in COMMANDS:
+        importlib.import_module(f".{name}", __package__).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    """The ``rnnkit`` console script. Importing this module loads nothing heavy, so that a
+    Ctrl-C while the commands and torch load is one line and exit status 130 here, as it is
+    during a command, not a traceback."""
+    try:
+        parser = build_parser()
+    except KeyboardInterrupt:
+        print(f"rnnkit: interrupted by {signal.SIGINT.name}", file=sys.stderr)
+        return 128 + signal.SIGINT
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
