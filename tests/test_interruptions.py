@@ -6,6 +6,7 @@ the loop and a full disk on a checkpoint: tests/test_cli.py, tests/test_run_dirs
 
 import dataclasses
 import errno
+import json
 import math
 import os
 import pathlib
@@ -407,3 +408,37 @@ def test_the_console_script_loads_torch_only_inside_main():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out == "[]\n"
+
+
+def test_the_first_loss_logged_after_a_resume_averages_the_steps_run_since(here, monkeypatch,
+                                                                            capsys):
+    """log_every = 4 of 12 steps. Resumed at a log line (step 4), the next line is the
+    uninterrupted run's figure; resumed between two (step 6), it is the mean of steps 7-8
+    alone (the steps run since the resume), never of steps the interrupted session ran."""
+    step, losses, stop_at = Trainer.train_step, {}, []
+
+    def recorded(self, batch):
+        record = step(self, batch)
+        losses[record["step"]] = record["loss"]
+        if stop_at and record["step"] == stop_at[0]:
+            _sigterm()
+        return record
+
+    def train_lines(run):
+        return {r["step"]: r["loss"] for r in map(json.loads, (here / run / "metrics.jsonl")
+                                                   .read_text().splitlines())
+                if r["split"] == "train"}
+
+    monkeypatch.setattr(Trainer, "train_step", recorded)
+    args = ["--set", "train.steps=12", "--set", "train.log_every=4"]
+    assert main(["train", "tiny.toml", "--run-dir", "full", *args]) == 0
+    full, per_step = train_lines("full"), dict(losses)
+    for cut in (4, 6):
+        stop_at[:] = [cut]
+        assert main(["train", "tiny.toml", "--run-dir", f"cut{cut}", *args]) == 143
+        stop_at.clear()
+        assert main(["train", "--resume", f"cut{cut}"]) == 0
+        lines = train_lines(f"cut{cut}")
+        assert list(lines) == [4, 8, 12] and lines[4] == full[4] and lines[12] == full[12]
+        expected = full[8] if cut == 4 else (per_step[7] + per_step[8]) / 2
+        assert lines[8] == pytest.approx(expected, rel=1e-6)
