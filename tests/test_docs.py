@@ -239,3 +239,15 @@ def test_pages_render_in_headless_chromium(site, tmp_path):
         pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
     problems = render_check.main(site, tmp_path)
     assert not problems, "\n".join(problems)
+
+
+def test_readme_library_block_runs(tmp_path, monkeypatch):
+    """README's "Use as a library" block (the drop-in LSTM on a padded batch) runs as
+    written: every name it uses is defined in it."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Use as a library", 1)[1]
+    block = python_blocks(section)[0]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "readme_library"}
+    exec(compile(block, "README.md [Use as a library]", "exec"), namespace)
+    assert namespace["out"].shape[-1] == namespace["lstm"].hidden_size
