@@ -104,3 +104,67 @@ def test_a_run_whose_loss_goes_non_finite_writes_strict_metrics_and_its_report(
     resumed = [_strict_loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r for r in resumed if r["step"] <= 3 and r["split"] == "train"] == \
         [train[s] for s in (1, 2, 3)]
+
+
+def test_diagnostics_of_a_diverged_model_are_strict_json_and_still_read(
+        tmp_path, monkeypatch, capsys):
+    """A diverged model's snapshot (NaN loss, gradient norms and saturation, an infinite
+    spectral radius) is written to diagnostics.jsonl as null, and diagnose and the plots
+    read those nulls as the non-finite figures they stand for."""
+    from rnnkit.diagnostics import callback
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.toml").write_text(TINY)
+    take = callback.take_snapshot
+
+    def diverged(model, compute_loss, *, step=0):
+        snap = take(model, compute_loss, step=step)
+        if step >= 4:
+            nan = math.nan
+            layer = next(iter(snap.hidden_grad_norms))
+            snap = dataclasses.replace(
+                snap, loss=nan,
+                hidden_grad_norms={k: [nan] * len(v) for k, v in snap.hidden_grad_norms.items()},
+                saturation={k: {g: nan for g in v} for k, v in snap.saturation.items()},
+                layer_grad_norms={k: math.inf for k in snap.layer_grad_norms},
+                spectral_radius={**snap.spectral_radius, layer: math.inf})
+        return snap
+
+    monkeypatch.setattr(callback, "take_snapshot", diverged)
+    assert main(["train", "tiny.toml"]) == 0
+    run = tmp_path / "runs" / "tiny"
+    records = [_strict_loads(line)
+               for line in (run / "diagnostics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 4, 6]
+    assert records[0]["loss"] is not None and records[-1]["loss"] is None
+    assert None in records[-1]["spectral_radius"].values()
+    for name in ("gradient_flow", "layer_grad_norms", "gate_saturation", "spectral_radius"):
+        assert (run / "plots" / f"{name}.png").stat().st_size > 0
+    capsys.readouterr()
+    assert main(["diagnose", str(run), "--json"]) == 0
+    summary = _strict_loads(capsys.readouterr().out)
+    assert list(summary["spectral_radius_max"].values()) == [None]
+
+
+class _Stand:
+    """A predictor stand-in whose one record holds non-finite scores."""
+
+    def require(self, *_):
+        pass
+
+    def read_file(self, path):
+        return [path]
+
+    def predict(self, items, **_):
+        return [{"file": str(items[0]), "caption": "a dog", "text": "yes",
+                 "log_prob": -math.inf, "scores": [math.nan, 0.5]}]
+
+
+def test_caption_and_transcribe_json_are_strict(tmp_path, monkeypatch, capsys):
+    from rnnkit.cli import caption, transcribe
+
+    for module, verb in ((caption, "caption"), (transcribe, "transcribe")):
+        monkeypatch.setattr(module, "load", lambda run, checkpoint: _Stand())
+        assert main([verb, str(tmp_path), "x.wav", "--json"]) == 0
+        record = _strict_loads(capsys.readouterr().out)["results"][0]
+        assert (record["log_prob"], record["scores"]) == (None, [None, 0.5])

@@ -6,14 +6,13 @@ command answers the everyday question "how fast is this layer, with these option
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 
 import torch
 
 from ..tasks import TaskError
-from .common import add_command, say
+from .common import add_command, print_json, say
 
 EXAMPLE = ("rnnkit bench --cell lstm --layer-norm --batch 32 --seq 256 --input 128 "
            "--hidden 256\n  rnnkit bench --cell gru --recurrent-dropout 0.25 --json")
@@ -77,7 +76,7 @@ def run(args) -> int:
               "shape": [args.batch, args.seq, args.input, args.hidden],
               "threads": torch.get_num_threads()}
     if args.json:
-        print(json.dumps(result))
+        print_json(result)
     else:
         say(f"rnnkit.{args.cell.upper()} ({result['path']}): {ta:.1f} ms  "
             f"torch.nn: {tb:.1f} ms  ratio {ta / tb:.2f}  (training step, "

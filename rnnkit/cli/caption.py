@@ -9,12 +9,11 @@ draws each word's attention over its image (with several images: FILE-1.png, FIL
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from ..tasks import load
-from .common import add_command, say
+from .common import add_command, print_json, say
 
 
 def register(sub) -> None:
@@ -52,5 +51,5 @@ def run(args) -> int:
             path = p.plot(item, _plot_path(args.attention_plot, k, len(results)))
             say(f"attention of {item['file']} -> {path}")
     if args.json:
-        print(json.dumps({"results": results}))
+        print_json({"results": results})
     return 1 if any("error" in item for item in results) else 0

@@ -11,11 +11,10 @@ labels, scaler ...: what the predictor does outside the graphs).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..tasks import load
-from .common import add_command, say
+from .common import add_command, print_json, say
 
 
 def register(sub) -> None:
@@ -38,7 +37,7 @@ def run(args) -> int:
     out = Path(args.output) if args.output else Path(args.run_dir) / "export"
     paths = p.export(out, args.format, verify=not args.no_verify, quantize=args.quantize)
     if args.json:
-        print(json.dumps({k: str(v) for k, v in paths.items()}))
+        print_json({k: str(v) for k, v in paths.items()})
     else:
         for name, path in paths.items():
             say(f"{name}: {path}")

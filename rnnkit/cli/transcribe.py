@@ -10,11 +10,10 @@ other files are still transcribed, and the exit status is then 1. A manifest lin
 
 from __future__ import annotations
 
-import json
 import sys
 
 from ..tasks import load
-from .common import add_command, say
+from .common import add_command, print_json, say
 
 
 def register(sub) -> None:
@@ -39,7 +38,7 @@ def run(args) -> int:
     options = {} if args.beam is None else {"beam": args.beam}
     results = p.predict([x for f in args.files for x in p.read_file(f)], **options)
     if args.json:
-        print(json.dumps({"results": results}))
+        print_json({"results": results})
     for item in results:
         if "error" in item:
             say(f"rnnkit transcribe: error: {item['error']}")

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .._files import naming
+from .._files import naming, strict
 from ..training.config import DiagnosticsConfig
 from ..training.trainer import Callback, Trainer
 from .snapshot import take_snapshot
@@ -47,7 +47,7 @@ class DiagnosticsCallback(Callback):
         model.train(was_training)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with naming(self.path), open(self.path, "a") as f:
-            f.write(json.dumps(snap.to_record()) + "\n")
+            f.write(json.dumps(strict(snap.to_record()), allow_nan=False) + "\n")
 
     def on_train_end(self, trainer: Trainer) -> None:
         if not (self.plots and self.every > 0 and trainer.dist.is_main):

@@ -93,8 +93,9 @@ def plot_gate_saturation(records: list[dict], path: Path) -> Path:
         gates = [r.get("saturation", {}).get(layer, {}) for r in records]
         names = list(dict.fromkeys(k for d in gates for k in d))
         for gate in names:
-            steps = [r["step"] for r, d in zip(records, gates) if gate in d]
-            ax.plot(steps, [d[gate] for d in gates if gate in d], marker=".", label=gate,
+            kept = [(r["step"], d[gate]) for r, d in zip(records, gates)
+                    if d.get(gate) is not None]
+            ax.plot([k[0] for k in kept], [k[1] for k in kept], marker=".", label=gate,
                     linewidth=2.5 if gate in ("sigmoid", "tanh") else 1.0)
         ax.set_ylim(-0.02, 1.02)
         ax.set_ylabel("saturated fraction")

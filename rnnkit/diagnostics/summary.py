@@ -66,9 +66,10 @@ def summarize(run_dir: str | Path) -> Summary:
                 out.lines.append(f"gate saturation, {layer}: " + ", ".join(parts))
         out.data["saturation"] = last["saturation"]
         radii = last.get("spectral_radius", {})
-        if radii:
-            name = max(radii, key=radii.get)
-            out.lines.append(f"largest recurrent spectral radius {radii[name]:.3g} ({name})")
+        if radii:  # a non-finite radius (null in the file: the weights diverged) is the largest
+            name = max(radii, key=lambda k: math.inf if radii[k] is None else radii[k])
+            shown = "non-finite" if radii[name] is None else f"{radii[name]:.3g}"
+            out.lines.append(f"largest recurrent spectral radius {shown} ({name})")
             out.data["spectral_radius_max"] = {name: radii[name]}
     out.lines += _loss_lines(metrics, out.data)
     return out
