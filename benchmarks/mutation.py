@@ -1092,7 +1092,7 @@ EQUIVALENT: dict[str, str] = {
         "float() reads 'nan' in any case",
     "rnnkit.tasks.timeseries.detector.x_has_labels__mutmut_5":
         "labelled_windows is probed only for None (no labels), which any timestamps give",
-    "rnnkit.tasks.timeseries.detector.x_evaluate_detection__mutmut_9":
+    "rnnkit.tasks.timeseries.detector.x_evaluate_detection__mutmut_8":
         "None assigned into a bool array is stored as False",
     **{f"rnnkit.tasks.timeseries.detector.{name}": "astype(None) is astype(float64)"
        for name in ("x_feature_rows__mutmut_28", "x_raw_scores__mutmut_17",
@@ -1105,11 +1105,13 @@ EQUIVALENT: dict[str, str] = {
        "(the targets' ndim picks one sensor or K)"
        for name in ("x_raw_scores__mutmut_3", "x_raw_scores__mutmut_15",
                     "xǁStreamingDetectorǁ_forecast__mutmut_22")},
-    "rnnkit.tasks.timeseries.detector.xǁStreamingDetectorǁ__init____mutmut_29":
+    "rnnkit.tasks.timeseries.detector.xǁStreamingDetectorǁ__init____mutmut_32":
         "one sensor's value as (1, 1) instead of (1,): feature_rows makes both one column",
+    "rnnkit.tasks.timeseries.detector.xǁStreamingDetectorǁ__init____mutmut_5":
+        "in_warmup describes the last point: update sets it before anything reads it",
     **{f"rnnkit.tasks.timeseries.detector.xǁStreamingDetectorǁ__init____mutmut_{n}":
        "a model without a mode: any default but 'direct' steps it through one_step"
-       for n in (47, 53)},
+       for n in (50, 56)},
     **{f"rnnkit.export.quantize.x_output_diffs__mutmut_{n}":
        "onnxruntime's CPU package has the CPU provider only: no list, another list or an "
        "unknown name all run on it (an unknown one after a printed fallback)"

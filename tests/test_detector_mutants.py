@@ -526,6 +526,7 @@ def test_detect_raises_no_alarm_in_the_warm_up_and_starts_the_alarm_from_off_aft
     # points 0-3 (window 4, smooth 1) are the warm-up: no alarm, though 3 scores 8; the
     # spike at 5 right after it alarms, held one quiet point (6); 10 alarms again
     assert np.flatnonzero(got["is_anomaly"]).tolist() == [5, 6, 10, 11]
+    assert got["is_anomaly"].dtype == bool  # (the warm-up's False too)
     # the state machine starts from off at point 4, not carried over from the warm-up: an
     # alarm raised at 1 would be held through 4 (release 2, hold 1)
     assert det.alarms(ctx.task_cfg, 4.0, np.array([0, 9.0, 9, 9, 0, 0])).tolist() == \
@@ -558,8 +559,14 @@ def test_the_stream_alarms_as_detect_after_the_same_warm_up():
     np.testing.assert_allclose([o[0] for o in out], want, rtol=1e-6)
     # without a warm-up (the default) the stream alarms from the first point
     plain = StreamingDetector(Leaky(1, 1), Scaler("none"), False, 3, limit)
-    first = [plain.update(i, v)[1] for i, v in enumerate(values)]
+    first = []
+    for i, v in enumerate(values):
+        first.append(plain.update(i, v)[1])
+        assert plain.in_warmup is False  # (point 0 too)
     assert first == _alarms_by_hand(want, limit, limit, 0) and any(first[:9])
+    # point 0 scores 0 (no forecast): below a negative threshold it alarms at once
+    assert StreamingDetector(Leaky(1, 1), Scaler("none"), False, 3, -1.0).update(0, 1.0) \
+        == (0.0, True)
 
 
 def test_evaluation_ignores_alarms_before_the_scored_range(monkeypatch):
