@@ -1462,10 +1462,10 @@ EQUIVALENT: dict[str, str] = {
     **{f"rnnkit.tasks.anomaly.xǁAnomalyPredictorǁ_record__mutmut_{n}":
        "Alarm.update returns Python bools: the array is bool without dtype=" for n in (28, 30)},
     **{f"rnnkit.tasks.anomaly.xǁAnomalyPredictorǁ_record__mutmut_{n}": _NEGATIVE
-       for n in (40, 84)},
+       for n in (40, 85)},
     **{f"rnnkit.tasks.anomaly.xǁAnomalyPredictorǁ_record__mutmut_{n}":
        "one sensor: a one-name list either way, and its column is \"value\" whatever the name"
-       for n in (87, 88, 89)},
+       for n in (88, 89, 90)},
     **{f"rnnkit.tasks.anomaly.xǁAnomalyPredictorǁplot__mutmut_{n}":
        "a record's is_anomaly holds bools (never null): the array is bool without dtype="
        for n in (62, 64)},
