@@ -414,7 +414,8 @@ def test_the_first_loss_logged_after_a_resume_averages_the_steps_run_since(here,
                                                                             capsys):
     """log_every = 4 of 12 steps. Resumed at a log line (step 4), the next line is the
     uninterrupted run's figure; resumed between two (step 6), it is the mean of steps 7-8
-    alone (the steps run since the resume), never of steps the interrupted session ran."""
+    alone (the steps run since the resume), never of steps the interrupted session ran,
+    whose last steps (5-6) it logged at step 6 when it stopped."""
     step, losses, stop_at = Trainer.train_step, {}, []
 
     def recorded(self, batch):
@@ -439,6 +440,9 @@ def test_the_first_loss_logged_after_a_resume_averages_the_steps_run_since(here,
         stop_at.clear()
         assert main(["train", "--resume", f"cut{cut}"]) == 0
         lines = train_lines(f"cut{cut}")
-        assert list(lines) == [4, 8, 12] and lines[4] == full[4] and lines[12] == full[12]
+        assert list(lines) == ([4, 8, 12] if cut == 4 else [4, 6, 8, 12])
+        assert lines[4] == full[4] and lines[12] == full[12]
         expected = full[8] if cut == 4 else (per_step[7] + per_step[8]) / 2
         assert lines[8] == pytest.approx(expected, rel=1e-6)
+        if cut == 6:  # the interrupted session's last steps, logged where it stopped
+            assert lines[6] == pytest.approx((per_step[5] + per_step[6]) / 2, rel=1e-6)

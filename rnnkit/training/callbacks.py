@@ -146,7 +146,9 @@ class MetricsLogger(Callback):
     """Appends one JSON object per logged train step and per validation to metrics.jsonl,
     and the same scalars as TensorBoard events to the folder ``tensorboard`` when given. The
     train ``loss`` is the mean over the steps since the last logged one; the other train
-    figures are the logged step's."""
+    figures are the logged step's. A run that stops between two logged steps (Ctrl-C, a
+    time limit, early stopping) logs its last steps at the step it stopped at, so a resumed
+    run's loss curve leaves no step out."""
 
     def __init__(self, path: str | Path, every: int, tensorboard: str | Path | None = None):
         self.path, self.every, self.tensorboard = Path(path), every, tensorboard
@@ -163,8 +165,12 @@ class MetricsLogger(Callback):
 
     def on_step_end(self, trainer, record):
         self._window.append(record["loss"])
+        self._last = record
         if trainer.state.step % self.every and trainer.state.step != trainer.total_steps:
             return
+        self._log_window(trainer, record)
+
+    def _log_window(self, trainer, record):
         finite = [v for v in self._window if math.isfinite(v)]
         mean = sum(finite) / len(finite) if finite else float("nan")
         record = {**record, "loss": distributed.mean_across(mean, trainer.dist, trainer.device),
@@ -180,6 +186,8 @@ class MetricsLogger(Callback):
                 self._out.flush()
 
     def on_train_end(self, trainer):
+        if self._window:  # stopped between two logged steps
+            self._log_window(trainer, self._last)
         if self._out is not None:
             self._out.close()
             self._out = None
