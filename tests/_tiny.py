@@ -58,3 +58,26 @@ def overfit_seq2seq(pairs: list[tuple[str, str]], steps: int = 100):
         loss.backward()
         opt.step()
     return model.eval(), src, tgt, loss.item()
+
+
+def tiny_adding_toml(steps: int = 4, eval_every: int = 2, train: str = "", more: str = "") -> str:
+    """A run config of the adding task that trains in about a second (GRU 8, 64 sequences of
+    8 steps): ``train`` adds lines to its ``[train]`` table, ``more`` tables after it."""
+    return f"""
+name = "tiny"
+[task]
+name = "adding"
+sequence_length = 8
+train_size = 64
+val_size = 16
+test_size = 16
+[model]
+cell = "gru"
+hidden_size = 8
+[train]
+steps = {steps}
+batch_size = 16
+eval_every = {eval_every}
+progress = "off"
+{train}
+{more}"""

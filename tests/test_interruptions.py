@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from _tiny import TinyTagger, tiny_data
+from _tiny import TinyTagger, tiny_adding_toml, tiny_data
 
 from rnnkit.cli.main import main
 from rnnkit.tasks import TASKS
@@ -23,23 +23,7 @@ from rnnkit.training import TrainConfig, Trainer
 from rnnkit.training import callbacks as callbacks_mod
 from rnnkit.training.checkpoint import load_checkpoint
 
-CONFIG = """
-name = "tiny"
-[task]
-name = "adding"
-sequence_length = 8
-train_size = 64
-val_size = 16
-test_size = 16
-[model]
-cell = "gru"
-hidden_size = 8
-[train]
-steps = 4
-batch_size = 16
-eval_every = 2
-progress = "off"
-"""
+CONFIG = tiny_adding_toml()
 RESUME = "continue with `rnnkit train --resume runs/tiny`"
 
 

@@ -8,27 +8,12 @@ import sys
 import time
 
 import pytest
+from _tiny import tiny_adding_toml
 
 from rnnkit.cli.main import main
 from rnnkit.tasks.runner import run_name_problem
 
-CONFIG = """
-name = "tiny"
-[task]
-name = "adding"
-sequence_length = 8
-train_size = 64
-val_size = 16
-test_size = 16
-[model]
-cell = "gru"
-hidden_size = 8
-[train]
-steps = 4
-batch_size = 16
-eval_every = 2
-progress = "off"
-"""
+CONFIG = tiny_adding_toml()
 
 
 @pytest.fixture

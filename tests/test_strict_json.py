@@ -9,6 +9,7 @@ import json
 import math
 
 import numpy as np
+from _tiny import tiny_adding_toml
 
 from rnnkit.cli import evaluate as evaluate_cmd
 from rnnkit.cli.common import strict
@@ -45,27 +46,8 @@ def test_evaluate_json_writes_null_for_undefined_figures(tmp_path, monkeypatch, 
                                   "mase": None}
 
 
-TINY = """
-name = "tiny"
-[task]
-name = "adding"
-sequence_length = 8
-train_size = 64
-val_size = 16
-test_size = 16
-[model]
-cell = "gru"
-hidden_size = 8
-[train]
-steps = 6
-batch_size = 16
-eval_every = 3
-log_every = 1
-on_nonfinite = "skip"
-progress = "off"
-[diagnostics]
-every = 2
-"""
+TINY = tiny_adding_toml(steps=6, eval_every=3, train='log_every = 1\non_nonfinite = "skip"',
+                        more="[diagnostics]\nevery = 2")
 
 
 def test_a_run_whose_loss_goes_non_finite_writes_strict_metrics_and_its_report(
