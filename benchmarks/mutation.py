@@ -1043,6 +1043,9 @@ EQUIVALENT: dict[str, str] = {
                     "ǁTranslationTaskǁextra_metrics__mutmut_5")},
     "rnnkit.tasks.translation.xǁTranslationTaskǁinfo__mutmut_2":
         "Task.info reads only ctx (the config); the model argument is unused",
+    "rnnkit.tasks.translation_data.x_read_inputs__mutmut_6":
+        "next()'s default is read only as a truth value (None is as false as 0); the line "
+        "number is used only when a tab was found",
     **{f"rnnkit.models.attention.xǁ{name}":
        "nn.Linear reads bias as a truth value: None adds no bias, as False does"
        for name in ("BahdanauAttentionǁ__init____mutmut_6", "BahdanauAttentionǁ__init____mutmut_19",

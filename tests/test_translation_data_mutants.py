@@ -10,13 +10,15 @@ from __future__ import annotations
 import linecache
 import random
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
+import torch
 
 import rnnkit.tasks.translation_data as tdmod
 from rnnkit.data.tokenizers import SubwordTokenizer, WordTokenizer
 from rnnkit.tasks import TaskError
-from rnnkit.tasks.translation import TranslationConfig
+from rnnkit.tasks.translation import TranslationConfig, TranslationPredictor
 from rnnkit.tasks.translation_data import fit_tokenizer, read_pairs, split_pairs
 
 
@@ -185,3 +187,68 @@ def test_unspaced_needs_more_than_half_the_letters_of_the_first_2000_texts():
     assert tdmod.unspaced(["ab 我爱 12"]) is False and tdmod.unspaced(["a 我爱 12"]) is True
     assert tdmod.unspaced(["a"] * 2000 + ["我" * 5000]) is False  # the 2,001st is not read
     assert tdmod.unspaced(["a"] * 1999 + ["我" * 5000]) is True
+
+
+def test_unspaced_counts_each_script_range_with_both_ends():
+    # each range's own ends where they are letters (U+4E00 and U+9FFF: the first and last
+    # unified ideographs, U+3400 and U+4DBF: extension A, ...), and the letters just outside:
+    # Yi (U+A000), Georgian (U+10A0), Latin ligature (U+FB00), halfwidth Hangul (U+FFA0)
+    for code in (0x1000, 0x1780, 0x31F0, 0xFF66, 0x3400, 0x4E00, 0xF900, 0x20000,
+                 0x30FF, 0x31FF, 0xFF9F, 0x4DBF, 0x9FFF):
+        assert tdmod.unspaced([chr(code)]) is True, hex(code)
+    for code in (0xA000, 0x10A0, 0xFB00, 0xFFA0, 0x0F00):
+        assert tdmod.unspaced([chr(code)]) is False, hex(code)
+
+
+ZH = [("I like cats.", "我喜欢猫。"), ("I like dogs.", "我喜欢狗。")]
+
+
+def test_script_notes_quote_the_first_sentence_and_spare_zh_and_char_bleu():
+    cfg = replace(TranslationConfig(), tokenizer="word", bleu_tokenize="13a")
+    word = ("the target sentences are written without spaces between words (e.g. '我喜欢猫。'): "
+            "task.tokenizer = 'word' makes each phrase one token; set task.tokenizer = "
+            "'subword'")
+    bleu = ("the target sentences are written without spaces between words: "
+            "task.bleu_tokenize = '13a' reads each as about one word, so BLEU is 0 even for "
+            "exact translations; set task.bleu_tokenize = 'zh' (Chinese) or 'char' "
+            "(Japanese, Thai, ...)")
+    assert tdmod.script_notes(cfg, ZH) == [word, bleu]
+    for tokenize in ("zh", "char"):  # BLEU's own tokenizers for such text: no BLEU note
+        assert tdmod.script_notes(replace(cfg, bleu_tokenize=tokenize), ZH) == [word]
+
+
+def _predictor(reverse=False):
+    """A translation predictor without a model: read_file reads only the run's task.reverse."""
+    cfg = SimpleNamespace(task=replace(TranslationConfig(), reverse=reverse))
+    return TranslationPredictor(None, SimpleNamespace(cfg=cfg), torch.nn.Linear(1, 1), {})
+
+
+@pytest.mark.parametrize("blanks, shown", [
+    (10, "line 2, 3, 4, 5, 6, 7, 8, 9, 10, 11"),  # ten: all of them
+    (11, "line 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 ..."),  # eleven: the first ten, then " ..."
+    (12, "line 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 ...")])
+def test_read_inputs_names_the_first_ten_blank_lines_at_the_read_file_caller(tmp_path, blanks,
+                                                                             shown):
+    path = tmp_path / "refs.tsv"
+    path.write_text("Hi.\tSalut.\n" + "\n" * blanks + "Go.\tVa.\n", encoding="utf-8")
+    p = _predictor()
+    with pytest.warns(UserWarning) as w:
+        lines = p.read_file(path)  # the line the warning names
+    assert [(x.text, x.reference) for x in lines] == [("Hi.", "Salut."), ("Go.", "Va.")]
+    assert [str(x.message) for x in w] == [f"{path}: skipped {blanks} blank line(s) ({shown})"]
+    # stacklevel 3: past read_inputs and read_file, to the line that called read_file; under
+    # mutmut the trampoline's two frames come first, and level 3 is its outer frame
+    trampolined = tdmod.read_inputs.__code__.co_filename.endswith("trampoline.py")
+    assert w[0].filename == (tdmod.read_inputs.__code__.co_filename if trampolined
+                             else __file__)
+    line = linecache.getline(w[0].filename, w[0].lineno)
+    assert ("return trampoline(*args" if trampolined else "p.read_file(path)") in line
+
+
+def test_read_inputs_keeps_a_tabbed_lines_utf8_problem(tmp_path):
+    path = tmp_path / "refs.tsv"
+    path.write_bytes(b"Hi.\tSalut.\nGo\xff.\tVa.\n")
+    lines = tdmod.read_inputs(path, False)
+    assert [(x.text, x.reference) for x in lines] == [("Hi.", "Salut."), ("Go\ufffd.", "Va.")]
+    assert [x.problem for x in lines] == [
+        "", "line 2: not valid UTF-8 (byte 0xff at offset 2); invalid bytes read as U+FFFD"]
