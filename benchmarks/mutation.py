@@ -603,6 +603,11 @@ EQUIVALENT: dict[str, str] = {
         "two memory inputs mean an attention without a cache (Luong), which ignores cache",
     "rnnkit.export.sequence_models.x__pool_attention__mutmut_6":
         "the score is 1-D (B,): unsqueeze(1) and unsqueeze(-1) both make (B, 1)",
+    **{f"rnnkit.export.sequence_models.x__forecast__mutmut_{n}":
+       "both parts are 2-D (B, .): torch.cat along dim +1 is along dim -1" for n in (21, 36)},
+    **{f"rnnkit.export.sequence_models.x_forecaster_plan__mutmut_{n}":
+       "the plan is registered for Forecaster and ForecastEnsemble only, which always set "
+       "covariates: getattr's default is never read" for n in (54, 57, 60)},
     **{f"rnnkit.export.sequence_models.x_feedforward_plan__mutmut_{n}":
        "FeedForward has no recurrent layer, so prepared never asks for a layer's mode"
        for n in (63, 66, 67)},

@@ -284,6 +284,24 @@ def test_forecaster_graphs_in_export_json():
         ("h_out", (1, "batch", H), "h of the encoder (one row per layer), after this step")]
 
 
+def test_a_covariate_forecaster_s_future_input_in_export_json():
+    """The horizon's covariates are one more input of both graphs: after the lengths in the
+    sequence graph, before the states in the step graph."""
+    H, P, J = 5, 4, 2
+    future = ("future", ("batch", P, J),
+              "the covariates of the forecast's horizon, scaled as those in x")
+    for model in (Forecaster(horizon=P, input_size=3, covariates=J, cell="gru", hidden_size=H),
+                  ForecastEnsemble(members=2, seed=0, horizon=P, input_size=3, covariates=J,
+                                   cell="gru", hidden_size=H)):
+        seq, step = graphs_of(model).values()
+        assert [n for n, _, _ in table(seq, "inputs")] == ["x", "lengths", "future"]
+        assert table(seq, "inputs")[2] == future
+        assert table(step, "inputs")[:2] == [("x", ("batch", 3), "the next observation, scaled"),
+                                             future]
+        assert [n for n, _, _ in table(step, "inputs")[2:]] == \
+            [n[:-4] for n, _, _ in table(step, "outputs") if n.endswith("_out")]
+
+
 def test_forecast_ensemble_graphs_in_export_json():
     H, P = 4, 2
     model = ForecastEnsemble(members=2, seed=0, horizon=P, cell="lstm", hidden_size=H,
