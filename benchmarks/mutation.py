@@ -985,7 +985,23 @@ EQUIVALENT: dict[str, str] = {
        for n in (12, 23)},
     "rnnkit.models.seq2seq.xǁSeq2Seqǁforward__mutmut_18":
         "the decoder's step outputs are (B, V): argmax over dim +1 is over dim -1",
-    "rnnkit.training.callbacks.xǁMetricsLoggerǁon_step_end__mutmut_16": "float('NAN') is nan",
+    "rnnkit.training.callbacks.xǁMetricsLoggerǁ_log_window__mutmut_10": "float('NAN') is nan",
+    "rnnkit.training.callbacks.x_default_callbacks__mutmut_3":
+        "cbs is still the empty list there: cbs = [...] is cbs += [...]",
+    "rnnkit.training.callbacks.xǁMetricsWriterǁ__init____mutmut_8":
+        "_checked is read only by `not`: None is falsy like False",
+    **{f"rnnkit.training.callbacks.xǁMetricsWriterǁwrite__mutmut_{n}":
+       "checking the last byte again before each later record finds the newline this writer "
+       "ended its own last record with" for n in (9, 10)},
+    **{f"rnnkit.training.callbacks.xǁMetricsWriterǁwrite__mutmut_{n}":
+       "after seek(-1, 2) one byte is left: read(None) and read(2) read that byte"
+       for n in (30, 31)},
+    **{f"rnnkit.training.callbacks.xǁMetricsWriterǁwrite__mutmut_{n}":
+       "strict() has already made every NaN or infinite float None: json.dumps meets none to "
+       "allow or refuse" for n in (39, 41, 43)},
+    **{f"rnnkit.training.callbacks.xǁProgressǁon_eval_end__mutmut_{n}":
+       "the split's value is a string, which isinstance(v, float) leaves out anyway"
+       for n in (44, 45)},
     "rnnkit.training.callbacks.xǁEarlyStoppingǁon_eval_end__mutmut_2":
         "patience is a whole number: floor(x) >= patience exactly when x >= patience",
     **{f"rnnkit.training.callbacks.xǁProgressǁ__init____mutmut_{n}":

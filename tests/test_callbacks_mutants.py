@@ -136,6 +136,10 @@ def test_a_torn_last_line_is_ended_before_the_next_record(tmp_path):
         out.write({"step": 4, "loss": 0.5})
     assert path.read_bytes().splitlines()[1:] == [b'{"step": 2, "lo', b'{"step": 3, "loss": 1.0}',
                                                   b'{"step": 4, "loss": 0.5}']
+    path.write_bytes(b"{")  # a torn line of one byte is ended too
+    with MetricsWriter(path) as out:
+        out.write({"step": 1})
+    assert path.read_bytes() == b'{\n{"step": 1}\n'
     path.write_bytes(b"")  # an empty file and a whole last line get no blank line
     with MetricsWriter(path) as out:
         out.write({"step": 1})
@@ -156,6 +160,28 @@ def test_trim_records_keeps_whole_records_up_to_the_step(tmp_path):
     assert not (tmp_path / "metrics.jsonl.tmp").exists()
     trim_records(tmp_path / "none.jsonl", 3)  # no file: nothing to do, nothing written
     assert not (tmp_path / "none.jsonl").exists()
+    # a torn line before whole ones is skipped, not the end; a record without a step is
+    # kept from step 0 on
+    path.write_text('{"step": 1, "lo\n{"step": 0, "loss": 1.0}\n{"split": "test"}\n')
+    trim_records(path, 0)
+    assert path.read_text() == '{"step": 0, "loss": 1.0}\n{"split": "test"}\n'
+
+
+def no_space(*args, **kwargs):
+    raise OSError(28, "No space left on device")  # (an OSError that names no file)
+
+
+def test_a_full_disk_names_the_file_written(tmp_path, monkeypatch):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1}\n')
+    monkeypatch.setattr(Path, "write_bytes", no_space)
+    with pytest.raises(OSError) as err:
+        trim_records(path, 1)
+    assert err.value.filename == str(tmp_path / "metrics.jsonl.tmp")
+    monkeypatch.setattr(callbacks, "open", no_space, raising=False)
+    with pytest.raises(OSError) as err:
+        MetricsWriter(path).write({"step": 2})
+    assert err.value.filename == str(path)
 
 
 def test_for_run_opens_tensorboard_when_logging_asks(tmp_path, monkeypatch):
@@ -214,8 +240,10 @@ def test_metrics_logger_validation_lines_flush_and_close(tmp_path):
 
 def test_only_the_main_process_writes_the_loss_averaged_over_processes(tmp_path, monkeypatch):
     """The other process's window mean is 10: rank 0 writes (3 + 10) / 2."""
+    devices = []
     monkeypatch.setattr(callbacks.distributed, "mean_across",
-                        lambda value, dist, device: (value + 10.0) / dist.world_size)
+                        lambda value, dist, device: devices.append(device)
+                        or (value + 10.0) / dist.world_size)
     for rank in (1, 0):
         trainer = FakeTrainer(rank=rank, world_size=2, total_steps=2)
         logger = MetricsLogger(tmp_path / "m.jsonl", every=2)
@@ -223,6 +251,22 @@ def test_only_the_main_process_writes_the_loss_averaged_over_processes(tmp_path,
         logger.on_eval_end(trainer, {"step": 2, "loss": 1.0}, improved=True)
         assert (tmp_path / "m.jsonl").exists() == (rank == 0)
     assert [r["loss"] for r in read_jsonl(tmp_path / "m.jsonl")] == [6.5, 1.0]
+    assert devices == ["cpu", "cpu"]  # (the trainer's: NCCL reduces tensors on the GPU)
+
+
+def test_a_run_stopped_between_two_logged_steps_logs_its_last_steps_at_the_end(tmp_path):
+    """every = 4, stopped after step 6 of 10: the end logs steps 5-6's mean at step 6."""
+    trainer = FakeTrainer(total_steps=10)
+    logger = MetricsLogger(tmp_path / "m.jsonl", every=4)
+    step_through(logger, trainer, [1.0, 2.0, 3.0, 4.0, 5.0, 8.0])
+    logger.on_train_end(trainer)
+    lines = read_jsonl(tmp_path / "m.jsonl")
+    assert [(r["step"], r["loss"]) for r in lines] == [(4, 2.5), (6, 6.5)]
+    assert lines[1]["time"] == 0.741 and lines[1]["lr"] == pytest.approx(0.6)
+    assert "samples" not in lines[1] and logger._out is None
+    step_through(logger, trainer, [1.0, 2.0, 3.0, 4.0], start=7)  # ends on a logged step
+    logger.on_train_end(trainer)
+    assert [r["step"] for r in read_jsonl(tmp_path / "m.jsonl")] == [4, 6, 8, 10]
 
 
 def test_checkpoint_saver_saves_best_and_last(tmp_path, monkeypatch):
