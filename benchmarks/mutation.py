@@ -869,8 +869,35 @@ EQUIVALENT: dict[str, str] = {
        for n in (82, 84)},
     **{f"rnnkit.data.shapes.x_scene_array__mutmut_{n}":
        "np.full with the int fill -1 is int64 already (64-bit Linux)" for n in (4, 7)},
-    "rnnkit.data.shapes.x_caption_correct__mutmut_60":
-        "_before reads every axis but 'h' as 'v'",
+    **{f"rnnkit.data.shapes.x_caption_correct__mutmut_{n}":
+       "_before reads every axis but 'h' as 'v'" for n in (60, 61)},
+    **{f"rnnkit.data.shapes.x__place__mutmut_{n}":
+       "slack = 65 - 2 * sum(halves) - 4 * n is odd, never 0: < 0, <= 0 and < 1 agree"
+       for n in (17, 18)},
+    **{f"rnnkit.data.shapes.x_render__mutmut_{n}":
+       "the RGB integers are exact in float32 and their sum with the float64 jitter is "
+       "float64 either way" for n in (70, 72)},
+    **{f"rnnkit.data.shapes.x_render__mutmut_{n}":
+       "no pixel reaches 255: colours are at most 230 + 20, the background 70 plus N(0, 6) "
+       "noise" for n in (93, 98)},
+    **{f"rnnkit.data.shapes.x_{name}":
+       "Generator.choice reads replace as a truth value: None draws without replacement, "
+       "as False does" for name in ("captions_for__mutmut_6", "random_scene__mutmut_23")},
+    **{f"rnnkit.data.shapes.x_{name}":
+       "the default cap 4 instead of 3: the count drawn is 1, 2 or 3, under either cap"
+       for name in ("random_scene__mutmut_1", "make_split__mutmut_2")},
+    "rnnkit.data.shapes.x_random_scene__mutmut_55":
+        "rng.random() is exactly 0.5 with probability 2**-53: < and <= give the same axes",
+    "rnnkit.data.shapes.x_scenes_from_array__mutmut_25":
+        "a padding row is -1 in every column and an object's colour index is >= 0: column 1 "
+        "tells them apart as column 0 does",
+    "rnnkit.data.shapes.x__parse__mutmut_162": "Parsed's axis defaults to None",
+    **{f"rnnkit.data.shapes.x_all_captions__mutmut_{n}":
+       "that caption is made only when both objects share the shape (87) or colour (97)"
+       for n in (87, 97)},
+    **{f"rnnkit.data.shapes.xǁ_Readerǁpeek__mutmut_{n}":
+       "every caller peeks with n = 0, where i + n and i - n are the same index"
+       for n in (4, 5)},
     **{f"rnnkit.data.datasets.x_{name}":
        "the read block size (or one read of everything): the same bytes in the same order"
        for name in ("sha256_of__mutmut_13", "sha256_of__mutmut_15", "sha256_of__mutmut_16",

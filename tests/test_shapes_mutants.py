@@ -335,3 +335,103 @@ def test_scene_arrays_round_trip_and_recover_the_axis():
     even = Scene((Obj("small", "red", "circle", 10, 10, 5),
                   Obj("small", "blue", "circle", 20, 20, 5)), "h")
     assert scenes_from_array(scene_array([even]))[0].axis == "h"  # a tie reads as "h"
+
+
+# -- the seeded draws, written out from the docstrings ---------------------------------------
+def _place_by_hand(rng, halves, seen):
+    """_place's draws as its docstring gives them; ``seen`` counts the cases met."""
+    n, hi = len(halves), max(halves)
+    slack = 62 - sum(2 * h + 1 for h in halves) - 3 * (n - 1)
+    if slack < 0:
+        return None
+    cuts = np.sort(rng.integers(0, slack + 1, n))
+    # object k starts after 1 margin pixel, its cut of free pixels, the objects before it
+    # and a 3-pixel gap after each of them
+    along = [1 + int(cuts[k]) + sum(2 * g + 1 for g in halves[:k]) + 3 * k + h
+             for k, h in enumerate(halves)]
+    for _ in range(20):
+        base = int(rng.integers(hi + 1, 62 - hi + 1))
+        wanted = [base + int(rng.integers(-3, 3 + 1)) for _ in halves]
+        across = [min(max(c, h + 1), 62 - h) for c, h in zip(wanted, halves)]
+        seen["clipped low"] += any(c < h + 1 for c, h in zip(wanted, halves))
+        seen["clipped high"] += any(c > 62 - h for c, h in zip(wanted, halves))
+        pairs = [(3 * abs(across[j] - across[i]), along[j] - along[i])
+                 for i in range(n) for j in range(i + 1, n)]
+        if all(a <= b for a, b in pairs):
+            seen["a third exactly"] += any(a == b for a, b in pairs)
+            return list(zip(along, across))
+        seen["retried"] += 1
+    seen["gave up"] += 1
+    return None
+
+
+def test_placement_is_the_documented_draws():
+    seen = dict.fromkeys(("clipped low", "clipped high", "a third exactly", "retried",
+                          "gave up"), 0)
+    pick = np.random.default_rng(11)
+    for seed in range(1500):
+        halves = [int(h) for h in pick.integers(5, 13, pick.integers(1, 4))]
+        got = shapes._place(np.random.default_rng(seed), halves)
+        assert got == _place_by_hand(np.random.default_rng(seed), halves, seen), (seed, halves)
+    # the sample reaches every rule's edge (none gave up: 20 misses in a row are too rare)
+    assert all(seen[k] for k in ("clipped low", "clipped high", "a third exactly", "retried"))
+
+
+class _MissingRng:
+    """Draws that never align: cuts 0, the base 30, jitters -3, +3, -3, ... (6 pixels apart
+    across, 18 > the 14 pixels between two small objects' centres along)."""
+
+    def __init__(self):
+        self.bases, self.jitters = 0, 0
+
+    def integers(self, low, high=None, size=None):
+        if size is not None:
+            return np.zeros(size, dtype=np.int64)
+        if (low, high) == (-3, 4):
+            self.jitters += 1
+            return 3 if self.jitters % 2 == 0 else -3
+        self.bases += 1
+        return 30
+
+
+def test_placement_gives_up_after_20_tries():
+    rng = _MissingRng()
+    assert shapes._place(rng, [5, 5]) is None
+    assert rng.bases == 20 and rng.jitters == 40
+
+
+def _render_by_hand(scene, rng):
+    img = np.full((64, 64, 3), rng.uniform(10, 70), dtype=np.float32)
+    img += rng.normal(0, 6, (64, 64, 3))
+    yy, xx = np.mgrid[0:64, 0:64]
+    for o in scene.objects:
+        dx, dy = xx - o.x, yy - o.y
+        mask = {"circle": dx ** 2 + dy ** 2 <= o.half ** 2,
+                "square": (abs(dx) <= 0.85 * o.half) & (abs(dy) <= 0.85 * o.half),
+                "triangle": (abs(dy) <= o.half) & (2 * abs(dx) <= dy + o.half)}[o.shape]
+        img[mask] = np.array(shapes.RGB[o.colour]) + rng.uniform(-20, 20, 3)
+    return np.clip(img, 0, 255).astype(np.uint8).transpose(2, 0, 1)
+
+
+def test_render_is_the_documented_draws():
+    zeros = 0
+    for seed in range(400):
+        scene = shapes.random_scene(np.random.default_rng(seed))
+        img = shapes.render(scene, np.random.default_rng(seed))
+        assert np.array_equal(img, _render_by_hand(scene, np.random.default_rng(seed))), seed
+        zeros += int((img == 0).sum())
+    assert zeros  # some noise below 0 (or in [0, 1)) reads 0: the clip starts at 0
+
+
+def test_a_square_covers_0_85_of_its_half_inclusive():
+    # half 20: 0.85 * 20 = 17 exactly, so the square's edge pixels lie on |d| = 17
+    o = Obj("large", "blue", "square", 31, 30, 20)
+    img = shapes.render(Scene((o,)), np.random.default_rng(0))
+    painted = (img == img[:, 30, 31][:, None, None]).all(0)
+    rows, cols = np.nonzero(painted)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (13, 47, 14, 48)
+
+
+def test_random_scenes_hold_at_most_three_objects_whatever_the_cap():
+    rng = np.random.default_rng(2)
+    assert {len(shapes.random_scene(rng, 5).objects) for _ in range(200)} == {1, 2, 3}

@@ -76,6 +76,9 @@ def _place(rng: np.random.Generator, halves: list[int]) -> list[tuple[int, int]]
 
     Along the axis, neighbours are at least 3 pixels apart, the free room shared out at
     random; across it, centres differ by at most a third of their distance along it.
+    The draws: the free pixels before each object, ``n`` integers in 0..slack sorted; then
+    up to 20 tries of a base uniform in ``hi + 1 .. 62 - hi`` (``hi`` the largest half) and
+    per object a jitter in -3..3, clipped to its margins ``h + 1 .. 62 - h``.
     """
     n, size = len(halves), IMAGE_SIZE
     need = [2 * h + 1 for h in halves]
@@ -116,7 +119,11 @@ def random_scene(rng: np.random.Generator, max_objects: int = 3) -> Scene:
 
 
 def render(scene: Scene, rng: np.random.Generator) -> np.ndarray:
-    """The scene as a (3, 64, 64) uint8 image: noisy dark background, jittered colours."""
+    """The scene as a (3, 64, 64) uint8 image: noisy dark background, jittered colours.
+
+    In float32: a background level uniform in [10, 70) plus N(0, 6) noise per pixel and
+    channel; each object in turn painted with its colour's RGB plus a uniform [-20, 20)
+    jitter per channel; clipped to 0..255 and truncated."""
     size = IMAGE_SIZE
     img = np.full((size, size, 3), rng.uniform(10, 70), dtype=np.float32)
     img += rng.normal(0, 6, (size, size, 3))
