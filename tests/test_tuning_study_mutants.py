@@ -559,7 +559,9 @@ def test_signals_are_caught_during_trials_and_restored_after(here, monkeypatch, 
     assert fake.sigint[0] == worker._on_signal
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
     worker._on_signal(signal.SIGTERM, None)
-    assert worker.stop and worker._stop
+    assert worker.stop and worker._stop and worker.signum == signal.SIGTERM
+    worker._on_signal(signal.SIGINT, None)  # the first signal is the one that stopped it
+    assert worker.signum == signal.SIGTERM
 
 
 def test_a_signal_stops_the_worker_after_the_trial(here, monkeypatch, no_outputs):
@@ -683,6 +685,32 @@ def test_run_tuning_turns_ctrl_c_into_an_interrupted_result(here, monkeypatch, n
 
     monkeypatch.setattr(S, "_Worker", Worker)
     assert run_tuning(prepare_tuning(write(here)), trials=1).interrupted is True
+
+
+def _interrupt(signum):
+    e = KeyboardInterrupt()
+    e.signum = signum  # (as the CLI's Interrupted carries SIGTERM)
+    return e
+
+
+@pytest.mark.parametrize("outcome, signum, want", [
+    (False, 0, 0), (True, 0, signal.SIGINT), (True, signal.SIGTERM, signal.SIGTERM),
+    (KeyboardInterrupt(), 0, signal.SIGINT),
+    (_interrupt(signal.SIGTERM), 0, signal.SIGTERM)])
+def test_run_tuning_records_the_signal_that_stopped_one_worker(here, monkeypatch, no_outputs,
+                                                               outcome, signum, want):
+    class Worker:
+        def __init__(self, *a, **k):
+            self.signum = signum
+
+        def run(self):
+            if isinstance(outcome, BaseException):
+                raise outcome
+            return outcome
+
+    monkeypatch.setattr(S, "_Worker", Worker)
+    out = run_tuning(prepare_tuning(write(here)), trials=1)
+    assert out.signum == want and out.interrupted is bool(want)
 
 
 @pytest.mark.parametrize("trials, jobs", [(0, 1), (1, 0), (-1, 2)])
