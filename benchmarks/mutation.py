@@ -797,7 +797,10 @@ EQUIVALENT: dict[str, str] = {
     "rnnkit.training.distributed.x_any_across__mutmut_9":
         "a raised flag of 2 instead of 1 is > 0 all the same",
     "rnnkit.training.trainer.xǁTrainerǁvalidate__mutmut_21": "evaluate's split defaults to 'val'",
-    "rnnkit.training.trainer.xǁTrainerǁ__init____mutmut_68":
+    **{f"rnnkit.training.trainer.x_stop_signal__mutmut_{n}":
+       "the reasons' words are joined by single spaces: rsplit(None), rsplit(' ') and "
+       "rsplit(' ', 2) end with the same last word" for n in (2, 5, 8)},
+    "rnnkit.training.trainer.xǁTrainerǁ__init____mutmut_80":
         "_stop_request is only read through bool() and `or`: None is falsy like ''",
     "rnnkit.training.tbptt.x_reset_state__mutmut_11":
         "torch promotes the bool mask to the state's dtype in the product",
