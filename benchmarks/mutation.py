@@ -1673,6 +1673,8 @@ EQUIVALENT: dict[str, str] = {
        for n in (3, 6, 7)},
     "rnnkit.tasks.tuning.study.x_open_study__mutmut_3":
         "range(6): the fifth attempt (attempt 4) raises or returns, a sixth never starts",
+    "rnnkit.tasks.tuning.study.xǁ_Workerǁ__init____mutmut_6":
+        "a worker's signum is read only through `or`: None is falsy like 0",
     "rnnkit.tasks.tuning.study.x__run_processes__mutmut_34":
         "multiprocessing's Process always has pid (None before start): the default is unread",
     "rnnkit.tasks.tuning.study.x__run_processes__mutmut_22":
