@@ -550,6 +550,16 @@ def test_an_interrupted_trial_fails_and_stops_the_session(here, monkeypatch, no_
             "same command continues it") in err
 
 
+def test_a_trial_stopped_by_sigterm_stops_the_session_with_sigterm(here, monkeypatch,
+                                                                   no_outputs, capsys):
+    """The trainer's handler saw the signal: the worker takes it from the stop reason."""
+    t = prepare_tuning(write(here))
+    use(monkeypatch, FakeTrain(result(step=3, reason="interrupted by SIGTERM"), result()))
+    out = run_tuning(t, trials=2)
+    assert out.signum == signal.SIGTERM and out.interrupted
+    assert "trial 0 interrupted by SIGTERM: recorded as failed" in capsys.readouterr().err
+
+
 def test_signals_are_caught_during_trials_and_restored_after(here, monkeypatch, no_outputs):
     t = prepare_tuning(write(here))
     fake = use(monkeypatch, FakeTrain(result(), result()))
