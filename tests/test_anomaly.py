@@ -258,6 +258,19 @@ def test_no_alarm_in_the_warm_up_and_a_spike_right_after_it_is_flagged(ad_run, t
         assert "the first 27 points are the warm-up" in capsys.readouterr().err
 
 
+def test_the_reports_detection_plot_shades_the_runs_warm_up(ad_run, monkeypatch):
+    from rnnkit.tasks.timeseries import report
+
+    seen = {}
+    draw = report.plot_detection
+    monkeypatch.setattr(report, "plot_detection",
+                        lambda *a, **k: seen.setdefault("warmup", k["warmup"]) and draw(*a, **k))
+    p = rnnkit.load(ad_run)
+    p.write_report()
+    task = p.config.task
+    assert seen["warmup"] == task.window + task.smooth - 1 > 1
+
+
 def test_detect_cli_rejects_a_bad_csv(ad_run, tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("timestamp,value\n2020-01-01 00:00:00,1\n2020-01-01 00:00:00,2\n")

@@ -331,7 +331,7 @@ class AnomalyPredictor(Predictor):
                               np.array(cols["is_anomaly"], bool),
                               record["threshold"], [tuple(w) for w in record["windows"]],
                               title=name, sensors=stack("score") if names else None,
-                              names=names)
+                              names=names, warmup=record["warmup_points"])
 
     def write_report(self) -> Path:
         if self.run_dir is None:

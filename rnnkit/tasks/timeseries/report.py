@@ -17,6 +17,7 @@ from .detector import (
     labelled_scores,
     labelled_windows,
     threshold,
+    warmup,
 )
 from .events import rolling_zscore
 from .forecasting import bounds
@@ -83,7 +84,8 @@ def detection_section(model, ctx: AnomalyContext, run_dir) -> Path:
                           result["score"], result["is_anomaly"], threshold(model, ctx),
                           labelled_windows(ctx, t) or [], title=ctx.cfg.name,
                           sensors=result["sensors"] if many else None,
-                          names=list(ctx.series.columns) if many else None)
+                          names=list(ctx.series.columns) if many else None,
+                          warmup=warmup(cfg))
     lines = ["## Labelled windows: rnnkit against the rolling z-score detector", "",
              f"Scored range: points {ctx.train_end}..{len(t) - 1} (after the training "
              f"range; the threshold comes from points {ctx.fit_end}..{ctx.train_end - 1}; an "
@@ -126,15 +128,20 @@ def plot_forecast(path, history_t, future_t, panels, title="") -> Path:
 
 
 def plot_detection(path, t, values, scores, alarms, threshold, windows=(), title="",
-                   sensors=None, names=None) -> Path:
+                   sensors=None, names=None, warmup: int = 0) -> Path:
     """Values with alarms marked and labelled windows shaded; the score and threshold.
     Several sensors (``names``): ``values`` (N, K) one panel each, and their scores
-    ``sensors`` (N, K) drawn thin beside the combined score."""
+    ``sensors`` (N, K) drawn thin beside the combined score. The first ``warmup`` points
+    (scored, never alarmed: :func:`~.detector.warmup`) are shaded grey."""
     plt = pyplot()
     values = np.asarray(values).reshape(len(t), -1)
     k = values.shape[1]
     fig, axes = plt.subplots(k + 1, 1, figsize=(11, 3 + 2 * k), sharex=True,
                              gridspec_kw={"height_ratios": [2] * k + [1 + (k > 1)]})
+    if warmup > 0:
+        for axis in axes:
+            axis.axvspan(t[0], t[min(warmup, len(t)) - 1], color="0.85", alpha=0.6,
+                         label="warm-up (never alarmed)" if axis is axes[0] else None)
     for i, (a, b) in enumerate(windows):
         for axis in axes:
             axis.axvspan(t[a], t[b], color="C1", alpha=0.2,
