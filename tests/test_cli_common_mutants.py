@@ -136,6 +136,42 @@ def test_columns_go_to_stdout_or_a_file_with_defined_cells(tmp_path, capsys):
     assert (tmp_path / "e.csv").read_text() == "x\n"
 
 
+def test_a_write_that_fails_halfway_leaves_the_earlier_file_whole(tmp_path, monkeypatch):
+    """A full disk (or Ctrl-C) while the CSV is written: the error names the output file,
+    an earlier file of that name is kept as it was, and no part file is left behind."""
+    import csv
+
+    path = tmp_path / "out.csv"
+    write_columns(path, {"x": [1, 2]})
+    before = path.read_bytes()
+
+    class FullDisk:
+        def __init__(self, f):
+            self.f = f
+
+        def writerow(self, row):
+            self.f.write("half a line")
+
+        def writerows(self, rows):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(csv, "writer", FullDisk)
+    with pytest.raises(OSError) as e:
+        write_columns(path, {"x": [3, 4]})
+    assert e.value.filename == str(path) and e.value.errno == 28
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+def test_a_link_such_as_dev_stdout_is_written_through_and_stays_a_link(tmp_path):
+    target, link = tmp_path / "target.csv", tmp_path / "link.csv"
+    target.write_text("old\n")
+    link.symlink_to(target)
+    assert write_columns(link, {"x": [1]}) == f"wrote {link}"
+    assert link.is_symlink() and target.read_bytes() == b"x\r\n1\r\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "target.csv"]
+
+
 def test_an_os_error_is_one_line_but_a_closed_pipe_is_left_to_main(capsys):
     def run(args):
         raise OSError(28, "No space left on device", "runs/x/metrics.jsonl")

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .._files import strict
+from .._files import naming, strict
 from .._optional import MissingExtraError
 from ..data.datasets import DataError
 from ..tasks import TaskError
@@ -121,10 +121,19 @@ def write_columns(path: str | Path | None, columns: dict[str, list]) -> str:
         return f"{len(rows)} rows"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(names)
-        w.writerows(rows)
+    # /dev/stdout (a link), a named pipe, a device: written through as it is
+    special = path.is_symlink() or (path.exists() and not path.is_file())
+    part = path if special else path.with_name(f".{path.name}.part")  # renamed when whole:
+    try:  # a full disk or Ctrl-C never leaves a cut file, nor spoils an earlier one
+        with naming(path), open(part, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(names)
+            w.writerows(rows)
+        if not special:
+            part.replace(path)
+    finally:
+        if not special:
+            part.unlink(missing_ok=True)
     return f"wrote {path}"
 
 
