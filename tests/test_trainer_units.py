@@ -126,6 +126,20 @@ def test_the_default_limit_is_100_skips_in_a_row():
         t.fit()
 
 
+def test_the_skips_in_a_row_are_counted_across_a_resume(tmp_path):
+    """Four steps skipped in a row (3-6) before a checkpoint, two more after the resume: the
+    limit of 6 is reached at step 8, counted from step 3, as in one session."""
+    from rnnkit.training.checkpoint import load_checkpoint, save_checkpoint
+
+    first = _nan_trainer(6, range(3, 7), max_consecutive_skips=6)
+    assert first.fit().skipped_in_a_row == 4
+    save_checkpoint(tmp_path / "last", first.model, {}, *first.training_state())
+    resumed = _nan_trainer(20, range(1, 21), max_consecutive_skips=6)
+    resumed.load_training_state(load_checkpoint(tmp_path / "last"))
+    with pytest.raises(NonFiniteLossError, match=r"at step 8: 6 consecutive steps \(from step 3\)"):
+        resumed.fit()
+
+
 @pytest.mark.parametrize("limit, nan_steps, skipped", [(3, {1, 2, 4, 5}, 4),
                                                        (0, range(2, 121), 119)])
 def test_a_good_step_starts_the_count_again_and_0_means_no_limit(limit, nan_steps, skipped):

@@ -55,6 +55,7 @@ class TrainState:
     best: float | None = None  # best validation metric so far
     best_step: int = -1
     skipped: int = 0  # steps skipped for a non-finite loss
+    skipped_in_a_row: int = 0  # the latest of them, up to this step (train.max_consecutive_skips)
     stop_reason: str = ""
 
 
@@ -112,7 +113,6 @@ class Trainer:
         self.schedule = Schedule(self.optimizer, cfg, self.total_steps)
         self.callbacks, self.state = list(callbacks), TrainState()
         self._stop_request = ""
-        self.skips_in_a_row = 0  # the latest steps skipped for a non-finite loss or gradient
 
     # -- control --------------------------------------------------------------------------
     def stop(self, reason: str) -> None:
@@ -181,7 +181,7 @@ class Trainer:
             self._nonfinite(float(loss), grad_norm)
         else:
             self.optimizer.step()
-            self.skips_in_a_row = 0
+            self.state.skipped_in_a_row = 0
         self.state.step += 1
         return {"step": self.state.step, "epoch": self.epoch, "split": "train",
                 "loss": float(loss), **metrics, "lr": lr, "grad_norm": grad_norm,
@@ -199,7 +199,7 @@ class Trainer:
                 f"non-finite {what} at step {step}; training stopped, the last good "
                 "checkpoint is kept (lower train.lr, set train.clip_norm, or "
                 "train.on_nonfinite = \"skip\")")
-        if limit and self.skips_in_a_row + 1 >= limit:
+        if limit and self.state.skipped_in_a_row + 1 >= limit:
             raise NonFiniteLossError(
                 f"non-finite {what} at step {step}: {limit} consecutive steps (from step "
                 f"{step - limit + 1}) had a non-finite loss or gradient (train.on_nonfinite "
@@ -208,7 +208,7 @@ class Trainer:
                 "check the data for NaN or infinite values)")
         self.optimizer.zero_grad(set_to_none=True)
         self.state.skipped += 1
-        self.skips_in_a_row += 1
+        self.state.skipped_in_a_row += 1
 
     # -- validation -----------------------------------------------------------------------
     def evaluate(self, data: Data, split: str = "val") -> dict[str, Any]:
