@@ -415,6 +415,14 @@ MODULES: dict[str, list[str]] = {
         "tests/test_source_mutants.py", "tests/test_step_times.py", "-k", "not example"],
     "rnnkit/tasks/report.py": ["tests/test_report_mutants.py"],
     "rnnkit/cli/common.py": ["tests/test_cli_common_mutants.py"],
+    # the verbs: stand-in predictors and a monkeypatched load (not test_cli.py's and the
+    # tasks' CLI runs: each trains a run first, seconds per mutant)
+    **{f"rnnkit/cli/{name}.py": [
+        "tests/test_cli_verbs_mutants.py",
+        *(["tests/test_strict_json.py::test_evaluate_json_writes_null_for_undefined_figures"]
+          if name == "evaluate" else [])]
+       for name in ("evaluate", "predict", "forecast", "detect", "generate", "translate",
+                    "train", "tune")},
     "rnnkit/tasks/text_common.py": ["tests/test_text_common_mutants.py",
                                     "tests/test_fuzz_readers.py"],
     **{f"rnnkit/tasks/{name}.py": ["tests/test_synthetic_task_mutants.py",

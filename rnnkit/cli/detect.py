@@ -29,7 +29,8 @@ def register(sub) -> None:
     p.add_argument("--stream", action="store_true", help="score one point at a time")
     p.add_argument("--report", action="store_true",
                    help="add the labelled-window figures and plot to the run's report.md")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"),
+                   help="the checkpoint to load: best (default) or last")
 
 
 def run(args) -> int:

@@ -11,7 +11,8 @@ def register(sub) -> None:
                     "rnnkit evaluate runs/adding-lstm --split test --json", run)
     p.add_argument("run_dir", help="a run directory written by `rnnkit train`")
     p.add_argument("--split", default="test", help="train | val | test (default test)")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"),
+                   help="the checkpoint to load: best (default) or last")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 

@@ -33,7 +33,8 @@ def register(sub) -> None:
                    help="sample paths when --horizon exceeds the model's horizon")
     p.add_argument("--report", action="store_true",
                    help="add test figures vs baselines and plots to the run's report.md")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"),
+                   help="the checkpoint to load: best (default) or last")
 
 
 def run(args) -> int:

@@ -36,7 +36,8 @@ def register(sub) -> None:
                    help="sample among the k most likely tokens (0 = all)")
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1 = off)")
     p.add_argument("--seed", type=int, default=0, help="a fixed seed repeats exactly")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"),
+                   help="the checkpoint to load: best (default) or last")
 
 
 def run(args) -> int:

@@ -33,7 +33,8 @@ def register(sub) -> None:
                    help="text tasks: a text to predict for (repeatable)")
     p.add_argument("--explain", action="store_true",
                    help="add what the model attended to (tasks that can show it)")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"),
+                   help="the checkpoint to load: best (default) or last")
 
 
 def run(args) -> int:

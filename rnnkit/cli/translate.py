@@ -20,7 +20,8 @@ def register(sub) -> None:
                    help="beam size (default: the run's task.beam; 1 = greedy)")
     p.add_argument("--attention-plot", default=None, metavar="FILE.png",
                    help="draw the attention weights (source words x target words)")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"),
+                   help="the checkpoint to load: best (default) or last")
 
 
 def run(args) -> int:
