@@ -332,14 +332,18 @@ def test_exportable_traces_the_step_on_rows_as_the_export_does(tmp_path, monkeyp
     assert "Loop" in ops_of(files["sequence"])
 
 
-def test_covariates_are_refused_with_their_reason(tmp_path):
+def test_covariate_forecasters_export_with_a_future_input(tmp_path):
+    """Covariates known over the horizon were refused ("its graphs have no port for them
+    yet"); both graphs now take them as the input ``future`` (batch, horizon, covariates)."""
     model = Forecaster(horizon=2, input_size=3, covariates=2, hidden_size=4)
-    reason = ("Forecaster reads covariates known over the horizon (covariates = 2); its graphs "
-              "have no port for them yet")
-    assert exportable(model) == (False, reason)
-    with pytest.raises(ExportError, match=f"^{re.escape(reason)}$"):
-        export_model(model, tmp_path / "out")
-    assert not (tmp_path / "out").exists()
+    ok, what = exportable(model)
+    assert ok, what
+    export_model(model, tmp_path / "out")
+    for name in ("sequence", "step"):
+        graph = onnx.load(tmp_path / "out" / f"{name}.onnx").graph
+        (future,) = [i for i in graph.input if i.name == "future"]
+        dims = future.type.tensor_type.shape.dim
+        assert [d.dim_value for d in dims][1:] == [2, 2]  # (batch, horizon 2, covariates 2)
 
 
 # --- verify_graph and run_onnx on hand-made graphs --------------------------------------------
