@@ -564,6 +564,18 @@ EQUIVALENT: dict[str, str] = {
     **{f"rnnkit.cli.common.x_write_columns__mutmut_{n}":
        "open's newline=None only translates '\\n' on Windows; csv writes '\\r\\n' itself"
        for n in (24, 27)},
+    **{f"rnnkit.cli.{name}.x_register__mutmut_{n}":
+       "argparse's default for an option not given is None: default=None dropped is the same"
+       for name, n in (("detect", 37), ("forecast", 30), ("forecast", 48), ("predict", 38),
+                       ("predict", 54), ("translate", 45), ("translate", 55),
+                       ("generate", 40), ("generate", 93), ("generate", 103))},
+    **{f"rnnkit.cli.generate.x_register__mutmut_{n}":
+       "argparse takes the dest from the first long option, '--max-new': max_new either way"
+       for n in (51, 57)},
+    "rnnkit.cli.predict.x_run__mutmut_43":
+        "the problem is only tested for truth: None is false, as '' is",
+    "rnnkit.cli.predict.x_run__mutmut_59":
+        "the scores are only tested for truth: None is false, as {} is",
     **{f"rnnkit.tasks.text_common.x_pad_ids__mutmut_{n}":
        "max's default is read only for no rows, which take the other branch" for n in (10, 13)},
     **{f"rnnkit.tasks.text_common.x_pad_ids__mutmut_{n}":
