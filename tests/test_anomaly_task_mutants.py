@@ -660,7 +660,9 @@ def test_plot_draws_the_record(tmp_path, monkeypatch):
     r["windows"] = [[3, 5]]
     assert p.plot(r, "d.png") == "d.png"
     (path, t, values, scores, alarms, limit, windows), kw = seen[-1]
-    assert path == "d.png" and kw == {"title": "ad", "sensors": None, "names": None}
+    assert path == "d.png" and kw == {"title": "ad", "sensors": None, "names": None,
+                                      "warmup": r["warmup_points"]}
+    assert r["warmup_points"] > 0
     np.testing.assert_array_equal(t, p.context.series.timestamps)
     np.testing.assert_allclose(values, r["columns"]["value"])
     np.testing.assert_allclose(scores, r["columns"]["score"])
