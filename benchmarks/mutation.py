@@ -544,6 +544,14 @@ MODULES: dict[str, list[str]] = {
     "rnnkit/training/config.py": ["tests/test_train_config_mutants.py",
                                   "tests/test_config_io_mutants.py", "tests/test_config.py",
                                   "-k", "not every_example_config"],
+    # the figures on stand-in axes (_save monkeypatched) and the report lines from stand-in
+    # contexts (not the anomaly runs that train a detector first: 5-10 s each)
+    "rnnkit/tasks/timeseries/report.py": ["tests/test_timeseries_report_mutants.py",
+                                          "tests/test_detection_plot.py"],
+    "rnnkit/diagnostics/plots.py": ["tests/test_diagnostics_plots_mutants.py",
+                                    "tests/test_diagnostics_callback_mutants.py",
+                                    "tests/test_diagnostics.py::test_plots_written_and_"
+                                    "diagnose_command"],
 }
 
 # mutmut mutant name -> why the mutant cannot change behaviour (excluded from the score).
@@ -1719,6 +1727,72 @@ EQUIVALENT: dict[str, str] = {
        "the trials are only read: Optuna's copies (deepcopy true) hold the same figures"
        for name in ("write_outputs__mutmut_2", "write_outputs__mutmut_4", "_wide__mutmut_2",
                     "_wide__mutmut_4")},
+    # the time-series report's plots: what is drawn is tested (data, labels, spans, scales,
+    # the bands' translucency); how it looks is not
+    **{f"rnnkit.tasks.timeseries.report.x_{name}__mutmut_{n}": reason
+       for name, numbers, reason in (
+           ("plot_detection", (17, 22, 28, 30, 31, 32), "cosmetic: the figure's size"),
+           ("plot_forecast", (6, 11, 15, 17, 18, 19), "cosmetic: the figure's size"),
+           ("plot_detection", (96, 97, 101, 102, 105, 112, 113, 114, 118, 119, 120, 124, 125,
+                               146, 151, 154, 155, 160, 161, 165, 166, 170, 179, 184, 186,
+                               191),
+            "cosmetic: a line's or the alarm dots' colour, width, size or drawing order (the "
+            "data, labels, the threshold's dashes and distinct score colours are tested)"),
+           ("plot_forecast", (29, 30, 34, 35, 38, 45, 46, 50, 51, 55, 102, 103, 107, 108, 114,
+                              118),
+            "cosmetic: a line's colour or width, the grid's alpha"),
+           ("plot_detection", (48, 53, 73, 74, 78, 79),
+            "cosmetic: a shaded span's colour or alpha (drawn under the lines; the spans and "
+            "their labels are tested)"),
+           ("plot_detection", (128, 129, 130, 131, 134, 194, 195, 196, 197, 200),
+            "cosmetic: the legend's place or font size (its entries are tested)"),
+           ("plot_forecast", (123, 124, 125, 126, 131),
+            "cosmetic: the legend's place or font size (its entries are tested)"),
+           ("plot_forecast", (61, 67, 82, 88),
+            "fill_between's first colour of the axes' cycle is C0 (the explicit colours drawn "
+            "before take none from it): the bands keep the forecast's colour (tested)"),
+           ("plot_forecast", (10,), "subplots' ncols defaults to 1"),
+           ("plot_detection", (21,), "subplots' ncols defaults to 1"),
+           ("plot_forecast", (7,), "squeeze=None is falsy: the same as squeeze=False"),
+           ("plot_detection", (11,), _NEGATIVE),
+           ("detection_section", (7,), _NEGATIVE),
+           ("detection_section", (24,), "None stored in a bool array is False"))
+       for n in numbers},
+    # the diagnostics plots: the same split between what is drawn and how it looks
+    **{f"rnnkit.diagnostics.plots.x_{name}__mutmut_{n}": reason
+       for name, numbers, reason in (
+           ("plot_gradient_flow", (11, 16, 20, 21, 22, 23, 24), "cosmetic: the figure's size"),
+           ("plot_gate_saturation", (14, 19, 23, 24, 25, 26, 27),
+            "cosmetic: the figure's size"),
+           ("plot_layer_grad_norms", (2, 3, 4), "cosmetic: the figure's size"),
+           ("plot_loss", (4, 5, 6), "cosmetic: the figure's size"),
+           ("plot_spectral_radius", (2, 3, 4), "cosmetic: the figure's size"),
+           ("plot_gradient_flow", (13, 18), "cosmetic: the layout engine (spacing)"),
+           ("plot_gate_saturation", (16, 21), "cosmetic: the layout engine (spacing)"),
+           ("plot_gradient_flow", (12,), "squeeze=None is falsy: the same as squeeze=False"),
+           ("plot_gate_saturation", (15,), "squeeze=None is falsy: the same as squeeze=False"),
+           ("plot_gradient_flow", (15,), "subplots' ncols defaults to 1"),
+           ("plot_gate_saturation", (18,), "subplots' ncols defaults to 1"),
+           ("_lines", (34,), "cosmetic: the legend's font size (its entries are tested)"),
+           ("plot_gate_saturation", (92, 94, 95, 98),
+            "cosmetic: the legend's font size or columns (its entries are tested)"),
+           ("plot_spectral_radius", (14, 16, 18, 20, 23, 25),
+            "cosmetic: the unit line's colour or width (its value and dashes are tested)"),
+           ("plot_gradient_flow", (50, 52),
+            "log10 of an int array is float too, and the grid is float"),
+           ("plot_gradient_flow", (59,), "None stored in a float array is NaN"),
+           ("plot_gradient_flow", (63,),
+            "imshow masks -inf (log10 of 0) as it masks NaN: a zero norm is blank either way"),
+           ("plot_gradient_flow", (74, 80),
+            "imshow's default extent with origin='lower' is the same (-0.5, w - 0.5, -0.5, "
+            "n - 0.5)"),
+           ("plot_gradient_flow", (75, 81), "cosmetic: viridis is matplotlib's default map"),
+           ("plot_gradient_flow", (87,), "matplotlib reads interpolation names in any case"),
+           ("plot_gradient_flow", (124, 126),
+            "colorbar steals room from the image's own axes when ax is None (tested: each "
+            "bar beside its panel)"),
+           ("draw_plots", (13,), "written is [] just before: = and += give the same list"))
+       for n in numbers},
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
